@@ -1,0 +1,83 @@
+// RFC 8785 JSON Canonicalization Scheme (JCS): the one byte encoding that every
+// hash and signature of the exchange is computed over, so that all parties agree.
+//
+// ECMAScript's JSON serialisation of strings and numbers is exactly what JCS
+// prescribes; what JCS adds is the key order (UTF-16 code units) and the
+// refusal of values that have no JSON form.
+
+export class CanonicalJsonError extends Error {
+  override readonly name = 'CanonicalJsonError';
+  readonly code = 'canonical-json';
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(`${message} at ${path || '$'}`);
+  }
+}
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function serialize(value: unknown, path: string, out: string[]): void {
+  if (value === null) {
+    out.push('null');
+    return;
+  }
+  switch (typeof value) {
+    case 'boolean':
+      out.push(value ? 'true' : 'false');
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalJsonError('non-finite number', path);
+      out.push(JSON.stringify(value));
+      return;
+    case 'string':
+      if (loneSurrogate.test(value)) throw new CanonicalJsonError('lone surrogate in string', path);
+      out.push(JSON.stringify(value));
+      return;
+    case 'object':
+      break;
+    default:
+      throw new CanonicalJsonError(`${typeof value} has no JSON form`, path);
+  }
+  if (Array.isArray(value)) {
+    out.push('[');
+    value.forEach((item, i) => {
+      if (i > 0) out.push(',');
+      if (item === undefined) throw new CanonicalJsonError('undefined array element', `${path}[${i}]`);
+      serialize(item, `${path}[${i}]`, out);
+    });
+    out.push(']');
+    return;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new CanonicalJsonError('only plain objects can be canonicalised', path);
+  }
+  // Default sort compares UTF-16 code units, as RFC 8785 § 3.2.3 requires.
+  const keys = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort();
+  out.push('{');
+  keys.forEach((key, i) => {
+    if (i > 0) out.push(',');
+    if (loneSurrogate.test(key)) throw new CanonicalJsonError('lone surrogate in key', path);
+    out.push(JSON.stringify(key), ':');
+    serialize((value as Record<string, unknown>)[key], `${path}.${key}`, out);
+  });
+  out.push('}');
+}
+
+/** The RFC 8785 canonical text of a JSON value. Properties whose value is `undefined` are left out. */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  serialize(value, '', out);
+  return out.join('');
+}
+
+const encoder = new TextEncoder();
+
+/** The RFC 8785 canonical UTF-8 bytes of a JSON value. */
+export function canonicalBytes(value: unknown): Uint8Array {
+  return encoder.encode(canonicalJson(value));
+}

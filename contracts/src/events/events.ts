@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import { EnvelopeSchema, RoleSchema, TimestampSchema } from '../envelope.ts';
+import { IdNrSchema } from '../identifiers/idnr.ts';
+import { DvdvAddressSchema, GeburtenregisterKeySchema } from '../identifiers/registry.ts';
+import { BirthRegisteredDataSchema } from './birthRegistered.ts';
+import { DeliveryPayloadSchema } from './dataSets.ts';
+
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'SHA-256 as 64 lowercase hex digits');
+
+/** An event: the envelope plus its typed `data`, discriminated on `type`. */
+function event<T extends string, V extends number, D extends z.ZodType>(type: T, schemaVersion: V, data: D) {
+  return EnvelopeSchema.extend({ type: z.literal(type), schemaVersion: z.literal(schemaVersion), data }).strict();
+}
+
+export const RecipientSchema = z
+  .object({
+    role: RoleSchema.extract(['elterngeldstelle', 'familienkasse']),
+    dvdv: DvdvAddressSchema,
+    name: z.string().min(1).max(200),
+  })
+  .strict();
+export type Recipient = z.infer<typeof RecipientSchema>;
+
+export const BirthRegisteredSchema = event('BirthRegistered', 1, BirthRegisteredDataSchema);
+
+export const BirthRegistrationCorrectedSchema = event(
+  'BirthRegistrationCorrected',
+  1,
+  z
+    .object({
+      registerKey: GeburtenregisterKeySchema,
+      /** The registration as it reads after the correction (replaces the earlier one). */
+      registration: BirthRegisteredDataSchema,
+      reason: z.string().min(1).max(500),
+    })
+    .strict(),
+);
+
+export const ParentalConsentWithdrawnSchema = event(
+  'ParentalConsentWithdrawn',
+  1,
+  z
+    .object({
+      registerKey: GeburtenregisterKeySchema,
+      /** Consent is withdrawn for the future: earlier deliveries stay valid. */
+      withdrawnAt: TimestampSchema,
+      recipientRole: z.literal('elterngeldstelle'),
+    })
+    .strict(),
+);
+
+export const ChildIdNrAssignedSchema = event(
+  'ChildIdNrAssigned',
+  1,
+  z
+    .object({
+      registerKey: GeburtenregisterKeySchema,
+      childIdNr: IdNrSchema,
+      /** IdNrs of the parents, when the Meldebehörde knows them. */
+      parent1IdNr: IdNrSchema.optional(),
+      parent2IdNr: IdNrSchema.optional(),
+    })
+    .strict(),
+);
+
+export const DeliveryScheduledSchema = event(
+  'DeliveryScheduled',
+  1,
+  z
+    .object({
+      deliveryId: z.uuid(),
+      registerKey: GeburtenregisterKeySchema,
+      recipient: RecipientSchema,
+      kind: z.enum(['initial', 'correction']),
+      legalBasis: z.string().min(1).max(200),
+      purpose: z.string().min(1).max(500),
+      /** The minimal data set the recipient is entitled to. */
+      payload: DeliveryPayloadSchema,
+      /** SHA-256 of the canonical bytes of `payload`; receipts must repeat it. */
+      payloadHash: sha256Hex,
+    })
+    .strict(),
+);
+
+const receiptFields = {
+  deliveryId: z.uuid(),
+  recipient: DvdvAddressSchema,
+  /** SHA-256 of the canonical bytes of exactly what the agency received. */
+  receivedHash: sha256Hex,
+  receivedAt: TimestampSchema,
+};
+
+export const DeliveryAcknowledgedSchema = event(
+  'DeliveryAcknowledged',
+  1,
+  z.object({ ...receiptFields, agencyReference: z.string().min(1).max(100).optional() }).strict(),
+);
+
+export const DeliveryRejectedSchema = event(
+  'DeliveryRejected',
+  1,
+  z.object({ ...receiptFields, reasonCode: z.string().min(1).max(50), reason: z.string().max(500) }).strict(),
+);
+
+export const DeliveryDeadLetteredSchema = event(
+  'DeliveryDeadLettered',
+  1,
+  z
+    .object({
+      deliveryId: z.uuid(),
+      recipient: DvdvAddressSchema,
+      deliveryAttempts: z.number().int().positive(),
+      stream: z.string().min(1),
+      consumer: z.string().min(1),
+    })
+    .strict(),
+);
+
+export const LogCheckpointSignedSchema = event(
+  'LogCheckpointSigned',
+  1,
+  z
+    .object({
+      origin: z.string().min(1).max(200),
+      treeSize: z.number().int().nonnegative(),
+      /** Merkle root (RFC 9162) in base64. */
+      rootHash: z.string().min(1),
+      /** C2SP signed-note text of the checkpoint, signature lines included. */
+      note: z.string().min(1),
+      keyId: z.string().min(1),
+    })
+    .strict(),
+);
+
+export const SecurityEventRecordedSchema = event(
+  'SecurityEventRecorded',
+  1,
+  z
+    .object({
+      /** Stable code of what was refused, e.g. `signature-invalid`, `role-not-allowed`. */
+      code: z.string().min(1).max(60),
+      reason: z.string().min(1).max(500),
+      /** Who tried, as far as known; never the refused payload's personal data. */
+      subject: z
+        .object({
+          dvdv: z.string().max(100).optional(),
+          certificateSerial: z.string().max(100).optional(),
+          role: z.string().max(40).optional(),
+        })
+        .strict(),
+      messageType: z.string().max(100).optional(),
+      refusedMessageId: z.string().max(100).optional(),
+    })
+    .strict(),
+);
+
+export const ElfeEventSchema = z.discriminatedUnion('type', [
+  BirthRegisteredSchema,
+  BirthRegistrationCorrectedSchema,
+  ParentalConsentWithdrawnSchema,
+  ChildIdNrAssignedSchema,
+  DeliveryScheduledSchema,
+  DeliveryAcknowledgedSchema,
+  DeliveryRejectedSchema,
+  DeliveryDeadLetteredSchema,
+  LogCheckpointSignedSchema,
+  SecurityEventRecordedSchema,
+]);
+export type ElfeEvent = z.infer<typeof ElfeEventSchema>;
+export type ElfeEventType = ElfeEvent['type'];
+export type EventOf<T extends ElfeEventType> = Extract<ElfeEvent, { type: T }>;
+
+export type BirthRegistered = EventOf<'BirthRegistered'>;
+export type BirthRegistrationCorrected = EventOf<'BirthRegistrationCorrected'>;
+export type ParentalConsentWithdrawn = EventOf<'ParentalConsentWithdrawn'>;
+export type ChildIdNrAssigned = EventOf<'ChildIdNrAssigned'>;
+export type DeliveryScheduled = EventOf<'DeliveryScheduled'>;
+export type DeliveryAcknowledged = EventOf<'DeliveryAcknowledged'>;
+export type DeliveryRejected = EventOf<'DeliveryRejected'>;
+export type DeliveryDeadLettered = EventOf<'DeliveryDeadLettered'>;
+export type LogCheckpointSigned = EventOf<'LogCheckpointSigned'>;
+export type SecurityEventRecorded = EventOf<'SecurityEventRecorded'>;
+

@@ -1,0 +1,4 @@
+export * from './birthRegistered.ts';
+export * from './dataSets.ts';
+export * from './events.ts';
+export * from './upcasting.ts';

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything elfe-hub and its tests need on a fresh Debian machine:
+# Debian packages (xmllint), npm packages. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v xmllint >/dev/null 2>&1; then
+  echo "setup: installing xmllint (Debian libxml2-utils)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
