@@ -1,0 +1,74 @@
+// The store port: what every event-store backend (SQLite, KurrentDB) provides.
+// Tamper evidence (Merkle tree, checkpoints) sits above this port.
+
+/** A JSON value as stored: plain objects, arrays, strings, finite numbers, booleans, null. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** An event to append. `eventId` is the idempotency key: appending it again stores nothing new. */
+export interface NewEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly data: JsonValue;
+  readonly metadata: JsonValue;
+}
+
+/** An event as the log holds it. */
+export interface StoredEvent extends NewEvent {
+  readonly stream: string;
+  /** 0-based revision within its stream. */
+  readonly streamRevision: number;
+  /** 0-based position in the global order; gap-free. */
+  readonly position: number;
+  /** ISO 8601 UTC time the store recorded the event. */
+  readonly recordedAt: string;
+}
+
+/**
+ * Optimistic concurrency: `'no-stream'` (the stream must not exist), `'stream-exists'`,
+ * `'any'`, or the revision of the stream's last event.
+ */
+export type ExpectedRevision = number | 'no-stream' | 'stream-exists' | 'any';
+
+export interface AppendResult {
+  /** Revision of the stream's last event after the append. */
+  readonly nextExpectedRevision: number;
+  /** Global positions of the appended events, in order (existing ones for duplicates). */
+  readonly positions: readonly number[];
+}
+
+export interface ReadStreamOptions {
+  readonly fromRevision?: number;
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  readonly fromPosition?: number;
+  readonly maxCount?: number;
+}
+
+/** Catch-up then live subscription to the global order. */
+export interface Subscription extends AsyncIterable<StoredEvent> {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult>;
+  readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent>;
+  readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
+  subscribe(fromPosition: number): Subscription;
+  /** Position one past the last stored event (the number of events in the log). */
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedRevisionError extends Error {
+  override readonly name = 'WrongExpectedRevisionError';
+  readonly code = 'wrong-expected-revision';
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: number | 'no-stream',
+  ) {
+    super(`stream ${stream}: expected revision ${String(expected)}, actual ${String(actual)}`);
+  }
+}
