@@ -66,6 +66,7 @@ export function maskIdNr(idnr: string): string {
 /** zod schema of a production IdNr (test IdNrs refused). */
 export const IdNrSchema = z
   .string()
+  .regex(/^[1-9]\d{10}$/, 'an IdNr has 11 digits and does not start with 0')
   .superRefine((value, ctx) => {
     const result = checkIdNr(value);
     if (!result.success) ctx.addIssue({ code: 'custom', message: result.error.message, params: { code: result.error.code } });
@@ -76,6 +77,7 @@ export const IdNrSchema = z
 /** zod schema that also accepts test IdNrs (first digit 0), for test mode only. */
 export const TestModeIdNrSchema = z
   .string()
+  .regex(/^\d{11}$/, 'an IdNr has 11 digits')
   .superRefine((value, ctx) => {
     const result = checkIdNr(value, { testMode: true });
     if (!result.success) ctx.addIssue({ code: 'custom', message: result.error.message, params: { code: result.error.code } });

@@ -1,4 +1,5 @@
 import type { Command } from './command.ts';
+import { contractCommands } from './contractCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [...contractCommands];

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalBytes, canonicalJson, CanonicalJsonError } from './canonicalJson.ts';
+
+function fromBits(hex: string): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, BigInt(`0x${hex}`));
+  return view.getFloat64(0);
+}
+
+describe('canonical JSON (RFC 8785)', () => {
+  it('serialises the RFC 8785 § 3.2.2 example', () => {
+    const input = JSON.parse(
+      '{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],' +
+        '"string":"\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/","literals":[null,true,false]}',
+    ) as unknown;
+    expect(canonicalJson(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    );
+  });
+
+  it('sorts keys by UTF-16 code units (RFC 8785 § 3.2.3 example)', () => {
+    const input = JSON.parse(
+      '{"\\u20ac":"Euro Sign","\\r":"Carriage Return","\\ufb33":"Hebrew Letter Dalet With Dagesh",' +
+        '"1":"One","\\ud83d\\ude00":"Emoji: Grinning Face","\\u0080":"Control","\\u00f6":"Latin Small Letter O With Diaeresis"}',
+    ) as Record<string, string>;
+    const order = Object.values(JSON.parse(canonicalJson(input)) as Record<string, string>);
+    const keys = canonicalJson(input).match(/"[^"]*":"([^"]*)"/g)?.map((kv) => kv.split('":"')[1]?.slice(0, -1));
+    expect(keys).toEqual([
+      'Carriage Return',
+      'One',
+      'Control',
+      'Latin Small Letter O With Diaeresis',
+      'Euro Sign',
+      'Emoji: Grinning Face',
+      'Hebrew Letter Dalet With Dagesh',
+    ]);
+    expect(order).toHaveLength(7);
+  });
+
+  it.each([
+    ['0000000000000000', '0'],
+    ['8000000000000000', '0'],
+    ['0000000000000001', '5e-324'],
+    ['8000000000000001', '-5e-324'],
+    ['7fefffffffffffff', '1.7976931348623157e+308'],
+    ['4340000000000000', '9007199254740992'],
+    ['c340000000000000', '-9007199254740992'],
+    ['4430000000000000', '295147905179352830000'],
+    ['44b52d02c7e14af5', '9.999999999999997e+22'],
+    ['44b52d02c7e14af6', '1e+23'],
+    ['3eb0c6f7a0b5ed8d', '0.000001'],
+    ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'],
+    ['41b3de4355555555', '333333333.3333333'],
+  ])('serialises the IEEE 754 value %s as %s (RFC 8785 appendix B)', (bits, text) => {
+    expect(canonicalJson(fromBits(bits))).toBe(text);
+  });
+
+  it('is independent of property insertion order and nests', () => {
+    expect(canonicalJson({ b: [{ y: 1, x: 2 }], a: 'ä' })).toBe('{"a":"ä","b":[{"x":2,"y":1}]}');
+    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+  });
+
+  it('encodes as UTF-8', () => {
+    expect([...canonicalBytes('€')]).toEqual([0x22, 0xe2, 0x82, 0xac, 0x22]);
+  });
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['a lone surrogate', '\ud800'],
+    ['a bigint', 1n],
+    ['a Date', new Date(0)],
+    ['undefined in an array', [undefined]],
+  ])('refuses %s', (_label, value) => {
+    expect(() => canonicalJson(value)).toThrow(CanonicalJsonError);
+  });
+
+  it('leaves out properties whose value is undefined', () => {
+    expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+});
