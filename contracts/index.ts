@@ -7,3 +7,4 @@ export * from './src/envelope.ts';
 export * from './src/identifiers/idnr.ts';
 export * from './src/identifiers/registry.ts';
 export * from './src/events/index.ts';
+export * from './src/wire/index.ts';

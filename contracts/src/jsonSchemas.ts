@@ -3,6 +3,7 @@ import { EnvelopeSchema } from './envelope.ts';
 import { ElfeEventSchema } from './events/events.ts';
 import { ElterngeldDataSetSchema, KindergeldDataSetSchema } from './events/dataSets.ts';
 import { BirthRegisteredDataSchema } from './events/birthRegistered.ts';
+import { SignedDeliverySchema, SignedReceiptSchema, SubmissionReplySchema } from './wire/messages.ts';
 
 /** Every contract published as JSON Schema: the open interface agencies integrate against. */
 export const publishedSchemas: Readonly<Record<string, z.ZodType>> = {
@@ -11,6 +12,9 @@ export const publishedSchemas: Readonly<Record<string, z.ZodType>> = {
   'birth-registration.schema.json': BirthRegisteredDataSchema,
   'elterngeld-data-set.schema.json': ElterngeldDataSetSchema,
   'kindergeld-data-set.schema.json': KindergeldDataSetSchema,
+  'delivery.schema.json': SignedDeliverySchema,
+  'receipt.schema.json': SignedReceiptSchema,
+  'submission-reply.schema.json': SubmissionReplySchema,
 };
 
 

@@ -62,7 +62,7 @@ export function parseRegisterKey(text: string, standesamtsnummer?: string): Resu
 /** DVDV address `<prefix>:<kennung>`, e.g. `psw:11007007` (prefix psw = Standesamt). */
 export const DvdvAddressSchema = z
   .string()
-  .regex(/^[a-z]{2,5}:[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/, 'a DVDV address is <prefix>:<kennung>, e.g. psw:11007007')
+  .regex(/^[a-z]{2,5}:[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/, 'a DVDV address is <prefix>:<kennung>, e.g. psw:11007007')
   .brand<'DvdvAddress'>();
 export type DvdvAddress = z.infer<typeof DvdvAddressSchema>;
 

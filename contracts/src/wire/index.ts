@@ -1,0 +1,3 @@
+export * from './signing.ts';
+export * from './messages.ts';
+export * from './subjects.ts';
