@@ -2,6 +2,7 @@
 // records and routes, and the agency connectors and auditors read.
 export * from './src/result.ts';
 export * from './src/canonicalJson.ts';
+export * from './src/hashing.ts';
 export * from './src/names.ts';
 export * from './src/envelope.ts';
 export * from './src/identifiers/idnr.ts';

@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import { canonicalBytes } from './canonicalJson.ts';
+
+/** SHA-256 of bytes as 64 lowercase hex digits. */
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** SHA-256 of the RFC 8785 canonical bytes of a value: the hash every party agrees on. */
+export function canonicalHash(value: unknown): string {
+  return sha256Hex(canonicalBytes(value));
+}
+
+/**
+ * A UUID derived from its inputs (RFC 9562 version 8, built from SHA-256). Replaying the
+ * same decision yields the same id, so downstream deduplication by id holds across restarts.
+ */
+export function deterministicUuid(...parts: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(`${part.length}:${part}`);
+  const b = hash.digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x80;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
