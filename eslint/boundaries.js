@@ -1,6 +1,7 @@
 // Local ESLint rule that keeps the module boundaries of the architecture:
 //   contracts/            imports nothing of ours
-//   connectors/<name>/    imports contracts/ only (never hub/, never another connector)
+//   connectors/<name>/    imports contracts/ and connectors/kit/ only (never hub/, never another connector)
+//   connectors/kit/       the connectors' shared plumbing; imports contracts/ only
 //   domain code           (contracts/, hub/src/routing/) imports no infrastructure package
 import path from 'node:path';
 
@@ -36,8 +37,10 @@ function violation(from, specifier, filename) {
     return `contracts/ imports nothing of ours ('${specifier}')`;
   }
   if (from.kind === 'connector') {
-    const ok = target.kind === 'contracts' || (target.kind === 'connector' && target.name === from.name);
-    if (!ok) return `connectors/${from.name} may import only contracts/ ('${specifier}')`;
+    const ok =
+      target.kind === 'contracts' ||
+      (target.kind === 'connector' && (target.name === from.name || (target.name === 'kit' && from.name !== 'kit')));
+    if (!ok) return `connectors/${from.name} may import only contracts/ and connectors/kit/ ('${specifier}')`;
   }
   return null;
 }

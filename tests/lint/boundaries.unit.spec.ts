@@ -30,6 +30,7 @@ describe('module boundaries (npm run lint)', () => {
     ['hub/src/routing/probe.ts', "import { connect } from '@nats-io/transport-node';", /infrastructure package/],
     ['connectors/elterngeld/src/probe.ts', "import { x } from '../../../hub/src/cli/main.ts';", /may import only contracts/],
     ['connectors/elterngeld/src/probe.ts', "import { x } from '../../familienkasse/src/x.ts';", /may import only contracts/],
+    ['connectors/kit/probe.ts', "import { x } from '../elterngeld/x.ts';", /may import only contracts/],
   ])('%s: refuses %s', async (file, code, expected) => {
     const found = await problems(file, `${code}\nexport const y = 1;\n`);
     expect(found.some((p) => p.startsWith('elfe/boundaries') && expected.test(p))).toBe(true);
@@ -38,6 +39,7 @@ describe('module boundaries (npm run lint)', () => {
   it.each([
     ['connectors/elterngeld/src/probe.ts', "import { canonicalJson } from '../../../contracts/index.ts';"],
     ['connectors/elterngeld/src/probe.ts', "import { x } from './other.ts';"],
+    ['connectors/elterngeld/src/probe.ts', "import { x } from '../../kit/agencyConsumer.ts';"],
     ['hub/src/log/probe.ts', "import Database from 'better-sqlite3';"],
     ['contracts/src/probe.ts', "import { createHash } from 'node:crypto';"],
   ])('%s: allows %s', async (file, code) => {
