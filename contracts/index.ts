@@ -9,3 +9,4 @@ export * from './src/identifiers/idnr.ts';
 export * from './src/identifiers/registry.ts';
 export * from './src/events/index.ts';
 export * from './src/wire/index.ts';
+export * from './src/xpersonenstand/index.ts';

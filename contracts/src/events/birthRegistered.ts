@@ -89,7 +89,7 @@ export const BirthRegisteredDataSchema = z
     /** `zuordnungGeburtsanzeige` that joined 081020 and 081021. */
     zuordnungGeburtsanzeige: z.string().min(1).max(100).optional(),
     /** `nachrichtenUUID`s of the XPersonenstand messages this registration was built from. */
-    sourceMessageIds: z.array(z.uuid()).min(1).max(10),
+    sourceMessageIds: z.array(z.guid()).min(1).max(10),
   })
   .strict();
 export type BirthRegisteredData = z.infer<typeof BirthRegisteredDataSchema>;

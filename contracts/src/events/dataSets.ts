@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { IdNrSchema } from '../identifiers/idnr.ts';
 import { GeburtenregisterKeySchema } from '../identifiers/registry.ts';
-import { AddressSchema, PersonNameSchema, PlaceSchema, SexSchema } from './birthRegistered.ts';
+import { AddressSchema, PersonNameSchema, PlaceSchema, SexSchema, type BirthRegisteredData } from './birthRegistered.ts';
 
 /**
  * The closed data set of § 25 BEEG for the Elterngeldstelle: child's date and place of
@@ -57,3 +57,68 @@ export type KindergeldDataSet = z.infer<typeof KindergeldDataSetSchema>;
 
 export const DeliveryPayloadSchema = z.discriminatedUnion('dataSet', [ElterngeldDataSetSchema, KindergeldDataSetSchema]);
 export type DeliveryPayload = z.infer<typeof DeliveryPayloadSchema>;
+
+/** The § 25 BEEG data set of a registration, or why there is none (no consent, no auftragsnummer, no child name). */
+export function toElterngeldDataSet(
+  registration: BirthRegisteredData,
+): { readonly success: true; readonly data: ElterngeldDataSet } | { readonly success: false; readonly reason: 'no-consent' | 'no-auftragsnummer' | 'no-child-name' } {
+  if (!registration.consent.elterngeldstelle) return { success: false, reason: 'no-consent' };
+  const auftragsnummer = registration.consent.auftragsnummer;
+  if (!auftragsnummer) return { success: false, reason: 'no-auftragsnummer' };
+  const childName = registration.child.name;
+  if (!childName) return { success: false, reason: 'no-child-name' };
+  const place = registration.child.placeOfBirth;
+  const data: ElterngeldDataSet = {
+    dataSet: 'beeg-25',
+    registerKey: registration.registerKey,
+    auftragsnummer,
+    child: {
+      firstNames: childName.firstNames,
+      birthName: childName.birthName ?? childName.familyName,
+      birthDate: registration.child.birth.date,
+      placeOfBirth: { city: place.city, ...(place.country ? { country: place.country } : {}) },
+    },
+    parent1: registration.parent1.name,
+    ...(registration.parent2 ? { parent2: registration.parent2.name } : {}),
+  };
+  return { success: true, data: ElterngeldDataSetSchema.parse(data) };
+}
+
+/**
+ * The Kindergeld data set, once the child's IdNr and the entitled parent's IdNr are known.
+ * `entitled` names the parent who is the entitled person (parent1 unless configured).
+ */
+export function toKindergeldDataSet(
+  registration: BirthRegisteredData,
+  ids: { readonly childIdNr?: string; readonly parent1IdNr?: string; readonly parent2IdNr?: string },
+  entitled: 'parent1' | 'parent2' = 'parent1',
+): { readonly success: true; readonly data: KindergeldDataSet } | { readonly success: false; readonly reason: 'no-child-idnr' | 'no-entitled-idnr' | 'no-child-name' | 'no-entitled-parent' } {
+  const childIdNr = ids.childIdNr ?? registration.child.idnr;
+  if (!childIdNr) return { success: false, reason: 'no-child-idnr' };
+  const parent = entitled === 'parent1' ? registration.parent1 : registration.parent2;
+  if (!parent) return { success: false, reason: 'no-entitled-parent' };
+  const entitledIdNr = (entitled === 'parent1' ? ids.parent1IdNr : ids.parent2IdNr) ?? parent.idnr;
+  if (!entitledIdNr) return { success: false, reason: 'no-entitled-idnr' };
+  const childName = registration.child.name;
+  if (!childName) return { success: false, reason: 'no-child-name' };
+  const data = {
+    dataSet: 'kindergeld' as const,
+    registerKey: registration.registerKey,
+    child: {
+      idnr: childIdNr,
+      name: childName,
+      birthDate: registration.child.birth.date,
+      sex: registration.child.sex,
+      ...(registration.parent1.address ? { address: registration.parent1.address } : {}),
+      parents: [registration.parent1.name, ...(registration.parent2 ? [registration.parent2.name] : [])],
+    },
+    entitledPerson: {
+      idnr: entitledIdNr,
+      name: parent.name,
+      birthDate: parent.birthDate,
+      ...(parent.sex ? { sex: parent.sex } : {}),
+      ...(parent.address ? { address: parent.address } : {}),
+    },
+  };
+  return { success: true, data: KindergeldDataSetSchema.parse(data) };
+}

@@ -1,5 +1,6 @@
 import type { Command } from './command.ts';
 import { contractCommands } from './contractCommands.ts';
+import { xmlCommands } from './xmlCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [...contractCommands];
+export const commands: readonly Command[] = [...contractCommands, ...xmlCommands];

@@ -1,0 +1,195 @@
+// Writers: 131011 (Standesamt → Elterngeldstelle, the closed data set of § 25 BEEG) and,
+// for test data and demos, the 081020/081021 pair a Standesamt receives.
+import type { Address, BirthRegisteredData, Parent, PersonName } from '../events/birthRegistered.ts';
+import type { ElterngeldDataSet } from '../events/dataSets.ts';
+import { fail, ok, type Result } from '../result.ts';
+import { XmlCodecError } from './errors.ts';
+import { namespaces } from './secureParse.ts';
+import { el, serialize, textEl, type XmlElement } from './xmlBuilder.ts';
+
+export interface Party {
+  readonly dvdv: string;
+  readonly name: string;
+}
+
+/** The author as the XÖV header requires it: reachable, with a postal address. */
+export interface Author extends Party {
+  readonly phone: string;
+  readonly address: Address;
+}
+
+export interface MessageInfo {
+  readonly messageId: string;
+  /** `erstellungszeitpunkt`, ISO 8601 with offset. */
+  readonly createdAt: string;
+  readonly author: Author;
+  readonly reader: Party;
+  /** Marks the message as test data (`test="test"`). */
+  readonly test?: boolean;
+}
+
+const listUri = {
+  nachrichtentyp: 'urn:xoev-de:xpersonenstand:codelist:nachrichtentyp',
+  verzeichnisdienst: 'urn:xoev-de:kosit:codeliste:verzeichnisdienst',
+  geschlecht: 'urn:xoev-de:xinneres:codeliste:geschlecht',
+};
+
+const codeEl = (name: string, code: string, attributes: Record<string, string> = {}) => el(name, attributes, el('code', {}, code));
+
+function party(name: 'leser' | 'autor', p: Party, phone?: string): XmlElement {
+  return el(
+    name,
+    {},
+    codeEl('verzeichnisdienst', 'DVDV', { listURI: listUri.verzeichnisdienst, listVersionID: '3' }),
+    textEl('kennung', p.dvdv),
+    textEl('name', p.name),
+    phone !== undefined && el('erreichbarkeit', {}, codeEl('kanal', '03', { listURI: 'urn:de:xoev:codeliste:erreichbarkeit', listVersionID: '1' }), textEl('kennung', phone)),
+  );
+}
+
+function message(code: string, messageName: string, info: MessageInfo, body: XmlElement[]): string {
+  const root = el(
+    `xp:${messageName}`,
+    {
+      'xmlns:xp': namespaces.xpsw2611,
+      produkt: 'elfe-hub',
+      produkthersteller: 'elfe-hub',
+      produktversion: '0.1',
+      standard: 'XPersonenstand',
+      version: '26.11',
+      ...(info.test ? { test: 'test' } : {}),
+    },
+    el(
+      'nachrichtenkopf.g2g',
+      {},
+      el(
+        'identifikation.nachricht',
+        {},
+        textEl('nachrichtenUUID', info.messageId),
+        el('nachrichtentyp', { listURI: listUri.nachrichtentyp, listVersionID: '26.11' }, textEl('code', code), textEl('name', messageName)),
+        textEl('erstellungszeitpunkt', info.createdAt),
+      ),
+      party('leser', info.reader),
+      party('autor', info.author, info.author.phone),
+    ),
+    el('anschrift.autor', {}, anschrift('gebaeude', info.author.address)),
+    ...body,
+  );
+  return serialize(root);
+}
+
+const nameParts = (n: PersonName, child = false): XmlElement[] =>
+  [
+    el('xp:familienname', {}, textEl('name', n.familyName)),
+    n.birthName && !child ? el('xp:geburtsname', {}, textEl('name', n.birthName)) : undefined,
+    el('xp:vornamen', {}, textEl('name', n.firstNames.join(' '))),
+  ].filter((x): x is XmlElement => x !== undefined);
+
+const houseNumber = (address: Address) => (address.houseNumber && /^\d{1,4}$/.test(address.houseNumber) ? address.houseNumber : undefined);
+
+/** `Anschrift.Inland` (elements unqualified, in schema order). */
+function anschrift(name: string, a: Address): XmlElement {
+  return el(name, {}, textEl('hausnummer', houseNumber(a)), textEl('postleitzahl', a.postcode), textEl('strasse', a.street), textEl('wohnort', a.city));
+}
+
+function geburtsangaben(data: BirthRegisteredData): XmlElement {
+  const place = data.child.placeOfBirth;
+  return el(
+    'xp:geburtsangaben',
+    {},
+    el('xp:ort', {}, textEl('xp:strasse', place.street), textEl('xp:hausnummer', place.houseNumber), textEl('xp:ort', place.city)),
+    textEl('xp:tag', data.child.birth.date),
+    textEl('xp:uhrzeit', data.child.birth.time?.slice(0, 5)),
+  );
+}
+
+/**
+ * `stA2EGS.Geburt.131011`: exactly the closed data set of § 25 BEEG (child's date and place
+ * of birth, birth name and first names, both parents' names) plus the `auftragsnummer`.
+ */
+export function render131011(dataSet: ElterngeldDataSet, info: MessageInfo & { readonly standesamtName?: string }): string {
+  const key = dataSet.registerKey;
+  const personName = (name: string, n: PersonName) => el(`xp:${name}`, {}, ...nameParts(n));
+  return message('131011', 'stA2EGS.Geburt.131011', info, [
+    el(
+      'xp:geburtseintragKind',
+      {},
+      el('xp:behoerdenname', {}, textEl('xp:behoerdeFunktion', 'Standesamt'), textEl('xp:behoerdeName', info.standesamtName ?? info.author.name)),
+      el('xp:standesamtsnummer', {}, el('xp:code', { listVersionID: '2023-01-05' }, textEl('code', key.standesamtsnummer))),
+      codeEl('xp:registerart', key.registerart),
+      textEl('xp:erstbeurkundungsjahr', String(key.jahr)),
+      textEl('xp:eintragsnummer', key.eintragsnummer),
+    ),
+    el('xp:geburtsort', {}, textEl('xp:ort', dataSet.child.placeOfBirth.city)),
+    textEl('xp:geburtstag', dataSet.child.birthDate)!,
+    el('xp:namenKind', {}, el('xp:familienname', {}, textEl('name', dataSet.child.birthName)), el('xp:vornamen', {}, textEl('name', dataSet.child.firstNames.join(' ')))),
+    personName('namenElternteil1', dataSet.parent1),
+    dataSet.parent2 ? personName('namenElternteil2', dataSet.parent2) : undefined,
+    textEl('xp:auftragsnummer', dataSet.auftragsnummer),
+  ].filter((x): x is XmlElement => x !== undefined));
+}
+
+const sexEl = (sex: string) => codeEl('xp:geschlecht', sex, { listURI: listUri.geschlecht, listVersionID: '1' });
+const germanNationality = el('xp:staatsangehoerigkeit', {}, el('xp:code', { listVersionID: '2024-02-29' }, textEl('code', '000')));
+
+function requireTime(data: BirthRegisteredData): XmlCodecError | undefined {
+  return data.child.birth.time ? undefined : new XmlCodecError('missing-element', 'the time of birth is mandatory in 081020/081021', '/xp:geburtsangaben/xp:uhrzeit');
+}
+
+/** `portal2StA.Geburt.081020`, the clinic's Geburtsanzeige, for a registration's birth facts. */
+export function render081020(
+  data: BirthRegisteredData,
+  info: MessageInfo & { readonly institution: string; readonly zuordnung: string },
+): Result<string, XmlCodecError> {
+  const missing = requireTime(data);
+  if (missing) return fail(missing);
+  const mother = data.parent1;
+  if (!mother.address) return fail(new XmlCodecError('missing-element', 'the mother\'s address is mandatory in 081020', '/xp:mutter/xp:standard/xp:anschrift'));
+  return ok(
+    message('081020', 'portal2StA.Geburt.081020', info, [
+      textEl('xp:nameEinrichtung', info.institution)!,
+      geburtsangaben(data),
+      el('xp:kind', {}, sexEl(data.child.sex)),
+      el('xp:mutter', {}, el('xp:standard', {}, el('xp:namen', {}, ...nameParts(mother.name)), textEl('xp:geburtsdatum', mother.birthDate), anschrift('xp:anschrift', mother.address))),
+      textEl('xp:zuordnungGeburtsanzeige', info.zuordnung)!,
+    ]),
+  );
+}
+
+function parentErweitert(name: string, p: Parent, extra: XmlElement[] = []): XmlElement {
+  return el(
+    `xp:${name}`,
+    {},
+    el('xp:namen', {}, ...nameParts(p.name)),
+    el('xp:geburt', {}, el('xp:ort', {}, textEl('xp:ort', p.address?.city ?? 'unbekannt')), textEl('xp:tag', p.birthDate)),
+    sexEl(p.sex ?? 'x'),
+    germanNationality,
+    p.address ? anschrift('xp:anschrift', p.address) : undefined,
+    ...extra,
+  );
+}
+
+/** `portal2StA.Geburt.081021`, the parents' supplementary data, including consent. */
+export function render081021(
+  data: BirthRegisteredData,
+  info: MessageInfo & { readonly zuordnung: string; readonly parentsEmail: string; readonly zustaendigeElterngeldstelle?: Party },
+): Result<string, XmlCodecError> {
+  const missing = requireTime(data);
+  if (missing) return fail(missing);
+  if (!data.child.name) return fail(new XmlCodecError('missing-element', 'the child\'s names are mandatory in 081021', '/xp:kind/xp:namen'));
+  const egs = info.zustaendigeElterngeldstelle;
+  return ok(
+    message('081021', 'portal2StA.Geburt.081021', info, [
+      geburtsangaben(data),
+      el('xp:kind', {}, sexEl(data.child.sex), el('xp:namen', {}, ...nameParts(data.child.name, true))),
+      parentErweitert('mutter', data.parent1),
+      data.parent2 ? parentErweitert('elternteil2', data.parent2) : undefined,
+      el('xp:kontaktdaten', {}, codeEl('kanal', '01', { listURI: 'urn:de:xoev:codeliste:erreichbarkeit', listVersionID: '1' }), textEl('kennung', info.parentsEmail)),
+      el('xp:urkundenbestellung', {}, textEl('xp:anzahlStandardformat', '1')),
+      textEl('xp:auftragsnummer', data.consent.auftragsnummer),
+      textEl('xp:zuordnungGeburtsanzeige', info.zuordnung),
+      data.consent.elterngeldstelle ? textEl('xp:zustimmungElterngeldstelle', 'true') : undefined,
+      egs ? el('xp:zustaendigeElterngeldstelle', {}, codeEl('verzeichnisdienst', 'DVDV', { listURI: listUri.verzeichnisdienst, listVersionID: '3' }), textEl('kennung', egs.dvdv), textEl('name', egs.name)) : undefined,
+    ].filter((x): x is XmlElement => x !== undefined)),
+  );
+}
