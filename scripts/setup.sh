@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything elfe-hub and its tests need on a fresh Debian machine:
-# Debian packages (xmllint), npm packages. Safe to run again.
+# Debian packages (xmllint), npm packages, nats-server >= 2.10. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +16,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# nats-server >= 2.10 for JetStream (tests that need it skip, saying so, when it is missing).
+bash scripts/natsServer.sh || echo "setup: nats-server >= 2.10 unavailable; tests that need it will skip"
