@@ -1,0 +1,183 @@
+// The conformance suite of the store port, written once and run against every backend.
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WrongExpectedRevisionError, type EventStore, type NewEvent, type StoredEvent } from '../eventStore.ts';
+
+export interface ConformanceTarget {
+  /** A fresh, empty store. */
+  open(): Promise<EventStore>;
+  /** Closes `store` and opens the same data again (durability checks); omitted for volatile stores. */
+  reopen?(store: EventStore): Promise<EventStore>;
+}
+
+export const newEvent = (type = 'TestEvent', data: NewEvent['data'] = { n: 1 }): NewEvent => ({
+  eventId: randomUUID(),
+  type,
+  data,
+  metadata: { source: 'conformance' },
+});
+
+export async function collect<T>(iterable: AsyncIterable<T>, limit = Number.POSITIVE_INFINITY): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) {
+    out.push(item);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+export function describeEventStoreConformance(name: string, target: ConformanceTarget | undefined, skipReason?: string): void {
+  describe.skipIf(!target)(`event store conformance: ${name}`, () => {
+    if (!target && skipReason) console.warn(`${name} conformance skipped: ${skipReason}`);
+    let store: EventStore;
+    const open = async () => (store = await target!.open());
+    afterEach(async () => {
+      await store?.close();
+    });
+
+    it('appends and reads a stream in order, with revisions and positions', async () => {
+      await open();
+      const events = [newEvent('A', { i: 0 }), newEvent('B', { i: 1 }), newEvent('C', { i: 2, nested: { ü: 'ß', list: [1, null, true] } })];
+      const result = await store.append('case-1', events, 'no-stream');
+      expect(result).toEqual({ nextExpectedRevision: 2, positions: [0, 1, 2] });
+      const read = await collect(store.readStream('case-1'));
+      expect(read.map((e) => [e.eventId, e.type, e.data, e.metadata, e.stream, e.streamRevision, e.position])).toEqual(
+        events.map((e, i) => [e.eventId, e.type, e.data, e.metadata, 'case-1', i, i]),
+      );
+      expect(read.every((e) => !Number.isNaN(Date.parse(e.recordedAt)))).toBe(true);
+      expect(await store.size()).toBe(3);
+    });
+
+    it('keeps one gap-free global order across streams', async () => {
+      await open();
+      await store.append('a', [newEvent()]);
+      await store.append('b', [newEvent(), newEvent()]);
+      await store.append('a', [newEvent()]);
+      const all = await collect(store.readAll());
+      expect(all.map((e) => e.position)).toEqual([0, 1, 2, 3]);
+      expect(all.map((e) => [e.stream, e.streamRevision])).toEqual([['a', 0], ['b', 0], ['b', 1], ['a', 1]]);
+      expect((await collect(store.readAll({ fromPosition: 2 }))).map((e) => e.position)).toEqual([2, 3]);
+      expect((await collect(store.readAll({ fromPosition: 1, maxCount: 2 }))).map((e) => e.position)).toEqual([1, 2]);
+      expect((await collect(store.readStream('b', { fromRevision: 1 }))).map((e) => e.position)).toEqual([2]);
+      expect(await collect(store.readStream('missing'))).toEqual([]);
+    });
+
+    it('enforces expected revisions', async () => {
+      await open();
+      expect(await rejection(store.append('s', [newEvent()], 'stream-exists'))).toBeInstanceOf(WrongExpectedRevisionError);
+      await store.append('s', [newEvent()], 'no-stream');
+      const noStream = await rejection(store.append('s', [newEvent()], 'no-stream'));
+      expect(noStream).toMatchObject({ code: 'wrong-expected-revision', actual: 0 });
+      expect(await rejection(store.append('s', [newEvent()], 5))).toMatchObject({ code: 'wrong-expected-revision', expected: 5, actual: 0 });
+      expect((await store.append('s', [newEvent()], 0)).nextExpectedRevision).toBe(1);
+      expect((await store.append('s', [newEvent()], 'stream-exists')).nextExpectedRevision).toBe(2);
+      expect((await store.append('s', [newEvent()], 'any')).nextExpectedRevision).toBe(3);
+      expect(await store.size()).toBe(4);
+    });
+
+    it('lets exactly one of two concurrent writers with the same expected revision win', async () => {
+      await open();
+      await store.append('race', [newEvent()], 'no-stream');
+      const results = await Promise.allSettled([store.append('race', [newEvent()], 0), store.append('race', [newEvent()], 0)]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const lost = results.find((r) => r.status === 'rejected');
+      expect(lost?.status === 'rejected' && lost.reason).toBeInstanceOf(WrongExpectedRevisionError);
+      expect(await store.size()).toBe(2);
+    });
+
+    it('stores an event id once, in one batch or across batches', async () => {
+      await open();
+      const event = newEvent('Once');
+      const first = await store.append('idem', [event]);
+      const again = await store.append('idem', [event]);
+      expect(again.positions).toEqual(first.positions);
+      // A retried append with a stale expected revision still succeeds: it stored nothing new.
+      const retried = await store.append('idem', [event], 'no-stream');
+      expect(retried.positions).toEqual(first.positions);
+      const mixed = await store.append('idem', [event, newEvent('New')]);
+      expect(mixed.positions).toEqual([first.positions[0], 1]);
+      expect(await store.size()).toBe(2);
+    });
+
+    it('refuses an event id that comes back with different content', async () => {
+      await open();
+      const event = newEvent('X', { v: 1 });
+      await store.append('idem', [event]);
+      const error = await rejection(store.append('idem', [{ ...event, data: { v: 2 } }]));
+      expect(error).toMatchObject({ code: 'duplicate-event-id' });
+      expect(await rejection(store.append('other', [event]))).toMatchObject({ code: 'duplicate-event-id' });
+      expect(await store.size()).toBe(1);
+    });
+
+    it('appends a batch atomically: a failing append stores none of its events', async () => {
+      await open();
+      await store.append('atomic', [newEvent()]);
+      const dup = newEvent();
+      await store.append('other', [dup]);
+      await rejection(store.append('atomic', [newEvent(), { ...dup, data: { changed: true } }]));
+      expect((await collect(store.readStream('atomic'))).length).toBe(1);
+      expect(await store.size()).toBe(2);
+    });
+
+    it('keeps concurrent appends to different streams independent', async () => {
+      await open();
+      const appends = Array.from({ length: 200 }, (_, i) => store.append(`s-${i % 10}`, [newEvent('E', { i })]));
+      const failing = store.append('s-0', [newEvent()], 'no-stream');
+      const results = await Promise.all(appends);
+      expect(await rejection(failing)).toBeInstanceOf(WrongExpectedRevisionError);
+      const positions = results.flatMap((r) => r.positions).sort((a, b) => a - b);
+      expect(positions).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      for (let s = 0; s < 10; s++) {
+        expect((await collect(store.readStream(`s-${s}`))).map((e) => e.streamRevision)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      }
+    });
+
+    it('subscribes: catch-up, then live, in order, without gaps or duplicates', async () => {
+      await open();
+      for (let i = 0; i < 5; i++) await store.append('sub', [newEvent('E', { i })]);
+      const subscription = store.subscribe(2);
+      const seen: StoredEvent[] = [];
+      const done = (async () => {
+        for await (const e of subscription) {
+          seen.push(e);
+          if (seen.length === 8) break;
+        }
+      })();
+      for (let i = 5; i < 10; i++) await store.append(i % 2 ? 'sub' : 'other', [newEvent('E', { i })]);
+      await done;
+      await subscription.close();
+      expect(seen.map((e) => e.position)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+
+    it('ends a subscription on close', async () => {
+      await open();
+      const subscription = store.subscribe(0);
+      const consumer = collect(subscription);
+      await store.append('x', [newEvent()]);
+      await new Promise((r) => setTimeout(r, 50));
+      await subscription.close();
+      expect((await consumer).length).toBeLessThanOrEqual(1);
+    });
+
+    if (target?.reopen) it('keeps every acknowledged append, and its idempotency, across a reopen', async () => {
+      await open();
+      const events = Array.from({ length: 50 }, (_, i) => newEvent('E', { i }));
+      await Promise.all(events.map((e, i) => store.append(`r-${i % 3}`, [e])));
+      store = await target!.reopen!(store);
+      expect(await store.size()).toBe(50);
+      const again = await store.append('r-0', [events[0]!]);
+      expect(again.positions).toHaveLength(1);
+      expect(await store.size()).toBe(50);
+      expect((await store.append('r-0', [newEvent()])).positions).toEqual([50]);
+    });
+  });
+}

@@ -1,0 +1,308 @@
+// The embedded event store: one SQLite file (better-sqlite3), WAL, synchronous=FULL.
+//
+// Table `events` (auditors' tamper tests edit it directly):
+//   position        INTEGER PRIMARY KEY  0-based global order, gap-free
+//   stream          TEXT                 stream name
+//   stream_revision INTEGER              0-based revision within the stream; UNIQUE(stream, stream_revision)
+//   event_id        TEXT UNIQUE          idempotency key
+//   type            TEXT
+//   data, metadata  TEXT                 JSON
+//   recorded_at     TEXT                 ISO 8601 UTC
+//
+// Group commit: appends that arrive while the event loop is busy are queued and written in
+// one transaction, so they share one fsync; each append's promise settles only after its
+// transaction committed, so an acknowledged append is durable.
+import Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+import {
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type JsonValue,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoredEvent,
+  type Subscription,
+} from '../eventStore.ts';
+
+export class DuplicateEventIdError extends Error {
+  override readonly name = 'DuplicateEventIdError';
+  readonly code = 'duplicate-event-id';
+  constructor(readonly eventId: string) {
+    super(`event id ${eventId} is already stored with different content`);
+  }
+}
+
+export class StoreClosedError extends Error {
+  override readonly name = 'StoreClosedError';
+  readonly code = 'store-closed';
+  constructor() {
+    super('the event store is closed');
+  }
+}
+
+export interface SqliteEventStoreOptions {
+  /** Clock for `recordedAt` (tests pass a fixed one). */
+  readonly now?: () => Date;
+  /** Events per page when reading. */
+  readonly pageSize?: number;
+}
+
+interface Row {
+  position: number;
+  stream: string;
+  stream_revision: number;
+  event_id: string;
+  type: string;
+  data: string;
+  metadata: string;
+  recorded_at: string;
+}
+
+interface Pending {
+  readonly stream: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: ExpectedRevision;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+const toStored = (r: Row): StoredEvent => ({
+  eventId: r.event_id,
+  type: r.type,
+  data: JSON.parse(r.data) as JsonValue,
+  metadata: JSON.parse(r.metadata) as JsonValue,
+  stream: r.stream,
+  streamRevision: r.stream_revision,
+  position: r.position,
+  recordedAt: r.recorded_at,
+});
+
+export class SqliteEventStore implements EventStore {
+  readonly #db: Database.Database;
+  readonly #now: () => Date;
+  readonly #pageSize: number;
+  readonly #appended = new EventEmitter();
+  #queue: Pending[] = [];
+  #flushScheduled = false;
+  #closed = false;
+  #next: number;
+  /** Number of transactions committed (one fsync each); for the benchmark. */
+  commits = 0;
+
+  readonly #stmts;
+
+  constructor(file: string, options: SqliteEventStoreOptions = {}) {
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS events (
+        position INTEGER PRIMARY KEY,
+        stream TEXT NOT NULL,
+        stream_revision INTEGER NOT NULL,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        UNIQUE (stream, stream_revision)
+      )`);
+    this.#now = options.now ?? (() => new Date());
+    this.#pageSize = options.pageSize ?? 1000;
+    this.#appended.setMaxListeners(0);
+    this.#stmts = {
+      insert: this.#db.prepare(
+        'INSERT INTO events (position, stream, stream_revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      byId: this.#db.prepare('SELECT * FROM events WHERE event_id = ?'),
+      streamHead: this.#db.prepare('SELECT MAX(stream_revision) AS rev FROM events WHERE stream = ?'),
+      readStream: this.#db.prepare('SELECT * FROM events WHERE stream = ? AND stream_revision >= ? ORDER BY stream_revision LIMIT ?'),
+      readAll: this.#db.prepare('SELECT * FROM events WHERE position >= ? ORDER BY position LIMIT ?'),
+      size: this.#db.prepare('SELECT MAX(position) AS last FROM events'),
+    };
+    const last = (this.#stmts.size.get() as { last: number | null }).last;
+    this.#next = last === null ? 0 : last + 1;
+  }
+
+  append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ stream, events, expected: expectedRevision, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: AppendResult } | { error: unknown })[] = [];
+    const next = this.#next;
+    try {
+      const run = this.#db.transaction(() => {
+        const heads = new Map<string, number>();
+        const ids = new Map<string, StoredEvent>();
+        for (const pending of batch) outcomes.push(this.#plan(pending, heads, ids));
+      });
+      run.immediate();
+      this.commits++;
+    } catch (error) {
+      this.#next = next;
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i]!;
+      if ('ok' in outcome) p.resolve(outcome.ok);
+      else p.reject(outcome.error);
+    });
+    if (this.#next > next) this.#appended.emit('appended');
+  }
+
+  #head(stream: string, heads: Map<string, number>): number | undefined {
+    if (heads.has(stream)) return heads.get(stream);
+    const rev = (this.#stmts.streamHead.get(stream) as { rev: number | null }).rev;
+    return rev ?? undefined;
+  }
+
+  /** Checks and inserts one append inside the group's transaction; never throws for its own failures. */
+  #plan(p: Pending, heads: Map<string, number>, ids: Map<string, StoredEvent>): { ok: AppendResult } | { error: unknown } {
+    const positions: number[] = [];
+    const fresh: NewEvent[] = [];
+    for (const event of p.events) {
+      const existing = ids.get(event.eventId) ?? this.#byId(event.eventId);
+      if (existing) {
+        const same = existing.stream === p.stream && existing.type === event.type && isDeepStrictEqual(existing.data, event.data) && isDeepStrictEqual(existing.metadata, event.metadata);
+        if (!same) return { error: new DuplicateEventIdError(event.eventId) };
+        positions.push(existing.position);
+      } else if (fresh.some((f) => f.eventId === event.eventId)) {
+        return { error: new DuplicateEventIdError(event.eventId) };
+      } else {
+        fresh.push(event);
+        positions.push(-1);
+      }
+    }
+    const head = this.#head(p.stream, heads);
+    if (fresh.length === 0) {
+      return { ok: { nextExpectedRevision: head ?? -1, positions } };
+    }
+    const expected = p.expected;
+    const violated =
+      (expected === 'no-stream' && head !== undefined) ||
+      (expected === 'stream-exists' && head === undefined) ||
+      (typeof expected === 'number' && head !== expected);
+    if (violated) return { error: new WrongExpectedRevisionError(p.stream, expected, head ?? 'no-stream') };
+    let revision = head ?? -1;
+    const recordedAt = this.#now().toISOString();
+    let f = 0;
+    for (let i = 0; i < positions.length; i++) {
+      if (positions[i] !== -1) continue;
+      const event = fresh[f++]!;
+      revision++;
+      const position = this.#next++;
+      this.#stmts.insert.run(position, p.stream, revision, event.eventId, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata), recordedAt);
+      positions[i] = position;
+      ids.set(event.eventId, { ...event, stream: p.stream, streamRevision: revision, position, recordedAt });
+    }
+    heads.set(p.stream, revision);
+    return { ok: { nextExpectedRevision: revision, positions } };
+  }
+
+  #byId(eventId: string): StoredEvent | undefined {
+    const row = this.#stmts.byId.get(eventId) as Row | undefined;
+    return row ? toStored(row) : undefined;
+  }
+
+  async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<StoredEvent> {
+    let from = options.fromRevision ?? 0;
+    let left = options.maxCount ?? Number.POSITIVE_INFINITY;
+    while (left > 0 && !this.#closed) {
+      const rows = this.#stmts.readStream.all(stream, from, Math.min(this.#pageSize, left)) as Row[];
+      for (const row of rows) yield toStored(row);
+      if (rows.length === 0) return;
+      left -= rows.length;
+      from = rows[rows.length - 1]!.stream_revision + 1;
+    }
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<StoredEvent> {
+    let from = options.fromPosition ?? 0;
+    let left = options.maxCount ?? Number.POSITIVE_INFINITY;
+    while (left > 0 && !this.#closed) {
+      const rows = this.#stmts.readAll.all(from, Math.min(this.#pageSize, left)) as Row[];
+      for (const row of rows) yield toStored(row);
+      if (rows.length === 0) return;
+      left -= rows.length;
+      from = rows[rows.length - 1]!.position + 1;
+    }
+  }
+
+  /** A page of the global order, synchronously (for the tree and the auditor). */
+  readPage(fromPosition: number, maxCount: number): StoredEvent[] {
+    return (this.#stmts.readAll.all(fromPosition, maxCount) as Row[]).map(toStored);
+  }
+
+  subscribe(fromPosition: number): Subscription {
+    let next = fromPosition;
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const onAppend = () => wake?.();
+    this.#appended.on('appended', onAppend);
+    const close = async () => {
+      closed = true;
+      this.#appended.off('appended', onAppend);
+      wake?.();
+    };
+    this.#appended.once('closed', () => void close());
+    const self = this;
+    async function* iterate(): AsyncGenerator<StoredEvent> {
+      try {
+        while (!closed && !self.#closed) {
+          const rows = self.#stmts.readAll.all(next, self.#pageSize) as Row[];
+          if (rows.length === 0) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              if (closed || self.#closed || self.#next > next) resolve();
+            });
+            wake = undefined;
+            continue;
+          }
+          for (const row of rows) {
+            if (closed) return;
+            next = row.position + 1;
+            yield toStored(row);
+          }
+        }
+      } finally {
+        await close();
+      }
+    }
+    const iterator = iterate();
+    return { [Symbol.asyncIterator]: () => iterator, close };
+  }
+
+  async size(): Promise<number> {
+    return this.#next;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Let queued appends commit first: an append that was accepted is not dropped.
+    while (this.#queue.length > 0 || this.#flushScheduled) await new Promise((r) => setImmediate(r));
+    this.#closed = true;
+    this.#appended.emit('closed');
+    this.#db.close();
+  }
+}
+
+export function openSqliteEventStore(file: string, options?: SqliteEventStoreOptions): SqliteEventStore {
+  return new SqliteEventStore(file, options);
+}
