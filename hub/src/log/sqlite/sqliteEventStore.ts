@@ -62,6 +62,12 @@ interface Row {
   recorded_at: string;
 }
 
+interface FollowState {
+  next: number;
+  closed: boolean;
+  wake: (() => void) | undefined;
+}
+
 interface Pending {
   readonly stream: string;
   readonly events: readonly NewEvent[];
@@ -251,42 +257,40 @@ export class SqliteEventStore implements EventStore {
   }
 
   subscribe(fromPosition: number): Subscription {
-    let next = fromPosition;
-    let closed = false;
-    let wake: (() => void) | undefined;
-    const onAppend = () => wake?.();
+    const state: FollowState = { next: fromPosition, closed: false, wake: undefined };
+    const onAppend = () => state.wake?.();
     this.#appended.on('appended', onAppend);
     const close = async () => {
-      closed = true;
+      state.closed = true;
       this.#appended.off('appended', onAppend);
-      wake?.();
+      state.wake?.();
     };
     this.#appended.once('closed', () => void close());
-    const self = this;
-    async function* iterate(): AsyncGenerator<StoredEvent> {
-      try {
-        while (!closed && !self.#closed) {
-          const rows = self.#stmts.readAll.all(next, self.#pageSize) as Row[];
-          if (rows.length === 0) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              if (closed || self.#closed || self.#next > next) resolve();
-            });
-            wake = undefined;
-            continue;
-          }
-          for (const row of rows) {
-            if (closed) return;
-            next = row.position + 1;
-            yield toStored(row);
-          }
-        }
-      } finally {
-        await close();
-      }
-    }
-    const iterator = iterate();
+    const iterator = this.#follow(state, close);
     return { [Symbol.asyncIterator]: () => iterator, close };
+  }
+
+  async *#follow(state: FollowState, close: () => Promise<void>): AsyncGenerator<StoredEvent> {
+    try {
+      while (!state.closed && !this.#closed) {
+        const rows = this.#stmts.readAll.all(state.next, this.#pageSize) as Row[];
+        if (rows.length === 0) {
+          await new Promise<void>((resolve) => {
+            state.wake = resolve;
+            if (state.closed || this.#closed || this.#next > state.next) resolve();
+          });
+          state.wake = undefined;
+          continue;
+        }
+        for (const row of rows) {
+          if (state.closed) return;
+          state.next = row.position + 1;
+          yield toStored(row);
+        }
+      }
+    } finally {
+      await close();
+    }
   }
 
   async size(): Promise<number> {
