@@ -10,3 +10,4 @@ export * from './src/identifiers/registry.ts';
 export * from './src/events/index.ts';
 export * from './src/wire/index.ts';
 export * from './src/xpersonenstand/index.ts';
+export * from './src/transparency/index.ts';
