@@ -51,9 +51,10 @@ export interface NoteVerifier {
 }
 
 export function parseVerifierKey(text: string): Result<NoteVerifier, CheckpointError> {
-  const parts = text.trim().split('+');
-  if (parts.length !== 3) return fail(new CheckpointError('malformed-key', 'a verifier key is <name>+<hash>+<key>'));
-  const [name, hashHex, keyB64] = parts as [string, string, string];
+  // The base64 key may itself contain '+', so split only at the first two.
+  const parts = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/.exec(text.trim());
+  if (!parts) return fail(new CheckpointError('malformed-key', 'a verifier key is <name>+<hash>+<key>'));
+  const [, name, hashHex, keyB64] = parts as unknown as [string, string, string, string];
   const key = Buffer.from(keyB64, 'base64');
   if (!name || key.length !== 33 || key[0] !== ed25519Type) return fail(new CheckpointError('malformed-key', 'not an Ed25519 verifier key'));
   const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: key.subarray(1).toString('base64url') }, format: 'jwk' });
