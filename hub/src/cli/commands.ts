@@ -1,6 +1,7 @@
 import type { Command } from './command.ts';
 import { contractCommands } from './contractCommands.ts';
 import { xmlCommands } from './xmlCommands.ts';
+import { auditCommands } from './auditCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [...contractCommands, ...xmlCommands];
+export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands];

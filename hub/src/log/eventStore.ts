@@ -58,6 +58,8 @@ export interface EventStore {
   subscribe(fromPosition: number): Subscription;
   /** Position one past the last stored event (the number of events in the log). */
   size(): Promise<number>;
+  /** The event with this id, if stored. */
+  getByEventId(eventId: string): Promise<StoredEvent | undefined>;
   close(): Promise<void>;
 }
 

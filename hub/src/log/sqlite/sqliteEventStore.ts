@@ -105,6 +105,7 @@ export class SqliteEventStore implements EventStore {
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS events (
         position INTEGER PRIMARY KEY,
@@ -291,6 +292,10 @@ export class SqliteEventStore implements EventStore {
     } finally {
       await close();
     }
+  }
+
+  async getByEventId(eventId: string): Promise<StoredEvent | undefined> {
+    return this.#byId(eventId);
   }
 
   async size(): Promise<number> {

@@ -1,0 +1,240 @@
+// Tamper evidence above the store port: every stored entry becomes a leaf of an RFC 9162
+// Merkle tree (persisted in its own file), and the hub signs checkpoints of the tree every
+// N entries or T milliseconds. Checkpoints are `LogCheckpointSigned` events in the log itself.
+// The decorator implements the port, so the rest of the hub appends through it unchanged.
+import {
+  consistencyPath,
+  deterministicUuid,
+  inclusionPath,
+  logEntryLeafHash,
+  parseEvent,
+  signCheckpoint,
+  verifierKey,
+  type ConsistencyProof,
+  type InclusionProof,
+  type LogCheckpointSigned,
+} from '../../../contracts/index.ts';
+import type { HubKey } from '../keys/keyDirectory.ts';
+import type { AppendResult, EventStore, ExpectedRevision, JsonValue, NewEvent, ReadAllOptions, ReadStreamOptions, StoredEvent, Subscription } from './eventStore.ts';
+import { TreeStore } from './merkle/treeStore.ts';
+import { checkpointStream } from './streams.ts';
+
+export interface CheckpointPolicy {
+  /** Sign a checkpoint once this many entries arrived since the last one. */
+  readonly everyEntries: number;
+  /** …or after this many milliseconds, if anything arrived. 0 turns the timer off. */
+  readonly everyMs: number;
+}
+
+export interface TransparentLogOptions {
+  readonly treeFile: string;
+  readonly hubKey: HubKey;
+  /** Checkpoint origin and signed-note key name, e.g. `elfe-hub/log`. */
+  readonly origin: string;
+  readonly checkpoint: CheckpointPolicy;
+  readonly hubProducer?: { readonly dvdv: string; readonly name: string };
+  readonly now?: () => Date;
+}
+
+export class ProofUnavailableError extends Error {
+  override readonly name = 'ProofUnavailableError';
+  constructor(
+    readonly code: 'unknown-entry' | 'not-checkpointed' | 'no-checkpoint' | 'bad-size',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CheckpointRecord {
+  readonly treeSize: number;
+  readonly note: string;
+  readonly position: number;
+}
+
+export class TransparentLog implements EventStore {
+  readonly #store: EventStore;
+  readonly #tree: TreeStore;
+  readonly #options: TransparentLogOptions;
+  readonly #now: () => Date;
+  readonly #checkpoints: CheckpointRecord[] = [];
+  #syncing: Promise<void> = Promise.resolve();
+  #checkpointing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(store: EventStore, tree: TreeStore, options: TransparentLogOptions) {
+    this.#store = store;
+    this.#tree = tree;
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  static async open(store: EventStore, options: TransparentLogOptions): Promise<TransparentLog> {
+    const tree = new TreeStore(options.treeFile);
+    const log = new TransparentLog(store, tree, options);
+    const stored = await store.size();
+    // The tree is written after the store commits, so after a crash it can only lag.
+    if (tree.size > stored) tree.truncate(stored);
+    await log.#sync();
+    for await (const e of store.readStream(checkpointStream)) {
+      const event = parseEvent(e.data);
+      if (event.success && event.data.type === 'LogCheckpointSigned') {
+        log.#checkpoints.push({ treeSize: event.data.data.treeSize, note: event.data.data.note, position: e.position });
+      }
+    }
+    if (options.checkpoint.everyMs > 0) {
+      log.#timer = setInterval(() => void log.#maybeCheckpoint(true).catch(() => undefined), options.checkpoint.everyMs);
+      log.#timer.unref();
+    }
+    return log;
+  }
+
+  get treeSize(): number {
+    return this.#tree.size;
+  }
+
+  /** Leaves hashed by this process; a restart that reads the frontier hashes only new ones. */
+  get leavesHashed(): number {
+    return this.#tree.leavesAdded;
+  }
+
+  get verifierKey(): string {
+    return verifierKey(this.#options.origin, this.#options.hubKey.publicKey);
+  }
+
+  async append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult> {
+    const result = await this.#store.append(stream, events, expectedRevision);
+    await this.#sync();
+    await this.#maybeCheckpoint(false);
+    return result;
+  }
+
+  /** Adds the leaves of everything the store holds beyond the tree (one catch-up at a time). */
+  #sync(): Promise<void> {
+    const run = this.#syncing.then(async () => {
+      const batch: Uint8Array[] = [];
+      for await (const e of this.#store.readAll({ fromPosition: this.#tree.size })) {
+        batch.push(logEntryLeafHash(e));
+        if (batch.length >= 1000) this.#tree.append(batch.splice(0));
+      }
+      this.#tree.append(batch);
+    });
+    this.#syncing = run.catch(() => undefined);
+    return run;
+  }
+
+  #maybeCheckpoint(timer: boolean): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#checkpointing) return this.#checkpointing;
+    const last = this.#checkpoints.at(-1);
+    // Entries since the last checkpoint, not counting that checkpoint's own entry.
+    const fresh = this.#tree.size - (last ? last.treeSize + 1 : 0);
+    const due = timer ? fresh > 0 : fresh >= this.#options.checkpoint.everyEntries;
+    if (!due) return Promise.resolve();
+    this.#checkpointing = this.checkpointNow().then(
+      () => undefined,
+      () => undefined,
+    );
+    return this.#checkpointing.finally(() => (this.#checkpointing = undefined));
+  }
+
+  /** Signs a checkpoint of the current tree and records it in the log. */
+  async checkpointNow(): Promise<CheckpointRecord> {
+    await this.#sync();
+    const treeSize = this.#tree.size;
+    const existing = this.#checkpoints.find((c) => c.treeSize === treeSize);
+    if (existing) return existing;
+    const time = this.#now().toISOString();
+    const note = signCheckpoint({ origin: this.#options.origin, treeSize, rootHash: this.#tree.root(treeSize), time }, this.#options.origin, this.#options.hubKey.privateKey);
+    const messageId = deterministicUuid('checkpoint', this.#options.origin, String(treeSize));
+    const producer = this.#options.hubProducer ?? { dvdv: 'hub:elfe', name: 'elfe-hub' };
+    const event: LogCheckpointSigned = {
+      messageId,
+      type: 'LogCheckpointSigned',
+      schemaVersion: 1,
+      occurredAt: time,
+      producer: { ...producer, role: 'hub' } as LogCheckpointSigned['producer'],
+      legalBasis: 'Art. 5 Abs. 2 DSGVO (Rechenschaftspflicht)',
+      purpose: 'Integrity of the exchange log: signed Merkle checkpoint',
+      correlationId: messageId,
+      data: {
+        origin: this.#options.origin,
+        treeSize,
+        rootHash: Buffer.from(this.#tree.root(treeSize)).toString('base64'),
+        note,
+        keyId: this.verifierKey,
+      },
+    };
+    const result = await this.#store.append(checkpointStream, [{ eventId: messageId, type: event.type, data: event as unknown as JsonValue, metadata: {} }]);
+    const record = { treeSize, note, position: result.positions[0]! };
+    this.#checkpoints.push(record);
+    await this.#sync();
+    return record;
+  }
+
+  checkpoints(): readonly CheckpointRecord[] {
+    return this.#checkpoints;
+  }
+
+  latestCheckpoint(): CheckpointRecord | undefined {
+    return this.#checkpoints.at(-1);
+  }
+
+  /** Inclusion proof of the entry at `position` against the checkpoint of `treeSize` (default: latest). */
+  async inclusionProof(position: number, treeSize?: number): Promise<InclusionProof> {
+    const checkpoint = treeSize === undefined ? this.latestCheckpoint() : this.#checkpoints.find((c) => c.treeSize === treeSize);
+    if (!checkpoint) throw new ProofUnavailableError('no-checkpoint', treeSize === undefined ? 'the log has no checkpoint yet' : `no checkpoint of size ${treeSize}`);
+    if (position >= checkpoint.treeSize) throw new ProofUnavailableError('not-checkpointed', `entry ${position} is newer than the checkpoint of size ${checkpoint.treeSize}`);
+    const entry = (await this.#store.readAll({ fromPosition: position, maxCount: 1 })[Symbol.asyncIterator]().next()).value as StoredEvent | undefined;
+    if (!entry) throw new ProofUnavailableError('unknown-entry', `no entry at position ${position}`);
+    const { eventId, type, data, metadata, stream, streamRevision, recordedAt } = entry;
+    return {
+      kind: 'elfe-inclusion-proof',
+      entry: { position, stream, streamRevision, eventId, type, data, metadata, recordedAt },
+      leafIndex: position,
+      treeSize: checkpoint.treeSize,
+      path: inclusionPath(position, checkpoint.treeSize, this.#tree.hashRange).map((h) => Buffer.from(h).toString('base64')),
+      checkpoint: checkpoint.note,
+    };
+  }
+
+  /** Consistency proof between two checkpoints (default `to`: the latest). */
+  consistencyProof(fromSize: number, toSize?: number): ConsistencyProof {
+    const from = this.#checkpoints.find((c) => c.treeSize === fromSize);
+    const to = toSize === undefined ? this.latestCheckpoint() : this.#checkpoints.find((c) => c.treeSize === toSize);
+    if (!from || !to) throw new ProofUnavailableError('no-checkpoint', `no checkpoint of size ${!from ? fromSize : toSize}`);
+    if (from.treeSize > to.treeSize) throw new ProofUnavailableError('bad-size', 'the older checkpoint must not be larger');
+    return { kind: 'elfe-consistency-proof', from: from.note, to: to.note, path: consistencyPath(from.treeSize, to.treeSize, this.#tree.hashRange).map((h) => Buffer.from(h).toString('base64')) };
+  }
+
+  readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent> {
+    return this.#store.readStream(stream, options);
+  }
+
+  readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent> {
+    return this.#store.readAll(options);
+  }
+
+  subscribe(fromPosition: number): Subscription {
+    return this.#store.subscribe(fromPosition);
+  }
+
+  size(): Promise<number> {
+    return this.#store.size();
+  }
+
+  getByEventId(eventId: string): Promise<StoredEvent | undefined> {
+    return this.#store.getByEventId(eventId);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#checkpointing;
+    await this.#syncing;
+    await this.#store.close();
+    this.#tree.close();
+  }
+}

@@ -1,0 +1,154 @@
+// Tamper tests on a real SQLite file: change one byte, delete an entry, swap two, insert one.
+// The auditor's replay must fail and name the first bad position; an untouched log verifies.
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseVerifierKey, type NoteVerifier } from '../../contracts/index.ts';
+import { verifyLog } from '../../hub/src/audit/verifyLog.ts';
+import { newEvent } from '../../hub/src/log/conformance/eventStoreConformance.ts';
+import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
+import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { repoRoot } from '../support/fixtures.ts';
+
+const entries = 400;
+let pristine = '';
+let verifier: NoteVerifier;
+
+/** A fresh copy of the untouched log, for one tamper trial. */
+function copyOfLog(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-tamper-'));
+  const from = logFiles(pristine);
+  copyFileSync(from.events, logFiles(dir).events);
+  copyFileSync(from.tree, logFiles(dir).tree);
+  copyFileSync(from.hubKey, logFiles(dir).hubKey);
+  return dir;
+}
+
+async function audit(dir: string) {
+  const store = openSqliteEventStore(logFiles(dir).events);
+  try {
+    return await verifyLog(store, verifier, { treeFile: logFiles(dir).tree });
+  } finally {
+    await store.close();
+  }
+}
+
+function edit(dir: string, change: (db: Database.Database) => void): void {
+  const db = new Database(logFiles(dir).events);
+  change(db);
+  db.close();
+}
+
+/** mulberry32, so that a failing trial can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = prng(6962);
+const pick = (below: number) => Math.floor(random() * below);
+
+beforeAll(async () => {
+  pristine = mkdtempSync(path.join(os.tmpdir(), 'elfe-pristine-'));
+  const log = await openHubLog({ dataDir: pristine, checkpoint: { everyEntries: 50, everyMs: 0 } });
+  for (let i = 0; i < entries; i++) await log.append(`birth-${i % 23}`, [newEvent('BirthRegistered', { i, child: { firstNames: ['Zoë'], familyName: 'Łukasiewicz' } })]);
+  await log.checkpointNow();
+  const v = parseVerifierKey(log.verifierKey);
+  if (!v.success) throw v.error;
+  verifier = v.data;
+  await log.close();
+});
+
+describe('tamper evidence on a real SQLite file', () => {
+  it('an untouched log verifies', async () => {
+    const report = await audit(copyOfLog());
+    expect(report).toMatchObject({ ok: true, firstBadPosition: null, checkpoints: 9, uncovered: 0 });
+    expect(report.entries).toBe(entries + 9);
+  });
+
+  it('changing one byte of one entry names that entry', async () => {
+    for (let trial = 0; trial < 25; trial++) {
+      const dir = copyOfLog();
+      const position = pick(entries);
+      edit(dir, (db) => {
+        const row = db.prepare('SELECT data FROM events WHERE position = ?').get(position) as { data: string };
+        // Flip one digit or letter inside the JSON so that it stays valid JSON.
+        const at = row.data.search(/[0-9a-zA-Z]/);
+        const ch = row.data[at]!;
+        const flipped = /[0-9]/.test(ch) ? String((Number(ch) + 1) % 10) : ch === 'a' ? 'b' : 'a';
+        db.prepare('UPDATE events SET data = ? WHERE position = ?').run(row.data.slice(0, at) + flipped + row.data.slice(at + 1), position);
+      });
+      const report = await audit(dir);
+      expect(report.ok, `byte changed at ${position}`).toBe(false);
+      expect(report.firstBadPosition).toBe(position);
+    }
+  });
+
+  it('deleting an entry names its position', async () => {
+    for (let trial = 0; trial < 15; trial++) {
+      const dir = copyOfLog();
+      const position = pick(entries);
+      edit(dir, (db) => db.prepare('DELETE FROM events WHERE position = ?').run(position));
+      const report = await audit(dir);
+      expect(report.ok).toBe(false);
+      expect(report.firstBadPosition).toBe(position);
+    }
+  });
+
+  it('swapping two entries names the earlier one', async () => {
+    for (let trial = 0; trial < 15; trial++) {
+      const dir = copyOfLog();
+      const a = pick(entries);
+      const b = (a + 1 + pick(entries - 1)) % entries;
+      edit(dir, (db) => {
+        const row = db.prepare('SELECT stream, stream_revision, event_id, type, data, metadata, recorded_at FROM events WHERE position = ?');
+        const ra = row.get(a) as Record<string, unknown>;
+        const rb = row.get(b) as Record<string, unknown>;
+        const put = db.prepare('UPDATE events SET stream = ?, stream_revision = ?, event_id = ?, type = ?, data = ?, metadata = ?, recorded_at = ? WHERE position = ?');
+        db.transaction(() => {
+          db.prepare('UPDATE events SET event_id = event_id || ?, stream_revision = stream_revision + 100000 WHERE position IN (?, ?)').run('-x', a, b);
+          put.run(rb.stream, rb.stream_revision, rb.event_id, rb.type, rb.data, rb.metadata, rb.recorded_at, a);
+          put.run(ra.stream, ra.stream_revision, ra.event_id, ra.type, ra.data, ra.metadata, ra.recorded_at, b);
+        })();
+      });
+      const report = await audit(dir);
+      expect(report.ok).toBe(false);
+      expect(report.firstBadPosition).toBe(Math.min(a, b));
+    }
+  });
+
+  it('inserting an entry (shifting the rest) names its position', async () => {
+    for (let trial = 0; trial < 10; trial++) {
+      const dir = copyOfLog();
+      const position = pick(entries);
+      edit(dir, (db) => {
+        db.transaction(() => {
+          db.prepare('UPDATE events SET position = -position - 1 WHERE position >= ?').run(position);
+          db.prepare('UPDATE events SET position = -position WHERE position < 0').run();
+          db.prepare("INSERT INTO events VALUES (?, 'birth-0', 999, 'forged-id', 'BirthRegistered', '{\"forged\":true}', '{}', '2026-11-24T00:00:00.000Z')").run(position);
+        })();
+      });
+      const report = await audit(dir);
+      expect(report.ok).toBe(false);
+      expect(report.firstBadPosition).toBe(position);
+    }
+  });
+
+  it('elfe audit verify --json reports the same, with exit 1', () => {
+    const dir = copyOfLog();
+    edit(dir, (db) => db.prepare('DELETE FROM events WHERE position = 123').run());
+    const run = spawnSync(process.execPath, [path.join(repoRoot, 'bin/elfe.js'), 'audit', 'verify', '--data', dir, '--json'], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, firstBadPosition: 123, entries: 123 });
+    const intact = spawnSync(process.execPath, [path.join(repoRoot, 'bin/elfe.js'), 'audit', 'verify', '--data', copyOfLog(), '--json'], { encoding: 'utf8' });
+    expect(intact.status).toBe(0);
+    expect(JSON.parse(intact.stdout)).toEqual({ ok: true, entries: entries + 9, checkpoints: 9, firstBadPosition: null, reason: null });
+  });
+});
