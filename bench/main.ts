@@ -1,0 +1,25 @@
+// `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
+// Options: --large (also 1M-entry restart/audit), --skip-e2e.
+import path from 'node:path';
+import { logProbe } from './probes/log.ts';
+import { machineInfo, ratiosOf, renderTable, writeReport, type BenchReport, type Section } from './report.ts';
+
+const args = new Set(process.argv.slice(2));
+const startedAt = new Date().toISOString();
+const t0 = performance.now();
+const sections: Section[] = [];
+
+const probes: [string, () => Promise<Section[]>][] = [['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
+for (const [name, probe] of probes) {
+  process.stderr.write(`bench: ${name}…\n`);
+  try {
+    sections.push(...(await probe()));
+  } catch (error) {
+    sections.push({ name, figures: [], skipped: (error as Error).message });
+  }
+}
+
+const report: BenchReport = { startedAt, durationMs: performance.now() - t0, machine: machineInfo(), sections, ratios: ratiosOf(sections) };
+console.log(renderTable(report));
+const file = writeReport(report, path.resolve(import.meta.dirname, 'results'));
+console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);
