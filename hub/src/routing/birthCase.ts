@@ -1,0 +1,140 @@
+// The routing of one birth case as a pure decide/evolve process: registrations, consent and
+// IdNr events in, delivery decisions out. No clock, no I/O, no randomness: delivery ids are
+// derived from the causing event and the recipient, so replaying a case decides the same.
+import {
+  canonicalHash,
+  deterministicUuid,
+  toElterngeldDataSet,
+  toKindergeldDataSet,
+  type BirthRegisteredData,
+  type DeliveryPayload,
+  type ElfeEvent,
+  type Recipient,
+} from '../../../contracts/index.ts';
+import { resolveRecipients, type RoutingTable } from './routingTable.ts';
+
+/** § 57 Abs. 1 Nr. 8 PStV: with the parents' consent and an Elterngeld application (auftragsnummer). */
+export const elterngeldLegalBasis = '§ 57 Abs. 1 Nr. 8 PStV; § 25 BEEG';
+export const elterngeldPurpose = 'Elterngeld: notification of the birth to the Elterngeldstelle with the parents\' consent (closed data set of § 25 BEEG)';
+/** Kindergeld needs the IdNr of child and entitled person (§ 62 Abs. 1 EStG); data set modelled on KiGAbV § 3 (unconfirmed, see DOMAIN.md). */
+export const kindergeldLegalBasis = '§ 62 Abs. 1 EStG; data set modelled on KiGAbV § 3';
+export const kindergeldPurpose = 'Kindergeld: notification of the birth to the responsible Familienkasse';
+
+type RoleOf = Recipient['role'];
+
+export interface CaseState {
+  readonly registration?: BirthRegisteredData;
+  readonly consentWithdrawn: boolean;
+  readonly ids: { readonly childIdNr?: string; readonly parent1IdNr?: string; readonly parent2IdNr?: string };
+  /** Recipients that got the initial delivery, by role. */
+  readonly delivered: Partial<Record<RoleOf, Recipient>>;
+  /** Delivery ids already scheduled (so that replay decides nothing twice). */
+  readonly scheduled: ReadonlySet<string>;
+  readonly unroutable?: string;
+}
+
+export const initialState: CaseState = { consentWithdrawn: false, ids: {}, delivered: {}, scheduled: new Set() };
+
+export interface DeliveryDecision {
+  readonly deliveryId: string;
+  readonly recipient: Recipient;
+  readonly kind: 'initial' | 'correction';
+  readonly legalBasis: string;
+  readonly purpose: string;
+  readonly payload: DeliveryPayload;
+  readonly payloadHash: string;
+  /** The event that caused the decision. */
+  readonly causationId: string;
+}
+
+export interface Unroutable {
+  readonly unroutable: true;
+  readonly role: RoleOf;
+  readonly reason: string;
+}
+
+function payloadFor(role: RoleOf, state: CaseState): DeliveryPayload | undefined {
+  const registration = state.registration;
+  if (!registration) return undefined;
+  if (role === 'elterngeldstelle') {
+    if (state.consentWithdrawn) return undefined;
+    const set = toElterngeldDataSet(registration);
+    return set.success ? set.data : undefined;
+  }
+  const set = toKindergeldDataSet(registration, state.ids);
+  return set.success ? set.data : undefined;
+}
+
+const roles: readonly RoleOf[] = ['elterngeldstelle', 'familienkasse'];
+
+function decisionsFor(state: CaseState, causationId: string, table: RoutingTable, correction: boolean): (DeliveryDecision | Unroutable)[] {
+  const registration = state.registration;
+  if (!registration) return [];
+  const out: (DeliveryDecision | Unroutable)[] = [];
+  const resolved = resolveRecipients(table, registration);
+  for (const role of roles) {
+    const payload = payloadFor(role, state);
+    if (!payload) continue;
+    const prior = state.delivered[role];
+    // A correction goes to whoever received the original; otherwise a first delivery.
+    const recipient = prior ?? resolved[role];
+    if (!recipient) {
+      out.push({ unroutable: true, role, reason: `no ${role} for Standesamt ${registration.registerKey.standesamtsnummer}` });
+      continue;
+    }
+    if (prior && !correction) continue;
+    const deliveryId = deterministicUuid('delivery', causationId, recipient.dvdv);
+    if (state.scheduled.has(deliveryId)) continue;
+    out.push({
+      deliveryId,
+      recipient,
+      kind: prior ? 'correction' : 'initial',
+      legalBasis: role === 'elterngeldstelle' ? elterngeldLegalBasis : kindergeldLegalBasis,
+      purpose: role === 'elterngeldstelle' ? elterngeldPurpose : kindergeldPurpose,
+      payload,
+      payloadHash: canonicalHash(payload),
+      causationId,
+    });
+  }
+  return out;
+}
+
+/** What the case decides on `event`, given the state before it. */
+export function decide(state: CaseState, event: ElfeEvent, table: RoutingTable): (DeliveryDecision | Unroutable)[] {
+  switch (event.type) {
+    case 'BirthRegistered':
+      if (state.registration) return [];
+      return decisionsFor(evolve(state, event), event.messageId, table, false);
+    case 'ChildIdNrAssigned':
+      return decisionsFor(evolve(state, event), event.messageId, table, false);
+    case 'BirthRegistrationCorrected':
+      return decisionsFor(evolve(state, event), event.messageId, table, true);
+    default:
+      return [];
+  }
+}
+
+/** The state after `event`. */
+export function evolve(state: CaseState, event: ElfeEvent): CaseState {
+  switch (event.type) {
+    case 'BirthRegistered':
+      return state.registration ? state : { ...state, registration: event.data };
+    case 'BirthRegistrationCorrected':
+      return { ...state, registration: event.data.registration };
+    case 'ParentalConsentWithdrawn':
+      return { ...state, consentWithdrawn: true };
+    case 'ChildIdNrAssigned': {
+      const { childIdNr, parent1IdNr, parent2IdNr } = event.data;
+      return { ...state, ids: { ...state.ids, childIdNr, ...(parent1IdNr ? { parent1IdNr } : {}), ...(parent2IdNr ? { parent2IdNr } : {}) } };
+    }
+    case 'DeliveryScheduled': {
+      const role = event.data.recipient.role;
+      const delivered = state.delivered[role] ? state.delivered : { ...state.delivered, [role]: event.data.recipient };
+      return { ...state, delivered, scheduled: new Set([...state.scheduled, event.data.deliveryId]) };
+    }
+    default:
+      return state;
+  }
+}
+
+export const isDecision = (d: DeliveryDecision | Unroutable): d is DeliveryDecision => !('unroutable' in d);
