@@ -2,6 +2,7 @@ import type { Command } from './command.ts';
 import { contractCommands } from './contractCommands.ts';
 import { xmlCommands } from './xmlCommands.ts';
 import { auditCommands } from './auditCommands.ts';
+import { hubCommands } from './hubCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands];
+export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands];

@@ -74,3 +74,12 @@ export class WrongExpectedRevisionError extends Error {
     super(`stream ${stream}: expected revision ${String(expected)}, actual ${String(actual)}`);
   }
 }
+
+/** The same event id came back with different content. */
+export class DuplicateEventIdError extends Error {
+  override readonly name = 'DuplicateEventIdError';
+  readonly code = 'duplicate-event-id';
+  constructor(readonly eventId: string) {
+    super(`event id ${eventId} is already stored with different content`);
+  }
+}

@@ -230,9 +230,12 @@ export class TransparentLog implements EventStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     await this.#checkpointing;
+    // A clean shutdown leaves every entry under a signed checkpoint.
+    const last = this.#checkpoints.at(-1);
+    if (this.#options.checkpoint.everyMs > 0 && this.#tree.size > (last ? last.treeSize + 1 : 0)) await this.checkpointNow().catch(() => undefined);
+    this.#closed = true;
     await this.#syncing;
     await this.#store.close();
     this.#tree.close();

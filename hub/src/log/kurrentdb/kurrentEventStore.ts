@@ -21,6 +21,7 @@ import {
 } from '@kurrent/kurrentdb-client';
 import { canonicalHash } from '../../../../contracts/index.ts';
 import {
+  DuplicateEventIdError,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventStore,
@@ -32,7 +33,6 @@ import {
   type StoredEvent,
   type Subscription,
 } from '../eventStore.ts';
-import { DuplicateEventIdError } from '../sqlite/sqliteEventStore.ts';
 
 interface ElfeMetadata {
   elfe: { position: number; recordedAt: string; metadata: JsonValue };

@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import {
+  DuplicateEventIdError,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventStore,
@@ -28,13 +29,7 @@ import {
   type Subscription,
 } from '../eventStore.ts';
 
-export class DuplicateEventIdError extends Error {
-  override readonly name = 'DuplicateEventIdError';
-  readonly code = 'duplicate-event-id';
-  constructor(readonly eventId: string) {
-    super(`event id ${eventId} is already stored with different content`);
-  }
-}
+export { DuplicateEventIdError };
 
 export class StoreClosedError extends Error {
   override readonly name = 'StoreClosedError';

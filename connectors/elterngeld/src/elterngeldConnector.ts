@@ -1,0 +1,59 @@
+// The Elterngeldstelle's connector: each delivery becomes a `131011` message
+// (stA2EGS.Geburt.131011, XSD-valid) in the Elterngeldstelle's inbox directory, written once
+// per delivery id, optionally POSTed to a webhook of its system.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ElterngeldDataSetSchema, render131011, type Author, type Signer, type Verifier } from '../../../contracts/index.ts';
+import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
+import { writeFileAtomic } from '../../kit/atomicFile.ts';
+
+export interface ElterngeldConnectorOptions {
+  readonly nc: NatsConnection;
+  readonly dvdv: string;
+  readonly name: string;
+  readonly signer: Signer;
+  readonly hubVerifier: Verifier;
+  readonly inboxDir: string;
+  readonly stateDir: string;
+  /** Header data of the sending Standesamt in 131011 (the hub relays on its behalf). */
+  readonly author: (standesamtsnummer: string) => Author;
+  readonly webhookUrl?: string;
+  readonly maxDeliver?: number;
+  readonly ackWaitMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export async function startElterngeldConnector(options: ElterngeldConnectorOptions): Promise<AgencyConsumer> {
+  mkdirSync(options.inboxDir, { recursive: true });
+  return startAgencyConsumer({
+    nc: options.nc,
+    dvdv: options.dvdv,
+    signer: options.signer,
+    hubVerifier: options.hubVerifier,
+    stateDir: options.stateDir,
+    ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
+    ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    async handle(delivery): Promise<HandlerOutcome> {
+      // Only the closed data set of § 25 BEEG may arrive here.
+      const dataSet = ElterngeldDataSetSchema.safeParse(delivery.payload);
+      if (!dataSet.success) return { ok: false, reasonCode: 'not-beeg-25', reason: 'the payload is not the data set of § 25 BEEG' };
+      const file = path.join(options.inboxDir, `${delivery.deliveryId}.xml`);
+      if (!existsSync(file)) {
+        const xml = render131011(dataSet.data, {
+          messageId: delivery.deliveryId,
+          createdAt: delivery.scheduledAt,
+          author: options.author(dataSet.data.registerKey.standesamtsnummer),
+          reader: { dvdv: options.dvdv, name: options.name },
+        });
+        writeFileAtomic(file, xml);
+        if (options.webhookUrl) {
+          const response = await fetch(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: xml });
+          if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+        }
+      }
+      return { ok: true, reference: `131011/${delivery.deliveryId}` };
+    },
+  });
+}

@@ -1,0 +1,44 @@
+// The Familienkasse's connector: each delivery's Kindergeld data set is written as JSON
+// (schema: contracts/schemas/kindergeld-data-set.schema.json) into the inbox directory,
+// once per delivery id.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { KindergeldDataSetSchema, type Signer, type Verifier } from '../../../contracts/index.ts';
+import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
+import { writeFileAtomic } from '../../kit/atomicFile.ts';
+
+export interface FamilienkasseConnectorOptions {
+  readonly nc: NatsConnection;
+  readonly dvdv: string;
+  readonly signer: Signer;
+  readonly hubVerifier: Verifier;
+  readonly inboxDir: string;
+  readonly stateDir: string;
+  readonly maxDeliver?: number;
+  readonly ackWaitMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export async function startFamilienkasseConnector(options: FamilienkasseConnectorOptions): Promise<AgencyConsumer> {
+  mkdirSync(options.inboxDir, { recursive: true });
+  return startAgencyConsumer({
+    nc: options.nc,
+    dvdv: options.dvdv,
+    signer: options.signer,
+    hubVerifier: options.hubVerifier,
+    stateDir: options.stateDir,
+    ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
+    ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    async handle(delivery): Promise<HandlerOutcome> {
+      const dataSet = KindergeldDataSetSchema.safeParse(delivery.payload);
+      if (!dataSet.success) return { ok: false, reasonCode: 'not-kindergeld', reason: 'the payload is not the Kindergeld data set' };
+      const file = path.join(options.inboxDir, `${delivery.deliveryId}.json`);
+      if (!existsSync(file)) {
+        writeFileAtomic(file, `${JSON.stringify({ deliveryId: delivery.deliveryId, kind: delivery.kind, scheduledAt: delivery.scheduledAt, dataSet: dataSet.data }, null, 2)}\n`);
+      }
+      return { ok: true, reference: `KG/${delivery.deliveryId}` };
+    },
+  });
+}

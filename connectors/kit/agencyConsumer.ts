@@ -1,0 +1,125 @@
+// The loop every agency connector runs: a durable pull consumer on its own delivery subject;
+// each delivery is checked (hub signature, addressed to us, payload hash), handed to the
+// agency's system once (idempotent on delivery id), answered with a signed receipt carrying
+// the hash of exactly what was received, and only then acknowledged. A crash at any point
+// leads to a redelivery that finds the earlier work and re-sends the same receipt.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  canonicalHash,
+  consumerName,
+  deliveryStream,
+  deliverySubject,
+  receiptSubject,
+  ReceiptSchema,
+  SignedDeliverySchema,
+  type Delivery,
+  type Receipt,
+  type Signer,
+  type Verifier,
+} from '../../contracts/index.ts';
+import { writeFileAtomic } from './atomicFile.ts';
+
+export type HandlerOutcome = { readonly ok: true; readonly reference?: string } | { readonly ok: false; readonly reasonCode: string; readonly reason: string };
+
+export interface AgencyConsumerOptions {
+  readonly nc: NatsConnection;
+  readonly dvdv: string;
+  readonly signer: Signer;
+  /** Trusts the hub's key only. */
+  readonly hubVerifier: Verifier;
+  /** Where receipts are kept so that a redelivery re-sends the same one. */
+  readonly stateDir: string;
+  readonly handle: (delivery: Delivery) => Promise<HandlerOutcome>;
+  readonly maxDeliver?: number;
+  readonly ackWaitMs?: number;
+  readonly now?: () => Date;
+  readonly log?: (line: string) => void;
+}
+
+export interface AgencyConsumer {
+  readonly stats: { received: number; handled: number; redelivered: number; refused: number };
+  stop(): Promise<void>;
+}
+
+export async function startAgencyConsumer(options: AgencyConsumerOptions): Promise<AgencyConsumer> {
+  const { nc, dvdv, signer, hubVerifier } = options;
+  const now = options.now ?? (() => new Date());
+  const log = options.log ?? (() => undefined);
+  const receiptsDir = path.join(options.stateDir, 'receipts');
+  mkdirSync(receiptsDir, { recursive: true });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const name = consumerName(dvdv);
+  await jsm.consumers.add(deliveryStream, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: deliverySubject(dvdv),
+    max_deliver: options.maxDeliver ?? 5,
+    ack_wait: nanos(options.ackWaitMs ?? 30_000),
+  });
+  const stats = { received: 0, handled: 0, redelivered: 0, refused: 0 };
+  const decoder = new TextDecoder();
+
+  const receiptFor = async (delivery: Delivery): Promise<Receipt> => {
+    const file = path.join(receiptsDir, `${delivery.deliveryId}.json`);
+    if (existsSync(file)) {
+      stats.redelivered++;
+      return ReceiptSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    }
+    const receivedHash = canonicalHash(delivery.payload);
+    const outcome: HandlerOutcome =
+      receivedHash !== delivery.payloadHash ? { ok: false, reasonCode: 'hash-mismatch', reason: 'payload does not match its hash' } : await options.handle(delivery);
+    const receipt: Receipt = ReceiptSchema.parse({
+      deliveryId: delivery.deliveryId,
+      recipient: dvdv,
+      status: outcome.ok ? 'acknowledged' : 'rejected',
+      receivedHash,
+      receivedAt: now().toISOString(),
+      ...(outcome.ok ? (outcome.reference ? { agencyReference: outcome.reference } : {}) : { reasonCode: outcome.reasonCode, reason: outcome.reason }),
+    });
+    writeFileAtomic(file, JSON.stringify(receipt));
+    stats.handled++;
+    return receipt;
+  };
+
+  const consumer = await js.consumers.get(deliveryStream, name);
+  const messages = await consumer.consume({ max_messages: 64 });
+  const done = (async () => {
+    for await (const m of messages) {
+      stats.received++;
+      let delivery: Delivery;
+      try {
+        const signed = SignedDeliverySchema.parse(JSON.parse(decoder.decode(m.data)));
+        const verified = hubVerifier.verify(signed.payload, signed.signature, now());
+        if (!verified.success || verified.data.role !== 'hub') throw new Error(`not signed by the hub: ${verified.success ? verified.data.role : verified.error.code}`);
+        if (signed.payload.recipient.dvdv !== dvdv) throw new Error(`addressed to ${signed.payload.recipient.dvdv}`);
+        delivery = signed.payload;
+      } catch (error) {
+        // Nothing forged or foreign is acted on, and it is not redelivered either.
+        stats.refused++;
+        log(`refused delivery (stream seq ${m.seq}): ${(error as Error).message}`);
+        m.term();
+        continue;
+      }
+      try {
+        const receipt = await receiptFor(delivery);
+        await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `${receipt.deliveryId}:${receipt.status}` });
+        m.ack();
+      } catch (error) {
+        log(`delivery ${delivery.deliveryId} not finished, will be redelivered: ${(error as Error).message}`);
+        m.nak(1000);
+      }
+    }
+  })();
+  return {
+    stats,
+    async stop() {
+      await messages.close();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+// The running hub: log, NATS, ingress, scheduler (routing), relay, receipts, and, on the
+// embedded defaults, the agency connectors of the routing table in the same process.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ed25519Signer, keySetVerifier, type Author, type Signer } from '../../../contracts/index.ts';
+import { loadConnectorSigner, loadVerifier } from '../../../connectors/kit/keys.ts';
+import { startElterngeldConnector } from '../../../connectors/elterngeld/src/elterngeldConnector.ts';
+import { startFamilienkasseConnector } from '../../../connectors/familienkasse/src/familienkasseConnector.ts';
+import type { AgencyConsumer } from '../../../connectors/kit/agencyConsumer.ts';
+import { keysDirOf, type HubConfig } from '../config/config.ts';
+import { startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
+import { ensureStreams } from '../infra/nats/streams.ts';
+import { startIngress, type Ingress } from '../ingress/ingress.ts';
+import { loadOrCreateHubKey, loadOrCreateSigner, loadTrustedKeys } from '../keys/keyDirectory.ts';
+import { openHubLog } from '../log/openHubLog.ts';
+import { hubProducer } from '../log/records.ts';
+import type { TransparentLog } from '../log/transparentLog.ts';
+import { startReceiptProcessor, type ReceiptProcessor } from '../receipts/receipts.ts';
+import { startRelay, type Relay } from '../relay/relay.ts';
+import { startScheduler, type Scheduler } from '../scheduler/scheduler.ts';
+
+export interface RunningHub {
+  readonly config: HubConfig;
+  readonly log: TransparentLog;
+  readonly natsUrl: string;
+  readonly nats?: LocalNatsServer;
+  readonly ingress: Ingress;
+  readonly scheduler: Scheduler;
+  readonly relay: Relay;
+  readonly receipts: ReceiptProcessor;
+  readonly agencies: ReadonlyMap<string, AgencyConsumer>;
+  readonly keysDir: string;
+  inboxOf(dvdv: string): string;
+  stop(): Promise<void>;
+}
+
+const keyName = (dvdv: string) => dvdv.replace(':', '-');
+
+/** Header data for 131011 on behalf of a Standesamt, from the configuration's directory of Standesämter. */
+export function standesamtAuthor(config: HubConfig): (standesamtsnummer: string) => Author {
+  return (nummer) => {
+    const entry = config.standesaemter.find((s) => s.standesamtsnummer === nummer);
+    if (!entry) throw new Error(`Standesamt ${nummer} is not in the configuration (standesaemter)`);
+    return { dvdv: `psw:${nummer}`, name: entry.name, phone: entry.phone, address: entry.address };
+  };
+}
+
+/** The hub's delivery signer over its key, and its public key file in the key directory for the connectors. */
+function hubSigner(config: HubConfig, keysDir: string): Signer {
+  const key = loadOrCreateHubKey(path.resolve(config.dataDir));
+  const file = path.join(keysDir, 'hub.pub.json');
+  if (!existsSync(file)) {
+    writeFileSync(file, `${JSON.stringify({ dvdv: hubProducer.dvdv, role: 'hub', name: hubProducer.name, publicKeyPem: key.publicKey.export({ type: 'spki', format: 'pem' }).toString() }, null, 2)}\n`);
+  }
+  return ed25519Signer(key.privateKey, { dvdv: hubProducer.dvdv, role: 'hub', name: hubProducer.name });
+}
+
+export async function startHub(config: HubConfig, options: { log?: (line: string) => void } = {}): Promise<RunningHub> {
+  const say = options.log ?? (() => undefined);
+  const dataDir = path.resolve(config.dataDir);
+  const keysDir = keysDirOf(config);
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin });
+  const signer = hubSigner(config, keysDir);
+  let nats: LocalNatsServer | undefined;
+  let natsUrl = config.nats.url;
+  if (!natsUrl) {
+    nats = await startLocalNatsServer({ storeDir: path.join(dataDir, 'nats') });
+    natsUrl = nats.url;
+    say(`nats-server started on ${natsUrl}`);
+  }
+  const nc: NatsConnection = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'elfe-hub' });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await ensureStreams(jsm);
+
+  // Every agency of the routing table has a key pair; producers' keys are provisioned with `elfe keys create`.
+  const agencies = [
+    ...config.routing.elterngeldstellen.map((a) => ({ ...a, role: 'elterngeldstelle' as const })),
+    ...config.routing.familienkassen.map((a) => ({ ...a, role: 'familienkasse' as const })),
+  ];
+  for (const a of agencies) loadOrCreateSigner(keysDir, { name: keyName(a.dvdv), dvdv: a.dvdv, role: a.role });
+  const verifier = keySetVerifier(loadTrustedKeys(keysDir));
+
+  const ingress = startIngress({ nc, log, verifier, maxBytes: config.ingress.maxBytes });
+  const scheduler = startScheduler({ log, table: config.routing, onUnroutable: (stream, reason) => say(`unroutable ${stream}: ${reason}`) });
+  const relay = await startRelay({ js, jsm, log, signer });
+  const receipts = await startReceiptProcessor({ nc, js, jsm, log, verifier });
+
+  const inboxOf = (dvdv: string) => path.join(dataDir, 'inbox', keyName(dvdv));
+  const running = new Map<string, AgencyConsumer>();
+  const agencyConnections: NatsConnection[] = [];
+  if (config.connectors.inProcess) {
+    const hubVerifier = loadVerifier(keysDir, ['hub']);
+    for (const a of agencies) {
+      const anc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: `agency ${a.dvdv}` });
+      agencyConnections.push(anc);
+      const common = {
+        nc: anc,
+        dvdv: a.dvdv,
+        signer: loadConnectorSigner(keysDir, keyName(a.dvdv)),
+        hubVerifier,
+        inboxDir: inboxOf(a.dvdv),
+        stateDir: path.join(dataDir, 'connectors', keyName(a.dvdv)),
+        maxDeliver: config.delivery.maxDeliver,
+        ackWaitMs: config.delivery.ackWaitMs,
+        log: (line: string) => say(`${a.dvdv}: ${line}`),
+      };
+      running.set(a.dvdv, a.role === 'elterngeldstelle' ? await startElterngeldConnector({ ...common, name: a.name, author: standesamtAuthor(config) }) : await startFamilienkasseConnector(common));
+    }
+  }
+
+  let stopped = false;
+  return {
+    config,
+    log,
+    natsUrl,
+    ...(nats ? { nats } : {}),
+    ingress,
+    scheduler,
+    relay,
+    receipts,
+    agencies: running,
+    keysDir,
+    inboxOf,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const a of running.values()) await a.stop();
+      for (const c of agencyConnections) await c.close();
+      await ingress.stop();
+      await receipts.stop();
+      await relay.stop();
+      await scheduler.stop();
+      await nc.close();
+      await log.close();
+      await nats?.stop();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// A local nats-server (≥ 2.10, JetStream) as a child process: for `elfe start` when no NATS
+// URL is configured, for the demo and for the tests. JetStream syncs every write to disk
+// (`sync_interval: always`), so an acknowledged publish survives a crash of the machine.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+const repoRoot = path.resolve(import.meta.dirname, '../../../..');
+
+function versionOf(binary: string): [number, number, number] | undefined {
+  const run = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  const m = /(\d+)\.(\d+)\.(\d+)/.exec(`${run.stdout}${run.stderr}`);
+  return run.status === 0 && m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/** A nats-server ≥ 2.10: `ELFE_NATS_SERVER`, the project's `.tools/`, or the PATH. */
+export function findNatsServer(): string | undefined {
+  const pathDirs = (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'nats-server'));
+  const candidates = [process.env.ELFE_NATS_SERVER, path.join(repoRoot, '.tools/nats-server/nats-server'), ...pathDirs];
+  for (const candidate of candidates) {
+    if (!candidate || !existsSync(candidate)) continue;
+    const v = versionOf(candidate);
+    if (v && (v[0] > 2 || (v[0] === 2 && v[1] >= 10))) return candidate;
+  }
+  return undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited with code ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => socket.end(() => resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nats-server did not accept connections on port ${port} within ${timeoutMs} ms`);
+}
+
+export interface LocalNatsServer {
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  stop(): Promise<void>;
+  /** Stops and starts again on the same port and store (for fault tests). */
+  restart(): Promise<void>;
+  /** Kills the server with SIGKILL (no clean shutdown). */
+  kill(): Promise<void>;
+}
+
+export interface LocalNatsServerOptions {
+  readonly storeDir: string;
+  readonly port?: number;
+  readonly binary?: string;
+  /** Extra configuration appended to the generated file (e.g. TLS, accounts). */
+  readonly extraConfig?: string;
+}
+
+export async function startLocalNatsServer(options: LocalNatsServerOptions): Promise<LocalNatsServer> {
+  const binary = options.binary ?? findNatsServer();
+  if (!binary) throw new Error('nats-server >= 2.10 not found: run scripts/setup.sh, or set ELFE_NATS_SERVER');
+  const port = options.port ?? (await freePort());
+  mkdirSync(options.storeDir, { recursive: true });
+  const config = path.join(options.storeDir, 'nats-server.conf');
+  writeFileSync(
+    config,
+    [
+      `listen: 127.0.0.1:${port}`,
+      `server_name: elfe-local-${port}`,
+      'max_payload: 1MB',
+      'jetstream {',
+      `  store_dir: ${JSON.stringify(path.join(options.storeDir, 'jetstream'))}`,
+      '  sync_interval: always',
+      '}',
+      options.extraConfig ?? '',
+    ].join('\n'),
+  );
+  let child: ChildProcess;
+  const launch = async () => {
+    child = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    try {
+      await waitForPort(port, child, 15_000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw new Error(`${(error as Error).message}\n${stderr}`);
+    }
+  };
+  const stopWith = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir: options.storeDir,
+    stop: () => stopWith('SIGTERM'),
+    kill: () => stopWith('SIGKILL'),
+    async restart() {
+      await stopWith('SIGTERM');
+      await launch();
+    },
+  };
+}

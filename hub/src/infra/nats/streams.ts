@@ -1,0 +1,44 @@
+// JetStream streams of the exchange and the agencies' durable consumers.
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { consumerName, deliverySubject, deliveryStream, receiptStream } from '../../../../contracts/index.ts';
+
+export interface DeliveryLimits {
+  /** Deliveries beyond this become dead letters (max-deliveries advisory). */
+  readonly maxDeliver: number;
+  readonly ackWaitMs: number;
+}
+
+export const defaultDeliveryLimits: DeliveryLimits = { maxDeliver: 5, ackWaitMs: 30_000 };
+
+/** Streams for deliveries and receipts: file storage, kept (limits retention), deduplicated by Nats-Msg-Id. */
+export async function ensureStreams(jsm: JetStreamManager, options: { duplicateWindowMs?: number } = {}): Promise<void> {
+  const duplicate_window = nanos(options.duplicateWindowMs ?? 24 * 60 * 60 * 1000);
+  const streams = [
+    { name: deliveryStream, subjects: ['elfe.delivery.>'] },
+    { name: receiptStream, subjects: ['elfe.receipt.>'] },
+  ];
+  for (const s of streams) {
+    const config = { name: s.name, subjects: s.subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window };
+    try {
+      await jsm.streams.info(s.name);
+      await jsm.streams.update(s.name, { subjects: s.subjects, duplicate_window });
+    } catch {
+      await jsm.streams.add(config);
+    }
+  }
+}
+
+/** The durable pull consumer of one agency, filtered to its own delivery subject. */
+export async function ensureAgencyConsumer(jsm: JetStreamManager, dvdv: string, limits: DeliveryLimits = defaultDeliveryLimits): Promise<string> {
+  const name = consumerName(dvdv);
+  await jsm.consumers.add(deliveryStream, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: deliverySubject(dvdv),
+    max_deliver: limits.maxDeliver,
+    ack_wait: nanos(limits.ackWaitMs),
+  });
+  return name;
+}

@@ -1,0 +1,32 @@
+// Contract events as log records, and back.
+import { randomUUID } from 'node:crypto';
+import { parseEvent, type ElfeEvent, type SecurityEventRecorded } from '../../../contracts/index.ts';
+import type { JsonValue, NewEvent, StoredEvent } from './eventStore.ts';
+
+/** The hub's identity as a producer of events (deliveries, receipts, checkpoints). */
+export const hubProducer = { dvdv: 'hub:elfe-hub', name: 'elfe-hub', role: 'hub' } as const;
+
+export function toRecord(event: ElfeEvent, metadata: Record<string, JsonValue> = {}): NewEvent {
+  return { eventId: event.messageId, type: event.type, data: event as unknown as JsonValue, metadata };
+}
+
+export function fromRecord(stored: StoredEvent): ElfeEvent | undefined {
+  const parsed = parseEvent(stored.data);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** A security event: who tried what and why it was refused; never the refused payload's personal data. */
+export function securityEvent(now: Date, data: SecurityEventRecorded['data']): SecurityEventRecorded {
+  const messageId = randomUUID();
+  return {
+    messageId,
+    type: 'SecurityEventRecorded',
+    schemaVersion: 1,
+    occurredAt: now.toISOString(),
+    producer: hubProducer as unknown as SecurityEventRecorded['producer'],
+    legalBasis: 'Art. 32 DSGVO (Sicherheit der Verarbeitung)',
+    purpose: 'Record of a refused message',
+    correlationId: messageId,
+    data,
+  };
+}
