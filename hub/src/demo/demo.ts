@@ -35,6 +35,8 @@ export interface DemoOptions {
   readonly timeoutMs?: number;
   readonly config?: Partial<HubConfig>;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
+  /** Called after each submission phase while deliveries are in flight (fault tests restart things here). */
+  readonly afterPhase?: (phase: string, control: { restartHub(): Promise<void> }) => Promise<void>;
 }
 
 export interface DemoSummary {
@@ -73,7 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   for (const s of config.standesaemter) loadOrCreateSigner(keysDir, { name: staKey(s.standesamtsnummer), dvdv: `psw:${s.standesamtsnummer}`, role: 'standesamt' });
   loadOrCreateSigner(keysDir, meldebehoerde);
 
-  const hub = await startHub(config);
+  let hub = await startHub(config);
   const progress = options.onProgress ?? (() => undefined);
   const connections: NatsConnection[] = [];
   const submittedAt = new Map<string, number>();
@@ -87,11 +89,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const expected = expectedDeliveries(scenarios);
 
   // Watch the log: what was scheduled, acknowledged, rejected, dead-lettered.
-  const watch = hub.log.subscribe(0);
-  const watching = (async () => {
-    for await (const stored of watch) {
+  let seen = 0;
+  const follow = (from: number) => {
+    const subscription = hub.log.subscribe(from);
+    const done = (async () => {
+      for await (const stored of subscription) {
+        seen = stored.position + 1;
+        observe(stored);
+      }
+    })();
+    return { subscription, done };
+  };
+  const observe = (stored: Parameters<typeof fromRecord>[0]) => {
+    {
       const event = fromRecord(stored);
-      if (!event) continue;
+      if (!event) return;
       if (event.type === 'DeliveryScheduled') scheduled.set(event.data.deliveryId, event);
       else if (event.type === 'DeliveryAcknowledged' || event.type === 'DeliveryRejected' || event.type === 'DeliveryDeadLettered') {
         const kind = event.type === 'DeliveryAcknowledged' ? 'acknowledged' : event.type === 'DeliveryRejected' ? 'rejected' : 'deadLettered';
@@ -100,7 +112,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         lastAck = Math.max(lastAck, Date.parse(stored.recordedAt));
       }
     }
-  })();
+  };
+  let watch = follow(0);
+  const control = {
+    async restartHub() {
+      await watch.subscription.close();
+      await hub.stop();
+      await watch.done;
+      hub = await startHub(config);
+      watch = follow(seen);
+    },
+  };
+  const afterPhase = async (phase: string) => options.afterPhase?.(phase, control);
 
   try {
     const connectorFor = async (keyName: string, file: string) => {
@@ -118,7 +141,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         await Promise.all(all.map((c) => c.flush()));
         const pending = all.reduce((n, c) => n + c.counts().pending, 0);
         progress(phase, total - pending, total);
-        if (pending === 0) return;
+        // Phases are days apart in real life: the hub has routed one before the next begins.
+        if (pending === 0 && hub.scheduler.stats.position >= (await hub.log.size())) return;
         await new Promise((r) => setTimeout(r, 200));
       }
     };
@@ -144,6 +168,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       }),
     );
     await settle('registrations', scenarios.length);
+    await afterPhase('registrations');
 
     const idnrEvent = (s: BirthScenario): ChildIdNrAssigned => ({
       ...envelope('ChildIdNrAssigned', deterministicUuid('demo-idnr', String(seed), String(s.index)), meldebehoerde, s.ids.registered),
@@ -156,6 +181,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const early = scenarios.filter((s) => s.idnr === 'early');
     await Promise.all(early.map((s) => submit(melde, idnrEvent(s))));
     await settle('IdNrs', early.length);
+    await afterPhase('IdNrs');
 
     // Phase 3: withdrawals, then corrections (each case in that order).
     const later = scenarios.filter((s) => s.withdrawal || s.correction);
@@ -173,6 +199,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       }),
     );
     await settle('withdrawals and corrections', later.length);
+    await afterPhase('withdrawals and corrections');
 
     // Phase 4: IdNrs that arrive late.
     const late = scenarios.filter((s) => s.idnr === 'late');
@@ -191,9 +218,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     for (const c of all) await c.close();
   } finally {
     for (const nc of connections) await nc.close();
-    await watch.close();
+    await watch.subscription.close();
     await hub.stop();
-    await watching;
+    await watch.done;
   }
 
   // Exactly the expected deliveries, each once, each acknowledged, each in its inbox once.

@@ -2,7 +2,7 @@
 // appends every decision as a `DeliveryScheduled` event to the case's stream. Delivery ids
 // are the event ids, so a restart that replays the log stores nothing twice.
 import type { DeliveryScheduled } from '../../../contracts/index.ts';
-import type { EventStore, Subscription } from '../log/eventStore.ts';
+import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
 import type { RoutingTable } from '../routing/routingTable.ts';
@@ -10,22 +10,22 @@ import type { RoutingTable } from '../routing/routingTable.ts';
 export interface SchedulerOptions {
   readonly log: EventStore;
   readonly table: RoutingTable;
-  readonly now?: () => Date;
   /** Told about cases that no table entry covers (they stay visible in the hub's status). */
   readonly onUnroutable?: (stream: string, reason: string) => void;
 }
 
 export interface Scheduler {
-  readonly stats: { scheduled: number; unroutable: number; position: number };
+  readonly stats: { scheduled: number; unroutable: number; dropped: number; position: number };
   stop(): Promise<void>;
 }
 
-function scheduledEvent(decision: DeliveryDecision, correlationId: string, now: Date): DeliveryScheduled {
+/** Deterministic in its inputs (time = when the causing event was recorded), so a replay writes identical bytes. */
+function scheduledEvent(decision: DeliveryDecision, correlationId: string, decidedAt: string): DeliveryScheduled {
   return {
     messageId: decision.deliveryId,
     type: 'DeliveryScheduled',
     schemaVersion: 1,
-    occurredAt: now.toISOString(),
+    occurredAt: decidedAt,
     producer: hubProducer as unknown as DeliveryScheduled['producer'],
     legalBasis: decision.legalBasis,
     purpose: decision.purpose,
@@ -44,17 +44,40 @@ function scheduledEvent(decision: DeliveryDecision, correlationId: string, now: 
   };
 }
 
+/**
+ * Appends a decision at the case revision it was made on. If the case moved on meanwhile
+ * (the scheduler lags behind the ingress), the newer events are checked first: after a
+ * consent withdrawal, a delivery to the Elterngeldstelle is not made any more.
+ */
+async function appendDecision(log: EventStore, stored: StoredEvent, scheduled: DeliveryScheduled, revision: number): Promise<number | 'dropped'> {
+  let expected = revision;
+  for (;;) {
+    try {
+      return (await log.append(stored.stream, [toRecord(scheduled)], expected)).nextExpectedRevision;
+    } catch (error) {
+      if (error instanceof DuplicateEventIdError) return expected; // scheduled before, with other bytes: keep the first
+      if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      for await (const newer of log.readStream(stored.stream, { fromRevision: expected + 1 })) {
+        if (newer.type === 'ParentalConsentWithdrawn' && scheduled.data.recipient.role === 'elterngeldstelle') return 'dropped';
+        expected = newer.streamRevision;
+      }
+    }
+  }
+}
+
 export function startScheduler(options: SchedulerOptions): Scheduler {
   const { log, table } = options;
-  const now = options.now ?? (() => new Date());
   const cases = new Map<string, CaseState>();
-  const stats = { scheduled: 0, unroutable: 0, position: 0 };
+  /** Revision of each case stream as far as the scheduler has seen or written it. */
+  const revisions = new Map<string, number>();
+  const stats = { scheduled: 0, unroutable: 0, dropped: 0, position: 0 };
   const subscription: Subscription = log.subscribe(0);
   const done = (async () => {
     for await (const stored of subscription) {
       stats.position = stored.position + 1;
       if (!stored.stream.startsWith('birth-')) continue;
       const event = fromRecord(stored);
+      revisions.set(stored.stream, Math.max(revisions.get(stored.stream) ?? -1, stored.streamRevision));
       if (!event) continue;
       let state = cases.get(stored.stream) ?? initialState;
       const decisions = decide(state, event, table);
@@ -65,10 +88,15 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           options.onUnroutable?.(stored.stream, d.reason);
           continue;
         }
-        const scheduled = scheduledEvent(d, event.correlationId, now());
+        const scheduled = scheduledEvent(d, event.correlationId, stored.recordedAt);
+        const written = await appendDecision(log, stored, scheduled, revisions.get(stored.stream)!);
+        if (written === 'dropped') {
+          stats.dropped++;
+          continue;
+        }
+        revisions.set(stored.stream, Math.max(revisions.get(stored.stream)!, written));
         // Applied at once, so that the next event of the case sees it even before the log echoes it.
         state = evolve(state, scheduled);
-        await log.append(stored.stream, [toRecord(scheduled)]);
         stats.scheduled++;
       }
       cases.set(stored.stream, state);
