@@ -4,6 +4,10 @@ import {
   ElfeEventSchema,
   type BirthRegisteredData,
   type ElfeEvent,
+  type BirthRegistered,
+  type BirthRegistrationCorrected,
+  type ParentalConsentWithdrawn,
+  type ChildIdNrAssigned,
 } from '../../../contracts/index.ts';
 import { sampleBirthRegistration, idNrFrom } from '../../../contracts/src/testing/sampleBirth.ts';
 import { RoutingTableSchema, type RoutingTable } from './routingTable.ts';
@@ -34,12 +38,12 @@ const envelope = (type: string, seed: string) => {
   };
 };
 
-const parse = (event: unknown): ElfeEvent => ElfeEventSchema.parse(event);
+const parse = <T extends ElfeEvent>(event: unknown): T => ElfeEventSchema.parse(event) as T;
 
-export const registered = (data: BirthRegisteredData = sampleBirthRegistration()) => parse({ ...envelope('BirthRegistered', 'r'), type: 'BirthRegistered', data });
+export const registered = (data: BirthRegisteredData = sampleBirthRegistration()) => parse<BirthRegistered>({ ...envelope('BirthRegistered', 'r'), type: 'BirthRegistered', data });
 export const corrected = (registration: BirthRegisteredData) =>
-  parse({ ...envelope('BirthRegistrationCorrected', 'c'), type: 'BirthRegistrationCorrected', data: { registerKey: registration.registerKey, registration, reason: 'Vorname berichtigt' } });
+  parse<BirthRegistrationCorrected>({ ...envelope('BirthRegistrationCorrected', 'c'), type: 'BirthRegistrationCorrected', data: { registerKey: registration.registerKey, registration, reason: 'Vorname berichtigt' } });
 export const withdrawn = (registration: BirthRegisteredData = sampleBirthRegistration()) =>
-  parse({ ...envelope('ParentalConsentWithdrawn', 'w'), type: 'ParentalConsentWithdrawn', data: { registerKey: registration.registerKey, withdrawnAt: '2026-11-06T10:00:00.000+01:00', recipientRole: 'elterngeldstelle' } });
+  parse<ParentalConsentWithdrawn>({ ...envelope('ParentalConsentWithdrawn', 'w'), type: 'ParentalConsentWithdrawn', data: { registerKey: registration.registerKey, withdrawnAt: '2026-11-06T10:00:00.000+01:00', recipientRole: 'elterngeldstelle' } });
 export const childIdNr = (registration: BirthRegisteredData = sampleBirthRegistration(), id = idNrFrom('4817263940')) =>
-  parse({ ...envelope('ChildIdNrAssigned', 'i'), type: 'ChildIdNrAssigned', data: { registerKey: registration.registerKey, childIdNr: id } });
+  parse<ChildIdNrAssigned>({ ...envelope('ChildIdNrAssigned', 'i'), type: 'ChildIdNrAssigned', data: { registerKey: registration.registerKey, childIdNr: id } });
