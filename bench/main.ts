@@ -1,6 +1,7 @@
 // `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
 // Options: --large (also 1M-entry restart/audit), --skip-e2e.
 import path from 'node:path';
+import { e2eProbe } from './probes/e2e.ts';
 import { logProbe } from './probes/log.ts';
 import { machineInfo, ratiosOf, renderTable, writeReport, type BenchReport, type Section } from './report.ts';
 
@@ -10,6 +11,7 @@ const t0 = performance.now();
 const sections: Section[] = [];
 
 const probes: [string, () => Promise<Section[]>][] = [['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
+if (!args.has('--skip-e2e')) probes.unshift(['end to end', e2eProbe]);
 for (const [name, probe] of probes) {
   process.stderr.write(`bench: ${name}…\n`);
   try {
