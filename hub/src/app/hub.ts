@@ -67,7 +67,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   let nats: LocalNatsServer | undefined;
   let natsUrl = config.nats.url;
   if (!natsUrl) {
-    nats = await startLocalNatsServer({ storeDir: path.join(dataDir, 'nats') });
+    nats = await startLocalNatsServer({ storeDir: path.join(dataDir, 'nats'), ...(config.nats.port ? { port: config.nats.port } : {}) });
     natsUrl = nats.url;
     say(`nats-server started on ${natsUrl}`);
   }

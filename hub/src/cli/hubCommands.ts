@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { parseRegisterKey, RoleSchema } from '../../../contracts/index.ts';
@@ -30,6 +30,8 @@ const start: Command = {
     let config;
     try {
       config = loadConfig(values.config, { ...(values.data ? { dataDir: values.data } : {}), ...(values.nats ? { nats: { url: values.nats } } : {}) });
+      // The local nats-server listens on the standard port, so that `elfe submit` finds it.
+      if (!config.nats.url && config.nats.port === undefined) config = { ...config, nats: { port: 4222 } };
     } catch (error) {
       if (error instanceof ConfigError) {
         io.out(JSON.stringify({ error: { code: error.code, message: error.message, issues: error.issues } }));
@@ -58,7 +60,8 @@ const demo: Command = {
     const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
     const births = Number(values.births ?? 100);
     if (!Number.isSafeInteger(births) || births < 1 || births > 1_000_000) throw new UsageError('--births must be a whole number from 1');
-    const dataDir = path.resolve(values.data ?? mkdtempSync(path.resolve('data', 'demo-').replace(/demo-$/, 'demo-')));
+    mkdirSync(path.resolve('data'), { recursive: true });
+    const dataDir = path.resolve(values.data ?? mkdtempSync(path.resolve('data', 'demo-')));
     const summary = await runDemo({
       births,
       dataDir,

@@ -25,6 +25,7 @@ export const defaultRoutingTable = {
 /** The Standesämter the hub knows: their header data appears in the XÖV messages written on their behalf. */
 export const defaultStandesaemter = [
   { standesamtsnummer: '11000001', name: 'Standesamt Berlin-Mitte', phone: '030 9018-0', address: { street: 'Karl-Marx-Allee', houseNumber: '31', postcode: '10178', city: 'Berlin' } },
+  { standesamtsnummer: '11007007', name: 'Standesamt Test', phone: '555-0100', address: { street: 'Teststraße', houseNumber: '1', postcode: '28195', city: 'Bremen' } },
   { standesamtsnummer: '04011000', name: 'Standesamt Bremen-Mitte', phone: '0421 361-0', address: { street: 'Hinter dem Schütting', houseNumber: '8', postcode: '28195', city: 'Bremen' } },
   { standesamtsnummer: '02000000', name: 'Standesamt Hamburg-Mitte', phone: '040 42854-0', address: { street: 'Johanniswall', houseNumber: '4', postcode: '20095', city: 'Hamburg' } },
 ];
@@ -43,7 +44,7 @@ export const HubConfigSchema = z
   .object({
     dataDir: z.string().min(1).default('data'),
     /** Without a URL, `elfe start` runs a local nats-server with its store in the data directory. */
-    nats: z.object({ url: z.string().url().optional() }).strict().default({}),
+    nats: z.object({ url: z.string().url().optional(), port: z.number().int().min(0).max(65535).optional() }).strict().default({}),
     /** Local key directory (until certificates); default `<dataDir>/keys`. */
     keysDir: z.string().min(1).optional(),
     log: z
