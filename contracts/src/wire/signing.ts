@@ -15,10 +15,10 @@ export interface SignerIdentity {
 /** Detached signature over the RFC 8785 canonical bytes of a value. */
 export const DetachedSignatureSchema = z
   .object({
-    alg: z.literal('Ed25519'),
+    alg: z.enum(['Ed25519', 'PS256']),
     keyId: z.string().min(1).max(100),
     /** base64 signature value. */
-    value: z.string().min(1).max(200),
+    value: z.string().min(1).max(1024),
     /** PEM certificate of the signer, when the signer holds one. */
     certificate: z.string().max(20_000).optional(),
   })

@@ -3,6 +3,7 @@ import { contractCommands } from './contractCommands.ts';
 import { xmlCommands } from './xmlCommands.ts';
 import { auditCommands } from './auditCommands.ts';
 import { hubCommands } from './hubCommands.ts';
+import { pkiCommands } from './pkiCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands];
+export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands, ...pkiCommands];
