@@ -3,18 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { BirthRegisteredDataSchema, GeburtenregisterKeySchema, joinBirth, readBirthMessage, XmlCodecError, type BirthMessage } from '../../contracts/index.ts';
 import { fixture, fixturesAvailable } from '../support/fixtures.ts';
+import { prng } from '../../hub/src/demo/synthetic.ts';
 
-/** mulberry32: a small seeded PRNG, so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const noise = ['<', '>', '&', '&amp;', '&#0;', '\u0000', ']]>', '<!DOCTYPE x>', '<!ENTITY e "x">', '<xp:x>', '</xp:kind>', '"', '\uD800', 'ä', '2026-02-30', '<![CDATA[x]]>', '<!-- c -->', 'xmlns:xp="urn:x"'];
 

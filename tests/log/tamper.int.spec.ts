@@ -12,6 +12,7 @@ import { newEvent } from '../../hub/src/log/conformance/eventStoreConformance.ts
 import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { repoRoot } from '../support/fixtures.ts';
+import { prng } from '../../hub/src/demo/synthetic.ts';
 
 const entries = 400;
 let pristine = '';
@@ -42,16 +43,6 @@ function edit(dir: string, change: (db: Database.Database) => void): void {
   db.close();
 }
 
-/** mulberry32, so that a failing trial can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(6962);
 const pick = (below: number) => Math.floor(random() * below);
 
