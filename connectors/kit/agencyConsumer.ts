@@ -7,8 +7,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { KeyObject } from 'node:crypto';
 import {
   canonicalHash,
+  decryptPayload,
   consumerName,
   deliveryStream,
   deliverySubject,
@@ -37,6 +39,8 @@ export interface AgencyConsumerOptions {
   readonly ackWaitMs?: number;
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
+  /** The agency's private key, for payloads encrypted to its certificate. */
+  readonly decryptionKey?: KeyObject;
 }
 
 export interface AgencyConsumer {
@@ -70,9 +74,21 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       stats.redelivered++;
       return ReceiptSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
     }
-    const receivedHash = canonicalHash(delivery.payload);
+    let plaintext: unknown = delivery.payload;
+    let refusal: HandlerOutcome | undefined;
+    if (delivery.payloadJwe) {
+      const opened = options.decryptionKey
+        ? await decryptPayload(delivery.payloadJwe, options.decryptionKey, delivery.deliveryId)
+        : { success: false as const, error: { code: 'no-key', message: 'no decryption key configured' } };
+      if (opened.success) plaintext = opened.data;
+      else refusal = { ok: false, reasonCode: opened.error.code, reason: opened.error.message };
+    }
+    const receivedHash = canonicalHash(plaintext ?? null);
     const outcome: HandlerOutcome =
-      receivedHash !== delivery.payloadHash ? { ok: false, reasonCode: 'hash-mismatch', reason: 'payload does not match its hash' } : await options.handle(delivery);
+      refusal ??
+      (receivedHash !== delivery.payloadHash
+        ? { ok: false, reasonCode: 'hash-mismatch', reason: 'payload does not match its hash' }
+        : await options.handle({ ...delivery, payload: plaintext as Delivery['payload'] }));
     const receipt: Receipt = ReceiptSchema.parse({
       deliveryId: delivery.deliveryId,
       recipient: dvdv,

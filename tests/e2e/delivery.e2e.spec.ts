@@ -77,6 +77,21 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
     }
   });
 
+  it('with certificates and confidential payloads: every delivery arrives, and the log keeps only ciphertext of payloads', async () => {
+    const dataDir = tmp();
+    const summary = await runDemo({ births: 100, dataDir, seed: 5, config: { trust: { mode: 'pki' } } });
+    expect(summary.problems).toEqual([]);
+    expect(summary.audit.ok).toBe(true);
+    const scheduled = (await logOf(dataDir)).flatMap((e) => (e.event.type === 'DeliveryScheduled' ? [e.event] : []));
+    expect(scheduled.length).toBe(summary.acknowledged);
+    for (const d of scheduled) {
+      expect(d.data.payload).toBeUndefined();
+      expect(d.data.payloadJwe?.split('.')).toHaveLength(5);
+    }
+    const security = (await logOf(dataDir)).filter((e) => e.event.type === 'SecurityEventRecorded');
+    expect(security).toEqual([]);
+  });
+
   it('restarting the hub, the nats-server and the connectors mid-run loses and duplicates nothing', async () => {
     const nats = await startTestNatsServer();
     try {

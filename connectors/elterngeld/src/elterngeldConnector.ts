@@ -1,6 +1,7 @@
 // The Elterngeldstelle's connector: each delivery becomes a `131011` message
 // (stA2EGS.Geburt.131011, XSD-valid) in the Elterngeldstelle's inbox directory, written once
 // per delivery id, optionally POSTed to a webhook of its system.
+import type { KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -22,6 +23,8 @@ export interface ElterngeldConnectorOptions {
   readonly maxDeliver?: number;
   readonly ackWaitMs?: number;
   readonly log?: (line: string) => void;
+  /** The agency's private key, for payloads encrypted to its certificate. */
+  readonly decryptionKey?: KeyObject;
 }
 
 export async function startElterngeldConnector(options: ElterngeldConnectorOptions): Promise<AgencyConsumer> {
@@ -35,6 +38,7 @@ export async function startElterngeldConnector(options: ElterngeldConnectorOptio
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
     ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
     ...(options.log ? { log: options.log } : {}),
+    ...(options.decryptionKey ? { decryptionKey: options.decryptionKey } : {}),
     async handle(delivery): Promise<HandlerOutcome> {
       // Only the closed data set of § 25 BEEG may arrive here.
       const dataSet = ElterngeldDataSetSchema.safeParse(delivery.payload);

@@ -1,6 +1,7 @@
 // The Familienkasse's connector: each delivery's Kindergeld data set is written as JSON
 // (schema: contracts/schemas/kindergeld-data-set.schema.json) into the inbox directory,
 // once per delivery id.
+import type { KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -18,6 +19,8 @@ export interface FamilienkasseConnectorOptions {
   readonly maxDeliver?: number;
   readonly ackWaitMs?: number;
   readonly log?: (line: string) => void;
+  /** The agency's private key, for payloads encrypted to its certificate. */
+  readonly decryptionKey?: KeyObject;
 }
 
 export async function startFamilienkasseConnector(options: FamilienkasseConnectorOptions): Promise<AgencyConsumer> {
@@ -31,6 +34,7 @@ export async function startFamilienkasseConnector(options: FamilienkasseConnecto
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
     ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
     ...(options.log ? { log: options.log } : {}),
+    ...(options.decryptionKey ? { decryptionKey: options.decryptionKey } : {}),
     async handle(delivery): Promise<HandlerOutcome> {
       const dataSet = KindergeldDataSetSchema.safeParse(delivery.payload);
       if (!dataSet.success) return { ok: false, reasonCode: 'not-kindergeld', reason: 'the payload is not the Kindergeld data set' };

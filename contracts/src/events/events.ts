@@ -7,6 +7,7 @@ import { DeliveryPayloadSchema } from './dataSets.ts';
 
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'SHA-256 as 64 lowercase hex digits');
+const jweCompact = z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}$/, 'a JWE in compact serialisation').max(200_000);
 
 /** An event: the envelope plus its typed `data`, discriminated on `type`. */
 function event<T extends string, V extends number, D extends z.ZodType>(type: T, schemaVersion: V, data: D) {
@@ -75,12 +76,15 @@ export const DeliveryScheduledSchema = event(
       kind: z.enum(['initial', 'correction']),
       legalBasis: z.string().min(1).max(200),
       purpose: z.string().min(1).max(500),
-      /** The minimal data set the recipient is entitled to. */
-      payload: DeliveryPayloadSchema,
-      /** SHA-256 of the canonical bytes of `payload`; receipts must repeat it. */
+      /** The minimal data set the recipient is entitled to (absent when only the ciphertext is kept). */
+      payload: DeliveryPayloadSchema.optional(),
+      /** The same data set as a JWE (RFC 7516) encrypted to the recipient's certificate key. */
+      payloadJwe: jweCompact.optional(),
+      /** SHA-256 of the canonical bytes of the plaintext payload; receipts must repeat it. */
       payloadHash: sha256Hex,
     })
-    .strict(),
+    .strict()
+    .refine((d) => (d.payload === undefined) !== (d.payloadJwe === undefined), 'exactly one of payload and payloadJwe'),
 );
 
 const receiptFields = {

@@ -72,13 +72,16 @@ export const DeliverySchema = z
     kind: DeliveryScheduledSchema.shape.data.shape.kind,
     legalBasis: z.string().min(1).max(200),
     purpose: z.string().min(1).max(500),
-    payload: DeliveryPayloadSchema,
+    payload: DeliveryPayloadSchema.optional(),
+    /** The payload as a JWE for the recipient's certificate key, when payloads are confidential. */
+    payloadJwe: DeliveryScheduledSchema.shape.data.shape.payloadJwe,
     payloadHash: sha256Hex,
     /** Log position of the `DeliveryScheduled` entry. */
     logPosition: z.number().int().nonnegative(),
     scheduledAt: TimestampSchema,
   })
-  .strict();
+  .strict()
+  .refine((d) => (d.payload === undefined) !== (d.payloadJwe === undefined), 'exactly one of payload and payloadJwe');
 export type Delivery = z.infer<typeof DeliverySchema>;
 export const SignedDeliverySchema = signedSchema(DeliverySchema);
 

@@ -4,12 +4,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ed25519Signer, keySetVerifier, type Author, type Signer } from '../../../contracts/index.ts';
+import { certificateSigner, certificateVerifier, ed25519Signer, keySetVerifier, type Author, type Role, type Signer } from '../../../contracts/index.ts';
 import { loadConnectorSigner, loadVerifier } from '../../../connectors/kit/keys.ts';
 import { startElterngeldConnector } from '../../../connectors/elterngeld/src/elterngeldConnector.ts';
 import { startFamilienkasseConnector } from '../../../connectors/familienkasse/src/familienkasseConnector.ts';
 import type { AgencyConsumer } from '../../../connectors/kit/agencyConsumer.ts';
-import { keysDirOf, type HubConfig } from '../config/config.ts';
+import { keysDirOf, pkiDirOf, type HubConfig } from '../config/config.ts';
+import { ensureCa, ensurePartyCertificate, partyFiles, readParty, recipientKey } from '../pki/parties.ts';
+import { caCertificate, pkiStatus, revocationSource } from '../pki/pki.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { ensureStreams } from '../infra/nats/streams.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
@@ -57,13 +59,35 @@ function hubSigner(config: HubConfig, keysDir: string): Signer {
   return ed25519Signer(key.privateKey, { dvdv: hubProducer.dvdv, role: 'hub', name: hubProducer.name });
 }
 
+/** Certificates instead of key pairs: the CA (created on first use), the hub's certificate, a verifier that reloads revocations. */
+function pkiTrust(config: HubConfig, say: (line: string) => void) {
+  const dir = pkiDirOf(config);
+  ensureCa(dir);
+  const party = (p: { name: string; role: Role; dvdv: string; displayName: string }) => ensurePartyCertificate(dir, p);
+  const hub = readParty(party({ name: 'hub', role: 'hub', dvdv: hubProducer.dvdv, displayName: hubProducer.name }));
+  for (const c of pkiStatus(dir, { warnDays: 30 })) {
+    if (c.expiresSoon && !c.revoked) say(`certificate ${c.serial} (${c.subject}) expires in ${c.daysLeft} days`);
+  }
+  return {
+    dir,
+    party,
+    hubSigner: certificateSigner(hub.privateKey, hub.certificatePem),
+    verifier: certificateVerifier({ caCertificatePem: caCertificate(dir), revokedSerials: revocationSource(dir) }),
+    agencyCredentials(name: string) {
+      const own = readParty(partyFiles(dir, name));
+      return { signer: certificateSigner(own.privateKey, own.certificatePem), decryptionKey: own.privateKey };
+    },
+  };
+}
+
 export async function startHub(config: HubConfig, options: { log?: (line: string) => void } = {}): Promise<RunningHub> {
   const say = options.log ?? (() => undefined);
   const dataDir = path.resolve(config.dataDir);
   const keysDir = keysDirOf(config);
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin });
-  const signer = hubSigner(config, keysDir);
+  const pki = config.trust.mode === 'pki' ? pkiTrust(config, say) : undefined;
+  const signer = pki ? pki.hubSigner : hubSigner(config, keysDir);
   let nats: LocalNatsServer | undefined;
   let natsUrl = config.nats.url;
   if (!natsUrl) {
@@ -81,11 +105,24 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     ...config.routing.elterngeldstellen.map((a) => ({ ...a, role: 'elterngeldstelle' as const })),
     ...config.routing.familienkassen.map((a) => ({ ...a, role: 'familienkasse' as const })),
   ];
-  for (const a of agencies) loadOrCreateSigner(keysDir, { name: keyName(a.dvdv), dvdv: a.dvdv, role: a.role });
-  const verifier = keySetVerifier(loadTrustedKeys(keysDir));
+  for (const a of agencies) {
+    if (pki) pki.party({ name: keyName(a.dvdv), dvdv: a.dvdv, role: a.role, displayName: a.name });
+    else loadOrCreateSigner(keysDir, { name: keyName(a.dvdv), dvdv: a.dvdv, role: a.role });
+  }
+  const verifier = pki ? pki.verifier : keySetVerifier(loadTrustedKeys(keysDir));
 
   const ingress = startIngress({ nc, log, verifier, maxBytes: config.ingress.maxBytes });
-  const scheduler = startScheduler({ log, table: config.routing, onUnroutable: (stream, reason) => say(`unroutable ${stream}: ${reason}`) });
+  const scheduler = startScheduler({
+    log,
+    table: config.routing,
+    onUnroutable: (stream, reason) => say(`unroutable ${stream}: ${reason}`),
+    ...(pki
+      ? {
+          encryptFor: (dvdv: string) => recipientKey(partyFiles(pki.dir, keyName(dvdv))),
+          onUndeliverable: (id: string, dvdv: string, reason: string) => say(`delivery ${id} to ${dvdv} held back: ${reason}`),
+        }
+      : {}),
+  });
   const relay = await startRelay({ js, jsm, log, signer });
   const receipts = await startReceiptProcessor({ nc, js, jsm, log, verifier });
 
@@ -93,14 +130,14 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const running = new Map<string, AgencyConsumer>();
   const agencyConnections: NatsConnection[] = [];
   if (config.connectors.inProcess) {
-    const hubVerifier = loadVerifier(keysDir, ['hub']);
+    const hubVerifier = pki ? pki.verifier : loadVerifier(keysDir, ['hub']);
     for (const a of agencies) {
       const anc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: `agency ${a.dvdv}` });
       agencyConnections.push(anc);
       const common = {
         nc: anc,
         dvdv: a.dvdv,
-        signer: loadConnectorSigner(keysDir, keyName(a.dvdv)),
+        ...(pki ? pki.agencyCredentials(keyName(a.dvdv)) : { signer: loadConnectorSigner(keysDir, keyName(a.dvdv)) }),
         hubVerifier,
         inboxDir: inboxOf(a.dvdv),
         stateDir: path.join(dataDir, 'connectors', keyName(a.dvdv)),

@@ -55,9 +55,9 @@ const start: Command = {
 const demo: Command = {
   path: ['demo'],
   summary: 'start everything, send N synthetic births through it, check every delivery and the log',
-  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--json]',
+  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--pki] [--json]',
   async run(args, io) {
-    const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, pki: { type: 'boolean' }, json: { type: 'boolean' } });
     const births = Number(values.births ?? 100);
     if (!Number.isSafeInteger(births) || births < 1 || births > 1_000_000) throw new UsageError('--births must be a whole number from 1');
     mkdirSync(path.resolve('data'), { recursive: true });
@@ -66,6 +66,7 @@ const demo: Command = {
       births,
       dataDir,
       ...(values.seed ? { seed: Number(values.seed) } : {}),
+      ...(values.pki ? { config: { trust: { mode: 'pki' as const } } } : {}),
       ...(io.isTTY || !values.json ? { onProgress: progressBar(io) } : {}),
     });
     io.err('');

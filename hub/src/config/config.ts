@@ -58,6 +58,12 @@ export const HubConfigSchema = z
     routing: RoutingTableSchema.default(RoutingTableSchema.parse(defaultRoutingTable)),
     delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),
     ingress: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024) }).strict().default({ maxBytes: 256 * 1024 }),
+    /**
+     * `keys`: plain Ed25519 key pairs from the key directory. `pki`: certificates of the
+     * exchange's CA for every signature, and delivery payloads encrypted (JWE) to the
+     * recipient's certificate; the CA is created in `pkiDir` (default `<dataDir>/pki`) on first use.
+     */
+    trust: z.object({ mode: z.enum(['keys', 'pki']), pkiDir: z.string().min(1).optional() }).strict().default({ mode: 'keys' }),
     /** Agency connectors run in the hub's process for every agency of the routing table. */
     connectors: z.object({ inProcess: z.boolean() }).strict().default({ inProcess: true }),
   })
@@ -92,3 +98,5 @@ export function loadConfig(file?: string, overrides: Partial<HubConfig> = {}): H
 }
 
 export const keysDirOf = (config: HubConfig): string => path.resolve(config.keysDir ?? path.join(config.dataDir, 'keys'));
+
+export const pkiDirOf = (config: HubConfig): string => path.resolve(config.trust.pkiDir ?? path.join(config.dataDir, 'pki'));

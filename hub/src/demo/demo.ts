@@ -14,14 +14,16 @@ import {
   type ChildIdNrAssigned,
   type DeliveryScheduled,
   type ParentalConsentWithdrawn,
+  type Signer,
   type Submission,
 } from '../../../contracts/index.ts';
+import { certificateSigner } from '../../../contracts/index.ts';
 import { deterministicUuid } from '../../../contracts/index.ts';
 import { StandesamtConnector } from '../../../connectors/standesamt/src/standesamtConnector.ts';
-import { loadConnectorSigner } from '../../../connectors/kit/keys.ts';
 import { verifyLog, type AuditReport } from '../audit/verifyLog.ts';
 import { startHub } from '../app/hub.ts';
-import { keysDirOf, parseConfig, type HubConfig } from '../config/config.ts';
+import { keysDirOf, parseConfig, pkiDirOf, type HubConfig } from '../config/config.ts';
+import { ensureCa, ensurePartyCertificate, readParty } from '../pki/parties.ts';
 import { loadOrCreateSigner } from '../keys/keyDirectory.ts';
 import { logFiles } from '../log/openHubLog.ts';
 import { fromRecord } from '../log/records.ts';
@@ -72,8 +74,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const keysDir = keysDirOf(config);
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
   // Producers' key pairs first: the hub trusts the key directory as it starts.
-  for (const s of config.standesaemter) loadOrCreateSigner(keysDir, { name: staKey(s.standesamtsnummer), dvdv: `psw:${s.standesamtsnummer}`, role: 'standesamt' });
-  loadOrCreateSigner(keysDir, meldebehoerde);
+  const pki = config.trust.mode === 'pki' ? pkiDirOf(config) : undefined;
+  if (pki) ensureCa(pki);
+  const producerSigner = (name: string, dvdv: string, role: 'standesamt' | 'meldebehoerde', displayName: string): Signer => {
+    if (!pki) return loadOrCreateSigner(keysDir, { name, dvdv, role });
+    const party = readParty(ensurePartyCertificate(pki, { name, dvdv, role, displayName }));
+    return certificateSigner(party.privateKey, party.certificatePem);
+  };
+  const producerSigners = new Map<string, Signer>();
+  for (const s of config.standesaemter) producerSigners.set(staKey(s.standesamtsnummer), producerSigner(staKey(s.standesamtsnummer), `psw:${s.standesamtsnummer}`, 'standesamt', s.name));
+  producerSigners.set(meldebehoerde.name, producerSigner(meldebehoerde.name, meldebehoerde.dvdv, 'meldebehoerde', 'Meldebehörde (Demo)'));
 
   let hub = await startHub(config);
   const progress = options.onProgress ?? (() => undefined);
@@ -129,7 +139,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const connectorFor = async (keyName: string, file: string) => {
       const nc = await connect({ servers: hub.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       connections.push(nc);
-      return new StandesamtConnector({ nc, signer: loadConnectorSigner(keysDir, keyName), outboxFile: path.join(options.dataDir, 'connectors', `${file}.outbox.sqlite`), concurrency: 32 });
+      return new StandesamtConnector({ nc, signer: producerSigners.get(keyName)!, outboxFile: path.join(options.dataDir, 'connectors', `${file}.outbox.sqlite`), concurrency: 32 });
     };
     mkdirSync(path.join(options.dataDir, 'connectors'), { recursive: true });
     const standesaemter = new Map<string, StandesamtConnector>();
@@ -238,7 +248,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   for (const d of scheduled.values()) {
     const outcome = outcomes.get(d.data.deliveryId);
     if (outcome?.kind !== 'acknowledged') problems.push(`delivery ${d.data.deliveryId} ${outcome?.kind ?? 'has no receipt'}`);
-    if (canonicalHash(d.data.payload) !== d.data.payloadHash) problems.push(`delivery ${d.data.deliveryId} carries a wrong payload hash`);
+    if (pki ? !d.data.payloadJwe || d.data.payload : canonicalHash(d.data.payload) !== d.data.payloadHash) problems.push(`delivery ${d.data.deliveryId} carries a wrong payload hash`);
   }
   for (const agency of [...config.routing.elterngeldstellen, ...config.routing.familienkassen]) {
     const inbox = hub.inboxOf(agency.dvdv);

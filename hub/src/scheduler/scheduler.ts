@@ -1,7 +1,8 @@
 // The routing shell: tails the log, folds each birth case through the pure decider, and
 // appends every decision as a `DeliveryScheduled` event to the case's stream. Delivery ids
 // are the event ids, so a restart that replays the log stores nothing twice.
-import type { DeliveryScheduled } from '../../../contracts/index.ts';
+import type { KeyObject } from 'node:crypto';
+import { encryptPayload, type DeliveryScheduled } from '../../../contracts/index.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
@@ -12,15 +13,22 @@ export interface SchedulerOptions {
   readonly table: RoutingTable;
   /** Told about cases that no table entry covers (they stay visible in the hub's status). */
   readonly onUnroutable?: (stream: string, reason: string) => void;
+  /**
+   * Confidential payloads: the recipient's current certificate key, or why there is none
+   * (e.g. the certificate expired). Without it, payloads are kept in plain text.
+   */
+  readonly encryptFor?: (dvdv: string) => { key: KeyObject } | { reason: string };
+  /** Told about deliveries held back because the recipient cannot receive them now. */
+  readonly onUndeliverable?: (deliveryId: string, recipient: string, reason: string) => void;
 }
 
 export interface Scheduler {
-  readonly stats: { scheduled: number; unroutable: number; dropped: number; position: number };
+  readonly stats: { scheduled: number; unroutable: number; dropped: number; undeliverable: number; position: number };
   stop(): Promise<void>;
 }
 
 /** Deterministic in its inputs (time = when the causing event was recorded), so a replay writes identical bytes. */
-function scheduledEvent(decision: DeliveryDecision, correlationId: string, decidedAt: string): DeliveryScheduled {
+function scheduledEvent(decision: DeliveryDecision, correlationId: string, decidedAt: string, payloadJwe?: string): DeliveryScheduled {
   return {
     messageId: decision.deliveryId,
     type: 'DeliveryScheduled',
@@ -38,7 +46,7 @@ function scheduledEvent(decision: DeliveryDecision, correlationId: string, decid
       kind: decision.kind,
       legalBasis: decision.legalBasis,
       purpose: decision.purpose,
-      payload: decision.payload,
+      ...(payloadJwe ? { payloadJwe } : { payload: decision.payload }),
       payloadHash: decision.payloadHash,
     },
   };
@@ -70,7 +78,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const cases = new Map<string, CaseState>();
   /** Revision of each case stream as far as the scheduler has seen or written it. */
   const revisions = new Map<string, number>();
-  const stats = { scheduled: 0, unroutable: 0, dropped: 0, position: 0 };
+  const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, position: 0 };
   const subscription: Subscription = log.subscribe(0);
   const done = (async () => {
     for await (const stored of subscription) {
@@ -88,7 +96,18 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           options.onUnroutable?.(stored.stream, d.reason);
           continue;
         }
-        const scheduled = scheduledEvent(d, event.correlationId, stored.recordedAt);
+        let payloadJwe: string | undefined;
+        if (options.encryptFor) {
+          const target = options.encryptFor(d.recipient.dvdv);
+          if ('reason' in target) {
+            // Held back, visibly: a later event of the case (or a restart) decides it again.
+            stats.undeliverable++;
+            options.onUndeliverable?.(d.deliveryId, d.recipient.dvdv, target.reason);
+            continue;
+          }
+          payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);
+        }
+        const scheduled = scheduledEvent(d, event.correlationId, stored.recordedAt, payloadJwe);
         const written = await appendDecision(log, stored, scheduled, revisions.get(stored.stream)!);
         if (written === 'dropped') {
           stats.dropped++;
