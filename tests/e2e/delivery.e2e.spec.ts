@@ -77,7 +77,7 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
     }
   });
 
-  it('with certificates and confidential payloads: every delivery arrives, and the log keeps only ciphertext of payloads', async () => {
+  it('with certificates, TLS with per-role permissions and confidential payloads: every delivery arrives, and the log keeps only ciphertext of payloads', async () => {
     const dataDir = tmp();
     const summary = await runDemo({ births: 100, dataDir, seed: 5, config: { trust: { mode: 'pki' } } });
     expect(summary.problems).toEqual([]);
@@ -88,6 +88,7 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
       expect(d.data.payload).toBeUndefined();
       expect(d.data.payloadJwe?.split('.')).toHaveLength(5);
     }
+    expect(readFileSync(path.join(dataDir, 'nats', 'nats-server.conf'), 'utf8')).toContain('verify_and_map: true');
     const security = (await logOf(dataDir)).filter((e) => e.event.type === 'SecurityEventRecorded');
     expect(security).toEqual([]);
   });

@@ -31,6 +31,9 @@ describe('exchange PKI', () => {
     expect(cert.checkIssued(new X509Certificate(caCertificate(dir)))).toBe(true);
     expect(cert.ca).toBe(false);
     expect(new X509Certificate(caCertificate(dir)).ca).toBe(true);
+    // Names with umlauts survive as UTF-8 (TLS peers refuse mis-encoded subjects).
+    const umlaut = issueCertificate(dir, { role: 'meldebehoerde', dvdv: 'mbh:demo', name: 'Meldebehörde Jüterbog' });
+    expect(new X509Certificate(umlaut.certificatePem).subject).toContain('O=Meldebehörde Jüterbog');
   });
 
   it('accepts a good signature and says who signed', () => {

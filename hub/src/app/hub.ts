@@ -12,6 +12,7 @@ import type { AgencyConsumer } from '../../../connectors/kit/agencyConsumer.ts';
 import { keysDirOf, pkiDirOf, type HubConfig } from '../config/config.ts';
 import { ensureCa, ensurePartyCertificate, partyFiles, readParty, recipientKey } from '../pki/parties.ts';
 import { caCertificate, pkiStatus, revocationSource } from '../pki/pki.ts';
+import { natsSecurityConfig, natsTlsOptions } from '../pki/natsConfig.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { ensureStreams } from '../infra/nats/streams.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
@@ -34,6 +35,8 @@ export interface RunningHub {
   readonly receipts: ReceiptProcessor;
   readonly agencies: ReadonlyMap<string, AgencyConsumer>;
   readonly keysDir: string;
+  /** Connection options (TLS with the party's certificate in pki mode) for a named party. */
+  connectOptionsFor(partyName: string): { tls?: { caFile: string; certFile: string; keyFile: string } };
   inboxOf(dvdv: string): string;
   stop(): Promise<void>;
 }
@@ -63,7 +66,7 @@ function hubSigner(config: HubConfig, keysDir: string): Signer {
 function pkiTrust(config: HubConfig, say: (line: string) => void) {
   const dir = pkiDirOf(config);
   ensureCa(dir);
-  const party = (p: { name: string; role: Role; dvdv: string; displayName: string }) => ensurePartyCertificate(dir, p);
+  const party = (p: { name: string; role: Role; dvdv: string; displayName: string; serverNames?: readonly string[] }) => ensurePartyCertificate(dir, p);
   const hub = readParty(party({ name: 'hub', role: 'hub', dvdv: hubProducer.dvdv, displayName: hubProducer.name }));
   for (const c of pkiStatus(dir, { warnDays: 30 })) {
     if (c.expiresSoon && !c.revoked) say(`certificate ${c.serial} (${c.subject}) expires in ${c.daysLeft} days`);
@@ -88,19 +91,8 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin });
   const pki = config.trust.mode === 'pki' ? pkiTrust(config, say) : undefined;
   const signer = pki ? pki.hubSigner : hubSigner(config, keysDir);
-  let nats: LocalNatsServer | undefined;
-  let natsUrl = config.nats.url;
-  if (!natsUrl) {
-    nats = await startLocalNatsServer({ storeDir: path.join(dataDir, 'nats'), ...(config.nats.port ? { port: config.nats.port } : {}) });
-    natsUrl = nats.url;
-    say(`nats-server started on ${natsUrl}`);
-  }
-  const nc: NatsConnection = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'elfe-hub' });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  await ensureStreams(jsm);
-
-  // Every agency of the routing table has a key pair; producers' keys are provisioned with `elfe keys create`.
+  // Every agency of the routing table has a key pair or certificate; producers' are provisioned
+  // with `elfe keys create` / `elfe pki issue`.
   const agencies = [
     ...config.routing.elterngeldstellen.map((a) => ({ ...a, role: 'elterngeldstelle' as const })),
     ...config.routing.familienkassen.map((a) => ({ ...a, role: 'familienkasse' as const })),
@@ -109,6 +101,24 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     if (pki) pki.party({ name: keyName(a.dvdv), dvdv: a.dvdv, role: a.role, displayName: a.name });
     else loadOrCreateSigner(keysDir, { name: keyName(a.dvdv), dvdv: a.dvdv, role: a.role });
   }
+  // With the PKI, every connection is TLS with the party's certificate.
+  const tlsAs = (name: string) => (pki ? { tls: natsTlsOptions(pki.dir, partyFiles(pki.dir, name)) } : {});
+  let nats: LocalNatsServer | undefined;
+  let natsUrl = config.nats.url;
+  if (!natsUrl) {
+    nats = await startLocalNatsServer({
+      storeDir: path.join(dataDir, 'nats'),
+      ...(config.nats.port ? { port: config.nats.port } : {}),
+      ...(pki ? { extraConfig: natsSecurityConfig(pki.dir, pki.party({ name: 'nats-server', role: 'hub', dvdv: 'hub:nats', displayName: 'nats-server', serverNames: ['127.0.0.1', 'localhost'] })) } : {}),
+    });
+    natsUrl = nats.url;
+    say(`nats-server started on ${natsUrl}`);
+  }
+  const nc: NatsConnection = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'elfe-hub', ...tlsAs('hub') });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await ensureStreams(jsm);
+
   const verifier = pki ? pki.verifier : keySetVerifier(loadTrustedKeys(keysDir));
 
   const ingress = startIngress({ nc, log, verifier, maxBytes: config.ingress.maxBytes });
@@ -132,7 +142,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   if (config.connectors.inProcess) {
     const hubVerifier = pki ? pki.verifier : loadVerifier(keysDir, ['hub']);
     for (const a of agencies) {
-      const anc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: `agency ${a.dvdv}` });
+      const anc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: `agency ${a.dvdv}`, ...tlsAs(keyName(a.dvdv)) });
       agencyConnections.push(anc);
       const common = {
         nc: anc,
@@ -161,6 +171,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     receipts,
     agencies: running,
     keysDir,
+    connectOptionsFor: tlsAs,
     inboxOf,
     async stop() {
       if (stopped) return;

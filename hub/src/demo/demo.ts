@@ -137,7 +137,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
   try {
     const connectorFor = async (keyName: string, file: string) => {
-      const nc = await connect({ servers: hub.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const nc = await connect({ servers: hub.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...hub.connectOptionsFor(keyName) });
       connections.push(nc);
       return new StandesamtConnector({ nc, signer: producerSigners.get(keyName)!, outboxFile: path.join(options.dataDir, 'connectors', `${file}.outbox.sqlite`), concurrency: 32 });
     };

@@ -12,6 +12,8 @@ import { canonicalBytes, RoleSchema, type Role } from '../../../contracts/index.
 
 export const sanRole = (role: Role) => `urn:elfe:role:${role}`;
 export const sanDvdv = (dvdv: string) => `urn:elfe:dvdv:${dvdv}`;
+/** The NATS user name of a party: an e-mail SAN under the reserved `.invalid` domain. */
+export const natsUserOf = (dvdv: string) => `${dvdv.replace(':', '.')}@elfe-hub.invalid`;
 
 export class PkiError extends Error {
   override readonly name = 'PkiError';
@@ -39,6 +41,9 @@ function writeSecret(file: string, text: string): void {
   writeFileSync(file, text, { mode: 0o600 });
   chmodSync(file, 0o600);
 }
+
+/** A subject attribute as UTF8String (by default forge writes Latin-1 bytes for `ö`, which TLS peers refuse). */
+const utf8Attribute = (name: string, value: string) => ({ name, value, valueTagClass: forge.asn1.Type.UTF8 as number });
 
 const serial = () => {
   const bytes = randomBytes(16);
@@ -107,7 +112,7 @@ export function issueCertificate(dir: string, options: IssueOptions): IssuedCert
   const now = options.now ?? new Date();
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   cert.validity.notAfter = new Date(now.getTime() + (options.validDays ?? 365) * 86_400_000);
-  cert.setSubject([{ name: 'commonName', value: options.dvdv }, { name: 'organizationName', value: options.name }, { name: 'organizationalUnitName', value: options.role }]);
+  cert.setSubject([{ name: 'commonName', value: options.dvdv }, utf8Attribute('organizationName', options.name), { name: 'organizationalUnitName', value: options.role }]);
   cert.setIssuer(caCert.subject.attributes);
   const agency = options.role === 'elterngeldstelle' || options.role === 'familienkasse';
   cert.setExtensions([
@@ -119,6 +124,8 @@ export function issueCertificate(dir: string, options: IssueOptions): IssuedCert
       altNames: [
         { type: 6, value: sanRole(options.role) },
         { type: 6, value: sanDvdv(options.dvdv) },
+        // The NATS user the certificate maps to (verify_and_map takes the first e-mail SAN).
+        { type: 1, value: natsUserOf(options.dvdv) },
         ...(options.serverNames ?? []).map((n) => (/^[\d.]+$/.test(n) ? { type: 7, ip: n } : { type: 2, value: n })),
       ],
     },
