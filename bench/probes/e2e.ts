@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { BirthRegisteredDataSchema, deterministicUuid, type BirthRegistered } from '../../contracts/index.ts';
-import { loadConnectorSigner } from '../../connectors/kit/keys.ts';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { BirthRegisteredDataSchema, certificateSigner, deterministicUuid, type BirthRegistered, type Signer } from '../../contracts/index.ts';
 import { StandesamtConnector } from '../../connectors/standesamt/src/standesamtConnector.ts';
 import { startHub } from '../../hub/src/app/hub.ts';
-import { keysDirOf, parseConfig } from '../../hub/src/config/config.ts';
+import { keysDirOf, parseConfig, pkiDirOf } from '../../hub/src/config/config.ts';
+import { ensureCa, ensurePartyCertificate, readParty } from '../../hub/src/pki/parties.ts';
 import { findNatsServer, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
 import { loadOrCreateSigner } from '../../hub/src/keys/keyDirectory.ts';
@@ -51,14 +51,28 @@ interface RunResult {
 }
 
 /** Offers `births` registrations (with IdNrs, so both agencies receive) at `rate` per second (Infinity: all at once). */
-async function e2eRun(births: number, rate: number, seed: number): Promise<RunResult> {
+async function e2eRun(births: number, rate: number, seed: number, trust: 'keys' | 'pki' = 'keys'): Promise<RunResult> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-e2e-'));
-  const config = parseConfig({ dataDir });
+  const config = parseConfig({ dataDir, trust: { mode: trust } });
   const keysDir = keysDirOf(config);
-  for (const s of config.standesaemter) loadOrCreateSigner(keysDir, { name: `sta-${s.standesamtsnummer}`, dvdv: `psw:${s.standesamtsnummer}`, role: 'standesamt' });
+  const signers = new Map<string, Signer>();
+  if (trust === 'pki') ensureCa(pkiDirOf(config));
+  for (const s of config.standesaemter) {
+    const name = `sta-${s.standesamtsnummer}`;
+    if (trust === 'keys') signers.set(s.standesamtsnummer, loadOrCreateSigner(keysDir, { name, dvdv: `psw:${s.standesamtsnummer}`, role: 'standesamt' }));
+    else {
+      const party = readParty(ensurePartyCertificate(pkiDirOf(config), { name, dvdv: `psw:${s.standesamtsnummer}`, role: 'standesamt', displayName: s.name }));
+      signers.set(s.standesamtsnummer, certificateSigner(party.privateKey, party.certificatePem));
+    }
+  }
   const hub = await startHub(config);
-  const nc = await connect({ servers: hub.natsUrl });
-  const connectors = new Map(config.standesaemter.map((s) => [s.standesamtsnummer, new StandesamtConnector({ nc, signer: loadConnectorSigner(keysDir, `sta-${s.standesamtsnummer}`), outboxFile: path.join(dataDir, `sta-${s.standesamtsnummer}.sqlite`), concurrency: 64 })]));
+  const connectors = new Map<string, StandesamtConnector>();
+  const connections: NatsConnection[] = [];
+  for (const s of config.standesaemter) {
+    const nc = await connect({ servers: hub.natsUrl, ...hub.connectOptionsFor(`sta-${s.standesamtsnummer}`) });
+    connections.push(nc);
+    connectors.set(s.standesamtsnummer, new StandesamtConnector({ nc, signer: signers.get(s.standesamtsnummer)!, outboxFile: path.join(dataDir, `sta-${s.standesamtsnummer}.sqlite`), concurrency: 64 }));
+  }
   const scenarios = makeScenarios({ births, seed, standesaemter: config.standesaemter });
   const sent = new Map<string, number>();
   const pendingDeliveries = new Map<string, number>();
@@ -108,7 +122,7 @@ async function e2eRun(births: number, rate: number, seed: number): Promise<RunRe
   while (done.length < births && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const elapsed = (Date.now() - t0) / 1000;
   for (const c of connectors.values()) await c.close();
-  await nc.close();
+  for (const nc of connections) await nc.close();
   await watch.close();
   await hub.stop();
   await watching;
@@ -127,6 +141,10 @@ export async function e2eProbe(): Promise<Section[]> {
   figures.push({ key: 'e2e.publishes.max', label: '  JetStream publishes/s that load causes (4 per birth)', value: max.birthsPerSecond * 4, unit: '/s', limit: 'raw.jetstream.publish' });
   figures.push({ key: 'e2e.latency.max.p50', label: '  latency p50 at that load', value: max.p50, unit: 'ms' });
   figures.push({ key: 'e2e.latency.max.p99', label: '  latency p99 at that load', value: max.p99, unit: 'ms' });
+  const pki = await e2eRun(1000, Number.POSITIVE_INFINITY, 2, 'pki');
+  figures.push({ key: 'e2e.births.max.pki', label: 'births/s, same load, with certificates, TLS and JWE payloads', value: pki.birthsPerSecond, unit: '/s' });
+  figures.push({ key: 'e2e.latency.max.pki.p50', label: '  latency p50 at that load (pki)', value: pki.p50, unit: 'ms' });
+  figures.push({ key: 'e2e.latency.max.pki.p99', label: '  latency p99 at that load (pki)', value: pki.p99, unit: 'ms' });
   for (const rate of [10, 50, 100]) {
     const r = await e2eRun(rate * 5, rate, 100 + rate);
     figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered`, value: r.birthsPerSecond, unit: '/s' });
