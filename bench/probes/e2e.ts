@@ -146,8 +146,8 @@ export async function e2eProbe(): Promise<Section[]> {
   figures.push({ key: 'e2e.latency.max.pki.p50', label: '  latency p50 at that load (pki)', value: pki.p50, unit: 'ms' });
   figures.push({ key: 'e2e.latency.max.pki.p99', label: '  latency p99 at that load (pki)', value: pki.p99, unit: 'ms' });
   for (const rate of [10, 50, 100]) {
-    const r = await e2eRun(rate * 5, rate, 100 + rate);
-    figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered`, value: r.birthsPerSecond, unit: '/s' });
+    const r = await e2eRun(rate * 5, rate, 100 + rate, 'pki');
+    figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered (pki)`, value: r.birthsPerSecond, unit: '/s' });
     figures.push({ key: `e2e.rate${rate}.p50`, label: `  latency p50 at ${rate}/s`, value: r.p50, unit: 'ms' });
     figures.push({ key: `e2e.rate${rate}.p99`, label: `  latency p99 at ${rate}/s`, value: r.p99, unit: 'ms' });
   }

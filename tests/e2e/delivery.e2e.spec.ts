@@ -30,7 +30,7 @@ async function logOf(dataDir: string): Promise<{ stream: string; position: numbe
 describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
   it('300 births: every expected delivery exactly once, acknowledged, in the right inbox; the log verifies', async () => {
     const dataDir = tmp();
-    const summary = await runDemo({ births: 300, dataDir, seed: 7 });
+    const summary = await runDemo({ births: 300, dataDir, seed: 7, config: { trust: { mode: 'keys' } } });
     expect(summary.problems).toEqual([]);
     expect(summary.audit.ok).toBe(true);
     expect(summary.acknowledged).toBe(summary.deliveries.elterngeldstelle + summary.deliveries.familienkasse);
@@ -101,7 +101,7 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
         births: 200,
         dataDir,
         seed: 11,
-        config: { nats: { url: nats.url } },
+        config: { nats: { url: nats.url }, trust: { mode: 'keys' } },
         async afterPhase(phase, control) {
           if (phase === 'registrations') await control.restartHub();
           if (phase === 'IdNrs') await nats.restart();

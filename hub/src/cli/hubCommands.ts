@@ -1,11 +1,13 @@
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { parseRegisterKey, RoleSchema } from '../../../contracts/index.ts';
+import { certificateSigner, parseRegisterKey, RoleSchema } from '../../../contracts/index.ts';
 import { loadConnectorSigner } from '../../../connectors/kit/keys.ts';
 import { StandesamtConnector } from '../../../connectors/standesamt/src/standesamtConnector.ts';
 import { startHub } from '../app/hub.ts';
-import { ConfigError, keysDirOf, loadConfig } from '../config/config.ts';
+import { ConfigError, keysDirOf, loadConfig, pkiDirOf } from '../config/config.ts';
+import { partyFiles, readParty } from '../pki/parties.ts';
+import { natsTlsOptions } from '../pki/natsConfig.ts';
 import { runDemo } from '../demo/demo.ts';
 import { createKeyPair } from '../keys/keyDirectory.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
@@ -55,9 +57,10 @@ const start: Command = {
 const demo: Command = {
   path: ['demo'],
   summary: 'start everything, send N synthetic births through it, check every delivery and the log',
-  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--pki] [--json]',
+  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--trust pki|keys] [--json]',
   async run(args, io) {
-    const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, pki: { type: 'boolean' }, json: { type: 'boolean' } });
+    const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, trust: { type: 'string' }, json: { type: 'boolean' } });
+    if (values.trust !== undefined && values.trust !== 'pki' && values.trust !== 'keys') throw new UsageError('--trust is pki or keys');
     const births = Number(values.births ?? 100);
     if (!Number.isSafeInteger(births) || births < 1 || births > 1_000_000) throw new UsageError('--births must be a whole number from 1');
     mkdirSync(path.resolve('data'), { recursive: true });
@@ -66,7 +69,7 @@ const demo: Command = {
       births,
       dataDir,
       ...(values.seed ? { seed: Number(values.seed) } : {}),
-      ...(values.pki ? { config: { trust: { mode: 'pki' as const } } } : {}),
+      ...(values.trust ? { config: { trust: { mode: values.trust as 'pki' | 'keys' } } } : {}),
       ...(io.isTTY || !values.json ? { onProgress: progressBar(io) } : {}),
     });
     io.err('');
@@ -102,7 +105,7 @@ const keysCreate: Command = {
 const submit: Command = {
   path: ['submit'],
   summary: 'submit a birth (081020 [+ 081021]) as the Standesamt; kept in a durable outbox until the hub answers',
-  usage: 'elfe submit 081020.xml [--with 081021.xml] --register 11007007/G/2026/334 --key NAME [--keys DIR] [--nats URL] [--outbox FILE] [--json]',
+  usage: 'elfe submit 081020.xml [--with 081021.xml] --register 11007007/G/2026/334 --key NAME [--data DIR] [--keys DIR] [--nats URL] [--outbox FILE] [--json]',
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       with: { type: 'string' },
@@ -111,6 +114,7 @@ const submit: Command = {
       keys: { type: 'string' },
       nats: { type: 'string' },
       outbox: { type: 'string' },
+      data: { type: 'string' },
       json: { type: 'boolean' },
     });
     const [file, ...extra] = positionals;
@@ -120,11 +124,16 @@ const submit: Command = {
       io.out(JSON.stringify({ error: { code: 'invalid-register-key', message: key.error.message } }));
       return exitCode.invalidInput;
     }
-    const config = loadConfig();
-    const nc = await connect({ servers: values.nats ?? config.nats.url ?? 'nats://127.0.0.1:4222', maxReconnectAttempts: -1 });
+    const config = loadConfig(undefined, values.data ? { dataDir: values.data } : {});
+    // With the PKI (the default), the Standesamt signs with its certificate and connects over TLS with it.
+    const pki = config.trust.mode === 'pki' ? pkiDirOf(config) : undefined;
+    const party = pki ? partyFiles(pki, values.key) : undefined;
+    if (party && !existsSync(party.certFile)) throw new UsageError(`no certificate for ${values.key} in ${pki}: elfe pki issue … --party ${values.key}`);
+    const signer = party ? (({ privateKey, certificatePem }) => certificateSigner(privateKey, certificatePem))(readParty(party)) : loadConnectorSigner(path.resolve(values.keys ?? keysDirOf(config)), values.key);
+    const nc = await connect({ servers: values.nats ?? config.nats.url ?? 'nats://127.0.0.1:4222', maxReconnectAttempts: -1, ...(pki && party ? { tls: natsTlsOptions(pki, party) } : {}) });
     const connector = new StandesamtConnector({
       nc,
-      signer: loadConnectorSigner(path.resolve(values.keys ?? keysDirOf(config)), values.key),
+      signer,
       outboxFile: path.resolve(values.outbox ?? path.join(config.dataDir, 'standesamt-outbox.sqlite')),
     });
     try {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { RoleSchema } from '../../../contracts/index.ts';
+import { storeParty } from '../pki/parties.ts';
 import { issueCertificate, PkiError, pkiInit, pkiStatus, revoke } from '../pki/pki.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 
@@ -34,9 +35,9 @@ const init: Command = {
 const issue: Command = {
   path: ['pki', 'issue'],
   summary: 'issue a key pair and certificate for an agency (role and DVDV address in the certificate)',
-  usage: 'elfe pki issue --role ROLE --dvdv ADDRESS --name NAME [--days N] [--server-name HOST] [--dir DIR]',
+  usage: 'elfe pki issue --role ROLE --dvdv ADDRESS --name NAME [--party KEYNAME] [--days N] [--server-name HOST] [--dir DIR]',
   run: async (args, io) => {
-    const { values } = parseCommandArgs(args, { role: { type: 'string' }, dvdv: { type: 'string' }, name: { type: 'string' }, days: { type: 'string' }, 'server-name': { type: 'string', multiple: true }, dir: { type: 'string' } });
+    const { values } = parseCommandArgs(args, { role: { type: 'string' }, dvdv: { type: 'string' }, name: { type: 'string' }, days: { type: 'string' }, 'server-name': { type: 'string', multiple: true }, dir: { type: 'string' }, party: { type: 'string' } });
     const role = RoleSchema.safeParse(values.role);
     if (!role.success || !values.dvdv || !values.name) throw new UsageError('--role, --dvdv and --name are required');
     return guard(io, () => {
@@ -47,7 +48,9 @@ const issue: Command = {
         ...(values.days ? { validDays: Number(values.days) } : {}),
         ...(values['server-name'] ? { serverNames: values['server-name'] } : {}),
       });
-      io.out(JSON.stringify({ serial: issued.serial, certificate: issued.certFile, key: issued.keyFile }));
+      // A party name makes the certificate the one `elfe start` / `elfe submit --key NAME` use.
+      if (values.party) storeParty(pkiDirOf(values.dir), values.party, issued);
+      io.out(JSON.stringify({ serial: issued.serial, certificate: issued.certFile, key: issued.keyFile, ...(values.party ? { party: values.party } : {}) }));
       return exitCode.ok;
     });
   },

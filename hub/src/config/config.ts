@@ -59,11 +59,13 @@ export const HubConfigSchema = z
     delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),
     ingress: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024) }).strict().default({ maxBytes: 256 * 1024 }),
     /**
-     * `keys`: plain Ed25519 key pairs from the key directory. `pki`: certificates of the
+     * `pki` (default): certificates of the
      * exchange's CA for every signature, and delivery payloads encrypted (JWE) to the
-     * recipient's certificate; the CA is created in `pkiDir` (default `<dataDir>/pki`) on first use.
+     * recipient's certificate, TLS and per-role permissions on the local nats-server; the CA is
+     * created in `pkiDir` (default `<dataDir>/pki`) on first use. `keys`: plain Ed25519 key
+     * pairs from the key directory, no TLS, plain payloads (for comparison and development).
      */
-    trust: z.object({ mode: z.enum(['keys', 'pki']), pkiDir: z.string().min(1).optional() }).strict().default({ mode: 'keys' }),
+    trust: z.object({ mode: z.enum(['keys', 'pki']), pkiDir: z.string().min(1).optional() }).strict().default({ mode: 'pki' }),
     /** Agency connectors run in the hub's process for every agency of the routing table. */
     connectors: z.object({ inProcess: z.boolean() }).strict().default({ inProcess: true }),
   })

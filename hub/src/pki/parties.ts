@@ -25,11 +25,18 @@ export function ensureCa(pkiDir: string): void {
 export function ensurePartyCertificate(pkiDir: string, party: { name: string; role: Role; dvdv: string; displayName: string; serverNames?: readonly string[] }): PartyFiles {
   const files = partyFiles(pkiDir, party.name);
   if (!existsSync(files.certFile)) {
-    mkdirSync(path.dirname(files.certFile), { recursive: true, mode: 0o700 });
     const issued = issueCertificate(pkiDir, { role: party.role, dvdv: party.dvdv, name: party.displayName, ...(party.serverNames ? { serverNames: party.serverNames } : {}) });
-    copyFileSync(issued.keyFile, files.keyFile);
-    copyFileSync(issued.certFile, files.certFile);
+    storeParty(pkiDir, party.name, issued);
   }
+  return files;
+}
+
+/** Files an issued certificate under a party name (replacing an earlier one: renewal). */
+export function storeParty(pkiDir: string, name: string, issued: { certFile: string; keyFile: string }): PartyFiles {
+  const files = partyFiles(pkiDir, name);
+  mkdirSync(path.dirname(files.certFile), { recursive: true, mode: 0o700 });
+  copyFileSync(issued.keyFile, files.keyFile);
+  copyFileSync(issued.certFile, files.certFile);
   return files;
 }
 
