@@ -4,6 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { certificateSigner, parseRegisterKey, RoleSchema } from '../../../contracts/index.ts';
 import { loadConnectorSigner } from '../../../connectors/kit/keys.ts';
 import { StandesamtConnector } from '../../../connectors/standesamt/src/standesamtConnector.ts';
+import { scanDirectory, watchDirectory, type WatchResult } from '../../../connectors/standesamt/src/watchDirectory.ts';
 import { startHub } from '../app/hub.ts';
 import { ConfigError, keysDirOf, loadConfig, pkiDirOf } from '../config/config.ts';
 import { partyFiles, readParty } from '../pki/parties.ts';
@@ -102,21 +103,73 @@ const keysCreate: Command = {
   },
 };
 
+interface ConnectorFlags {
+  readonly key?: string | undefined;
+  readonly keys?: string | undefined;
+  readonly nats?: string | undefined;
+  readonly outbox?: string | undefined;
+  readonly data?: string | undefined;
+}
+
+/** The Standesamt connector of the command line: certificate + TLS with the PKI (default), else a key pair. */
+async function standesamtConnector(values: ConnectorFlags) {
+  if (!values.key) throw new UsageError('--key NAME is required');
+  const config = loadConfig(undefined, values.data ? { dataDir: values.data } : {});
+  const pki = config.trust.mode === 'pki' ? pkiDirOf(config) : undefined;
+  const party = pki ? partyFiles(pki, values.key) : undefined;
+  if (party && !existsSync(party.certFile)) throw new UsageError(`no certificate for ${values.key} in ${pki}: elfe pki issue … --party ${values.key}`);
+  const signer = party ? (({ privateKey, certificatePem }) => certificateSigner(privateKey, certificatePem))(readParty(party)) : loadConnectorSigner(path.resolve(values.keys ?? keysDirOf(config)), values.key);
+  const nc = await connect({ servers: values.nats ?? config.nats.url ?? 'nats://127.0.0.1:4222', maxReconnectAttempts: -1, ...(pki && party ? { tls: natsTlsOptions(pki, party) } : {}) });
+  const connector = new StandesamtConnector({ nc, signer, outboxFile: path.resolve(values.outbox ?? path.join(config.dataDir, 'standesamt-outbox.sqlite')) });
+  return { connector, nc };
+}
+
+const connectorOptions = {
+  key: { type: 'string' },
+  keys: { type: 'string' },
+  nats: { type: 'string' },
+  outbox: { type: 'string' },
+  data: { type: 'string' },
+} as const;
+
+const watch: Command = {
+  path: ['standesamt', 'watch'],
+  summary: 'submit every birth dropped into DIR (<nummer>_G_<jahr>_<eintrag>.081020.xml [+ .081021.xml])',
+  usage: 'elfe standesamt watch DIR --key NAME [--once] [--data DIR] [--keys DIR] [--nats URL] [--outbox FILE]',
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, { ...connectorOptions, once: { type: 'boolean' } });
+    const [dir, ...extra] = positionals;
+    if (!dir || extra.length > 0) throw new UsageError('expects exactly one DIR');
+    const { connector, nc } = await standesamtConnector(values);
+    const report = (r: WatchResult) => io.out(JSON.stringify(r));
+    try {
+      if (values.once) {
+        const results = await scanDirectory(path.resolve(dir), connector);
+        results.forEach(report);
+        await connector.flush();
+        return results.some((r) => r.outcome === 'failed') ? exitCode.failed : exitCode.ok;
+      }
+      const watcher = watchDirectory(path.resolve(dir), connector, { onResult: report });
+      io.err(`watching ${path.resolve(dir)}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      await watcher.stop();
+      return exitCode.ok;
+    } finally {
+      await connector.close();
+      await nc.close();
+    }
+  },
+};
+
 const submit: Command = {
   path: ['submit'],
   summary: 'submit a birth (081020 [+ 081021]) as the Standesamt; kept in a durable outbox until the hub answers',
   usage: 'elfe submit 081020.xml [--with 081021.xml] --register 11007007/G/2026/334 --key NAME [--data DIR] [--keys DIR] [--nats URL] [--outbox FILE] [--json]',
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, {
-      with: { type: 'string' },
-      register: { type: 'string' },
-      key: { type: 'string' },
-      keys: { type: 'string' },
-      nats: { type: 'string' },
-      outbox: { type: 'string' },
-      data: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const { values, positionals } = parseCommandArgs(args, { ...connectorOptions, with: { type: 'string' }, register: { type: 'string' }, json: { type: 'boolean' } });
     const [file, ...extra] = positionals;
     if (!file || extra.length > 0 || !values.register || !values.key) throw new UsageError('expects FILE, --register and --key');
     const key = parseRegisterKey(values.register);
@@ -124,18 +177,7 @@ const submit: Command = {
       io.out(JSON.stringify({ error: { code: 'invalid-register-key', message: key.error.message } }));
       return exitCode.invalidInput;
     }
-    const config = loadConfig(undefined, values.data ? { dataDir: values.data } : {});
-    // With the PKI (the default), the Standesamt signs with its certificate and connects over TLS with it.
-    const pki = config.trust.mode === 'pki' ? pkiDirOf(config) : undefined;
-    const party = pki ? partyFiles(pki, values.key) : undefined;
-    if (party && !existsSync(party.certFile)) throw new UsageError(`no certificate for ${values.key} in ${pki}: elfe pki issue … --party ${values.key}`);
-    const signer = party ? (({ privateKey, certificatePem }) => certificateSigner(privateKey, certificatePem))(readParty(party)) : loadConnectorSigner(path.resolve(values.keys ?? keysDirOf(config)), values.key);
-    const nc = await connect({ servers: values.nats ?? config.nats.url ?? 'nats://127.0.0.1:4222', maxReconnectAttempts: -1, ...(pki && party ? { tls: natsTlsOptions(pki, party) } : {}) });
-    const connector = new StandesamtConnector({
-      nc,
-      signer,
-      outboxFile: path.resolve(values.outbox ?? path.join(config.dataDir, 'standesamt-outbox.sqlite')),
-    });
+    const { connector, nc } = await standesamtConnector(values);
     try {
       const messageId = crypto.randomUUID();
       const result = await connector.submitXml({
@@ -159,4 +201,4 @@ const submit: Command = {
   },
 };
 
-export const hubCommands: readonly Command[] = [start, demo, keysCreate, submit];
+export const hubCommands: readonly Command[] = [start, demo, keysCreate, submit, watch];

@@ -1,0 +1,65 @@
+// The Standesamt's watch-directory mode against a real nats-server and the hub's ingress.
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keySetVerifier } from '../../contracts/index.ts';
+import { StandesamtConnector } from '../../connectors/standesamt/src/standesamtConnector.ts';
+import { scanDirectory } from '../../connectors/standesamt/src/watchDirectory.ts';
+import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
+import { startIngress } from '../../hub/src/ingress/ingress.ts';
+import { createKeyPair, loadTrustedKeys } from '../../hub/src/keys/keyDirectory.ts';
+import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
+import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
+import { fixturesAvailable, fixturesDir } from '../support/fixtures.ts';
+import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+
+const tmp = (n: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${n}-`));
+
+describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch directory', () => {
+  let nats: LocalNatsServer;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await startTestNatsServer();
+    nc = await connect({ servers: nats.url });
+  });
+  afterAll(async () => {
+    await nc.close();
+    await nats.stop();
+  });
+
+  it('submits a dropped pair once, moves it to done/, and moves a broken file to failed/ with the reason', async () => {
+    const keys = tmp('keys');
+    const signer = createKeyPair(keys, { name: 'sta', dvdv: 'psw:11007007', role: 'standesamt' });
+    const log = createMemoryEventStore();
+    const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
+    const connector = new StandesamtConnector({ nc, signer, outboxFile: path.join(tmp('outbox'), 'o.sqlite') });
+    const inbox = tmp('watch');
+    copyFileSync(path.join(fixturesDir, 'examples/portal2StA.Geburt.081021.xml'), path.join(inbox, '11007007_G_2026_334.081021.xml'));
+    copyFileSync(path.join(fixturesDir, 'examples/portal2StA.Geburt.081020.xml'), path.join(inbox, '11007007_G_2026_334.081020.xml'));
+    writeFileSync(path.join(inbox, '11007007_G_2026_335.081020.xml'), '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>');
+    const results = await scanDirectory(inbox, connector);
+    await connector.flush();
+    expect(results.map((r) => [r.file, r.outcome])).toEqual([
+      ['11007007_G_2026_334.081020.xml', 'submitted'],
+      ['11007007_G_2026_335.081020.xml', 'failed'],
+    ]);
+    expect(readdirSync(path.join(inbox, 'done')).sort()).toEqual(['11007007_G_2026_334.081020.xml', '11007007_G_2026_334.081021.xml']);
+    expect(JSON.parse(readFileSync(path.join(inbox, 'failed', '11007007_G_2026_335.error.json'), 'utf8')).error.code).toBe('doctype-forbidden');
+    expect(existsSync(path.join(inbox, '11007007_G_2026_334.081020.xml'))).toBe(false);
+    // The same files dropped again (e.g. after a crash before the move) are not stored twice.
+    copyFileSync(path.join(inbox, 'done', '11007007_G_2026_334.081020.xml'), path.join(inbox, '11007007_G_2026_334.081020.xml'));
+    copyFileSync(path.join(inbox, 'done', '11007007_G_2026_334.081021.xml'), path.join(inbox, '11007007_G_2026_334.081021.xml'));
+    await scanDirectory(inbox, connector);
+    await connector.flush();
+    const entries = await collect(log.readAll());
+    expect(entries.filter((e) => e.type === 'BirthRegistered')).toHaveLength(1);
+    const registered = entries.find((e) => e.type === 'BirthRegistered')!.data as { data: { consent: unknown; registerKey: { eintragsnummer: string } } };
+    expect(registered.data.registerKey.eintragsnummer).toBe('334');
+    expect(registered.data.consent).toMatchObject({ elterngeldstelle: true, auftragsnummer: 'EG-2026-4711' });
+    await connector.close();
+    await ingress.stop();
+    await log.close();
+  });
+});
