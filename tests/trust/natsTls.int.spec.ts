@@ -1,6 +1,7 @@
 // A real nats-server running the configuration generated from the PKI: TLS everywhere,
 // certificate-mapped users, subject permissions per role.
-import { mkdtempSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -83,6 +84,19 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     expect(await publishRefused(nc, 'elfe.submit')).toBe(false);
     expect(await publishRefused(nc, receiptSubject('egs:11000000'))).toBe(true);
     expect(await publishRefused(nc, '$JS.API.CONSUMER.CREATE.ELFE_DELIVERIES.x')).toBe(true);
+  });
+
+  it('a revocation reaches NATS without restart: the users are regenerated and reloaded', async () => {
+    const late = ensurePartyCertificate(pki, { name: 'sta-late', role: 'standesamt', dvdv: 'psw:04011000', displayName: 'Standesamt Bremen' });
+    await server.reconfigure(natsSecurityConfig(pki, parties.server!));
+    const nc = await as(late);
+    expect(await publishRefused(nc, 'elfe.submit')).toBe(false);
+    const serial = new X509Certificate(readFileSync(late.certFile)).serialNumber;
+    revoke(pki, serial);
+    await server.reconfigure(natsSecurityConfig(pki, parties.server!));
+    await expect(as(late)).rejects.toThrow();
+    await nc.closed();
+    expect(nc.isClosed()).toBe(true);
   });
 
   it('agency A consumes its own deliveries but cannot open a consumer on agency B\'s', async () => {

@@ -104,13 +104,28 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   // With the PKI, every connection is TLS with the party's certificate.
   const tlsAs = (name: string) => (pki ? { tls: natsTlsOptions(pki.dir, partyFiles(pki.dir, name)) } : {});
   let nats: LocalNatsServer | undefined;
+  let natsUsersTimer: NodeJS.Timeout | undefined;
   let natsUrl = config.nats.url;
   if (!natsUrl) {
-    nats = await startLocalNatsServer({
+    const serverParty = pki?.party({ name: 'nats-server', role: 'hub', dvdv: 'hub:nats', displayName: 'nats-server', serverNames: ['127.0.0.1', 'localhost'] });
+    let security = pki && serverParty ? natsSecurityConfig(pki.dir, serverParty) : undefined;
+    const server = await startLocalNatsServer({
       storeDir: path.join(dataDir, 'nats'),
       ...(config.nats.port ? { port: config.nats.port } : {}),
-      ...(pki ? { extraConfig: natsSecurityConfig(pki.dir, pki.party({ name: 'nats-server', role: 'hub', dvdv: 'hub:nats', displayName: 'nats-server', serverNames: ['127.0.0.1', 'localhost'] })) } : {}),
+      ...(security ? { extraConfig: security } : {}),
     });
+    nats = server;
+    if (pki && serverParty) {
+      // Issued and revoked certificates reach the nats-server's users without a restart.
+      natsUsersTimer = setInterval(() => {
+        const next = natsSecurityConfig(pki.dir, serverParty);
+        if (next === security) return;
+        security = next;
+        say('certificates changed: reloading the nats-server users');
+        void server.reconfigure(next);
+      }, 2000);
+      natsUsersTimer.unref();
+    }
     natsUrl = nats.url;
     say(`nats-server started on ${natsUrl}`);
   }
@@ -176,6 +191,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     async stop() {
       if (stopped) return;
       stopped = true;
+      if (natsUsersTimer) clearInterval(natsUsersTimer);
       for (const a of running.values()) await a.stop();
       for (const c of agencyConnections) await c.close();
       await ingress.stop();

@@ -61,6 +61,8 @@ export interface LocalNatsServer {
   restart(): Promise<void>;
   /** Kills the server with SIGKILL (no clean shutdown). */
   kill(): Promise<void>;
+  /** Rewrites the extra configuration (e.g. users after a revocation) and reloads it (SIGHUP). */
+  reconfigure(extraConfig: string): Promise<void>;
 }
 
 export interface LocalNatsServerOptions {
@@ -77,7 +79,7 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
   const port = options.port ?? (await freePort());
   mkdirSync(options.storeDir, { recursive: true });
   const config = path.join(options.storeDir, 'nats-server.conf');
-  writeFileSync(
+  const writeConfig = (extra: string) => writeFileSync(
     config,
     [
       `listen: 127.0.0.1:${port}`,
@@ -87,9 +89,10 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
       `  store_dir: ${JSON.stringify(path.join(options.storeDir, 'jetstream'))}`,
       '  sync_interval: always',
       '}',
-      options.extraConfig ?? '',
+      extra,
     ].join('\n'),
   );
+  writeConfig(options.extraConfig ?? '');
   let child: ChildProcess;
   const launch = async () => {
     child = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -122,6 +125,12 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
     async restart() {
       await stopWith('SIGTERM');
       await launch();
+    },
+    async reconfigure(extraConfig: string) {
+      writeConfig(extraConfig);
+      child.kill('SIGHUP');
+      // The server applies a reload asynchronously; give it a moment before relying on it.
+      await new Promise((r) => setTimeout(r, 300));
     },
   };
 }
