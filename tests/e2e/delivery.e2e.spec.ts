@@ -12,6 +12,7 @@ import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { validateAgainstXsd, xmllintAvailable } from '../support/xmllint.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'elfe-e2e-'));
 
@@ -91,6 +92,28 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
     expect(readFileSync(path.join(dataDir, 'nats', 'nats-server.conf'), 'utf8')).toContain('verify_and_map: true');
     const security = (await logOf(dataDir)).filter((e) => e.event.type === 'SecurityEventRecorded');
     expect(security).toEqual([]);
+  });
+
+  it('with certificates and TLS, restarting the hub, the nats-server and the connectors mid-run loses and duplicates nothing', async () => {
+    const dataDir = tmp();
+    const summary = await runDemo({
+      births: 150,
+      dataDir,
+      seed: 13,
+      // A fixed port, so that the producers' connections find the restarted server again.
+      config: { nats: { port: await freePort() } },
+      async afterPhase(phase, control) {
+        if (phase === 'registrations') await control.restartHub();
+        if (phase === 'IdNrs') await control.natsServer()?.restart();
+        if (phase === 'withdrawals and corrections') {
+          await control.natsServer()?.kill();
+          await control.natsServer()?.restart();
+        }
+      },
+    });
+    expect(summary.problems).toEqual([]);
+    expect(summary.audit.ok).toBe(true);
+    expect(summary.acknowledged).toBe(summary.deliveries.elterngeldstelle + summary.deliveries.familienkasse);
   });
 
   it('restarting the hub, the nats-server and the connectors mid-run loses and duplicates nothing', async () => {

@@ -22,6 +22,7 @@ import { deterministicUuid } from '../../../contracts/index.ts';
 import { StandesamtConnector } from '../../../connectors/standesamt/src/standesamtConnector.ts';
 import { verifyLog, type AuditReport } from '../audit/verifyLog.ts';
 import { startHub } from '../app/hub.ts';
+import type { LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { keysDirOf, parseConfig, pkiDirOf, type HubConfig } from '../config/config.ts';
 import { ensureCa, ensurePartyCertificate, readParty } from '../pki/parties.ts';
 import { loadOrCreateSigner } from '../keys/keyDirectory.ts';
@@ -38,7 +39,7 @@ export interface DemoOptions {
   readonly config?: Partial<HubConfig>;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
   /** Called after each submission phase while deliveries are in flight (fault tests restart things here). */
-  readonly afterPhase?: (phase: string, control: { restartHub(): Promise<void> }) => Promise<void>;
+  readonly afterPhase?: (phase: string, control: { restartHub(): Promise<void>; natsServer(): LocalNatsServer | undefined }) => Promise<void>;
 }
 
 export interface DemoSummary {
@@ -132,6 +133,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       hub = await startHub(config);
       watch = follow(seen);
     },
+    natsServer: () => hub.nats,
   };
   const afterPhase = async (phase: string) => options.afterPhase?.(phase, control);
 
