@@ -15,6 +15,7 @@ import { caCertificate, pkiStatus, revocationSource } from '../pki/pki.ts';
 import { natsSecurityConfig, natsTlsOptions } from '../pki/natsConfig.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { ensureStreams } from '../infra/nats/streams.ts';
+import { startMetricsServer, type Metric } from './metrics.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { loadOrCreateHubKey, loadOrCreateSigner, loadTrustedKeys } from '../keys/keyDirectory.ts';
 import { openHubLog } from '../log/openHubLog.ts';
@@ -35,6 +36,8 @@ export interface RunningHub {
   readonly receipts: ReceiptProcessor;
   readonly agencies: ReadonlyMap<string, AgencyConsumer>;
   readonly keysDir: string;
+  /** Port of the metrics endpoint, when enabled. */
+  readonly metricsPort?: number;
   /** Connection options (TLS with the party's certificate in pki mode) for a named party. */
   connectOptionsFor(partyName: string): { tls?: { caFile: string; certFile: string; keyFile: string } };
   inboxOf(dvdv: string): string;
@@ -151,6 +154,18 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const relay = await startRelay({ js, jsm, log, signer });
   const receipts = await startReceiptProcessor({ nc, js, jsm, log, verifier });
 
+  const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, async () => hubMetrics());
+  const hubMetrics = async (): Promise<Metric[]> => [
+    { name: 'elfe_log_entries', help: 'Entries in the log', type: 'gauge', samples: [{ value: await log.size() }] },
+    { name: 'elfe_log_checkpoint_tree_size', help: 'Tree size of the latest signed checkpoint', type: 'gauge', samples: [{ value: log.latestCheckpoint()?.treeSize ?? 0 }] },
+    { name: 'elfe_submissions_total', help: 'Submissions by outcome', type: 'counter', samples: Object.entries(ingress.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
+    { name: 'elfe_deliveries_total', help: 'Delivery decisions by outcome', type: 'counter', samples: Object.entries(scheduler.stats).filter(([k]) => k !== 'position').map(([outcome, value]) => ({ labels: { outcome }, value })) },
+    { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
+    ...(pki
+      ? [{ name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge' as const, samples: pkiStatus(pki.dir).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) }]
+      : []),
+  ];
+
   const inboxOf = (dvdv: string) => path.join(dataDir, 'inbox', keyName(dvdv));
   const running = new Map<string, AgencyConsumer>();
   const agencyConnections: NatsConnection[] = [];
@@ -187,11 +202,13 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     agencies: running,
     keysDir,
     connectOptionsFor: tlsAs,
+    ...(metrics ? { metricsPort: metrics.port } : {}),
     inboxOf,
     async stop() {
       if (stopped) return;
       stopped = true;
       if (natsUsersTimer) clearInterval(natsUsersTimer);
+      await metrics?.stop();
       for (const a of running.values()) await a.stop();
       for (const c of agencyConnections) await c.close();
       await ingress.stop();

@@ -35,6 +35,7 @@ const start: Command = {
       config = loadConfig(values.config, { ...(values.data ? { dataDir: values.data } : {}), ...(values.nats ? { nats: { url: values.nats } } : {}) });
       // The local nats-server listens on the standard port, so that `elfe submit` finds it.
       if (!config.nats.url && config.nats.port === undefined) config = { ...config, nats: { port: 4222 } };
+      if (config.metrics.port === undefined) config = { ...config, metrics: { port: 9464 } };
     } catch (error) {
       if (error instanceof ConfigError) {
         io.out(JSON.stringify({ error: { code: error.code, message: error.message, issues: error.issues } }));
@@ -45,6 +46,7 @@ const start: Command = {
     const hub = await startHub(config, { log: (line) => io.err(line) });
     io.out(`elfe-hub running: data ${path.resolve(config.dataDir)}, NATS ${hub.natsUrl}, keys ${hub.keysDir}`);
     io.out(`hub verifier key: ${hub.log.verifierKey}`);
+    if (hub.metricsPort !== undefined) io.out(`metrics: http://127.0.0.1:${hub.metricsPort}/metrics`);
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
       process.once('SIGINT', () => resolve());

@@ -66,6 +66,8 @@ export const HubConfigSchema = z
      * pairs from the key directory, no TLS, plain payloads (for comparison and development).
      */
     trust: z.object({ mode: z.enum(['keys', 'pki']), pkiDir: z.string().min(1).optional() }).strict().default({ mode: 'pki' }),
+    /** Prometheus-style metrics on 127.0.0.1:<port>/metrics (0: any free port; absent: off). */
+    metrics: z.object({ port: z.number().int().min(0).max(65535).optional() }).strict().default({}),
     /** Agency connectors run in the hub's process for every agency of the routing table. */
     connectors: z.object({ inProcess: z.boolean() }).strict().default({ inProcess: true }),
   })
