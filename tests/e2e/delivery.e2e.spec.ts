@@ -29,9 +29,9 @@ async function logOf(dataDir: string): Promise<{ stream: string; position: numbe
 }
 
 describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
-  it('300 births: every expected delivery exactly once, acknowledged, in the right inbox; the log verifies', async () => {
+  it('300 births (certificates, TLS, JWE): every expected delivery exactly once, acknowledged, in the right inbox; the log verifies', async () => {
     const dataDir = tmp();
-    const summary = await runDemo({ births: 300, dataDir, seed: 7, config: { trust: { mode: 'keys' } } });
+    const summary = await runDemo({ births: 300, dataDir, seed: 7 });
     expect(summary.problems).toEqual([]);
     expect(summary.audit.ok).toBe(true);
     expect(summary.acknowledged).toBe(summary.deliveries.elterngeldstelle + summary.deliveries.familienkasse);

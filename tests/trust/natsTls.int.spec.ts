@@ -49,6 +49,7 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
       sta: ensurePartyCertificate(pki, { name: 'sta', role: 'standesamt', dvdv: 'psw:11000001', displayName: 'Standesamt' }),
       egsA: ensurePartyCertificate(pki, { name: 'egs-a', role: 'elterngeldstelle', dvdv: 'egs:11000000', displayName: 'EGS A' }),
       egsB: ensurePartyCertificate(pki, { name: 'egs-b', role: 'elterngeldstelle', dvdv: 'egs:04011000', displayName: 'EGS B' }),
+      auditor: ensurePartyCertificate(pki, { name: 'auditor', role: 'auditor', dvdv: 'aud:bfdi', displayName: 'Auditor' }),
     };
     const revoked = issueCertificate(pki, { role: 'standesamt', dvdv: 'psw:02000000', name: 'Revoked' });
     revoke(pki, revoked.serial);
@@ -97,6 +98,13 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     await expect(as(late)).rejects.toThrow();
     await nc.closed();
     expect(nc.isClosed()).toBe(true);
+  });
+
+  it('an auditor may only read', async () => {
+    const nc = await as(parties.auditor!);
+    expect(await publishRefused(nc, 'elfe.submit')).toBe(true);
+    expect(await publishRefused(nc, receiptSubject('egs:11000000'))).toBe(true);
+    expect(await publishRefused(nc, '$JS.API.STREAM.INFO.ELFE_DELIVERIES')).toBe(false);
   });
 
   it('agency A consumes its own deliveries but cannot open a consumer on agency B\'s', async () => {
