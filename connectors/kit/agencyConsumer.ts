@@ -11,6 +11,7 @@ import type { KeyObject } from 'node:crypto';
 import {
   canonicalHash,
   decryptPayload,
+  hubIdentity,
   consumerName,
   deliveryStream,
   deliverySubject,
@@ -30,8 +31,10 @@ export interface AgencyConsumerOptions {
   readonly nc: NatsConnection;
   readonly dvdv: string;
   readonly signer: Signer;
-  /** Trusts the hub's key only. */
+  /** Checks the hub's signature (certificate chain, revocation). */
   readonly hubVerifier: Verifier;
+  /** The hub's DVDV address: only a signature by *the* hub counts, not any hub-role certificate. */
+  readonly hubDvdv?: string;
   /** Where receipts are kept so that a redelivery re-sends the same one. */
   readonly stateDir: string;
   readonly handle: (delivery: Delivery) => Promise<HandlerOutcome>;
@@ -51,6 +54,7 @@ export interface AgencyConsumer {
 export async function startAgencyConsumer(options: AgencyConsumerOptions): Promise<AgencyConsumer> {
   const { nc, dvdv, signer, hubVerifier } = options;
   const now = options.now ?? (() => new Date());
+  const hubDvdv = options.hubDvdv ?? hubIdentity.dvdv;
   const log = options.log ?? (() => undefined);
   const receiptsDir = path.join(options.stateDir, 'receipts');
   mkdirSync(receiptsDir, { recursive: true });
@@ -111,7 +115,8 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       try {
         const signed = SignedDeliverySchema.parse(JSON.parse(decoder.decode(m.data)));
         const verified = hubVerifier.verify(signed.payload, signed.signature, now());
-        if (!verified.success || verified.data.role !== 'hub') throw new Error(`not signed by the hub: ${verified.success ? verified.data.role : verified.error.code}`);
+        if (!verified.success) throw new Error(`not signed by the hub: ${verified.error.code}`);
+        if (verified.data.role !== 'hub' || verified.data.dvdv !== hubDvdv) throw new Error(`signed by ${verified.data.role} ${verified.data.dvdv}, not by the hub ${hubDvdv}`);
         if (signed.payload.recipient.dvdv !== dvdv) throw new Error(`addressed to ${signed.payload.recipient.dvdv}`);
         delivery = signed.payload;
       } catch (error) {

@@ -15,6 +15,7 @@ export interface ElterngeldConnectorOptions {
   readonly name: string;
   readonly signer: Signer;
   readonly hubVerifier: Verifier;
+  readonly hubDvdv?: string;
   readonly inboxDir: string;
   readonly stateDir: string;
   /** Header data of the sending Standesamt in 131011 (the hub relays on its behalf). */
@@ -34,6 +35,7 @@ export async function startElterngeldConnector(options: ElterngeldConnectorOptio
     dvdv: options.dvdv,
     signer: options.signer,
     hubVerifier: options.hubVerifier,
+    ...(options.hubDvdv ? { hubDvdv: options.hubDvdv } : {}),
     stateDir: options.stateDir,
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
     ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),

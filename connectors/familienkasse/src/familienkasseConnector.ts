@@ -14,6 +14,7 @@ export interface FamilienkasseConnectorOptions {
   readonly dvdv: string;
   readonly signer: Signer;
   readonly hubVerifier: Verifier;
+  readonly hubDvdv?: string;
   readonly inboxDir: string;
   readonly stateDir: string;
   readonly maxDeliver?: number;
@@ -30,6 +31,7 @@ export async function startFamilienkasseConnector(options: FamilienkasseConnecto
     dvdv: options.dvdv,
     signer: options.signer,
     hubVerifier: options.hubVerifier,
+    ...(options.hubDvdv ? { hubDvdv: options.hubDvdv } : {}),
     stateDir: options.stateDir,
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
     ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),

@@ -23,3 +23,6 @@ export const receiptSubject = (dvdv: string): string => `elfe.receipt.${tokens(d
 
 /** Durable consumer name of an agency connector. */
 export const consumerName = (dvdv: string): string => `agency-${tokens(dvdv).replace('.', '-')}`;
+
+/** The hub's identity: the one DVDV address whose certificate may sign deliveries. */
+export const hubIdentity = { dvdv: 'hub:elfe-hub', name: 'elfe-hub' } as const;

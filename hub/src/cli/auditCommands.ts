@@ -16,7 +16,7 @@ import { openSqliteEventStore } from '../log/sqlite/sqliteEventStore.ts';
 import { ProofUnavailableError } from '../log/transparentLog.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 
-const dataDirOf = (value: unknown): string => path.resolve(typeof value === 'string' ? value : (process.env.ELFE_DATA_DIR ?? 'data'));
+const dataDirOf = (value: unknown): string => path.resolve(typeof value === 'string' ? value : (process.env.ELFE_DATA_DIR ?? path.join('data', 'hub')));
 
 function requireLog(dataDir: string): void {
   if (!existsSync(logFiles(dataDir).events)) throw new UsageError(`no log in ${dataDir} (use --data DIR)`);

@@ -4,6 +4,7 @@ import { xmlCommands } from './xmlCommands.ts';
 import { auditCommands } from './auditCommands.ts';
 import { hubCommands } from './hubCommands.ts';
 import { pkiCommands } from './pkiCommands.ts';
+import { partyCommands } from './partyCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands, ...pkiCommands];
+export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands, ...partyCommands, ...pkiCommands];

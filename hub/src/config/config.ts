@@ -42,11 +42,22 @@ export type StandesamtEntry = z.infer<typeof StandesamtSchema>;
 
 export const HubConfigSchema = z
   .object({
-    dataDir: z.string().min(1).default('data'),
-    /** Without a URL, `elfe start` runs a local nats-server with its store in the data directory. */
-    nats: z.object({ url: z.string().url().optional(), port: z.number().int().min(0).max(65535).optional() }).strict().default({}),
-    /** Local key directory (until certificates); default `<dataDir>/keys`. */
-    keysDir: z.string().min(1).optional(),
+    /** The hub's own directory: its key and certificate (`key.pem`, `cert.pem`), the log signing key, log, tree and nats store. */
+    dataDir: z.string().min(1).default('data/hub'),
+    /**
+     * Without a URL the hub runs a local nats-server (its store in `<dataDir>/nats`) with its
+     * own TLS identity from `serverDir` (`key.pem`, `cert.pem`: a TLS server certificate of the
+     * CA, not a signing identity).
+     */
+    nats: z
+      .object({ url: z.string().url().optional(), port: z.number().int().min(0).max(65535).optional(), serverDir: z.string().min(1).default('data/parties/nats-server') })
+      .strict()
+      .default({ serverDir: 'data/parties/nats-server' }),
+    /** The trust anchors the CA publishes: its certificate, its CRL, and the certificates it issued (public). */
+    trust: z
+      .object({ caCertFile: z.string().min(1).default('data/ca/ca.cert.pem'), crlFile: z.string().min(1).default('data/ca/crl.pem'), issuedDir: z.string().min(1).default('data/ca/issued') })
+      .strict()
+      .default({ caCertFile: 'data/ca/ca.cert.pem', crlFile: 'data/ca/crl.pem', issuedDir: 'data/ca/issued' }),
     log: z
       .object({
         checkpoint: z.object({ everyEntries: z.number().int().positive(), everyMs: z.number().int().nonnegative() }).strict().default({ everyEntries: 1000, everyMs: 5000 }),
@@ -58,18 +69,8 @@ export const HubConfigSchema = z
     routing: RoutingTableSchema.default(RoutingTableSchema.parse(defaultRoutingTable)),
     delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),
     ingress: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024) }).strict().default({ maxBytes: 256 * 1024 }),
-    /**
-     * `pki` (default): certificates of the
-     * exchange's CA for every signature, and delivery payloads encrypted (JWE) to the
-     * recipient's certificate, TLS and per-role permissions on the local nats-server; the CA is
-     * created in `pkiDir` (default `<dataDir>/pki`) on first use. `keys`: plain Ed25519 key
-     * pairs from the key directory, no TLS, plain payloads (for comparison and development).
-     */
-    trust: z.object({ mode: z.enum(['keys', 'pki']), pkiDir: z.string().min(1).optional() }).strict().default({ mode: 'pki' }),
     /** Prometheus-style metrics on 127.0.0.1:<port>/metrics (0: any free port; absent: off). */
     metrics: z.object({ port: z.number().int().min(0).max(65535).optional() }).strict().default({}),
-    /** Agency connectors run in the hub's process for every agency of the routing table. */
-    connectors: z.object({ inProcess: z.boolean() }).strict().default({ inProcess: true }),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfigSchema>;
@@ -88,7 +89,18 @@ export function parseConfig(input: unknown): HubConfig {
   return parsed.data;
 }
 
-/** Reads a JSON configuration file (or the embedded defaults), validated at start-up. */
+/** Makes the configuration's paths absolute against `baseDir` (the configuration file's directory). */
+export function resolvePaths(config: HubConfig, baseDir: string): HubConfig {
+  const abs = (p: string) => path.resolve(baseDir, p);
+  return {
+    ...config,
+    dataDir: abs(config.dataDir),
+    nats: { ...config.nats, serverDir: abs(config.nats.serverDir) },
+    trust: { caCertFile: abs(config.trust.caCertFile), crlFile: abs(config.trust.crlFile), issuedDir: abs(config.trust.issuedDir) },
+  };
+}
+
+/** Reads a JSON configuration file (or the embedded defaults), validated at start-up; paths absolute. */
 export function loadConfig(file?: string, overrides: Partial<HubConfig> = {}): HubConfig {
   let json: unknown = {};
   if (file) {
@@ -98,9 +110,5 @@ export function loadConfig(file?: string, overrides: Partial<HubConfig> = {}): H
       throw new ConfigError([{ path: file, message: `cannot read configuration: ${(error as Error).message}` }]);
     }
   }
-  return parseConfig({ ...(json as object), ...overrides });
+  return resolvePaths(parseConfig({ ...(json as object), ...overrides }), file ? path.dirname(path.resolve(file)) : process.cwd());
 }
-
-export const keysDirOf = (config: HubConfig): string => path.resolve(config.keysDir ?? path.join(config.dataDir, 'keys'));
-
-export const pkiDirOf = (config: HubConfig): string => path.resolve(config.trust.pkiDir ?? path.join(config.dataDir, 'pki'));

@@ -1,10 +1,10 @@
 // Contract events as log records, and back.
 import { randomUUID } from 'node:crypto';
-import { parseEvent, type ElfeEvent, type SecurityEventRecorded } from '../../../contracts/index.ts';
+import { hubIdentity, parseEvent, type ElfeEvent, type SecurityEventRecorded } from '../../../contracts/index.ts';
 import type { JsonValue, NewEvent, StoredEvent } from './eventStore.ts';
 
 /** The hub's identity as a producer of events (deliveries, receipts, checkpoints). */
-export const hubProducer = { dvdv: 'hub:elfe-hub', name: 'elfe-hub', role: 'hub' } as const;
+export const hubProducer = { ...hubIdentity, role: 'hub' } as const;
 
 export function toRecord(event: ElfeEvent, metadata: Record<string, JsonValue> = {}): NewEvent {
   return { eventId: event.messageId, type: event.type, data: event as unknown as JsonValue, metadata };

@@ -2,7 +2,7 @@
 // URL is configured, for the demo and for the tests. JetStream syncs every write to disk
 // (`sync_interval: always`), so an acknowledged publish survives a crash of the machine.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -54,6 +54,8 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 
 export interface LocalNatsServer {
   readonly url: string;
+  /** The nats-server's own process id. */
+  pid(): number | undefined;
   readonly port: number;
   readonly storeDir: string;
   stop(): Promise<void>;
@@ -71,6 +73,41 @@ export interface LocalNatsServerOptions {
   readonly binary?: string;
   /** Extra configuration appended to the generated file (e.g. TLS, accounts). */
   readonly extraConfig?: string;
+  /** When set, an unexpected exit (crash, SIGKILL) is reported here and the server started again. */
+  readonly onExit?: (how: string) => void;
+}
+
+const reaper = path.join(repoRoot, 'bin', 'reaper.js');
+
+const readPid = (file: string): number | undefined => {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const isNatsServer = (pid: number, config: string): boolean => {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('nats-server') && cmdline.includes(config);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A nats-server left behind on this store by a killed parent: stopped before a new one starts,
+ * so that two servers never share a store directory.
+ */
+async function stopStaleServer(pidFile: string, config: string): Promise<number | undefined> {
+  const pid = readPid(pidFile);
+  if (pid === undefined || !isNatsServer(pid, config)) return undefined;
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (isNatsServer(pid, config) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return pid;
 }
 
 export async function startLocalNatsServer(options: LocalNatsServerOptions): Promise<LocalNatsServer> {
@@ -79,11 +116,13 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
   const port = options.port ?? (await freePort());
   mkdirSync(options.storeDir, { recursive: true });
   const config = path.join(options.storeDir, 'nats-server.conf');
+  const pidFile = path.join(options.storeDir, 'nats-server.pid');
   const writeConfig = (extra: string) => writeFileSync(
     config,
     [
       `listen: 127.0.0.1:${port}`,
       `server_name: elfe-local-${port}`,
+      `pid_file: ${JSON.stringify(pidFile)}`,
       'max_payload: 1MB',
       'jetstream {',
       `  store_dir: ${JSON.stringify(path.join(options.storeDir, 'jetstream'))}`,
@@ -94,8 +133,11 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
   );
   writeConfig(options.extraConfig ?? '');
   let child: ChildProcess;
+  let stopping = false;
   const launch = async () => {
-    child = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await stopStaleServer(pidFile, config);
+    // Through the reaper: the server ends with this process, however this process ends.
+    child = spawn(process.execPath, [reaper, binary, '-c', config], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -106,11 +148,30 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
       child.kill('SIGKILL');
       throw new Error(`${(error as Error).message}\n${stderr}`);
     }
+    const started = child;
+    started.once('exit', (code, signal) => {
+      if (stopping || started !== child || !options.onExit) return;
+      options.onExit(`code ${code}, signal ${signal}`);
+      const again = async () => {
+        for (let attempt = 1; !stopping; attempt++) {
+          try {
+            await launch();
+            return;
+          } catch (error) {
+            options.onExit?.(`restart attempt ${attempt} failed: ${(error as Error).message.split('\n')[0]}`);
+            await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
+          }
+        }
+      };
+      void again();
+    });
   };
   const stopWith = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
+    const pid = readPid(pidFile);
+    if (signal === 'SIGKILL' && pid !== undefined && isNatsServer(pid, config)) process.kill(pid, 'SIGKILL');
+    else child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
@@ -119,16 +180,26 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    pid: () => readPid(pidFile),
     storeDir: options.storeDir,
-    stop: () => stopWith('SIGTERM'),
-    kill: () => stopWith('SIGKILL'),
-    async restart() {
+    async stop() {
+      stopping = true;
       await stopWith('SIGTERM');
+    },
+    async kill() {
+      stopping = true;
+      await stopWith('SIGKILL');
+    },
+    async restart() {
+      stopping = true;
+      await stopWith('SIGTERM');
+      stopping = false;
       await launch();
     },
     async reconfigure(extraConfig: string) {
       writeConfig(extraConfig);
-      child.kill('SIGHUP');
+      const pid = readPid(pidFile);
+      if (pid !== undefined) process.kill(pid, 'SIGHUP');
       // The server applies a reload asynchronously; give it a moment before relying on it.
       await new Promise((r) => setTimeout(r, 300));
     },

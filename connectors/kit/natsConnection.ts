@@ -1,0 +1,23 @@
+// Connecting to the hub's NATS at start-up: a bounded, reported retry instead of an
+// unhandled exception when the server is not up yet (or restarting), then the client's own
+// reconnect for the rest of the process's life.
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  readonly code = 'dependency-unavailable';
+}
+
+export async function connectWithRetry(options: ConnectionOptions & { servers: string }, report: (line: string) => void, timeoutSeconds = 60): Promise<NatsConnection> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options });
+    } catch (error) {
+      const reason = (error as Error).message;
+      if (Date.now() >= deadline) throw new StartupError(`NATS at ${options.servers} unreachable for ${timeoutSeconds} s (last: ${reason})`, { cause: error });
+      report(`waiting for NATS at ${options.servers} (attempt ${attempt}: ${reason})`);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+}

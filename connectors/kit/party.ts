@@ -1,0 +1,20 @@
+// A party's process at start: its own trust (key, certificate, the CA and its CRL) and a
+// TLS connection to the hub's NATS as itself.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectWithRetry } from './natsConnection.ts';
+import { PartyConfigError, type PartyConfig } from './partyConfig.ts';
+import { certificateTrust, type Trust } from './trust.ts';
+
+export interface OpenParty {
+  readonly trust: Trust;
+  readonly nc: NatsConnection;
+}
+
+export async function openParty(config: PartyConfig, log: (line: string) => void): Promise<OpenParty> {
+  const trust = certificateTrust({ dir: config.dir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile });
+  if (trust.identity.dvdv !== config.dvdv || trust.identity.role !== config.role) {
+    throw new PartyConfigError(`the certificate in ${config.dir} is for ${trust.identity.role} ${trust.identity.dvdv}, the configuration names ${config.role} ${config.dvdv}`);
+  }
+  const nc = await connectWithRetry({ servers: config.nats.url, name: `${config.role} ${config.dvdv}`, tls: trust.tls }, log, config.startupTimeoutSeconds);
+  return { trust, nc };
+}

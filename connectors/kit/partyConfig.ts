@@ -1,0 +1,69 @@
+// The configuration of one party's process (a Standesamt, the Meldebehörde, an
+// Elterngeldstelle, a Familienkasse): who it is, where its own key, certificate and state
+// live, where the hub's NATS is, and which CA and revocation list it trusts. Relative paths
+// are resolved against the configuration file's directory.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { hubIdentity, RoleSchema } from '../../contracts/index.ts';
+
+const AddressSchema = z.object({ street: z.string().optional(), houseNumber: z.string().optional(), postcode: z.string().regex(/^\d{5}$/), city: z.string().min(1) }).strict();
+
+export const PartyConfigSchema = z
+  .object({
+    role: RoleSchema,
+    dvdv: z.string().regex(/^[a-z]{2,5}:[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/),
+    name: z.string().min(1),
+    /** The party's own directory: `key.pem` (0600), `cert.pem`, and its state (outbox, inbox, receipts). */
+    dir: z.string().min(1),
+    nats: z.object({ url: z.string().min(1) }).strict(),
+    trust: z.object({ caCertFile: z.string().min(1), crlFile: z.string().min(1) }).strict(),
+    /** The hub whose signature on deliveries is accepted: its DVDV address, not merely any hub certificate. */
+    hub: z.object({ dvdv: z.string().min(1) }).strict().default({ dvdv: hubIdentity.dvdv }),
+    /** Agencies: where received deliveries are written (default `<dir>/inbox`). */
+    inboxDir: z.string().min(1).optional(),
+    delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),
+    /** Elterngeldstelle: header data of the Standesämter on whose behalf 131011 is written. */
+    standesaemter: z
+      .array(z.object({ standesamtsnummer: z.string().regex(/^\d{8}$/), name: z.string().min(1), phone: z.string().min(1), address: AddressSchema }).strict())
+      .default([]),
+    /** Seconds to wait for the hub's NATS at start before giving up (reported on every attempt). */
+    startupTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
+  })
+  .strict();
+export type PartyConfig = z.infer<typeof PartyConfigSchema>;
+
+export class PartyConfigError extends Error {
+  override readonly name = 'PartyConfigError';
+  readonly code = 'invalid-config';
+  constructor(
+    message: string,
+    readonly issues: readonly { path: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Reads and validates a party's configuration file; paths become absolute. */
+export function loadPartyConfig(file: string): PartyConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new PartyConfigError(`cannot read configuration ${file}: ${(error as Error).message}`);
+  }
+  const parsed = PartyConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new PartyConfigError(`invalid configuration ${file}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  }
+  const base = path.dirname(path.resolve(file));
+  const abs = (p: string) => path.resolve(base, p);
+  const c = parsed.data;
+  return {
+    ...c,
+    dir: abs(c.dir),
+    trust: { caCertFile: abs(c.trust.caCertFile), crlFile: abs(c.trust.crlFile) },
+    ...(c.inboxDir ? { inboxDir: abs(c.inboxDir) } : {}),
+  };
+}

@@ -1,0 +1,27 @@
+// A Standesamt's (or the Meldebehörde's) submitting side as its own process: its own key and
+// certificate, its durable outbox in its own directory, TLS to the hub's NATS as itself.
+import path from 'node:path';
+import { openParty } from '../../kit/party.ts';
+import { PartyConfigError, type PartyConfig } from '../../kit/partyConfig.ts';
+import type { Trust } from '../../kit/trust.ts';
+import { StandesamtConnector } from './standesamtConnector.ts';
+
+export interface Submitter {
+  readonly connector: StandesamtConnector;
+  readonly trust: Trust;
+  close(): Promise<void>;
+}
+
+export async function openSubmitter(config: PartyConfig, log: (line: string) => void, options: { timeoutMs?: number; concurrency?: number } = {}): Promise<Submitter> {
+  if (config.role !== 'standesamt' && config.role !== 'meldebehoerde') throw new PartyConfigError(`this configuration is for a ${config.role}, which submits nothing`);
+  const { trust, nc } = await openParty(config, log);
+  const connector = new StandesamtConnector({ nc, signer: trust.signer, outboxFile: path.join(config.dir, 'outbox.sqlite'), ...options });
+  return {
+    connector,
+    trust,
+    async close() {
+      await connector.close();
+      await nc.close();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+// The layout of a whole exchange on one machine, as `elfe start`, the demo and the tests use
+// it: every party in its own directory with its own key, which never leaves it.
+//
+//   DATA/ca/                 the exchange CA: its key, certificate, CRL, issued certificates
+//   DATA/hub/                the hub: its key and certificate, log signing key, log, tree, nats store
+//   DATA/parties/<name>/     one party: its key, certificate, configuration, outbox or inbox, state
+//
+// Each party generates its key pair and a CSR in its own directory; the CA signs the CSR
+// (the operator carries it across; here it is a file copy). The CA never sees a party's key.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { hubIdentity, type Role } from '../../../contracts/index.ts';
+import { createRequest } from '../../../connectors/kit/credentials.ts';
+import { parseConfig, type HubConfig } from '../config/config.ts';
+import { pkiInit, signRequest } from '../pki/pki.ts';
+
+export interface PartySpec {
+  /** Directory name under `parties/`. */
+  readonly name: string;
+  readonly role: Role;
+  readonly dvdv: string;
+  readonly displayName: string;
+}
+
+export interface ProvisionedParty extends PartySpec {
+  readonly dir: string;
+  readonly configFile: string;
+}
+
+export interface Exchange {
+  readonly root: string;
+  readonly caDir: string;
+  readonly hubDir: string;
+  readonly hubConfigFile: string;
+  readonly natsUrl: string;
+  readonly metricsPort?: number;
+  readonly parties: readonly ProvisionedParty[];
+  party(name: string): ProvisionedParty;
+}
+
+export interface ProvisionOptions {
+  /** Port of the hub's local nats-server. */
+  readonly natsPort: number;
+  readonly metricsPort?: number;
+  /** Hub configuration beyond the layout (routing, Standesämter, delivery limits, log policy). */
+  readonly hub?: Partial<Omit<HubConfig, 'dataDir' | 'nats' | 'trust' | 'metrics'>>;
+  readonly meldebehoerde?: { readonly dvdv: string; readonly name: string };
+}
+
+export const partyNameOf = (dvdv: string): string => dvdv.replace(':', '-');
+const defaultMeldebehoerde = { dvdv: 'mbh:demo', name: 'Meldebehörde (Demo)' };
+
+const writeJson = (file: string, value: unknown) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+
+/** A key pair and CSR in `dir` (the party's side), signed by the CA (the operator's side). */
+function enrol(caDir: string, dir: string, request: Parameters<typeof createRequest>[1]): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (existsSync(path.join(dir, 'cert.pem'))) return;
+  if (!existsSync(path.join(dir, 'request.csr'))) createRequest(dir, request);
+  const issued = signRequest(caDir, readFileSync(path.join(dir, 'request.csr'), 'utf8'));
+  writeFileSync(path.join(dir, 'cert.pem'), issued.certificatePem);
+}
+
+/** Creates what is missing of the layout (CA, keys, certificates, configurations); keeps what exists. */
+export function provisionExchange(root: string, options: ProvisionOptions): Exchange {
+  const abs = path.resolve(root);
+  const caDir = path.join(abs, 'ca');
+  const hubDir = path.join(abs, 'hub');
+  const partiesDir = path.join(abs, 'parties');
+  mkdirSync(abs, { recursive: true, mode: 0o700 });
+  if (!existsSync(path.join(caDir, 'ca.key.pem'))) pkiInit(caDir);
+
+  const hubConfig = parseConfig({ ...options.hub, dataDir: hubDir });
+  enrol(caDir, hubDir, { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name });
+  enrol(caDir, path.join(partiesDir, 'nats-server'), { name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
+
+  const melde = options.meldebehoerde ?? defaultMeldebehoerde;
+  const specs: PartySpec[] = [
+    ...hubConfig.routing.elterngeldstellen.map((a) => ({ name: partyNameOf(a.dvdv), role: 'elterngeldstelle' as const, dvdv: a.dvdv, displayName: a.name })),
+    ...hubConfig.routing.familienkassen.map((a) => ({ name: partyNameOf(a.dvdv), role: 'familienkasse' as const, dvdv: a.dvdv, displayName: a.name })),
+    ...hubConfig.standesaemter.map((s) => ({ name: `sta-${s.standesamtsnummer}`, role: 'standesamt' as const, dvdv: `psw:${s.standesamtsnummer}`, displayName: s.name })),
+    { name: partyNameOf(melde.dvdv), role: 'meldebehoerde', dvdv: melde.dvdv, displayName: melde.name },
+  ];
+  const natsUrl = `nats://127.0.0.1:${options.natsPort}`;
+  const trust = { caCertFile: '../../ca/ca.cert.pem', crlFile: '../../ca/crl.pem' };
+  const parties = specs.map((spec): ProvisionedParty => {
+    const dir = path.join(partiesDir, spec.name);
+    enrol(caDir, dir, { role: spec.role, dvdv: spec.dvdv, name: spec.displayName });
+    const configFile = path.join(dir, 'config.json');
+    if (!existsSync(configFile)) {
+      writeJson(configFile, {
+        role: spec.role,
+        dvdv: spec.dvdv,
+        name: spec.displayName,
+        dir: '.',
+        nats: { url: natsUrl },
+        trust,
+        ...(spec.role === 'elterngeldstelle' || spec.role === 'familienkasse' ? { delivery: hubConfig.delivery } : {}),
+        ...(spec.role === 'elterngeldstelle' ? { standesaemter: hubConfig.standesaemter } : {}),
+      });
+    }
+    return { ...spec, dir, configFile };
+  });
+
+  const hubConfigFile = path.join(hubDir, 'config.json');
+  if (!existsSync(hubConfigFile)) {
+    writeJson(hubConfigFile, {
+      ...options.hub,
+      dataDir: '.',
+      nats: { port: options.natsPort, serverDir: '../parties/nats-server' },
+      trust: { caCertFile: '../ca/ca.cert.pem', crlFile: '../ca/crl.pem', issuedDir: '../ca/issued' },
+      ...(options.metricsPort !== undefined ? { metrics: { port: options.metricsPort } } : {}),
+    });
+  }
+  const written = JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { nats?: { port?: number }; metrics?: { port?: number } };
+  const port = written.nats?.port ?? options.natsPort;
+  return {
+    root: abs,
+    caDir,
+    hubDir,
+    hubConfigFile,
+    natsUrl: `nats://127.0.0.1:${port}`,
+    ...(written.metrics?.port !== undefined ? { metricsPort: written.metrics.port } : {}),
+    parties,
+    party(name) {
+      const found = parties.find((p) => p.name === name);
+      if (!found) throw new Error(`no party ${name} in ${abs}`);
+      return found;
+    },
+  };
+}
+
+/** The command line that runs one party as its own process. */
+export function partyCommand(party: Pick<ProvisionedParty, 'role' | 'configFile'>): string[] {
+  switch (party.role) {
+    case 'elterngeldstelle':
+      return ['connector', 'elterngeld', '--config', party.configFile];
+    case 'familienkasse':
+      return ['connector', 'familienkasse', '--config', party.configFile];
+    default:
+      throw new Error(`a ${party.role} does not run as a service`);
+  }
+}
