@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { e2eProbe } from './probes/e2e.ts';
 import { logProbe } from './probes/log.ts';
+import { cryptoProbe } from './probes/crypto.ts';
 import { machineInfo, ratiosOf, renderTable, writeReport, type BenchReport, type Section } from './report.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -10,7 +11,7 @@ const startedAt = new Date().toISOString();
 const t0 = performance.now();
 const sections: Section[] = [];
 
-const probes: [string, () => Promise<Section[]>][] = [['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
+const probes: [string, () => Promise<Section[]>][] = [['crypto', cryptoProbe], ['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
 if (!args.has('--skip-e2e')) probes.unshift(['end to end', e2eProbe]);
 for (const [name, probe] of probes) {
   process.stderr.write(`bench: ${name}…\n`);

@@ -4,16 +4,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { BirthRegisteredDataSchema, certificateSigner, deterministicUuid, type BirthRegistered, type Signer } from '../../contracts/index.ts';
-import { StandesamtConnector } from '../../connectors/standesamt/src/standesamtConnector.ts';
-import { startHub } from '../../hub/src/app/hub.ts';
-import { keysDirOf, parseConfig, pkiDirOf } from '../../hub/src/config/config.ts';
-import { ensureCa, ensurePartyCertificate, readParty } from '../../hub/src/pki/parties.ts';
-import { findNatsServer, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
+import { connect } from '@nats-io/transport-node';
+import { BirthRegisteredDataSchema, deterministicUuid, type BirthRegistered } from '../../contracts/index.ts';
+import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
+import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
+import { partyCommand, provisionExchange } from '../../hub/src/app/exchange.ts';
+import { superviseProcesses } from '../../hub/src/app/supervisor.ts';
+import { parseConfig } from '../../hub/src/config/config.ts';
+import { findNatsServer, freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
-import { loadOrCreateSigner } from '../../hub/src/keys/keyDirectory.ts';
+import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
+import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { percentile, type Figure, type Section } from '../report.ts';
 
@@ -50,83 +52,94 @@ interface RunResult {
   readonly deliveries: number;
 }
 
-/** Offers `births` registrations (with IdNrs, so both agencies receive) at `rate` per second (Infinity: all at once). */
-async function e2eRun(births: number, rate: number, seed: number, trust: 'keys' | 'pki' = 'keys'): Promise<RunResult> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-e2e-'));
-  const config = parseConfig({ dataDir, trust: { mode: trust } });
-  const keysDir = keysDirOf(config);
-  const signers = new Map<string, Signer>();
-  if (trust === 'pki') ensureCa(pkiDirOf(config));
-  for (const s of config.standesaemter) {
-    const name = `sta-${s.standesamtsnummer}`;
-    if (trust === 'keys') signers.set(s.standesamtsnummer, loadOrCreateSigner(keysDir, { name, dvdv: `psw:${s.standesamtsnummer}`, role: 'standesamt' }));
-    else {
-      const party = readParty(ensurePartyCertificate(pkiDirOf(config), { name, dvdv: `psw:${s.standesamtsnummer}`, role: 'standesamt', displayName: s.name }));
-      signers.set(s.standesamtsnummer, certificateSigner(party.privateKey, party.certificatePem));
-    }
-  }
-  const hub = await startHub(config);
-  const connectors = new Map<string, StandesamtConnector>();
-  const connections: NatsConnection[] = [];
-  for (const s of config.standesaemter) {
-    const nc = await connect({ servers: hub.natsUrl, ...hub.connectOptionsFor(`sta-${s.standesamtsnummer}`) });
-    connections.push(nc);
-    connectors.set(s.standesamtsnummer, new StandesamtConnector({ nc, signer: signers.get(s.standesamtsnummer)!, outboxFile: path.join(dataDir, `sta-${s.standesamtsnummer}.sqlite`), concurrency: 64 }));
-  }
-  const scenarios = makeScenarios({ births, seed, standesaemter: config.standesaemter });
+async function metricsOf(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return new Map(text.split('\n').flatMap((line) => {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    return m ? [[m[1]!, Number(m[2])] as const] : [];
+  }));
+}
+
+/**
+ * Offers `births` registrations (with IdNrs, so both agencies receive) at `rate` per second
+ * (Infinity: all at once) to the exchange as it is deployed: the hub and every agency's
+ * connector in their own processes, each Standesamt with its own key.
+ */
+async function e2eRun(births: number, rate: number, seed: number): Promise<RunResult> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-e2e-'));
+  const metricsPort = await freePort();
+  const exchange = provisionExchange(root, { natsPort: await freePort(), metricsPort });
+  const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
+  const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))], { log: () => undefined });
+  const submitters = new Map<string, Submitter>();
   const sent = new Map<string, number>();
-  const pendingDeliveries = new Map<string, number>();
+  let t0 = 0;
+  let elapsed = 0;
+  try {
+    await supervisor.waitFor('hub', /^ready:/, 120_000);
+    await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+    for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64 }));
+    const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter });
+    t0 = Date.now();
+    for (let i = 0; i < scenarios.length; i++) {
+      const s = scenarios[i]!;
+      if (Number.isFinite(rate)) {
+        const due = t0 + (i / rate) * 1000;
+        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      }
+      const registration = BirthRegisteredDataSchema.parse({ ...s.registration, child: { ...s.registration.child, idnr: s.childIdNr }, parent1: { ...s.registration.parent1, idnr: s.parent1IdNr } });
+      const messageId = deterministicUuid('bench', String(seed), String(i));
+      const submitter = submitters.get(`psw:${s.standesamt.standesamtsnummer}`)!;
+      const event: BirthRegistered = {
+        messageId,
+        type: 'BirthRegistered',
+        schemaVersion: 1,
+        occurredAt: new Date().toISOString(),
+        producer: { dvdv: submitter.trust.identity.dvdv as never, name: submitter.trust.identity.name, role: 'standesamt' },
+        legalBasis: '§ 21 PStG',
+        purpose: 'benchmark',
+        correlationId: messageId,
+        data: registration,
+      };
+      sent.set(messageId, Date.now());
+      void submitter.connector.submit(event);
+    }
+    const expected = scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0);
+    const deadline = Date.now() + 600_000;
+    while (Date.now() < deadline) {
+      const m = await metricsOf(metricsPort);
+      if ((m.get('elfe_receipts_total{outcome="acknowledged"}') ?? 0) >= expected) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    elapsed = (Date.now() - t0) / 1000;
+  } finally {
+    for (const s of submitters.values()) await s.close();
+    await supervisor.stop();
+  }
+  // Latency per birth: submission until its last delivery's receipt was logged.
+  const store = openSqliteEventStore(logFiles(exchange.hubDir).events);
+  const causeOf = new Map<string, string>();
+  const open = new Map<string, number>();
   const done: number[] = [];
   let acked = 0;
-  const scheduledBy = new Map<string, string>();
-  const watch = hub.log.subscribe(0);
-  const watching = (async () => {
-    for await (const stored of watch) {
+  try {
+    for await (const stored of store.readAll()) {
       const event = fromRecord(stored);
       if (event?.type === 'DeliveryScheduled') {
-        scheduledBy.set(event.data.deliveryId, event.causationId ?? '');
-        pendingDeliveries.set(event.causationId ?? '', (pendingDeliveries.get(event.causationId ?? '') ?? 0) + 1);
+        causeOf.set(event.data.deliveryId, event.causationId ?? '');
+        open.set(event.causationId ?? '', (open.get(event.causationId ?? '') ?? 0) + 1);
       } else if (event?.type === 'DeliveryAcknowledged') {
         acked++;
-        const cause = scheduledBy.get(event.data.deliveryId) ?? '';
-        const left = (pendingDeliveries.get(cause) ?? 1) - 1;
-        pendingDeliveries.set(cause, left);
+        const cause = causeOf.get(event.data.deliveryId) ?? '';
+        const left = (open.get(cause) ?? 1) - 1;
+        open.set(cause, left);
         if (left === 0 && sent.has(cause)) done.push(Date.parse(stored.recordedAt) - sent.get(cause)!);
       }
     }
-  })();
-  const t0 = Date.now();
-  for (let i = 0; i < scenarios.length; i++) {
-    const s = scenarios[i]!;
-    if (Number.isFinite(rate)) {
-      const due = t0 + (i / rate) * 1000;
-      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    }
-    const registration = BirthRegisteredDataSchema.parse({ ...s.registration, child: { ...s.registration.child, idnr: s.childIdNr }, parent1: { ...s.registration.parent1, idnr: s.parent1IdNr } });
-    const messageId = deterministicUuid('bench', String(seed), String(i));
-    const event: BirthRegistered = {
-      messageId,
-      type: 'BirthRegistered',
-      schemaVersion: 1,
-      occurredAt: new Date().toISOString(),
-      producer: { dvdv: `psw:${s.standesamt.standesamtsnummer}` as never, name: s.standesamt.name, role: 'standesamt' },
-      legalBasis: '§ 21 PStG',
-      purpose: 'benchmark',
-      correlationId: messageId,
-      data: registration,
-    };
-    sent.set(messageId, Date.now());
-    void connectors.get(s.standesamt.standesamtsnummer)!.submit(event);
+  } finally {
+    await store.close();
   }
-  const deadline = Date.now() + 300_000;
-  while (done.length < births && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const elapsed = (Date.now() - t0) / 1000;
-  for (const c of connectors.values()) await c.close();
-  for (const nc of connections) await nc.close();
-  await watch.close();
-  await hub.stop();
-  await watching;
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
   if (done.length < births) throw new Error(`only ${done.length} of ${births} births fully acknowledged`);
   return { birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99), deliveries: acked };
 }
@@ -136,18 +149,14 @@ export async function e2eProbe(): Promise<Section[]> {
   const figures: Figure[] = [];
   const raw: Figure[] = [{ key: 'raw.jetstream.publish', label: 'raw JetStream publishes/s (acked, file store, sync always, 256 in flight)', value: await rawJetStream(5, 256), unit: '/s' }];
   const max = await e2eRun(1000, Number.POSITIVE_INFINITY, 1);
-  figures.push({ key: 'e2e.births.max', label: 'births/s, 1000 offered at once (2 deliveries each, all acknowledged)', value: max.birthsPerSecond, unit: '/s' });
-  // Each birth costs four JetStream publishes: two deliveries, two receipts.
+  figures.push({ key: 'e2e.births.max', label: 'births/s, 1000 offered at once (parties as processes, EC certificates, TLS, JWE; all acknowledged)', value: max.birthsPerSecond, unit: '/s' });
+  // Each birth costs up to four JetStream publishes: two deliveries, two receipts.
   figures.push({ key: 'e2e.publishes.max', label: '  JetStream publishes/s that load causes (4 per birth)', value: max.birthsPerSecond * 4, unit: '/s', limit: 'raw.jetstream.publish' });
   figures.push({ key: 'e2e.latency.max.p50', label: '  latency p50 at that load', value: max.p50, unit: 'ms' });
   figures.push({ key: 'e2e.latency.max.p99', label: '  latency p99 at that load', value: max.p99, unit: 'ms' });
-  const pki = await e2eRun(1000, Number.POSITIVE_INFINITY, 2, 'pki');
-  figures.push({ key: 'e2e.births.max.pki', label: 'births/s, same load, with certificates, TLS and JWE payloads', value: pki.birthsPerSecond, unit: '/s' });
-  figures.push({ key: 'e2e.latency.max.pki.p50', label: '  latency p50 at that load (pki)', value: pki.p50, unit: 'ms' });
-  figures.push({ key: 'e2e.latency.max.pki.p99', label: '  latency p99 at that load (pki)', value: pki.p99, unit: 'ms' });
   for (const rate of [10, 50, 100]) {
-    const r = await e2eRun(rate * 5, rate, 100 + rate, 'pki');
-    figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered (pki)`, value: r.birthsPerSecond, unit: '/s' });
+    const r = await e2eRun(rate * 5, rate, 100 + rate);
+    figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered`, value: r.birthsPerSecond, unit: '/s' });
     figures.push({ key: `e2e.rate${rate}.p50`, label: `  latency p50 at ${rate}/s`, value: r.p50, unit: 'ms' });
     figures.push({ key: `e2e.rate${rate}.p99`, label: `  latency p99 at ${rate}/s`, value: r.p99, unit: 'ms' });
   }

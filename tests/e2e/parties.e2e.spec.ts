@@ -1,0 +1,193 @@
+// The exchange as operators run it: `elfe exchange init` lays out the CA and every party
+// with its own key; the hub, each agency's connector and the Standesamt's watch directory run
+// as separate processes with their own commands. Each kind of process is killed with SIGKILL
+// in the middle of a burst and started again with the same command: nothing is lost, nothing
+// is duplicated at any inbox, every delivery is acknowledged, and the log verifies.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptPayload, formatRegisterKey } from '../../contracts/index.ts';
+import { makeScenarios, type BirthScenario } from '../../hub/src/demo/synthetic.ts';
+import { defaultStandesaemter } from '../../hub/src/config/config.ts';
+import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
+import { logFiles } from '../../hub/src/log/openHubLog.ts';
+import { fromRecord } from '../../hub/src/log/records.ts';
+import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
+import { dropBirth } from '../support/births.ts';
+import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
+import { ElfeProcess, filesIn, pidsWith, processAlive, runElfe, until } from '../support/processes.ts';
+
+if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
+
+const standesamt = defaultStandesaemter.find((s) => s.standesamtsnummer === '11007007')!;
+const egsName = 'egs-11000000';
+const fkaName = 'fka-ost';
+
+/** Every file under `dir`, recursively. */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+describe.skipIf(!natsAvailable)('parties as separate processes', () => {
+  let root: string;
+  let hub: ElfeProcess;
+  const connectors = new Map<string, ElfeProcess>();
+  let watcher: ElfeProcess;
+  const party = (name: string) => path.join(root, 'parties', name);
+  const watchDir = () => path.join(party(`sta-${standesamt.standesamtsnummer}`), 'watch');
+  const inbox = (name: string) => filesIn(path.join(party(name), 'inbox'), /\.(xml|json)$/);
+  const all: BirthScenario[] = [];
+
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'elfe-parties-'));
+    const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort())]);
+    expect(init.code, init.stderr + init.stdout).toBe(0);
+    mkdirSync(watchDir(), { recursive: true });
+    hub = new ElfeProcess('hub', ['hub', 'start', '--config', path.join(root, 'hub', 'config.json')]);
+    for (const name of readdirSync(path.join(root, 'parties'))) {
+      const role = JSON.parse(readFileSync(path.join(party(name), 'config.json'), 'utf8')).role as string;
+      if (role === 'elterngeldstelle' || role === 'familienkasse') {
+        connectors.set(name, new ElfeProcess(name, ['connector', role === 'elterngeldstelle' ? 'elterngeld' : 'familienkasse', '--config', path.join(party(name), 'config.json')]));
+      }
+    }
+    watcher = new ElfeProcess('watch', ['standesamt', 'watch', watchDir(), '--config', path.join(party(`sta-${standesamt.standesamtsnummer}`), 'config.json')]);
+    await hub.ready();
+    await Promise.all([...connectors.values(), watcher].map((p) => p.ready()));
+  });
+
+  afterAll(async () => {
+    await Promise.all([watcher, ...connectors.values(), hub].filter(Boolean).map((p) => p.kill('SIGTERM')));
+  });
+
+  const consented = (list: readonly BirthScenario[]) => list.filter((s) => s.registration.consent.elterngeldstelle).length;
+  const batch = (n: number, seed: number) => {
+    const list = makeScenarios({ births: n, seed, standesaemter: [standesamt], firstEntry: 100_000 + all.length });
+    all.push(...list);
+    return list;
+  };
+  const doneCount = () => filesIn(path.join(watchDir(), 'done'), /\.081020\.xml$/).length;
+
+  /** Drops a batch, lets `progress` pass `after`, then kills and restarts via `fault`. */
+  async function burstWithFault(seed: number, progress: () => number, fault: () => Promise<void>) {
+    const before = progress();
+    const births = batch(80, seed);
+    births.forEach((s) => dropBirth(watchDir(), s));
+    await until(() => progress() >= before + 5, 60_000, 'progress before the fault');
+    await fault();
+  }
+
+  it('kill -9 of the watcher, the hub, the nats-server and a connector mid-burst: nothing lost, nothing twice, all acknowledged, the log verifies', async () => {
+    // The Standesamt's submitter.
+    await burstWithFault(1, doneCount, () => watcher.crashAndRestart());
+    // The hub (its nats-server child goes with it and is replaced at the next start).
+    await burstWithFault(2, () => inbox(egsName).length, () => hub.crashAndRestart());
+    // The nats-server alone: the hub starts it again.
+    await burstWithFault(3, () => inbox(egsName).length, async () => {
+      const pid = Number(readFileSync(path.join(root, 'hub', 'nats', 'nats-server.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      await until(() => !processAlive(pid), 10_000, 'nats-server gone');
+      await until(() => /nats-server exited/.test(hub.output), 10_000, 'hub noticed');
+    });
+    // One agency's connector.
+    await burstWithFault(4, () => inbox(egsName).length, () => connectors.get(egsName)!.crashAndRestart());
+
+    // The Meldebehörde sends IdNrs for three births, each with its own command.
+    const meldeConfig = path.join(party('mbh-demo'), 'config.json');
+    for (const s of all.slice(0, 3)) {
+      const sent = await runElfe(['meldebehoerde', 'idnr', '--register', formatRegisterKey(s.registration.registerKey), '--child', s.childIdNr, '--parent', s.parent1IdNr, '--config', meldeConfig, '--json']);
+      expect(sent.code, sent.stdout + sent.stderr).toBe(0);
+      expect(JSON.parse(sent.stdout.trim().split('\n').pop()!)).toMatchObject({ accepted: true });
+    }
+
+    await until(() => doneCount() === all.length, 120_000, 'every birth submitted');
+    await until(() => inbox(egsName).length >= consented(all) && inbox(fkaName).length >= 3, 120_000, 'every delivery in its inbox');
+    // Nothing more arrives (redeliveries after the restarts are absorbed).
+    await until(async () => {
+      const a = inbox(egsName).length;
+      await new Promise((r) => setTimeout(r, 1000));
+      return inbox(egsName).length === a;
+    }, 30_000, 'inboxes stable');
+    expect(inbox(egsName)).toHaveLength(consented(all));
+    expect(inbox(fkaName)).toHaveLength(3);
+    expect(filesIn(path.join(watchDir(), 'failed'))).toEqual([]);
+
+    await hub.kill('SIGTERM');
+    const store = openSqliteEventStore(logFiles(path.join(root, 'hub')).events);
+    try {
+      const events = (await collect(store.readAll())).map(fromRecord);
+      const scheduled = events.flatMap((e) => (e?.type === 'DeliveryScheduled' ? [e] : []));
+      const keys = scheduled.map((d) => `${formatRegisterKey(d.data.registerKey)}/${d.data.recipient.dvdv}/${d.data.kind}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      const registered = events.filter((e) => e?.type === 'BirthRegistered');
+      expect(registered).toHaveLength(all.length);
+      const acknowledged = new Set(events.flatMap((e) => (e?.type === 'DeliveryAcknowledged' ? [e.data.deliveryId] : [])));
+      for (const d of scheduled) expect(acknowledged.has(d.data.deliveryId)).toBe(true);
+      expect(events.some((e) => e?.type === 'DeliveryRejected' || e?.type === 'DeliveryDeadLettered')).toBe(false);
+      // Each inbox holds exactly the deliveries addressed to it.
+      expect(new Set(inbox(egsName).map((f) => f.replace(/\.xml$/, '')))).toEqual(new Set(scheduled.filter((d) => d.data.recipient.dvdv === 'egs:11000000').map((d) => d.data.deliveryId)));
+
+      // The hub's directory holds no private key but its own, and none of them opens a payload.
+      const privateKeys = walk(path.join(root, 'hub')).filter((f) => statSync(f).size < 20_000 && /PRIVATE KEY/.test(readFileSync(f, 'latin1')));
+      expect(privateKeys.map((f) => path.relative(path.join(root, 'hub'), f)).sort()).toEqual(['hub.key.pem', 'key.pem']);
+      const hubCert = new X509Certificate(readFileSync(path.join(root, 'hub', 'cert.pem')));
+      expect(hubCert.checkPrivateKey(createPrivateKey(readFileSync(path.join(root, 'hub', 'key.pem'))))).toBe(true);
+      const jwe = scheduled[0]!.data.payloadJwe!;
+      expect(jwe).toBeTruthy();
+      for (const f of privateKeys) {
+        const opened = await decryptPayload(jwe, createPrivateKey(readFileSync(f)), scheduled[0]!.data.deliveryId).catch(() => ({ success: false as const }));
+        expect(opened.success).toBe(false);
+      }
+      const recipient = scheduled[0]!.data.recipient.dvdv.replace(':', '-');
+      const own = await decryptPayload(jwe, createPrivateKey(readFileSync(path.join(party(recipient), 'key.pem'))), scheduled[0]!.data.deliveryId);
+      expect(own.success).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const audit = await runElfe(['audit', 'verify', '--data', path.join(root, 'hub')]);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    hub.start();
+    await hub.ready();
+  });
+
+  it('no party directory holds another party\'s private key, and the CA holds only its own', () => {
+    const keyFilesOf = (dir: string) => walk(dir).filter((f) => statSync(f).size < 20_000 && /PRIVATE KEY/.test(readFileSync(f, 'latin1')));
+    expect(keyFilesOf(path.join(root, 'ca')).map((f) => path.basename(f))).toEqual(['ca.key.pem']);
+    for (const name of readdirSync(path.join(root, 'parties'))) {
+      expect(keyFilesOf(party(name)).map((f) => path.relative(party(name), f))).toEqual(['key.pem']);
+      expect(statSync(path.join(party(name), 'key.pem')).mode & 0o077).toBe(0);
+    }
+  });
+});
+
+describe.skipIf(!natsAvailable)('elfe start, killed with SIGKILL', () => {
+  it('leaves no child behind, and the same command brings the exchange back', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-start-'));
+    const args = ['start', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort())];
+    const first = new ElfeProcess('start', args);
+    await first.ready(/\[hub\] ready:/m, 120_000);
+    await first.ready(/\[sta-11007007\] ready:/m, 60_000);
+    const children = pidsWith(root);
+    expect(children.length).toBeGreaterThanOrEqual(3);
+    await first.kill('SIGKILL');
+    // Every child (connectors, watchers, the hub, its nats-server) ends with its parent.
+    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), 30_000, 'children gone');
+
+    const second = new ElfeProcess('start', args);
+    try {
+      await second.ready(/\[hub\] ready:/m, 120_000);
+      await second.ready(/\[egs-11000000\] ready:/m, 60_000);
+      await second.ready(/\[sta-11007007\] ready:/m, 60_000);
+      const births = makeScenarios({ births: 10, seed: 77, standesaemter: [standesamt], firstEntry: 500 });
+      const watch = path.join(root, 'parties', 'sta-11007007', 'watch');
+      births.forEach((s) => dropBirth(watch, s));
+      const want = births.filter((s) => s.registration.consent.elterngeldstelle).length;
+      await until(() => filesIn(path.join(root, 'parties', egsName, 'inbox'), /\.xml$/).length === want, 60_000, 'deliveries after the restart');
+    } finally {
+      await second.kill('SIGTERM');
+    }
+    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), 30_000, 'children stopped');
+  });
+});
