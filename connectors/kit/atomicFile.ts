@@ -1,11 +1,30 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
-/** Writes a file so that it is either absent or complete, and durable once this returns. */
+// Inbox files carry personal data: the owner's alone (0600, directories 0700), whatever the umask.
+const fileMode = 0o600;
+const dirMode = 0o700;
+
+/** Creates `dir` and any missing parents as 0700; directories that already exist are left as they are. */
+export function ensurePrivateDir(dir: string): void {
+  const target = path.resolve(dir);
+  const first = mkdirSync(target, { recursive: true, mode: dirMode });
+  if (first === undefined) return;
+  // mkdir's mode is filtered by the umask; chmod is not.
+  for (let d = target; ; d = path.dirname(d)) {
+    chmodSync(d, dirMode);
+    if (d === path.resolve(first) || d === path.dirname(d)) break;
+  }
+}
+
+/** Writes a file (mode 0600) so that it is either absent or complete, and durable once this returns. */
 export function writeFileAtomic(file: string, content: string): void {
+  ensurePrivateDir(path.dirname(file));
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o640);
+  const fd = openSync(tmp, 'w', fileMode);
   try {
+    // A stale temporary file keeps its old mode under 'w'; the umask filters the one given to open.
+    fchmodSync(fd, fileMode);
     writeSync(fd, content);
     fsyncSync(fd);
   } finally {

@@ -20,6 +20,12 @@ const births: BirthRegisteredData[] = [
       placeOfBirth: { city: 'Köln' },
     },
   }),
+  // Optional data missing: no place name, a child with first names only, a second parent
+  // without first names (written nichtVorhanden) and without birth date (no geburt).
+  sampleBirthRegistration({
+    child: { name: { firstNames: ['Mia'] }, sex: 'w', birth: { date: '2026-11-01', time: '07:45', exact: true }, placeOfBirth: {} },
+    parent2: { name: { familyName: 'Lee' }, sex: 'm' },
+  }),
 ];
 
 describe.skipIf(!runnable)('XSD validity of rendered messages', () => {

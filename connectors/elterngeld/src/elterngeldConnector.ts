@@ -2,12 +2,12 @@
 // (stA2EGS.Geburt.131011, XSD-valid) in the Elterngeldstelle's inbox directory, written once
 // per delivery id, optionally POSTed to a webhook of its system.
 import type { KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ElterngeldDataSetSchema, render131011, type Author, type Signer, type Verifier } from '../../../contracts/index.ts';
 import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
-import { writeFileAtomic } from '../../kit/atomicFile.ts';
+import { ensurePrivateDir, writeFileAtomic } from '../../kit/atomicFile.ts';
 
 export interface ElterngeldConnectorOptions {
   readonly nc: NatsConnection;
@@ -29,7 +29,7 @@ export interface ElterngeldConnectorOptions {
 }
 
 export async function startElterngeldConnector(options: ElterngeldConnectorOptions): Promise<AgencyConsumer> {
-  mkdirSync(options.inboxDir, { recursive: true });
+  ensurePrivateDir(options.inboxDir);
   return startAgencyConsumer({
     nc: options.nc,
     dvdv: options.dvdv,

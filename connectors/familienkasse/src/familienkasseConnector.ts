@@ -2,12 +2,12 @@
 // (schema: contracts/schemas/kindergeld-data-set.schema.json) into the inbox directory,
 // once per delivery id.
 import type { KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KindergeldDataSetSchema, type Signer, type Verifier } from '../../../contracts/index.ts';
 import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
-import { writeFileAtomic } from '../../kit/atomicFile.ts';
+import { ensurePrivateDir, writeFileAtomic } from '../../kit/atomicFile.ts';
 
 export interface FamilienkasseConnectorOptions {
   readonly nc: NatsConnection;
@@ -25,7 +25,7 @@ export interface FamilienkasseConnectorOptions {
 }
 
 export async function startFamilienkasseConnector(options: FamilienkasseConnectorOptions): Promise<AgencyConsumer> {
-  mkdirSync(options.inboxDir, { recursive: true });
+  ensurePrivateDir(options.inboxDir);
   return startAgencyConsumer({
     nc: options.nc,
     dvdv: options.dvdv,

@@ -9,10 +9,15 @@ const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'loca
 
 export const SexSchema = z.enum(['m', 'w', 'd', 'x']).describe('urn:xoev-de:xinneres:codeliste:geschlecht');
 
+/**
+ * Names as XPersonenstand carries them. A part is absent when the message says the person
+ * has none (`nichtVorhanden`) or, for a child (`PersonName.Veraenderung`), when it is not
+ * given yet; whoever needs a part (a data set, a writer) decides what its absence means.
+ */
 export const PersonNameSchema = z
   .object({
-    firstNames: z.array(NameSchema).min(1).max(20),
-    familyName: NameSchema,
+    firstNames: z.array(NameSchema).min(1).max(20).optional(),
+    familyName: NameSchema.optional(),
     birthName: NameSchema.optional(),
   })
   .strict();
@@ -23,15 +28,21 @@ export const AddressSchema = z
     street: z.string().min(1).max(100).optional(),
     houseNumber: z.string().min(1).max(20).optional(),
     postcode: z.string().min(1).max(10).optional(),
-    city: z.string().min(1).max(100),
+    /** `wohnort`: optional in `Anschrift.Inland`. */
+    city: z.string().min(1).max(100).optional(),
     country: z.string().min(1).max(100).optional(),
   })
   .strict();
 export type Address = z.infer<typeof AddressSchema>;
 
+/** A postal address that can be written as `anschrift.autor` (`wohnort` required). */
+export const PostalAddressSchema = AddressSchema.extend({ city: z.string().min(1).max(100) }).strict();
+export type PostalAddress = z.infer<typeof PostalAddressSchema>;
+
 export const PlaceSchema = z
   .object({
-    city: z.string().min(1).max(100),
+    /** `ort` of the `Ereignisort`: optional in XPersonenstand. */
+    city: z.string().min(1).max(100).optional(),
     street: z.string().min(1).max(100).optional(),
     houseNumber: z.string().min(1).max(20).optional(),
     country: z.string().min(1).max(100).optional(),
@@ -41,7 +52,8 @@ export const PlaceSchema = z
 export const ParentSchema = z
   .object({
     name: PersonNameSchema,
-    birthDate: isoDate,
+    /** Optional: 081020 carries none for the second parent, 081021 makes `geburt` optional. */
+    birthDate: isoDate.optional(),
     sex: SexSchema.optional(),
     address: AddressSchema.optional(),
     idnr: IdNrSchema.optional(),

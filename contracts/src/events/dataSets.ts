@@ -58,7 +58,11 @@ export type KindergeldDataSet = z.infer<typeof KindergeldDataSetSchema>;
 export const DeliveryPayloadSchema = z.discriminatedUnion('dataSet', [ElterngeldDataSetSchema, KindergeldDataSetSchema]);
 export type DeliveryPayload = z.infer<typeof DeliveryPayloadSchema>;
 
-/** The § 25 BEEG data set of a registration, or why there is none (no consent, no auftragsnummer, no child name). */
+/**
+ * The § 25 BEEG data set of a registration, or why there is none (no consent, no
+ * auftragsnummer, no child name yet). Parts the messages did not carry (a place name, a
+ * first name that does not exist) stay absent: 131011 takes them as optional.
+ */
 export function toElterngeldDataSet(
   registration: BirthRegisteredData,
 ): { readonly success: true; readonly data: ElterngeldDataSet } | { readonly success: false; readonly reason: 'no-consent' | 'no-auftragsnummer' | 'no-child-name' } {
@@ -68,15 +72,16 @@ export function toElterngeldDataSet(
   const childName = registration.child.name;
   if (!childName) return { success: false, reason: 'no-child-name' };
   const place = registration.child.placeOfBirth;
+  const birthName = childName.birthName ?? childName.familyName;
   const data: ElterngeldDataSet = {
     dataSet: 'beeg-25',
     registerKey: registration.registerKey,
     auftragsnummer,
     child: {
-      firstNames: childName.firstNames,
-      birthName: childName.birthName ?? childName.familyName,
+      ...(childName.firstNames ? { firstNames: childName.firstNames } : {}),
+      ...(birthName ? { birthName } : {}),
       birthDate: registration.child.birth.date,
-      placeOfBirth: { city: place.city, ...(place.country ? { country: place.country } : {}) },
+      placeOfBirth: { ...(place.city ? { city: place.city } : {}), ...(place.country ? { country: place.country } : {}) },
     },
     parent1: registration.parent1.name,
     ...(registration.parent2 ? { parent2: registration.parent2.name } : {}),
@@ -92,7 +97,7 @@ export function toKindergeldDataSet(
   registration: BirthRegisteredData,
   ids: { readonly childIdNr?: string; readonly parent1IdNr?: string; readonly parent2IdNr?: string },
   entitled: 'parent1' | 'parent2' = 'parent1',
-): { readonly success: true; readonly data: KindergeldDataSet } | { readonly success: false; readonly reason: 'no-child-idnr' | 'no-entitled-idnr' | 'no-child-name' | 'no-entitled-parent' } {
+): { readonly success: true; readonly data: KindergeldDataSet } | { readonly success: false; readonly reason: 'no-child-idnr' | 'no-entitled-idnr' | 'no-child-name' | 'no-entitled-parent' | 'no-entitled-birth-date' } {
   const childIdNr = ids.childIdNr ?? registration.child.idnr;
   if (!childIdNr) return { success: false, reason: 'no-child-idnr' };
   const parent = entitled === 'parent1' ? registration.parent1 : registration.parent2;
@@ -101,6 +106,8 @@ export function toKindergeldDataSet(
   if (!entitledIdNr) return { success: false, reason: 'no-entitled-idnr' };
   const childName = registration.child.name;
   if (!childName) return { success: false, reason: 'no-child-name' };
+  // KiGAbV § 3 needs the entitled person's birth date; XPersonenstand may not carry it.
+  if (!parent.birthDate) return { success: false, reason: 'no-entitled-birth-date' };
   const data = {
     dataSet: 'kindergeld' as const,
     registerKey: registration.registerKey,

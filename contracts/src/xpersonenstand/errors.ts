@@ -10,6 +10,7 @@ export type XmlCodecErrorCode =
   | 'unsupported-message'
   | 'missing-element'
   | 'invalid-date'
+  | 'birth-after-message'
   | 'invalid-name'
   | 'invalid-value'
   | 'confidential-birth'

@@ -13,11 +13,11 @@ const rootOf = (kind: '081020' | '081021') => `/xp:portal2StA.Geburt.${kind}`;
 function parent(primary: ParentFacts | undefined, secondary: ParentFacts | undefined, path: string): Parent | XmlCodecError {
   const facts = primary ?? secondary;
   if (!facts) return new XmlCodecError('missing-element', 'parent missing', path);
+  // Optional in both messages (081020's elternteil2 has none): what needs it asks for it.
   const birthDate = primary?.birthDate ?? secondary?.birthDate;
-  if (!birthDate) return new XmlCodecError('missing-element', 'birth date of the parent missing in both messages', `${path}/xp:geburt/xp:tag`);
   const sex = primary?.sex ?? secondary?.sex;
   const address = primary?.address ?? secondary?.address;
-  return { name: facts.name, birthDate, ...(sex ? { sex } : {}), ...(address ? { address } : {}) };
+  return { name: facts.name, ...(birthDate ? { birthDate } : {}), ...(sex ? { sex } : {}), ...(address ? { address } : {}) };
 }
 
 /**

@@ -31,7 +31,7 @@ export interface BirthFacts {
   readonly date: string;
   /** `HH:MM`, when known. */
   readonly time?: string;
-  readonly place: { readonly city: string; readonly street?: string; readonly houseNumber?: string; readonly country?: string };
+  readonly place: { readonly city?: string; readonly street?: string; readonly houseNumber?: string; readonly country?: string };
 }
 
 export interface ParentFacts {
@@ -101,15 +101,34 @@ function header(root: XNode, release: Release, expectedCode: string): MessageHea
   };
 }
 
-/** `familienname`/`vornamen`/`geburtsname`, each wrapping an unqualified `<name>`. */
-function personName(node: XNode): PersonName {
-  const part = (n: XNode) => n.req('name', false).name();
-  const familyName = part(node.req('familienname'));
-  const firstNamesNode = node.req('vornamen').req('name', false);
-  const firstNames = firstNamesNode.name().split(/\s+/).filter(Boolean);
-  const birthNameNode = node.child('geburtsname');
-  const birthName = birthNameNode ? part(birthNameNode) : undefined;
-  return { firstNames, familyName, ...(birthName ? { birthName } : {}) };
+/**
+ * One part of a name (`AllgemeinerName.Personenstandswesen`): an unqualified `<name>`, or
+ * `<nichtVorhanden>` when the person has none (read as absent).
+ */
+function namePart(node: XNode): string | undefined {
+  const name = node.child('name', false);
+  if (name) return name.name();
+  if (node.child('nichtVorhanden', false)) return undefined;
+  return node.req('name', false).name();
+}
+
+/**
+ * `familienname`/`vornamen`/`geburtsname`. In `PersonName` (parents) the first two elements
+ * are mandatory; in `PersonName.Veraenderung` (the child) every part is optional.
+ */
+function personName(node: XNode, allOptional = false): PersonName {
+  const part = (name: string, required: boolean) => {
+    const found = required ? node.req(name) : node.child(name);
+    return found ? namePart(found) : undefined;
+  };
+  const familyName = part('familienname', !allOptional);
+  const firstNames = part('vornamen', !allOptional)?.split(/\s+/).filter(Boolean);
+  const birthName = part('geburtsname', false);
+  return {
+    ...(firstNames && firstNames.length > 0 ? { firstNames } : {}),
+    ...(familyName ? { familyName } : {}),
+    ...(birthName ? { birthName } : {}),
+  };
 }
 
 function sex(node: XNode): z.infer<typeof SexSchema> {
@@ -118,20 +137,40 @@ function sex(node: XNode): z.infer<typeof SexSchema> {
   return parsed.success ? parsed.data : code.fail('invalid-value', `unknown Geschlecht code '${code.value().slice(0, 10)}'`);
 }
 
+/** `Anschrift.Inland`: every element optional. */
 function address(node: XNode): Address {
-  const city = node.req('wohnort', false).name();
+  const cityNode = node.child('wohnort', false);
+  const city = cityNode ? cityNode.name() : undefined;
   const street = node.optText('strasse', false);
   const houseNumber = node.optText('hausnummer', false);
   const postcode = node.optText('postleitzahl', false);
-  return { city, ...(street ? { street } : {}), ...(houseNumber ? { houseNumber } : {}), ...(postcode ? { postcode } : {}) };
+  return { ...(city ? { city } : {}), ...(street ? { street } : {}), ...(houseNumber ? { houseNumber } : {}), ...(postcode ? { postcode } : {}) };
 }
 
-function birthFacts(node: XNode): BirthFacts {
+/**
+ * A birth date, which cannot lie after the message that reports it. Birth dates are local;
+ * `erstellungszeitpunkt` may carry any offset, so the latest calendar date anywhere on earth
+ * at that instant (UTC+14) is the bound. Without an offset it is local: its own date.
+ */
+function birthDate(node: XNode, createdAt: string): string {
+  const date = node.date();
+  if (date > latestDateAt(createdAt)) node.fail('birth-after-message', `birth date ${date} is after the message was created (${createdAt.slice(0, 40)})`);
+  return date;
+}
+
+function latestDateAt(timestamp: string): string {
+  if (!/(Z|[+-]\d\d:\d\d)$/i.test(timestamp)) return timestamp.slice(0, 10);
+  const instant = Date.parse(timestamp);
+  return Number.isNaN(instant) ? timestamp.slice(0, 10) : new Date(instant + 14 * 3_600_000).toISOString().slice(0, 10);
+}
+
+function birthFacts(node: XNode, createdAt: string): BirthFacts {
   const ort = node.req('ort');
-  const city = ort.req('ort').name();
+  const cityNode = ort.child('ort');
+  const city = cityNode ? cityNode.name() : undefined;
   const street = ort.optText('strasse');
   const houseNumber = ort.optText('hausnummer');
-  const date = node.req('tag').date();
+  const date = birthDate(node.req('tag'), createdAt);
   const timeNode = node.child('uhrzeit');
   let time: string | undefined;
   if (timeNode) {
@@ -141,23 +180,25 @@ function birthFacts(node: XNode): BirthFacts {
     if (/^([01]\d|2[0-3]):[0-5]\d$/.test(t)) time = t;
     else if (/^\d\d:\d\d$/.test(t)) timeNode.fail('invalid-value', `uhrzeit is not a time of day: '${t}'`);
   }
-  return { date, ...(time ? { time } : {}), place: { city, ...(street ? { street } : {}), ...(houseNumber ? { houseNumber } : {}) } };
+  return { date, ...(time ? { time } : {}), place: { ...(city ? { city } : {}), ...(street ? { street } : {}), ...(houseNumber ? { houseNumber } : {}) } };
 }
 
 function childFacts(node: XNode): BirthNotice['child'] {
-  const namen = node.child('namen');
-  return { sex: sex(node.req('geschlecht')), ...(namen ? { name: personName(namen) } : {}) };
+  const namenNode = node.child('namen');
+  const name = namenNode ? personName(namenNode, true) : undefined;
+  return { sex: sex(node.req('geschlecht')), ...(name && Object.keys(name).length > 0 ? { name } : {}) };
 }
 
 /** A parent as in 081021 (`Anz2StA.Geburt.Elternteil.Erweitert`) or 081020's `elternteil2`. */
-function parentFacts(node: XNode): ParentFacts {
+function parentFacts(node: XNode, createdAt: string): ParentFacts {
   const name = personName(node.req('namen'));
-  const birthDateNode = node.child('geburt')?.child('tag') ?? node.child('geburtsdatum');
+  const geburt = node.child('geburt');
+  const birthDateNode = geburt ? geburt.req('tag') : node.child('geburtsdatum');
   const sexNode = node.child('geschlecht');
   const addressNode = node.child('anschrift');
   return {
     name,
-    ...(birthDateNode ? { birthDate: birthDateNode.date() } : {}),
+    ...(birthDateNode ? { birthDate: birthDate(birthDateNode, createdAt) } : {}),
     ...(sexNode ? { sex: sex(sexNode) } : {}),
     ...(addressNode ? { address: address(addressNode) } : {}),
   };
@@ -174,7 +215,7 @@ function readNotice(root: XNode, release: Release): BirthNotice {
   const s = standard!;
   const mother: ParentFacts = {
     name: personName(s.req('namen')),
-    birthDate: s.req('geburtsdatum').date(),
+    birthDate: birthDate(s.req('geburtsdatum'), head.createdAt),
     sex: 'w',
     address: address(s.req('anschrift')),
   };
@@ -184,10 +225,10 @@ function readNotice(root: XNode, release: Release): BirthNotice {
     kind: '081020',
     header: head,
     institution: root.req('nameEinrichtung').value(),
-    birth: birthFacts(root.req('geburtsangaben')),
+    birth: birthFacts(root.req('geburtsangaben'), head.createdAt),
     child: childFacts(root.req('kind')),
     mother,
-    ...(elternteil2 ? { parent2: parentFacts(elternteil2) } : {}),
+    ...(elternteil2 ? { parent2: parentFacts(elternteil2, head.createdAt) } : {}),
     ...(zuordnung ? { zuordnungGeburtsanzeige: zuordnung } : {}),
   };
 }
@@ -206,10 +247,10 @@ function readSupplement(root: XNode, release: Release): ParentsSupplement {
   return {
     kind: '081021',
     header: head,
-    birth: birthFacts(root.req('geburtsangaben')),
+    birth: birthFacts(root.req('geburtsangaben'), head.createdAt),
     child: childFacts(root.req('kind')),
-    mother: { ...parentFacts(root.req('mutter')) },
-    ...(elternteil2 ? { parent2: parentFacts(elternteil2) } : {}),
+    mother: { ...parentFacts(root.req('mutter'), head.createdAt) },
+    ...(elternteil2 ? { parent2: parentFacts(elternteil2, head.createdAt) } : {}),
     ...(auftragsnummer ? { auftragsnummer } : {}),
     ...(zuordnung ? { zuordnungGeburtsanzeige: zuordnung } : {}),
     consentElterngeldstelle: consent === 'true' || consent === '1',

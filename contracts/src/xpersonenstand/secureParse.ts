@@ -30,38 +30,61 @@ export interface ParsedDocument {
   readonly messageName: string;
 }
 
-/** Nesting depth of the elements, by a linear scan that needs no parser. */
+/** End of the construct opened at `from` and closed by `close`, or -1 when it never closes. */
+const endOf = (xml: string, from: number, close: string): number => {
+  const at = xml.indexOf(close, from);
+  return at === -1 ? -1 : at + close.length;
+};
+
+/**
+ * Deepest element nesting, counted on the token stream before any parser sees the text:
+ * comments, CDATA sections and processing instructions are skipped whole, and a `>` or
+ * `/>` inside a quoted attribute value ends no tag. Stops as soon as `limit` is passed.
+ * An unterminated construct ends the scan; the parser then refuses it as malformed.
+ */
 function elementDepth(xml: string, limit: number): number {
   let depth = 0;
   let max = 0;
-  let i = xml.indexOf('<');
-  while (i !== -1) {
-    const next = xml[i + 1];
-    if (xml.startsWith('<!--', i)) {
-      const end = xml.indexOf('-->', i + 4);
-      i = end === -1 ? -1 : xml.indexOf('<', end + 3);
-      continue;
+  let i = 0;
+  while (i < xml.length) {
+    const lt = xml.indexOf('<', i);
+    if (lt === -1) break;
+    let next: number;
+    if (xml.startsWith('<!--', lt)) next = endOf(xml, lt + 4, '-->');
+    else if (xml.startsWith('<![CDATA[', lt)) next = endOf(xml, lt + 9, ']]>');
+    else if (xml.startsWith('<?', lt)) next = endOf(xml, lt + 2, '?>');
+    else if (xml.startsWith('<!', lt)) next = endOf(xml, lt + 2, '>'); // declarations are refused before
+    else if (xml[lt + 1] === '/') {
+      next = endOf(xml, lt + 2, '>');
+      depth--;
+    } else {
+      let j = lt + 1;
+      let quote: string | undefined;
+      for (; j < xml.length; j++) {
+        const c = xml[j];
+        if (quote) {
+          if (c === quote) quote = undefined;
+        } else if (c === '"' || c === "'") quote = c;
+        else if (c === '>') break;
+      }
+      if (j >= xml.length) break;
+      if (xml[j - 1] !== '/') {
+        depth++;
+        if (depth > max) max = depth;
+        if (max > limit) return max;
+      }
+      next = j + 1;
     }
-    if (xml.startsWith('<![CDATA[', i)) {
-      const end = xml.indexOf(']]>', i + 9);
-      i = end === -1 ? -1 : xml.indexOf('<', end + 3);
-      continue;
-    }
-    const close = xml.indexOf('>', i + 1);
-    if (close === -1) break;
-    if (next === '/') depth--;
-    else if (next !== '?' && next !== '!' && xml[close - 1] !== '/') {
-      depth++;
-      if (depth > max) max = depth;
-      if (max > limit) return max;
-    }
-    i = xml.indexOf('<', close + 1);
+    if (next === -1) break;
+    i = next;
   }
   return max;
 }
 
-export function secureParse(xml: string, limits: ParseLimits = defaultLimits): Result<ParsedDocument, XmlCodecError> {
-  if (typeof xml !== 'string') return fail(new XmlCodecError('malformed', 'input is not text'));
+export function secureParse(input: string, limits: ParseLimits = defaultLimits): Result<ParsedDocument, XmlCodecError> {
+  if (typeof input !== 'string') return fail(new XmlCodecError('malformed', 'input is not text'));
+  // A UTF-8 byte-order mark survives `readFile(…, 'utf8')`; it is allowed before the prolog only.
+  const xml = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   if (new TextEncoder().encode(xml).length > limits.maxBytes) {
     return fail(new XmlCodecError('too-large', `document exceeds ${limits.maxBytes} bytes`));
   }

@@ -1,6 +1,6 @@
 // Writers: 131011 (Standesamt → Elterngeldstelle, the closed data set of § 25 BEEG) and,
 // for test data and demos, the 081020/081021 pair a Standesamt receives.
-import type { Address, BirthRegisteredData, Parent, PersonName } from '../events/birthRegistered.ts';
+import type { Address, BirthRegisteredData, Parent, PersonName, PostalAddress } from '../events/birthRegistered.ts';
 import type { ElterngeldDataSet } from '../events/dataSets.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { XmlCodecError } from './errors.ts';
@@ -15,7 +15,8 @@ export interface Party {
 /** The author as the XÖV header requires it: reachable, with a postal address. */
 export interface Author extends Party {
   readonly phone: string;
-  readonly address: Address;
+  /** `anschrift.autor`: a building address, `wohnort` required. */
+  readonly address: PostalAddress;
 }
 
 export interface MessageInfo {
@@ -78,11 +79,18 @@ function message(code: string, messageName: string, info: MessageInfo, body: Xml
   return serialize(root);
 }
 
+/**
+ * One name part. `PersonName` (parents) requires `familienname` and `vornamen`: an absent
+ * part is written `nichtVorhanden`. `PersonName.Veraenderung` (the child) omits it.
+ */
+const namePart = (name: string, value: string | undefined, required: boolean): XmlElement | undefined =>
+  value !== undefined ? el(name, {}, textEl('name', value)) : required ? el(name, {}, textEl('nichtVorhanden', 'true')) : undefined;
+
 const nameParts = (n: PersonName, child = false): XmlElement[] =>
   [
-    el('xp:familienname', {}, textEl('name', n.familyName)),
+    namePart('xp:familienname', n.familyName, !child),
     n.birthName && !child ? el('xp:geburtsname', {}, textEl('name', n.birthName)) : undefined,
-    el('xp:vornamen', {}, textEl('name', n.firstNames.join(' '))),
+    namePart('xp:vornamen', n.firstNames?.join(' '), !child),
   ].filter((x): x is XmlElement => x !== undefined);
 
 const houseNumber = (address: Address) => (address.houseNumber && /^\d{1,4}$/.test(address.houseNumber) ? address.houseNumber : undefined);
@@ -122,7 +130,8 @@ export function render131011(dataSet: ElterngeldDataSet, info: MessageInfo & { r
     ),
     el('xp:geburtsort', {}, textEl('xp:ort', dataSet.child.placeOfBirth.city)),
     textEl('xp:geburtstag', dataSet.child.birthDate)!,
-    el('xp:namenKind', {}, el('xp:familienname', {}, textEl('name', dataSet.child.birthName)), el('xp:vornamen', {}, textEl('name', dataSet.child.firstNames.join(' ')))),
+    // namenKind (`PersonName.Veraenderung`) and geburtsort (`Ereignisort`) take every part as optional.
+    el('xp:namenKind', {}, ...nameParts({ ...(dataSet.child.birthName ? { familyName: dataSet.child.birthName } : {}), ...(dataSet.child.firstNames ? { firstNames: dataSet.child.firstNames } : {}) }, true)),
     personName('namenElternteil1', dataSet.parent1),
     dataSet.parent2 ? personName('namenElternteil2', dataSet.parent2) : undefined,
     textEl('xp:auftragsnummer', dataSet.auftragsnummer),
@@ -144,6 +153,7 @@ export function render081020(
   const missing = requireTime(data);
   if (missing) return fail(missing);
   const mother = data.parent1;
+  if (!mother.birthDate) return fail(new XmlCodecError('missing-element', 'the mother\'s birth date is mandatory in 081020', '/xp:mutter/xp:standard/xp:geburtsdatum'));
   if (!mother.address) return fail(new XmlCodecError('missing-element', 'the mother\'s address is mandatory in 081020', '/xp:mutter/xp:standard/xp:anschrift'));
   return ok(
     message('081020', 'portal2StA.Geburt.081020', info, [
@@ -161,7 +171,8 @@ function parentErweitert(name: string, p: Parent, extra: XmlElement[] = []): Xml
     `xp:${name}`,
     {},
     el('xp:namen', {}, ...nameParts(p.name)),
-    el('xp:geburt', {}, el('xp:ort', {}, textEl('xp:ort', p.address?.city ?? 'unbekannt')), textEl('xp:tag', p.birthDate)),
+    // geburt is optional (0..1); when written, its tag is mandatory.
+    p.birthDate ? el('xp:geburt', {}, el('xp:ort', {}, textEl('xp:ort', p.address?.city ?? 'unbekannt')), textEl('xp:tag', p.birthDate)) : undefined,
     sexEl(p.sex ?? 'x'),
     germanNationality,
     p.address ? anschrift('xp:anschrift', p.address) : undefined,

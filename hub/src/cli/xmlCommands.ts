@@ -12,7 +12,7 @@ import {
   type BirthRegisteredData,
 } from '../../../contracts/index.ts';
 import { z } from 'zod';
-import { AddressSchema, type Author } from '../../../contracts/index.ts';
+import { PostalAddressSchema, type Author } from '../../../contracts/index.ts';
 import { testStandesamt } from '../../../contracts/src/testing/messageInfo.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 
@@ -66,7 +66,7 @@ const xmlParse: Command = {
   },
 };
 
-const AuthorSchema = z.object({ dvdv: z.string().min(1), name: z.string().min(1), phone: z.string().min(1), address: AddressSchema }).strict();
+const AuthorSchema = z.object({ dvdv: z.string().min(1), name: z.string().min(1), phone: z.string().min(1), address: PostalAddressSchema }).strict();
 
 function birthFrom(json: unknown): BirthRegisteredData | undefined {
   const event = BirthRegisteredSchema.safeParse(json);

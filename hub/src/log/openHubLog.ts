@@ -1,8 +1,8 @@
 // The hub's log on embedded defaults: SQLite in the data directory, the Merkle tree beside
 // it, the hub key created on first start, checkpoints every N entries or T milliseconds.
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadOrCreateHubKey } from '../keys/keyDirectory.ts';
+import { ensurePrivateDir } from './privateFiles.ts';
 import { openSqliteEventStore } from './sqlite/sqliteEventStore.ts';
 import { TransparentLog, type CheckpointPolicy } from './transparentLog.ts';
 
@@ -26,7 +26,7 @@ export const logFiles = (dataDir: string) => ({
 });
 
 export async function openHubLog(options: HubLogOptions): Promise<TransparentLog> {
-  mkdirSync(options.dataDir, { recursive: true });
+  ensurePrivateDir(options.dataDir);
   const files = logFiles(options.dataDir);
   const hubKey = loadOrCreateHubKey(options.dataDir, options.hubKeyFile);
   const store = openSqliteEventStore(files.events, options.now ? { now: options.now } : {});

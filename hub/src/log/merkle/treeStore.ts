@@ -2,6 +2,7 @@
 // backend). It keeps leaf hashes and every complete, aligned subtree (level, index), so that
 // a restart reads the frontier instead of rehashing history, and proofs come from storage.
 import Database from 'better-sqlite3';
+import { preparePrivateDatabaseFile } from '../privateFiles.ts';
 import { isPowerOfTwo, nodeHash, splitPoint, emptyRoot, type Hash, type RangeHasher } from '../../../../contracts/index.ts';
 
 export class TreeStore {
@@ -13,6 +14,7 @@ export class TreeStore {
   leavesAdded = 0;
 
   constructor(file: string) {
+    if (file !== ':memory:') preparePrivateDatabaseFile(file);
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');

@@ -13,6 +13,7 @@
 // one transaction, so they share one fsync; each append's promise settles only after its
 // transaction committed, so an acknowledged append is durable.
 import Database from 'better-sqlite3';
+import { preparePrivateDatabaseFile } from '../privateFiles.ts';
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -97,6 +98,7 @@ export class SqliteEventStore implements EventStore {
   readonly #stmts;
 
   constructor(file: string, options: SqliteEventStoreOptions = {}) {
+    if (file !== ':memory:') preparePrivateDatabaseFile(file);
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
