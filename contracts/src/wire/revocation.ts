@@ -28,7 +28,7 @@ export interface RevocationList {
   readonly serials: ReadonlySet<string>;
   readonly entries: readonly RevocationEntry[];
   readonly thisUpdate: Date;
-  readonly nextUpdate: Date | undefined;
+  readonly nextUpdate: Date;
   readonly crlNumber: number | undefined;
 }
 
@@ -62,6 +62,9 @@ export function parseCrl(crlData: string | Uint8Array, caCertificatePem: string)
     return fail(new CrlError('bad-crl', 'the CRL signature cannot be checked', { cause: error }));
   }
   if (!valid) return fail(new CrlError('bad-crl', 'the CRL is not signed by the CA'));
+  // RFC 5280 requires nextUpdate; without it @peculiar/x509 (2.2) reads no entries at all, so
+  // such a list would revoke nothing. Fail closed.
+  if (!crl.nextUpdate) return fail(new CrlError('bad-crl', 'the CRL has no nextUpdate'));
   let entries: RevocationEntry[];
   let crlNumber: number | undefined;
   try {

@@ -131,7 +131,7 @@ const crl: Command = {
     return guard(io, async () => {
       const crlDays = daysOption(values.days);
       const list = await refreshCrl(pkiDirOf(values.dir), crlDays ? { crlDays } : {});
-      io.out(JSON.stringify({ crlNumber: list.crlNumber, revoked: list.serials.size, nextUpdate: list.nextUpdate?.toISOString() }));
+      io.out(JSON.stringify({ crlNumber: list.crlNumber, revoked: list.serials.size, nextUpdate: list.nextUpdate.toISOString() }));
       return exitCode.ok;
     });
   },
