@@ -10,6 +10,8 @@ import {
   crlReloader,
   DvdvAddressSchema,
   ecdsaP256,
+  hostNamePattern,
+  partyNamePattern,
   RoleSchema,
   sanDvdv,
   sanRole,
@@ -42,14 +44,11 @@ export type RequestOptions =
   /** The nats-server's own identity: TLS server only, never a signer of any role. */
   | { readonly tlsServer: true; readonly name: string; readonly serverNames: readonly string[] };
 
-const hostPattern = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-// DIN 91379 names: letters, diacritics, digits and punctuation, but no control characters.
-const namePattern = /^[^\u0000-\u001f\u007f-\u009f]{1,200}$/;
 
 /** A DNS SAN or an IP SAN for a server name; undefined when it is neither. */
 export function serverNameSan(name: string): { type: 'dns' | 'ip'; value: string } | undefined {
   if (isIP(name)) return { type: 'ip', value: name };
-  if (hostPattern.test(name)) return { type: 'dns', value: name.toLowerCase() };
+  if (hostNamePattern.test(name.toLowerCase())) return { type: 'dns', value: name.toLowerCase() };
   return undefined;
 }
 
@@ -65,7 +64,7 @@ export async function createRequest(dir: string, options: RequestOptions): Promi
   const files = credentialFiles(dir);
   const sans: { type: 'url' | 'dns' | 'ip'; value: string }[] = [];
   let subject: x509.JsonNameParams;
-  if (!namePattern.test(options.name)) throw new CredentialsError('invalid-input', 'the name must be 1 to 200 characters without control characters');
+  if (!partyNamePattern.test(options.name)) throw new CredentialsError('invalid-input', 'the name must be 1 to 200 characters without control characters');
   for (const n of options.serverNames ?? []) {
     const san = serverNameSan(n);
     if (!san) throw new CredentialsError('invalid-input', `not a host name or IP address: ${n}`);

@@ -137,11 +137,12 @@ export function certificateVerifier(options: CertificateVerifierOptions): Verifi
         } catch (error) {
           return fail(new VerificationError('certificate-invalid', 'the certificate cannot be read', { cause: error }));
         }
-        entry = { cert, issuedByCa: cert.checkIssued(ca) && cert.verify(ca.publicKey) && isP256(cert.publicKey) };
+        entry = { cert, issuedByCa: cert.checkIssued(ca) && cert.verify(ca.publicKey) };
         parsedCerts.set(parsed.data.certificate, entry);
       }
       const { cert } = entry;
       if (!entry.issuedByCa) return fail(new VerificationError('certificate-invalid', 'the certificate was not issued by the exchange CA'));
+      if (!isP256(cert.publicKey)) return fail(new VerificationError('certificate-invalid', 'the certificate key is not EC P-256'));
       const when = (at ?? options.now?.() ?? new Date()).getTime();
       if (when < Date.parse(cert.validFrom) || when > Date.parse(cert.validTo)) return fail(new VerificationError('certificate-expired', `the certificate is valid ${cert.validFrom} to ${cert.validTo}`));
       const facts = certificateFacts(cert);

@@ -20,6 +20,11 @@ export const dvdvUriPrefix = 'urn:elfe:dvdv:';
 /** ECDSA P-256 with SHA-256, the only signature algorithm of the exchange's PKI. */
 export const ecdsaP256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
+/** A DNS name as certificates carry it (lowercase labels). */
+export const hostNamePattern = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** A party's name (O=): DIN 91379 text, 1 to 200 characters, no control characters. */
+export const partyNamePattern = /^[^\u0000-\u001f\u007f-\u009f]{1,200}$/;
+
 /** Serial numbers as the exchange writes them: uppercase hex, no leading zeros. */
 export const normalizeSerial = (serial: string): string => serial.toUpperCase().replace(/^0+(?=.)/, '');
 

@@ -13,8 +13,10 @@ import {
   DvdvAddressSchema,
   dvdvUriPrefix,
   ecdsaP256,
+  hostNamePattern,
   normalizeSerial,
   parseCrl,
+  partyNamePattern,
   RoleSchema,
   roleUriPrefix,
   sanDvdv,
@@ -131,8 +133,6 @@ interface RequestedIdentity {
   readonly serverNames: readonly { type: 'dns' | 'ip'; value: string }[];
 }
 
-const hostPattern = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const namePattern = /^[^\u0000-\u001f\u007f-\u009f]{1,200}$/;
 
 /** Reads and checks a request (attacker-controlled): proof of possession, P-256, role, DVDV address, names. */
 async function readRequest(csrPem: string): Promise<{ csr: x509.Pkcs10CertificateRequest; identity: RequestedIdentity }> {
@@ -159,10 +159,10 @@ async function readRequest(csrPem: string): Promise<{ csr: x509.Pkcs10Certificat
   if (names.uris.length !== roles.length + dvdvs.length) throw new PkiError('bad-request', 'the request asks for URIs other than role and DVDV address');
   const serverNames = [...names.dns.map((value) => ({ type: 'dns' as const, value })), ...names.ips.map((value) => ({ type: 'ip' as const, value }))];
   for (const s of serverNames) {
-    if (s.type === 'dns' ? !hostPattern.test(s.value) : !isIP(s.value)) throw new PkiError('bad-request', `not a host name or IP address: ${s.value}`);
+    if (s.type === 'dns' ? !hostNamePattern.test(s.value) : !isIP(s.value)) throw new PkiError('bad-request', `not a host name or IP address: ${s.value}`);
   }
   const name = subjectField(csr.subjectName, 'O');
-  if (!name || !namePattern.test(name)) throw new PkiError('bad-request', 'the request names no organisation (O=) of 1 to 200 characters');
+  if (!name || !partyNamePattern.test(name)) throw new PkiError('bad-request', 'the request names no organisation (O=) of 1 to 200 characters');
   if (roles.length === 0 && dvdvs.length === 0) {
     if (serverNames.length === 0) throw new PkiError('bad-request', 'a TLS server request needs at least one DNS or IP name');
     return { csr, identity: { kind: 'tls-server', name, serverNames } };
