@@ -205,6 +205,8 @@ describe('exchange PKI', () => {
     expect(status.filter((s) => s.expiresSoon).map((s) => s.subject)).toEqual([expect.stringContaining('fka:nord')]);
     await expect(code(pkiInit(d))).resolves.toBe('ca-exists');
     await expect(code(revoke(d, 'ABCDEF'))).resolves.toBe('unknown-serial');
+    chmodSync(path.join(d, 'ca.key.pem'), 0o640);
+    await expect(code(signRequest(d, readFileSync(path.join(fk.dir, 'request.csr'), 'utf8')))).resolves.toBe('ca-key-exposed');
   });
 
   it('encrypts a payload for one agency (ECDH-ES): the other cannot read it, altered or re-addressed ciphertext is refused', async () => {

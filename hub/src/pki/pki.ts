@@ -35,7 +35,7 @@ export const natsUserOf = (serial: string, dvdv: string): string => `${normalize
 export class PkiError extends Error {
   override readonly name = 'PkiError';
   constructor(
-    readonly code: 'no-ca' | 'ca-exists' | 'unknown-serial' | 'invalid-input' | 'bad-revocation-list' | 'bad-request' | 'bad-crl',
+    readonly code: 'no-ca' | 'ca-exists' | 'unknown-serial' | 'invalid-input' | 'bad-revocation-list' | 'bad-request' | 'bad-crl' | 'ca-key-exposed',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -116,6 +116,7 @@ interface Ca {
 async function loadCa(dir: string): Promise<Ca> {
   const f = files(dir);
   if (!existsSync(f.caKey) || !existsSync(f.caCert)) throw new PkiError('no-ca', `no CA in ${dir}: run elfe pki init`);
+  if ((statSync(f.caKey).mode & 0o077) !== 0) throw new PkiError('ca-key-exposed', `${f.caKey}: the CA key is readable by group or others (chmod 600)`);
   const cert = new x509.X509Certificate(readFileSync(f.caCert, 'utf8'));
   const der = Buffer.from(readFileSync(f.caKey, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
   const key = await crypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
