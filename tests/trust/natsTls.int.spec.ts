@@ -1,8 +1,5 @@
 // A real nats-server running the configuration generated from the PKI: TLS everywhere,
 // certificate-mapped users, subject permissions per role.
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -10,20 +7,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverySubject, receiptSubject } from '../../contracts/index.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureAgencyConsumer, ensureStreams } from '../../hub/src/infra/nats/streams.ts';
-import { natsSecurityConfig, natsTlsOptions } from '../../hub/src/pki/natsConfig.ts';
-import { ensureCa, ensurePartyCertificate, type PartyFiles } from '../../hub/src/pki/parties.ts';
-import { issueCertificate, pkiInit, revoke } from '../../hub/src/pki/pki.ts';
+import { natsSecurityConfig, natsTlsOptions, type NatsPkiFiles } from '../../hub/src/pki/natsConfig.ts';
+import { caCertFileOf, crlFileOf, pkiInit, revoke } from '../../hub/src/pki/pki.ts';
 import { natsAvailable, natsBinary } from '../support/natsServer.ts';
+import { issueParty, tmpDir as tmp } from '../support/parties.ts';
 
-const tmp = (n: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${n}-`));
+interface PartyFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
 
 describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from the PKI', () => {
   let pki: string;
   let server: LocalNatsServer;
   let parties: Record<string, PartyFiles>;
   const open: NatsConnection[] = [];
-  const as = async (files: PartyFiles, dir = pki) => {
-    const nc = await connect({ servers: server.url, tls: natsTlsOptions(dir, files), reconnect: false, timeout: 5000 });
+  let files: NatsPkiFiles;
+  const as = async (party: PartyFiles) => {
+    const nc = await connect({ servers: server.url, tls: natsTlsOptions(caCertFileOf(pki), party), reconnect: false, timeout: 5000 });
     open.push(nc);
     return nc;
   };
@@ -42,21 +43,21 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
 
   beforeAll(async () => {
     pki = tmp('pki');
-    ensureCa(pki);
+    await pkiInit(pki);
+    files = { caCertFile: caCertFileOf(pki), crlFile: crlFileOf(pki), issuedDir: path.join(pki, 'issued') };
     parties = {
-      server: ensurePartyCertificate(pki, { name: 'nats-server', role: 'hub', dvdv: 'hub:nats', displayName: 'nats-server', serverNames: ['127.0.0.1', 'localhost'] }),
-      hub: ensurePartyCertificate(pki, { name: 'hub', role: 'hub', dvdv: 'hub:elfe-hub', displayName: 'elfe-hub' }),
-      sta: ensurePartyCertificate(pki, { name: 'sta', role: 'standesamt', dvdv: 'psw:11000001', displayName: 'Standesamt' }),
-      egsA: ensurePartyCertificate(pki, { name: 'egs-a', role: 'elterngeldstelle', dvdv: 'egs:11000000', displayName: 'EGS A' }),
-      egsB: ensurePartyCertificate(pki, { name: 'egs-b', role: 'elterngeldstelle', dvdv: 'egs:04011000', displayName: 'EGS B' }),
-      auditor: ensurePartyCertificate(pki, { name: 'auditor', role: 'auditor', dvdv: 'aud:bfdi', displayName: 'Auditor' }),
+      server: await issueParty(pki, { tlsServer: true, name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'] }),
+      hub: await issueParty(pki, { role: 'hub', dvdv: 'hub:elfe-hub', name: 'elfe-hub' }),
+      sta: await issueParty(pki, { role: 'standesamt', dvdv: 'psw:11000001', name: 'Standesamt' }),
+      egsA: await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'EGS A' }),
+      egsB: await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:04011000', name: 'EGS B' }),
+      auditor: await issueParty(pki, { role: 'auditor', dvdv: 'aud:bfdi', name: 'Auditor' }),
     };
-    const revoked = issueCertificate(pki, { role: 'standesamt', dvdv: 'psw:02000000', name: 'Revoked' });
-    revoke(pki, revoked.serial);
-    parties.revoked = { certFile: revoked.certFile, keyFile: revoked.keyFile };
-    const expired = issueCertificate(pki, { role: 'standesamt', dvdv: 'psw:09000000', name: 'Expired', validDays: 1, now: new Date(Date.now() - 5 * 86_400_000) });
-    parties.expired = { certFile: expired.certFile, keyFile: expired.keyFile };
-    server = await startLocalNatsServer({ storeDir: tmp('nats-tls'), extraConfig: natsSecurityConfig(pki, parties.server!), ...(natsBinary ? { binary: natsBinary } : {}) });
+    const revoked = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:02000000', name: 'Revoked' });
+    await revoke(pki, revoked.serial);
+    parties.revoked = revoked;
+    parties.expired = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:09000000', name: 'Expired' }, { days: 1, now: new Date(Date.now() - 5 * 86_400_000) });
+    server = await startLocalNatsServer({ storeDir: tmp('nats-tls'), extraConfig: natsSecurityConfig(files, parties.server!), ...(natsBinary ? { binary: natsBinary } : {}) });
     const hub = await as(parties.hub!);
     await ensureStreams(await jetstreamManager(hub));
   });
@@ -73,11 +74,13 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
   it('refuses a connection without a certificate, with a foreign CA, a revoked or an expired certificate', async () => {
     await expect(connect({ servers: server.url, reconnect: false, timeout: 3000 })).rejects.toThrow();
     const foreign = tmp('foreign');
-    pkiInit(foreign);
-    const impostor = issueCertificate(foreign, { role: 'standesamt', dvdv: 'psw:11000001', name: 'Impostor' });
+    await pkiInit(foreign);
+    const impostor = await issueParty(foreign, { role: 'standesamt', dvdv: 'psw:11000001', name: 'Impostor' });
     await expect(connect({ servers: server.url, tls: { caFile: path.join(pki, 'ca.cert.pem'), certFile: impostor.certFile, keyFile: impostor.keyFile }, reconnect: false, timeout: 3000 })).rejects.toThrow();
     await expect(as(parties.revoked!)).rejects.toThrow();
     await expect(as(parties.expired!)).rejects.toThrow();
+    // The nats-server's own TLS identity is no user of any role.
+    await expect(as(parties.server!)).rejects.toThrow();
   });
 
   it('a Standesamt may submit but not publish a receipt or read deliveries', async () => {
@@ -87,17 +90,19 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     expect(await publishRefused(nc, '$JS.API.CONSUMER.CREATE.ELFE_DELIVERIES.x')).toBe(true);
   });
 
-  it('a revocation reaches NATS without restart: the users are regenerated and reloaded', async () => {
-    const late = ensurePartyCertificate(pki, { name: 'sta-late', role: 'standesamt', dvdv: 'psw:04011000', displayName: 'Standesamt Bremen' });
-    await server.reconfigure(natsSecurityConfig(pki, parties.server!));
-    const nc = await as(late);
+  it('a revocation reaches NATS without restart: the revoked certificate is refused while its owner\'s newer one connects', async () => {
+    const old = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:04011000', name: 'Standesamt Bremen' });
+    await server.reconfigure(natsSecurityConfig(files, parties.server!));
+    const nc = await as(old);
     expect(await publishRefused(nc, 'elfe.submit')).toBe(false);
-    const serial = new X509Certificate(readFileSync(late.certFile)).serialNumber;
-    revoke(pki, serial);
-    await server.reconfigure(natsSecurityConfig(pki, parties.server!));
-    await expect(as(late)).rejects.toThrow();
+    const renewed = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:04011000', name: 'Standesamt Bremen' });
+    await revoke(pki, old.serial);
+    await server.reconfigure(natsSecurityConfig(files, parties.server!));
+    await expect(as(old)).rejects.toThrow();
     await nc.closed();
     expect(nc.isClosed()).toBe(true);
+    const fresh = await as(renewed);
+    expect(await publishRefused(fresh, 'elfe.submit')).toBe(false);
   });
 
   it('an auditor may only read', async () => {

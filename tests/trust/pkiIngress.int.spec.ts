@@ -2,10 +2,7 @@
 // issue, that expired or were revoked are refused with typed errors and security events; the
 // data in the log stays as it was. A recipient without a valid certificate gets nothing,
 // visibly.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,15 +21,17 @@ import { startIngress } from '../../hub/src/ingress/ingress.ts';
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import type { SqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { caCertificate, issueCertificate, pkiInit, revocationSource, revoke, type IssuedCertificate } from '../../hub/src/pki/pki.ts';
+import { crlSource } from '../../connectors/kit/credentials.ts';
+import { caCertificate, crlFileOf, pkiInit, revocationSource, revoke } from '../../hub/src/pki/pki.ts';
 import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { issueParty, tmpDir as tmp, type TestParty } from '../support/parties.ts';
 
-const tmp = (n: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${n}-`));
-const signerOf = (c: IssuedCertificate): Signer => certificateSigner(createPrivateKey(readFileSync(c.keyFile)), c.certificatePem);
+const signerOf = (c: TestParty): Signer => certificateSigner(c.privateKey, c.certificatePem);
+const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000);
 const until = async (check: () => Promise<boolean> | boolean) => {
   const deadline = Date.now() + 10_000;
   while (!(await check())) {
@@ -51,7 +50,7 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
     nc = await connect({ servers: nats.url });
     await ensureStreams(await jetstreamManager(nc));
     pki = tmp('pki');
-    pkiInit(pki);
+    await pkiInit(pki);
     store = createMemoryEventStore();
   });
   afterAll(async () => {
@@ -61,7 +60,7 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
   });
 
   it('refuses submissions under a foreign, expired or revoked certificate, recording security events only', async () => {
-    const verifier = certificateVerifier({ caCertificatePem: caCertificate(pki), revokedSerials: revocationSource(pki) });
+    const verifier = certificateVerifier({ caCertificatePem: caCertificate(pki), revokedSerials: crlSource(crlFileOf(pki), caCertificate(pki)) });
     const ingress = startIngress({ nc, log: store, verifier });
     const send = async (signer: Signer, eintrag: string) => {
       const event = registered(sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: eintrag } as never }));
@@ -69,19 +68,19 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
       const parsed = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(reply.data)));
       return parsed.ok ? 'ok' : parsed.error.code;
     };
-    const good = issueCertificate(pki, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Standesamt Test' });
+    const good = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Standesamt Test' });
     const foreignDir = tmp('foreign');
-    pkiInit(foreignDir);
-    const foreign = issueCertificate(foreignDir, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Impostor' });
-    const expired = issueCertificate(pki, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Old', validDays: 1, now: new Date(Date.now() - 5 * 86_400_000) });
-    const revoked = issueCertificate(pki, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Revoked' });
-    const receiptsOnly = issueCertificate(pki, { role: 'familienkasse', dvdv: 'fka:ost', name: 'FK' });
+    await pkiInit(foreignDir);
+    const foreign = await issueParty(foreignDir, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Impostor' });
+    const expired = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Old' }, { days: 1, now: daysAgo(5) });
+    const revoked = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:11007007', name: 'Revoked' });
+    const receiptsOnly = await issueParty(pki, { role: 'familienkasse', dvdv: 'fka:ost', name: 'FK' });
     expect(await send(signerOf(good), '1')).toBe('ok');
     const before = (await collect(store.readAll())).filter((e) => e.stream !== 'security').length;
     expect(await send(signerOf(foreign), '2')).toBe('certificate-invalid');
     expect(await send(signerOf(expired), '3')).toBe('certificate-expired');
     expect(await send(signerOf(revoked), '4')).toBe('ok');
-    revoke(pki, revoked.serial);
+    await revoke(pki, revoked.serial);
     expect(await send(signerOf(revoked), '5')).toBe('certificate-revoked');
     expect(await send(signerOf(receiptsOnly), '6')).toBe('role-not-allowed');
     const after = await collect(store.readAll());
@@ -95,8 +94,8 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
   it('refuses a forged or altered receipt, and accepts the genuine one once', async () => {
     const log = createMemoryEventStore();
     const verifier = certificateVerifier({ caCertificatePem: caCertificate(pki), revokedSerials: revocationSource(pki) });
-    const agency = issueCertificate(pki, { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'EGS Berlin' });
-    const other = issueCertificate(pki, { role: 'elterngeldstelle', dvdv: 'egs:04011000', name: 'EGS Bremen' });
+    const agency = await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'EGS Berlin' });
+    const other = await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:04011000', name: 'EGS Bremen' });
     const scheduler = startScheduler({ log, table: testRoutingTable, encryptFor: () => ({ key: new X509Certificate(agency.certificatePem).publicKey }) });
     await log.append('birth-11007007-G-2026-334', [toRecord(registered())]);
     await until(() => scheduler.stats.scheduled === 1);

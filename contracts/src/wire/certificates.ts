@@ -1,16 +1,17 @@
 // Certificate-based signing and verification (the PKI of the exchange). The signer attaches
 // its X.509 certificate; the verifier accepts a signature only when the certificate chains to
-// the exchange's CA, is valid at that time, is not revoked, allows digital signatures, and
-// names role and DVDV address (as SAN URIs). node:crypto does the work; node-forge reads the
-// key usage bits once per certificate.
-import { X509Certificate, sign as cryptoSign, verify as cryptoVerify, constants, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+// the exchange's CA, is valid at that time, names an elfe role and DVDV address (SAN URIs),
+// allows digital signatures, is not revoked, and the ES256 signature matches. node:crypto
+// checks signatures; @peculiar/x509 reads the extensions, once per certificate.
+import { X509Certificate, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { canonicalBytes } from '../canonicalJson.ts';
 import { RoleSchema, type Role } from '../envelope.ts';
+import { DvdvAddressSchema } from '../identifiers/registry.ts';
 import { fail, ok } from '../result.ts';
 import { DetachedSignatureSchema, VerificationError, type DetachedSignature, type Signer, type SignerIdentity, type Verifier } from './signing.ts';
+import { altNames, dvdvUriPrefix, normalizeSerial, roleUriPrefix, subjectField, x509 } from './x509.ts';
 
-const pss = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
+const es256 = { dsaEncoding: 'ieee-p1363' } as const;
 
 export interface CertificateFacts {
   readonly serial: string;
@@ -18,40 +19,89 @@ export interface CertificateFacts {
   readonly dvdv: string;
   readonly name: string;
   readonly digitalSignature: boolean;
-  readonly keyEncipherment: boolean;
+  /** Agencies' certificates allow key agreement (ECDH-ES for confidential payloads). */
+  readonly keyAgreement: boolean;
+  /** The first e-mail SAN: the certificate's NATS user (nats-server's verify_and_map). */
+  readonly natsUser: string | undefined;
 }
 
-const factsCache = new Map<string, CertificateFacts | undefined>();
+/** A small LRU map: attacker-chosen certificates must not grow memory without bound. */
+class BoundedCache<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly limit: number) {}
+  get(key: K): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.limit) this.map.delete(this.map.keys().next().value as K);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
 
-/** Role, DVDV address, name and key usage of an elfe certificate (cached by fingerprint). */
+export const certificateCacheLimit = 1000;
+const factsCache = new BoundedCache<string, CertificateFacts | null>(certificateCacheLimit);
+
+function readFacts(cert: X509Certificate): CertificateFacts | null {
+  let parsed: x509.X509Certificate;
+  try {
+    parsed = new x509.X509Certificate(cert.raw);
+  } catch {
+    return null;
+  }
+  const names = altNames(parsed.extensions);
+  const roles = names.uris.filter((u) => u.startsWith(roleUriPrefix));
+  const dvdvs = names.uris.filter((u) => u.startsWith(dvdvUriPrefix));
+  // Exactly one of each: a certificate that names two roles speaks for neither.
+  if (roles.length !== 1 || dvdvs.length !== 1) return null;
+  const role = RoleSchema.safeParse(roles[0]!.slice(roleUriPrefix.length));
+  const dvdv = DvdvAddressSchema.safeParse(dvdvs[0]!.slice(dvdvUriPrefix.length));
+  if (!role.success || !dvdv.success) return null;
+  const usage = parsed.getExtension(x509.KeyUsagesExtension)?.usages ?? 0;
+  return {
+    serial: normalizeSerial(cert.serialNumber),
+    role: role.data,
+    dvdv: dvdv.data,
+    name: subjectField(parsed.subjectName, 'O') ?? dvdv.data,
+    digitalSignature: (usage & x509.KeyUsageFlags.digitalSignature) !== 0,
+    keyAgreement: (usage & x509.KeyUsageFlags.keyAgreement) !== 0,
+    natsUser: names.emails[0],
+  };
+}
+
+/** Role, DVDV address, name and key usage of an elfe certificate (cached by fingerprint); none for a TLS-server-only one. */
 export function certificateFacts(cert: X509Certificate): CertificateFacts | undefined {
   const cached = factsCache.get(cert.fingerprint256);
-  if (cached || factsCache.has(cert.fingerprint256)) return cached;
-  const uris = (cert.subjectAltName ?? '').split(/,\s*/).filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-  const role = RoleSchema.safeParse(uris.find((u) => u.startsWith('urn:elfe:role:'))?.slice('urn:elfe:role:'.length));
-  const dvdv = uris.find((u) => u.startsWith('urn:elfe:dvdv:'))?.slice('urn:elfe:dvdv:'.length);
-  let facts: CertificateFacts | undefined;
-  if (role.success && dvdv) {
-    const parsed = forge.pki.certificateFromPem(cert.toString());
-    const usage = parsed.getExtension('keyUsage') as { digitalSignature?: boolean; keyEncipherment?: boolean } | null;
-    const org = /(?:^|\n)O=([^\n]+)/.exec(cert.subject)?.[1] ?? dvdv;
-    facts = { serial: cert.serialNumber.toUpperCase(), role: role.data, dvdv, name: org, digitalSignature: usage?.digitalSignature === true, keyEncipherment: usage?.keyEncipherment === true };
-  }
+  if (cached !== undefined) return cached ?? undefined;
+  const facts = readFacts(cert);
   factsCache.set(cert.fingerprint256, facts);
-  return facts;
+  return facts ?? undefined;
 }
 
-/** A signer over an RSA key and its certificate (RSA-PSS, SHA-256, over RFC 8785 bytes). */
+const isP256 = (key: KeyObject) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+
+/** A signer over an EC P-256 key and its certificate (ES256 over RFC 8785 bytes, IEEE P1363 signature). */
 export function certificateSigner(privateKey: KeyObject, certificatePem: string): Signer {
   const cert = new X509Certificate(certificatePem);
   const facts = certificateFacts(cert);
   if (!facts) throw new TypeError('the certificate names no elfe role and DVDV address');
+  if (!isP256(privateKey)) throw new TypeError('expected an EC P-256 private key');
+  const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+  if (!spki(createPublicKey(privateKey)).equals(spki(cert.publicKey))) throw new TypeError('the private key does not belong to the certificate');
   return {
     identity: { keyId: facts.serial, dvdv: facts.dvdv, role: facts.role, name: facts.name },
     sign: (value): DetachedSignature => ({
-      alg: 'PS256',
+      alg: 'ES256',
       keyId: facts.serial,
-      value: cryptoSign('sha256', canonicalBytes(value), { key: privateKey, ...pss }).toString('base64'),
+      value: cryptoSign('sha256', canonicalBytes(value), { key: privateKey, ...es256 }).toString('base64'),
       certificate: certificatePem,
     }),
   };
@@ -64,35 +114,44 @@ export interface CertificateVerifierOptions {
   readonly now?: () => Date;
 }
 
+interface ParsedCertificate {
+  readonly cert: X509Certificate;
+  /** Issued by the CA, signature checked once. */
+  readonly issuedByCa: boolean;
+}
+
 export function certificateVerifier(options: CertificateVerifierOptions): Verifier {
   const ca = new X509Certificate(options.caCertificatePem);
-  const parsedCerts = new Map<string, X509Certificate>();
+  const parsedCerts = new BoundedCache<string, ParsedCertificate>(certificateCacheLimit);
   return {
     verify(value, signature, at) {
       const parsed = DetachedSignatureSchema.safeParse(signature);
-      if (!parsed.success || parsed.data.alg !== 'PS256' || !parsed.data.certificate) {
-        return fail(new VerificationError('signature-malformed', 'expected a PS256 signature with the signer\'s certificate'));
+      if (!parsed.success || parsed.data.alg !== 'ES256' || !parsed.data.certificate) {
+        return fail(new VerificationError('signature-malformed', "expected an ES256 signature with the signer's certificate"));
       }
-      let cert = parsedCerts.get(parsed.data.certificate);
-      if (!cert) {
+      let entry = parsedCerts.get(parsed.data.certificate);
+      if (!entry) {
+        let cert: X509Certificate;
         try {
           cert = new X509Certificate(parsed.data.certificate);
         } catch (error) {
           return fail(new VerificationError('certificate-invalid', 'the certificate cannot be read', { cause: error }));
         }
-        if (parsedCerts.size > 10_000) parsedCerts.clear();
-        parsedCerts.set(parsed.data.certificate, cert);
+        entry = { cert, issuedByCa: cert.checkIssued(ca) && cert.verify(ca.publicKey) };
+        parsedCerts.set(parsed.data.certificate, entry);
       }
-      if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return fail(new VerificationError('certificate-invalid', 'the certificate was not issued by the exchange CA'));
+      const { cert } = entry;
+      if (!entry.issuedByCa) return fail(new VerificationError('certificate-invalid', 'the certificate was not issued by the exchange CA'));
+      if (!isP256(cert.publicKey)) return fail(new VerificationError('certificate-invalid', 'the certificate key is not EC P-256'));
       const when = (at ?? options.now?.() ?? new Date()).getTime();
       if (when < Date.parse(cert.validFrom) || when > Date.parse(cert.validTo)) return fail(new VerificationError('certificate-expired', `the certificate is valid ${cert.validFrom} to ${cert.validTo}`));
       const facts = certificateFacts(cert);
       if (!facts) return fail(new VerificationError('certificate-invalid', 'the certificate names no elfe role and DVDV address'));
-      if (!facts.digitalSignature) return fail(new VerificationError('certificate-invalid', 'the certificate\'s key usage does not allow signing'));
+      if (!facts.digitalSignature) return fail(new VerificationError('certificate-invalid', "the certificate's key usage does not allow signing"));
       if (options.revokedSerials().has(facts.serial)) return fail(new VerificationError('certificate-revoked', `certificate ${facts.serial} is revoked`));
       let valid = false;
       try {
-        valid = cryptoVerify('sha256', canonicalBytes(value), { key: cert.publicKey, ...pss }, Buffer.from(parsed.data.value, 'base64'));
+        valid = cryptoVerify('sha256', canonicalBytes(value), { key: cert.publicKey, ...es256 }, Buffer.from(parsed.data.value, 'base64'));
       } catch (error) {
         return fail(new VerificationError('signature-invalid', 'signature could not be checked', { cause: error }));
       }

@@ -15,7 +15,7 @@ export interface SignerIdentity {
 /** Detached signature over the RFC 8785 canonical bytes of a value. */
 export const DetachedSignatureSchema = z
   .object({
-    alg: z.enum(['Ed25519', 'PS256']),
+    alg: z.enum(['Ed25519', 'ES256']),
     keyId: z.string().min(1).max(100),
     /** base64 signature value. */
     value: z.string().min(1).max(1024),

@@ -5,8 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { certificateFacts, consumerName, deliveryStream, deliverySubject, receiptSubject, type Role } from '../../../contracts/index.ts';
-import { natsUserOf, readRevocations } from './pki.ts';
+import { certificateFacts, consumerName, deliveryStream, deliverySubject, parseCrl, receiptSubject, type Role } from '../../../contracts/index.ts';
 
 interface Permissions {
   publish: string[];
@@ -45,31 +44,38 @@ export function permissionsFor(role: Role, dvdv: string): Permissions | 'all' {
 
 const quote = (s: string) => JSON.stringify(s);
 
+/** Where the CA's public material lies (the nats-server host needs no CA key). */
+export interface NatsPkiFiles {
+  readonly caCertFile: string;
+  readonly crlFile: string;
+  /** Directory of issued certificates (`*.cert.pem`), e.g. the CA's `issued/`. */
+  readonly issuedDir: string;
+}
+
 /**
- * The `tls` and `authorization` blocks for nats-server: every certificate the CA issued and
- * did not revoke becomes a user. Regenerate and reload (SIGHUP) after issuing or revoking.
+ * The `tls` and `authorization` blocks for nats-server: every issued, unrevoked, unexpired
+ * certificate with an elfe role becomes a user named by its own e-mail SAN (so revoking a
+ * certificate removes exactly its user). TLS-server-only certificates get none. nats-server
+ * does not read CRLs itself: regenerate and reload (SIGHUP) after issuing or revoking.
  */
-export function natsSecurityConfig(pkiDir: string, server: { certFile: string; keyFile: string }): string {
-  const revoked = readRevocations(pkiDir);
-  const issued = path.join(pkiDir, 'issued');
+export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string; keyFile: string }, now = new Date()): string {
+  const revoked = parseCrl(readFileSync(pki.crlFile), readFileSync(pki.caCertFile, 'utf8'));
+  if (!revoked.success) throw revoked.error;
   const users: string[] = [];
-  const seen = new Set<string>();
-  for (const file of existsSync(issued) ? readdirSync(issued).filter((f) => f.endsWith('.cert.pem')).sort() : []) {
-    const cert = new X509Certificate(readFileSync(path.join(issued, file)));
+  for (const file of existsSync(pki.issuedDir) ? readdirSync(pki.issuedDir).filter((f) => f.endsWith('.cert.pem')).sort() : []) {
+    const cert = new X509Certificate(readFileSync(path.join(pki.issuedDir, file)));
     const facts = certificateFacts(cert);
-    if (!facts || revoked.has(facts.serial) || Date.parse(cert.validTo) < Date.now()) continue;
-    const user = natsUserOf(facts.dvdv);
-    if (seen.has(user)) continue; // a renewed certificate maps to the same user
-    seen.add(user);
+    if (!facts?.natsUser || revoked.data.serials.has(facts.serial)) continue;
+    if (now.getTime() > Date.parse(cert.validTo) || now.getTime() < Date.parse(cert.validFrom)) continue;
     const p = permissionsFor(facts.role, facts.dvdv);
     const permissions = p === 'all' ? '' : `, permissions: { publish: { allow: [${p.publish.map(quote).join(', ')}] }, subscribe: { allow: [${p.subscribe.map(quote).join(', ')}] } }`;
-    users.push(`    { user: ${quote(user)}${permissions} }`);
+    users.push(`    { user: ${quote(facts.natsUser)}${permissions} }`);
   }
   return [
     'tls {',
     `  cert_file: ${quote(server.certFile)}`,
     `  key_file: ${quote(server.keyFile)}`,
-    `  ca_file: ${quote(path.join(pkiDir, 'ca.cert.pem'))}`,
+    `  ca_file: ${quote(pki.caCertFile)}`,
     '  verify_and_map: true',
     '  timeout: 5',
     '}',
@@ -82,6 +88,6 @@ export function natsSecurityConfig(pkiDir: string, server: { certFile: string; k
 }
 
 /** TLS options for a client connection with a party's certificate. */
-export function natsTlsOptions(pkiDir: string, party: { certFile: string; keyFile: string }) {
-  return { caFile: path.join(pkiDir, 'ca.cert.pem'), certFile: party.certFile, keyFile: party.keyFile };
+export function natsTlsOptions(caCertFile: string, party: { certFile: string; keyFile: string }) {
+  return { caFile: caCertFile, certFile: party.certFile, keyFile: party.keyFile };
 }

@@ -1,193 +1,306 @@
-// The exchange's PKI: a CA, certificates for agencies (role and DVDV address as SAN URIs),
-// a CA-signed revocation list, and expiry reporting. node-forge issues and parses;
-// node:crypto generates keys and does everything on the hot path. Keys are RSA-3072
-// (node-forge cannot put EC or Ed25519 keys into certificates); signatures are RSA-PSS,
-// payload encryption RSA-OAEP-256, as in the federal submission infrastructure FIT-Connect.
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// The exchange's CA (run offline by the exchange operator): EC P-256, issues certificates only
+// from PKCS#10 requests (the party keeps its key; the CA never sees one), and publishes an
+// X.509 v2 CRL. Certificates name role and DVDV address as SAN URIs and carry one e-mail SAN,
+// unique per certificate, that nats-server maps to a user. @peculiar/x509 does the X.509 work.
+import { randomBytes, X509Certificate, type webcrypto } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
-import forge from 'node-forge';
-import { z } from 'zod';
-import { canonicalBytes, RoleSchema, type Role } from '../../../contracts/index.ts';
+import {
+  altNames,
+  crlReloader,
+  derInteger,
+  DvdvAddressSchema,
+  dvdvUriPrefix,
+  ecdsaP256,
+  hostNamePattern,
+  normalizeSerial,
+  parseCrl,
+  partyNamePattern,
+  RoleSchema,
+  roleUriPrefix,
+  sanDvdv,
+  sanRole,
+  subjectField,
+  x509,
+  type CrlError,
+  type CrlSource,
+  type RevocationList,
+  type Role,
+} from '../../../contracts/index.ts';
 
-export const sanRole = (role: Role) => `urn:elfe:role:${role}`;
-export const sanDvdv = (dvdv: string) => `urn:elfe:dvdv:${dvdv}`;
-/** The NATS user name of a party: an e-mail SAN under the reserved `.invalid` domain. */
-export const natsUserOf = (dvdv: string) => `${dvdv.replace(':', '.')}@elfe-hub.invalid`;
+/** The NATS user of one certificate: an e-mail SAN under the reserved `.invalid` domain, unique per certificate. */
+export const natsUserOf = (serial: string, dvdv: string): string => `${normalizeSerial(serial).toLowerCase()}@${dvdv.replace(/:/g, '.')}.elfe-hub.invalid`;
 
 export class PkiError extends Error {
   override readonly name = 'PkiError';
   constructor(
-    readonly code: 'no-ca' | 'ca-exists' | 'unknown-serial' | 'invalid-input' | 'bad-revocation-list',
+    readonly code: 'no-ca' | 'ca-exists' | 'unknown-serial' | 'invalid-input' | 'bad-revocation-list' | 'bad-request' | 'bad-crl' | 'ca-key-exposed',
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
 const files = (dir: string) => ({
   caKey: path.join(dir, 'ca.key.pem'),
   caCert: path.join(dir, 'ca.cert.pem'),
-  revocations: path.join(dir, 'revocations.json'),
+  crl: path.join(dir, 'crl.pem'),
   issued: path.join(dir, 'issued'),
 });
 
-function rsaKeyPair(): { privatePem: string; publicPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
-  return { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+export const crlFileOf = (dir: string): string => files(dir).crl;
+export const caCertFileOf = (dir: string): string => files(dir).caCert;
+
+const pem = (der: ArrayBuffer, label: string) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END ${label}-----\n`;
+
+function writeAtomically(file: string, text: string, mode = 0o644): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, file);
 }
 
-function writeSecret(file: string, text: string): void {
-  writeFileSync(file, text, { mode: 0o600 });
-  chmodSync(file, 0o600);
-}
-
-/** A subject attribute as UTF8String (by default forge writes Latin-1 bytes for `ö`, which TLS peers refuse). */
-const utf8Attribute = (name: string, value: string) => ({ name, value, valueTagClass: forge.asn1.Type.UTF8 as number });
-
-const serial = () => {
+/** A random positive 128-bit serial, uppercase hex, without a leading zero byte. */
+const newSerial = () => {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) | 0x10; // positive, and no leading zero that encodings would drop
+  bytes[0] = (bytes[0]! & 0x7f) | 0x10;
   return bytes.toString('hex').toUpperCase();
 };
+
+const days = (n: number) => n * 86_400_000;
 
 export interface IssuedCertificate {
   readonly serial: string;
   readonly certificatePem: string;
-  readonly keyFile: string;
   readonly certFile: string;
 }
 
-/** Creates the exchange's CA (self-signed, CA:true, keyCertSign and cRLSign). */
-export function pkiInit(dir: string, options: { name?: string; validDays?: number; now?: Date } = {}): IssuedCertificate {
+/** Creates the exchange's CA: EC P-256, self-signed, CA:true, keyCertSign and cRLSign, and an empty CRL. */
+export async function pkiInit(dir: string, options: { name?: string; validDays?: number; now?: Date } = {}): Promise<IssuedCertificate> {
   const f = files(dir);
   if (existsSync(f.caKey)) throw new PkiError('ca-exists', `a CA already exists in ${dir}`);
   mkdirSync(f.issued, { recursive: true, mode: 0o700 });
-  const keys = rsaKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
-  cert.serialNumber = serial();
+  chmodSync(dir, 0o700);
   const now = options.now ?? new Date();
-  cert.validity.notBefore = new Date(now.getTime() - 60_000);
-  cert.validity.notAfter = new Date(now.getTime() + (options.validDays ?? 3650) * 86_400_000);
-  const subject = [{ name: 'commonName', value: options.name ?? 'elfe-hub exchange CA' }, { name: 'organizationName', value: 'elfe-hub' }];
-  cert.setSubject(subject);
-  cert.setIssuer(subject);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(keys.privatePem), forge.md.sha256.create());
-  const pem = forge.pki.certificateToPem(cert);
-  writeSecret(f.caKey, keys.privatePem);
-  writeFileSync(f.caCert, pem);
-  writeRevocations(dir, []);
-  return { serial: cert.serialNumber.toUpperCase(), certificatePem: pem, keyFile: f.caKey, certFile: f.caCert };
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const serial = newSerial();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial,
+    name: new x509.Name([{ CN: [{ utf8String: options.name ?? 'elfe-hub exchange CA' }] }, { O: [{ utf8String: 'elfe-hub' }] }]),
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + days(options.validDays ?? 3650)),
+    keys,
+    signingAlgorithm: ecdsaP256,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  writeAtomically(f.caKey, pem(await crypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'), 0o600);
+  const certificatePem = `${cert.toString('pem')}\n`;
+  writeFileSync(f.caCert, certificatePem);
+  await writeCrl(dir, [], { now, crlNumber: 1 });
+  return { serial, certificatePem, certFile: f.caCert };
 }
 
-export interface IssueOptions {
-  readonly role: Role;
-  readonly dvdv: string;
+interface Ca {
+  readonly cert: x509.X509Certificate;
+  readonly key: webcrypto.CryptoKey;
+  readonly keyId: string;
+}
+
+async function loadCa(dir: string): Promise<Ca> {
+  const f = files(dir);
+  if (!existsSync(f.caKey) || !existsSync(f.caCert)) throw new PkiError('no-ca', `no CA in ${dir}: run elfe pki init`);
+  if ((statSync(f.caKey).mode & 0o077) !== 0) throw new PkiError('ca-key-exposed', `${f.caKey}: the CA key is readable by group or others (chmod 600)`);
+  const cert = new x509.X509Certificate(readFileSync(f.caCert, 'utf8'));
+  const der = Buffer.from(readFileSync(f.caKey, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const key = await crypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (!ski) throw new PkiError('no-ca', `the CA certificate in ${dir} has no subject key identifier`);
+  return { cert, key, keyId: ski.keyId };
+}
+
+/** What the CA reads from a request, after checking it. */
+interface RequestedIdentity {
+  readonly kind: 'party' | 'tls-server';
+  readonly role?: Role;
+  readonly dvdv?: string;
   readonly name: string;
-  readonly validDays?: number;
-  readonly now?: Date;
-  /** DNS names / IP addresses for a server certificate (the hub's NATS endpoint). */
-  readonly serverNames?: readonly string[];
+  readonly serverNames: readonly { type: 'dns' | 'ip'; value: string }[];
 }
 
-/** A key pair and a certificate for an agency (or the hub), signed by the CA. */
-export function issueCertificate(dir: string, options: IssueOptions): IssuedCertificate {
+
+/** Reads and checks a request (attacker-controlled): proof of possession, P-256, role, DVDV address, names. */
+async function readRequest(csrPem: string): Promise<{ csr: x509.Pkcs10CertificateRequest; identity: RequestedIdentity }> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (error) {
+    throw new PkiError('bad-request', 'the certificate request cannot be read', { cause: error });
+  }
+  const alg = csr.publicKey.algorithm as unknown as { name?: string; namedCurve?: string };
+  if (alg.name !== 'ECDSA' && alg.name !== 'ECDH') throw new PkiError('bad-request', `the request's key is ${alg.name ?? 'unknown'}, not EC P-256`);
+  if (alg.namedCurve !== 'P-256') throw new PkiError('bad-request', `the request's key is on ${alg.namedCurve ?? 'an unknown curve'}, not P-256`);
+  let signed = false;
+  try {
+    signed = await csr.verify();
+  } catch (error) {
+    throw new PkiError('bad-request', 'the request signature cannot be checked', { cause: error });
+  }
+  if (!signed) throw new PkiError('bad-request', 'the request is not signed by the key it names (no proof of possession)');
+  const names = altNames(csr.extensions);
+  if (names.emails.length > 0 || names.other > 0) throw new PkiError('bad-request', 'the request asks for e-mail or other names; the CA assigns those');
+  const roles = names.uris.filter((u) => u.startsWith(roleUriPrefix)).map((u) => u.slice(roleUriPrefix.length));
+  const dvdvs = names.uris.filter((u) => u.startsWith(dvdvUriPrefix)).map((u) => u.slice(dvdvUriPrefix.length));
+  if (names.uris.length !== roles.length + dvdvs.length) throw new PkiError('bad-request', 'the request asks for URIs other than role and DVDV address');
+  const serverNames = [...names.dns.map((value) => ({ type: 'dns' as const, value })), ...names.ips.map((value) => ({ type: 'ip' as const, value }))];
+  for (const s of serverNames) {
+    if (s.type === 'dns' ? !hostNamePattern.test(s.value) : !isIP(s.value)) throw new PkiError('bad-request', `not a host name or IP address: ${s.value}`);
+  }
+  const name = subjectField(csr.subjectName, 'O');
+  if (!name || !partyNamePattern.test(name)) throw new PkiError('bad-request', 'the request names no organisation (O=) of 1 to 200 characters');
+  if (roles.length === 0 && dvdvs.length === 0) {
+    if (serverNames.length === 0) throw new PkiError('bad-request', 'a TLS server request needs at least one DNS or IP name');
+    return { csr, identity: { kind: 'tls-server', name, serverNames } };
+  }
+  if (roles.length !== 1 || dvdvs.length !== 1) throw new PkiError('bad-request', 'the request must name exactly one role and one DVDV address');
+  const role = RoleSchema.safeParse(roles[0]);
+  if (!role.success) throw new PkiError('invalid-input', `unknown role ${roles[0]}`);
+  const dvdv = DvdvAddressSchema.safeParse(dvdvs[0]);
+  if (!dvdv.success) throw new PkiError('invalid-input', `not a DVDV address: ${dvdvs[0]}`);
+  if (subjectField(csr.subjectName, 'CN') !== dvdv.data || subjectField(csr.subjectName, 'OU') !== role.data) {
+    throw new PkiError('bad-request', 'the subject (CN=dvdv, OU=role) does not match the requested SANs');
+  }
+  return { csr, identity: { kind: 'party', role: role.data, dvdv: dvdv.data, name, serverNames } };
+}
+
+/**
+ * Issues a certificate for a PKCS#10 request after checking its proof of possession, key
+ * (EC P-256), role and DVDV address. Agencies get keyAgreement beside digitalSignature (JWE
+ * with ECDH-ES); a TLS-server-only request gets no role and no NATS user.
+ */
+export async function signRequest(dir: string, csrPem: string, options: { days?: number; now?: Date } = {}): Promise<IssuedCertificate> {
+  const ca = await loadCa(dir);
+  const { csr, identity } = await readRequest(csrPem);
+  const validDays = options.days ?? 365;
+  if (!Number.isInteger(validDays) || validDays < 1 || validDays > 3650) throw new PkiError('invalid-input', 'days must be an integer from 1 to 3650');
   const f = files(dir);
-  if (!existsSync(f.caKey)) throw new PkiError('no-ca', `no CA in ${dir}: run elfe pki init`);
-  if (!RoleSchema.safeParse(options.role).success) throw new PkiError('invalid-input', `unknown role ${options.role}`);
-  if (!/^[a-z]{2,5}:[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/.test(options.dvdv)) throw new PkiError('invalid-input', `not a DVDV address: ${options.dvdv}`);
-  // Round-trip the CA through PEM before using it, as forge expects.
-  const caCert = forge.pki.certificateFromPem(readFileSync(f.caCert, 'utf8'));
-  const caKey = forge.pki.privateKeyFromPem(readFileSync(f.caKey, 'utf8'));
-  const keys = rsaKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
-  cert.serialNumber = serial();
+  let serial = newSerial();
+  while (existsSync(path.join(f.issued, `${serial}.cert.pem`))) serial = newSerial();
   const now = options.now ?? new Date();
-  cert.validity.notBefore = new Date(now.getTime() - 60_000);
-  cert.validity.notAfter = new Date(now.getTime() + (options.validDays ?? 365) * 86_400_000);
-  cert.setSubject([{ name: 'commonName', value: options.dvdv }, utf8Attribute('organizationName', options.name), { name: 'organizationalUnitName', value: options.role }]);
-  cert.setIssuer(caCert.subject.attributes);
-  const agency = options.role === 'elterngeldstelle' || options.role === 'familienkasse';
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: agency, critical: true },
-    { name: 'extKeyUsage', clientAuth: true, serverAuth: options.role === 'hub' },
+  const agency = identity.role === 'elterngeldstelle' || identity.role === 'familienkasse';
+  const sans: x509.JsonGeneralNames =
+    identity.kind === 'party'
+      ? [
+          { type: 'url', value: sanRole(identity.role!) },
+          { type: 'url', value: sanDvdv(identity.dvdv!) },
+          // The NATS user (verify_and_map takes the first e-mail SAN): one per certificate, so a
+          // revoked certificate loses its user while its owner's newer one keeps its own.
+          { type: 'email', value: natsUserOf(serial, identity.dvdv!) },
+          ...identity.serverNames,
+        ]
+      : [...identity.serverNames];
+  const subject: x509.JsonNameParams =
+    identity.kind === 'party'
+      ? [{ CN: [{ utf8String: identity.dvdv! }] }, { O: [{ utf8String: identity.name }] }, { OU: [{ utf8String: identity.role! }] }]
+      : [{ CN: [{ utf8String: identity.serverNames[0]!.value }] }, { O: [{ utf8String: identity.name }] }];
+  const serverAuth = identity.kind === 'tls-server' || identity.serverNames.length > 0;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial,
+    subject: new x509.Name(subject),
+    issuer: ca.cert.subjectName,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + days(validDays)),
+    publicKey: csr.publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: ecdsaP256,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (agency ? x509.KeyUsageFlags.keyAgreement : 0), true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth, ...(serverAuth ? [x509.ExtendedKeyUsage.serverAuth] : [])]),
+      new x509.SubjectAlternativeNameExtension(sans),
+      await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
+      new x509.AuthorityKeyIdentifierExtension(ca.keyId),
+    ],
+  });
+  const certificatePem = `${cert.toString('pem')}\n`;
+  const certFile = path.join(f.issued, `${serial}.cert.pem`);
+  writeFileSync(certFile, certificatePem, { flag: 'wx' });
+  return { serial, certificatePem, certFile };
+}
+
+/** Signs a new CRL over `entries` (thisUpdate now, nextUpdate in `crlDays`, the next CRL number). */
+async function writeCrl(dir: string, entries: readonly { serial: string; revokedAt: Date; reason?: number | undefined }[], options: { now?: Date; crlNumber: number; crlDays?: number }): Promise<void> {
+  const ca = await loadCa(dir);
+  const now = options.now ?? new Date();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: ca.cert.subjectName,
+    thisUpdate: now,
+    nextUpdate: new Date(now.getTime() + days(options.crlDays ?? 30)),
+    // Always a reason code: without one, @peculiar/x509 writes an empty crlEntryExtensions (SIZE 1..MAX).
+    entries: entries.map((e) => ({ serialNumber: e.serial, revocationDate: e.revokedAt, reason: e.reason ?? x509.X509CrlReason.unspecified })),
+    extensions: [new x509.Extension('2.5.29.20', false, derInteger(options.crlNumber)), new x509.AuthorityKeyIdentifierExtension(ca.keyId)],
+    signingKey: ca.key,
+    signingAlgorithm: ecdsaP256,
+  });
+  // PEM label `X509 CRL` (RFC 7468): OpenSSL reads no other.
+  writeAtomically(files(dir).crl, pem(crl.rawData, 'X509 CRL'));
+}
+
+/** The CA's current CRL, after checking that the CA signed it. */
+export function readCrl(dir: string): RevocationList {
+  const f = files(dir);
+  if (!existsSync(f.caCert)) throw new PkiError('no-ca', `no CA in ${dir}`);
+  const parsed = parseCrl(readFileSync(f.crl), readFileSync(f.caCert, 'utf8'));
+  if (!parsed.success) throw new PkiError('bad-crl', parsed.error.message, { cause: parsed.error });
+  return parsed.data;
+}
+
+export type RevocationReason = keyof typeof x509.X509CrlReason;
+
+/** Revokes an issued certificate: a new CRL with every revoked serial and a new CRL number. */
+export async function revoke(dir: string, serial: string, options: { reason?: RevocationReason; now?: Date } = {}): Promise<void> {
+  const f = files(dir);
+  const wanted = normalizeSerial(serial);
+  if (!/^[0-9A-F]{1,40}$/.test(wanted) || !existsSync(path.join(f.issued, `${wanted}.cert.pem`))) {
+    throw new PkiError('unknown-serial', `no certificate with serial ${serial} was issued here`);
+  }
+  const current = readCrl(dir);
+  if (current.serials.has(wanted)) return;
+  const reason = options.reason === undefined ? undefined : x509.X509CrlReason[options.reason];
+  await writeCrl(dir, [...current.entries, { serial: wanted, revokedAt: options.now ?? new Date(), reason }], {
+    crlNumber: (current.crlNumber ?? 0) + 1,
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
+
+/** Re-signs the CRL with the same entries (before its nextUpdate passes). */
+export async function refreshCrl(dir: string, options: { now?: Date; crlDays?: number } = {}): Promise<RevocationList> {
+  const current = readCrl(dir);
+  await writeCrl(dir, current.entries, { crlNumber: (current.crlNumber ?? 0) + 1, ...options });
+  return readCrl(dir);
+}
+
+/** Revoked serials from the CA directory's CRL, reloaded when the file changes (no restart). */
+export function revocationSource(dir: string, options: { onError?: (error: CrlError) => void } = {}): CrlSource {
+  const f = files(dir);
+  if (!existsSync(f.caCert)) throw new PkiError('no-ca', `no CA in ${dir}`);
+  return crlReloader(
     {
-      name: 'subjectAltName',
-      altNames: [
-        { type: 6, value: sanRole(options.role) },
-        { type: 6, value: sanDvdv(options.dvdv) },
-        // The NATS user the certificate maps to (verify_and_map takes the first e-mail SAN).
-        { type: 1, value: natsUserOf(options.dvdv) },
-        ...(options.serverNames ?? []).map((n) => (/^[\d.]+$/.test(n) ? { type: 7, ip: n } : { type: 2, value: n })),
-      ],
+      stamp: () => {
+        const s = statSync(f.crl);
+        return `${s.ino}:${s.size}:${s.mtimeMs}`;
+      },
+      read: () => readFileSync(f.crl),
     },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  const pem = forge.pki.certificateToPem(cert);
-  const base = path.join(f.issued, `${cert.serialNumber.toUpperCase()}`);
-  writeSecret(`${base}.key.pem`, keys.privatePem);
-  writeFileSync(`${base}.cert.pem`, pem);
-  return { serial: cert.serialNumber.toUpperCase(), certificatePem: pem, keyFile: `${base}.key.pem`, certFile: `${base}.cert.pem` };
-}
-
-const RevocationListSchema = z
-  .object({
-    list: z.object({ issuer: z.string(), updatedAt: z.string(), revoked: z.array(z.object({ serial: z.string(), revokedAt: z.string() }).strict()) }).strict(),
-    /** RSA-PSS signature of the CA over the canonical bytes of `list`. */
-    signature: z.string(),
-  })
-  .strict();
-
-/** The revocation list: CA-signed JSON (node-forge cannot write X.509 CRLs). */
-function writeRevocations(dir: string, revoked: { serial: string; revokedAt: string }[]): void {
-  const f = files(dir);
-  const caCert = new X509Certificate(readFileSync(f.caCert));
-  const list = { issuer: caCert.subject, updatedAt: new Date().toISOString(), revoked };
-  const signature = sign('sha256', canonicalBytes(list), { key: createPrivateKey(readFileSync(f.caKey)), padding: 6, saltLength: 32 }).toString('base64');
-  writeFileSync(f.revocations, `${JSON.stringify({ list, signature }, null, 2)}\n`);
-}
-
-/** Revoked serials, after checking the CA's signature on the list. */
-export function readRevocations(dir: string): Set<string> {
-  const f = files(dir);
-  const parsed = RevocationListSchema.safeParse(JSON.parse(readFileSync(f.revocations, 'utf8')));
-  if (!parsed.success) throw new PkiError('bad-revocation-list', 'the revocation list is malformed');
-  const ca = new X509Certificate(readFileSync(f.caCert));
-  const ok = verify('sha256', canonicalBytes(parsed.data.list), { key: ca.publicKey, padding: 6, saltLength: 32 }, Buffer.from(parsed.data.signature, 'base64'));
-  if (!ok) throw new PkiError('bad-revocation-list', 'the revocation list is not signed by the CA');
-  return new Set(parsed.data.list.revoked.map((r) => r.serial.toUpperCase()));
-}
-
-export function revoke(dir: string, serialNumber: string): void {
-  const f = files(dir);
-  const wanted = serialNumber.toUpperCase();
-  if (!existsSync(path.join(f.issued, `${wanted}.cert.pem`))) throw new PkiError('unknown-serial', `no certificate with serial ${serialNumber} was issued here`);
-  const current = RevocationListSchema.parse(JSON.parse(readFileSync(f.revocations, 'utf8'))).list.revoked;
-  if (current.some((r) => r.serial === wanted)) return;
-  writeRevocations(dir, [...current, { serial: wanted, revokedAt: new Date().toISOString() }]);
-}
-
-/** Reloads the revocation list when its file changes (no restart needed). */
-export function revocationSource(dir: string): () => ReadonlySet<string> {
-  let stamp = '';
-  let revoked: ReadonlySet<string> = new Set();
-  return () => {
-    const text = readFileSync(files(dir).revocations, 'utf8');
-    if (text !== stamp) {
-      revoked = readRevocations(dir);
-      stamp = text;
-    }
-    return revoked;
-  };
+    readFileSync(f.caCert, 'utf8'),
+    options,
+  );
 }
 
 export interface CertificateStatus {
@@ -203,14 +316,15 @@ export interface CertificateStatus {
 export function pkiStatus(dir: string, options: { warnDays?: number; now?: Date } = {}): CertificateStatus[] {
   const f = files(dir);
   if (!existsSync(f.caCert)) throw new PkiError('no-ca', `no CA in ${dir}`);
-  const revoked = readRevocations(dir);
+  const revoked = readCrl(dir).serials;
   const now = (options.now ?? new Date()).getTime();
   return readdirSync(f.issued)
     .filter((n) => n.endsWith('.cert.pem'))
     .map((n) => {
       const cert = new X509Certificate(readFileSync(path.join(f.issued, n)));
+      const serial = normalizeSerial(cert.serialNumber);
       const daysLeft = Math.floor((Date.parse(cert.validTo) - now) / 86_400_000);
-      return { serial: cert.serialNumber.toUpperCase(), subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(cert.validTo).toISOString(), daysLeft, revoked: revoked.has(cert.serialNumber.toUpperCase()), expiresSoon: daysLeft <= (options.warnDays ?? 30) };
+      return { serial, subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(cert.validTo).toISOString(), daysLeft, revoked: revoked.has(serial), expiresSoon: daysLeft <= (options.warnDays ?? 30) };
     });
 }
 

@@ -1,0 +1,76 @@
+// CRL parsing and reloading against CRLs made in memory by a throwaway CA.
+import { describe, expect, it } from 'vitest';
+import { crlReloader, parseCrl, type CrlFile } from './revocation.ts';
+import { derInteger, ecdsaP256, x509 } from './x509.ts';
+
+async function testCa(cn: string, options: { nextUpdate?: boolean } = {}) {
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const name = new x509.Name([{ CN: [{ utf8String: cn }] }]);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({ name, keys, signingAlgorithm: ecdsaP256, extensions: [new x509.BasicConstraintsExtension(true, undefined, true)] });
+  const crl = async (serials: string[], crlNumber: number) =>
+    (
+      await x509.X509CrlGenerator.create({
+        issuer: name,
+        ...(options.nextUpdate === false ? {} : { nextUpdate: new Date(Date.now() + 86_400_000) }),
+        entries: serials.map((serialNumber) => ({ serialNumber, revocationDate: new Date(), reason: x509.X509CrlReason.superseded })),
+        extensions: [new x509.Extension('2.5.29.20', false, derInteger(crlNumber))],
+        signingKey: keys.privateKey,
+        signingAlgorithm: ecdsaP256,
+      })
+    ).toString('pem');
+  return { pem: cert.toString('pem'), crl };
+}
+
+describe('CRL', () => {
+  it('reads serials, number and reason of a CRL the CA signed', async () => {
+    const ca = await testCa('CA');
+    const parsed = parseCrl(await ca.crl(['0abc', 'DEF0'], 7), ca.pem);
+    expect(parsed.success && [...parsed.data.serials]).toEqual(['ABC', 'DEF0']);
+    expect(parsed.success && parsed.data.crlNumber).toBe(7);
+    expect(parsed.success && parsed.data.entries[0]?.reason).toBe(x509.X509CrlReason.superseded);
+  });
+
+  it('refuses a CRL from another CA, one with the same name but another key, an altered one and garbage', async () => {
+    const ca = await testCa('CA');
+    const other = await testCa('Other CA');
+    const twin = await testCa('CA');
+    expect(parseCrl(await other.crl([], 1), ca.pem)).toMatchObject({ success: false, error: { code: 'bad-crl' } });
+    expect(parseCrl(await twin.crl([], 1), ca.pem)).toMatchObject({ success: false, error: { code: 'bad-crl' } });
+    const der = new Uint8Array(new x509.X509Crl(await ca.crl(['AA'], 1)).rawData);
+    const altered = Uint8Array.from(der);
+    const at = Buffer.from(der).indexOf(Buffer.from([0xaa]));
+    altered[at] = 0xab; // now another certificate is the revoked one
+    expect(parseCrl(der, ca.pem).success).toBe(true);
+    expect(parseCrl(altered, ca.pem)).toMatchObject({ success: false, error: { code: 'bad-crl' } });
+    expect(parseCrl('not a crl', ca.pem)).toMatchObject({ success: false, error: { code: 'bad-crl' } });
+  });
+
+  it('refuses a CRL without nextUpdate (RFC 5280 requires it; the parser would read no entries)', async () => {
+    const ca = await testCa('CA', { nextUpdate: false });
+    expect(parseCrl(await ca.crl(['AA'], 1), ca.pem)).toMatchObject({ success: false, error: { code: 'bad-crl', message: expect.stringContaining('nextUpdate') } });
+  });
+
+  it('re-reads only when the stamp changes, and keeps the last good list when a new one is bad', async () => {
+    const ca = await testCa('CA');
+    const other = await testCa('Other CA');
+    let stamp = 'a';
+    let content = await ca.crl(['01'], 1);
+    let reads = 0;
+    const file: CrlFile = { stamp: () => stamp, read: () => (reads++, content) };
+    const errors: string[] = [];
+    const source = crlReloader(file, ca.pem, { onError: (e) => errors.push(e.code) });
+    expect([...source()]).toEqual(['1']);
+    expect([...source()]).toEqual(['1']);
+    expect(reads).toBe(1);
+    content = await ca.crl(['01', '02'], 2);
+    expect([...source()]).toEqual(['1']); // same stamp: not re-read
+    stamp = 'b';
+    expect([...source()]).toEqual(['1', '2']);
+    content = await other.crl([], 3);
+    stamp = 'c';
+    expect([...source()]).toEqual(['1', '2']);
+    expect(source.lastError?.code).toBe('bad-crl');
+    expect(errors).toEqual(['bad-crl']);
+    expect(() => crlReloader({ stamp: () => 'x', read: () => { throw new Error('ENOENT'); } }, ca.pem)).toThrow(expect.objectContaining({ code: 'crl-unavailable' }));
+  });
+});
