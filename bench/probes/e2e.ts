@@ -68,7 +68,7 @@ async function metricsOf(port: number): Promise<Map<string, number>> {
 async function e2eRun(births: number, rate: number, seed: number): Promise<RunResult> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-e2e-'));
   const metricsPort = await freePort();
-  const exchange = provisionExchange(root, { natsPort: await freePort(), metricsPort });
+  const exchange = await provisionExchange(root, { natsPort: await freePort(), metricsPort });
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
   const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))], { log: () => undefined });
   const submitters = new Map<string, Submitter>();

@@ -44,6 +44,8 @@ export interface AgencyConsumerOptions {
   readonly log?: (line: string) => void;
   /** The agency's private key, for payloads encrypted to its certificate. */
   readonly decryptionKey?: KeyObject;
+  /** How long to wait at start for the hub's delivery stream. */
+  readonly startupTimeoutMs?: number;
 }
 
 export interface AgencyConsumer {
@@ -61,14 +63,25 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const name = consumerName(dvdv);
-  await jsm.consumers.add(deliveryStream, {
-    durable_name: name,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: deliverySubject(dvdv),
-    max_deliver: options.maxDeliver ?? 5,
-    ack_wait: nanos(options.ackWaitMs ?? 30_000),
-  });
+  // The hub creates the streams; a connector that starts first waits for them (bounded, reported).
+  const deadline = Date.now() + (options.startupTimeoutMs ?? 60_000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await jsm.consumers.add(deliveryStream, {
+        durable_name: name,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: deliverySubject(dvdv),
+        max_deliver: options.maxDeliver ?? 5,
+        ack_wait: nanos(options.ackWaitMs ?? 30_000),
+      });
+      break;
+    } catch (error) {
+      if ((error as Error).name !== 'StreamNotFoundError' || Date.now() > deadline) throw error;
+      log(`waiting for the hub's delivery stream (attempt ${attempt})`);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+    }
+  }
   const stats = { received: 0, handled: 0, redelivered: 0, refused: 0 };
   const decoder = new TextDecoder();
 

@@ -53,26 +53,27 @@ const defaultMeldebehoerde = { dvdv: 'mbh:demo', name: 'Meldebehörde (Demo)' };
 const writeJson = (file: string, value: unknown) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
 
 /** A key pair and CSR in `dir` (the party's side), signed by the CA (the operator's side). */
-function enrol(caDir: string, dir: string, request: Parameters<typeof createRequest>[1]): void {
+async function enrol(caDir: string, dir: string, request: Parameters<typeof createRequest>[1]): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (existsSync(path.join(dir, 'cert.pem'))) return;
-  if (!existsSync(path.join(dir, 'request.csr'))) createRequest(dir, request);
-  const issued = signRequest(caDir, readFileSync(path.join(dir, 'request.csr'), 'utf8'));
+  const requestFile = path.join(dir, 'request.csr');
+  if (!existsSync(requestFile)) await createRequest(dir, request);
+  const issued = await signRequest(caDir, readFileSync(requestFile, 'utf8'));
   writeFileSync(path.join(dir, 'cert.pem'), issued.certificatePem);
 }
 
 /** Creates what is missing of the layout (CA, keys, certificates, configurations); keeps what exists. */
-export function provisionExchange(root: string, options: ProvisionOptions): Exchange {
+export async function provisionExchange(root: string, options: ProvisionOptions): Promise<Exchange> {
   const abs = path.resolve(root);
   const caDir = path.join(abs, 'ca');
   const hubDir = path.join(abs, 'hub');
   const partiesDir = path.join(abs, 'parties');
   mkdirSync(abs, { recursive: true, mode: 0o700 });
-  if (!existsSync(path.join(caDir, 'ca.key.pem'))) pkiInit(caDir);
+  if (!existsSync(path.join(caDir, 'ca.key.pem'))) await pkiInit(caDir);
 
   const hubConfig = parseConfig({ ...options.hub, dataDir: hubDir });
-  enrol(caDir, hubDir, { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name });
-  enrol(caDir, path.join(partiesDir, 'nats-server'), { name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
+  await enrol(caDir, hubDir, { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name });
+  await enrol(caDir, path.join(partiesDir, 'nats-server'), { name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
 
   const melde = options.meldebehoerde ?? defaultMeldebehoerde;
   const specs: PartySpec[] = [
@@ -83,9 +84,10 @@ export function provisionExchange(root: string, options: ProvisionOptions): Exch
   ];
   const natsUrl = `nats://127.0.0.1:${options.natsPort}`;
   const trust = { caCertFile: '../../ca/ca.cert.pem', crlFile: '../../ca/crl.pem' };
-  const parties = specs.map((spec): ProvisionedParty => {
+  const parties: ProvisionedParty[] = [];
+  for (const spec of specs) {
     const dir = path.join(partiesDir, spec.name);
-    enrol(caDir, dir, { role: spec.role, dvdv: spec.dvdv, name: spec.displayName });
+    await enrol(caDir, dir, { role: spec.role, dvdv: spec.dvdv, name: spec.displayName });
     const configFile = path.join(dir, 'config.json');
     if (!existsSync(configFile)) {
       writeJson(configFile, {
@@ -99,8 +101,8 @@ export function provisionExchange(root: string, options: ProvisionOptions): Exch
         ...(spec.role === 'elterngeldstelle' ? { standesaemter: hubConfig.standesaemter } : {}),
       });
     }
-    return { ...spec, dir, configFile };
-  });
+    parties.push({ ...spec, dir, configFile });
+  }
 
   const hubConfigFile = path.join(hubDir, 'config.json');
   if (!existsSync(hubConfigFile)) {

@@ -25,10 +25,13 @@ export interface Supervisor {
 export function superviseProcesses(specs: readonly ProcessSpec[], options: { log: (name: string, line: string) => void; restart?: boolean; env?: NodeJS.ProcessEnv }): Supervisor {
   const children = new Map<string, ChildProcess>();
   const waiters: { name: string; pattern: RegExp; resolve: (line: string) => void }[] = [];
+  // What each child printed since it last started, so a wait for a line printed earlier still sees it.
+  const seen = new Map<string, string[]>();
   let stopping = false;
   const start = (spec: ProcessSpec, attempt: number) => {
     const child = spawn(process.execPath, [elfeBin, ...spec.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env, ELFE_EXIT_WITH_PARENT: '1' } });
     children.set(spec.name, child);
+    seen.set(spec.name, []);
     const lines = (stream: NodeJS.ReadableStream | null) => {
       let buffer = '';
       stream?.on('data', (d: Buffer) => {
@@ -37,6 +40,9 @@ export function superviseProcesses(specs: readonly ProcessSpec[], options: { log
           const line = buffer.slice(0, i);
           buffer = buffer.slice(i + 1);
           options.log(spec.name, line);
+          const history = seen.get(spec.name)!;
+          history.push(line);
+          if (history.length > 500) history.shift();
           for (const w of waiters.filter((w) => w.name === spec.name && w.pattern.test(line))) {
             waiters.splice(waiters.indexOf(w), 1);
             w.resolve(line);
@@ -66,6 +72,8 @@ export function superviseProcesses(specs: readonly ProcessSpec[], options: { log
       children.get(name)?.kill(signal);
     },
     waitFor(name, pattern, timeoutMs = 60_000) {
+      const earlier = seen.get(name)?.find((line) => pattern.test(line));
+      if (earlier !== undefined) return Promise.resolve(earlier);
       return new Promise((resolve, reject) => {
         const waiter = { name, pattern, resolve: (line: string) => (clearTimeout(timer), resolve(line)) };
         const timer = setTimeout(() => {

@@ -47,7 +47,7 @@ const portOf = (text: string | undefined, fallback: number) => {
   return port;
 };
 
-const provision = (values: { data?: string | undefined; 'nats-port'?: string | undefined; 'metrics-port'?: string | undefined }): Exchange =>
+const provision = (values: { data?: string | undefined; 'nats-port'?: string | undefined; 'metrics-port'?: string | undefined }): Promise<Exchange> =>
   provisionExchange(path.resolve(values.data ?? 'data'), { natsPort: portOf(values['nats-port'], 4222), metricsPort: portOf(values['metrics-port'], 9464) });
 
 const exchangeInit: Command = {
@@ -57,7 +57,7 @@ const exchangeInit: Command = {
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
-      const exchange = provision(values);
+      const exchange = await provision(values);
       io.out(JSON.stringify({ root: exchange.root, ca: exchange.caDir, hub: exchange.hubConfigFile, nats: exchange.natsUrl, parties: exchange.parties.map((p) => ({ name: p.name, role: p.role, dvdv: p.dvdv, config: p.configFile })) }, null, 2));
       return exitCode.ok;
     }),
@@ -79,7 +79,7 @@ const start: Command = {
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
-      const exchange = provision(values);
+      const exchange = await provision(values);
       for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) mkdirSync(path.join(p.dir, 'watch'), { recursive: true });
       const supervisor = superviseProcesses(exchangeProcesses(exchange), { log: (name, line) => io.err(`[${name}] ${line}`), restart: true });
       io.out(`elfe exchange running from ${exchange.root}: NATS ${exchange.natsUrl}${exchange.metricsPort !== undefined ? `, metrics http://127.0.0.1:${exchange.metricsPort}/metrics` : ''}`);

@@ -71,7 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const hubConfig = parseConfig({ ...options.config });
   const natsPort = await freePort();
   const metricsPort = await freePort();
-  const exchange = provisionExchange(options.dataDir, { natsPort, metricsPort, ...(options.config ? { hub: options.config } : {}) });
+  const exchange = await provisionExchange(options.dataDir, { natsPort, metricsPort, ...(options.config ? { hub: options.config } : {}) });
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
   const supervisor = superviseProcesses(
     [{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))],

@@ -313,15 +313,25 @@ export interface CertificateStatus {
 }
 
 /** Every issued certificate with its expiry; `expiresSoon` within `warnDays`. */
-export function pkiStatus(dir: string, options: { warnDays?: number; now?: Date } = {}): CertificateStatus[] {
-  const f = files(dir);
-  if (!existsSync(f.caCert)) throw new PkiError('no-ca', `no CA in ${dir}`);
-  const revoked = readCrl(dir).serials;
+/** What a CA publishes, and all that expiry reporting needs: its certificate, its CRL, the certificates it issued. */
+export interface PublishedPki {
+  readonly caCertFile: string;
+  readonly crlFile: string;
+  readonly issuedDir: string;
+}
+
+/** Every issued certificate with its expiry; `expiresSoon` within `warnDays`. Reads public files only. */
+export function pkiStatus(source: string | PublishedPki, options: { warnDays?: number; now?: Date } = {}): CertificateStatus[] {
+  const published = typeof source === 'string' ? { caCertFile: files(source).caCert, crlFile: files(source).crl, issuedDir: files(source).issued } : source;
+  if (!existsSync(published.caCertFile)) throw new PkiError('no-ca', `no CA certificate at ${published.caCertFile}`);
+  const parsed = parseCrl(readFileSync(published.crlFile), readFileSync(published.caCertFile, 'utf8'));
+  if (!parsed.success) throw new PkiError('bad-crl', parsed.error.message, { cause: parsed.error });
+  const revoked = parsed.data.serials;
   const now = (options.now ?? new Date()).getTime();
-  return readdirSync(f.issued)
+  return readdirSync(published.issuedDir)
     .filter((n) => n.endsWith('.cert.pem'))
     .map((n) => {
-      const cert = new X509Certificate(readFileSync(path.join(f.issued, n)));
+      const cert = new X509Certificate(readFileSync(path.join(published.issuedDir, n)));
       const serial = normalizeSerial(cert.serialNumber);
       const daysLeft = Math.floor((Date.parse(cert.validTo) - now) / 86_400_000);
       return { serial, subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(cert.validTo).toISOString(), daysLeft, revoked: revoked.has(serial), expiresSoon: daysLeft <= (options.warnDays ?? 30) };
