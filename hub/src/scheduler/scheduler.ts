@@ -63,7 +63,14 @@ async function appendDecision(log: EventStore, stored: StoredEvent, scheduled: D
     try {
       return (await log.append(stored.stream, [toRecord(scheduled)], expected)).nextExpectedRevision;
     } catch (error) {
-      if (error instanceof DuplicateEventIdError) return expected; // scheduled before, with other bytes: keep the first
+      if (error instanceof DuplicateEventIdError) {
+        // Scheduled before with other bytes (a fresh JWE on replay): keep the first. Delivery ids
+        // lie in the hub's namespace, so the holder can only be this case's own delivery;
+        // anything else is a broken invariant, and loud.
+        const holder = await log.getByEventId(scheduled.messageId);
+        if (holder?.stream === stored.stream && holder.type === 'DeliveryScheduled') return expected;
+        throw error;
+      }
       if (!(error instanceof WrongExpectedRevisionError)) throw error;
       for await (const newer of log.readStream(stored.stream, { fromRevision: expected + 1 })) {
         if (newer.type === 'ParentalConsentWithdrawn' && scheduled.data.recipient.role === 'elterngeldstelle') return 'dropped';
