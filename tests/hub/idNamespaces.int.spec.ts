@@ -29,6 +29,8 @@ import { TransparentLog } from '../../hub/src/log/transparentLog.ts';
 import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
+import { toRecord } from '../../hub/src/log/records.ts';
+import type { JsonValue } from '../../hub/src/log/eventStore.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
@@ -148,6 +150,30 @@ describe.skipIf(!natsAvailable)('id namespaces of submitters and hub', () => {
     expect(codeOf(again)).toBe('conflict');
     expect((await collect(log.readAll())).filter((e) => e.stream !== 'security')).toHaveLength(1);
     await ingress.stop();
+    await log.close();
+  });
+
+  it('a log written before delivery ids moved to the hub namespace replays without scheduling anything again', async () => {
+    const event = registered(birth('N9'));
+    const stream = 'birth-11007007-G-2026-N9';
+    // What an older release wrote: the same decision under the old id.
+    const scratch = createMemoryEventStore();
+    const first = startScheduler({ log: scratch, table: testRoutingTable });
+    await scratch.append(stream, [toRecord(event)]);
+    await until(() => first.stats.scheduled === 1);
+    await first.stop();
+    const decided = (await collect(scratch.readStream(stream))).find((e) => e.type === 'DeliveryScheduled')!;
+    await scratch.close();
+    const oldId = deterministicUuid('delivery', event.messageId, 'egs:11000000');
+    const legacy = decided.data as { messageId: string; data: { deliveryId: string } };
+    const log = createMemoryEventStore();
+    await log.append(stream, [toRecord(event)]);
+    await log.append(stream, [{ eventId: oldId, type: 'DeliveryScheduled', data: { ...legacy, messageId: oldId, data: { ...legacy.data, deliveryId: oldId } } as unknown as JsonValue, metadata: {} }]);
+    const replay = startScheduler({ log, table: testRoutingTable });
+    await until(async () => replay.stats.position >= 2);
+    expect(replay.stats.scheduled).toBe(0);
+    expect((await collect(log.readStream(stream))).map((e) => e.type)).toEqual(['BirthRegistered', 'DeliveryScheduled']);
+    await replay.stop();
     await log.close();
   });
 });
