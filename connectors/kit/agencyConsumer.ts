@@ -141,7 +141,8 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       }
       try {
         const receipt = await receiptFor(delivery);
-        await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `${receipt.deliveryId}:${receipt.status}` });
+        // One final answer per delivery: the dedup id does not depend on the answer.
+        await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `receipt:${receipt.deliveryId}` });
         m.ack();
       } catch (error) {
         log(`delivery ${delivery.deliveryId} not finished, will be redelivered: ${(error as Error).message}`);

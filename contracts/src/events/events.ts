@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EnvelopeSchema, RoleSchema, TimestampSchema } from '../envelope.ts';
 import { IdNrSchema } from '../identifiers/idnr.ts';
-import { DvdvAddressSchema, GeburtenregisterKeySchema } from '../identifiers/registry.ts';
+import { DvdvAddressSchema, formatRegisterKey, GeburtenregisterKeySchema } from '../identifiers/registry.ts';
 import { BirthRegisteredDataSchema } from './birthRegistered.ts';
 import { DeliveryPayloadSchema } from './dataSets.ts';
 
@@ -35,7 +35,12 @@ export const BirthRegistrationCorrectedSchema = event(
       registration: BirthRegisteredDataSchema,
       reason: z.string().min(1).max(500),
     })
-    .strict(),
+    .strict()
+    // The case is named by `registerKey`; a correction cannot move the registration to another case.
+    .refine((d) => formatRegisterKey(d.registration.registerKey) === formatRegisterKey(d.registerKey), {
+      message: 'registration.registerKey must be the corrected case\'s registerKey',
+      path: ['registration', 'registerKey'],
+    }),
 );
 
 export const ParentalConsentWithdrawnSchema = event(
@@ -145,12 +150,20 @@ export const SecurityEventRecordedSchema = event(
       /** Stable code of what was refused, e.g. `signature-invalid`, `role-not-allowed`. */
       code: z.string().min(1).max(60),
       reason: z.string().min(1).max(500),
-      /** Who tried, as far as known; never the refused payload's personal data. */
+      /**
+       * Who tried, as far as known; never the refused payload's personal data. `verified`
+       * says whether the signature was checked (then key id or certificate serial, DVDV,
+       * role and subject name are the verifier's) or only claimed by the sender.
+       */
       subject: z
         .object({
           dvdv: z.string().max(100).optional(),
           certificateSerial: z.string().max(100).optional(),
+          keyId: z.string().max(100).optional(),
           role: z.string().max(40).optional(),
+          /** Name of the key, or the certificate's subject organisation. */
+          name: z.string().max(200).optional(),
+          verified: z.boolean().optional(),
         })
         .strict(),
       messageType: z.string().max(100).optional(),

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Role } from '../envelope.ts';
 import {
   BirthRegisteredSchema,
   BirthRegistrationCorrectedSchema,
@@ -12,26 +11,52 @@ import { DvdvAddressSchema, GeburtenregisterKeySchema } from '../identifiers/reg
 import { TimestampSchema } from '../envelope.ts';
 import { DeliveryPayloadSchema } from '../events/dataSets.ts';
 import { signedSchema } from './signing.ts';
+import { deterministicUuid } from '../hashing.ts';
+
+/**
+ * The hub's own id namespace. Ids the hub derives (deliveries, receipts, dead letters,
+ * checkpoints, security events) are UUIDv8 whose first group is this marker; submitters
+ * choose their ids freely outside it. The derivation is public (replays must decide the same
+ * ids), so only the marker, refused at the ingress, keeps a submitter from taking a future
+ * hub id first. A random (v4) id never carries it; a v8 id from `deterministicUuid` does
+ * with probability 2^-32.
+ */
+const hubIdMarker = 'e1fe0001';
+
+/** An id in the hub's namespace, derived from its inputs like `deterministicUuid`. */
+export function hubDerivedUuid(kind: string, ...parts: readonly string[]): string {
+  return `${hubIdMarker}${deterministicUuid('elfe-hub', kind, ...parts).slice(8)}`;
+}
+
+/** Whether an id lies in the namespace only the hub derives from. */
+export const isHubDerivedId = (id: string): boolean => id.toLowerCase().startsWith(hubIdMarker) && id.charAt(14) === '8';
+
+/** A message id a submitter may choose: any UUID outside the hub's namespace. */
+const SubmitterMessageIdSchema = z.uuid().refine((id) => !isHubDerivedId(id), 'this id lies in the namespace reserved for ids the hub derives');
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
-/** What producers (Standesamt, Meldebehörde) submit to the hub's ingress. */
+/**
+ * Envelope fields only the hub sets when it appends (recording time, log position). A
+ * submission that carries them is refused (the schemas stay strict), never silently
+ * stripped: the hub stores what was signed.
+ */
+const hubOnly = { recordedAt: true, position: true } as const;
+
+/**
+ * What producers (Standesamt, Meldebehörde) submit to the hub's ingress. Who may submit
+ * which type for which case is the hub's authority table (hub/src/routing/authority.ts).
+ */
+const submitted = { messageId: SubmitterMessageIdSchema };
 export const SubmissionSchema = z.discriminatedUnion('type', [
-  BirthRegisteredSchema,
-  BirthRegistrationCorrectedSchema,
-  ParentalConsentWithdrawnSchema,
-  ChildIdNrAssignedSchema,
+  BirthRegisteredSchema.omit(hubOnly).extend(submitted).strict(),
+  BirthRegistrationCorrectedSchema.omit(hubOnly).extend(submitted).strict(),
+  ParentalConsentWithdrawnSchema.omit(hubOnly).extend(submitted).strict(),
+  ChildIdNrAssignedSchema.omit(hubOnly).extend(submitted).strict(),
 ]);
 export type Submission = z.infer<typeof SubmissionSchema>;
+export type SubmissionType = Submission['type'];
 export const SignedSubmissionSchema = signedSchema(z.unknown());
-
-/** Which role may submit which event type. */
-export const submissionPermissions: Readonly<Record<Submission['type'], readonly Role[]>> = {
-  BirthRegistered: ['standesamt'],
-  BirthRegistrationCorrected: ['standesamt'],
-  ParentalConsentWithdrawn: ['standesamt'],
-  ChildIdNrAssigned: ['meldebehoerde', 'standesamt'],
-};
 
 export const SubmissionErrorCodeSchema = z.enum([
   'malformed',
@@ -44,6 +69,10 @@ export const SubmissionErrorCodeSchema = z.enum([
   'certificate-expired',
   'role-not-allowed',
   'producer-mismatch',
+  /** The signer is not the Standesamt named in the case's register key. */
+  'not-case-owner',
+  /** A correction, withdrawal or IdNr for a birth case the hub does not know. */
+  'unknown-case',
   'invalid-contract',
   'conflict',
   'unavailable',

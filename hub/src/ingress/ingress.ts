@@ -1,21 +1,29 @@
 // The hub's front door: a Standesamt (or Meldebehörde) submits a signed contract event over
 // NATS request/reply. The hub checks size, signature, the signer's role and that the signer
-// is the producer named in the envelope, validates the contract, deduplicates by message id,
-// appends, and replies with the log position or a typed refusal. Refusals of who-is-speaking
-// (signature, role, producer) are recorded as security events, without the payload.
+// is the producer named in the envelope, validates the contract, asks the authority table
+// whether the signer may say this about this case (routing/authority.ts), deduplicates by
+// message id (same submission by the same signer only), appends, and replies with the log
+// position or a typed refusal. Refusals of who-is-speaking and of authority are security
+// events naming the signer, never the payload, rate limited per sender. Work in flight is
+// bounded: beyond `maxInFlight` the answer is `unavailable` at once.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
+  canonicalHash,
   SignedSubmissionSchema,
   SubmissionSchema,
-  submissionPermissions,
   submitSubject,
+  type DetachedSignature,
+  type SignerIdentity,
+  type Submission,
   type SubmissionErrorCode,
   type SubmissionReply,
   type Verifier,
 } from '../../../contracts/index.ts';
-import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision } from '../log/eventStore.ts';
-import { securityEvent, toRecord } from '../log/records.ts';
-import { birthStream, securityStream } from '../log/streams.ts';
+import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type StoredEvent } from '../log/eventStore.ts';
+import { toRecord } from '../log/records.ts';
+import { birthStream } from '../log/streams.ts';
+import { authorityRule, decideAuthority } from '../routing/authority.ts';
+import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from './securityEvents.ts';
 
 export interface IngressOptions {
   readonly nc: NatsConnection;
@@ -23,11 +31,23 @@ export interface IngressOptions {
   readonly verifier: Verifier;
   /** Largest accepted submission in bytes. */
   readonly maxBytes?: number;
+  /** Submissions handled at once; beyond it the ingress answers `unavailable` at once. Default 256. */
+  readonly maxInFlight?: number;
+  /** Rate limit of security events per sender. */
+  readonly securityEvents?: SecurityEventLimits;
   readonly now?: () => Date;
 }
 
 export interface Ingress {
-  readonly stats: { accepted: number; duplicates: number; refused: number };
+  readonly stats: {
+    accepted: number;
+    duplicates: number;
+    refused: number;
+    /** Refused at once because `maxInFlight` submissions were being handled. */
+    busy: number;
+    securityEvents: number;
+    securityEventsSuppressed: number;
+  };
   stop(): Promise<void>;
 }
 
@@ -38,23 +58,42 @@ const refusal = (code: SubmissionErrorCode, message: string, extra: { messageId?
   error: { code, message: message.slice(0, 1000), ...(extra.path ? { path: extra.path.slice(0, 500) } : {}) },
 });
 
+/**
+ * One answer for every conflict with what the log holds, so that it does not tell a
+ * submitter whether someone else already used a message id.
+ */
+const conflictMessage = 'the submission conflicts with the log: its message id is already used, or the birth is already registered (send a BirthRegistrationCorrected)';
+
+/** The same submission by the same signer: only then is a resend answered as a duplicate. */
+function isSameSubmission(existing: StoredEvent, event: Submission, stream: string, signer: SignerIdentity): boolean {
+  const stored = existing.data as { producer?: { dvdv?: unknown } } | null;
+  const metadata = existing.metadata as { signerDvdv?: unknown } | null;
+  return (
+    existing.type === event.type &&
+    existing.stream === stream &&
+    stored?.producer?.dvdv === signer.dvdv &&
+    metadata?.signerDvdv === signer.dvdv &&
+    canonicalHash(existing.data) === canonicalHash(event)
+  );
+}
+
 export function startIngress(options: IngressOptions): Ingress {
   const { nc, log, verifier } = options;
   const maxBytes = options.maxBytes ?? 256 * 1024;
+  const maxInFlight = options.maxInFlight ?? 256;
   const now = options.now ?? (() => new Date());
-  const stats = { accepted: 0, duplicates: 0, refused: 0 };
+  const stats = { accepted: 0, duplicates: 0, refused: 0, busy: 0, securityEvents: 0, securityEventsSuppressed: 0 };
   const inFlight = new Set<Promise<void>>();
+  const security = startSecurityRecorder(log, now, stats, options.securityEvents);
 
-  const recordSecurity = async (code: string, reason: string, subject: { dvdv?: string; role?: string }, messageType?: string, refusedMessageId?: string) => {
-    const event = securityEvent(now(), {
+  const recordSecurity = (code: string, reason: string, sender: string | undefined, subject: SecuritySubject, messageType?: string, refusedMessageId?: string) =>
+    security.record(sender, {
       code,
       reason: reason.slice(0, 500),
       subject,
       ...(messageType ? { messageType: messageType.slice(0, 100) } : {}),
       ...(refusedMessageId ? { refusedMessageId: refusedMessageId.slice(0, 100) } : {}),
     });
-    await log.append(securityStream, [toRecord(event)]);
-  };
 
   async function handle(data: Uint8Array): Promise<SubmissionReply> {
     if (data.length > maxBytes) return refusal('too-large', `submission exceeds ${maxBytes} bytes`);
@@ -69,47 +108,57 @@ export function startIngress(options: IngressOptions): Ingress {
       const bad = signed.error.issues[0];
       return refusal(bad?.path[0] === 'signature' ? 'signature-malformed' : 'malformed', 'expected {payload, signature}', { path: bad?.path.join('.') ?? '' });
     }
+    const signature: DetachedSignature = signed.data.signature;
     const payload = signed.data.payload as { messageId?: unknown; type?: unknown; producer?: { dvdv?: unknown } } | null;
     const messageId = typeof payload?.messageId === 'string' ? payload.messageId : undefined;
     const type = typeof payload?.type === 'string' ? payload.type : undefined;
-    const verified = verifier.verify(signed.data.payload, signed.data.signature, now());
+    const verified = verifier.verify(signed.data.payload, signature, now());
     if (!verified.success) {
-      await recordSecurity(verified.error.code, verified.error.message, {}, type, messageId);
+      await recordSecurity(verified.error.code, verified.error.message, undefined, claimedSubject(signature), type, messageId);
       return refusal(verified.error.code, verified.error.message, messageId ? { messageId } : {});
     }
     const signer = verified.data;
+    const who = verifiedSubject(signer, signature);
     const submission = SubmissionSchema.safeParse(signed.data.payload);
     if (!submission.success) {
       const issue = submission.error.issues[0];
       return refusal('invalid-contract', issue?.message ?? 'invalid', { ...(messageId ? { messageId } : {}), path: issue?.path.join('.') ?? '' });
     }
     const event = submission.data;
-    if (!submissionPermissions[event.type].includes(signer.role)) {
-      await recordSecurity('role-not-allowed', `${signer.role} may not submit ${event.type}`, { dvdv: signer.dvdv, role: signer.role }, event.type, event.messageId);
+    // Who is speaking first: a role that may never submit this type, then the envelope's producer.
+    if (!authorityRule(event.type, signer.role)) {
+      await recordSecurity('role-not-allowed', `${signer.role} may not submit ${event.type}`, senderOf(signer), who, event.type, event.messageId);
       return refusal('role-not-allowed', `a ${signer.role} may not submit ${event.type}`, { messageId: event.messageId });
     }
     if (event.producer.dvdv !== signer.dvdv || event.producer.role !== signer.role) {
-      await recordSecurity('producer-mismatch', `signed by ${signer.dvdv}, envelope names ${event.producer.dvdv}`, { dvdv: signer.dvdv, role: signer.role }, event.type, event.messageId);
+      await recordSecurity('producer-mismatch', `signed by ${signer.dvdv}, envelope names ${event.producer.dvdv}`, senderOf(signer), who, event.type, event.messageId);
       return refusal('producer-mismatch', 'the signer is not the producer named in the envelope', { messageId: event.messageId });
     }
-    const existing = await log.getByEventId(event.messageId);
-    if (existing) {
+    const stream = birthStream(event.data.registerKey);
+    const answerExisting = (existing: StoredEvent): SubmissionReply => {
+      if (!isSameSubmission(existing, event, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
       stats.duplicates++;
       return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true };
-    }
-    const stream = birthStream(event.data.registerKey);
+    };
+    const existing = await log.getByEventId(event.messageId);
+    if (existing) return answerExisting(existing);
     const record = toRecord(event, { signerKeyId: signer.keyId, signerDvdv: signer.dvdv, receivedAt: now().toISOString() });
     for (let attempt = 0; ; attempt++) {
-      // A birth is registered once: the check and the append meet at one stream revision.
-      let expected: ExpectedRevision = 'any';
-      if (event.type === 'BirthRegistered') {
-        let head: number | undefined;
-        for await (const e of log.readStream(stream)) {
-          if (e.type === 'BirthRegistered') return refusal('conflict', 'this birth is already registered; send a BirthRegistrationCorrected', { messageId: event.messageId });
-          head = e.streamRevision;
-        }
-        expected = head ?? 'no-stream';
+      // Authority over the case, and for a registration the check and the append, meet at one stream revision.
+      let head: number | undefined;
+      let caseExists = false;
+      for await (const e of log.readStream(stream)) {
+        if (e.type === 'BirthRegistered') caseExists = true;
+        head = e.streamRevision;
       }
+      const authority = decideAuthority({ type: event.type, signer, registerKey: event.data.registerKey, caseExists });
+      if (!authority.success) {
+        const { code, reason } = authority.error;
+        if (code === 'conflict') return refusal('conflict', conflictMessage, { messageId: event.messageId });
+        await recordSecurity(code, reason, senderOf(signer), who, event.type, event.messageId);
+        return refusal(code, reason, { messageId: event.messageId });
+      }
+      const expected: ExpectedRevision = authority.data.caseMust === 'absent' ? (head ?? 'no-stream') : 'any';
       try {
         const appended = await log.append(stream, [record], expected);
         stats.accepted++;
@@ -117,10 +166,7 @@ export function startIngress(options: IngressOptions): Ingress {
       } catch (error) {
         if (error instanceof DuplicateEventIdError) {
           const stored = await log.getByEventId(event.messageId);
-          if (stored) {
-            stats.duplicates++;
-            return { ok: true, messageId: event.messageId, position: stored.position, duplicate: true };
-          }
+          if (stored) return answerExisting(stored);
         }
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= 3) throw error;
       }
@@ -142,6 +188,13 @@ export function startIngress(options: IngressOptions): Ingress {
     queue: 'elfe-hub-ingress',
     callback: (error, m) => {
       if (error) return;
+      if (inFlight.size >= maxInFlight) {
+        // Busy: answer at once rather than queue without bound; the submitter retries.
+        stats.busy++;
+        stats.refused++;
+        m.respond(JSON.stringify(refusal('unavailable', 'the hub is busy; retry later')));
+        return;
+      }
       const p = respond(m).finally(() => inFlight.delete(p));
       inFlight.add(p);
     },
@@ -152,6 +205,7 @@ export function startIngress(options: IngressOptions): Ingress {
     async stop() {
       await sub.drain();
       await Promise.all(inFlight);
+      await security.stop();
     },
   };
 }

@@ -1,9 +1,12 @@
 // Contract events as log records, and back.
 import { randomUUID } from 'node:crypto';
-import { hubIdentity, parseEvent, type ElfeEvent, type SecurityEventRecorded } from '../../../contracts/index.ts';
+import { hubDerivedUuid, hubIdentity, parseEvent, type ElfeEvent, type SecurityEventRecorded } from '../../../contracts/index.ts';
 import type { JsonValue, NewEvent, StoredEvent } from './eventStore.ts';
 
-/** The hub's identity as a producer of events (deliveries, receipts, checkpoints). */
+/**
+ * The hub's identity as a producer of events (deliveries, receipts, checkpoints). Their ids
+ * lie in the hub's own namespace (`hubDerivedUuid`), which no submission may use.
+ */
 export const hubProducer = { ...hubIdentity, role: 'hub' } as const;
 
 export function toRecord(event: ElfeEvent, metadata: Record<string, JsonValue> = {}): NewEvent {
@@ -17,7 +20,7 @@ export function fromRecord(stored: StoredEvent): ElfeEvent | undefined {
 
 /** A security event: who tried what and why it was refused; never the refused payload's personal data. */
 export function securityEvent(now: Date, data: SecurityEventRecorded['data']): SecurityEventRecorded {
-  const messageId = randomUUID();
+  const messageId = hubDerivedUuid('security', randomUUID());
   return {
     messageId,
     type: 'SecurityEventRecorded',

@@ -4,7 +4,7 @@
 // The decorator implements the port, so the rest of the hub appends through it unchanged.
 import {
   consistencyPath,
-  deterministicUuid,
+  hubDerivedUuid,
   inclusionPath,
   logEntryLeafHash,
   parseEvent,
@@ -147,7 +147,7 @@ export class TransparentLog implements EventStore {
     if (existing) return existing;
     const time = this.#now().toISOString();
     const note = signCheckpoint({ origin: this.#options.origin, treeSize, rootHash: this.#tree.root(treeSize), time }, this.#options.origin, this.#options.hubKey.privateKey);
-    const messageId = deterministicUuid('checkpoint', this.#options.origin, String(treeSize));
+    const messageId = hubDerivedUuid('checkpoint', this.#options.origin, String(treeSize));
     const producer = this.#options.hubProducer ?? { dvdv: 'hub:elfe', name: 'elfe-hub' };
     const event: LogCheckpointSigned = {
       messageId,

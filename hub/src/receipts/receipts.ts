@@ -1,12 +1,15 @@
 // Receipts: agencies publish signed receipts carrying the hash of exactly what they received.
-// The hub verifies each (signature, signer = the delivery's recipient, hash = the scheduled
-// payload hash) and appends `DeliveryAcknowledged` or `DeliveryRejected` to the delivery's
-// stream; redelivered receipts are stored once (deterministic event ids). Deliveries that
-// exceed the redelivery limit become `DeliveryDeadLettered`, from JetStream's advisories.
+// The hub verifies each as of when JetStream stored it (signature, certificate validity and
+// revocation at receipt time, not after a backlog), checks signer = the delivery's recipient
+// and hash = the scheduled payload hash, and appends one final answer per delivery:
+// `DeliveryAcknowledged` or `DeliveryRejected`, whichever came first. A redelivered receipt
+// with the same answer changes nothing; a later contradicting one is a security event.
+// Deliveries that exceed the redelivery limit become `DeliveryDeadLettered`, from JetStream's
+// advisories.
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
-  deterministicUuid,
+  hubDerivedUuid,
   receiptStream,
   deliveryStream as deliveryJsStream,
   SignedReceiptSchema,
@@ -15,9 +18,10 @@ import {
   type DeliveryRejected,
   type Verifier,
 } from '../../../contracts/index.ts';
-import type { EventStore } from '../log/eventStore.ts';
-import { fromRecord, hubProducer, securityEvent, toRecord } from '../log/records.ts';
-import { deliveryStream, securityStream } from '../log/streams.ts';
+import { DuplicateEventIdError, type EventStore } from '../log/eventStore.ts';
+import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
+import { deliveryStream } from '../log/streams.ts';
+import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from '../ingress/securityEvents.ts';
 
 export interface ReceiptOptions {
   readonly nc: NatsConnection;
@@ -25,13 +29,28 @@ export interface ReceiptOptions {
   readonly jsm: JetStreamManager;
   readonly log: EventStore;
   readonly verifier: Verifier;
+  /** Rate limit of security events per sender. */
+  readonly securityEvents?: SecurityEventLimits;
   readonly now?: () => Date;
 }
 
 export interface ReceiptProcessor {
-  readonly stats: { acknowledged: number; rejected: number; deadLettered: number; refused: number };
+  readonly stats: {
+    acknowledged: number;
+    rejected: number;
+    deadLettered: number;
+    refused: number;
+    /** Receipts that repeat the final answer already logged. */
+    repeated: number;
+    /** Receipts that contradict the final answer already logged (security events). */
+    contradicted: number;
+    securityEvents: number;
+    securityEventsSuppressed: number;
+  };
   stop(): Promise<void>;
 }
+
+type FinalAnswer = DeliveryAcknowledged | DeliveryRejected;
 
 const decoder = new TextDecoder();
 const envelope = (messageId: string, now: Date, correlationId: string) => ({
@@ -45,53 +64,89 @@ const envelope = (messageId: string, now: Date, correlationId: string) => ({
   causationId: correlationId,
 });
 
+/** Whether two final answers say the same (a redelivered receipt), ignoring when they were logged. */
+const sameAnswer = (a: FinalAnswer, b: FinalAnswer): boolean =>
+  a.type === b.type && a.data.receivedHash === b.data.receivedHash && (a.type !== 'DeliveryRejected' || b.type !== 'DeliveryRejected' || a.data.reasonCode === b.data.reasonCode);
+
 export async function startReceiptProcessor(options: ReceiptOptions): Promise<ReceiptProcessor> {
   const { nc, js, jsm, log, verifier } = options;
   const now = options.now ?? (() => new Date());
-  const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0 };
-  const refuse = async (code: string, reason: string, dvdv?: string) => {
+  const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0, repeated: 0, contradicted: 0, securityEvents: 0, securityEventsSuppressed: 0 };
+  const security = startSecurityRecorder(log, now, stats, options.securityEvents);
+  const refuse = async (code: string, reason: string, sender: string | undefined, subject: SecuritySubject) => {
     stats.refused++;
-    await log.append(securityStream, [toRecord(securityEvent(now(), { code, reason, subject: dvdv ? { dvdv } : {}, messageType: 'Receipt' }))]);
+    await security.record(sender, { code, reason: reason.slice(0, 500), subject, messageType: 'Receipt' });
   };
 
-  async function handle(data: Uint8Array): Promise<void> {
+  /** The final answer already logged for a delivery, if any. */
+  async function finalAnswerOf(deliveryId: string): Promise<FinalAnswer | undefined> {
+    for await (const stored of log.readStream(deliveryStream(deliveryId))) {
+      const event = fromRecord(stored);
+      if (event?.type === 'DeliveryAcknowledged' || event?.type === 'DeliveryRejected') return event;
+    }
+    return undefined;
+  }
+
+  async function handle(data: Uint8Array, receivedAt: Date): Promise<void> {
     let json: unknown;
     try {
       json = JSON.parse(decoder.decode(data));
     } catch {
-      return refuse('malformed', 'receipt is not JSON');
+      return refuse('malformed', 'receipt is not JSON', undefined, {});
     }
     const parsed = SignedReceiptSchema.safeParse(json);
-    if (!parsed.success) return refuse('malformed', `receipt does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`);
+    if (!parsed.success) return refuse('malformed', `receipt does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`, undefined, {});
     const receipt = parsed.data.payload;
-    const signer = verifier.verify(receipt, parsed.data.signature, now());
-    if (!signer.success) return refuse(signer.error.code, signer.error.message, receipt.recipient);
+    // Judged as of when the hub received it: a backlog must not turn a valid receipt invalid.
+    const signer = verifier.verify(receipt, parsed.data.signature, receivedAt);
+    if (!signer.success) return refuse(signer.error.code, signer.error.message, undefined, claimedSubject(parsed.data.signature));
+    const sender = senderOf(signer.data);
+    const who = verifiedSubject(signer.data, parsed.data.signature);
     if (signer.data.dvdv !== receipt.recipient || (signer.data.role !== 'elterngeldstelle' && signer.data.role !== 'familienkasse')) {
-      return refuse('producer-mismatch', `receipt for ${receipt.recipient} signed by ${signer.data.dvdv}`, signer.data.dvdv);
+      return refuse('producer-mismatch', `receipt for ${receipt.recipient} signed by ${signer.data.dvdv}`, sender, who);
     }
     const stored = await log.getByEventId(receipt.deliveryId);
     const scheduled = stored && fromRecord(stored);
-    if (!scheduled || scheduled.type !== 'DeliveryScheduled') return refuse('unknown-delivery', `no delivery ${receipt.deliveryId}`, signer.data.dvdv);
-    if (scheduled.data.recipient.dvdv !== receipt.recipient) return refuse('wrong-recipient', `delivery ${receipt.deliveryId} was not for ${receipt.recipient}`, signer.data.dvdv);
+    if (!scheduled || scheduled.type !== 'DeliveryScheduled') return refuse('unknown-delivery', `no delivery ${receipt.deliveryId}`, sender, who);
+    if (scheduled.data.recipient.dvdv !== receipt.recipient) return refuse('wrong-recipient', `delivery ${receipt.deliveryId} was not for ${receipt.recipient}`, sender, who);
     const base = { deliveryId: receipt.deliveryId, recipient: receipt.recipient, receivedHash: receipt.receivedHash, receivedAt: receipt.receivedAt };
     const correlationId = scheduled.correlationId;
-    const hashMatches = receipt.receivedHash === scheduled.data.payloadHash;
-    if (receipt.status === 'acknowledged' && hashMatches) {
-      const messageId = deterministicUuid('receipt', receipt.deliveryId, 'acknowledged');
-      if (await log.getByEventId(messageId)) return; // a redelivered receipt: recorded once
-      const event: DeliveryAcknowledged = { ...envelope(messageId, now(), correlationId), type: 'DeliveryAcknowledged', data: { ...base, ...(receipt.agencyReference ? { agencyReference: receipt.agencyReference } : {}) } };
-      await log.append(deliveryStream(receipt.deliveryId), [toRecord(event, { signerKeyId: signer.data.keyId })]);
-      stats.acknowledged++;
-      return;
+    // One final answer per delivery, whatever it is: one id for both.
+    const messageId = hubDerivedUuid('receipt', receipt.deliveryId);
+    let answer: FinalAnswer;
+    if (receipt.status === 'acknowledged' && receipt.receivedHash === scheduled.data.payloadHash) {
+      answer = { ...envelope(messageId, now(), correlationId), type: 'DeliveryAcknowledged', data: { ...base, ...(receipt.agencyReference ? { agencyReference: receipt.agencyReference } : {}) } };
+    } else {
+      // The agency rejected it, or acknowledged something other than what was sent.
+      const reasonCode = receipt.status === 'rejected' ? (receipt.reasonCode ?? 'rejected') : 'hash-mismatch';
+      const reason = receipt.status === 'rejected' ? (receipt.reason ?? '') : 'the receipt acknowledges other bytes than the hub delivered';
+      answer = { ...envelope(messageId, now(), correlationId), type: 'DeliveryRejected', data: { ...base, reasonCode, reason } };
     }
-    // The agency rejected it, or acknowledged something other than what was sent.
-    const reasonCode = receipt.status === 'rejected' ? (receipt.reasonCode ?? 'rejected') : 'hash-mismatch';
-    const reason = receipt.status === 'rejected' ? (receipt.reason ?? '') : 'the receipt acknowledges other bytes than the hub delivered';
-    const messageId = deterministicUuid('receipt', receipt.deliveryId, 'rejected', reasonCode);
-    if (await log.getByEventId(messageId)) return;
-    const event: DeliveryRejected = { ...envelope(messageId, now(), correlationId), type: 'DeliveryRejected', data: { ...base, reasonCode, reason } };
-    await log.append(deliveryStream(receipt.deliveryId), [toRecord(event, { signerKeyId: signer.data.keyId })]);
-    stats.rejected++;
+    const judge = async (logged: FinalAnswer): Promise<void> => {
+      if (sameAnswer(logged, answer)) {
+        stats.repeated++;
+        return;
+      }
+      stats.contradicted++;
+      await security.record(sender, {
+        code: 'receipt-contradiction',
+        reason: `delivery ${receipt.deliveryId} already has its final answer (${logged.type}); a later ${answer.type} is ignored`,
+        subject: who,
+        messageType: 'Receipt',
+      });
+    };
+    const logged = await finalAnswerOf(receipt.deliveryId);
+    if (logged) return judge(logged);
+    try {
+      await log.append(deliveryStream(receipt.deliveryId), [toRecord(answer, { signerKeyId: signer.data.keyId, hubReceivedAt: receivedAt.toISOString() })]);
+    } catch (error) {
+      // Another receipt for this delivery was logged meanwhile (e.g. by a second hub process).
+      const raced = error instanceof DuplicateEventIdError ? await finalAnswerOf(receipt.deliveryId) : undefined;
+      if (!raced) throw error;
+      return judge(raced);
+    }
+    if (answer.type === 'DeliveryAcknowledged') stats.acknowledged++;
+    else stats.rejected++;
   }
 
   await jsm.consumers.add(receiptStream, { durable_name: 'hub-receipts', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: 'elfe.receipt.>' });
@@ -100,7 +155,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
   const receiptsDone = (async () => {
     for await (const m of messages) {
       try {
-        await handle(m.data);
+        await handle(m.data, m.time);
         m.ack();
       } catch {
         m.nak(1000);
@@ -119,7 +174,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
         const deliveryId = msg?.header.get('Nats-Msg-Id');
         if (!msg || !deliveryId) continue;
         const delivery = JSON.parse(decoder.decode(msg.data)) as { payload?: { recipient?: { dvdv?: string } } };
-        const messageId = deterministicUuid('dead-letter', deliveryId);
+        const messageId = hubDerivedUuid('dead-letter', deliveryId);
         if (await log.getByEventId(messageId)) continue;
         const event: DeliveryDeadLettered = {
           ...envelope(messageId, now(), deliveryId),
@@ -140,6 +195,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
       await messages.close();
       advisories.unsubscribe();
       await Promise.all([receiptsDone, advisoriesDone]);
+      await security.stop();
     },
   };
 }

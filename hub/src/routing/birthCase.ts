@@ -3,7 +3,7 @@
 // derived from the causing event and the recipient, so replaying a case decides the same.
 import {
   canonicalHash,
-  deterministicUuid,
+  hubDerivedUuid,
   toElterngeldDataSet,
   toKindergeldDataSet,
   type BirthRegisteredData,
@@ -28,7 +28,7 @@ export interface CaseState {
   readonly ids: { readonly childIdNr?: string; readonly parent1IdNr?: string; readonly parent2IdNr?: string };
   /** Recipients that got the initial delivery, by role. */
   readonly delivered: Partial<Record<RoleOf, Recipient>>;
-  /** Delivery ids already scheduled (so that replay decides nothing twice). */
+  /** Delivery ids already scheduled, and `caused:<event>:<recipient>` keys (so that replay decides nothing twice). */
   readonly scheduled: ReadonlySet<string>;
   readonly unroutable?: string;
 }
@@ -66,6 +66,7 @@ function payloadFor(role: RoleOf, state: CaseState): DeliveryPayload | undefined
 }
 
 const roles: readonly RoleOf[] = ['elterngeldstelle', 'familienkasse'];
+const causedKey = (causationId: string, dvdv: string) => `caused:${causationId}:${dvdv}`;
 
 function decisionsFor(state: CaseState, causationId: string, table: RoutingTable, correction: boolean): (DeliveryDecision | Unroutable)[] {
   const registration = state.registration;
@@ -83,8 +84,10 @@ function decisionsFor(state: CaseState, causationId: string, table: RoutingTable
       continue;
     }
     if (prior && !correction) continue;
-    const deliveryId = deterministicUuid('delivery', causationId, recipient.dvdv);
-    if (state.scheduled.has(deliveryId)) continue;
+    const deliveryId = hubDerivedUuid('delivery', causationId, recipient.dvdv);
+    // Also by cause and recipient, so that a log written before ids moved to the hub's
+    // namespace replays without deciding its deliveries again.
+    if (state.scheduled.has(deliveryId) || state.scheduled.has(causedKey(causationId, recipient.dvdv))) continue;
     out.push({
       deliveryId,
       recipient,
@@ -130,7 +133,8 @@ export function evolve(state: CaseState, event: ElfeEvent): CaseState {
     case 'DeliveryScheduled': {
       const role = event.data.recipient.role;
       const delivered = state.delivered[role] ? state.delivered : { ...state.delivered, [role]: event.data.recipient };
-      return { ...state, delivered, scheduled: new Set([...state.scheduled, event.data.deliveryId]) };
+      const cause = event.causationId ? [causedKey(event.causationId, event.data.recipient.dvdv)] : [];
+      return { ...state, delivered, scheduled: new Set([...state.scheduled, event.data.deliveryId, ...cause]) };
     }
     default:
       return state;

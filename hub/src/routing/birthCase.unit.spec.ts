@@ -114,6 +114,24 @@ describe('routing of a birth case', () => {
     expect(run(history, first.state).decisions).toEqual([]);
   });
 
+  it('a log written with delivery ids from before the hub namespace: replay decides only what it holds, by cause and recipient', () => {
+    const fixed = corrected(sampleBirthRegistration({ zuordnungGeburtsanzeige: 'GA-old' }));
+    const first = run([registered(), fixed]);
+    const causeOf = (id: string) => first.decisions.find((d) => d.deliveryId === id)!.causationId;
+    // The same stream as an older release wrote it: other delivery ids, same causes and recipients.
+    const legacy = first.stream.map((e) =>
+      e.type === 'DeliveryScheduled' ? ({ ...e, causationId: causeOf(e.data.deliveryId), data: { ...e.data, deliveryId: `legacy-${e.data.deliveryId}` } } as unknown as ElfeEvent) : e,
+    );
+    const recorded = new Set(first.decisions.map((d) => `${d.causationId}|${d.recipient.dvdv}`));
+    let state = initialState;
+    for (const event of legacy) {
+      for (const d of decide(state, event, testRoutingTable).filter(isDecision)) expect(recorded.has(`${d.causationId}|${d.recipient.dvdv}`)).toBe(true);
+      state = evolve(state, event);
+    }
+    // Once folded, the case decides nothing again for the same causes.
+    expect(decide(state, fixed, testRoutingTable).filter(isDecision)).toEqual([]);
+  });
+
   it('an unroutable case is reported, not thrown', () => {
     const elsewhere = sampleBirthRegistration({ registerKey: { standesamtsnummer: '09162000', registerart: 'G', jahr: 2026, eintragsnummer: '1' } as never });
     const out = decide(initialState, registered(elsewhere), testRoutingTable);

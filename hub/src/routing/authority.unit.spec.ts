@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { GeburtenregisterKey, Role, SubmissionType } from '../../../contracts/index.ts';
+import { authorityTable, decideAuthority, type AuthorityQuestion } from './authority.ts';
+
+const key = { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: '334' } as GeburtenregisterKey;
+const owner = { role: 'standesamt' as Role, dvdv: 'psw:11007007' };
+const otherStandesamt = { role: 'standesamt' as Role, dvdv: 'psw:04011000' };
+const meldebehoerde = { role: 'meldebehoerde' as Role, dvdv: 'mbh:11000000' };
+const agency = { role: 'elterngeldstelle' as Role, dvdv: 'egs:11000000' };
+
+/** Given the case (exists or not), when a signer submits an event type, then the verdict. */
+const given = (caseState: 'case exists' | 'no case') => ({
+  when: (signer: AuthorityQuestion['signer'], type: SubmissionType) => ({
+    then: (expected: 'allowed' | 'role-not-allowed' | 'not-case-owner' | 'unknown-case' | 'conflict') => {
+      const verdict = decideAuthority({ type, signer, registerKey: key, caseExists: caseState === 'case exists' });
+      expect(verdict.success ? 'allowed' : verdict.error.code).toBe(expected);
+    },
+  }),
+});
+
+describe('who may say what about a birth case', () => {
+  it('only the office named in the register key registers the birth, once', () => {
+    given('no case').when(owner, 'BirthRegistered').then('allowed');
+    given('no case').when(otherStandesamt, 'BirthRegistered').then('not-case-owner');
+    given('case exists').when(owner, 'BirthRegistered').then('conflict');
+    given('no case').when(meldebehoerde, 'BirthRegistered').then('role-not-allowed');
+  });
+
+  it('only the owning office corrects or passes on a consent withdrawal, for an existing case', () => {
+    for (const type of ['BirthRegistrationCorrected', 'ParentalConsentWithdrawn'] as const) {
+      given('case exists').when(owner, type).then('allowed');
+      given('case exists').when(otherStandesamt, type).then('not-case-owner');
+      given('no case').when(owner, type).then('unknown-case');
+      given('no case').when(otherStandesamt, type).then('not-case-owner');
+      given('case exists').when(meldebehoerde, type).then('role-not-allowed');
+    }
+  });
+
+  it('the IdNr comes from the Meldebehörde, for an existing case only; a Standesamt does not send it', () => {
+    given('case exists').when(meldebehoerde, 'ChildIdNrAssigned').then('allowed');
+    given('no case').when(meldebehoerde, 'ChildIdNrAssigned').then('unknown-case');
+    given('case exists').when(owner, 'ChildIdNrAssigned').then('role-not-allowed');
+  });
+
+  it('agencies, auditors and the hub submit nothing', () => {
+    for (const role of ['elterngeldstelle', 'familienkasse', 'auditor', 'hub'] as const) {
+      for (const type of Object.keys(authorityTable) as SubmissionType[]) {
+        given('case exists').when({ ...agency, role }, type).then('role-not-allowed');
+      }
+    }
+  });
+
+  it('ownership is the exact DVDV address psw:<Standesamtsnummer>, not a prefix or another directory', () => {
+    given('case exists').when({ role: 'standesamt', dvdv: 'psw:110070070' }, 'BirthRegistrationCorrected').then('not-case-owner');
+    given('case exists').when({ role: 'standesamt', dvdv: 'xyz:11007007' }, 'BirthRegistrationCorrected').then('not-case-owner');
+  });
+
+  it('the table names every submission type', () => {
+    expect(Object.keys(authorityTable).sort()).toEqual(['BirthRegistered', 'BirthRegistrationCorrected', 'ChildIdNrAssigned', 'ParentalConsentWithdrawn']);
+  });
+});
