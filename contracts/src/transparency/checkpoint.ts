@@ -77,7 +77,8 @@ export function signCheckpoint(c: Checkpoint, keyName: string, privateKey: KeyOb
   return `${body}\n— ${keyName} ${blob}\n`;
 }
 
-function parseBody(body: string): Checkpoint | undefined {
+/** Parses a checkpoint body (the note text, ending in a newline); undefined when it is not one. */
+export function parseCheckpointBody(body: string): Checkpoint | undefined {
   const lines = body.split('\n');
   if (lines.pop() !== '') return undefined;
   const [origin, size, root, ...extensions] = lines;
@@ -94,7 +95,7 @@ export function openCheckpoint(note: string, verifier: NoteVerifier): Result<Che
   const split = note.lastIndexOf('\n\n');
   if (split < 0 || !note.endsWith('\n')) return fail(new CheckpointError('malformed-note', 'a signed note is text, a blank line, signature lines'));
   const body = note.slice(0, split + 1);
-  const checkpoint = parseBody(body);
+  const checkpoint = parseCheckpointBody(body);
   if (!checkpoint) return fail(new CheckpointError('malformed-note', 'not a checkpoint body (origin, size, base64 root)'));
   const signatures = note.slice(split + 2, -1).split('\n');
   let known = false;

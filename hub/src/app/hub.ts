@@ -69,7 +69,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
   if (lock.tookOverFrom !== undefined) say(`took over the data directory from the hub process ${lock.tookOverFrom}, which is gone`);
-  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin });
+  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say });
   for (const c of pkiStatusOrEmpty(config)) {
     if (c.expiresSoon && !c.revoked) say(`certificate ${c.serial} (${c.subject}) expires in ${c.daysLeft} days`);
   }

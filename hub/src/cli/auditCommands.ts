@@ -2,8 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import {
+  formatTlogProof,
   keyIdOf,
+  logEntryBytes,
+  openCheckpoint,
+  parseEvent,
   parseVerifierKey,
+  parseWitnessVerifierKey,
+  tlogProofHeader,
+  verifyCosignature,
+  verifyTlogProof,
+  type Checkpoint,
+  type CosignatureVerifier,
   verifierKey,
   verifyConsistencyProof,
   verifyInclusionProof,
@@ -13,7 +23,9 @@ import { verifyLog } from '../audit/verifyLog.ts';
 import { readPrivateKey } from '../keys/keyDirectory.ts';
 import { defaultOrigin, logFiles, openHubLog } from '../log/openHubLog.ts';
 import { openSqliteEventStore } from '../log/sqlite/sqliteEventStore.ts';
+import { checkpointStream } from '../log/streams.ts';
 import { ProofUnavailableError } from '../log/transparentLog.ts';
+import { CosignatureStore } from '../witness/cosignatureStore.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 
 const dataDirOf = (value: unknown): string => path.resolve(typeof value === 'string' ? value : (process.env.ELFE_DATA_DIR ?? path.join('data', 'hub')));
@@ -39,6 +51,41 @@ function verifierFrom(keyFile: string | undefined, dataDir: string, origin: stri
   return parsed.data;
 }
 
+/** Witness verifier keys given inline or as files holding them. */
+function witnessVerifiers(values: readonly string[] | undefined): CosignatureVerifier[] {
+  return (values ?? []).map((value) => {
+    const text = !parseWitnessVerifierKey(value).success && existsSync(value) ? readFileSync(value, 'utf8') : value;
+    const parsed = parseWitnessVerifierKey(text);
+    if (!parsed.success) throw new UsageError(`--witness-key: ${parsed.error.message}`);
+    return parsed.data;
+  });
+}
+
+/** Stored witness cosignature lines for the checkpoint of `treeSize` (none without a cosignature store). */
+function cosignatureLines(dataDir: string, treeSize: number): string {
+  const file = logFiles(dataDir).cosignatures;
+  if (!existsSync(file)) return '';
+  const store = new CosignatureStore(file);
+  try {
+    return store.linesFor(treeSize);
+  } finally {
+    store.close();
+  }
+}
+
+type AnchorCheck = { success: true; data: Checkpoint } | { success: false; message: string };
+
+/** The auditor's kept checkpoint: signed by the hub and cosigned by every given witness. */
+function openAnchor(note: string, hub: NoteVerifier, witnesses: readonly CosignatureVerifier[]): AnchorCheck {
+  const opened = openCheckpoint(note, hub);
+  if (!opened.success) return { success: false, message: `the kept checkpoint: ${opened.error.message}` };
+  for (const w of witnesses) {
+    const cosigned = verifyCosignature(note, w);
+    if (!cosigned.success) return { success: false, message: `the kept checkpoint, witness ${w.name}: ${cosigned.error.message}` };
+  }
+  return { success: true, data: opened.data };
+}
+
 const originOfNote = (note: unknown): string => (typeof note === 'string' && note.split('\n')[0]) || defaultOrigin;
 
 const keysShow: Command = {
@@ -59,23 +106,41 @@ const keysShow: Command = {
 const auditVerify: Command = {
   path: ['audit', 'verify'],
   summary: 'replay the whole log: leaves, roots, checkpoint signatures, gap-free positions',
-  usage: 'elfe audit verify [--data DIR] [--key HUB.pub] [--json]',
+  usage: 'elfe audit verify [--data DIR] [--key HUB.pub] [--checkpoint FILE --witness-key KEY …] [--json]',
   async run(args, io) {
-    const { values } = parseCommandArgs(args, { data: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseCommandArgs(args, {
+      data: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean' },
+      checkpoint: { type: 'string', multiple: true },
+      'witness-key': { type: 'string', multiple: true },
+    });
     const dataDir = dataDirOf(values.data);
     requireLog(dataDir);
     const verifier = verifierFrom(values.key, dataDir, defaultOrigin, io);
+    const witnesses = witnessVerifiers(values['witness-key']);
+    if (witnesses.length > 0 && !values.checkpoint) throw new UsageError('--witness-key checks the cosignatures of a --checkpoint FILE');
+    const anchors: Checkpoint[] = [];
+    for (const file of values.checkpoint ?? []) {
+      const anchor = openAnchor(readFileSync(file, 'utf8'), verifier, witnesses);
+      if (!anchor.success) {
+        io.out(values.json ? JSON.stringify({ ok: false, code: 'bad-anchor', reason: anchor.message }) : `NOT verified (bad-anchor): ${anchor.message}`);
+        return exitCode.invalidInput;
+      }
+      anchors.push(anchor.data);
+    }
     const store = openSqliteEventStore(logFiles(dataDir).events);
     const showProgress = io.isTTY && !values.json;
     try {
       const report = await verifyLog(store, verifier, {
         treeFile: logFiles(dataDir).tree,
+        anchors,
         ...(showProgress ? { onProgress: (done: number, total: number) => io.err(`\rverifying ${done}/${total} entries`) } : {}),
       });
       const { uncovered: _uncovered, ...summary } = report;
       if (values.json) io.out(JSON.stringify(summary));
       else if (report.ok) io.out(`intact: ${report.entries} entries, ${report.checkpoints} checkpoints (${report.uncovered} entries after the last checkpoint)`);
-      else io.out(`NOT intact: first bad position ${report.firstBadPosition}: ${report.reason}`);
+      else io.out(`NOT intact (${report.code}): first bad position ${report.firstBadPosition}: ${report.reason}`);
       return report.ok ? exitCode.ok : exitCode.failed;
     } finally {
       await store.close();
@@ -86,9 +151,10 @@ const auditVerify: Command = {
 const auditProof: Command = {
   path: ['audit', 'proof'],
   summary: 'inclusion proof of an entry (by event or message id) against the latest checkpoint',
-  usage: 'elfe audit proof ID [--data DIR] [--json]',
+  usage: 'elfe audit proof ID [--data DIR] [--format json|tlog-proof] [--json]',
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { data: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(args, { data: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' } });
+    if (values.format !== undefined && values.format !== 'json' && values.format !== 'tlog-proof') throw new UsageError('--format is json or tlog-proof');
     const [id, ...extra] = positionals;
     if (!id || extra.length > 0) throw new UsageError('expects exactly one event or message id');
     const dataDir = dataDirOf(values.data);
@@ -101,6 +167,12 @@ const auditProof: Command = {
         return exitCode.invalidInput;
       }
       const proof = await log.inclusionProof(entry.position);
+      if (values.format === 'tlog-proof') {
+        // C2SP tlog-proof; `extra` carries the entry's canonical bytes, the leaf's preimage.
+        const checkpoint = `${proof.checkpoint}${cosignatureLines(dataDir, proof.treeSize)}`;
+        io.out(formatTlogProof({ extra: logEntryBytes(proof.entry), index: proof.leafIndex, path: proof.path.map((h) => Buffer.from(h, 'base64')), checkpoint }));
+        return exitCode.ok;
+      }
       io.out(values.json ? JSON.stringify(proof) : JSON.stringify(proof, null, 2));
       return exitCode.ok;
     } catch (error) {
@@ -118,15 +190,29 @@ const auditProof: Command = {
 const auditVerifyProof: Command = {
   path: ['audit', 'verify-proof'],
   summary: 'verify an inclusion or consistency proof offline with the hub key',
-  usage: 'elfe audit verify-proof PROOF.json --key HUB.pub [--json]',
+  usage: 'elfe audit verify-proof PROOF.json|PROOF.tlog-proof --key HUB.pub [--witness-key KEY …] [--json]',
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { key: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(args, { key: { type: 'string' }, json: { type: 'boolean' }, 'witness-key': { type: 'string', multiple: true } });
     const [file, ...extra] = positionals;
     if (!file || extra.length > 0) throw new UsageError('expects exactly one PROOF.json');
     if (!values.key) throw new UsageError('--key HUB.pub is required: a proof is only as good as the key it is checked with');
+    const text = readFileSync(file, 'utf8');
+    if (text.startsWith(`${tlogProofHeader}\n`)) {
+      const checkpointStart = text.indexOf('\n\n');
+      const origin = checkpointStart < 0 ? defaultOrigin : originOfNote(text.slice(checkpointStart + 2));
+      const result = verifyTlogProof(text, verifierFrom(values.key, '', origin, io), witnessVerifiers(values['witness-key']));
+      if (result.success) {
+        const summary = { ok: true, kind: 'tlog-proof', treeSize: result.data.checkpoint.treeSize, cosignedBy: result.data.cosignedBy };
+        io.out(values.json ? JSON.stringify(summary) : `valid tlog-proof (tree size ${summary.treeSize}${summary.cosignedBy.length ? `, cosigned by ${summary.cosignedBy.join(', ')}` : ''})`);
+        return exitCode.ok;
+      }
+      io.out(values.json ? JSON.stringify({ ok: false, error: { code: result.error.code, message: result.error.message } }) : `INVALID (${result.error.code}): ${result.error.message}`);
+      return exitCode.failed;
+    }
+    if ((values['witness-key'] ?? []).length > 0) throw new UsageError('--witness-key applies to tlog-proof files');
     let proof: { kind?: unknown; checkpoint?: unknown; to?: unknown };
     try {
-      proof = JSON.parse(readFileSync(file, 'utf8'));
+      proof = JSON.parse(text);
     } catch {
       io.out(JSON.stringify({ ok: false, error: { code: 'malformed-proof', message: `${file} is not JSON` } }));
       return exitCode.invalidInput;
@@ -172,4 +258,31 @@ const auditConsistency: Command = {
   },
 };
 
-export const auditCommands: readonly Command[] = [keysShow, auditVerify, auditProof, auditVerifyProof, auditConsistency];
+const auditCheckpoint: Command = {
+  path: ['audit', 'checkpoint'],
+  summary: 'print the newest signed checkpoint with its witness cosignatures (a signed note to keep)',
+  usage: 'elfe audit checkpoint [--data DIR]',
+  async run(args, io) {
+    const { values } = parseCommandArgs(args, { data: { type: 'string' } });
+    const dataDir = dataDirOf(values.data);
+    requireLog(dataDir);
+    const store = openSqliteEventStore(logFiles(dataDir).events);
+    let latest: { treeSize: number; note: string } | undefined;
+    try {
+      for await (const e of store.readStream(checkpointStream)) {
+        const event = parseEvent(e.data);
+        if (event.success && event.data.type === 'LogCheckpointSigned') latest = { treeSize: event.data.data.treeSize, note: event.data.data.note };
+      }
+    } finally {
+      await store.close();
+    }
+    if (!latest) {
+      io.err(`elfe audit checkpoint: the log in ${dataDir} has no checkpoint yet`);
+      return exitCode.failed;
+    }
+    io.out(`${latest.note}${cosignatureLines(dataDir, latest.treeSize)}`);
+    return exitCode.ok;
+  },
+};
+
+export const auditCommands: readonly Command[] = [keysShow, auditVerify, auditCheckpoint, auditProof, auditVerifyProof, auditConsistency];

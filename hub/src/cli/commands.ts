@@ -5,6 +5,7 @@ import { auditCommands } from './auditCommands.ts';
 import { hubCommands } from './hubCommands.ts';
 import { pkiCommands } from './pkiCommands.ts';
 import { partyCommands } from './partyCommands.ts';
+import { witnessCommands } from './witnessCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands, ...partyCommands, ...pkiCommands];
+export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands, ...partyCommands, ...pkiCommands, ...witnessCommands];

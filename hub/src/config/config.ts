@@ -69,6 +69,10 @@ export const HubConfigSchema = z
     routing: RoutingTableSchema.default(RoutingTableSchema.parse(defaultRoutingTable)),
     delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),
     ingress: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024) }).strict().default({ maxBytes: 256 * 1024 }),
+    /** Witnesses asked to cosign every checkpoint (C2SP tlog-witness): submission URL and cosignature/v1 verifier key. */
+    witnesses: z
+      .array(z.object({ url: z.string().url(), verifierKey: z.string().regex(/^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/, 'a witness verifier key <name>+<hash>+<key>') }).strict())
+      .default([]),
     /** Prometheus-style metrics on 127.0.0.1:<port>/metrics (0: any free port; absent: off). */
     metrics: z.object({ port: z.number().int().min(0).max(65535).optional() }).strict().default({}),
   })

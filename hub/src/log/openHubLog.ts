@@ -5,6 +5,9 @@ import { loadOrCreateHubKey } from '../keys/keyDirectory.ts';
 import { ensurePrivateDir } from './privateFiles.ts';
 import { openSqliteEventStore } from './sqlite/sqliteEventStore.ts';
 import { TransparentLog, type CheckpointPolicy } from './transparentLog.ts';
+import { CosignatureStore } from '../witness/cosignatureStore.ts';
+import type { WitnessEndpoint } from '../witness/witnessClient.ts';
+import { Witnessing } from '../witness/witnessing.ts';
 
 export interface HubLogOptions {
   readonly dataDir: string;
@@ -14,6 +17,10 @@ export interface HubLogOptions {
   /** A configured hub key file; default `<dataDir>/hub.key.pem`, created on first start. */
   readonly hubKeyFile?: string;
   readonly now?: () => Date;
+  /** Witnesses asked to cosign every checkpoint (C2SP tlog-witness); none by default. */
+  readonly witnesses?: readonly WitnessEndpoint[];
+  /** Where witness refusals are reported (default: stderr). */
+  readonly log?: (line: string) => void;
 }
 
 export const defaultOrigin = 'elfe-hub/log';
@@ -23,6 +30,7 @@ export const logFiles = (dataDir: string) => ({
   events: path.join(dataDir, 'log.sqlite'),
   tree: path.join(dataDir, 'tree.sqlite'),
   hubKey: path.join(dataDir, 'hub.key.pem'),
+  cosignatures: path.join(dataDir, 'cosignatures.sqlite'),
 });
 
 export async function openHubLog(options: HubLogOptions): Promise<TransparentLog> {
@@ -30,11 +38,20 @@ export async function openHubLog(options: HubLogOptions): Promise<TransparentLog
   const files = logFiles(options.dataDir);
   const hubKey = loadOrCreateHubKey(options.dataDir, options.hubKeyFile);
   const store = openSqliteEventStore(files.events, options.now ? { now: options.now } : {});
-  return TransparentLog.open(store, {
+  const witnessing =
+    options.witnesses && options.witnesses.length > 0
+      ? new Witnessing({ witnesses: options.witnesses, store: new CosignatureStore(files.cosignatures), ...(options.log ? { log: options.log } : {}), ...(options.now ? { now: options.now } : {}) })
+      : undefined;
+  const log = await TransparentLog.open(store, {
     treeFile: files.tree,
     hubKey,
     origin: options.origin ?? defaultOrigin,
     checkpoint: options.checkpoint ?? defaultCheckpointPolicy,
     ...(options.now ? { now: options.now } : {}),
+    ...(witnessing ? { observer: witnessing } : {}),
   });
+  // After a restart, the latest checkpoint may not have reached the witnesses yet.
+  const latest = log.latestCheckpoint();
+  if (witnessing && latest) witnessing.checkpointed(latest, log);
+  return log;
 }

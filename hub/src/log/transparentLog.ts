@@ -5,6 +5,7 @@
 import {
   consistencyPath,
   hubDerivedUuid,
+  type Hash,
   inclusionPath,
   logEntryLeafHash,
   parseEvent,
@@ -34,6 +35,15 @@ export interface TransparentLogOptions {
   readonly checkpoint: CheckpointPolicy;
   readonly hubProducer?: { readonly dvdv: string; readonly name: string };
   readonly now?: () => Date;
+  /** Told of every checkpoint signed (e.g. to obtain witness cosignatures). */
+  readonly observer?: CheckpointObserver;
+}
+
+/** Follows the log's checkpoints; `checkpointed` must not throw nor block the append path. */
+export interface CheckpointObserver {
+  checkpointed(record: CheckpointRecord, log: TransparentLog): void;
+  /** Awaited by `close()` before the store closes. */
+  close(): Promise<void>;
 }
 
 export class ProofUnavailableError extends Error {
@@ -170,6 +180,7 @@ export class TransparentLog implements EventStore {
     const record = { treeSize, note, position: result.positions[0]! };
     this.#checkpoints.push(record);
     await this.#sync();
+    this.#options.observer?.checkpointed(record, this);
     return record;
   }
 
@@ -208,6 +219,11 @@ export class TransparentLog implements EventStore {
     return { kind: 'elfe-consistency-proof', from: from.note, to: to.note, path: consistencyPath(from.treeSize, to.treeSize, this.#tree.hashRange).map((h) => Buffer.from(h).toString('base64')) };
   }
 
+  /** RFC 9162 consistency path between tree sizes `from` ≤ `to` (both at most the tree's size). */
+  consistencyPath(from: number, to: number): Hash[] {
+    return consistencyPath(from, to, this.#tree.hashRange);
+  }
+
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent> {
     return this.#store.readStream(stream, options);
   }
@@ -236,6 +252,7 @@ export class TransparentLog implements EventStore {
     const last = this.#checkpoints.at(-1);
     if (this.#options.checkpoint.everyMs > 0 && this.#tree.size > (last ? last.treeSize + 1 : 0)) await this.checkpointNow().catch(() => undefined);
     this.#closed = true;
+    await this.#options.observer?.close();
     await this.#syncing;
     await this.#store.close();
     this.#tree.close();

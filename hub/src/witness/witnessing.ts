@@ -1,0 +1,93 @@
+// The hub's witnessing: every checkpoint the log signs goes to each configured witness (one
+// submission at a time per witness; a newer checkpoint supersedes a queued older one). Returned
+// cosignatures are stored with their checkpoint; a refusal is loud: a log line, a counter, and
+// a row in the cosignature store that survives restarts.
+import type { CheckpointObserver, CheckpointRecord, TransparentLog } from '../log/transparentLog.ts';
+import type { CosignatureStore } from './cosignatureStore.ts';
+import { WitnessClient, WitnessRefusedError, type WitnessEndpoint, type WitnessRefusalCode } from './witnessClient.ts';
+
+export interface WitnessingOptions {
+  readonly witnesses: readonly WitnessEndpoint[];
+  readonly store: CosignatureStore;
+  /** Where refusals are reported (default: stderr). */
+  readonly log?: (line: string) => void;
+  readonly timeoutMs?: number;
+  readonly now?: () => Date;
+}
+
+export interface WitnessingStats {
+  cosigned: number;
+  refused: Partial<Record<WitnessRefusalCode, number>>;
+}
+
+interface Lane {
+  readonly client: WitnessClient;
+  pending: { record: CheckpointRecord; log: TransparentLog } | undefined;
+  running: Promise<void> | undefined;
+}
+
+export class Witnessing implements CheckpointObserver {
+  readonly #lanes: Lane[];
+  readonly #store: CosignatureStore;
+  readonly #say: (line: string) => void;
+  readonly #now: () => Date;
+  readonly stats: WitnessingStats = { cosigned: 0, refused: {} };
+
+  constructor(options: WitnessingOptions) {
+    this.#store = options.store;
+    this.#say = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.#now = options.now ?? (() => new Date());
+    this.#lanes = options.witnesses.map((endpoint) => {
+      const client = new WitnessClient(endpoint, { ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+      client.knownSize = options.store.lastCosignedSize(client.name) ?? 0;
+      return { client, pending: undefined, running: undefined };
+    });
+  }
+
+  checkpointed(record: CheckpointRecord, log: TransparentLog): void {
+    for (const lane of this.#lanes) {
+      if (!lane.pending || lane.pending.record.treeSize < record.treeSize) lane.pending = { record, log };
+      lane.running ??= this.#drain(lane).finally(() => (lane.running = undefined));
+    }
+  }
+
+  /** Resolves when every queued checkpoint has been answered (cosigned or refused). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const running = this.#lanes.flatMap((l) => (l.running ? [l.running] : []));
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
+  }
+
+  /** The checkpoint note with every stored cosignature appended. */
+  cosignedNote(record: CheckpointRecord): string {
+    return `${record.note}${this.#store.linesFor(record.treeSize)}`;
+  }
+
+  async close(): Promise<void> {
+    await this.settled();
+  }
+
+  async #drain(lane: Lane): Promise<void> {
+    while (lane.pending) {
+      const { record, log } = lane.pending;
+      lane.pending = undefined;
+      try {
+        const lines = await lane.client.submit({ note: record.note, treeSize: record.treeSize, consistencyPath: (from) => log.consistencyPath(from, record.treeSize) });
+        this.#store.add(record.treeSize, lane.client.name, lines);
+        this.stats.cosigned++;
+      } catch (error) {
+        const code: WitnessRefusalCode = error instanceof WitnessRefusedError ? error.code : 'unexpected-answer';
+        const message = (error as Error).message;
+        this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
+        this.#say(`WITNESS REFUSED checkpoint ${record.treeSize} (${code}): ${message}`);
+        try {
+          this.#store.refuse({ treeSize: record.treeSize, witness: lane.client.name, code, message, at: this.#now().toISOString() });
+        } catch (storeError) {
+          this.#say(`could not record the refusal: ${(storeError as Error).message}`);
+        }
+      }
+    }
+  }
+}
