@@ -1,7 +1,7 @@
 // One final answer per delivery: the first acknowledgement or rejection is logged, a later
 // contradicting one is a security event; a receipt is judged as of when the hub received it.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -16,7 +16,8 @@ import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts'
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
 import type { SqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { caCertificate, issueCertificate, pkiInit, revocationSource } from '../../hub/src/pki/pki.ts';
+import { caCertificate, pkiInit, revocationSource } from '../../hub/src/pki/pki.ts';
+import { issueParty } from '../support/parties.ts';
 import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
@@ -96,10 +97,10 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
 
   it('judges a receipt as of when the hub received it, not when a backlog is worked off', async () => {
     const pki = tmp('rf-pki');
-    pkiInit(pki);
+    await pkiInit(pki);
     // A certificate that runs out a few seconds from now.
-    const shortLived = issueCertificate(pki, { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'EGS Berlin', validDays: 1, now: new Date(Date.now() - 86_400_000 + 3_000) });
-    const signer = certificateSigner(createPrivateKey(readFileSync(shortLived.keyFile)), shortLived.certificatePem);
+    const shortLived = await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'EGS Berlin' }, { days: 1, now: new Date(Date.now() - 86_400_000 + 3_000) });
+    const signer = certificateSigner(shortLived.privateKey, shortLived.certificatePem);
     const verifier: Verifier = certificateVerifier({ caCertificatePem: caCertificate(pki), revokedSerials: revocationSource(pki) });
     const log = createMemoryEventStore();
     const { deliveryId, payloadHash } = await scheduledDelivery(log, 'F3', new X509Certificate(shortLived.certificatePem));

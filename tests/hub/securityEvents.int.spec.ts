@@ -1,8 +1,8 @@
 // Security events say who tried (key id or certificate serial and subject, DVDV), never the
 // payload; they are rate limited per sender, so a flood of bad signatures cannot grow the log
 // without bound; and the ingress bounds its work in flight, answering `unavailable` beyond it.
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -25,7 +25,8 @@ import { createKeyPair, loadTrustedKeys } from '../../hub/src/keys/keyDirectory.
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
 import type { EventStore, StoredEvent } from '../../hub/src/log/eventStore.ts';
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
-import { caCertificate, issueCertificate, pkiInit, revocationSource } from '../../hub/src/pki/pki.ts';
+import { caCertificate, pkiInit, revocationSource } from '../../hub/src/pki/pki.ts';
+import { issueParty } from '../support/parties.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 
@@ -69,9 +70,9 @@ describe.skipIf(!natsAvailable)('security events and load bounds at the ingress'
   it('names the key id and DVDV of who tried, or the certificate serial and subject, never the payload', async () => {
     const log = createMemoryEventStore();
     const pki = tmp('sec-pki');
-    pkiInit(pki);
-    const fk = issueCertificate(pki, { role: 'familienkasse', dvdv: 'fka:ost', name: 'Familienkasse Ost' });
-    const fkSigner = certificateSigner(createPrivateKey(readFileSync(fk.keyFile)), fk.certificatePem);
+    await pkiInit(pki);
+    const fk = await issueParty(pki, { role: 'familienkasse', dvdv: 'fka:ost', name: 'Familienkasse Ost' });
+    const fkSigner = certificateSigner(fk.privateKey, fk.certificatePem);
     const verifier = eitherVerifier(certificateVerifier({ caCertificatePem: caCertificate(pki), revokedSerials: revocationSource(pki) }), keySetVerifier(loadTrustedKeys(keys)));
     const ingress = startIngress({ nc, log, verifier });
     const forger = ed25519Signer(generateKeyPairSync('ed25519').privateKey, { dvdv: 'psw:11007007', role: 'standesamt', name: 'forger' });
