@@ -4,7 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderMetrics } from '../../hub/src/app/metrics.ts';
 import { startHub } from '../../hub/src/app/hub.ts';
-import { parseConfig } from '../../hub/src/config/config.ts';
+import { provisionExchange } from '../../hub/src/app/exchange.ts';
+import { loadConfig } from '../../hub/src/config/config.ts';
+import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 
 describe('metrics', () => {
@@ -15,7 +17,8 @@ describe('metrics', () => {
   });
 
   it.skipIf(!natsAvailable)('a running hub reports its log, deliveries and the days left on each certificate', async () => {
-    const hub = await startHub(parseConfig({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'elfe-metrics-')), metrics: { port: 0 } }));
+    const exchange = await provisionExchange(mkdtempSync(path.join(os.tmpdir(), 'elfe-metrics-')), { natsPort: await freePort(), metricsPort: 0 });
+    const hub = await startHub(loadConfig(exchange.hubConfigFile));
     try {
       const text = await (await fetch(`http://127.0.0.1:${hub.metricsPort}/metrics`)).text();
       expect(text).toMatch(/^elfe_log_entries \d+$/m);
