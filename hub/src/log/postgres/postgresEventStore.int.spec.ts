@@ -54,21 +54,26 @@ describe.skipIf(!postgresAvailable)('PostgreSQL event store', () => {
   });
 
   it('keeps one gap-free order with two stores (two hubs) appending to one database', async () => {
-    const [a, b] = await Promise.all([openPostgresEventStore({ url, schema: 'two_writers' }), openPostgresEventStore({ url, schema: 'two_writers' })]);
+    const [a, b, reader] = await Promise.all(['two_writers', 'two_writers', 'two_writers'].map((schema) => openPostgresEventStore({ url, schema, pollIntervalMs: 20 })));
+    // A reader following live sees every position once and in order, never n+1 before n.
+    const subscription = reader!.subscribe(0);
+    const followed = collect(subscription, 201);
     try {
-      const appends = Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).append(`w-${i % 5}`, [newEvent('E', { i })]));
+      const appends = Array.from({ length: 200 }, (_, i) => (i % 2 ? a! : b!).append(`w-${i % 5}`, [newEvent('E', { i })]));
       // Both race for the same stream's next revision: exactly one wins.
-      const race = await Promise.allSettled([a.append('w-race', [newEvent()], 'no-stream'), b.append('w-race', [newEvent()], 'no-stream')]);
+      const race = await Promise.allSettled([a!.append('w-race', [newEvent()], 'no-stream'), b!.append('w-race', [newEvent()], 'no-stream')]);
       await Promise.all(appends);
       expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      const all = await collect(a.readAll());
+      const all = await collect(a!.readAll());
       expect(all.map((e) => e.position)).toEqual(all.map((_, i) => i));
       expect(all).toHaveLength(201);
       for (let s = 0; s < 5; s++) {
-        expect((await collect(b.readStream(`w-${s}`))).map((e) => e.streamRevision)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+        expect((await collect(b!.readStream(`w-${s}`))).map((e) => e.streamRevision)).toEqual(Array.from({ length: 40 }, (_, i) => i));
       }
+      expect((await followed).map((e) => e.position)).toEqual(all.map((_, i) => i));
     } finally {
-      await Promise.all([a.close(), b.close()]);
+      await subscription.close();
+      await Promise.all([a!.close(), b!.close(), reader!.close()]);
     }
   });
 
@@ -88,6 +93,36 @@ describe.skipIf(!postgresAvailable)('PostgreSQL event store', () => {
     } finally {
       await subscription.close();
       await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  it('does not acknowledge a commit whose wait for the synchronous standby was cancelled', async () => {
+    const store = await openPostgresEventStore({ url, schema: 'sync_cancel' });
+    const names = async () => (await cluster!.sql<{ s: string }>('SELECT current_setting($$synchronous_standby_names$$) AS s'))[0]!.s;
+    const event = newEvent();
+    try {
+      await cluster!.sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+      await cluster!.sql('SELECT pg_reload_conf()');
+      await waitUntil(async () => (await names()) === 'nobody', 5_000, 'a synchronous standby that never comes');
+      const outcome = store.append('s', [event]).then(
+        () => 'acknowledged',
+        (error: unknown) => error,
+      );
+      const cancelled = async () =>
+        (await cluster!.sql<{ c: boolean }>("SELECT pg_cancel_backend(pid) AS c FROM pg_stat_activity WHERE wait_event = 'SyncRep'")).some((r) => r.c);
+      await waitUntil(cancelled, 10_000, 'a commit waiting for the standby');
+      expect(await outcome).toMatchObject({ code: 'replication-unconfirmed' });
+    } finally {
+      await cluster!.sql('ALTER SYSTEM RESET synchronous_standby_names');
+      await cluster!.sql('SELECT pg_reload_conf()');
+      await waitUntil(async () => (await names()) === '', 5_000, 'no synchronous standby');
+    }
+    try {
+      // Committed here all the same: the retry is answered from the log and stores nothing twice.
+      expect((await store.append('s', [event])).positions).toEqual([0]);
+      expect(await store.size()).toBe(1);
+    } finally {
+      await store.close();
     }
   });
 

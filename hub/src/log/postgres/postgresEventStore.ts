@@ -47,6 +47,18 @@ export class PostgresNotWritableError extends Error {
   }
 }
 
+/**
+ * The server committed locally but stopped waiting for the synchronous standby (the wait was
+ * cancelled): the append is not acknowledged. Retrying it with the same event ids is safe.
+ */
+export class ReplicationUnconfirmedError extends Error {
+  override readonly name = 'ReplicationUnconfirmedError';
+  readonly code = 'replication-unconfirmed';
+  constructor(readonly serverMessage: string) {
+    super(`commit not confirmed by the synchronous standby: ${serverMessage}`);
+  }
+}
+
 export interface PostgresEventStoreOptions {
   /** libpq-style connection string of the primary, e.g. `postgres://elfe@db.example/elfe`. */
   readonly url: string;
@@ -209,11 +221,12 @@ class PostgresEventStore implements EventStore {
       // listener its 'error' event would also end the process.
       client.on('error', ignore);
       // One round trip: the lock, then the head of the global order as it stands under the lock.
+      // A writer stuck holding the lock makes appends fail after lock_timeout instead of hanging.
       const opened = (await client.query(
         `BEGIN; SET LOCAL synchronous_commit = ${this.#options.synchronousCommit === 'remote_apply' ? 'remote_apply' : 'on'};
-         LOCK TABLE ${this.#table} IN EXCLUSIVE MODE; SELECT COALESCE(MAX(position) + 1, 0) AS next FROM ${this.#table}`,
+         SET LOCAL lock_timeout = '10s'; LOCK TABLE ${this.#table} IN EXCLUSIVE MODE; SELECT COALESCE(MAX(position) + 1, 0) AS next FROM ${this.#table}`,
       )) as unknown as pg.QueryResult<{ next: string }>[];
-      ({ outcomes, inserts } = await this.#plan(client, batch, Number(opened[3]!.rows[0]!.next)));
+      ({ outcomes, inserts } = await this.#plan(client, batch, Number(opened[4]!.rows[0]!.next)));
       if (inserts.length > 0) {
         const recordedAt = this.#now().toISOString();
         await client.query(
@@ -233,7 +246,19 @@ class PostgresEventStore implements EventStore {
         await client.query('SELECT pg_notify($1, $2)', [this.#channel, String(inserts[inserts.length - 1]!.position + 1)]);
       }
       // Returns once the commit record is flushed here and (synchronous_commit) on the standby.
-      await client.query('COMMIT');
+      // A cancelled wait for the standby still ends in a successful COMMIT, with only a WARNING
+      // (in the server's language; English assumed): that must not count as acknowledged.
+      let unconfirmed: string | undefined;
+      const onNotice = (notice: { message?: string | undefined }) => {
+        if (/synchronous replication/i.test(notice.message ?? '')) unconfirmed = notice.message;
+      };
+      client.on('notice', onNotice);
+      try {
+        await client.query('COMMIT');
+      } finally {
+        client.off('notice', onNotice);
+      }
+      if (unconfirmed !== undefined) throw new ReplicationUnconfirmedError(unconfirmed);
       client.off('error', ignore);
       client.release();
     } catch (error) {
@@ -253,8 +278,12 @@ class PostgresEventStore implements EventStore {
       else p.reject(outcome.error);
     });
     if (inserts.length > 0) {
-      this.#options.onCommit?.(batch.length, inserts.length);
       this.#wakeFollowers();
+      try {
+        this.#options.onCommit?.(batch.length, inserts.length);
+      } catch (error) {
+        this.#report(error as Error);
+      }
     }
   }
 
