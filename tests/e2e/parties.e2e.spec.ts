@@ -4,7 +4,7 @@
 // in the middle of a burst and started again with the same command: nothing is lost, nothing
 // is duplicated at any inbox, every delivery is acknowledged, and the log verifies.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
     expect(init.code, init.stderr + init.stdout).toBe(0);
     mkdirSync(watchDir(), { recursive: true });
     hub = new ElfeProcess('hub', ['hub', 'start', '--config', path.join(root, 'hub', 'config.json')]);
-    for (const name of readdirSync(path.join(root, 'parties'))) {
+    for (const name of readdirSync(path.join(root, 'parties')).filter((n) => existsSync(path.join(party(n), 'config.json')))) {
       const role = JSON.parse(readFileSync(path.join(party(name), 'config.json'), 'utf8')).role as string;
       if (role === 'elterngeldstelle' || role === 'familienkasse') {
         connectors.set(name, new ElfeProcess(name, ['connector', role === 'elterngeldstelle' ? 'elterngeld' : 'familienkasse', '--config', path.join(party(name), 'config.json')]));
