@@ -1,6 +1,7 @@
 // A party's process at start: its own trust (key, certificate, the CA and its CRL) and a
 // TLS connection to the hub's NATS as itself.
 import type { NatsConnection } from '@nats-io/transport-node';
+import { inboxPrefixOf } from '../../contracts/index.ts';
 import { connectWithRetry } from './natsConnection.ts';
 import { PartyConfigError, type PartyConfig } from './partyConfig.ts';
 import { certificateTrust, type Trust } from './trust.ts';
@@ -15,6 +16,6 @@ export async function openParty(config: PartyConfig, log: (line: string) => void
   if (trust.identity.dvdv !== config.dvdv || trust.identity.role !== config.role) {
     throw new PartyConfigError(`the certificate in ${config.dir} is for ${trust.identity.role} ${trust.identity.dvdv}, the configuration names ${config.role} ${config.dvdv}`);
   }
-  const nc = await connectWithRetry({ servers: config.nats.url, name: `${config.role} ${config.dvdv}`, tls: trust.tls }, log, config.startupTimeoutSeconds);
+  const nc = await connectWithRetry({ servers: config.nats.url, name: `${config.role} ${config.dvdv}`, tls: trust.tls, inboxPrefix: inboxPrefixOf(config.dvdv) }, log, config.startupTimeoutSeconds);
   return { trust, nc };
 }

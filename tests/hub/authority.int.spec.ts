@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keySetVerifier, submitSubject, SubmissionReplySchema, type BirthRegisteredData, type Signer, type SubmissionReply } from '../../contracts/index.ts';
+import { keySetVerifier, SubmissionReplySchema, type BirthRegisteredData, type Signer, type SubmissionReply } from '../../contracts/index.ts';
 import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
 import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { startIngress, type Ingress } from '../../hub/src/ingress/ingress.ts';
@@ -15,6 +15,7 @@ import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts'
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import type { SqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { childIdNr, corrected, registered, withdrawn } from '../../hub/src/routing/testing.ts';
+import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 
 describe.skipIf(!natsAvailable)('authority over a birth case', () => {
@@ -46,7 +47,7 @@ describe.skipIf(!natsAvailable)('authority over a birth case', () => {
   const asProducer = <T extends object>(event: T, signer: Signer): T => ({ ...event, producer: { dvdv: signer.identity.dvdv, name: signer.identity.name, role: signer.identity.role } });
   const send = async (event: object, signer: Signer): Promise<string> => {
     const payload = asProducer(event, signer);
-    const reply = await nc.request(submitSubject, JSON.stringify({ payload, signature: signer.sign(payload) }), { timeout: 5000 });
+    const reply = await requestAs(nc, signer.identity.dvdv, JSON.stringify({ payload, signature: signer.sign(payload) }));
     const parsed: SubmissionReply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(reply.data)));
     return parsed.ok ? 'ok' : parsed.error.code;
   };

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keySetVerifier, submitSubject, SubmissionReplySchema, type Signer, type SubmissionReply } from '../../contracts/index.ts';
+import { keySetVerifier, SubmissionReplySchema, type Signer, type SubmissionReply } from '../../contracts/index.ts';
 import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
 import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { startIngress, type Ingress } from '../../hub/src/ingress/ingress.ts';
@@ -14,6 +14,7 @@ import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts'
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import type { SqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
+import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 
 describe.skipIf(!natsAvailable)('fields only the hub sets', () => {
@@ -39,7 +40,7 @@ describe.skipIf(!natsAvailable)('fields only the hub sets', () => {
   });
 
   const send = async (payload: unknown): Promise<SubmissionReply> => {
-    const reply = await nc.request(submitSubject, JSON.stringify({ payload, signature: standesamt.sign(payload) }), { timeout: 5000 });
+    const reply = await requestAs(nc, standesamt.identity.dvdv, JSON.stringify({ payload, signature: standesamt.sign(payload) }));
     return SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(reply.data)));
   };
 

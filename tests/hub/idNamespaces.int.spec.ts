@@ -12,7 +12,6 @@ import {
   deterministicUuid,
   keySetVerifier,
   receiptSubject,
-  submitSubject,
   SubmissionReplySchema,
   type BirthRegisteredData,
   type Signer,
@@ -31,6 +30,7 @@ import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
 import type { JsonValue } from '../../hub/src/log/eventStore.ts';
+import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
@@ -67,7 +67,7 @@ describe.skipIf(!natsAvailable)('id namespaces of submitters and hub', () => {
   });
 
   const send = async (payload: unknown, signer: Signer = berlin): Promise<SubmissionReply> => {
-    const reply = await nc.request(submitSubject, JSON.stringify({ payload, signature: signer.sign(payload) }), { timeout: 5000 });
+    const reply = await requestAs(nc, signer.identity.dvdv, JSON.stringify({ payload, signature: signer.sign(payload) }));
     return SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(reply.data)));
   };
   const withId = <T extends object>(event: T, messageId: string): T => ({ ...event, messageId, correlationId: messageId });

@@ -13,7 +13,6 @@ import {
   ed25519Signer,
   eitherVerifier,
   keySetVerifier,
-  submitSubject,
   SubmissionReplySchema,
   type Signer,
   type SubmissionReply,
@@ -28,6 +27,7 @@ import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStor
 import { caCertificate, pkiInit, revocationSource } from '../../hub/src/pki/pki.ts';
 import { issueParty } from '../support/parties.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
+import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
@@ -61,7 +61,7 @@ describe.skipIf(!natsAvailable)('security events and load bounds at the ingress'
   });
 
   const send = async (payload: unknown, signer: Signer, timeout = 5000): Promise<SubmissionReply> => {
-    const reply = await nc.request(submitSubject, JSON.stringify({ payload, signature: signer.sign(payload) }), { timeout });
+    const reply = await requestAs(nc, signer.identity.dvdv, JSON.stringify({ payload, signature: signer.sign(payload) }), { timeout });
     return SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(reply.data)));
   };
   const birth = (eintragsnummer: string) => registered(sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer } as never }));

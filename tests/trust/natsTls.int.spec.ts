@@ -1,10 +1,12 @@
 // A real nats-server running the configuration generated from the PKI: TLS everywhere,
 // certificate-mapped users, subject permissions per role.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliverySubject, receiptSubject } from '../../contracts/index.ts';
+import { certificateFacts, deliverySubject, inboxPrefixOf, receiptSubject } from '../../contracts/index.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureAgencyConsumer, ensureStreams } from '../../hub/src/infra/nats/streams.ts';
 import { natsSecurityConfig, natsTlsOptions, type NatsPkiFiles } from '../../hub/src/pki/natsConfig.ts';
@@ -24,7 +26,9 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
   const open: NatsConnection[] = [];
   let files: NatsPkiFiles;
   const as = async (party: PartyFiles) => {
-    const nc = await connect({ servers: server.url, tls: natsTlsOptions(caCertFileOf(pki), party), reconnect: false, timeout: 5000 });
+    // Each party's replies arrive below its own inbox prefix, the only one it may subscribe to.
+    const dvdv = certificateFacts(new X509Certificate(readFileSync(party.certFile)))?.dvdv;
+    const nc = await connect({ servers: server.url, tls: natsTlsOptions(caCertFileOf(pki), party), reconnect: false, timeout: 5000, ...(dvdv ? { inboxPrefix: inboxPrefixOf(dvdv) } : {}) });
     open.push(nc);
     return nc;
   };

@@ -10,7 +10,6 @@ import {
   certificateSigner,
   certificateVerifier,
   receiptSubject,
-  submitSubject,
   SubmissionReplySchema,
   type Signer,
 } from '../../contracts/index.ts';
@@ -27,6 +26,7 @@ import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
+import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 import { issueParty, tmpDir as tmp, type TestParty } from '../support/parties.ts';
 
@@ -64,7 +64,7 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
     const ingress = startIngress({ nc, log: store, verifier });
     const send = async (signer: Signer, eintrag: string) => {
       const event = registered(sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: eintrag } as never }));
-      const reply = await nc.request(submitSubject, JSON.stringify({ payload: event, signature: signer.sign(event) }), { timeout: 5000 });
+      const reply = await requestAs(nc, signer.identity.dvdv, JSON.stringify({ payload: event, signature: signer.sign(event) }));
       const parsed = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(reply.data)));
       return parsed.ok ? 'ok' : parsed.error.code;
     };

@@ -4,6 +4,7 @@
 // again, in order per birth case, on reconnect and periodically.
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  inboxPrefixOf,
   joinBirth,
   readBirthMessageOf,
   SubmissionReplySchema,
@@ -140,7 +141,9 @@ export class StandesamtConnector {
   async #send(messageId: string, body: string): Promise<boolean> {
     let reply: SubmissionReply;
     try {
-      const answer = await this.#options.nc.request(submitSubject, body, { timeout: this.#options.timeoutMs ?? 5000 });
+      // The hub answers only on the signer's own inbox.
+      const replySubject = `${inboxPrefixOf(this.#options.signer.identity.dvdv)}.${crypto.randomUUID().replace(/-/g, '')}`;
+      const answer = await this.#options.nc.request(submitSubject, body, { timeout: this.#options.timeoutMs ?? 5000, noMux: true, reply: replySubject });
       reply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(answer.data)));
     } catch {
       return false; // no responders, timeout, garbled answer: stays pending

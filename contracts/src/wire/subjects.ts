@@ -26,3 +26,26 @@ export const consumerName = (dvdv: string): string => `agency-${tokens(dvdv).rep
 
 /** The hub's identity: the one DVDV address whose certificate may sign deliveries. */
 export const hubIdentity = { dvdv: 'hub:elfe-hub', name: 'elfe-hub' } as const;
+
+/** The hub's ingress responder: a connection that may publish nothing but responses. */
+export const hubIngressIdentity = { dvdv: 'hub:ingress', name: 'elfe-hub ingress' } as const;
+
+/**
+ * A party's own inbox prefix (`_INBOX.psw.11007007`): its requests' replies and its
+ * JetStream API answers arrive below it, and it may subscribe nowhere else under `_INBOX`.
+ */
+export const inboxPrefixOf = (dvdv: string): string => `_INBOX.${tokens(dvdv)}`;
+
+/** Whether a reply subject lies in the given party's own inbox. */
+export function isInboxOf(subject: string, dvdv: string): boolean {
+  let prefix: string;
+  try {
+    prefix = inboxPrefixOf(dvdv);
+  } catch {
+    return false;
+  }
+  return subject.startsWith(`${prefix}.`) && subject.length > prefix.length + 1 && !/[\s*>]/.test(subject);
+}
+
+/** Whether a reply subject lies in some party's inbox (never the JetStream API or another subject). */
+export const isAnyInbox = (subject: string): boolean => /^_INBOX\.[a-z]{2,5}\.[0-9A-Za-z][0-9A-Za-z_-]*\.[^\s*>]+$/.test(subject);

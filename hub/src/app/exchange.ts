@@ -2,14 +2,15 @@
 // it: every party in its own directory with its own key, which never leaves it.
 //
 //   DATA/ca/                 the exchange CA: its key, certificate, CRL, issued certificates
-//   DATA/hub/                the hub: its key and certificate, log signing key, log, tree, nats store
+//   DATA/hub/                the hub: its key and certificate (and its ingress responder's in
+//                            ingress/), log signing key, log, tree, nats store
 //   DATA/parties/<name>/     one party: its key, certificate, configuration, outbox or inbox, state
 //
 // Each party generates its key pair and a CSR in its own directory; the CA signs the CSR
 // (the operator carries it across; here it is a file copy). The CA never sees a party's key.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { hubIdentity, type Role } from '../../../contracts/index.ts';
+import { hubIdentity, hubIngressIdentity, type Role } from '../../../contracts/index.ts';
 import { createRequest } from '../../../connectors/kit/credentials.ts';
 import { parseConfig, type HubConfig } from '../config/config.ts';
 import { pkiInit, signRequest } from '../pki/pki.ts';
@@ -73,6 +74,8 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
 
   const hubConfig = parseConfig({ ...options.hub, dataDir: hubDir });
   await enrol(caDir, hubDir, { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name });
+  // The hub's second NATS identity: its ingress responder, which may only answer submissions.
+  await enrol(caDir, path.join(hubDir, 'ingress'), { role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name });
   await enrol(caDir, path.join(partiesDir, 'nats-server'), { name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
 
   const melde = options.meldebehoerde ?? defaultMeldebehoerde;

@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { hubIdentity } from '../../../contracts/index.ts';
+import { hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
+import { loadCredentials } from '../../../connectors/kit/credentials.ts';
 import { connectWithRetry } from '../../../connectors/kit/natsConnection.ts';
 import { certificateTrust, type Trust } from '../../../connectors/kit/trust.ts';
 import type { HubConfig } from '../config/config.ts';
@@ -107,11 +108,13 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     say(`nats-server started on ${natsUrl} (pid ${nats.pid()})`);
   }
   const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, say);
+  // Submissions are taken and answered on a connection that may publish nothing but responses.
+  const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressTls(config, trust) }, say);
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   await ensureStreams(jsm);
 
-  const ingress = startIngress({ nc, log, verifier: trust.verifier, maxBytes: config.ingress.maxBytes });
+  const ingress = startIngress({ nc: ingressNc, log, verifier: trust.verifier, maxBytes: config.ingress.maxBytes });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });
   const scheduler = startScheduler({
     log,
@@ -155,12 +158,25 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
       await receipts.stop();
       await relay.stop();
       await scheduler.stop();
+      await ingressNc.close();
       await nc.close();
       await log.close();
       await nats?.stop();
       lock.release();
     },
   };
+}
+
+/** TLS files of the hub's ingress responder identity (`<dataDir>/ingress/`). */
+function ingressTls(config: HubConfig, trust: Trust) {
+  const dir = path.join(config.dataDir, 'ingress');
+  let credentials;
+  try {
+    credentials = loadCredentials(dir);
+  } catch (error) {
+    throw new HubStartError('no-certificate', `no usable ingress certificate in ${dir} (${(error as Error).message}): elfe pki request --role hub --dvdv ${hubIngressIdentity.dvdv} --out ${dir}, then elfe pki sign on the CA`);
+  }
+  return { caFile: trust.tls.caFile, certFile: credentials.certFile, keyFile: credentials.keyFile };
 }
 
 /** Certificate expiry as the CA published it (empty when the hub cannot see the CA's list). */

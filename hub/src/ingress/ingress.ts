@@ -12,6 +12,8 @@ import {
   SignedSubmissionSchema,
   SubmissionSchema,
   submitSubject,
+  isAnyInbox,
+  isInboxOf,
   type DetachedSignature,
   type SignerIdentity,
   type Submission,
@@ -45,6 +47,8 @@ export interface Ingress {
     refused: number;
     /** Refused at once because `maxInFlight` submissions were being handled. */
     busy: number;
+    /** Not answered: the reply subject was not the sender's own inbox. */
+    unanswered: number;
     securityEvents: number;
     securityEventsSuppressed: number;
   };
@@ -82,7 +86,7 @@ export function startIngress(options: IngressOptions): Ingress {
   const maxBytes = options.maxBytes ?? 256 * 1024;
   const maxInFlight = options.maxInFlight ?? 256;
   const now = options.now ?? (() => new Date());
-  const stats = { accepted: 0, duplicates: 0, refused: 0, busy: 0, securityEvents: 0, securityEventsSuppressed: 0 };
+  const stats = { accepted: 0, duplicates: 0, refused: 0, busy: 0, unanswered: 0, securityEvents: 0, securityEventsSuppressed: 0 };
   const inFlight = new Set<Promise<void>>();
   const security = startSecurityRecorder(log, now, stats, options.securityEvents);
 
@@ -95,7 +99,8 @@ export function startIngress(options: IngressOptions): Ingress {
       ...(refusedMessageId ? { refusedMessageId: refusedMessageId.slice(0, 100) } : {}),
     });
 
-  async function handle(data: Uint8Array): Promise<SubmissionReply> {
+  /** `sender.dvdv` is set to the verified signer: then the answer may go to its own inbox only. */
+  async function handle(data: Uint8Array, sender: { dvdv?: string }): Promise<SubmissionReply> {
     if (data.length > maxBytes) return refusal('too-large', `submission exceeds ${maxBytes} bytes`);
     let json: unknown;
     try {
@@ -118,6 +123,7 @@ export function startIngress(options: IngressOptions): Ingress {
       return refusal(verified.error.code, verified.error.message, messageId ? { messageId } : {});
     }
     const signer = verified.data;
+    sender.dvdv = signer.dvdv;
     const who = verifiedSubject(signer, signature);
     const submission = SubmissionSchema.safeParse(signed.data.payload);
     if (!submission.success) {
@@ -173,15 +179,28 @@ export function startIngress(options: IngressOptions): Ingress {
     }
   }
 
+  // The hub answers a verified signer only on its own inbox (`_INBOX.<prefix>.<kennung>.…`), and
+  // an unverifiable sender (garbled input, bad signature) only on some party's inbox: never on a
+  // subject the sender chose to make the hub act elsewhere, such as the JetStream API. The
+  // responding connection itself may publish nothing but responses.
+  const answer = (m: Msg, reply: SubmissionReply, dvdv: string | undefined) => {
+    if (!m.reply || !(dvdv ? isInboxOf(m.reply, dvdv) : isAnyInbox(m.reply))) {
+      stats.unanswered++;
+      return;
+    }
+    m.respond(JSON.stringify(reply));
+  };
+
   const respond = async (m: Msg) => {
     let reply: SubmissionReply;
+    const sender: { dvdv?: string } = {};
     try {
-      reply = await handle(m.data);
+      reply = await handle(m.data, sender);
     } catch (error) {
       reply = refusal('unavailable', `the hub could not record the submission: ${(error as Error).message}`);
     }
     if (!reply.ok) stats.refused++;
-    m.respond(JSON.stringify(reply));
+    answer(m, reply, sender.dvdv);
   };
 
   const sub: Subscription = nc.subscribe(submitSubject, {
@@ -192,7 +211,7 @@ export function startIngress(options: IngressOptions): Ingress {
         // Busy: answer at once rather than queue without bound; the submitter retries.
         stats.busy++;
         stats.refused++;
-        m.respond(JSON.stringify(refusal('unavailable', 'the hub is busy; retry later')));
+        if (m.reply && isAnyInbox(m.reply)) m.respond(JSON.stringify(refusal('unavailable', 'the hub is busy; retry later')));
         return;
       }
       const p = respond(m).finally(() => inFlight.delete(p));

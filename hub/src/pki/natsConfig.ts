@@ -5,18 +5,29 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { certificateFacts, consumerName, deliveryStream, deliverySubject, parseCrl, receiptSubject, type Role } from '../../../contracts/index.ts';
+import { certificateFacts, consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, type Role } from '../../../contracts/index.ts';
 
 interface Permissions {
   publish: string[];
   subscribe: string[];
+  /** May publish responses to the reply subjects of messages it received (and nothing else). */
+  allowResponses?: boolean;
 }
 
+/**
+ * What each certificate may do on NATS. Every party subscribes only below its own inbox
+ * prefix, so it reads no other party's replies or JetStream answers. The hub itself has two
+ * users: *the* hub (JetStream, deliveries, receipts) and its ingress responder, which may only
+ * take submissions and answer them (`allow_responses`), so a sender-chosen reply subject can
+ * never make the hub act with its JetStream rights.
+ */
 export function permissionsFor(role: Role, dvdv: string): Permissions | 'all' {
-  const inbox = ['_INBOX.>'];
+  const inbox = [`${inboxPrefixOf(dvdv)}.>`];
   switch (role) {
     case 'hub':
-      return 'all';
+      if (dvdv === hubIdentity.dvdv) return 'all';
+      if (dvdv === hubIngressIdentity.dvdv) return { publish: [], subscribe: [submitSubject], allowResponses: true };
+      return { publish: [], subscribe: [] };
     case 'standesamt':
     case 'meldebehoerde':
       return { publish: ['elfe.submit'], subscribe: inbox };
@@ -44,6 +55,14 @@ export function permissionsFor(role: Role, dvdv: string): Permissions | 'all' {
 
 const quote = (s: string) => JSON.stringify(s);
 
+/** Empty allow lists become an explicit deny of everything (an empty allow list would allow all). */
+function permissionBlock(p: Permissions): string {
+  const list = (subjects: string[]) => (subjects.length > 0 ? `{ allow: [${subjects.map(quote).join(', ')}] }` : '{ deny: [">"] }');
+  const parts = [...(p.allowResponses && p.publish.length === 0 ? [] : [`publish: ${list(p.publish)}`]), `subscribe: ${list(p.subscribe)}`];
+  if (p.allowResponses) parts.push('allow_responses: { max: 1, expires: "1m" }');
+  return parts.join(', ');
+}
+
 /** Where the CA's public material lies (the nats-server host needs no CA key). */
 export interface NatsPkiFiles {
   readonly caCertFile: string;
@@ -68,7 +87,7 @@ export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string
     if (!facts?.natsUser || revoked.data.serials.has(facts.serial)) continue;
     if (now.getTime() > Date.parse(cert.validTo) || now.getTime() < Date.parse(cert.validFrom)) continue;
     const p = permissionsFor(facts.role, facts.dvdv);
-    const permissions = p === 'all' ? '' : `, permissions: { publish: { allow: [${p.publish.map(quote).join(', ')}] }, subscribe: { allow: [${p.subscribe.map(quote).join(', ')}] } }`;
+    const permissions = p === 'all' ? '' : `, permissions: { ${permissionBlock(p)} }`;
     users.push(`    { user: ${quote(facts.natsUser)}${permissions} }`);
   }
   return [
