@@ -114,25 +114,48 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     expect(seen.map((s) => describeMsgs(s.messages))).toEqual([[], []]);
   });
 
-  it('9c-2. the hub does not answer on another party\'s inbox when a Standesamt sets it as the reply subject', async () => {
-    const token = randomUUID().replaceAll('-', '');
+  /** Victims subscribed below their own inboxes; returns what each saw. */
+  async function victimsListening(token: string) {
     const victims = [ex.party(BERLIN), ex.party(EGS_BERLIN)];
-    const victimConnections = await Promise.all(victims.map((v) => ex.connectAs(v.name)));
-    const seen = victims.map((v, i) => watch(victimConnections[i]!, `${v.inboxPrefix}.${token}.>`));
-    await Promise.all(victimConnections.map((nc) => nc.flush()));
+    const connections = await Promise.all(victims.map((v) => ex.connectAs(v.name)));
+    const seen = victims.map((v, i) => watch(connections[i]!, `${v.inboxPrefix}.${token}.>`));
+    await Promise.all(connections.map((nc) => nc.flush()));
+    return { victims, seen, flush: () => Promise.all(connections.map((nc) => nc.flush())) };
+  }
+  /** Marker: the attacker's own registration (the path of the slowest attack message), answered on its own inbox. */
+  const marker = async (eintragsnummer: string) =>
+    expect(codeOf(await submit(bremen, asProducer(registered(birthOf('04011000', eintragsnummer)), ex.party(BREMEN)), ex.party(BREMEN).signer))).toBe('ok');
+
+  it('9c-2. the hub does not answer a signed submission on another party\'s inbox when a Standesamt sets it as the reply subject', async () => {
+    const token = randomUUID().replaceAll('-', '');
+    const { victims, seen, flush } = await victimsListening(token);
     const attacker = ex.party(BREMEN);
     for (const [i, v] of victims.entries()) {
       const reply = (what: string) => ({ reply: `${v.inboxPrefix}.${token}.${what}` });
-      bremen.publish(submitSubject, 'not json', reply('malformed'));
       const foreignCase = asProducer(registered(birthOf('11007007', `W4-foreign-${i}`)), attacker);
       bremen.publish(submitSubject, JSON.stringify({ payload: foreignCase, signature: attacker.signer.sign(foreignCase) }), reply('not-case-owner'));
       const ownCase = asProducer(registered(birthOf('04011000', `W4-own-${i}`)), attacker);
       bremen.publish(submitSubject, JSON.stringify({ payload: ownCase, signature: attacker.signer.sign(ownCase) }), reply('own-case'));
     }
     await bremen.flush();
-    // Marker: the attacker's own registration, by the same path as the last attack message, answered on its own inbox.
-    expect(codeOf(await submit(bremen, asProducer(registered(birthOf('04011000', 'W4-marker')), attacker), attacker.signer))).toBe('ok');
-    await Promise.all(victimConnections.map((nc) => nc.flush()));
+    await marker('W4-marker');
+    await flush();
+    expect(seen.map((s) => describeMsgs(s.messages))).toEqual([[], []]);
+  });
+
+  it('9c-3. the hub does not answer an unverifiable submission (not JSON, bad signature) on another party\'s inbox: it has no signer whose inbox it could be', async () => {
+    const token = randomUUID().replaceAll('-', '');
+    const { victims, seen, flush } = await victimsListening(token);
+    const attacker = ex.party(BREMEN);
+    for (const v of victims) {
+      const reply = (what: string) => ({ reply: `${v.inboxPrefix}.${token}.${what}` });
+      bremen.publish(submitSubject, 'not json', reply('malformed'));
+      const event = asProducer(registered(birthOf('04011000', 'W5-forged')), attacker);
+      bremen.publish(submitSubject, JSON.stringify({ payload: { ...event, purpose: 'forged' }, signature: attacker.signer.sign(event) }), reply('signature-invalid'));
+    }
+    await bremen.flush();
+    await marker('W5-marker');
+    await flush();
     expect(seen.map((s) => describeMsgs(s.messages))).toEqual([[], []]);
   });
 });
