@@ -3,11 +3,10 @@
 // exchange (a party's own key.pem and cert.pem) and talks TLS to the hub's nats-server like
 // that party. Each attack asserts the typed refusal in the hub's answer and that the log holds
 // nothing of it but the security event. The log is read read-only while the hub runs.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { hubDerivedUuid, receiptSubject, submitSubject, SubmissionReplySchema, type SubmissionReply } from '../../contracts/index.ts';
+import { hubDerivedUuid, receiptSubject, SubmissionReplySchema, type SubmissionReply } from '../../contracts/index.ts';
 import { childIdNr, corrected, registered, withdrawn } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import {
@@ -18,13 +17,13 @@ import {
   distinctiveFirstName,
   isPermissionError,
   securityRows,
-  signedBytes,
   startLiveExchange,
   submit,
   waitFor,
   type LiveExchange,
   type LogRow,
 } from '../support/liveExchange.ts';
+import { submitSubjectFor } from '../support/liveExchange.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -94,26 +93,10 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
     expect(codeOf(await submit(berlin, asProducer(childIdNr(b), P(BERLIN)), P(BERLIN).signer))).toBe('role-not-allowed');
     expect(codeOf(await submit(bremen, asProducer(childIdNr(b), P(BREMEN)), P(BREMEN).signer))).toBe('role-not-allowed');
     // An agency's signature on a submission: the hub refuses the role, whatever connection carried it.
-    // A colluding Standesamt's connection carries it; the answer goes to the agency's own inbox.
+    // A colluding Standesamt's connection carries it (the answer goes to that Standesamt's own inbox).
     const egs = ex.party(EGS_BERLIN);
     const agency = await ex.connectAs(EGS_BERLIN);
-    const viaStandesamt = async (payload: object): Promise<string> => {
-      const inbox = `${egs.inboxPrefix}.${randomUUID().replaceAll('-', '')}`;
-      const answered = new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no answer on the agency\'s inbox')), 10_000);
-        agency.subscribe(inbox, {
-          max: 1,
-          callback: (error, m) => {
-            clearTimeout(timer);
-            if (error) reject(error);
-            else resolve(codeOf(SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(m.data))) as SubmissionReply));
-          },
-        });
-      });
-      await agency.flush();
-      bremen.publish(submitSubject, signedBytes(payload, egs.signer), { reply: inbox });
-      return answered;
-    };
+    const viaStandesamt = async (payload: object): Promise<string> => codeOf(await submit(bremen, payload, egs.signer));
     for (const event of [registered(b), corrected(b), withdrawn(b), childIdNr(b)]) {
       expect(await viaStandesamt(asProducer(event, egs)), event.type).toBe('role-not-allowed');
     }
@@ -217,8 +200,7 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
       const sent = Array.from({ length: Math.min(batch, n - i) }, (_, j) => {
         // The valid certificate attached, the signature over other bytes.
         const payload = { ...base, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, (i + j) % 60)).toISOString(), purpose: `flood ${i + j}` };
-        return flooder
-          .request(submitSubject, JSON.stringify({ payload, signature }), { timeout: 20_000 })
+        return flooder.request(submitSubjectFor(flooder), JSON.stringify({ payload, signature }), { timeout: 20_000 })
           .then((m) => codeOf(SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(m.data))) as SubmissionReply));
       });
       replies.push(...(await Promise.all(sent)));
@@ -284,7 +266,7 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
     // And one whose signature does not verify (certificate attached, signature over other bytes).
     const event = asProducer(registered(b), P(BREMEN));
     const forged = JSON.stringify({ payload: { ...event, purpose: 'forged' }, signature: P(BREMEN).signer.sign(event) });
-    const reply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode((await bremen.request(submitSubject, forged, { timeout: 10_000 })).data)));
+    const reply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode((await bremen.request(submitSubjectFor(bremen), forged, { timeout: 10_000 })).data)));
     expect(codeOf(reply)).toBe('signature-invalid');
     const security = securitySince(before);
     expect(security.map((s) => s.security.code)).toContain('not-case-owner');

@@ -7,10 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { deliveryStream, submitSubject } from '../../contracts/index.ts';
+import { deliveryStream } from '../../contracts/index.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { asProducer, birthOf, caseStream, codeOf, isPermissionError, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { submitSubjectFor } from '../support/liveExchange.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -65,9 +66,9 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
 
     // The attack, by another Standesamt: one submission that is not even JSON, one it signed for its own case.
     const attacker = await ex.connectAs(BERLIN);
-    attacker.publish(submitSubject, 'not json', { reply: purgeSubject });
+    attacker.publish(submitSubjectFor(attacker), 'not json', { reply: purgeSubject });
     const own = asProducer(registered(birthOf('11007007', 'W1-attack')), ex.party(BERLIN));
-    attacker.publish(submitSubject, JSON.stringify({ payload: own, signature: ex.party(BERLIN).signer.sign(own) }), { reply: purgeSubject });
+    attacker.publish(submitSubjectFor(attacker), JSON.stringify({ payload: own, signature: ex.party(BERLIN).signer.sign(own) }), { reply: purgeSubject });
     await attacker.flush();
     // Marker: a submission the hub handles after the attack (same path as the signed one), answered.
     expect(codeOf(await submit(bremen, asProducer(registered(birthOf('04011000', 'W2')), ex.party(BREMEN)), ex.party(BREMEN).signer))).toBe('ok');
@@ -133,9 +134,9 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     for (const [i, v] of victims.entries()) {
       const reply = (what: string) => ({ reply: `${v.inboxPrefix}.${token}.${what}` });
       const foreignCase = asProducer(registered(birthOf('11007007', `W4-foreign-${i}`)), attacker);
-      bremen.publish(submitSubject, JSON.stringify({ payload: foreignCase, signature: attacker.signer.sign(foreignCase) }), reply('not-case-owner'));
+      bremen.publish(submitSubjectFor(bremen), JSON.stringify({ payload: foreignCase, signature: attacker.signer.sign(foreignCase) }), reply('not-case-owner'));
       const ownCase = asProducer(registered(birthOf('04011000', `W4-own-${i}`)), attacker);
-      bremen.publish(submitSubject, JSON.stringify({ payload: ownCase, signature: attacker.signer.sign(ownCase) }), reply('own-case'));
+      bremen.publish(submitSubjectFor(bremen), JSON.stringify({ payload: ownCase, signature: attacker.signer.sign(ownCase) }), reply('own-case'));
     }
     await bremen.flush();
     await marker('W4-marker');
@@ -149,9 +150,9 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     const attacker = ex.party(BREMEN);
     for (const v of victims) {
       const reply = (what: string) => ({ reply: `${v.inboxPrefix}.${token}.${what}` });
-      bremen.publish(submitSubject, 'not json', reply('malformed'));
+      bremen.publish(submitSubjectFor(bremen), 'not json', reply('malformed'));
       const event = asProducer(registered(birthOf('04011000', 'W5-forged')), attacker);
-      bremen.publish(submitSubject, JSON.stringify({ payload: { ...event, purpose: 'forged' }, signature: attacker.signer.sign(event) }), reply('signature-invalid'));
+      bremen.publish(submitSubjectFor(bremen), JSON.stringify({ payload: { ...event, purpose: 'forged' }, signature: attacker.signer.sign(event) }), reply('signature-invalid'));
     }
     await bremen.flush();
     await marker('W5-marker');

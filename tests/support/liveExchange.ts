@@ -13,6 +13,7 @@ import {
   certificateFacts,
   certificateSigner,
   submitSubject,
+  submitSubjectOf,
   SubmissionReplySchema,
   type BirthRegisteredData,
   type Role,
@@ -138,6 +139,7 @@ export async function startLiveExchange(label: string): Promise<LiveExchange> {
       const p = party(name);
       const nc = await connect({ servers: natsUrl, tls: p.tls, inboxPrefix: p.inboxPrefix, name: `attack-suite-${name}`, ...options });
       connections.push(nc);
+      connectionOwner.set(nc, p.dvdv);
       return nc;
     },
     async startConnector(name) {
@@ -175,9 +177,18 @@ const decoder = new TextDecoder();
 /** The signed wire form of a submission. */
 export const signedBytes = (payload: unknown, signer: Signer): string => JSON.stringify({ payload, signature: signer.sign(payload) });
 
+/** Whose certificate each connection of the suite was opened with. */
+const connectionOwner = new WeakMap<NatsConnection, string>();
+
+/** The submit subject a connection may publish on: its own party's (the nats-server allows no other). */
+export function submitSubjectFor(nc: NatsConnection): string {
+  const dvdv = connectionOwner.get(nc);
+  return dvdv ? submitSubjectOf(dvdv) : submitSubject;
+}
+
 /** Sends a signed submission over `nc` and returns the hub's parsed answer. */
 export async function submit(nc: NatsConnection, payload: unknown, signer: Signer, timeout = 10_000): Promise<SubmissionReply> {
-  const reply = await nc.request(submitSubject, signedBytes(payload, signer), { timeout });
+  const reply = await nc.request(submitSubjectFor(nc), signedBytes(payload, signer), { timeout });
   return SubmissionReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
 }
 

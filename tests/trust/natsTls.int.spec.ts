@@ -6,7 +6,7 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateFacts, deliverySubject, inboxPrefixOf, receiptSubject } from '../../contracts/index.ts';
+import { certificateFacts, deliverySubject, inboxPrefixOf, receiptSubject, submitSubjectOf } from '../../contracts/index.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureAgencyConsumer, ensureStreams } from '../../hub/src/infra/nats/streams.ts';
 import { natsSecurityConfig, natsTlsOptions, type NatsPkiFiles } from '../../hub/src/pki/natsConfig.ts';
@@ -45,6 +45,31 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     return refused;
   };
 
+  /** Subscribes and reports whether the server refused it for lack of permission. */
+  const subscribeRefused = async (nc: NatsConnection, subject: string): Promise<boolean> => {
+    let refused = false;
+    const watching = (async () => {
+      for await (const s of nc.status()) if (s.type === 'error' && /permission/i.test(String(s.error))) refused = true;
+    })();
+    nc.subscribe(subject, {
+      callback: (error) => {
+        if (error && /permission/i.test(String(error))) refused = true;
+      },
+    });
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 200));
+    void watching;
+    return refused;
+  };
+
+  it('the hub\'s ingress responder may take submissions and answer them, nothing else', async () => {
+    const responder = await as(parties.ingress!);
+    expect(await subscribeRefused(responder, 'elfe.submit.>')).toBe(false);
+    expect(await publishRefused(responder, '$JS.API.STREAM.PURGE.ELFE_DELIVERIES')).toBe(true);
+    expect(await publishRefused(responder, deliverySubject('egs:11000000'))).toBe(true);
+    expect(await subscribeRefused(responder, '_INBOX.>')).toBe(true);
+  });
+
   beforeAll(async () => {
     pki = tmp('pki');
     await pkiInit(pki);
@@ -52,6 +77,7 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     parties = {
       server: await issueParty(pki, { tlsServer: true, name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'] }),
       hub: await issueParty(pki, { role: 'hub', dvdv: 'hub:elfe-hub', name: 'elfe-hub' }),
+      ingress: await issueParty(pki, { role: 'hub', dvdv: 'hub:ingress', name: 'elfe-hub ingress' }),
       sta: await issueParty(pki, { role: 'standesamt', dvdv: 'psw:11000001', name: 'Standesamt' }),
       egsA: await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'EGS A' }),
       egsB: await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:04011000', name: 'EGS B' }),
@@ -89,7 +115,12 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
 
   it('a Standesamt may submit but not publish a receipt or read deliveries', async () => {
     const nc = await as(parties.sta!);
-    expect(await publishRefused(nc, 'elfe.submit')).toBe(false);
+    expect(await publishRefused(nc, submitSubjectOf('psw:11000001'))).toBe(false);
+    // Only on its own submit subject, and it reads no other party's inbox.
+    expect(await publishRefused(nc, submitSubjectOf('psw:04011000'))).toBe(true);
+    expect(await publishRefused(nc, 'elfe.submit')).toBe(true);
+    expect(await subscribeRefused(nc, '_INBOX.>')).toBe(true);
+    expect(await subscribeRefused(nc, `${inboxPrefixOf('egs:11000000')}.>`)).toBe(true);
     expect(await publishRefused(nc, receiptSubject('egs:11000000'))).toBe(true);
     expect(await publishRefused(nc, '$JS.API.CONSUMER.CREATE.ELFE_DELIVERIES.x')).toBe(true);
   });
@@ -98,7 +129,7 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     const old = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:04011000', name: 'Standesamt Bremen' });
     await server.reconfigure(natsSecurityConfig(files, parties.server!));
     const nc = await as(old);
-    expect(await publishRefused(nc, 'elfe.submit')).toBe(false);
+    expect(await publishRefused(nc, submitSubjectOf('psw:04011000'))).toBe(false);
     const renewed = await issueParty(pki, { role: 'standesamt', dvdv: 'psw:04011000', name: 'Standesamt Bremen' });
     await revoke(pki, old.serial);
     await server.reconfigure(natsSecurityConfig(files, parties.server!));
@@ -106,7 +137,7 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     await nc.closed();
     expect(nc.isClosed()).toBe(true);
     const fresh = await as(renewed);
-    expect(await publishRefused(fresh, 'elfe.submit')).toBe(false);
+    expect(await publishRefused(fresh, submitSubjectOf('psw:04011000'))).toBe(false);
   });
 
   it('an auditor may only read', async () => {

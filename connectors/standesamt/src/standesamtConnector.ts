@@ -8,7 +8,7 @@ import {
   joinBirth,
   readBirthMessageOf,
   SubmissionReplySchema,
-  submitSubject,
+  submitSubjectOf,
   toBirthRegistered,
   type BirthRegistered,
   type GeburtenregisterKey,
@@ -141,9 +141,9 @@ export class StandesamtConnector {
   async #send(messageId: string, body: string): Promise<boolean> {
     let reply: SubmissionReply;
     try {
-      // The hub answers only on the signer's own inbox.
+      // Submitted on this office's own subject; the hub answers only on this office's own inbox.
       const replySubject = `${inboxPrefixOf(this.#options.signer.identity.dvdv)}.${crypto.randomUUID().replace(/-/g, '')}`;
-      const answer = await this.#options.nc.request(submitSubject, body, { timeout: this.#options.timeoutMs ?? 5000, noMux: true, reply: replySubject });
+      const answer = await this.#options.nc.request(submitSubjectOf(this.#options.signer.identity.dvdv), body, { timeout: this.#options.timeoutMs ?? 5000, noMux: true, reply: replySubject });
       reply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(answer.data)));
     } catch {
       return false; // no responders, timeout, garbled answer: stays pending

@@ -1,7 +1,7 @@
 // NATS subjects and JetStream names of the exchange. A DVDV address `egs:04011000`
 // becomes the two subject tokens `egs.04011000`, so wildcards select by kind of office.
 
-/** Core NATS request/reply subject of the hub's ingress. */
+/** Core NATS request/reply subjects of the hub's ingress: `elfe.submit.<prefix>.<kennung>` per sender. */
 export const submitSubject = 'elfe.submit';
 
 export const deliveryStream = 'ELFE_DELIVERIES';
@@ -47,5 +47,14 @@ export function isInboxOf(subject: string, dvdv: string): boolean {
   return subject.startsWith(`${prefix}.`) && subject.length > prefix.length + 1 && !/[\s*>]/.test(subject);
 }
 
-/** Whether a reply subject lies in some party's inbox (never the JetStream API or another subject). */
-export const isAnyInbox = (subject: string): boolean => /^_INBOX\.[a-z]{2,5}\.[0-9A-Za-z][0-9A-Za-z_-]*\.[^\s*>]+$/.test(subject);
+/**
+ * The one subject a party may submit on (the nats-server enforces it), so the hub knows from
+ * the subject which party's connection sent a submission, even one it cannot verify.
+ */
+export const submitSubjectOf = (dvdv: string): string => `${submitSubject}.${tokens(dvdv)}`;
+
+/** The sending party (`psw:11007007`) named by a submit subject, if it is one. */
+export function senderOfSubmitSubject(subject: string): string | undefined {
+  const m = /^elfe\.submit\.([a-z]{2,5})\.([0-9A-Za-z][0-9A-Za-z_-]*)$/.exec(subject);
+  return m ? `${m[1]}:${m[2]}` : undefined;
+}

@@ -12,8 +12,8 @@ import {
   SignedSubmissionSchema,
   SubmissionSchema,
   submitSubject,
-  isAnyInbox,
   isInboxOf,
+  senderOfSubmitSubject,
   type DetachedSignature,
   type SignerIdentity,
   type Submission,
@@ -99,8 +99,7 @@ export function startIngress(options: IngressOptions): Ingress {
       ...(refusedMessageId ? { refusedMessageId: refusedMessageId.slice(0, 100) } : {}),
     });
 
-  /** `sender.dvdv` is set to the verified signer: then the answer may go to its own inbox only. */
-  async function handle(data: Uint8Array, sender: { dvdv?: string }): Promise<SubmissionReply> {
+  async function handle(data: Uint8Array): Promise<SubmissionReply> {
     if (data.length > maxBytes) return refusal('too-large', `submission exceeds ${maxBytes} bytes`);
     let json: unknown;
     try {
@@ -123,7 +122,6 @@ export function startIngress(options: IngressOptions): Ingress {
       return refusal(verified.error.code, verified.error.message, messageId ? { messageId } : {});
     }
     const signer = verified.data;
-    sender.dvdv = signer.dvdv;
     const who = verifiedSubject(signer, signature);
     const submission = SubmissionSchema.safeParse(signed.data.payload);
     if (!submission.success) {
@@ -179,12 +177,13 @@ export function startIngress(options: IngressOptions): Ingress {
     }
   }
 
-  // The hub answers a verified signer only on its own inbox (`_INBOX.<prefix>.<kennung>.…`), and
-  // an unverifiable sender (garbled input, bad signature) only on some party's inbox: never on a
-  // subject the sender chose to make the hub act elsewhere, such as the JetStream API. The
+  // Each party submits on its own subject (`elfe.submit.psw.11007007`, enforced by the
+  // nats-server), and the hub answers only on that party's own inbox: never on a subject the
+  // sender chose to make the hub act elsewhere (the JetStream API, another party's inbox). The
   // responding connection itself may publish nothing but responses.
-  const answer = (m: Msg, reply: SubmissionReply, dvdv: string | undefined) => {
-    if (!m.reply || !(dvdv ? isInboxOf(m.reply, dvdv) : isAnyInbox(m.reply))) {
+  const answer = (m: Msg, reply: SubmissionReply) => {
+    const sender = senderOfSubmitSubject(m.subject);
+    if (!m.reply || !sender || !isInboxOf(m.reply, sender)) {
       stats.unanswered++;
       return;
     }
@@ -193,17 +192,16 @@ export function startIngress(options: IngressOptions): Ingress {
 
   const respond = async (m: Msg) => {
     let reply: SubmissionReply;
-    const sender: { dvdv?: string } = {};
     try {
-      reply = await handle(m.data, sender);
+      reply = await handle(m.data);
     } catch (error) {
       reply = refusal('unavailable', `the hub could not record the submission: ${(error as Error).message}`);
     }
     if (!reply.ok) stats.refused++;
-    answer(m, reply, sender.dvdv);
+    answer(m, reply);
   };
 
-  const sub: Subscription = nc.subscribe(submitSubject, {
+  const sub: Subscription = nc.subscribe(`${submitSubject}.>`, {
     queue: 'elfe-hub-ingress',
     callback: (error, m) => {
       if (error) return;
@@ -211,7 +209,7 @@ export function startIngress(options: IngressOptions): Ingress {
         // Busy: answer at once rather than queue without bound; the submitter retries.
         stats.busy++;
         stats.refused++;
-        if (m.reply && isAnyInbox(m.reply)) m.respond(JSON.stringify(refusal('unavailable', 'the hub is busy; retry later')));
+        answer(m, refusal('unavailable', 'the hub is busy; retry later'));
         return;
       }
       const p = respond(m).finally(() => inFlight.delete(p));

@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { certificateFacts, consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, type Role } from '../../../contracts/index.ts';
+import { certificateFacts, consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, submitSubjectOf, type Role } from '../../../contracts/index.ts';
 
 interface Permissions {
   publish: string[];
@@ -26,11 +26,11 @@ export function permissionsFor(role: Role, dvdv: string): Permissions | 'all' {
   switch (role) {
     case 'hub':
       if (dvdv === hubIdentity.dvdv) return 'all';
-      if (dvdv === hubIngressIdentity.dvdv) return { publish: [], subscribe: [submitSubject], allowResponses: true };
+      if (dvdv === hubIngressIdentity.dvdv) return { publish: [], subscribe: [`${submitSubject}.>`], allowResponses: true };
       return { publish: [], subscribe: [] };
     case 'standesamt':
     case 'meldebehoerde':
-      return { publish: ['elfe.submit'], subscribe: inbox };
+      return { publish: [submitSubjectOf(dvdv)], subscribe: inbox };
     case 'elterngeldstelle':
     case 'familienkasse': {
       const consumer = consumerName(dvdv);
