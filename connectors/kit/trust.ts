@@ -47,7 +47,15 @@ export function certificateTrust(options: CertificateTrustOptions): Trust {
   return {
     identity: signer.identity,
     signer,
-    verifier: certificateVerifier({ caCertificatePem, revokedSerials: revoked, ...(options.now ? { now: options.now } : {}) }),
+    verifier: certificateVerifier({
+      caCertificatePem,
+      revokedSerials: revoked,
+      revokedSince: (serial) => {
+        revoked();
+        return revoked.current.entries.find((e) => e.serial === serial)?.revokedAt;
+      },
+      ...(options.now ? { now: options.now } : {}),
+    }),
     decryptionKey: own.privateKey,
     caCertificatePem,
     revoked,

@@ -16,7 +16,8 @@ import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts'
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
 import type { SqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { caCertificate, pkiInit, revocationSource } from '../../hub/src/pki/pki.ts';
+import { caCertFileOf, caCertificate, crlFileOf, pkiInit, revocationSource, revoke } from '../../hub/src/pki/pki.ts';
+import { certificateTrust } from '../../connectors/kit/trust.ts';
 import { issueParty } from '../support/parties.ts';
 import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
@@ -113,6 +114,36 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     await until(() => receipts.stats.acknowledged + receipts.stats.refused >= 1);
     expect(await securityCodes(log)).toEqual([]);
     expect((await finals(log)).map((e) => e.type)).toEqual(['DeliveryAcknowledged']);
+    await receipts.stop();
+    await log.close();
+  });
+
+  it('a receipt received before its certificate was revoked counts; one received after does not', async () => {
+    const pki = tmp('rf-pki-revoked');
+    await pkiInit(pki);
+    const egs = await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'EGS Berlin' });
+    const signer = certificateSigner(egs.privateKey, egs.certificatePem);
+    const trust = certificateTrust({ dir: egs.dir, caCertFile: caCertFileOf(pki), crlFile: crlFileOf(pki) });
+    const log = createMemoryEventStore();
+    const scheduler = startScheduler({ log, table: testRoutingTable, encryptFor: () => ({ key: new X509Certificate(egs.certificatePem).publicKey }) });
+    for (const eintragsnummer of ['F4', 'F5']) {
+      const b = sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer } as never });
+      await log.append(`birth-11007007-G-2026-${eintragsnummer}`, [toRecord(registered(b))]);
+    }
+    await until(() => scheduler.stats.scheduled === 2);
+    await scheduler.stop();
+    const [early, late] = (await collect(log.readAll())).filter((e) => e.type === 'DeliveryScheduled').map((e) => (e.data as { data: { deliveryId: string; payloadHash: string } }).data);
+    if (!early || !late) throw new Error('two deliveries expected');
+    const receiptOf = (d: { deliveryId: string; payloadHash: string }) => ({ deliveryId: d.deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: d.payloadHash, receivedAt: new Date().toISOString() });
+    await publish(receiptOf(early), signer); // received while the certificate is good
+    await new Promise((r) => setTimeout(r, 1100)); // CRL dates have whole seconds
+    await revoke(pki, egs.serial);
+    await publish(receiptOf(late), signer); // received after the revocation
+    const receipts = await startReceiptProcessor({ nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log, verifier: trust.verifier });
+    await until(() => receipts.stats.acknowledged + receipts.stats.refused >= 2);
+    const acknowledged = (await finals(log)).map((e) => (e.data as { data: { deliveryId: string } }).data.deliveryId);
+    expect(acknowledged).toEqual([early.deliveryId]);
+    expect(await securityCodes(log)).toContain('certificate-revoked');
     await receipts.stop();
     await log.close();
   });

@@ -111,6 +111,12 @@ export interface CertificateVerifierOptions {
   readonly caCertificatePem: string;
   /** Serial numbers revoked right now (read through a function, so a new list needs no restart). */
   readonly revokedSerials: () => ReadonlySet<string>;
+  /**
+   * When each revoked serial was revoked, from the CRL. With it, a signature judged as of a
+   * time before the revocation (a receipt received before it) still counts; without it, a
+   * revoked certificate counts for nothing.
+   */
+  readonly revokedSince?: (serial: string) => Date | undefined;
   readonly now?: () => Date;
 }
 
@@ -148,7 +154,10 @@ export function certificateVerifier(options: CertificateVerifierOptions): Verifi
       const facts = certificateFacts(cert);
       if (!facts) return fail(new VerificationError('certificate-invalid', 'the certificate names no elfe role and DVDV address'));
       if (!facts.digitalSignature) return fail(new VerificationError('certificate-invalid', "the certificate's key usage does not allow signing"));
-      if (options.revokedSerials().has(facts.serial)) return fail(new VerificationError('certificate-revoked', `certificate ${facts.serial} is revoked`));
+      if (options.revokedSerials().has(facts.serial)) {
+        const since = options.revokedSince?.(facts.serial);
+        if (!since || when >= since.getTime()) return fail(new VerificationError('certificate-revoked', `certificate ${facts.serial} is revoked`));
+      }
       let valid = false;
       try {
         valid = cryptoVerify('sha256', canonicalBytes(value), { key: cert.publicKey, ...es256 }, Buffer.from(parsed.data.value, 'base64'));
