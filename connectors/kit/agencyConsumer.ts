@@ -3,7 +3,7 @@
 // agency's system once (idempotent on delivery id), answered with a signed receipt carrying
 // the hash of exactly what was received, and only then acknowledged. A crash at any point
 // leads to a redelivery that finds the earlier work and re-sends the same receipt.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
@@ -23,7 +23,7 @@ import {
   type Signer,
   type Verifier,
 } from '../../contracts/index.ts';
-import { writeFileAtomic } from './atomicFile.ts';
+import { ensurePrivateDir, writeFileAtomic } from './atomicFile.ts';
 
 export type HandlerOutcome = { readonly ok: true; readonly reference?: string } | { readonly ok: false; readonly reasonCode: string; readonly reason: string };
 
@@ -59,7 +59,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const hubDvdv = options.hubDvdv ?? hubIdentity.dvdv;
   const log = options.log ?? (() => undefined);
   const receiptsDir = path.join(options.stateDir, 'receipts');
-  mkdirSync(receiptsDir, { recursive: true });
+  ensurePrivateDir(receiptsDir);
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const name = consumerName(dvdv);
