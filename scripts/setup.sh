@@ -31,5 +31,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The compiled command line (dist/): `elfe` starts without compiling TypeScript.
+echo "setup: compiling the command line (npm run build)"
+npm run build --silent
+
 # nats-server >= 2.10 for JetStream (tests that need it skip, saying so, when it is missing).
 bash scripts/natsServer.sh || echo "setup: nats-server >= 2.10 unavailable; tests that need it will skip"

@@ -4,8 +4,9 @@
 // by SIGKILL: no child outlives its parent unmanaged.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { repoRoot } from '../infra/repoRoot.ts';
 
-const elfeBin = path.resolve(import.meta.dirname, '../../../bin/elfe.js');
+const elfeBin = path.join(repoRoot, 'bin', 'elfe.js');
 
 export interface ProcessSpec {
   readonly name: string;

@@ -3,9 +3,10 @@ import { join, resolve } from 'node:path';
 import { checkIdNr, maskIdNr } from '../../../contracts/index.ts';
 import { renderJsonSchemas } from '../../../contracts/src/jsonSchemas.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command } from './command.ts';
+import { repoRoot } from '../infra/repoRoot.ts';
 
 /** Where the published JSON Schemas live in the repository. */
-export const schemaDir = resolve(import.meta.dirname, '../../../contracts/schemas');
+export const schemaDir = resolve(repoRoot, 'contracts/schemas');
 
 const idnrCheck: Command = {
   path: ['idnr', 'check'],

@@ -1,4 +1,4 @@
-import { commands } from './commands.ts';
+import { lazyCommands } from './manifest.ts';
 import { exitCode, processIo, UsageError, type Command, type Io } from './command.ts';
 
 function help(io: Io, list: readonly Command[]): void {
@@ -10,7 +10,7 @@ function help(io: Io, list: readonly Command[]): void {
 }
 
 /** Finds the command whose path is the longest prefix of `argv`. */
-export function resolveCommand(argv: readonly string[], list: readonly Command[] = commands) {
+export function resolveCommand(argv: readonly string[], list: readonly Command[]) {
   let best: Command | undefined;
   for (const c of list) {
     const matches = c.path.every((word, i) => argv[i] === word);
@@ -19,7 +19,13 @@ export function resolveCommand(argv: readonly string[], list: readonly Command[]
   return best ? { command: best, args: argv.slice(best.path.length) } : undefined;
 }
 
-export async function main(argv: string[], io: Io = processIo, list: readonly Command[] = commands): Promise<number> {
+/** The command list: from the build's manifest (loading one module per run), else every module. */
+async function allCommands(): Promise<readonly Command[]> {
+  return lazyCommands() ?? (await import('./commands.ts')).commands;
+}
+
+export async function main(argv: string[], io: Io = processIo, given?: readonly Command[]): Promise<number> {
+  const list = given ?? (await allCommands());
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     help(io, list);
     return argv.length === 0 ? exitCode.usage : exitCode.ok;

@@ -5,8 +5,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { repoRoot } from '../repoRoot.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../../../..');
 
 function versionOf(binary: string): [number, number, number] | undefined {
   const run = spawnSync(binary, ['--version'], { encoding: 'utf8' });
