@@ -2,6 +2,7 @@
 // metrics. It holds its own keys only (the certificate key it signs deliveries with, the
 // Ed25519 key of the log's checkpoints); agencies run their own connectors with their own keys.
 // Without a NATS URL it runs a local nats-server, with its own TLS identity, as a managed child.
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -90,7 +91,12 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     });
     nats = server;
     // Issued and revoked certificates reach the nats-server's users without a restart.
+    const natsStamp = () => `${publishedPkiStamp(config)}/${Math.floor(Date.now() / 60_000)}`; // expiry counts too
+    let seen = natsStamp();
     natsUsersTimer = setInterval(() => {
+      const stamp = natsStamp();
+      if (stamp === seen) return;
+      seen = stamp;
       let next: string;
       try {
         next = natsSecurityConfig(anchors, serverIdentity);
@@ -179,11 +185,31 @@ function ingressTls(config: HubConfig, trust: Trust) {
   return { caFile: trust.tls.caFile, certFile: credentials.certFile, keyFile: credentials.keyFile };
 }
 
-/** Certificate expiry as the CA published it (empty when the hub cannot see the CA's list). */
-function pkiStatusOrEmpty(config: HubConfig) {
+/** Changes when a certificate is issued or the CRL is rewritten (cheap: two stat calls). */
+function publishedPkiStamp(config: HubConfig): string {
   try {
-    return pkiStatus({ caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir });
+    const issued = statSync(config.trust.issuedDir);
+    const crl = statSync(config.trust.crlFile);
+    return `${issued.mtimeMs}/${crl.mtimeMs}/${crl.size}`;
   } catch {
-    return [];
+    return 'unavailable';
   }
+}
+
+const statusCache = new Map<string, { stamp: string; day: number; status: ReturnType<typeof pkiStatus> }>();
+
+/** Certificate expiry as the CA published it (empty when the hub cannot see the CA's list); parsed again only when it changed or a day passed. */
+function pkiStatusOrEmpty(config: HubConfig): ReturnType<typeof pkiStatus> {
+  const stamp = publishedPkiStamp(config);
+  const day = Math.floor(Date.now() / 86_400_000);
+  const cached = statusCache.get(config.trust.issuedDir);
+  if (cached && cached.stamp === stamp && cached.day === day) return cached.status;
+  let status: ReturnType<typeof pkiStatus>;
+  try {
+    status = pkiStatus({ caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir });
+  } catch {
+    status = [];
+  }
+  statusCache.set(config.trust.issuedDir, { stamp, day, status });
+  return status;
 }

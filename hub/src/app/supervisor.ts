@@ -23,14 +23,17 @@ export interface Supervisor {
   stop(): Promise<void>;
 }
 
-export function superviseProcesses(specs: readonly ProcessSpec[], options: { log: (name: string, line: string) => void; restart?: boolean; env?: NodeJS.ProcessEnv }): Supervisor {
+export function superviseProcesses(
+  specs: readonly ProcessSpec[],
+  options: { log: (name: string, line: string) => void; restart?: boolean; env?: NodeJS.ProcessEnv; /** Extra options for node, e.g. `--cpu-prof`. */ nodeArgs?: readonly string[] },
+): Supervisor {
   const children = new Map<string, ChildProcess>();
   const waiters: { name: string; pattern: RegExp; resolve: (line: string) => void }[] = [];
   // What each child printed since it last started, so a wait for a line printed earlier still sees it.
   const seen = new Map<string, string[]>();
   let stopping = false;
   const start = (spec: ProcessSpec, attempt: number) => {
-    const child = spawn(process.execPath, [elfeBin, ...spec.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env, ELFE_EXIT_WITH_PARENT: '1' } });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), elfeBin, ...spec.args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env, ELFE_EXIT_WITH_PARENT: '1' } });
     children.set(spec.name, child);
     seen.set(spec.name, []);
     const lines = (stream: NodeJS.ReadableStream | null) => {

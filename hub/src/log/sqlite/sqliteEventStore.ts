@@ -9,10 +9,15 @@
 //   data, metadata  TEXT                 JSON
 //   recorded_at     TEXT                 ISO 8601 UTC
 //
-// Group commit: appends that arrive while the event loop is busy are queued and written in
-// one transaction, so they share one fsync; each append's promise settles only after its
-// transaction committed, so an acknowledged append is durable.
+// Group commit: a writer thread (sqliteWriter.worker.js) owns the only writing connection and
+// commits one group of appends per transaction, with its fsync off the event loop; appends that
+// arrive meanwhile form the next group and share its fsync. Each append's promise settles only
+// after its transaction committed, so an acknowledged append is durable. Reads use this
+// thread's own connection (WAL: readers see every committed transaction).
 import Database from 'better-sqlite3';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { repoRoot } from '../../infra/repoRoot.ts';
 import { preparePrivateDatabaseFile } from '../privateFiles.ts';
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
@@ -83,8 +88,16 @@ const toStored = (r: Row): StoredEvent => ({
   recordedAt: r.recorded_at,
 });
 
+type Outcome = { ok: AppendResult } | { error: { kind: 'duplicate'; eventId: string } | { kind: 'wrong-revision'; stream: string; expected: ExpectedRevision; actual: number | 'no-stream' } };
+type WriterReply = { id: number; outcomes: Outcome[]; next: number } | { id: number; error: { message: string; code?: string }; next: number };
+
+const writerScript = path.join(repoRoot, 'hub', 'src', 'log', 'sqlite', 'sqliteWriter.worker.js');
+
 export class SqliteEventStore implements EventStore {
   readonly #db: Database.Database;
+  readonly #writer: Worker | undefined;
+  #inFlight: Pending[] | undefined;
+  #writerFailed: Error | undefined;
   readonly #now: () => Date;
   readonly #pageSize: number;
   readonly #appended = new EventEmitter();
@@ -130,10 +143,50 @@ export class SqliteEventStore implements EventStore {
     };
     const last = (this.#stmts.size.get() as { last: number | null }).last;
     this.#next = last === null ? 0 : last + 1;
+    if (file !== ':memory:') {
+      this.#writer = new Worker(writerScript, { workerData: { file } });
+      this.#writer.on('message', (reply: WriterReply | { ready: true } | { closed: true }) => {
+        if ('id' in reply) this.#settle(reply);
+      });
+      this.#writer.on('error', (error) => this.#fail(error));
+      this.#writer.on('exit', (code) => {
+        if (!this.#closed) this.#fail(new Error(`the SQLite writer thread exited with code ${code}`));
+      });
+    }
+  }
+
+  /** A broken writer thread: everything pending fails, later appends are refused. */
+  #fail(error: Error): void {
+    this.#writerFailed ??= error;
+    for (const p of [...(this.#inFlight ?? []), ...this.#queue]) p.reject(error);
+    this.#inFlight = undefined;
+    this.#queue = [];
+  }
+
+  #settle(reply: WriterReply): void {
+    const batch = this.#inFlight ?? [];
+    this.#inFlight = undefined;
+    const before = this.#next;
+    this.#next = reply.next;
+    if ('error' in reply) {
+      const error = Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {});
+      for (const p of batch) p.reject(error);
+    } else {
+      batch.forEach((p, i) => {
+        const outcome = reply.outcomes[i]!;
+        if ('ok' in outcome) p.resolve(outcome.ok);
+        else if (outcome.error.kind === 'duplicate') p.reject(new DuplicateEventIdError(outcome.error.eventId));
+        else p.reject(new WrongExpectedRevisionError(outcome.error.stream, outcome.error.expected, outcome.error.actual));
+      });
+      this.commits++;
+    }
+    if (this.#next > before) this.#appended.emit('appended');
+    if (this.#queue.length > 0) this.#flush();
   }
 
   append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new StoreClosedError());
+    if (this.#writerFailed) return Promise.reject(this.#writerFailed);
     return new Promise((resolve, reject) => {
       this.#queue.push({ stream, events, expected: expectedRevision, resolve, reject });
       if (!this.#flushScheduled) {
@@ -145,6 +198,15 @@ export class SqliteEventStore implements EventStore {
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#writer) {
+      // One group in the writer at a time; what arrives meanwhile waits for the next one.
+      if (this.#inFlight || this.#queue.length === 0) return;
+      const group = this.#queue;
+      this.#queue = [];
+      this.#inFlight = group;
+      this.#writer.postMessage({ id: this.commits, recordedAt: this.#now().toISOString(), batch: group.map((p) => ({ stream: p.stream, events: p.events, expected: p.expected })) });
+      return;
+    }
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
@@ -302,9 +364,15 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     // Let queued appends commit first: an append that was accepted is not dropped.
-    while (this.#queue.length > 0 || this.#flushScheduled) await new Promise((r) => setImmediate(r));
+    while ((this.#queue.length > 0 && !this.#writerFailed) || this.#flushScheduled || this.#inFlight) await new Promise((r) => setTimeout(r, 1));
     this.#closed = true;
     this.#appended.emit('closed');
+    if (this.#writer) {
+      const closed = new Promise<void>((resolve) => this.#writer!.once('exit', () => resolve()));
+      this.#writer.postMessage({ close: true });
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+      await this.#writer.terminate();
+    }
     this.#db.close();
   }
 }
