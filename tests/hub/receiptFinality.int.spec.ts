@@ -136,7 +136,9 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     if (!early || !late) throw new Error('two deliveries expected');
     const receiptOf = (d: { deliveryId: string; payloadHash: string }) => ({ deliveryId: d.deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: d.payloadHash, receivedAt: new Date().toISOString() });
     await publish(receiptOf(early), signer); // received while the certificate is good
-    await new Promise((r) => setTimeout(r, 1100)); // CRL dates have whole seconds
+    // CRL dates have whole seconds: revoke in a later second than the first receipt's.
+    const receivedEarly = Date.now();
+    await until(() => Math.floor(Date.now() / 1000) >= Math.floor(receivedEarly / 1000) + 2);
     await revoke(pki, egs.serial);
     await publish(receiptOf(late), signer); // received after the revocation
     const receipts = await startReceiptProcessor({ nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log, verifier: trust.verifier });

@@ -129,7 +129,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     encryptFor: (dvdv: string) => recipients(dvdv),
     onUndeliverable: (id: string, dvdv: string, reason: string) => say(`delivery ${id} to ${dvdv} held back: ${reason}`),
   });
-  const relay = await startRelay({ js, jsm, log, signer: trust.signer });
+  const relay = await startRelay({ js, jsm, log, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
   const receipts = await startReceiptProcessor({ nc, js, jsm, log, verifier: trust.verifier });
 
   const hubMetrics = async (): Promise<Metric[]> => [

@@ -1,8 +1,12 @@
 // The relay: tails the log and publishes each `DeliveryScheduled` to JetStream, signed by
-// the hub, one subject per recipient, with Nats-Msg-Id = delivery id. The log is the outbox:
-// after a restart the relay resumes after the log position of the last message the stream
-// holds, and JetStream's duplicate window absorbs the overlap. It never skips: while NATS is
-// away it retries the same delivery.
+// the hub, one subject per recipient, with Nats-Msg-Id = delivery id. The log is the outbox.
+// Publishes are pipelined (up to `inFlight` awaiting their acks). The relay's durable position
+// is the low-water mark below which every delivery is acknowledged by JetStream; it is written
+// to `positionFile` (atomically, fsync'd) as it advances, and a restart resumes from it, so a
+// crash re-publishes at most what was in flight: JetStream's duplicate window absorbs the
+// overlap, and connectors act once per delivery id even beyond it. It never skips: while NATS
+// is away it retries.
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { headers } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { deliveryStream, deliverySubject, type Delivery, type Signer } from '../../../contracts/index.ts';
@@ -17,6 +21,10 @@ export interface RelayOptions {
   readonly log: EventStore;
   readonly signer: Signer;
   readonly retryMs?: number;
+  /** Publishes awaiting their JetStream ack at once (default 128). */
+  readonly inFlight?: number;
+  /** Where the relay keeps its durable position; without it, it resumes after the stream's newest message (sound only for `inFlight: 1`). */
+  readonly positionFile?: string;
 }
 
 export interface Relay {
@@ -33,17 +41,65 @@ export async function resumePosition(jsm: JetStreamManager): Promise<number> {
   return Number.isSafeInteger(position) ? position + 1 : 0;
 }
 
+function readPositionFile(file: string | undefined): number | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  const position = Number(readFileSync(file, 'utf8').trim());
+  return Number.isSafeInteger(position) && position >= 0 ? position : undefined;
+}
+
+function writePositionFile(file: string, position: number): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, String(position));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { js, jsm, log, signer } = options;
   const retryMs = options.retryMs ?? 250;
-  const from = await resumePosition(jsm);
+  const window = options.positionFile ? Math.max(1, options.inFlight ?? 128) : 1;
+  const from = readPositionFile(options.positionFile) ?? (await resumePosition(jsm));
   const stats = { published: 0, duplicates: 0, resumedFrom: from, position: from };
   let stopping = false;
+  /** Log positions of deliveries published but not yet acknowledged, in increasing order. */
+  const pending: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let seen = from;
+  let saved = from;
+  let saving = false;
+  const lowWater = () => pending[0] ?? seen;
+  const save = () => {
+    if (!options.positionFile || saving) return;
+    const mark = lowWater();
+    if (mark <= saved) return;
+    saving = true;
+    // On the next turn, so that a burst of acks costs one write.
+    setImmediate(() => {
+      saving = false;
+      const now = lowWater();
+      if (now <= saved) return;
+      try {
+        writePositionFile(options.positionFile!, now);
+        saved = now;
+      } catch {
+        // Not written: a restart re-publishes a little more, which the dedup absorbs.
+      }
+    });
+  };
   const subscription: Subscription = log.subscribe(from);
   const done = (async () => {
     for await (const stored of subscription) {
       stats.position = stored.position + 1;
-      if (stored.type !== 'DeliveryScheduled') continue;
+      if (stored.type !== 'DeliveryScheduled') {
+        seen = stored.position + 1;
+        save();
+        continue;
+      }
       const event = fromRecord(stored);
       if (!event || event.type !== 'DeliveryScheduled') continue;
       const d = event.data;
@@ -63,17 +119,27 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       const body = JSON.stringify({ payload: delivery, signature: signer.sign(delivery) });
       const h = headers();
       h.set(logPositionHeader, String(stored.position));
-      for (;;) {
-        try {
-          const ack = await js.publish(deliverySubject(d.recipient.dvdv), body, { msgID: d.deliveryId, headers: h, timeout: 5000 });
-          if (ack.duplicate) stats.duplicates++;
-          else stats.published++;
-          break;
-        } catch {
-          if (stopping) return;
-          await new Promise((r) => setTimeout(r, retryMs));
+      while (inFlight.size >= window) await Promise.race(inFlight);
+      if (stopping) return;
+      pending.push(stored.position);
+      seen = stored.position + 1;
+      const publish = (async () => {
+        for (;;) {
+          try {
+            const ack = await js.publish(deliverySubject(d.recipient.dvdv), body, { msgID: d.deliveryId, headers: h, timeout: 5000 });
+            if (ack.duplicate) stats.duplicates++;
+            else stats.published++;
+            pending.splice(pending.indexOf(stored.position), 1);
+            save();
+            return;
+          } catch {
+            if (stopping) return;
+            await new Promise((r) => setTimeout(r, retryMs));
+          }
         }
-      }
+      })();
+      inFlight.add(publish);
+      void publish.finally(() => inFlight.delete(publish));
     }
   })();
   return {
@@ -82,6 +148,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       stopping = true;
       await subscription.close();
       await done;
+      await Promise.all(inFlight);
     },
   };
 }
