@@ -24,10 +24,10 @@ const MELDE = 'mbh-demo';
 
 const erasedBirth = birthOf('11007007', 'E1', {
   child: { name: { firstNames: ['Hildegunde', 'Walburga'], familyName: 'Quirinsdottir' }, sex: 'w', birth: { date: '2026-11-01', time: '07:45', exact: true }, placeOfBirth: { city: 'Bremen' } } as never,
-  parent1: { name: { firstNames: ['Eulalia'], familyName: 'Quirinsdottir', birthName: 'Pfefferkorn' }, birthDate: '1990-02-03', sex: 'w', idnr: idNrFrom('2956381047') } as never,
+  parent1: { name: { firstNames: ['Eulalia'], familyName: 'Quirinsdottir', birthName: 'Pfefferkorn' }, birthDate: '1990-02-03', sex: 'w', idnr: idNrFrom('2956381045') } as never,
   parent2: { name: { firstNames: ['Gottlieb'], familyName: 'Schnabelhuber' }, birthDate: '1989-04-05', sex: 'm' } as never,
 });
-const erasedChildIdNr = idNrFrom('5928374610');
+const erasedChildIdNr = idNrFrom('5928374615');
 const keptBirth = birthOf('11007007', 'E2', {
   child: { name: { firstNames: ['Rosamunde'], familyName: 'Kleinschmidtke' }, sex: 'w', birth: { date: '2026-11-02', exact: false }, placeOfBirth: { city: 'Bremen' } } as never,
 });
