@@ -12,6 +12,7 @@ import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts'
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { validateAgainstXsd, xmllintAvailable } from '../support/xmllint.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 import { defaultStandesaemter } from '../../hub/src/config/config.ts';
@@ -20,7 +21,7 @@ import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'elfe-e2e-'));
 
 async function logOf(root: string): Promise<{ stream: string; position: number; event: ElfeEvent }[]> {
-  const store = openSqliteEventStore(logFiles(path.join(root, 'hub')).events);
+  const store = openCaseLog(openSqliteEventStore(logFiles(path.join(root, 'hub')).events), path.join(root, 'hub'));
   try {
     return (await collect(store.readAll())).flatMap((s) => {
       const event = fromRecord(s);

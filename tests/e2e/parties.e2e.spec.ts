@@ -15,6 +15,7 @@ import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
 import { dropBirth } from '../support/births.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
@@ -115,7 +116,7 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
     expect(filesIn(path.join(watchDir(), 'failed'))).toEqual([]);
 
     await hub.kill('SIGTERM');
-    const store = openSqliteEventStore(logFiles(path.join(root, 'hub')).events);
+    const store = openCaseLog(openSqliteEventStore(logFiles(path.join(root, 'hub')).events), path.join(root, 'hub'));
     try {
       const events = (await collect(store.readAll())).map(fromRecord);
       const scheduled = events.flatMap((e) => (e?.type === 'DeliveryScheduled' ? [e] : []));

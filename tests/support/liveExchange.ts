@@ -24,6 +24,9 @@ import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth
 import { loadCredentials } from '../../connectors/kit/credentials.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
+import { CaseKeyStore, caseKeyFile } from '../../hub/src/log/caseKeys.ts';
+import { isSealed, openEntry } from '../../hub/src/log/caseLog.ts';
+import type { StoredEvent } from '../../hub/src/log/eventStore.ts';
 import { permissionsFor } from '../../hub/src/pki/natsConfig.ts';
 import { ElfeProcess, runElfe, until } from './processes.ts';
 
@@ -96,6 +99,8 @@ export async function startLiveExchange(label: string): Promise<LiveExchange> {
   const caFile = path.join(caDir, 'ca.cert.pem');
   const hub = new ElfeProcess('hub', ['hub', 'start', '--config', path.join(hubDir, 'config.json')]);
   await hub.ready();
+  currentHubDir = hubDir;
+  let keys: CaseKeyStore | undefined;
 
   const parties = new Map<string, LiveParty>();
   const party = (name: string): LiveParty => {
@@ -158,12 +163,24 @@ export async function startLiveExchange(label: string): Promise<LiveExchange> {
     connector: (name) => connectors.get(name),
     log() {
       db ??= new Database(logFiles(hubDir).events, { readonly: true, fileMustExist: true });
-      const rows = db.prepare('SELECT position, stream, event_id, type, data FROM events ORDER BY position').all() as { position: number; stream: string; event_id: string; type: string; data: string }[];
-      return rows.map((r) => ({ position: r.position, stream: r.stream, eventId: r.event_id, type: r.type, json: r.data, event: JSON.parse(r.data) as LogRow['event'] }));
+      const rows = db.prepare('SELECT position, stream, stream_revision, event_id, type, data, metadata, recorded_at FROM events ORDER BY position').all() as { position: number; stream: string; stream_revision: number; event_id: string; type: string; data: string; metadata: string; recorded_at: string }[];
+      keys ??= new CaseKeyStore(caseKeyFile(hubDir));
+      // Birth cases are sealed under their case keys: opened here with the hub's key store, as the hub reads them.
+      return rows.map((r) => {
+        const data = JSON.parse(r.data) as unknown;
+        if (!isSealed(data)) return { position: r.position, stream: r.stream, eventId: r.event_id, type: r.type, json: r.data, event: data as LogRow['event'] };
+        const stored: StoredEvent = { position: r.position, stream: r.stream, streamRevision: r.stream_revision, eventId: r.event_id, type: r.type, data: data as never, metadata: JSON.parse(r.metadata), recordedAt: r.recorded_at };
+        const key = keys!.keyOf(data.sealed.case);
+        const opened = key ? openEntry(stored, key) : undefined;
+        return { position: r.position, stream: r.stream, eventId: r.event_id, type: r.type, json: opened ? JSON.stringify(opened.data) : r.data, event: (opened?.data ?? data) as LogRow['event'] };
+      });
     },
     async stop() {
       await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
       db?.close();
+      db = undefined;
+      keys?.close();
+      keys = undefined;
       await Promise.all([...connectors.values()].map((c) => c.kill('SIGTERM')));
       await hub.kill('SIGTERM');
     },
@@ -208,8 +225,19 @@ export const birthOf = (standesamtsnummer: string, eintragsnummer: string, overr
     ...overrides,
   });
 
-/** The log stream of a birth case. */
-export const caseStream = (b: BirthRegisteredData): string => `birth-${b.registerKey.standesamtsnummer}-G-${b.registerKey.jahr}-${b.registerKey.eintragsnummer}`;
+/** The hub directory of the exchange started last (its key store names the case streams). */
+let currentHubDir: string | undefined;
+
+/** The log stream of a birth case: the case id is a keyed hash of the register key (the hub's secret in its key store). */
+export const caseStream = (b: BirthRegisteredData): string => {
+  if (!currentHubDir) throw new Error('no live exchange started');
+  const keys = new CaseKeyStore(caseKeyFile(currentHubDir));
+  try {
+    return `birth-${keys.caseIdOf(b.registerKey)}`;
+  } finally {
+    keys.close();
+  }
+};
 
 export type SecurityData = { code: string; reason: string; subject: Record<string, unknown>; messageType?: string; refusedMessageId?: string };
 export const securityRows = (rows: readonly LogRow[]): (LogRow & { security: SecurityData })[] =>

@@ -172,6 +172,44 @@ export const SecurityEventRecordedSchema = event(
     .strict(),
 );
 
+/**
+ * A signer certificate, kept once in the log (stream `certificates`) so that the kept
+ * signatures of submissions and receipts can be checked again by an auditor. Entries refer to
+ * it by `fingerprint`. Certificates name offices, never persons.
+ */
+export const CertificateSeenSchema = event(
+  'CertificateSeen',
+  1,
+  z
+    .object({
+      /** SHA-256 over the certificate's DER, 64 lowercase hex digits. */
+      fingerprint: sha256Hex,
+      certificatePem: z.string().min(1).max(20_000),
+      serial: z.string().min(1).max(100),
+    })
+    .strict(),
+);
+
+/**
+ * A birth case's key was destroyed (crypto-shredding): its entries stay in the log as
+ * ciphertext nobody can read, and the Merkle tree, which commits to that ciphertext, stays
+ * verifiable. No personal data: the keyed case id (the stream's HMAC, not the register key),
+ * when, and why.
+ */
+export const CaseErasedSchema = event(
+  'CaseErased',
+  1,
+  z
+    .object({
+      /** The case's keyed id (HMAC of the register key under a hub secret). */
+      caseId: z.string().regex(/^[0-9a-f]{32}$/),
+      erasedAt: TimestampSchema,
+      /** Why: retention period elapsed, or a request (with its legal basis). */
+      reason: z.string().min(1).max(500),
+    })
+    .strict(),
+);
+
 export const ElfeEventSchema = z.discriminatedUnion('type', [
   BirthRegisteredSchema,
   BirthRegistrationCorrectedSchema,
@@ -183,6 +221,8 @@ export const ElfeEventSchema = z.discriminatedUnion('type', [
   DeliveryDeadLetteredSchema,
   LogCheckpointSignedSchema,
   SecurityEventRecordedSchema,
+  CertificateSeenSchema,
+  CaseErasedSchema,
 ]);
 export type ElfeEvent = z.infer<typeof ElfeEventSchema>;
 export type ElfeEventType = ElfeEvent['type'];
@@ -198,4 +238,6 @@ export type DeliveryRejected = EventOf<'DeliveryRejected'>;
 export type DeliveryDeadLettered = EventOf<'DeliveryDeadLettered'>;
 export type LogCheckpointSigned = EventOf<'LogCheckpointSigned'>;
 export type SecurityEventRecorded = EventOf<'SecurityEventRecorded'>;
+export type CertificateSeen = EventOf<'CertificateSeen'>;
+export type CaseErased = EventOf<'CaseErased'>;
 

@@ -96,7 +96,11 @@ export type SubmissionReply = z.infer<typeof SubmissionReplySchema>;
 export const DeliverySchema = z
   .object({
     deliveryId: z.uuid(),
-    registerKey: GeburtenregisterKeySchema,
+    /**
+     * Not sent any more: deliveries sit in JetStream, and the register key identifies a
+     * person's case. The agency reads it from the encrypted payload. Accepted for old messages.
+     */
+    registerKey: GeburtenregisterKeySchema.optional(),
     recipient: RecipientSchema,
     kind: DeliveryScheduledSchema.shape.data.shape.kind,
     legalBasis: z.string().min(1).max(200),

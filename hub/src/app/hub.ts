@@ -20,6 +20,8 @@ import { startMetricsServer, type Metric } from './metrics.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { openHubLog } from '../log/openHubLog.ts';
+import { openCaseLog, type CaseLog } from '../log/caseLog.ts';
+import { startRetention, type Retention } from '../log/retention.ts';
 import type { TransparentLog } from '../log/transparentLog.ts';
 import { startReceiptProcessor, type ReceiptProcessor } from '../receipts/receipts.ts';
 import { startRelay, type Relay } from '../relay/relay.ts';
@@ -27,7 +29,10 @@ import { startScheduler, type Scheduler } from '../scheduler/scheduler.ts';
 
 export interface RunningHub {
   readonly config: HubConfig;
+  /** The log as stored (personal data of birth cases as ciphertext). */
   readonly log: TransparentLog;
+  /** The log read and written with the case keys: what the hub's components use. */
+  readonly caseLog: CaseLog;
   readonly natsUrl: string;
   readonly nats?: LocalNatsServer;
   readonly trust: Trust;
@@ -72,6 +77,9 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
   if (lock.tookOverFrom !== undefined) say(`took over the data directory from the hub process ${lock.tookOverFrom}, which is gone`);
   const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say });
+  // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
+  const caseLog = openCaseLog(log, dataDir);
+  await caseLog.recover();
   for (const c of pkiStatusOrEmpty(config)) {
     if (c.expiresSoon && !c.revoked) say(`certificate ${c.serial} (${c.subject}) expires in ${c.daysLeft} days`);
   }
@@ -120,17 +128,23 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const js = jetstream(nc);
   await ensureStreams(jsm);
 
-  const ingress = startIngress({ nc: ingressNc, log, verifier: trust.verifier, maxBytes: config.ingress.maxBytes });
+  const ingress = startIngress({ nc: ingressNc, log: caseLog, verifier: trust.verifier, maxBytes: config.ingress.maxBytes, caseStream: (key) => caseLog.caseStream(key) });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });
   const scheduler = startScheduler({
-    log,
+    log: caseLog,
     table: config.routing,
     onUnroutable: (stream, reason) => say(`unroutable ${stream}: ${reason}`),
     encryptFor: (dvdv: string) => recipients(dvdv),
     onUndeliverable: (id: string, dvdv: string, reason: string) => say(`delivery ${id} to ${dvdv} held back: ${reason}`),
   });
-  const relay = await startRelay({ js, jsm, log, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
-  const receipts = await startReceiptProcessor({ nc, js, jsm, log, verifier: trust.verifier });
+  const relay = await startRelay({ js, jsm, log: caseLog, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
+  const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
+  const retention: Retention = startRetention(caseLog, {
+    afterLastHandoffDays: config.retention.afterLastHandoffDays,
+    intervalMs: config.retention.checkEveryMs,
+    onErased: (stream) => say(`retention: erased ${stream}`),
+    onError: (error) => say(`retention: ${error.message}`),
+  });
 
   const hubMetrics = async (): Promise<Metric[]> => [
     { name: 'elfe_log_entries', help: 'Entries in the log', type: 'gauge', samples: [{ value: await log.size() }] },
@@ -147,6 +161,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   return {
     config,
     log,
+    caseLog,
     natsUrl,
     ...(nats ? { nats } : {}),
     trust,
@@ -164,9 +179,10 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
       await receipts.stop();
       await relay.stop();
       await scheduler.stop();
+      await retention.stop();
       await ingressNc.close();
       await nc.close();
-      await log.close();
+      await caseLog.close();
       await nats?.stop();
       lock.release();
     },

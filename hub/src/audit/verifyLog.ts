@@ -16,6 +16,7 @@ import {
 import type { EventStore } from '../log/eventStore.ts';
 import { TreeStore } from '../log/merkle/treeStore.ts';
 import { checkpointStream } from '../log/streams.ts';
+import type { SignatureAudit, SignatureAuditCode, SignatureTally } from './verifySignatures.ts';
 
 /** Why an audit failed; tests and scripts match on this, not on the message. */
 export type AuditCode =
@@ -31,7 +32,9 @@ export type AuditCode =
   /** As `truncated`, with log and tree consistent with each other: both were restored from an older copy. */
   | 'rolled-back'
   /** The log has another root at a kept checkpoint's size: its history was rewritten. */
-  | 'forked';
+  | 'forked'
+  /** A kept signature of a submission or receipt is missing or does not check (see `SignatureAuditCode`). */
+  | SignatureAuditCode;
 
 export interface AuditReport {
   readonly ok: boolean;
@@ -43,6 +46,8 @@ export interface AuditReport {
   readonly reason: string | null;
   /** Entries after the last checkpoint: not yet covered by a signature. */
   readonly uncovered: number;
+  /** Kept signatures checked, and those of erased cases (not checkable); present when signatures were audited. */
+  readonly signatures?: SignatureTally;
 }
 
 /** Complete subtrees of the leaves so far, largest first: the root of any size in O(log n). */
@@ -74,6 +79,8 @@ export interface VerifyOptions {
    * the log must extend each of them.
    */
   readonly anchors?: readonly Checkpoint[];
+  /** Re-checks every kept signature (CA certificate, CRL, case keys). */
+  readonly signatures?: SignatureAudit;
 }
 
 export async function verifyLog(store: EventStore, verifier: NoteVerifier, options: VerifyOptions = {}): Promise<AuditReport> {
@@ -108,6 +115,8 @@ export async function verifyLog(store: EventStore, verifier: NoteVerifier, optio
       const revision = revisions.get(e.stream) ?? 0;
       if (e.streamRevision !== revision) note(e.position, `stream ${e.stream} jumps from revision ${revision - 1} to ${e.streamRevision}`, 'revision-gap');
       revisions.set(e.stream, e.streamRevision + 1);
+      const signatureProblem = options.signatures?.check(e);
+      if (signatureProblem) note(e.position, signatureProblem.reason, signatureProblem.code);
       const leaf = logEntryLeafHash(e);
       if (firstLeafMismatch === undefined && tree && e.position < tree.size && !same(tree.node(0, e.position), leaf)) firstLeafMismatch = e.position;
       if (e.stream === checkpointStream) {
@@ -165,5 +174,6 @@ export async function verifyLog(store: EventStore, verifier: NoteVerifier, optio
     firstBadPosition: problem?.position ?? null,
     reason: problem?.reason ?? null,
     uncovered: Math.max(0, expected - (lastCheckpointSize + 1)),
+    ...(options.signatures ? { signatures: { ...options.signatures.tally } } : {}),
   };
 }

@@ -20,6 +20,8 @@ import {
   type NoteVerifier,
 } from '../../../contracts/index.ts';
 import { verifyLog } from '../audit/verifyLog.ts';
+import { SignatureAudit } from '../audit/verifySignatures.ts';
+import { CaseKeyStore, caseKeyFile } from '../log/caseKeys.ts';
 import { readPrivateKey } from '../keys/keyDirectory.ts';
 import { defaultOrigin, logFiles, openHubLog } from '../log/openHubLog.ts';
 import { openSqliteEventStore } from '../log/sqlite/sqliteEventStore.ts';
@@ -106,7 +108,7 @@ const keysShow: Command = {
 const auditVerify: Command = {
   path: ['audit', 'verify'],
   summary: 'replay the whole log: leaves, roots, checkpoint signatures, gap-free positions',
-  usage: 'elfe audit verify [--data DIR] [--key HUB.pub] [--checkpoint FILE --witness-key KEY …] [--json]',
+  usage: 'elfe audit verify [--data DIR] [--key HUB.pub] [--ca FILE --crl FILE] [--checkpoint FILE --witness-key KEY …] [--json]',
   async run(args, io) {
     const { values } = parseCommandArgs(args, {
       data: { type: 'string' },
@@ -114,9 +116,12 @@ const auditVerify: Command = {
       json: { type: 'boolean' },
       checkpoint: { type: 'string', multiple: true },
       'witness-key': { type: 'string', multiple: true },
+      ca: { type: 'string' },
+      crl: { type: 'string' },
     });
     const dataDir = dataDirOf(values.data);
     requireLog(dataDir);
+    const signatures = signatureAuditFor(dataDir, values.ca, values.crl, io);
     const verifier = verifierFrom(values.key, dataDir, defaultOrigin, io);
     const witnesses = witnessVerifiers(values['witness-key']);
     if (witnesses.length > 0 && !values.checkpoint) throw new UsageError('--witness-key checks the cosignatures of a --checkpoint FILE');
@@ -135,18 +140,41 @@ const auditVerify: Command = {
       const report = await verifyLog(store, verifier, {
         treeFile: logFiles(dataDir).tree,
         anchors,
+        ...(signatures ? { signatures: signatures.audit } : {}),
         ...(showProgress ? { onProgress: (done: number, total: number) => io.err(`\rverifying ${done}/${total} entries`) } : {}),
       });
       const { uncovered: _uncovered, ...summary } = report;
       if (values.json) io.out(JSON.stringify(summary));
-      else if (report.ok) io.out(`intact: ${report.entries} entries, ${report.checkpoints} checkpoints (${report.uncovered} entries after the last checkpoint)`);
+      else if (report.ok) {
+        const sig = report.signatures ? `; signatures: ${report.signatures.checked} checked, ${report.signatures.erased} erased (not checkable)` : '';
+        io.out(`intact: ${report.entries} entries, ${report.checkpoints} checkpoints (${report.uncovered} entries after the last checkpoint)${sig}`);
+      }
       else io.out(`NOT intact (${report.code}): first bad position ${report.firstBadPosition}: ${report.reason}`);
       return report.ok ? exitCode.ok : exitCode.failed;
     } finally {
       await store.close();
+      signatures?.keys?.close();
     }
   },
 };
+
+/**
+ * The signature audit: the CA certificate and CRL from `--ca`/`--crl`, by default the
+ * exchange layout's (`DATA/ca/…` beside the hub directory); the case keys from the data
+ * directory. Without a CA the kept signatures are not checked, and the audit says so.
+ */
+function signatureAuditFor(dataDir: string, caFile: string | undefined, crlFile: string | undefined, io: Io): { audit: SignatureAudit; keys: CaseKeyStore | undefined } | undefined {
+  const ca = caFile ?? path.join(dataDir, '..', 'ca', 'ca.cert.pem');
+  const crl = crlFile ?? path.join(path.dirname(ca), 'crl.pem');
+  if (!existsSync(ca) || !existsSync(crl)) {
+    if (caFile || crlFile) throw new UsageError(`--ca/--crl: ${!existsSync(ca) ? ca : crl} does not exist`);
+    io.err(`note: no CA certificate and CRL at ${path.dirname(ca)}: kept signatures are not checked (pass --ca FILE --crl FILE)`);
+    return undefined;
+  }
+  const keys = existsSync(caseKeyFile(dataDir)) ? new CaseKeyStore(caseKeyFile(dataDir)) : undefined;
+  if (!keys) io.err('note: no case key store in the data directory: signatures of sealed entries are not checkable');
+  return { audit: new SignatureAudit({ caCertificatePem: readFileSync(ca, 'utf8'), crlPem: readFileSync(crl, 'utf8'), ...(keys ? { keys } : {}) }), keys };
+}
 
 const auditProof: Command = {
   path: ['audit', 'proof'],

@@ -6,9 +6,10 @@ import { hubCommands } from './hubCommands.ts';
 import { pkiCommands } from './pkiCommands.ts';
 import { partyCommands } from './partyCommands.ts';
 import { witnessCommands } from './witnessCommands.ts';
+import { eraseCommands } from './eraseCommands.ts';
 
 /** The command modules by file name; the build writes their paths and summaries to a manifest. */
-export const commandModules: Readonly<Record<string, readonly Command[]>> = { contractCommands, xmlCommands, auditCommands, hubCommands, partyCommands, pkiCommands, witnessCommands };
+export const commandModules: Readonly<Record<string, readonly Command[]>> = { contractCommands, xmlCommands, auditCommands, hubCommands, partyCommands, pkiCommands, witnessCommands, eraseCommands };
 
 /** Every `elfe` subcommand; each module contributes its own. */
 export const commands: readonly Command[] = Object.values(commandModules).flat();

@@ -73,6 +73,14 @@ export const HubConfigSchema = z
     witnesses: z
       .array(z.object({ url: z.string().url(), verifierKey: z.string().regex(/^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/, 'a witness verifier key <name>+<hash>+<key>') }).strict())
       .default([]),
+    /**
+     * Retention: a birth case is erased (its key destroyed, `CaseErased` logged) this many days
+     * after its last hand-off; checked every `checkEveryMs`.
+     */
+    retention: z
+      .object({ afterLastHandoffDays: z.number().int().min(1).default(730), checkEveryMs: z.number().int().min(1000).default(3_600_000) })
+      .strict()
+      .default({ afterLastHandoffDays: 730, checkEveryMs: 3_600_000 }),
     /** Prometheus-style metrics on 127.0.0.1:<port>/metrics (0: any free port; absent: off). */
     metrics: z.object({ port: z.number().int().min(0).max(65535).optional() }).strict().default({}),
   })

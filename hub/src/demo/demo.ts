@@ -11,6 +11,7 @@ import { loadPartyConfig } from '../../../connectors/kit/partyConfig.ts';
 import { openSubmitter, type Submitter } from '../../../connectors/standesamt/src/main.ts';
 import { correctionOf, idNrAssignmentOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
 import { verifyLog, type AuditReport } from '../audit/verifyLog.ts';
+import { SignatureAudit } from '../audit/verifySignatures.ts';
 import { provisionExchange, partyCommand, type ProvisionOptions } from '../app/exchange.ts';
 import { superviseProcesses } from '../app/supervisor.ts';
 import { parseConfig } from '../config/config.ts';
@@ -19,6 +20,7 @@ import { readPrivateKey } from '../keys/keyDirectory.ts';
 import { logFiles } from '../log/openHubLog.ts';
 import { fromRecord } from '../log/records.ts';
 import { openSqliteEventStore } from '../log/sqlite/sqliteEventStore.ts';
+import { openCaseLog } from '../log/caseLog.ts';
 import { makeScenarios, expectedDeliveries, type BirthScenario } from './synthetic.ts';
 
 export interface DemoOptions {
@@ -172,7 +174,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 /** What the hub's log recorded, read after the hub stopped, and the audit of it. */
 async function summarize(options: DemoOptions, hubDir: string, firstSubmit: number, submittedAt: ReadonlyMap<string, number>, layout: DemoSummary['layout']): Promise<DemoSummary> {
   const files = logFiles(hubDir);
-  const store = openSqliteEventStore(files.events);
+  // Read with the hub's case keys: birth cases are stored as ciphertext.
+  const raw = openSqliteEventStore(files.events);
+  const store = openCaseLog(raw, hubDir);
   const scheduled = new Map<string, { role: string; causationId: string }>();
   const outcomes = new Map<string, { kind: 'acknowledged' | 'rejected' | 'deadLettered'; at: number }>();
   let audit: AuditReport;
@@ -187,7 +191,9 @@ async function summarize(options: DemoOptions, hubDir: string, firstSubmit: numb
     }
     const verifier = parseVerifierKey(verifierKey(parseConfig({ ...options.config }).log.origin, createPublicKey(readPrivateKey(files.hubKey))));
     if (!verifier.success) throw verifier.error;
-    audit = await verifyLog(store, verifier.data, { treeFile: files.tree });
+    // The audit hashes what is stored (ciphertext) and re-checks the kept signatures.
+    const signatures = new SignatureAudit({ caCertificatePem: readFileSync(path.join(layout.ca, 'ca.cert.pem'), 'utf8'), crlPem: readFileSync(path.join(layout.ca, 'crl.pem'), 'utf8'), keys: store.keys });
+    audit = await verifyLog(raw, verifier.data, { treeFile: files.tree, signatures });
   } finally {
     await store.close();
   }

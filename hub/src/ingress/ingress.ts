@@ -21,9 +21,11 @@ import {
   type SubmissionReply,
   type Verifier,
 } from '../../../contracts/index.ts';
-import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type StoredEvent } from '../log/eventStore.ts';
+import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type JsonValue, type StoredEvent } from '../log/eventStore.ts';
 import { toRecord } from '../log/records.ts';
+import { SignatureKeeper } from '../log/signatures.ts';
 import { birthStream } from '../log/streams.ts';
+import type { GeburtenregisterKey } from '../../../contracts/index.ts';
 import { authorityRule, decideAuthority } from '../routing/authority.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from './securityEvents.ts';
 
@@ -38,6 +40,8 @@ export interface IngressOptions {
   /** Rate limit of security events per sender. */
   readonly securityEvents?: SecurityEventLimits;
   readonly now?: () => Date;
+  /** The log stream of a birth case (default: the register key in clear; the hub passes the case log's keyed one). */
+  readonly caseStream?: (registerKey: GeburtenregisterKey) => string;
 }
 
 export interface Ingress {
@@ -69,7 +73,7 @@ const refusal = (code: SubmissionErrorCode, message: string, extra: { messageId?
 const conflictMessage = 'the submission conflicts with the log: its message id is already used, or the birth is already registered (send a BirthRegistrationCorrected)';
 
 /** The same submission by the same signer: only then is a resend answered as a duplicate. */
-function isSameSubmission(existing: StoredEvent, event: Submission, stream: string, signer: SignerIdentity): boolean {
+function isSameSubmission(existing: StoredEvent, event: Submission, signedPayload: unknown, stream: string, signer: SignerIdentity): boolean {
   const stored = existing.data as { producer?: { dvdv?: unknown } } | null;
   const metadata = existing.metadata as { signerDvdv?: unknown } | null;
   return (
@@ -77,7 +81,7 @@ function isSameSubmission(existing: StoredEvent, event: Submission, stream: stri
     existing.stream === stream &&
     stored?.producer?.dvdv === signer.dvdv &&
     metadata?.signerDvdv === signer.dvdv &&
-    canonicalHash(existing.data) === canonicalHash(event)
+    canonicalHash(existing.data) === canonicalHash(signedPayload)
   );
 }
 
@@ -89,6 +93,8 @@ export function startIngress(options: IngressOptions): Ingress {
   const stats = { accepted: 0, duplicates: 0, refused: 0, busy: 0, unanswered: 0, securityEvents: 0, securityEventsSuppressed: 0 };
   const inFlight = new Set<Promise<void>>();
   const security = startSecurityRecorder(log, now, stats, options.securityEvents);
+  const caseStream = options.caseStream ?? birthStream;
+  const signatures = new SignatureKeeper(log, now);
 
   const recordSecurity = (code: string, reason: string, sender: string | undefined, subject: SecuritySubject, messageType?: string, refusedMessageId?: string) =>
     security.record(sender, {
@@ -138,23 +144,29 @@ export function startIngress(options: IngressOptions): Ingress {
       await recordSecurity('producer-mismatch', `signed by ${signer.dvdv}, envelope names ${event.producer.dvdv}`, senderOf(signer), who, event.type, event.messageId);
       return refusal('producer-mismatch', 'the signer is not the producer named in the envelope', { messageId: event.messageId });
     }
-    const stream = birthStream(event.data.registerKey);
+    const stream = caseStream(event.data.registerKey);
     const answerExisting = (existing: StoredEvent): SubmissionReply => {
-      if (!isSameSubmission(existing, event, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
+      if (!isSameSubmission(existing, event, signed.data.payload, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
       stats.duplicates++;
       return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true };
     };
     const existing = await log.getByEventId(event.messageId);
     if (existing) return answerExisting(existing);
-    const record = toRecord(event, { signerKeyId: signer.keyId, signerDvdv: signer.dvdv, receivedAt: now().toISOString() });
+    // The log keeps exactly what was signed (the submitted payload, whose canonical bytes are
+    // the signed bytes) and the signature; the certificate once, by fingerprint.
+    const kept = await signatures.keep(signature);
+    const record = { ...toRecord(event, { signerKeyId: signer.keyId, signerDvdv: signer.dvdv, receivedAt: now().toISOString(), signed: { signature: { ...kept } } }), data: signed.data.payload as JsonValue };
     for (let attempt = 0; ; attempt++) {
       // Authority over the case, and for a registration the check and the append, meet at one stream revision.
       let head: number | undefined;
       let caseExists = false;
+      let erased = false;
       for await (const e of log.readStream(stream)) {
         if (e.type === 'BirthRegistered') caseExists = true;
+        if (e.type === 'CaseErased') erased = true;
         head = e.streamRevision;
       }
+      if (erased) return refusal('unknown-case', 'this birth case was erased', { messageId: event.messageId });
       const authority = decideAuthority({ type: event.type, signer, registerKey: event.data.registerKey, caseExists });
       if (!authority.success) {
         const { code, reason } = authority.error;

@@ -18,8 +18,9 @@ import {
   type DeliveryRejected,
   type Verifier,
 } from '../../../contracts/index.ts';
-import { DuplicateEventIdError, type EventStore } from '../log/eventStore.ts';
+import { DuplicateEventIdError, type EventStore, type JsonValue } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
+import { SignatureKeeper } from '../log/signatures.ts';
 import { deliveryStream } from '../log/streams.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from '../ingress/securityEvents.ts';
 
@@ -73,6 +74,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
   const now = options.now ?? (() => new Date());
   const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0, repeated: 0, contradicted: 0, securityEvents: 0, securityEventsSuppressed: 0 };
   const security = startSecurityRecorder(log, now, stats, options.securityEvents);
+  const signatures = new SignatureKeeper(log, now);
   const refuse = async (code: string, reason: string, sender: string | undefined, subject: SecuritySubject) => {
     stats.refused++;
     await security.record(sender, { code, reason: reason.slice(0, 500), subject, messageType: 'Receipt' });
@@ -138,7 +140,9 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     const logged = await finalAnswerOf(receipt.deliveryId);
     if (logged) return judge(logged);
     try {
-      await log.append(deliveryStream(receipt.deliveryId), [toRecord(answer, { signerKeyId: signer.data.keyId, hubReceivedAt: receivedAt.toISOString() })]);
+      // The receipt as signed (its canonical bytes are the signed bytes) and its signature are kept with the answer.
+      const signed = { payload: (json as { payload: JsonValue }).payload, signature: { ...(await signatures.keep(parsed.data.signature)) } };
+      await log.append(deliveryStream(receipt.deliveryId), [toRecord(answer, { signerKeyId: signer.data.keyId, hubReceivedAt: receivedAt.toISOString(), signed })]);
     } catch (error) {
       // Another receipt for this delivery was logged meanwhile (e.g. by a second hub process).
       const raced = error instanceof DuplicateEventIdError ? await finalAnswerOf(receipt.deliveryId) : undefined;

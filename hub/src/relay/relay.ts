@@ -105,7 +105,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       const d = event.data;
       const delivery: Delivery = {
         deliveryId: d.deliveryId,
-        registerKey: d.registerKey,
+        // No register key: JetStream keeps what it is sent; the agency finds it in the JWE payload.
         recipient: d.recipient,
         kind: d.kind,
         legalBasis: d.legalBasis,

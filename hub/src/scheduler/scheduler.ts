@@ -99,6 +99,11 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     for await (const stored of subscription) {
       stats.position = stored.position + 1;
       if (!stored.stream.startsWith('birth-')) continue;
+      // An erased case is routed no more (its earlier entries no longer open after a restart).
+      if (stored.type === 'CaseErased') {
+        cases.delete(stored.stream);
+        continue;
+      }
       const event = fromRecord(stored);
       revisions.set(stored.stream, Math.max(revisions.get(stored.stream) ?? -1, stored.streamRevision));
       if (!event) continue;

@@ -11,18 +11,24 @@ export interface DeliveryLimits {
 
 export const defaultDeliveryLimits: DeliveryLimits = { maxDeliver: 5, ackWaitMs: 30_000 };
 
+/** How long JetStream keeps a delivery or receipt (it holds ciphertext only, but no copy should outlive its use). */
+export const defaultMaxAgeMs = 30 * 24 * 60 * 60 * 1000;
+
 /** Streams for deliveries and receipts: file storage, kept (limits retention), deduplicated by Nats-Msg-Id. */
-export async function ensureStreams(jsm: JetStreamManager, options: { duplicateWindowMs?: number } = {}): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, options: { duplicateWindowMs?: number; maxAgeMs?: number } = {}): Promise<void> {
   const duplicate_window = nanos(options.duplicateWindowMs ?? 24 * 60 * 60 * 1000);
+  // Copies are bounded: JetStream drops a message this long after it was stored (delivered
+  // long before; an agency away longer gets a dead letter, not silence). 30 days by default.
+  const max_age = nanos(Math.max(options.maxAgeMs ?? defaultMaxAgeMs, options.duplicateWindowMs ?? 24 * 60 * 60 * 1000));
   const streams = [
     { name: deliveryStream, subjects: ['elfe.delivery.>'] },
     { name: receiptStream, subjects: ['elfe.receipt.>'] },
   ];
   for (const s of streams) {
-    const config = { name: s.name, subjects: s.subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window };
+    const config = { name: s.name, subjects: s.subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window, max_age };
     try {
       await jsm.streams.info(s.name);
-      await jsm.streams.update(s.name, { subjects: s.subjects, duplicate_window });
+      await jsm.streams.update(s.name, { subjects: s.subjects, duplicate_window, max_age });
     } catch {
       await jsm.streams.add(config);
     }

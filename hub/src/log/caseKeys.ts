@@ -1,0 +1,108 @@
+// The key store of birth cases, OUTSIDE the log: one random AES-256 key per case, and the
+// hub's secret that turns register keys into case ids (HMAC-SHA256). Its files are the only
+// place the keys live: a key deleted here is gone (SQLite `secure_delete` zeroes the freed
+// pages, a rollback journal that is deleted after each commit, and a VACUUM after each
+// erasure rewrites the file without the key), so the case's ciphertext in the log can be read
+// by no one. Backups of this file are copies of the keys: they must expire with the period.
+import { createHmac, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { formatRegisterKey, type GeburtenregisterKey } from '../../../contracts/index.ts';
+import { preparePrivateDatabaseFile } from './privateFiles.ts';
+
+export const caseKeyFile = (dataDir: string): string => path.join(dataDir, 'keys', 'cases.sqlite');
+
+export interface CaseKeyRow {
+  readonly caseId: string;
+  readonly createdAt: string;
+  readonly lastHandoffAt: string | null;
+}
+
+export class CaseKeyStore {
+  readonly #db: Database.Database;
+  readonly #secret: Buffer;
+  readonly #cache = new Map<string, Buffer>();
+
+  constructor(readonly file: string) {
+    preparePrivateDatabaseFile(file);
+    this.#db = new Database(file);
+    // Deleted keys must not linger: zero freed pages, no WAL (it would keep old pages until a
+    // checkpoint), a journal deleted after each commit.
+    this.#db.pragma('secure_delete = ON');
+    this.#db.pragma('journal_mode = DELETE');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS hub_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS case_keys (
+        case_id TEXT PRIMARY KEY, key BLOB NOT NULL, created_at TEXT NOT NULL, last_handoff_at TEXT, erasing INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE IF NOT EXISTS erased_cases (case_id TEXT PRIMARY KEY, erased_at TEXT NOT NULL);
+    `);
+    this.#db.prepare('INSERT OR IGNORE INTO hub_secret (id, secret) VALUES (1, ?)').run(randomBytes(32));
+    this.#secret = (this.#db.prepare('SELECT secret FROM hub_secret WHERE id = 1').get() as { secret: Buffer }).secret;
+  }
+
+  /** The keyed case id of a register key: 128 bits of HMAC-SHA256 under the hub's secret, hex. */
+  caseIdOf(registerKey: GeburtenregisterKey | string): string {
+    const text = typeof registerKey === 'string' ? registerKey : formatRegisterKey(registerKey);
+    return createHmac('sha256', this.#secret).update(`elfe-case\0${text}`).digest('hex').slice(0, 32);
+  }
+
+  /** The case's key while it exists. */
+  keyOf(caseId: string): Buffer | undefined {
+    const cached = this.#cache.get(caseId);
+    if (cached) return cached;
+    const row = this.#db.prepare('SELECT key FROM case_keys WHERE case_id = ?').get(caseId) as { key: Buffer } | undefined;
+    if (row) this.#cache.set(caseId, row.key);
+    return row?.key;
+  }
+
+  isErased(caseId: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM erased_cases WHERE case_id = ?').get(caseId) !== undefined;
+  }
+
+  /** The case's key, created (random, 256 bits) on first use; none once the case is erased. */
+  keyFor(caseId: string, now: Date): Buffer | undefined {
+    const existing = this.keyOf(caseId);
+    if (existing || this.isErased(caseId)) return existing;
+    this.#db.prepare('INSERT OR IGNORE INTO case_keys (case_id, key, created_at) VALUES (?, ?, ?)').run(caseId, randomBytes(32), now.toISOString());
+    return this.keyOf(caseId);
+  }
+
+  /** Records a hand-off of the case (the retention period runs from the last one). */
+  handedOff(caseId: string, at: Date): void {
+    this.#db.prepare('UPDATE case_keys SET last_handoff_at = ? WHERE case_id = ? AND (last_handoff_at IS NULL OR last_handoff_at < ?)').run(at.toISOString(), caseId, at.toISOString());
+  }
+
+  /** Cases whose last hand-off (or, without one, their first entry) is before `cutoff`. */
+  idleSince(cutoff: Date): CaseKeyRow[] {
+    return (this.#db.prepare('SELECT case_id, created_at, last_handoff_at FROM case_keys WHERE COALESCE(last_handoff_at, created_at) < ? ORDER BY case_id').all(cutoff.toISOString()) as { case_id: string; created_at: string; last_handoff_at: string | null }[]).map(
+      (r) => ({ caseId: r.case_id, createdAt: r.created_at, lastHandoffAt: r.last_handoff_at }),
+    );
+  }
+
+  /** Cases whose erasure was begun but not finished (a crash between logging and destroying). */
+  erasing(): string[] {
+    return (this.#db.prepare('SELECT case_id FROM case_keys WHERE erasing = 1').all() as { case_id: string }[]).map((r) => r.case_id);
+  }
+
+  markErasing(caseId: string): void {
+    this.#db.prepare('UPDATE case_keys SET erasing = 1 WHERE case_id = ?').run(caseId);
+  }
+
+  /** Destroys the case's key for good: the row is deleted, its pages zeroed, the file rewritten. */
+  destroy(caseId: string, at: Date): void {
+    this.#cache.delete(caseId);
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM case_keys WHERE case_id = ?').run(caseId);
+      this.#db.prepare('INSERT OR IGNORE INTO erased_cases (case_id, erased_at) VALUES (?, ?)').run(caseId, at.toISOString());
+    })();
+    this.#db.exec('VACUUM');
+  }
+
+  close(): void {
+    this.#cache.clear();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,212 @@
+// Personal data of a birth case under a key of its own (crypto-shredding). The case log is a
+// decorator of the store port that sits ABOVE the transparent log: what it appends to a case
+// stream (`birth-<case id>`) or to the stream of one of the case's deliveries
+// (`delivery-<id>`) reaches the store only as AES-256-GCM ciphertext under the case's key,
+// together with the kept signature, so the Merkle leaves commit to the ciphertext. Reading
+// through it decrypts while the key exists; once the key is destroyed (`erase`) an entry
+// comes back as stored, ciphertext nobody can read, and the audit still verifies every leaf.
+//
+// Stream names carry the case id, a keyed hash (HMAC-SHA256 under a hub secret in the key
+// store) of the register key: the hub finds a case's stream from its register key, nobody
+// finds a register key from a stream name.
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { canonicalBytes, hubDerivedUuid, type CaseErased, type GeburtenregisterKey } from '../../../contracts/index.ts';
+import { CaseKeyStore, caseKeyFile } from './caseKeys.ts';
+import { DuplicateEventIdError, type AppendResult, type EventStore, type ExpectedRevision, type JsonValue, type NewEvent, type ReadAllOptions, type ReadStreamOptions, type StoredEvent, type Subscription } from './eventStore.ts';
+import { hubProducer, toRecord } from './records.ts';
+
+/** What a sealed entry's `data` holds: ciphertext and what is needed to open it, nothing personal. */
+export interface SealedData {
+  readonly sealed: { readonly v: 1; readonly alg: 'A256GCM'; readonly case: string; readonly iv: string; readonly ct: string };
+}
+
+const caseIdPattern = /^[0-9a-f]{32}$/;
+const handOffs = new Set(['DeliveryScheduled', 'DeliveryAcknowledged', 'DeliveryRejected', 'DeliveryDeadLettered']);
+
+export const isSealed = (data: unknown): data is SealedData => {
+  const s = (data as { sealed?: { v?: unknown; case?: unknown } } | null)?.sealed;
+  return typeof s === 'object' && s !== null && s.v === 1 && typeof s.case === 'string';
+};
+
+/** The case id in a case stream's name, if it is one. */
+export const caseIdOfStream = (stream: string): string | undefined => {
+  const id = stream.startsWith('birth-') ? stream.slice('birth-'.length) : undefined;
+  return id && caseIdPattern.test(id) ? id : undefined;
+};
+
+export class CaseErasedError extends Error {
+  override readonly name = 'CaseErasedError';
+  readonly code = 'case-erased';
+  constructor(readonly caseId: string) {
+    super(`birth case ${caseId} was erased: nothing can be added to it`);
+  }
+}
+
+const aadOf = (eventId: string, stream: string, type: string) => Buffer.from(`elfe-sealed-v1\n${eventId}\n${stream}\n${type}`, 'utf8');
+
+/**
+ * Seals `data` and the kept signature (`metadata.signed`) of an entry. The IV is derived from
+ * key, entry and plaintext (SIV-like), so the same entry seals to the same bytes: appending it
+ * twice stays idempotent, and an IV never repeats for different plaintexts.
+ */
+export function sealEntry(event: NewEvent, stream: string, caseId: string, key: Buffer): NewEvent {
+  const { signed, ...clear } = (event.metadata ?? {}) as Record<string, JsonValue>;
+  const plaintext = canonicalBytes({ data: event.data, ...(signed !== undefined ? { signed } : {}) });
+  const aad = aadOf(event.eventId, stream, event.type);
+  const ivKey = createHmac('sha256', key).update('elfe-sealed-iv').digest();
+  const iv = createHmac('sha256', ivKey).update(aad).update(plaintext).digest().subarray(0, 12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(aad);
+  const ct = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  const data: SealedData = { sealed: { v: 1, alg: 'A256GCM', case: caseId, iv: iv.toString('base64'), ct: ct.toString('base64') } };
+  return { eventId: event.eventId, type: event.type, data: data as unknown as JsonValue, metadata: clear };
+}
+
+/** Opens a sealed entry with the case key; undefined when it does not open (wrong key, altered). */
+export function openEntry(stored: StoredEvent, key: Buffer): StoredEvent | undefined {
+  const s = (stored.data as unknown as SealedData).sealed;
+  try {
+    const ct = Buffer.from(s.ct, 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(s.iv, 'base64'));
+    decipher.setAAD(aadOf(stored.eventId, stored.stream, stored.type));
+    decipher.setAuthTag(ct.subarray(ct.length - 16));
+    const plain = JSON.parse(Buffer.concat([decipher.update(ct.subarray(0, ct.length - 16)), decipher.final()]).toString('utf8')) as { data: JsonValue; signed?: JsonValue };
+    const metadata = plain.signed === undefined ? stored.metadata : { ...(stored.metadata as Record<string, JsonValue>), signed: plain.signed };
+    return { ...stored, data: plain.data, metadata };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CaseLogOptions {
+  readonly now?: () => Date;
+}
+
+export class CaseLog implements EventStore {
+  readonly #inner: EventStore;
+  readonly #now: () => Date;
+  /** Delivery id → case id (a delivery's stream belongs to the case that scheduled it). */
+  readonly #deliveryCases = new Map<string, string | null>();
+
+  constructor(
+    inner: EventStore,
+    readonly keys: CaseKeyStore,
+    options: CaseLogOptions = {},
+  ) {
+    this.#inner = inner;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** The stream of the birth case with this register key. */
+  caseStream(registerKey: GeburtenregisterKey | string): string {
+    return `birth-${this.keys.caseIdOf(registerKey)}`;
+  }
+
+  async #caseOf(stream: string): Promise<string | undefined> {
+    const direct = caseIdOfStream(stream);
+    if (direct) return direct;
+    if (!stream.startsWith('delivery-')) return undefined;
+    const deliveryId = stream.slice('delivery-'.length);
+    if (!this.#deliveryCases.has(deliveryId)) {
+      const scheduled = await this.#inner.getByEventId(deliveryId);
+      this.#deliveryCases.set(deliveryId, (scheduled && caseIdOfStream(scheduled.stream)) ?? null);
+    }
+    return this.#deliveryCases.get(deliveryId) ?? undefined;
+  }
+
+  #open(stored: StoredEvent): StoredEvent {
+    if (!isSealed(stored.data)) return stored;
+    const key = this.keys.keyOf(stored.data.sealed.case);
+    // Without the key (erased), the entry stays what the store holds: ciphertext.
+    return (key && openEntry(stored, key)) || stored;
+  }
+
+  async append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult> {
+    const caseId = await this.#caseOf(stream);
+    if (!caseId) return this.#inner.append(stream, events, expectedRevision);
+    const now = this.#now();
+    const toSeal = events.filter((e) => e.type !== 'CaseErased');
+    const key = toSeal.length === 0 ? undefined : stream.startsWith('birth-') ? this.keys.keyFor(caseId, now) : this.keys.keyOf(caseId);
+    if (toSeal.length > 0 && !key) throw new CaseErasedError(caseId);
+    const sealed = events.map((e) => (e.type === 'CaseErased' || !key ? e : sealEntry(e, stream, caseId, key)));
+    const result = await this.#inner.append(stream, sealed, expectedRevision);
+    if (events.some((e) => handOffs.has(e.type))) this.keys.handedOff(caseId, now);
+    return result;
+  }
+
+  async *#opened(events: AsyncIterable<StoredEvent>): AsyncGenerator<StoredEvent> {
+    for await (const e of events) yield this.#open(e);
+  }
+
+  readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent> {
+    return this.#opened(this.#inner.readStream(stream, options));
+  }
+
+  readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent> {
+    return this.#opened(this.#inner.readAll(options));
+  }
+
+  subscribe(fromPosition: number): Subscription {
+    const inner = this.#inner.subscribe(fromPosition);
+    const opened = this.#opened(inner);
+    return { close: () => inner.close(), [Symbol.asyncIterator]: () => opened };
+  }
+
+  size(): Promise<number> {
+    return this.#inner.size();
+  }
+
+  async getByEventId(eventId: string): Promise<StoredEvent | undefined> {
+    const stored = await this.#inner.getByEventId(eventId);
+    return stored && this.#open(stored);
+  }
+
+  /**
+   * Erases a birth case: logs `CaseErased` (keyed case id, time, reason; no personal data),
+   * then destroys the case's key. Undefined when the case has no key (unknown, or erased before).
+   */
+  async erase(stream: string, reason: string): Promise<{ caseId: string; position: number } | undefined> {
+    const caseId = caseIdOfStream(stream);
+    if (!caseId || !this.keys.keyOf(caseId)) return undefined;
+    // Marked first: a crash between logging and destroying is finished by `recover()`.
+    this.keys.markErasing(caseId);
+    const now = this.#now();
+    const messageId = hubDerivedUuid('case-erased', caseId);
+    const event: CaseErased = {
+      messageId,
+      type: 'CaseErased',
+      schemaVersion: 1,
+      occurredAt: now.toISOString(),
+      producer: hubProducer as unknown as CaseErased['producer'],
+      legalBasis: 'Art. 17 DSGVO; Art. 5 Abs. 1 lit. e DSGVO; § 9 IDNrG',
+      purpose: 'Erasure of a birth case: its key is destroyed, its entries stay as ciphertext',
+      correlationId: messageId,
+      data: { caseId, erasedAt: now.toISOString(), reason: reason.slice(0, 500) },
+    };
+    let position: number;
+    try {
+      position = (await this.#inner.append(stream, [toRecord(event)])).positions[0]!;
+    } catch (error) {
+      // Logged before an interruption, with another time: the existing entry stands.
+      if (!(error instanceof DuplicateEventIdError)) throw error;
+      position = (await this.#inner.getByEventId(messageId))!.position;
+    }
+    this.keys.destroy(caseId, now);
+    return { caseId, position };
+  }
+
+  /** Finishes erasures a crash interrupted. */
+  async recover(): Promise<void> {
+    for (const caseId of this.keys.erasing()) await this.erase(`birth-${caseId}`, 'erasure finished after an interruption');
+  }
+
+  async close(): Promise<void> {
+    await this.#inner.close();
+    this.keys.close();
+  }
+}
+
+/** The case log above `inner`, with the key store of the hub's data directory (`keys/cases.sqlite`). */
+export function openCaseLog(inner: EventStore, dataDir: string, options: CaseLogOptions = {}): CaseLog {
+  return new CaseLog(inner, new CaseKeyStore(caseKeyFile(dataDir)), options);
+}

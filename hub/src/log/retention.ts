@@ -1,0 +1,56 @@
+// Retention (§ 9 IDNrG, Art. 5 Abs. 1 lit. e DSGVO): a birth case is erased by the hub itself
+// once its last hand-off (or, without one, its first entry) is older than the configured
+// period, two years by default. Each erasure is a `CaseErased` entry in the log.
+import type { CaseLog } from './caseLog.ts';
+
+export interface RetentionOptions {
+  /** Days after a case's last hand-off until it is erased. */
+  readonly afterLastHandoffDays: number;
+  /** How often to look (default hourly). */
+  readonly intervalMs?: number;
+  readonly now?: () => Date;
+  readonly onErased?: (stream: string) => void;
+  readonly onError?: (error: Error) => void;
+}
+
+const dayMs = 24 * 60 * 60 * 1000;
+
+/** Erases every case whose retention period has elapsed; returns their streams. */
+export async function eraseExpiredCases(log: CaseLog, options: Pick<RetentionOptions, 'afterLastHandoffDays' | 'now'>): Promise<string[]> {
+  const now = (options.now ?? (() => new Date()))();
+  const cutoff = new Date(now.getTime() - options.afterLastHandoffDays * dayMs);
+  const erased: string[] = [];
+  for (const row of log.keys.idleSince(cutoff)) {
+    const stream = `birth-${row.caseId}`;
+    const done = await log.erase(stream, `retention period elapsed: ${options.afterLastHandoffDays} days after the last hand-off (${row.lastHandoffAt ?? row.createdAt})`);
+    if (done) erased.push(stream);
+  }
+  return erased;
+}
+
+export interface Retention {
+  stop(): Promise<void>;
+}
+
+/** The periodic retention task of the hub. */
+export function startRetention(log: CaseLog, options: RetentionOptions): Retention {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const tick = () => {
+    if (running || stopped) return;
+    running = eraseExpiredCases(log, options)
+      .then((streams) => streams.forEach((s) => options.onErased?.(s)))
+      .catch((error: unknown) => options.onError?.(error as Error))
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(tick, options.intervalMs ?? 60 * 60 * 1000);
+  timer.unref();
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
