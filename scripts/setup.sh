@@ -26,6 +26,14 @@ if ! pg_bin_present; then
     echo "setup: PostgreSQL unavailable; the PostgreSQL event-store tests will skip"
 fi
 
+# Debian's Chromium for the dashboard's browser test (playwright-core drives it; it skips without).
+if ! [ -x /usr/bin/chromium ]; then
+  echo "setup: installing Chromium (Debian chromium)"
+  { as_root apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+    echo "setup: Chromium unavailable; the browser test will skip"
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { DvdvAddressSchema } from './identifiers/registry.ts';
 
-/** Roles of the parties of the exchange. */
-export const RoleSchema = z.enum(['standesamt', 'meldebehoerde', 'elterngeldstelle', 'familienkasse', 'auditor', 'hub']);
+/** Roles of the parties of the exchange. `cockpit`: the Datenschutzcockpit, which may ask the transparency answer only. */
+export const RoleSchema = z.enum(['standesamt', 'meldebehoerde', 'elterngeldstelle', 'familienkasse', 'auditor', 'hub', 'cockpit']);
 export type Role = z.infer<typeof RoleSchema>;
 
 export const ProducerSchema = z

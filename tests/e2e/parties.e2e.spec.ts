@@ -132,7 +132,7 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
 
       // The hub's directory holds no private key but its own, and none of them opens a payload.
       const privateKeys = walk(path.join(root, 'hub')).filter((f) => statSync(f).size < 20_000 && /PRIVATE KEY/.test(readFileSync(f, 'latin1')));
-      expect(privateKeys.map((f) => path.relative(path.join(root, 'hub'), f)).sort()).toEqual(['hub.key.pem', 'ingress/key.pem', 'key.pem']);
+      expect(privateKeys.map((f) => path.relative(path.join(root, 'hub'), f)).sort()).toEqual(['api/key.pem', 'hub.key.pem', 'ingress/key.pem', 'key.pem']);
       const hubCert = new X509Certificate(readFileSync(path.join(root, 'hub', 'cert.pem')));
       expect(hubCert.checkPrivateKey(createPrivateKey(readFileSync(path.join(root, 'hub', 'key.pem'))))).toBe(true);
       const jwe = scheduled[0]!.data.payloadJwe!;

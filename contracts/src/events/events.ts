@@ -126,6 +126,23 @@ export const DeliveryDeadLetteredSchema = event(
     .strict(),
 );
 
+const handOffDeadlineFields = {
+  deliveryId: z.uuid(),
+  recipient: DvdvAddressSchema,
+  /** The step that is late, e.g. `acknowledge` (the recipient's signed receipt). */
+  step: z.enum(['acknowledge']),
+  /** When the step was due (its deadline passed without it). */
+  dueAt: TimestampSchema,
+  /** The party responsible for the late step (DVDV address). */
+  responsible: DvdvAddressSchema,
+};
+
+/** A hand-off missed its first deadline (e.g. no receipt within an hour). */
+export const HandOffOverdueSchema = event('HandOffOverdue', 1, z.object(handOffDeadlineFields).strict());
+
+/** A hand-off missed its escalation deadline; the responsible party's contact was notified. */
+export const HandOffEscalatedSchema = event('HandOffEscalated', 1, z.object(handOffDeadlineFields).strict());
+
 export const LogCheckpointSignedSchema = event(
   'LogCheckpointSigned',
   1,
@@ -219,6 +236,8 @@ export const ElfeEventSchema = z.discriminatedUnion('type', [
   DeliveryAcknowledgedSchema,
   DeliveryRejectedSchema,
   DeliveryDeadLetteredSchema,
+  HandOffOverdueSchema,
+  HandOffEscalatedSchema,
   LogCheckpointSignedSchema,
   SecurityEventRecordedSchema,
   CertificateSeenSchema,
@@ -236,6 +255,8 @@ export type DeliveryScheduled = EventOf<'DeliveryScheduled'>;
 export type DeliveryAcknowledged = EventOf<'DeliveryAcknowledged'>;
 export type DeliveryRejected = EventOf<'DeliveryRejected'>;
 export type DeliveryDeadLettered = EventOf<'DeliveryDeadLettered'>;
+export type HandOffOverdue = EventOf<'HandOffOverdue'>;
+export type HandOffEscalated = EventOf<'HandOffEscalated'>;
 export type LogCheckpointSigned = EventOf<'LogCheckpointSigned'>;
 export type SecurityEventRecorded = EventOf<'SecurityEventRecorded'>;
 export type CertificateSeen = EventOf<'CertificateSeen'>;

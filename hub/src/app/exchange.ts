@@ -43,8 +43,10 @@ export interface ProvisionOptions {
   /** Port of the hub's local nats-server. */
   readonly natsPort: number;
   readonly metricsPort?: number;
+  /** Port of the hub's HTTP API and dashboard (mutual TLS). */
+  readonly apiPort?: number;
   /** Hub configuration beyond the layout (routing, Standesämter, delivery limits, log policy). */
-  readonly hub?: Partial<Omit<HubConfig, 'dataDir' | 'nats' | 'trust' | 'metrics'>>;
+  readonly hub?: Partial<Omit<HubConfig, 'dataDir' | 'nats' | 'trust' | 'metrics' | 'api'>>;
   readonly meldebehoerde?: { readonly dvdv: string; readonly name: string };
 }
 
@@ -77,6 +79,8 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
   // The hub's second NATS identity: its ingress responder, which may only answer submissions.
   await enrol(caDir, path.join(hubDir, 'ingress'), { role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name });
   await enrol(caDir, path.join(partiesDir, 'nats-server'), { name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
+  // The API's TLS server identity (a TLS-server certificate, no signing role).
+  await enrol(caDir, path.join(hubDir, 'api'), { name: 'elfe-hub api', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
 
   const melde = options.meldebehoerde ?? defaultMeldebehoerde;
   const specs: PartySpec[] = [
@@ -115,6 +119,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
       nats: { port: options.natsPort, serverDir: '../parties/nats-server' },
       trust: { caCertFile: '../ca/ca.cert.pem', crlFile: '../ca/crl.pem', issuedDir: '../ca/issued' },
       ...(options.metricsPort !== undefined ? { metrics: { port: options.metricsPort } } : {}),
+      ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
     });
   }
   const written = JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { nats?: { port?: number }; metrics?: { port?: number } };

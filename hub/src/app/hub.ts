@@ -26,6 +26,7 @@ import type { TransparentLog } from '../log/transparentLog.ts';
 import { startReceiptProcessor, type ReceiptProcessor } from '../receipts/receipts.ts';
 import { startRelay, type Relay } from '../relay/relay.ts';
 import { startScheduler, type Scheduler } from '../scheduler/scheduler.ts';
+import { startReadSideServices, type ReadSideServices } from './readSideServices.ts';
 
 export interface RunningHub {
   readonly config: HubConfig;
@@ -42,6 +43,8 @@ export interface RunningHub {
   readonly receipts: ReceiptProcessor;
   /** Port of the metrics endpoint, when enabled. */
   readonly metricsPort?: number;
+  /** Projections, escalation, the HTTP API and dashboard. */
+  readonly readSide: ReadSideServices;
   stop(): Promise<void>;
 }
 
@@ -129,13 +132,17 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   await ensureStreams(jsm);
 
   const ingress = startIngress({ nc: ingressNc, log: caseLog, verifier: trust.verifier, maxBytes: config.ingress.maxBytes, caseStream: (key) => caseLog.caseStream(key) });
+  const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say, certificates: () => pkiStatusOrEmpty(config) });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });
   const scheduler = startScheduler({
     log: caseLog,
     table: config.routing,
     onUnroutable: (stream, reason) => say(`unroutable ${stream}: ${reason}`),
     encryptFor: (dvdv: string) => recipients(dvdv),
-    onUndeliverable: (id: string, dvdv: string, reason: string) => say(`delivery ${id} to ${dvdv} held back: ${reason}`),
+    onUndeliverable: (id: string, dvdv: string, reason: string, stream: string) => {
+      readSide.heldBack(stream, dvdv, reason);
+      say(`delivery ${id} to ${dvdv} held back: ${reason}`);
+    },
   });
   const relay = await startRelay({ js, jsm, log: caseLog, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
   const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
@@ -145,6 +152,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     onErased: (stream) => say(`retention: erased ${stream}`),
     onError: (error) => say(`retention: ${error.message}`),
   });
+  await readSide.serve({ relayPosition: () => relay.stats.position });
 
   const hubMetrics = async (): Promise<Metric[]> => [
     { name: 'elfe_log_entries', help: 'Entries in the log', type: 'gauge', samples: [{ value: await log.size() }] },
@@ -153,6 +161,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     { name: 'elfe_submissions_total', help: 'Submissions by outcome', type: 'counter', samples: Object.entries(ingress.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
     { name: 'elfe_deliveries_total', help: 'Delivery decisions by outcome', type: 'counter', samples: Object.entries(scheduler.stats).filter(([k]) => k !== 'position').map(([outcome, value]) => ({ labels: { outcome }, value })) },
     { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
+    ...readSide.metrics(),
     { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: pkiStatusOrEmpty(config).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
   ];
   const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, hubMetrics);
@@ -170,16 +179,19 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     relay,
     receipts,
     ...(metrics ? { metricsPort: metrics.port } : {}),
+    readSide,
     async stop() {
       if (stopped) return;
       stopped = true;
       if (natsUsersTimer) clearInterval(natsUsersTimer);
       await metrics?.stop();
+      await readSide.stopApi();
       await ingress.stop();
       await receipts.stop();
       await relay.stop();
       await scheduler.stop();
       await retention.stop();
+      await readSide.stop();
       await ingressNc.close();
       await nc.close();
       await caseLog.close();

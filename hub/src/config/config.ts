@@ -83,6 +83,24 @@ export const HubConfigSchema = z
       .default({ afterLastHandoffDays: 730, checkEveryMs: 3_600_000 }),
     /** Prometheus-style metrics on 127.0.0.1:<port>/metrics (0: any free port; absent: off). */
     metrics: z.object({ port: z.number().int().min(0).max(65535).optional() }).strict().default({}),
+    /**
+     * The HTTP API and dashboard (mutual TLS) on <host>:<port>; its TLS server identity in
+     * `<dataDir>/api/` (`key.pem`, `cert.pem` for the host's names). Absent: off.
+     */
+    api: z.object({ port: z.number().int().min(0).max(65535), host: z.string().min(1).default('127.0.0.1') }).strict().optional(),
+    /** Deadlines of a hand-off (from its scheduling to the recipient's receipt) and whom to tell. */
+    escalation: z
+      .object({
+        acknowledgeWithinMs: z.number().int().positive().default(60 * 60 * 1000),
+        escalateAfterMs: z.number().int().positive().default(3 * 24 * 60 * 60 * 1000),
+        recipients: z.record(z.string(), z.object({ acknowledgeWithinMs: z.number().int().positive(), escalateAfterMs: z.number().int().positive() }).strict()).optional(),
+        /** Webhook per responsible party (DVDV address): POSTed a JSON notice without personal data. */
+        webhooks: z.record(z.string(), z.string().url()).default({}),
+        /** How often dead letters are reconciled from the JetStream consumers' state. */
+        reconcileEveryMs: z.number().int().positive().default(60_000),
+      })
+      .strict()
+      .default({ acknowledgeWithinMs: 60 * 60 * 1000, escalateAfterMs: 3 * 24 * 60 * 60 * 1000, webhooks: {}, reconcileEveryMs: 60_000 }),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -219,6 +219,11 @@ export class TransparentLog implements EventStore {
     return { kind: 'elfe-consistency-proof', from: from.note, to: to.note, path: consistencyPath(from.treeSize, to.treeSize, this.#tree.hashRange).map((h) => Buffer.from(h).toString('base64')) };
   }
 
+  /** A stored complete subtree hash (level, index): what C2SP tlog-tiles serve. */
+  treeNode(level: number, index: number): Hash {
+    return this.#tree.node(level, index);
+  }
+
   /** RFC 9162 consistency path between tree sizes `from` ≤ `to` (both at most the tree's size). */
   consistencyPath(from: number, to: number): Hash[] {
     return consistencyPath(from, to, this.#tree.hashRange);

@@ -48,6 +48,9 @@ export function permissionsFor(role: Role, dvdv: string): Permissions | 'all' {
         subscribe: inbox,
       };
     }
+    case 'cockpit':
+      // The Datenschutzcockpit speaks HTTP to the hub's API only; nothing on NATS.
+      return { publish: [], subscribe: [] };
     case 'auditor':
       return { publish: ['$JS.API.INFO', '$JS.API.STREAM.INFO.*', '$JS.API.STREAM.MSG.GET.*'], subscribe: inbox };
   }

@@ -19,7 +19,7 @@ export interface SchedulerOptions {
    */
   readonly encryptFor?: (dvdv: string) => { key: KeyObject } | { reason: string };
   /** Told about deliveries held back because the recipient cannot receive them now. */
-  readonly onUndeliverable?: (deliveryId: string, recipient: string, reason: string) => void;
+  readonly onUndeliverable?: (deliveryId: string, recipient: string, reason: string, stream: string) => void;
 }
 
 export interface Scheduler {
@@ -122,7 +122,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           if ('reason' in target) {
             // Held back, visibly: a later event of the case (or a restart) decides it again.
             stats.undeliverable++;
-            options.onUndeliverable?.(d.deliveryId, d.recipient.dvdv, target.reason);
+            options.onUndeliverable?.(d.deliveryId, d.recipient.dvdv, target.reason, stored.stream);
             continue;
           }
           payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);

@@ -1,0 +1,219 @@
+// The hub's HTTP API (Fastify 5, zod schemas → validation and OpenAPI 3.1): case status,
+// look-up by any id, transparency by IdNr, checkpoints and proofs, the log as C2SP
+// tlog-tiles, and the dashboard. Mutual TLS with the exchange's certificates; every answer
+// carries a request id; refusals are RFC 9457 problem details.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { TLSSocket } from 'node:tls';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { ProofUnavailableError, type TransparentLog } from '../log/transparentLog.ts';
+import type { ReadSide } from '../readside/readSide.ts';
+import { lookUp, statusOfCase, transparency } from '../readside/queries.ts';
+import { handOffStatus, type StatusContext } from '../readside/status.ts';
+import { callerOf, maySee, seesAll, type Caller } from './access.ts';
+import { dashboardRoutes } from './dashboard.ts';
+import { CaseStatusSchema, CheckpointSchema, ConsistencyProofSchema, InclusionProofSchema, LookUpSchema, ProblemSchema, SummarySchema, TransparencyRequestSchema, TransparencySchema } from './schemas.ts';
+import { entryBundle, hashTile, parseTilePath } from './tiles.ts';
+
+export interface ApiOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly tls: { readonly key: string; readonly cert: string; readonly ca: string };
+  readonly revoked: () => ReadonlySet<string>;
+  readonly log: TransparentLog;
+  readonly readSide: ReadSide;
+  readonly relayPosition: () => number;
+  /** The latest checkpoint's note with witness cosignatures. */
+  readonly cosignedNote: (treeSize: number, note: string) => string;
+  readonly certificates: () => readonly { serial: string; subject: string; daysLeft: number; expiresSoon: boolean; revoked: boolean }[];
+  readonly logger: Logger;
+  readonly now?: () => Date;
+}
+
+export interface ApiServer {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+export class ProblemError extends Error {
+  override readonly name = 'ProblemError';
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+  ) {
+    super(title);
+  }
+}
+
+const problemType = (status: number) => `https://elfe-hub.invalid/problems/${status}`;
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, status: number, title: string, detail?: string): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({ type: problemType(status), title, status, ...(detail ? { detail } : {}), instance: request.url.split('?')[0], requestId: String(request.id) });
+}
+
+const requireRoles = (request: FastifyRequest, ok: (c: Caller) => boolean): Caller => {
+  const caller = request.caller!;
+  if (!ok(caller)) throw new ProblemError(403, 'not allowed for this role', `a ${caller.role} may not call ${request.routeOptions.url ?? request.url}`);
+  return caller;
+};
+
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+
+export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
+  const now = options.now ?? (() => new Date());
+  const statusCtx = (): StatusContext => ({ relayPosition: options.relayPosition(), heldBack: (c, r) => options.readSide.heldBackReason(c, r) });
+  const app = Fastify({
+    https: { key: options.tls.key, cert: options.tls.cert, ca: options.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    loggerInstance: options.logger,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: 16 * 1024,
+    connectionTimeout: 10_000,
+    requestTimeout: 10_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'elfe-hub API', version: '1', description: 'Status of hand-offs, look-up by id, transparency for the Datenschutzcockpit, checkpoints and proofs of the exchange log. Mutual TLS with a certificate of the exchange CA.' },
+      // OpenAPI 3.1's mutualTLS scheme; the plugin's types know only 3.0's kinds.
+      components: { securitySchemes: { mutualTLS: { type: 'mutualTLS', description: 'a party certificate of the exchange CA' } as unknown as { type: 'openIdConnect'; openIdConnectUrl: string } } },
+      security: [{ mutualTLS: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', String(request.id));
+    void reply.header('cache-control', 'no-store');
+    const who = callerOf(request.raw.socket as TLSSocket, options.revoked);
+    if (!who.success) return sendProblem(request, reply, who.error.status, who.error.title, who.error.detail);
+    request.caller = who.data;
+    return undefined;
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
+    if (error instanceof ProblemError) return sendProblem(request, reply, error.status, error.title, error.detail);
+    if (error instanceof ProofUnavailableError) return sendProblem(request, reply, 404, 'proof unavailable', error.message);
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: { name: error.name, message: error.message } }, 'request failed');
+    // Validation messages may echo input (an IdNr): never repeat them.
+    return sendProblem(request, reply, status, status === 500 ? 'internal error' : status === 413 ? 'request body too large' : 'malformed request', status === 500 ? undefined : error.validation ? 'the request does not match the API schema' : undefined);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'not found'));
+
+  const store = options.readSide.store;
+
+  app.get('/api/v1/cases/:caseId', { schema: { summary: 'Status of a birth case per recipient', params: z.object({ caseId: z.string().max(200) }), response: { 200: CaseStatusSchema, ...errors } } }, async (request) => {
+    const caller = request.caller!;
+    const status = statusOfCase(store, statusCtx(), request.params.caseId);
+    if (!status) throw new ProblemError(404, 'no such case');
+    if (seesAll(caller) || maySee(caller, { standesamt: status.standesamt })) return status;
+    const mine = status.recipients.filter((r) => r.recipient === caller.dvdv);
+    if (mine.length === 0) throw new ProblemError(404, 'no such case');
+    return { ...status, recipients: mine };
+  });
+
+  app.get('/api/v1/lookup/:id', { schema: { summary: 'What an id is (message, delivery, receipt, case, register key, checkpoint), where it stands and why', params: z.object({ id: z.string().max(200) }), response: { 200: LookUpSchema, ...errors } } }, async (request) => {
+    const caller = request.caller!;
+    const answer = lookUp(store, statusCtx(), request.params.id);
+    const visible = answer && (seesAll(caller) || maySee(caller, { standesamt: answer.standesamt, recipient: answer.recipient }) || (answer.caseId !== undefined && store.handOffsOf(answer.caseId).some((h) => h.recipient === caller.dvdv)));
+    // The same answer for unknown and not visible: an id's existence is not disclosed.
+    if (!answer || !visible) throw new ProblemError(404, 'unknown id');
+    return answer;
+  });
+
+  app.post('/api/v1/transparency', { schema: { summary: 'Datenschutzcockpit: which bodies received which data about the person with this IdNr (last two years)', body: TransparencyRequestSchema, response: { 200: TransparencySchema, ...errors } } }, async (request) => {
+    requireRoles(request, (c) => c.role === 'cockpit');
+    return transparency(store, statusCtx(), request.body.idnr, now());
+  });
+
+  app.get('/api/v1/summary', { schema: { summary: 'The exchange at a glance (operators and auditors)', response: { 200: SummarySchema, ...errors } } }, async (request) => {
+    requireRoles(request, seesAll);
+    return summary(options.readSide, statusCtx());
+  });
+
+  app.get('/api/v1/checkpoint', { schema: { summary: 'The latest signed checkpoint with witness cosignatures', response: { 200: CheckpointSchema, ...errors } } }, async () => {
+    const latest = options.log.latestCheckpoint();
+    if (!latest) throw new ProblemError(404, 'no checkpoint yet');
+    return { treeSize: latest.treeSize, note: options.cosignedNote(latest.treeSize, latest.note), logPosition: latest.position };
+  });
+
+  app.get('/api/v1/proofs/inclusion/:position', { schema: { summary: 'Inclusion proof of a log entry (auditors)', params: z.object({ position: z.coerce.number().int().nonnegative() }), querystring: z.object({ treeSize: z.coerce.number().int().positive().optional() }), response: { 200: InclusionProofSchema, ...errors } } }, async (request) => {
+    requireRoles(request, seesAll);
+    const proof = await options.log.inclusionProof(request.params.position, request.query.treeSize);
+    return { ...proof, entry: proof.entry as unknown as Record<string, unknown> };
+  });
+
+  app.get('/api/v1/proofs/consistency', { schema: { summary: 'Consistency proof between two checkpoints', querystring: z.object({ from: z.coerce.number().int().nonnegative(), to: z.coerce.number().int().positive().optional() }), response: { 200: ConsistencyProofSchema, ...errors } } }, async (request) => options.log.consistencyProof(request.query.from, request.query.to));
+
+  // C2SP tlog-tiles.
+  app.get('/checkpoint', { schema: { summary: 'C2SP tlog-tiles checkpoint (signed note, with cosignatures)', produces: ['text/plain'] } }, async (_request, reply) => {
+    const latest = options.log.latestCheckpoint();
+    if (!latest) throw new ProblemError(404, 'no checkpoint yet');
+    return reply.type('text/plain; charset=utf-8').send(options.cosignedNote(latest.treeSize, latest.note));
+  });
+  app.get('/tile/*', { schema: { summary: 'C2SP tlog-tiles: hash tiles /tile/<L>/<N>[.p/<W>] and entry bundles /tile/entries/<N>[.p/<W>]', produces: ['application/octet-stream'], params: z.object({ '*': z.string().max(100) }) } }, async (request, reply) => {
+    const tile = parseTilePath(request.params['*']);
+    if (!tile) throw new ProblemError(404, 'not a tile path');
+    const latest = options.log.latestCheckpoint();
+    if (!latest) throw new ProblemError(404, 'no checkpoint yet');
+    let body: Buffer | undefined;
+    if (tile.level === 'entries') {
+      // Entries are the log as stored: auditors only until personal data is ciphertext.
+      requireRoles(request, seesAll);
+      const bundle = await entryBundle(tile, latest.treeSize, options.log);
+      if (bundle === 'too-large') throw new ProblemError(404, 'an entry of this tile exceeds 65535 bytes and cannot be served as a C2SP bundle');
+      body = bundle;
+    } else body = hashTile({ ...tile, level: tile.level }, latest.treeSize, (l, i) => options.log.treeNode(l, i));
+    if (!body) throw new ProblemError(404, 'tile not covered by the latest checkpoint');
+    void reply.header('cache-control', tile.width === 256 ? 'public, max-age=31536000, immutable' : 'no-store');
+    return reply.type('application/octet-stream').send(body);
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const htmx = readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'), 'utf8');
+  await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, cosignedNote: options.cosignedNote, certificates: options.certificates });
+
+  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+  const port = (app.server.address() as { port: number }).port;
+  return {
+    port,
+    url: `https://${options.host ?? '127.0.0.1'}:${port}`,
+    stop: () => app.close(),
+  };
+}
+
+/** Counts and the late hand-offs, overdue and escalated first. */
+export function summary(readSide: ReadSide, ctx: StatusContext) {
+  const store = readSide.store;
+  return {
+    counts: store.counts(),
+    birthsPerDay: store.birthsPerDay(14),
+    handOffsByState: store.handOffsByState(),
+    late: store.handOffsWhere({ lateOnly: true }, 50).map((h) => ({ ...handOffStatus(h, ctx), caseId: h.caseId })),
+  };
+}
+
+export const apiIdentityExists = (dir: string): boolean => existsSync(`${dir}/cert.pem`) && existsSync(`${dir}/key.pem`);

@@ -1,0 +1,123 @@
+// The read side in the composition root: projections with escalation, the periodic dead-letter
+// reconciliation, the HTTP API with the dashboard, and their metrics. Kept out of hub.ts so
+// that the hub's start-up changes by a few lines only.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { pino, type Logger } from 'pino';
+import type { Trust } from '../../../connectors/kit/trust.ts';
+import { startApiServer, type ApiServer } from '../api/server.ts';
+import type { HubConfig } from '../config/config.ts';
+import { logFiles } from '../log/openHubLog.ts';
+import type { TransparentLog } from '../log/transparentLog.ts';
+import type { EventStore } from '../log/eventStore.ts';
+import { startReadSide, type ReadSide } from '../readside/readSide.ts';
+import { reconcileDeadLetters } from '../readside/reconcile.ts';
+import { CosignatureStore } from '../witness/cosignatureStore.ts';
+import type { Metric } from './metrics.ts';
+
+export interface ReadSideServices extends ReadSide {
+  readonly api: ApiServer | undefined;
+  readonly logger: Logger;
+  readonly reconciled: { deadLetters: number; failures: number };
+  /** Starts the API (once the relay's position is known). */
+  serve(options: { relayPosition: () => number }): Promise<void>;
+  reconcileNow(): Promise<number>;
+  metrics(): Metric[];
+  stopApi(): Promise<void>;
+}
+
+type Certificates = () => readonly { serial: string; subject: string; daysLeft: number; expiresSoon: boolean; revoked: boolean }[];
+
+/** The API's TLS server identity: `<dataDir>/api/` (a TLS-server certificate of the CA). */
+export const apiIdentityDir = (dataDir: string): string => path.join(dataDir, 'api');
+
+export async function startReadSideServices(options: {
+  config: HubConfig;
+  log: TransparentLog;
+  /** The log's entries as the hub reads them (case data opened while its key exists); default `log`. */
+  events?: EventStore;
+  jsm: JetStreamManager;
+  trust: Trust;
+  say: (line: string) => void;
+  certificates: Certificates;
+  logger?: Logger;
+}): Promise<ReadSideServices> {
+  const { config, log, jsm, trust } = options;
+  const events = options.events ?? log;
+  // JSON lines on stderr; never personal data (no bodies, no IdNrs are logged).
+  const logger = options.logger ?? pino({ name: 'elfe-hub', base: { component: 'hub' }, redact: ['req.headers.authorization', 'idnr', '*.idnr'] }, pino.destination(2));
+  const readSide = await startReadSide({
+    log: events,
+    dir: path.join(config.dataDir, 'readside'),
+    escalation: config.escalation,
+    say: (event, fields) => logger.info({ event, ...fields }, event),
+  });
+  const reconciled = { deadLetters: 0, failures: 0 };
+  const reconcileNow = async () => {
+    try {
+      const n = await reconcileDeadLetters({ jsm, log: events, store: readSide.store, limits: config.delivery });
+      reconciled.deadLetters += n;
+      if (n > 0) logger.warn({ event: 'readside.dead-letters-reconciled', count: n }, 'dead letters found in the consumers\' state');
+      return n;
+    } catch (error) {
+      reconciled.failures++;
+      logger.error({ event: 'readside.reconcile-failed', error: (error as Error).message }, 'reconciliation failed');
+      return 0;
+    }
+  };
+  const reconcileTimer = setInterval(() => void reconcileNow(), config.escalation.reconcileEveryMs);
+  reconcileTimer.unref();
+  let api: ApiServer | undefined;
+  const cosignatures = existsSync(logFiles(config.dataDir).cosignatures) ? new CosignatureStore(logFiles(config.dataDir).cosignatures) : undefined;
+  const roleOf = (dvdv: string) => (config.routing.elterngeldstellen.some((e) => e.dvdv === dvdv) ? 'elterngeldstelle' : 'familienkasse');
+  const services: ReadSideServices = {
+    ...readSide,
+    store: readSide.store,
+    stats: readSide.stats,
+    logger,
+    reconciled,
+    get api() {
+      return api;
+    },
+    heldBack: (caseId, dvdv, reason) => readSide.heldBack(caseId, roleOf(dvdv), reason),
+    async serve({ relayPosition }) {
+      void reconcileNow();
+      if (!config.api) return;
+      const dir = apiIdentityDir(config.dataDir);
+      if (!existsSync(path.join(dir, 'cert.pem'))) throw new Error(`the API needs a TLS server identity in ${dir}: elfe pki request --tls-server --name elfe-hub-api --server-name 127.0.0.1 --out ${dir}, then elfe pki sign on the CA`);
+      api = await startApiServer({
+        port: config.api.port,
+        host: config.api.host,
+        tls: { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), ca: trust.caCertificatePem },
+        revoked: trust.revoked,
+        log,
+        readSide,
+        relayPosition,
+        cosignedNote: (treeSize, note) => `${note}${cosignatures?.linesFor(treeSize) ?? ''}`,
+        certificates: options.certificates,
+        logger: logger.child({ component: 'api' }),
+      });
+      options.say(`API and dashboard on ${api.url}/ (mutual TLS)`);
+    },
+    reconcileNow,
+    metrics() {
+      const c = readSide.store.counts();
+      return [
+        { name: 'elfe_handoffs_late', help: 'Hand-offs without an answer past a deadline, by step', type: 'gauge', samples: [{ labels: { step: 'overdue' }, value: c.overdue }, { labels: { step: 'escalated' }, value: c.escalated }] },
+        { name: 'elfe_handoffs_dead_letters', help: 'Hand-offs given up (dead letters)', type: 'gauge', samples: [{ value: c.deadLetters }] },
+        { name: 'elfe_readside_position', help: 'Log position the read side projections reached', type: 'gauge', samples: [{ value: readSide.store.position }] },
+        { name: 'elfe_escalation_webhooks_total', help: 'Escalation webhooks by outcome', type: 'counter', samples: [{ labels: { outcome: 'sent' }, value: readSide.stats.webhooksSent }, { labels: { outcome: 'failed' }, value: readSide.stats.webhooksFailed }] },
+      ];
+    },
+    async stopApi() {
+      clearInterval(reconcileTimer);
+      await api?.stop();
+    },
+    async stop() {
+      clearInterval(reconcileTimer);
+      await readSide.stop();
+    },
+  };
+  return services;
+}

@@ -1,0 +1,112 @@
+// The one adapter between the log and the read side: a stored event in, the facts the
+// projections need out (case id, register key, which persons a case concerns, hand-off
+// steps). When events carry ciphertext and keyed case ids instead of plain register keys,
+// only this file changes.
+import { formatRegisterKey, type BirthRegisteredData, type DeliveryScheduled } from '../../../contracts/index.ts';
+import type { StoredEvent } from '../log/eventStore.ts';
+import { fromRecord } from '../log/records.ts';
+
+export type AgencyRole = 'elterngeldstelle' | 'familienkasse';
+
+interface Base {
+  readonly messageId: string;
+  readonly position: number;
+  readonly stream: string;
+  /** When the log recorded the entry. */
+  readonly at: string;
+}
+
+/** What the read side learns about a birth case from a registration or correction. */
+export interface CaseFacts {
+  readonly caseId: string;
+  /** `11007007/G/2026/334`; the look-up key of the Standesamt. */
+  readonly registerKey: string;
+  readonly standesamt: string;
+  readonly birthDate: string;
+  readonly consent: boolean;
+  /** IdNrs of the persons the case concerns; hashed by the projection at once, never stored. */
+  readonly idnrs: readonly string[];
+}
+
+export type ReadFact = Base &
+  (
+    | ({ readonly kind: 'registered' | 'corrected' } & CaseFacts)
+    | { readonly kind: 'consent-withdrawn'; readonly caseId: string }
+    | { readonly kind: 'idnr-assigned'; readonly caseId: string; readonly idnrs: readonly string[] }
+    | {
+        readonly kind: 'scheduled';
+        readonly caseId: string;
+        readonly deliveryId: string;
+        readonly recipient: string;
+        readonly recipientName: string;
+        readonly role: AgencyRole;
+        readonly handOffKind: 'initial' | 'correction';
+        readonly legalBasis: string;
+        readonly purpose: string;
+        readonly dataSet: 'beeg-25' | 'kindergeld';
+      }
+    | { readonly kind: 'acknowledged' | 'rejected' | 'dead-lettered'; readonly deliveryId: string; readonly reason?: string }
+    | { readonly kind: 'overdue' | 'escalated'; readonly deliveryId: string; readonly dueAt: string }
+    | { readonly kind: 'checkpoint'; readonly treeSize: number }
+    | { readonly kind: 'security' }
+  );
+
+const caseFacts = (caseId: string, r: BirthRegisteredData): CaseFacts => ({
+  caseId,
+  registerKey: formatRegisterKey(r.registerKey),
+  standesamt: r.registerKey.standesamtsnummer,
+  birthDate: r.child.birth.date,
+  consent: r.consent.elterngeldstelle && r.consent.auftragsnummer !== undefined,
+  idnrs: [r.child.idnr, r.parent1.idnr, r.parent2?.idnr].flatMap((x) => (x === undefined ? [] : [x as string])),
+});
+
+const dataSetOf = (d: DeliveryScheduled['data']): 'beeg-25' | 'kindergeld' => d.payload?.dataSet ?? (d.recipient.role === 'elterngeldstelle' ? 'beeg-25' : 'kindergeld');
+
+/** The read side's view of one log entry; undefined for entries it does not follow. */
+export function readFact(stored: StoredEvent): ReadFact | undefined {
+  const event = fromRecord(stored);
+  if (!event) return undefined;
+  const base: Base = { messageId: event.messageId, position: stored.position, stream: stored.stream, at: stored.recordedAt };
+  switch (event.type) {
+    case 'BirthRegistered':
+      return { ...base, kind: 'registered', ...caseFacts(stored.stream, event.data) };
+    case 'BirthRegistrationCorrected':
+      return { ...base, kind: 'corrected', ...caseFacts(stored.stream, event.data.registration) };
+    case 'ParentalConsentWithdrawn':
+      return { ...base, kind: 'consent-withdrawn', caseId: stored.stream };
+    case 'ChildIdNrAssigned': {
+      const d = event.data;
+      return { ...base, kind: 'idnr-assigned', caseId: stored.stream, idnrs: [d.childIdNr, d.parent1IdNr, d.parent2IdNr].flatMap((x) => (x === undefined ? [] : [x as string])) };
+    }
+    case 'DeliveryScheduled': {
+      const d = event.data;
+      return {
+        ...base,
+        kind: 'scheduled',
+        caseId: stored.stream,
+        deliveryId: d.deliveryId,
+        recipient: d.recipient.dvdv,
+        recipientName: d.recipient.name,
+        role: d.recipient.role,
+        handOffKind: d.kind,
+        legalBasis: d.legalBasis,
+        purpose: d.purpose,
+        dataSet: dataSetOf(d),
+      };
+    }
+    case 'DeliveryAcknowledged':
+      return { ...base, kind: 'acknowledged', deliveryId: event.data.deliveryId };
+    case 'DeliveryRejected':
+      return { ...base, kind: 'rejected', deliveryId: event.data.deliveryId, reason: `${event.data.reasonCode}: ${event.data.reason}`.slice(0, 500) };
+    case 'DeliveryDeadLettered':
+      return { ...base, kind: 'dead-lettered', deliveryId: event.data.deliveryId, reason: `given up after ${event.data.deliveryAttempts} delivery attempts` };
+    case 'HandOffOverdue':
+      return { ...base, kind: 'overdue', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt };
+    case 'HandOffEscalated':
+      return { ...base, kind: 'escalated', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt };
+    case 'LogCheckpointSigned':
+      return { ...base, kind: 'checkpoint', treeSize: event.data.treeSize };
+    case 'SecurityEventRecorded':
+      return { ...base, kind: 'security' };
+  }
+}

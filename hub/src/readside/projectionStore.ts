@@ -1,0 +1,219 @@
+// The read side's own SQLite file (`<dataDir>/readside/readside.sqlite`): projections of the
+// log with the position they reached, so a restart continues where it stopped. It is not a
+// second source of truth: delete the file and it is rebuilt from the log.
+import { createHmac } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { preparePrivateDatabaseFile } from '../log/privateFiles.ts';
+import type { ReadFact } from './facts.ts';
+import type { CaseRow, HandOffRow } from './status.ts';
+
+/** Bumped when the tables change: an older file is rebuilt from the log. */
+const schemaVersion = '1';
+
+export type IdKind = 'message' | 'delivery' | 'receipt' | 'case' | 'register-key' | 'checkpoint';
+
+export interface IdRow {
+  readonly id: string;
+  readonly kind: IdKind;
+  readonly caseId: string | null;
+  readonly deliveryId: string | null;
+  readonly position: number;
+  readonly type: string;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, register_key TEXT NOT NULL, standesamt TEXT NOT NULL, registered_at TEXT NOT NULL,
+  birth_date TEXT NOT NULL, consent INTEGER NOT NULL, consent_withdrawn_at TEXT, idnr_known INTEGER NOT NULL, erased_at TEXT);
+CREATE INDEX IF NOT EXISTS cases_day ON cases (substr(registered_at, 1, 10));
+CREATE TABLE IF NOT EXISTS handoffs (delivery_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, recipient TEXT NOT NULL, recipient_name TEXT NOT NULL, role TEXT NOT NULL,
+  kind TEXT NOT NULL, legal_basis TEXT NOT NULL, purpose TEXT NOT NULL, data_set TEXT NOT NULL, scheduled_at TEXT NOT NULL, scheduled_position INTEGER NOT NULL,
+  outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT);
+CREATE INDEX IF NOT EXISTS handoffs_case ON handoffs (case_id);
+CREATE INDEX IF NOT EXISTS handoffs_open ON handoffs (scheduled_at) WHERE outcome IS NULL;
+CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, delivery_id TEXT, position INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS persons (idnr_hash BLOB NOT NULL, case_id TEXT NOT NULL, PRIMARY KEY (idnr_hash, case_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (tree_size INTEGER PRIMARY KEY, position INTEGER NOT NULL, at TEXT NOT NULL);
+`;
+
+const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
+const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
+  scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt`;
+
+type RawCase = Omit<CaseRow, 'consent' | 'idnrKnown'> & { consent: number; idnrKnown: number };
+const toCase = (r: RawCase): CaseRow => ({ ...r, consent: r.consent === 1, idnrKnown: r.idnrKnown === 1 });
+
+export interface ProjectionStore {
+  /** Log position the projections reached (the next entry to apply). */
+  readonly position: number;
+  /** Applies a batch of facts and the new position in one transaction. */
+  apply(facts: readonly ReadFact[], nextPosition: number): void;
+  /** Drops every projection (a rebuild from the log follows). */
+  reset(): void;
+  caseById(caseId: string): CaseRow | undefined;
+  handOffsOf(caseId: string): HandOffRow[];
+  handOff(deliveryId: string): HandOffRow | undefined;
+  lookUp(id: string): IdRow | undefined;
+  /** Cases of the person with this IdNr (by keyed hash). */
+  casesOfPerson(idnr: string): CaseRow[];
+  openHandOffs(scheduledBefore: string, limit?: number): HandOffRow[];
+  handOffsWhere(filter: { recipient?: string; standesamt?: string; lateOnly?: boolean; outcome?: string }, limit: number): HandOffRow[];
+  birthsPerDay(days: number): { day: string; births: number }[];
+  handOffsByState(): { state: string; count: number }[];
+  latestCheckpoints(limit: number): { treeSize: number; position: number; at: string }[];
+  counts(): { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number };
+  close(): void;
+}
+
+export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionStore {
+  if (file !== ':memory:') preparePrivateDatabaseFile(file);
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // Rebuildable from the log: durability of the last batch does not matter.
+  db.pragma('synchronous = NORMAL');
+  db.exec(schema);
+  const metaGet = db.prepare('SELECT value FROM meta WHERE key = ?');
+  const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+  const version = (metaGet.get('schema') as { value: string } | undefined)?.value;
+  if (version !== undefined && version !== schemaVersion) {
+    for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'meta']) db.exec(`DELETE FROM ${t}`);
+  }
+  metaSet.run('schema', schemaVersion);
+  let position = Number((metaGet.get('position') as { value: string } | undefined)?.value ?? 0);
+
+  const hash = (idnr: string) => createHmac('sha256', idnrKey).update(idnr).digest();
+  const s = {
+    insertCase: db.prepare(`INSERT INTO cases (case_id, register_key, standesamt, registered_at, birth_date, consent, consent_withdrawn_at, idnr_known, erased_at)
+      VALUES (@caseId, @registerKey, @standesamt, @at, @birthDate, @consent, NULL, @idnrKnown, NULL)
+      ON CONFLICT (case_id) DO UPDATE SET consent = excluded.consent, birth_date = excluded.birth_date, idnr_known = MAX(idnr_known, excluded.idnr_known)`),
+    withdraw: db.prepare('UPDATE cases SET consent_withdrawn_at = COALESCE(consent_withdrawn_at, ?) WHERE case_id = ?'),
+    idnrKnown: db.prepare('UPDATE cases SET idnr_known = 1 WHERE case_id = ?'),
+    person: db.prepare('INSERT OR IGNORE INTO persons (idnr_hash, case_id) VALUES (?, ?)'),
+    id: db.prepare('INSERT OR IGNORE INTO ids (id, kind, case_id, delivery_id, position, type) VALUES (?, ?, ?, ?, ?, ?)'),
+    schedule: db.prepare(`INSERT OR IGNORE INTO handoffs (delivery_id, case_id, recipient, recipient_name, role, kind, legal_basis, purpose, data_set, scheduled_at, scheduled_position)
+      VALUES (@deliveryId, @caseId, @recipient, @recipientName, @role, @handOffKind, @legalBasis, @purpose, @dataSet, @at, @position)`),
+    answer: db.prepare('UPDATE handoffs SET outcome = ?, answered_at = ?, reason = ? WHERE delivery_id = ? AND outcome IS NULL'),
+    overdue: db.prepare('UPDATE handoffs SET overdue_at = COALESCE(overdue_at, ?) WHERE delivery_id = ?'),
+    escalated: db.prepare('UPDATE handoffs SET escalated_at = COALESCE(escalated_at, ?) WHERE delivery_id = ?'),
+    checkpoint: db.prepare('INSERT OR IGNORE INTO checkpoints (tree_size, position, at) VALUES (?, ?, ?)'),
+    caseById: db.prepare(`SELECT ${caseCols} FROM cases WHERE case_id = ?`),
+    handOffsOf: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE case_id = ? ORDER BY scheduled_position`),
+    handOff: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE delivery_id = ?`),
+    lookUp: db.prepare('SELECT id, kind, case_id AS caseId, delivery_id AS deliveryId, position, type FROM ids WHERE id = ?'),
+    casesOfPerson: db.prepare(`SELECT ${caseCols} FROM cases WHERE case_id IN (SELECT case_id FROM persons WHERE idnr_hash = ?)`),
+    open: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE outcome IS NULL AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?`),
+  };
+
+  const applyOne = (f: ReadFact): void => {
+    switch (f.kind) {
+      case 'registered':
+      case 'corrected':
+        s.insertCase.run({ caseId: f.caseId, registerKey: f.registerKey, standesamt: f.standesamt, at: f.at, birthDate: f.birthDate, consent: f.consent ? 1 : 0, idnrKnown: f.idnrs.length >= 2 ? 1 : 0 });
+        for (const idnr of f.idnrs) s.person.run(hash(idnr), f.caseId);
+        s.id.run(f.caseId, 'case', f.caseId, null, f.position, 'birth case');
+        s.id.run(f.registerKey, 'register-key', f.caseId, null, f.position, 'Geburtenregister key');
+        s.id.run(f.messageId, 'message', f.caseId, null, f.position, f.kind === 'registered' ? 'BirthRegistered' : 'BirthRegistrationCorrected');
+        return;
+      case 'consent-withdrawn':
+        s.withdraw.run(f.at, f.caseId);
+        s.id.run(f.messageId, 'message', f.caseId, null, f.position, 'ParentalConsentWithdrawn');
+        return;
+      case 'idnr-assigned':
+        s.idnrKnown.run(f.caseId);
+        for (const idnr of f.idnrs) s.person.run(hash(idnr), f.caseId);
+        s.id.run(f.messageId, 'message', f.caseId, null, f.position, 'ChildIdNrAssigned');
+        return;
+      case 'scheduled':
+        s.schedule.run({ ...f });
+        s.id.run(f.deliveryId, 'delivery', f.caseId, f.deliveryId, f.position, 'DeliveryScheduled');
+        return;
+      case 'acknowledged':
+      case 'rejected':
+      case 'dead-lettered': {
+        s.answer.run(f.kind === 'dead-lettered' ? 'dead-letter' : f.kind, f.at, f.reason ?? null, f.deliveryId);
+        const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
+        const type = f.kind === 'acknowledged' ? 'DeliveryAcknowledged' : f.kind === 'rejected' ? 'DeliveryRejected' : 'DeliveryDeadLettered';
+        s.id.run(f.messageId, f.kind === 'dead-lettered' ? 'message' : 'receipt', h?.caseId ?? null, f.deliveryId, f.position, type);
+        return;
+      }
+      case 'overdue':
+      case 'escalated': {
+        (f.kind === 'overdue' ? s.overdue : s.escalated).run(f.at, f.deliveryId);
+        const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
+        s.id.run(f.messageId, 'message', h?.caseId ?? null, f.deliveryId, f.position, f.kind === 'overdue' ? 'HandOffOverdue' : 'HandOffEscalated');
+        return;
+      }
+      case 'checkpoint':
+        s.checkpoint.run(f.treeSize, f.position, f.at);
+        s.id.run(f.messageId, 'checkpoint', null, null, f.position, 'LogCheckpointSigned');
+        s.id.run(`checkpoint:${f.treeSize}`, 'checkpoint', null, null, f.position, 'LogCheckpointSigned');
+        return;
+      case 'security':
+        s.id.run(f.messageId, 'message', null, null, f.position, 'SecurityEventRecorded');
+        return;
+    }
+  };
+  const applyBatch = db.transaction((facts: readonly ReadFact[], next: number) => {
+    for (const f of facts) applyOne(f);
+    metaSet.run('position', String(next));
+  });
+
+  return {
+    get position() {
+      return position;
+    },
+    apply(facts, next) {
+      applyBatch(facts, next);
+      position = next;
+    },
+    reset() {
+      db.transaction(() => {
+        for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints']) db.exec(`DELETE FROM ${t}`);
+        metaSet.run('position', '0');
+      })();
+      position = 0;
+    },
+    caseById: (caseId) => {
+      const r = s.caseById.get(caseId) as RawCase | undefined;
+      return r && toCase(r);
+    },
+    handOffsOf: (caseId) => s.handOffsOf.all(caseId) as HandOffRow[],
+    handOff: (deliveryId) => s.handOff.get(deliveryId) as HandOffRow | undefined,
+    lookUp: (id) => s.lookUp.get(id) as IdRow | undefined,
+    casesOfPerson: (idnr) => (s.casesOfPerson.all(hash(idnr)) as RawCase[]).map(toCase),
+    openHandOffs: (before, limit = 1000) => s.open.all(before, limit) as HandOffRow[],
+    handOffsWhere(filter, limit) {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (filter.recipient) {
+        where.push('recipient = ?');
+        args.push(filter.recipient);
+      }
+      if (filter.standesamt) {
+        where.push('case_id LIKE ?');
+        args.push(`birth-${filter.standesamt}-%`);
+      }
+      if (filter.lateOnly) where.push('outcome IS NULL AND (overdue_at IS NOT NULL OR escalated_at IS NOT NULL)');
+      if (filter.outcome) {
+        where.push('outcome = ?');
+        args.push(filter.outcome);
+      }
+      const sql = `SELECT ${handOffCols} FROM handoffs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY (escalated_at IS NULL), (overdue_at IS NULL), scheduled_position DESC LIMIT ?`;
+      return db.prepare(sql).all(...args, limit) as HandOffRow[];
+    },
+    birthsPerDay: (days) => db.prepare('SELECT substr(registered_at, 1, 10) AS day, COUNT(*) AS births FROM cases GROUP BY day ORDER BY day DESC LIMIT ?').all(days) as { day: string; births: number }[],
+    handOffsByState: () =>
+      db.prepare("SELECT COALESCE(outcome, CASE WHEN escalated_at IS NOT NULL THEN 'escalated' WHEN overdue_at IS NOT NULL THEN 'overdue' ELSE 'open' END) AS state, COUNT(*) AS count FROM handoffs GROUP BY state ORDER BY count DESC").all() as { state: string; count: number }[],
+    latestCheckpoints: (limit) => db.prepare('SELECT tree_size AS treeSize, position, at FROM checkpoints ORDER BY tree_size DESC LIMIT ?').all(limit) as { treeSize: number; position: number; at: string }[],
+    counts: () =>
+      db
+        .prepare(
+          `SELECT (SELECT COUNT(*) FROM cases) AS cases, (SELECT COUNT(*) FROM handoffs) AS handOffs,
+           (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND overdue_at IS NOT NULL AND escalated_at IS NULL) AS overdue,
+           (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND escalated_at IS NOT NULL) AS escalated,
+           (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters`,
+        )
+        .get() as { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number },
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,130 @@
+// Questions the API asks of the projections: a case's status, what an id is and where it
+// stands, and the Datenschutzcockpit's transparency answer by IdNr.
+import type { ProjectionStore } from './projectionStore.ts';
+import { caseStatus, handOffStatus, type CaseStatus, type StatusContext } from './status.ts';
+
+export interface Link {
+  readonly rel: string;
+  readonly href: string;
+}
+
+export interface LookUpAnswer {
+  readonly id: string;
+  readonly kind: string;
+  /** What the id is, in plain language. */
+  readonly what: string;
+  /** Where it stands and why. */
+  readonly where: string;
+  readonly logPosition: number;
+  readonly caseId?: string;
+  readonly deliveryId?: string;
+  readonly standesamt?: string;
+  readonly recipient?: string;
+  readonly links: Link[];
+}
+
+export const caseHref = (caseId: string) => `/api/v1/cases/${encodeURIComponent(caseId)}`;
+export const lookUpHref = (id: string) => `/api/v1/lookup/${encodeURIComponent(id)}`;
+
+export function statusOfCase(store: ProjectionStore, ctx: StatusContext, caseId: string): CaseStatus | undefined {
+  const c = store.caseById(caseId);
+  return c && caseStatus(c, store.handOffsOf(caseId), ctx);
+}
+
+const describe: Record<string, string> = {
+  case: 'a birth case (all log entries of one Geburtenregister entry)',
+  'register-key': 'a Geburtenregister key (Standesamtsnummer/G/year/entry number)',
+  delivery: 'a hand-off of a data set to a benefit agency (DeliveryScheduled)',
+  receipt: "an agency's signed receipt for a hand-off",
+  checkpoint: 'a signed checkpoint of the log (Merkle tree head)',
+};
+
+export function lookUp(store: ProjectionStore, ctx: StatusContext, id: string): LookUpAnswer | undefined {
+  const row = store.lookUp(id);
+  if (!row) return undefined;
+  const links: Link[] = [{ rel: 'inclusion-proof', href: `/api/v1/proofs/inclusion/${row.position}` }];
+  const what = row.kind === 'message' ? `a log entry of type ${row.type}` : (describe[row.kind] ?? row.kind);
+  let where = `recorded in the log at position ${row.position}`;
+  let standesamt: string | undefined;
+  let recipient: string | undefined;
+  if (row.caseId) {
+    links.push({ rel: 'case', href: caseHref(row.caseId) });
+    const c = store.caseById(row.caseId);
+    standesamt = c?.standesamt;
+    if (c && !row.deliveryId) {
+      const status = caseStatus(c, store.handOffsOf(row.caseId), ctx);
+      where = `${where}; case ${c.registerKey}: ${status.recipients.map((r) => `${r.role} ${r.state} (${r.why})`).join('; ')}`;
+      for (const r of status.recipients) if (r.deliveryId) links.push({ rel: 'delivery', href: lookUpHref(r.deliveryId) });
+    }
+  }
+  if (row.deliveryId) {
+    const h = store.handOff(row.deliveryId);
+    if (h) {
+      recipient = h.recipient;
+      const s = handOffStatus(h, ctx);
+      where = `${where}; the hand-off to ${h.recipientName} is ${s.state}: ${s.why}${s.nextParty ? `; next: ${s.nextParty}` : ''}`;
+      if (row.kind !== 'delivery') links.push({ rel: 'delivery', href: lookUpHref(h.deliveryId) });
+    }
+  }
+  if (row.kind === 'checkpoint') links.push({ rel: 'checkpoint', href: '/api/v1/checkpoint' });
+  return {
+    id: row.id,
+    kind: row.kind,
+    what,
+    where,
+    logPosition: row.position,
+    ...(row.caseId ? { caseId: row.caseId } : {}),
+    ...(row.deliveryId ? { deliveryId: row.deliveryId } : {}),
+    ...(standesamt ? { standesamt } : {}),
+    ...(recipient ? { recipient } : {}),
+    links,
+  };
+}
+
+export interface TransparencyEntry {
+  readonly recipient: string;
+  readonly recipientName: string;
+  readonly sender: string;
+  readonly at: string;
+  readonly data: string;
+  readonly legalBasis: string;
+  readonly purpose: string;
+  readonly state: string;
+}
+
+export interface TransparencyAnswer {
+  readonly from: string;
+  readonly to: string;
+  readonly exchanges: TransparencyEntry[];
+  readonly erasedCases: number;
+}
+
+const dataOf: Record<string, string> = {
+  'beeg-25': "child's date and place of birth, birth name and first names; both parents' names; Elterngeld application number (§ 25 BEEG)",
+  kindergeld: "child and entitled person: IdNr, names, date of birth, sex, address; the child's parents' names",
+};
+
+/** Which public bodies received which data about the person with this IdNr, in the last two years. */
+export function transparency(store: ProjectionStore, ctx: StatusContext, idnr: string, now: Date): TransparencyAnswer {
+  const from = new Date(now);
+  from.setUTCFullYear(from.getUTCFullYear() - 2);
+  const exchanges: TransparencyEntry[] = [];
+  let erasedCases = 0;
+  for (const c of store.casesOfPerson(idnr)) {
+    if (c.erasedAt) erasedCases++;
+    for (const h of store.handOffsOf(c.caseId)) {
+      if (h.scheduledAt < from.toISOString()) continue;
+      exchanges.push({
+        recipient: h.recipient,
+        recipientName: h.recipientName,
+        sender: `Standesamt ${c.standesamt} via elfe-hub`,
+        at: h.scheduledAt,
+        data: c.erasedAt ? 'erased: the data of this case was erased; the record of the exchange remains' : (dataOf[h.dataSet] ?? h.dataSet),
+        legalBasis: h.legalBasis,
+        purpose: h.purpose,
+        state: handOffStatus(h, ctx).state,
+      });
+    }
+  }
+  return { from: from.toISOString(), to: now.toISOString(), exchanges, erasedCases };
+}

@@ -1,0 +1,204 @@
+// The read side's runner: catches up from the stored position in batches, then follows the
+// log live; every few moments it checks deadlines and records overdue and escalated
+// hand-offs in the log (hub-derived ids, so a second check or a restart adds nothing), and
+// tells the responsible party's webhook. The projections pick those entries up like any other.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { hubDerivedUuid, type HandOffEscalated, type HandOffOverdue } from '../../../contracts/index.ts';
+import { DuplicateEventIdError, type EventStore, type Subscription } from '../log/eventStore.ts';
+import { hubProducer, toRecord } from '../log/records.ts';
+import { deliveryStream } from '../log/streams.ts';
+import { readFact, type ReadFact } from './facts.ts';
+import { openProjectionStore, type ProjectionStore } from './projectionStore.ts';
+import { deadlinePassed, type HandOffRow } from './status.ts';
+
+export interface EscalationPolicy {
+  readonly acknowledgeWithinMs: number;
+  readonly escalateAfterMs: number;
+  /** Per recipient (DVDV address) deadlines that differ from the defaults. */
+  readonly recipients?: Readonly<Record<string, { readonly acknowledgeWithinMs: number; readonly escalateAfterMs: number }>> | undefined;
+  /** Webhook URL per responsible party (DVDV address). */
+  readonly webhooks?: Readonly<Record<string, string>>;
+  readonly checkEveryMs?: number;
+}
+
+export interface ReadSideOptions {
+  readonly log: EventStore;
+  /** `<dataDir>/readside`: the projections' file and the IdNr index key. */
+  readonly dir: string;
+  readonly escalation: EscalationPolicy;
+  readonly now?: () => Date;
+  /** Structured log line (never personal data). */
+  readonly say?: (event: string, fields?: Record<string, unknown>) => void;
+  readonly fetch?: typeof fetch;
+}
+
+export interface ReadSide {
+  readonly store: ProjectionStore;
+  readonly stats: { applied: number; overdue: number; escalated: number; webhooksSent: number; webhooksFailed: number; rebuilt: number };
+  /** Resolves when the projections reached at least `position`. */
+  caughtUp(position: number, timeoutMs?: number): Promise<void>;
+  /** Deadline check now (also runs on a timer). */
+  checkDeadlines(): Promise<number>;
+  /** Delivery held back by the hub (recipient certificate), as the scheduler reports it. */
+  heldBack(caseId: string, role: string, reason: string | undefined): void;
+  heldBackReason(caseId: string, role: string): string | undefined;
+  stop(): Promise<void>;
+}
+
+/** The hub secret for the IdNr index (HMAC-SHA-256 key), created once, 0600. */
+export function idnrIndexKey(dir: string): Buffer {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'idnr-index.key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+}
+
+const batchSize = 2000;
+
+export async function startReadSide(options: ReadSideOptions): Promise<ReadSide> {
+  const { log } = options;
+  const now = options.now ?? (() => new Date());
+  const say = options.say ?? (() => undefined);
+  const store = openProjectionStore(path.join(options.dir, 'readside.sqlite'), idnrIndexKey(options.dir));
+  const stats = { applied: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
+  const held = new Map<string, string>();
+  const waiters = new Set<{ position: number; resolve: () => void }>();
+  const notify = () => {
+    for (const w of waiters) {
+      if (store.position < w.position) continue;
+      waiters.delete(w);
+      w.resolve();
+    }
+  };
+
+  // A projection ahead of the log belongs to another log: rebuild.
+  if (store.position > (await log.size())) {
+    store.reset();
+    stats.rebuilt++;
+    say('readside.rebuild', { reason: 'projection ahead of the log' });
+  }
+  // Catch up in batches (one transaction each), then follow live.
+  for (;;) {
+    const facts: ReadFact[] = [];
+    let next = store.position;
+    for await (const e of log.readAll({ fromPosition: store.position, maxCount: batchSize })) {
+      const f = readFact(e);
+      if (f) facts.push(f);
+      next = e.position + 1;
+    }
+    if (next === store.position) break;
+    store.apply(facts, next);
+    stats.applied += facts.length;
+  }
+  let stopping = false;
+  const subscription: Subscription = log.subscribe(store.position);
+  const following = (async () => {
+    for await (const e of subscription) {
+      if (e.position < store.position) continue;
+      const f = readFact(e);
+      store.apply(f ? [f] : [], e.position + 1);
+      if (f) stats.applied++;
+      notify();
+    }
+  })().catch((error: unknown) => {
+    if (!stopping) say('readside.failed', { error: (error as Error).message });
+  });
+
+  const limitsFor = (recipient: string) => options.escalation.recipients?.[recipient] ?? options.escalation;
+  const doFetch = options.fetch ?? fetch;
+  async function tell(responsible: string, body: Record<string, unknown>): Promise<void> {
+    const url = options.escalation.webhooks?.[responsible];
+    if (!url) return;
+    try {
+      const res = await doFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      stats.webhooksSent++;
+    } catch (error) {
+      stats.webhooksFailed++;
+      say('readside.webhook-failed', { responsible, type: body['type'], error: (error as Error).message });
+    }
+  }
+
+  async function record(h: HandOffRow, step: 'overdue' | 'escalated', dueAt: string): Promise<boolean> {
+    const type = step === 'overdue' ? 'HandOffOverdue' : 'HandOffEscalated';
+    const messageId = hubDerivedUuid(step, h.deliveryId);
+    const event: HandOffOverdue | HandOffEscalated = {
+      messageId,
+      type,
+      schemaVersion: 1,
+      occurredAt: now().toISOString(),
+      producer: hubProducer as unknown as HandOffOverdue['producer'],
+      legalBasis: 'Art. 5 Abs. 2 DSGVO (Rechenschaftspflicht)',
+      purpose: step === 'overdue' ? 'A hand-off missed its deadline' : 'A hand-off missed its escalation deadline',
+      correlationId: h.deliveryId,
+      causationId: h.deliveryId,
+      data: { deliveryId: h.deliveryId, recipient: h.recipient as HandOffOverdue['data']['recipient'], step: 'acknowledge', dueAt, responsible: h.recipient as HandOffOverdue['data']['responsible'] },
+    } as HandOffOverdue | HandOffEscalated;
+    if (await log.getByEventId(messageId)) return false;
+    try {
+      await log.append(deliveryStream(h.deliveryId), [toRecord(event)]);
+    } catch (error) {
+      if (error instanceof DuplicateEventIdError) return false;
+      throw error;
+    }
+    stats[step]++;
+    say(`handoff.${step}`, { deliveryId: h.deliveryId, recipient: h.recipient, dueAt });
+    void tell(h.recipient, { type, deliveryId: h.deliveryId, recipient: h.recipient, step: 'acknowledge', dueAt, logEntry: messageId });
+    return true;
+  }
+
+  let checking: Promise<number> | undefined;
+  const checkDeadlines = (): Promise<number> => {
+    checking ??= (async () => {
+      const at = now();
+      const minimum = Math.min(options.escalation.acknowledgeWithinMs, ...Object.values(options.escalation.recipients ?? {}).map((r) => r.acknowledgeWithinMs));
+      let recorded = 0;
+      for (const h of store.openHandOffs(new Date(at.getTime() - minimum).toISOString(), 5000)) {
+        const due = deadlinePassed(h, limitsFor(h.recipient), at);
+        if (!due) continue;
+        // An escalation implies the overdue step: record both, in order.
+        if (due.step === 'escalated' && h.overdueAt === null) {
+          const overdueDue = new Date(Date.parse(h.scheduledAt) + limitsFor(h.recipient).acknowledgeWithinMs).toISOString();
+          if (await record(h, 'overdue', overdueDue)) recorded++;
+        }
+        if (await record(h, due.step, due.dueAt)) recorded++;
+      }
+      return recorded;
+    })().finally(() => (checking = undefined));
+    return checking;
+  };
+  const every = options.escalation.checkEveryMs ?? Math.max(200, Math.min(30_000, Math.floor(options.escalation.acknowledgeWithinMs / 4)));
+  const timer = setInterval(() => {
+    checkDeadlines().catch((error: unknown) => say('readside.deadline-check-failed', { error: (error as Error).message }));
+  }, every);
+  timer.unref();
+
+  return {
+    store,
+    stats,
+    caughtUp(position, timeoutMs = 30_000) {
+      if (store.position >= position) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const w = { position, resolve };
+        waiters.add(w);
+        setTimeout(() => (waiters.delete(w) ? reject(new Error(`read side did not reach position ${position}`)) : undefined), timeoutMs).unref();
+      });
+    },
+    checkDeadlines,
+    heldBack(caseId, role, reason) {
+      if (reason === undefined) held.delete(`${caseId}|${role}`);
+      else held.set(`${caseId}|${role}`, reason);
+    },
+    heldBackReason: (caseId, role) => held.get(`${caseId}|${role}`),
+    async stop() {
+      stopping = true;
+      clearInterval(timer);
+      await checking?.catch(() => undefined);
+      await subscription.close();
+      await following;
+      store.close();
+    },
+  };
+}
