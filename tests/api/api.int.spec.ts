@@ -17,7 +17,7 @@ import { loadConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { signRequest } from '../../hub/src/pki/pki.ts';
 import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
-import { asProducer, birthOf, caseStream, ownInboxPrefix, signedBytes, waitFor } from '../support/liveExchange.ts';
+import { asProducer, birthOf, ownInboxPrefix, signedBytes, waitFor } from '../support/liveExchange.ts';
 import { certificateSigner, submitSubjectOf, type Signer } from '../../contracts/index.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 
@@ -122,7 +122,7 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
   });
 
   it('shows a case going overdue, then escalated, to its Standesamt; recorded in the log; the webhook is told', async () => {
-    const caseId = caseStream(b);
+    const caseId = hub.caseLog.caseStream(b.registerKey);
     await waitFor(async () => {
       const r = await call('GET', `/api/v1/cases/${caseId}`, who['sta']);
       const recipients = r.status === 200 ? (r.json()['recipients'] as { role: string; escalated: boolean }[]) : [];
@@ -147,7 +147,7 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
   }, 60_000);
 
   it('looks up a delivery, the register key and the case', async () => {
-    const status = (await call('GET', `/api/v1/cases/${caseStream(b)}`, who['auditor'])).json();
+    const status = (await call('GET', `/api/v1/cases/${hub.caseLog.caseStream(b.registerKey)}`, who['auditor'])).json();
     const deliveryId = (status['recipients'] as { deliveryId?: string }[]).find((x) => x.deliveryId)!.deliveryId!;
     const d = (await call('GET', `/api/v1/lookup/${deliveryId}`, who['auditor'])).json();
     expect(d['kind']).toBe('delivery');
@@ -211,7 +211,7 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
     expect(r.body).toContain('Overdue and escalated');
     expect((await call('GET', '/static/htmx.min.js', who['auditor'])).status).toBe(200);
     expect((await call('GET', '/', who['sta'])).status).toBe(403);
-    const look = await call('GET', `/dashboard/lookup?id=${encodeURIComponent(caseStream(b))}`, who['auditor']);
+    const look = await call('GET', `/dashboard/lookup?id=${encodeURIComponent(hub.caseLog.caseStream(b.registerKey))}`, who['auditor']);
     expect(look.body).toContain('birth case');
   });
 });
