@@ -19,6 +19,7 @@ import { startMetricsServer, type Metric } from './metrics.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { openHubLog } from '../log/openHubLog.ts';
+import { acquirePostgresLease, type Lease } from '../log/postgres/postgresLease.ts';
 import type { TransparentLog } from '../log/transparentLog.ts';
 import { startReceiptProcessor, type ReceiptProcessor } from '../receipts/receipts.ts';
 import { startRelay, type Relay } from '../relay/relay.ts';
@@ -36,6 +37,8 @@ export interface RunningHub {
   readonly receipts: ReceiptProcessor;
   /** Port of the metrics endpoint, when enabled. */
   readonly metricsPort?: number;
+  /** With a shared (PostgreSQL) store: the sequencer lease this hub holds; `lost` settles when it is gone. */
+  readonly lease?: Pick<Lease, 'epoch' | 'waitedMs' | 'lost'>;
   stop(): Promise<void>;
 }
 
@@ -70,14 +73,22 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
   if (lock.tookOverFrom !== undefined) say(`took over the data directory from the hub process ${lock.tookOverFrom}, which is gone`);
-  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say });
+  // A shared store: stand by until this hub holds the sequencer lease; its appends are fenced on it.
+  const store = config.log.store;
+  let lease: Lease | undefined;
+  if (store.kind === 'postgres') {
+    lease = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: say });
+    say(`sequencer lease taken: epoch ${lease.epoch} after ${lease.waitedMs} ms`);
+  }
+  const heldLease = lease;
+  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say, store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
   for (const c of pkiStatusOrEmpty(config)) {
     if (c.expiresSoon && !c.revoked) say(`certificate ${c.serial} (${c.subject}) expires in ${c.daysLeft} days`);
   }
 
   let nats: LocalNatsServer | undefined;
   let natsUsersTimer: NodeJS.Timeout | undefined;
-  let natsUrl = config.nats.url;
+  let natsUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
   if (!natsUrl) {
     const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
     const anchors = { caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir };
@@ -112,7 +123,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressTls(config, trust) }, say);
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  await ensureStreams(jsm);
+  await ensureStreams(jsm, { replicas: config.nats.replicas });
 
   const ingress = startIngress({ nc: ingressNc, log, verifier: trust.verifier, maxBytes: config.ingress.maxBytes });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });
@@ -149,6 +160,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     relay,
     receipts,
     ...(metrics ? { metricsPort: metrics.port } : {}),
+    ...(lease ? { lease } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -161,6 +173,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
       await ingressNc.close();
       await nc.close();
       await log.close();
+      await lease?.release();
       await nats?.stop();
       lock.release();
     },

@@ -12,17 +12,19 @@ export interface DeliveryLimits {
 export const defaultDeliveryLimits: DeliveryLimits = { maxDeliver: 5, ackWaitMs: 30_000 };
 
 /** Streams for deliveries and receipts: file storage, kept (limits retention), deduplicated by Nats-Msg-Id. */
-export async function ensureStreams(jsm: JetStreamManager, options: { duplicateWindowMs?: number } = {}): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, options: { duplicateWindowMs?: number; replicas?: number } = {}): Promise<void> {
+  // On a cluster, each stream (and the consumers, which follow it) is kept on `replicas` nodes.
+  const num_replicas = options.replicas ?? 1;
   const duplicate_window = nanos(options.duplicateWindowMs ?? 24 * 60 * 60 * 1000);
   const streams = [
     { name: deliveryStream, subjects: ['elfe.delivery.>'] },
     { name: receiptStream, subjects: ['elfe.receipt.>'] },
   ];
   for (const s of streams) {
-    const config = { name: s.name, subjects: s.subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window };
+    const config = { name: s.name, subjects: s.subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window, num_replicas };
     try {
       await jsm.streams.info(s.name);
-      await jsm.streams.update(s.name, { subjects: s.subjects, duplicate_window });
+      await jsm.streams.update(s.name, { subjects: s.subjects, duplicate_window, num_replicas });
     } catch {
       await jsm.streams.add(config);
     }
