@@ -60,13 +60,14 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const log = options.log ?? (() => undefined);
   const receiptsDir = path.join(options.stateDir, 'receipts');
   ensurePrivateDir(receiptsDir);
-  const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const name = consumerName(dvdv);
-  // The hub creates the streams; a connector that starts first waits for them (bounded, reported).
+  // The hub creates the streams; a connector that starts first waits for them (bounded, reported),
+  // as it waits for a JetStream cluster that is still electing its leaders.
   const deadline = Date.now() + (options.startupTimeoutMs ?? 60_000);
   for (let attempt = 1; ; attempt++) {
     try {
+      const jsm = await jetstreamManager(nc);
       await jsm.consumers.add(deliveryStream, {
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
@@ -77,8 +78,9 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       });
       break;
     } catch (error) {
-      if ((error as Error).name !== 'StreamNotFoundError' || Date.now() > deadline) throw error;
-      log(`waiting for the hub's delivery stream (attempt ${attempt})`);
+      const name = (error as Error).name;
+      if ((name !== 'StreamNotFoundError' && name !== 'TimeoutError' && !/jetstream not (ready|enabled)|no suitable peers|no responders/i.test((error as Error).message)) || Date.now() > deadline) throw error;
+      log(`waiting for the hub's delivery stream (attempt ${attempt}: ${(error as Error).message})`);
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
     }
   }

@@ -3,7 +3,7 @@
 // Ed25519 key of the log's checkpoints); agencies run their own connectors with their own keys.
 // Without a NATS URL it runs a local nats-server, with its own TLS identity, as a managed child.
 import path from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
 import { loadCredentials } from '../../../connectors/kit/credentials.ts';
@@ -14,7 +14,7 @@ import { natsSecurityConfig } from '../pki/natsConfig.ts';
 import { pkiStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
-import { ensureStreams } from '../infra/nats/streams.ts';
+import { jetStreamWithStreams } from '../infra/nats/streams.ts';
 import { startMetricsServer, type Metric } from './metrics.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
@@ -121,9 +121,8 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, say);
   // Submissions are taken and answered on a connection that may publish nothing but responses.
   const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressTls(config, trust) }, say);
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: say });
   const js = jetstream(nc);
-  await ensureStreams(jsm, { replicas: config.nats.replicas });
 
   const ingress = startIngress({ nc: ingressNc, log, verifier: trust.verifier, maxBytes: config.ingress.maxBytes });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });

@@ -1,6 +1,6 @@
 // JetStream streams of the exchange and the agencies' durable consumers.
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { consumerName, deliverySubject, deliveryStream, receiptStream } from '../../../../contracts/index.ts';
 
 export interface DeliveryLimits {
@@ -43,4 +43,23 @@ export async function ensureAgencyConsumer(jsm: JetStreamManager, dvdv: string, 
     ack_wait: nanos(limits.ackWaitMs),
   });
   return name;
+}
+
+/**
+ * The JetStream manager once JetStream answers and the streams exist: a cluster that was just
+ * started (or lost a node) answers only after electing its meta leader, which takes seconds.
+ */
+export async function jetStreamWithStreams(nc: NatsConnection, options: { replicas?: number; log?: (line: string) => void; timeoutMs?: number } = {}): Promise<JetStreamManager> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      await ensureStreams(jsm, { ...(options.replicas ? { replicas: options.replicas } : {}) });
+      return jsm;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      options.log?.(`waiting for JetStream (attempt ${attempt}: ${(error as Error).message})`);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+    }
+  }
 }
