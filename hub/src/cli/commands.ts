@@ -6,6 +6,7 @@ import { hubCommands } from './hubCommands.ts';
 import { pkiCommands } from './pkiCommands.ts';
 import { partyCommands } from './partyCommands.ts';
 import { witnessCommands } from './witnessCommands.ts';
+import { clusterCommands } from './clusterCommands.ts';
 
 /** Every `elfe` subcommand; each module contributes its own. */
-export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands, ...partyCommands, ...pkiCommands, ...witnessCommands];
+export const commands: readonly Command[] = [...contractCommands, ...xmlCommands, ...auditCommands, ...hubCommands, ...partyCommands, ...pkiCommands, ...witnessCommands, ...clusterCommands];
