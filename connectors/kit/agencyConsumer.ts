@@ -122,7 +122,9 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   };
 
   const consumer = await js.consumers.get(deliveryStream, name);
-  const messages = await consumer.consume({ max_messages: 64 });
+  // Short pulls (heartbeat every second): when a cluster node dies or the consumer's leader moves,
+  // a pull lost with it is noticed after two missed heartbeats (~2 s), not the default 30 s.
+  const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
   const done = (async () => {
     for await (const m of messages) {
       stats.received++;
