@@ -54,6 +54,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
     await nc?.close().catch(() => undefined);
     await Promise.all([...connectors, hub].filter(Boolean).map((p) => p.kill('SIGTERM')));
     await cluster?.stop();
+    console.log('cluster root', d?.root);
   });
 
   it('the stream has three replicas on three nodes, and routes and clients use TLS', async () => {
@@ -83,10 +84,15 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
         stalls.push(watch.longestStallSince(killedAt));
         // The node comes back and catches up before the next run.
         await node.server.restart();
+        let seen = '';
         await until(async () => {
-          const info = await jsm.streams.info(deliveryStream).catch(() => undefined);
-          return Boolean(info?.cluster?.leader) && (info?.cluster?.replicas ?? []).length === 2 && (info?.cluster?.replicas ?? []).every((r) => r.current);
-        }, 60_000, `run ${run}: ${leader} current again`);
+          const info = await jsm.streams.info(deliveryStream).catch((e: Error) => e);
+          seen = info instanceof Error ? info.message : JSON.stringify(info.cluster);
+          if (info instanceof Error || !info.cluster?.leader) return false;
+          return info.cluster.leader === leader || (info.cluster.replicas ?? []).some((r) => r.name === leader && r.current);
+        }, 60_000, `run ${run}: ${leader} current again`).catch((error: Error) => {
+          throw new Error(`${error.message}; last seen ${seen}`);
+        });
       }
     } finally {
       watch.stop();

@@ -91,7 +91,7 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
       const dir = path.join(path.resolve(options.dir), name);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const identity = await nodeIdentity(options.caDir, dir, serverNames, name);
-      const route = clusterBlock(clusterName, routePorts[i]!, routePorts.filter((_, j) => j !== i), { ...identity, caFile: pki.caCertFile });
+      const route = `log_file: ${JSON.stringify(path.join(dir, 'nats-server.log'))}\n${clusterBlock(clusterName, routePorts[i]!, routePorts.filter((_, j) => j !== i), { ...identity, caFile: pki.caCertFile })}`;
       return { name, dir, identity, route, clientPort: clientPorts[i]!, routePort: routePorts[i]! };
     }),
   );
