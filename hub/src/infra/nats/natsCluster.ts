@@ -91,7 +91,9 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
       const dir = path.join(path.resolve(options.dir), name);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const identity = await nodeIdentity(options.caDir, dir, serverNames, name);
-      const route = `log_file: ${JSON.stringify(path.join(dir, 'nats-server.log'))}\n${clusterBlock(clusterName, routePorts[i]!, routePorts.filter((_, j) => j !== i), { ...identity, caFile: pki.caCertFile })}`;
+      // One node alone runs without a cluster block (JetStream standalone).
+      const cluster = count > 1 ? clusterBlock(clusterName, routePorts[i]!, routePorts.filter((_, j) => j !== i), { ...identity, caFile: pki.caCertFile }) : '';
+      const route = `log_file: ${JSON.stringify(path.join(dir, 'nats-server.log'))}\n${cluster}`;
       return { name, dir, identity, route, clientPort: clientPorts[i]!, routePort: routePorts[i]! };
     }),
   );
