@@ -16,7 +16,8 @@ import { openPostgresEventStore } from '../../hub/src/log/postgres/postgresEvent
 import { checkLog, hubProcess, inboxMismatches, openSubmitters, ProgressWatch, provisionDistributed, standbyHubDir, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../support/postgres.ts';
-import { ElfeProcess, runElfe, until } from '../support/processes.ts';
+import type { ElfeProcess} from '../support/processes.ts';
+import { runElfe, until } from '../support/processes.ts';
 
 const ready = !natsAvailable ? natsSkipReason : !postgresAvailable ? postgresSkipReason : '';
 if (ready) console.warn(`skipped: ${ready}`);

@@ -18,7 +18,8 @@ import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { checkLog, hubMetric, hubProcess, inboxMismatches, openSubmitters, percentile, ProgressWatch, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { ElfeProcess, runElfe, until } from '../support/processes.ts';
+import type { ElfeProcess} from '../support/processes.ts';
+import { runElfe, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
