@@ -71,7 +71,12 @@ export const HubConfigSchema = z
     nats: z
       .object({
         /** An external NATS: one URL, a comma-separated list or an array (the nodes of a cluster). */
-        url: z.union([z.string().min(1), z.array(z.string().url()).min(1)]).optional(),
+        url: z
+          .union([
+            z.string().refine((s) => s.split(',').every((u) => URL.canParse(u.trim())), 'one NATS URL or a comma-separated list of them'),
+            z.array(z.string().url()).min(1),
+          ])
+          .optional(),
         port: z.number().int().min(0).max(65535).optional(),
         serverDir: z.string().min(1).default('data/parties/nats-server'),
         /** JetStream replicas of the exchange's streams: 3 on a three-node cluster. */
