@@ -69,6 +69,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
     const watch = new ProgressWatch(() => d.delivered());
     const stalls: number[] = [];
     const killed: string[] = [];
+    let rejoinRestarts = 0;
     let expected = 0;
     try {
       for (let run = 1; run <= runs; run++) {
@@ -83,17 +84,27 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
         killed.push(leader);
         await until(() => d.delivered() >= expected, 120_000, `run ${run}: every delivery after the kill of ${leader}`);
         stalls.push(watch.longestStallSince(killedAt));
-        // The node comes back and catches up before the next run.
+        // The node comes back and catches up before the next run. Seen here (nats-server 2.10.27,
+        // under load): a node restarted after SIGKILL rejoins the cluster but does not resume its
+        // replica of the stream; restarting it once more (SIGTERM, start) brings it back. Counted
+        // and reported, not hidden.
         await node.server.restart();
         let seen = '';
-        await until(async () => {
+        const current = async () => {
           const info = await jsm.streams.info(deliveryStream).catch((e: Error) => e);
           seen = info instanceof Error ? info.message : JSON.stringify(info.cluster);
           if (info instanceof Error || !info.cluster?.leader) return false;
           return info.cluster.leader === leader || (info.cluster.replicas ?? []).some((r) => r.name === leader && r.current);
-        }, 60_000, `run ${run}: ${leader} current again`).catch((error: Error) => {
-          throw new Error(`${error.message}; last seen ${seen}`);
-        });
+        };
+        const caughtUp = await until(current, 20_000, 'current').then(() => true, () => false);
+        if (!caughtUp) {
+          rejoinRestarts++;
+          console.warn(`run ${run}: ${leader} restarted after SIGKILL but not current within 20 s (${seen}); restarting it once more`);
+          await node.server.restart();
+          await until(current, 60_000, `run ${run}: ${leader} current again`).catch((error: Error) => {
+            throw new Error(`${error.message}; last seen ${seen}`);
+          });
+        }
       }
     } finally {
       watch.stop();
@@ -104,8 +115,8 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
     expect(d.delivered()).toBe(expected);
     const streamMessages = (await jsm.streams.info(deliveryStream)).state.messages;
 
-    const report = { runs, birthsPerRun, killed, stallsMs: stalls, p50Ms: percentile(stalls, 50), maxMs: Math.max(...stalls), measuredAt: new Date().toISOString() };
-    console.log(`NATS cluster: leader of ${deliveryStream} killed mid-burst ${runs}×; stall p50 ${report.p50Ms} ms, max ${report.maxMs} ms (${stalls.join(', ')} ms)`);
+    const report = { runs, birthsPerRun, killed, rejoinRestarts, stallsMs: stalls, p50Ms: percentile(stalls, 50), maxMs: Math.max(...stalls), measuredAt: new Date().toISOString() };
+    console.log(`NATS cluster: leader of ${deliveryStream} killed mid-burst ${runs}×; stall p50 ${report.p50Ms} ms, max ${report.maxMs} ms (${stalls.join(', ')} ms)${rejoinRestarts > 0 ? `; ${rejoinRestarts} killed node(s) needed a second restart to resume the stream replica` : ''}`);
     const dir = path.resolve(import.meta.dirname, '../../bench/results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'nats-cluster-stall.json'), `${JSON.stringify(report, null, 2)}\n`);
