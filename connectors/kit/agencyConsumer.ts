@@ -60,13 +60,14 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const log = options.log ?? (() => undefined);
   const receiptsDir = path.join(options.stateDir, 'receipts');
   ensurePrivateDir(receiptsDir);
-  const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const name = consumerName(dvdv);
-  // The hub creates the streams; a connector that starts first waits for them (bounded, reported).
+  // The hub creates the streams; a connector that starts first waits for them (bounded, reported),
+  // as it waits for a JetStream cluster that is still electing its leaders.
   const deadline = Date.now() + (options.startupTimeoutMs ?? 60_000);
   for (let attempt = 1; ; attempt++) {
     try {
+      const jsm = await jetstreamManager(nc);
       await jsm.consumers.add(deliveryStream, {
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
@@ -77,8 +78,9 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       });
       break;
     } catch (error) {
-      if ((error as Error).name !== 'StreamNotFoundError' || Date.now() > deadline) throw error;
-      log(`waiting for the hub's delivery stream (attempt ${attempt})`);
+      const name = (error as Error).name;
+      if ((name !== 'StreamNotFoundError' && name !== 'TimeoutError' && !/jetstream not (ready|enabled)|no suitable peers|no responders/i.test((error as Error).message)) || Date.now() > deadline) throw error;
+      log(`waiting for the hub's delivery stream (attempt ${attempt}: ${(error as Error).message})`);
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
     }
   }
@@ -120,7 +122,9 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   };
 
   const consumer = await js.consumers.get(deliveryStream, name);
-  const messages = await consumer.consume({ max_messages: 64 });
+  // Short pulls (heartbeat every second): when a cluster node dies or the consumer's leader moves,
+  // a pull lost with it is noticed after two missed heartbeats (~2 s), not the default 30 s.
+  const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
   const done = (async () => {
     for await (const m of messages) {
       stats.received++;

@@ -8,11 +8,17 @@ export class StartupError extends Error {
   readonly code = 'dependency-unavailable';
 }
 
-export async function connectWithRetry(options: ConnectionOptions & { servers: string }, report: (line: string) => void, timeoutSeconds = 60): Promise<NatsConnection> {
+/** The servers of a NATS URL setting: one URL, a comma-separated list (the nodes of a cluster), or an array. */
+export function natsServerList(servers: string | readonly string[]): string[] {
+  return (typeof servers === 'string' ? servers.split(',') : [...servers]).map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+export async function connectWithRetry(options: ConnectionOptions & { servers: string | readonly string[] }, report: (line: string) => void, timeoutSeconds = 60): Promise<NatsConnection> {
   const deadline = Date.now() + timeoutSeconds * 1000;
+  const servers = natsServerList(options.servers);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options });
+      return await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options, servers });
     } catch (error) {
       const reason = (error as Error).message;
       if (Date.now() >= deadline) throw new StartupError(`NATS at ${options.servers} unreachable for ${timeoutSeconds} s (last: ${reason})`, { cause: error });

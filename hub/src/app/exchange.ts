@@ -48,6 +48,8 @@ export interface ProvisionOptions {
   /** Hub configuration beyond the layout (routing, Standesämter, delivery limits, log policy). */
   readonly hub?: Partial<Omit<HubConfig, 'dataDir' | 'nats' | 'trust' | 'metrics' | 'api'>>;
   readonly meldebehoerde?: { readonly dvdv: string; readonly name: string };
+  /** An external NATS (e.g. the nodes of `elfe cluster nats`, comma-separated) instead of the hub's local nats-server. */
+  readonly nats?: { readonly url: string; readonly replicas?: number };
 }
 
 export const partyNameOf = (dvdv: string): string => dvdv.replace(':', '-');
@@ -89,7 +91,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
     ...hubConfig.standesaemter.map((s) => ({ name: `sta-${s.standesamtsnummer}`, role: 'standesamt' as const, dvdv: `psw:${s.standesamtsnummer}`, displayName: s.name })),
     { name: partyNameOf(melde.dvdv), role: 'meldebehoerde', dvdv: melde.dvdv, displayName: melde.name },
   ];
-  const natsUrl = `nats://127.0.0.1:${options.natsPort}`;
+  const natsUrl = options.nats?.url ?? `nats://127.0.0.1:${options.natsPort}`;
   const trust = { caCertFile: '../../ca/ca.cert.pem', crlFile: '../../ca/crl.pem' };
   const parties: ProvisionedParty[] = [];
   for (const spec of specs) {
@@ -116,20 +118,23 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
     writeJson(hubConfigFile, {
       ...options.hub,
       dataDir: '.',
-      nats: { port: options.natsPort, serverDir: '../parties/nats-server' },
+      nats: options.nats
+        ? { url: options.nats.url, replicas: options.nats.replicas ?? 1, serverDir: '../parties/nats-server' }
+        : { port: options.natsPort, serverDir: '../parties/nats-server' },
       trust: { caCertFile: '../ca/ca.cert.pem', crlFile: '../ca/crl.pem', issuedDir: '../ca/issued' },
       ...(options.metricsPort !== undefined ? { metrics: { port: options.metricsPort } } : {}),
       ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
     });
   }
-  const written = JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { nats?: { port?: number }; metrics?: { port?: number } };
+  const written = JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { nats?: { port?: number; url?: string }; metrics?: { port?: number } };
   const port = written.nats?.port ?? options.natsPort;
+  const writtenUrl = typeof written.nats?.url === 'string' ? written.nats.url : undefined;
   return {
     root: abs,
     caDir,
     hubDir,
     hubConfigFile,
-    natsUrl: `nats://127.0.0.1:${port}`,
+    natsUrl: writtenUrl ?? `nats://127.0.0.1:${port}`,
     ...(written.metrics?.port !== undefined ? { metricsPort: written.metrics.port } : {}),
     parties,
     party(name) {

@@ -4,7 +4,7 @@
 // Without a NATS URL it runs a local nats-server, with its own TLS identity, as a managed child.
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
 import { loadCredentials } from '../../../connectors/kit/credentials.ts';
@@ -15,13 +15,14 @@ import { natsSecurityConfig } from '../pki/natsConfig.ts';
 import { pkiStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
 import { startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
-import { ensureStreams } from '../infra/nats/streams.ts';
+import { jetStreamWithStreams } from '../infra/nats/streams.ts';
 import { startMetricsServer, type Metric } from './metrics.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { openHubLog } from '../log/openHubLog.ts';
 import { openCaseLog, type CaseLog } from '../log/caseLog.ts';
 import { startRetention, type Retention } from '../log/retention.ts';
+import { acquirePostgresLease, type Lease } from '../log/postgres/postgresLease.ts';
 import type { TransparentLog } from '../log/transparentLog.ts';
 import { startReceiptProcessor, type ReceiptProcessor } from '../receipts/receipts.ts';
 import { startRelay, type Relay } from '../relay/relay.ts';
@@ -45,6 +46,8 @@ export interface RunningHub {
   readonly metricsPort?: number;
   /** Projections, escalation, the HTTP API and dashboard. */
   readonly readSide: ReadSideServices;
+  /** With a shared (PostgreSQL) store: the sequencer lease this hub holds; `lost` settles when it is gone. */
+  readonly lease?: Pick<Lease, 'epoch' | 'waitedMs' | 'lost'>;
   stop(): Promise<void>;
 }
 
@@ -79,7 +82,15 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
   if (lock.tookOverFrom !== undefined) say(`took over the data directory from the hub process ${lock.tookOverFrom}, which is gone`);
-  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say });
+  // A shared store: stand by until this hub holds the sequencer lease; its appends are fenced on it.
+  const store = config.log.store;
+  let lease: Lease | undefined;
+  if (store.kind === 'postgres') {
+    lease = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: say });
+    say(`sequencer lease taken: epoch ${lease.epoch} after ${lease.waitedMs} ms`);
+  }
+  const heldLease = lease;
+  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say, store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
   // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
   const caseLog = openCaseLog(log, dataDir);
   await caseLog.recover();
@@ -89,7 +100,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
 
   let nats: LocalNatsServer | undefined;
   let natsUsersTimer: NodeJS.Timeout | undefined;
-  let natsUrl = config.nats.url;
+  let natsUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
   if (!natsUrl) {
     const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
     const anchors = { caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir };
@@ -127,9 +138,8 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, say);
   // Submissions are taken and answered on a connection that may publish nothing but responses.
   const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressTls(config, trust) }, say);
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: say });
   const js = jetstream(nc);
-  await ensureStreams(jsm);
 
   const ingress = startIngress({ nc: ingressNc, log: caseLog, verifier: trust.verifier, maxBytes: config.ingress.maxBytes, caseStream: (key) => caseLog.caseStream(key) });
   const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say, certificates: () => pkiStatusOrEmpty(config) });
@@ -180,6 +190,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
     receipts,
     ...(metrics ? { metricsPort: metrics.port } : {}),
     readSide,
+    ...(lease ? { lease } : {}),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -195,6 +206,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
       await ingressNc.close();
       await nc.close();
       await caseLog.close();
+      await lease?.release();
       await nats?.stop();
       lock.release();
     },

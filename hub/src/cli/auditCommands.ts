@@ -23,7 +23,8 @@ import { verifyLog } from '../audit/verifyLog.ts';
 import { SignatureAudit } from '../audit/verifySignatures.ts';
 import { CaseKeyStore, caseKeyFile } from '../log/caseKeys.ts';
 import { readPrivateKey } from '../keys/keyDirectory.ts';
-import { defaultOrigin, logFiles, openHubLog } from '../log/openHubLog.ts';
+import { defaultOrigin, logFiles, openHubEventStore, openHubLog } from '../log/openHubLog.ts';
+import { loadConfig } from '../config/config.ts';
 import { openSqliteEventStore } from '../log/sqlite/sqliteEventStore.ts';
 import { checkpointStream } from '../log/streams.ts';
 import { ProofUnavailableError } from '../log/transparentLog.ts';
@@ -108,10 +109,11 @@ const keysShow: Command = {
 const auditVerify: Command = {
   path: ['audit', 'verify'],
   summary: 'replay the whole log: leaves, roots, checkpoint signatures, gap-free positions',
-  usage: 'elfe audit verify [--data DIR] [--key HUB.pub] [--ca FILE --crl FILE] [--checkpoint FILE --witness-key KEY …] [--json]',
+  usage: 'elfe audit verify [--data DIR | --config HUB.json] [--key HUB.pub] [--ca FILE --crl FILE] [--checkpoint FILE --witness-key KEY …] [--json]',
   async run(args, io) {
     const { values } = parseCommandArgs(args, {
       data: { type: 'string' },
+      config: { type: 'string' },
       key: { type: 'string' },
       json: { type: 'boolean' },
       checkpoint: { type: 'string', multiple: true },
@@ -119,10 +121,13 @@ const auditVerify: Command = {
       ca: { type: 'string' },
       crl: { type: 'string' },
     });
-    const dataDir = dataDirOf(values.data);
-    requireLog(dataDir);
+    // With --config, the log is read from the configured store (SQLite in the data directory, or PostgreSQL).
+    const config = values.config ? loadConfig(values.config) : undefined;
+    const dataDir = config ? config.dataDir : dataDirOf(values.data);
+    const storeConfig = config?.log.store ?? { kind: 'sqlite' as const };
+    if (storeConfig.kind === 'sqlite') requireLog(dataDir);
     const signatures = signatureAuditFor(dataDir, values.ca, values.crl, io);
-    const verifier = verifierFrom(values.key, dataDir, defaultOrigin, io);
+    const verifier = verifierFrom(values.key, dataDir, config?.log.origin ?? defaultOrigin, io);
     const witnesses = witnessVerifiers(values['witness-key']);
     if (witnesses.length > 0 && !values.checkpoint) throw new UsageError('--witness-key checks the cosignatures of a --checkpoint FILE');
     const anchors: Checkpoint[] = [];
@@ -134,7 +139,7 @@ const auditVerify: Command = {
       }
       anchors.push(anchor.data);
     }
-    const store = openSqliteEventStore(logFiles(dataDir).events);
+    const store = await openHubEventStore(dataDir, storeConfig);
     const showProgress = io.isTTY && !values.json;
     try {
       const report = await verifyLog(store, verifier, {

@@ -7,9 +7,10 @@ import { pkiCommands } from './pkiCommands.ts';
 import { partyCommands } from './partyCommands.ts';
 import { witnessCommands } from './witnessCommands.ts';
 import { eraseCommands } from './eraseCommands.ts';
+import { clusterCommands } from './clusterCommands.ts';
 
 /** The command modules by file name; the build writes their paths and summaries to a manifest. */
-export const commandModules: Readonly<Record<string, readonly Command[]>> = { contractCommands, xmlCommands, auditCommands, hubCommands, partyCommands, pkiCommands, witnessCommands, eraseCommands };
+export const commandModules: Readonly<Record<string, readonly Command[]>> = { contractCommands, xmlCommands, auditCommands, hubCommands, partyCommands, pkiCommands, witnessCommands, eraseCommands, clusterCommands };
 
 /** Every `elfe` subcommand; each module contributes its own. */
 export const commands: readonly Command[] = Object.values(commandModules).flat();

@@ -33,6 +33,15 @@ const hubStart: Command = {
       const hub = await startHub(config, { log: (line) => io.err(line) });
       io.out(`ready: elfe-hub data ${config.dataDir}, NATS ${hub.natsUrl}${hub.metricsPort !== undefined ? `, metrics http://127.0.0.1:${hub.metricsPort}/metrics` : ''}`);
       io.out(`hub verifier key: ${hub.log.verifierKey}`);
+      if (hub.lease) {
+        io.out(`sequencer: lease epoch ${hub.lease.epoch} (stood by ${hub.lease.waitedMs} ms)`);
+        // Crash-only: a hub that lost its lease stops at once (its appends are fenced anyway);
+        // started again, it stands by.
+        void hub.lease.lost.then((error) => {
+          io.err(`sequencer lease lost (${error.message}): exiting`);
+          process.exit(75);
+        });
+      }
       const why = await untilStopped();
       io.err(`stopping (${why})`);
       await hub.stop();

@@ -40,6 +40,25 @@ const StandesamtSchema = z
   .strict();
 export type StandesamtEntry = z.infer<typeof StandesamtSchema>;
 
+export const LogStoreSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sqlite') }).strict(),
+  z
+    .object({
+      kind: z.literal('postgres'),
+      /** Connection string of the primary (a password from PGPASSWORD or ~/.pgpass). */
+      url: z.string().min(1),
+      schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/).default('elfe'),
+      poolSize: z.number().int().min(2).max(64).default(4),
+      synchronousCommit: z.enum(['on', 'remote_apply']).default('on'),
+      /** The sequencer lease: a hub whose lease session is silent this long loses it (the server ends the session). */
+      leaseTimeoutMs: z.number().int().min(1000).max(600_000).default(5000),
+      /** How often a standing-by hub tries to take the lease. */
+      leasePollMs: z.number().int().min(50).max(60_000).default(500),
+    })
+    .strict(),
+]);
+export type LogStoreConfig = z.infer<typeof LogStoreSchema>;
+
 export const HubConfigSchema = z
   .object({
     /** The hub's own directory: its key and certificate (`key.pem`, `cert.pem`), the log signing key, log, tree and nats store. */
@@ -50,9 +69,21 @@ export const HubConfigSchema = z
      * CA, not a signing identity).
      */
     nats: z
-      .object({ url: z.string().url().optional(), port: z.number().int().min(0).max(65535).optional(), serverDir: z.string().min(1).default('data/parties/nats-server') })
+      .object({
+        /** An external NATS: one URL, a comma-separated list or an array (the nodes of a cluster). */
+        url: z
+          .union([
+            z.string().refine((s) => s.split(',').every((u) => URL.canParse(u.trim())), 'one NATS URL or a comma-separated list of them'),
+            z.array(z.string().url()).min(1),
+          ])
+          .optional(),
+        port: z.number().int().min(0).max(65535).optional(),
+        serverDir: z.string().min(1).default('data/parties/nats-server'),
+        /** JetStream replicas of the exchange's streams: 3 on a three-node cluster. */
+        replicas: z.number().int().min(1).max(5).default(1),
+      })
       .strict()
-      .default({ serverDir: 'data/parties/nats-server' }),
+      .default({ serverDir: 'data/parties/nats-server', replicas: 1 }),
     /** The trust anchors the CA publishes: its certificate, its CRL, and the certificates it issued (public). */
     trust: z
       .object({ caCertFile: z.string().min(1).default('data/ca/ca.cert.pem'), crlFile: z.string().min(1).default('data/ca/crl.pem'), issuedDir: z.string().min(1).default('data/ca/issued') })
@@ -62,9 +93,15 @@ export const HubConfigSchema = z
       .object({
         checkpoint: z.object({ everyEntries: z.number().int().positive(), everyMs: z.number().int().nonnegative() }).strict().default({ everyEntries: 1000, everyMs: 5000 }),
         origin: z.string().min(1).default('elfe-hub/log'),
+        /**
+         * The event store: SQLite in the data directory (default), or PostgreSQL (a primary with
+         * a synchronous standby) shared by an active and a standing-by hub, one sequencer at a
+         * time by a lease. The Merkle tree stays a local file, rebuilt from the log when missing.
+         */
+        store: LogStoreSchema.default({ kind: 'sqlite' }),
       })
       .strict()
-      .default({ checkpoint: { everyEntries: 1000, everyMs: 5000 }, origin: 'elfe-hub/log' }),
+      .default({ checkpoint: { everyEntries: 1000, everyMs: 5000 }, origin: 'elfe-hub/log', store: { kind: 'sqlite' } }),
     standesaemter: z.array(StandesamtSchema).default(defaultStandesaemter),
     routing: RoutingTableSchema.default(RoutingTableSchema.parse(defaultRoutingTable)),
     delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),

@@ -155,7 +155,8 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
 
   await jsm.consumers.add(receiptStream, { durable_name: 'hub-receipts', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: 'elfe.receipt.>' });
   const consumer = await js.consumers.get(receiptStream, 'hub-receipts');
-  const messages = await consumer.consume({ max_messages: 256 });
+  // Short pulls: a pull lost with a dead cluster node is noticed in ~2 s (missed heartbeats).
+  const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
   const receiptsDone = (async () => {
     for await (const m of messages) {
       try {

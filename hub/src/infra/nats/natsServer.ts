@@ -75,6 +75,8 @@ export interface LocalNatsServerOptions {
   readonly extraConfig?: string;
   /** When set, an unexpected exit (crash, SIGKILL) is reported here and the server started again. */
   readonly onExit?: (how: string) => void;
+  /** The server's name (unique in a cluster); default `elfe-local-<port>`. */
+  readonly serverName?: string;
 }
 
 const reaper = path.join(repoRoot, 'bin', 'reaper.js');
@@ -121,7 +123,7 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
     config,
     [
       `listen: 127.0.0.1:${port}`,
-      `server_name: elfe-local-${port}`,
+      `server_name: ${options.serverName ?? `elfe-local-${port}`}`,
       `pid_file: ${JSON.stringify(pidFile)}`,
       'max_payload: 1MB',
       'jetstream {',

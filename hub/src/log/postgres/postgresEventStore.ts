@@ -29,6 +29,18 @@ import {
   type Subscription,
 } from '../eventStore.ts';
 
+/** The lease epoch moved on: another hub is the sequencer now; this one must not append. */
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
+  readonly code = 'fenced';
+  constructor(
+    readonly held: number | undefined,
+    readonly current: number | undefined,
+  ) {
+    super(`append refused: this hub holds lease epoch ${String(held)}, the log is at epoch ${String(current)} (another hub took over)`);
+  }
+}
+
 /** Same code as the SQLite store's: an append or read after close(). */
 export class StoreClosedError extends Error {
   override readonly name = 'StoreClosedError';
@@ -78,6 +90,12 @@ export interface PostgresEventStoreOptions {
   readonly pollIntervalMs?: number;
   /** Called after each committed transaction (a metric: appends and events per commit). */
   readonly onCommit?: (appends: number, events: number) => void;
+  /**
+   * Fencing: the lease epoch this store's owner holds. Each append transaction reads the epoch in
+   * `<schema>.lease` (row-locked, so a take-over waits for it) and stores nothing unless it is this
+   * one: a hub that lost its lease (paused, cut off) cannot append after another took over.
+   */
+  readonly fence?: () => number | undefined;
   /** Connection trouble outside a caller's request (idle pool client, the listener). Default console.warn. */
   readonly onError?: (error: Error) => void;
 }
@@ -222,10 +240,19 @@ class PostgresEventStore implements EventStore {
       client.on('error', ignore);
       // One round trip: the lock, then the head of the global order as it stands under the lock.
       // A writer stuck holding the lock makes appends fail after lock_timeout instead of hanging.
+      const fence = this.#options.fence;
       const opened = (await client.query(
         `BEGIN; SET LOCAL synchronous_commit = ${this.#options.synchronousCommit === 'remote_apply' ? 'remote_apply' : 'on'};
-         SET LOCAL lock_timeout = '10s'; LOCK TABLE ${this.#table} IN EXCLUSIVE MODE; SELECT COALESCE(MAX(position) + 1, 0) AS next FROM ${this.#table}`,
-      )) as unknown as pg.QueryResult<{ next: string }>[];
+         SET LOCAL lock_timeout = '10s'; LOCK TABLE ${this.#table} IN EXCLUSIVE MODE; SELECT COALESCE(MAX(position) + 1, 0) AS next FROM ${this.#table}${
+           fence ? `; SELECT epoch FROM "${this.#schema}".lease WHERE id = 1 FOR SHARE` : ''
+         }`,
+      )) as unknown as pg.QueryResult<{ next: string; epoch?: string }>[];
+      if (fence) {
+        const row = opened[5]!.rows[0];
+        const current = row?.epoch === undefined ? undefined : Number(row.epoch);
+        const held = fence();
+        if (held === undefined || current !== held) throw new FencedError(held, current);
+      }
       ({ outcomes, inserts } = await this.#plan(client, batch, Number(opened[4]!.rows[0]!.next)));
       if (inserts.length > 0) {
         const recordedAt = this.#now().toISOString();

@@ -1,0 +1,163 @@
+// Beyond one machine, on this machine: births/s and latency p99 on the three-node JetStream
+// cluster (streams with three replicas) and with the log in PostgreSQL, each beside the embedded
+// default (local nats-server, SQLite) measured in the same run, as ratios. The same shape as
+// e2e.ts's e2eRun: the exchange provisioned, the hub and every agency's connector as processes,
+// the Standesämter submitting from here; a run ends when every delivery's receipt is logged.
+// The failover figures (stall when the stream leader dies, hub take-over) come from the last
+// run of the tests that measure them (tests/cluster/…), when present.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BirthRegisteredDataSchema, deterministicUuid, type BirthRegistered } from '../../contracts/index.ts';
+import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
+import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
+import { partyCommand, provisionExchange } from '../../hub/src/app/exchange.ts';
+import { superviseProcesses } from '../../hub/src/app/supervisor.ts';
+import { parseConfig, type LogStoreConfig } from '../../hub/src/config/config.ts';
+import type { EventStore } from '../../hub/src/log/eventStore.ts';
+import { findNatsServer, freePort } from '../../hub/src/infra/nats/natsServer.ts';
+import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
+import { openHubEventStore } from '../../hub/src/log/openHubLog.ts';
+import { fromRecord } from '../../hub/src/log/records.ts';
+import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
+import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../tests/support/postgres.ts';
+import { percentile, type Figure, type Section } from '../report.ts';
+
+type Mode = 'embedded' | 'cluster' | 'postgres';
+
+interface RunResult {
+  readonly birthsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+async function acknowledged(port: number): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('elfe_receipts_total{outcome="acknowledged"} '));
+    return line ? Number(line.split(' ')[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function run(mode: Mode, births: number, seed: number): Promise<RunResult> {
+  const root = mkdtempSync(path.join(os.tmpdir(), `elfe-bench-${mode}-`));
+  const metricsPort = await freePort();
+  let cluster: NatsCluster | undefined;
+  let pg: TestPostgres | undefined;
+  let store: LogStoreConfig = { kind: 'sqlite' };
+  let clusterPorts: { client: number[]; route: number[] } | undefined;
+  if (mode === 'postgres') {
+    pg = await TestPostgres.create();
+    store = { kind: 'postgres', url: await pg.createDatabase('elfe'), schema: 'elfe', poolSize: 4, synchronousCommit: 'on', leaseTimeoutMs: 5000, leasePollMs: 500 };
+  }
+  if (mode === 'cluster') clusterPorts = { client: [await freePort(), await freePort(), await freePort()], route: [await freePort(), await freePort(), await freePort()] };
+  const exchange = await provisionExchange(root, {
+    natsPort: await freePort(),
+    metricsPort,
+    ...(clusterPorts ? { nats: { url: clusterPorts.client.map((p) => `nats://127.0.0.1:${p}`).join(','), replicas: 3 } } : {}),
+    hub: { log: { checkpoint: { everyEntries: 1000, everyMs: 5000 }, origin: 'elfe-hub/log', store } },
+  });
+  if (clusterPorts) cluster = await startNatsCluster({ dir: path.join(root, 'nats'), caDir: exchange.caDir, clientPorts: clusterPorts.client, routePorts: clusterPorts.route });
+  const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
+  const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))], { log: () => undefined });
+  const submitters = new Map<string, Submitter>();
+  const sent = new Map<string, number>();
+  let elapsed = 0;
+  try {
+    await supervisor.waitFor('hub', /^ready:/, 120_000);
+    await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+    for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64 }));
+    const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter });
+    const t0 = Date.now();
+    for (let i = 0; i < scenarios.length; i++) {
+      const s = scenarios[i]!;
+      const registration = BirthRegisteredDataSchema.parse({ ...s.registration, child: { ...s.registration.child, idnr: s.childIdNr }, parent1: { ...s.registration.parent1, idnr: s.parent1IdNr } });
+      const messageId = deterministicUuid('bench-distributed', mode, String(seed), String(i));
+      const submitter = submitters.get(`psw:${s.standesamt.standesamtsnummer}`)!;
+      const event: BirthRegistered = {
+        messageId,
+        type: 'BirthRegistered',
+        schemaVersion: 1,
+        occurredAt: new Date().toISOString(),
+        producer: { dvdv: submitter.trust.identity.dvdv as never, name: submitter.trust.identity.name, role: 'standesamt' },
+        legalBasis: '§ 21 PStG',
+        purpose: 'benchmark',
+        correlationId: messageId,
+        data: registration,
+      };
+      sent.set(messageId, Date.now());
+      void submitter.connector.submit(event);
+    }
+    const expected = scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0);
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline && (await acknowledged(metricsPort)) < expected) await new Promise((r) => setTimeout(r, 20));
+    elapsed = (Date.now() - t0) / 1000;
+  } finally {
+    for (const s of submitters.values()) await s.close();
+    await supervisor.stop();
+    await cluster?.stop();
+  }
+  const log: EventStore = await openHubEventStore(exchange.hubDir, store);
+  const causeOf = new Map<string, string>();
+  const open = new Map<string, number>();
+  const done: number[] = [];
+  try {
+    for await (const stored of log.readAll()) {
+      const event = fromRecord(stored);
+      if (event?.type === 'DeliveryScheduled') {
+        causeOf.set(event.data.deliveryId, event.causationId ?? '');
+        open.set(event.causationId ?? '', (open.get(event.causationId ?? '') ?? 0) + 1);
+      } else if (event?.type === 'DeliveryAcknowledged') {
+        const cause = causeOf.get(event.data.deliveryId) ?? '';
+        const left = (open.get(cause) ?? 1) - 1;
+        open.set(cause, left);
+        if (left === 0 && sent.has(cause)) done.push(Date.parse(stored.recordedAt) - sent.get(cause)!);
+      }
+    }
+  } finally {
+    await log.close();
+    await pg?.destroy();
+  }
+  rmSync(root, { recursive: true, force: true });
+  if (done.length < births) throw new Error(`${mode}: only ${done.length} of ${births} births fully acknowledged`);
+  return { birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99) };
+}
+
+function lastTestFigures(): Figure[] {
+  const dir = path.resolve(import.meta.dirname, '../results');
+  const figures: Figure[] = [];
+  const read = (file: string) => (existsSync(path.join(dir, file)) ? (JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>) : undefined);
+  const stall = read('nats-cluster-stall.json');
+  if (stall) {
+    figures.push({ key: 'dist.cluster.stall.p50', label: `stall when the delivery stream's leader is killed mid-burst, p50 of ${String(stall.runs)} (test run ${String(stall.measuredAt).slice(0, 16)})`, value: Number(stall.p50Ms), unit: 'ms' });
+    figures.push({ key: 'dist.cluster.stall.max', label: '  max', value: Number(stall.maxMs), unit: 'ms' });
+  }
+  const failover = read('hub-failover.json');
+  if (failover) {
+    figures.push({ key: 'dist.failover.takeover', label: `hub take-over after kill -9 of the active hub (test run ${String(failover.killedAt).slice(0, 16)})`, value: Number(failover.takeOverMs), unit: 'ms' });
+    figures.push({ key: 'dist.failover.stall', label: '  deliveries stalled', value: Number(failover.stallMs), unit: 'ms' });
+  }
+  return figures;
+}
+
+export async function distributedProbe(options: { births?: number } = {}): Promise<Section[]> {
+  const name = 'Beyond one machine (3-node NATS cluster, PostgreSQL) vs embedded';
+  if (!findNatsServer()) return [{ name, figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
+  const births = options.births ?? 400;
+  const figures: Figure[] = [];
+  const embedded = await run('embedded', births, 1);
+  figures.push({ key: 'dist.embedded.births', label: `births/s, ${births} at once, embedded (local nats-server, SQLite)`, value: embedded.birthsPerSecond, unit: '/s' });
+  figures.push({ key: 'dist.embedded.p99', label: '  latency p99', value: embedded.p99, unit: 'ms' });
+  const cluster = await run('cluster', births, 2);
+  figures.push({ key: 'dist.cluster.births', label: `births/s, three-node JetStream cluster (R3), SQLite`, value: cluster.birthsPerSecond, unit: '/s', limit: 'dist.embedded.births' });
+  figures.push({ key: 'dist.cluster.p99', label: '  latency p99 (ratio: to embedded p99)', value: cluster.p99, unit: 'ms', limit: 'dist.embedded.p99' });
+  if (postgresAvailable) {
+    const pg = await run('postgres', births, 3);
+    figures.push({ key: 'dist.postgres.births', label: 'births/s, log in PostgreSQL (local nats-server)', value: pg.birthsPerSecond, unit: '/s', limit: 'dist.embedded.births' });
+    figures.push({ key: 'dist.postgres.p99', label: '  latency p99 (ratio: to embedded p99)', value: pg.p99, unit: 'ms', limit: 'dist.embedded.p99' });
+  }
+  figures.push(...lastTestFigures());
+  return [{ name, figures, ...(postgresAvailable ? {} : { skipped: `PostgreSQL part: ${postgresSkipReason}` }) }];
+}

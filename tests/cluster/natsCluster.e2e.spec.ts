@@ -1,0 +1,141 @@
+// The exchange on a three-node JetStream cluster (TLS, per-certificate users and per-role
+// permissions on every node, TLS-verified routes), streams with three replicas. In the middle
+// of a burst the node leading the delivery stream is killed with SIGKILL: nothing is lost and
+// nothing duplicated at any inbox. The stall (longest time without a new delivery in any inbox,
+// from the kill on) is measured over several runs; p50 and max are printed and written to
+// bench/results/nats-cluster-stall.json, where the benchmark picks them up.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryStream } from '../../contracts/index.ts';
+import type { Submitter } from '../../connectors/standesamt/src/main.ts';
+import { connectWithRetry } from '../../connectors/kit/natsConnection.ts';
+import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
+import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
+import { logFiles } from '../../hub/src/log/openHubLog.ts';
+import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { checkLog, hubMetric, hubProcess, inboxMismatches, openSubmitters, percentile, ProgressWatch, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
+import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
+import type { ElfeProcess} from '../support/processes.ts';
+import { runElfe, until } from '../support/processes.ts';
+
+if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
+
+const runs = Number(process.env.ELFE_CLUSTER_RUNS ?? 3);
+const birthsPerRun = 150;
+
+describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
+  let d: DistributedExchange;
+  let cluster: NatsCluster;
+  let hub: ElfeProcess;
+  let connectors: ElfeProcess[] = [];
+  let submitters = new Map<string, Submitter>();
+  let nc: NatsConnection | undefined;
+  let jsm: JetStreamManager;
+
+  beforeAll(async () => {
+    const clientPorts = [await freePort(), await freePort(), await freePort()];
+    const routePorts = [await freePort(), await freePort(), await freePort()];
+    d = await provisionDistributed({ natsUrl: clientPorts.map((p) => `nats://127.0.0.1:${p}`).join(','), replicas: 3, prefix: 'elfe-cluster-' });
+    cluster = await startNatsCluster({ dir: path.join(d.root, 'nats'), caDir: d.exchange.caDir, clientPorts, routePorts });
+    hub = hubProcess(d.exchange.hubConfigFile);
+    await hub.ready(/^ready:/m, 120_000);
+    connectors = startConnectors(d);
+    await Promise.all(connectors.map((c) => c.ready(/^ready:/m, 120_000)));
+    submitters = await openSubmitters(d);
+    // The test looks at the stream as the hub does (the hub's certificate may read stream info).
+    nc = await connectWithRetry({ servers: cluster.url, tls: { caFile: path.join(d.exchange.caDir, 'ca.cert.pem'), certFile: path.join(d.exchange.hubDir, 'cert.pem'), keyFile: path.join(d.exchange.hubDir, 'key.pem') } }, () => undefined);
+    jsm = await jetstreamManager(nc);
+  });
+
+  afterAll(async () => {
+    for (const s of submitters.values()) await s.close().catch(() => undefined);
+    await nc?.close().catch(() => undefined);
+    await Promise.all([...connectors, hub].filter(Boolean).map((p) => p.kill('SIGTERM')));
+    await cluster?.stop();
+    console.log('cluster root', d?.root);
+  });
+
+  it('the stream has three replicas on three nodes, and routes and clients use TLS', async () => {
+    const info = await jsm.streams.info(deliveryStream);
+    expect(info.config.num_replicas).toBe(3);
+    expect(info.cluster?.leader).toMatch(/^elfe-n[123]$/);
+    expect(info.cluster?.replicas?.length).toBe(2);
+  });
+
+  it('killing the delivery stream\'s leader mid-burst loses nothing and duplicates nothing; the stall is measured', async () => {
+    const watch = new ProgressWatch(() => d.delivered());
+    const stalls: number[] = [];
+    const killed: string[] = [];
+    let rejoinRestarts = 0;
+    let expected = 0;
+    try {
+      for (let run = 1; run <= runs; run++) {
+        const before = d.delivered();
+        const burst = await submitBurst(submitters, birthsPerRun, run);
+        expected += burst.deliveries;
+        await until(() => d.delivered() >= before + burst.deliveries / 4, 60_000, `run ${run}: progress before the kill`);
+        const leader = (await jsm.streams.info(deliveryStream)).cluster!.leader!;
+        const node = cluster.node(leader);
+        const killedAt = Date.now();
+        await node.server.kill();
+        killed.push(leader);
+        await until(() => d.delivered() >= expected, 120_000, `run ${run}: every delivery after the kill of ${leader}`);
+        stalls.push(watch.longestStallSince(killedAt));
+        // The node comes back and catches up before the next run. Seen here (nats-server 2.10.27,
+        // under load): a node restarted after SIGKILL rejoins the cluster but does not resume its
+        // replica of the stream; restarting it once more (SIGTERM, start) brings it back. Counted
+        // and reported, not hidden.
+        await node.server.restart();
+        let seen = '';
+        const current = async () => {
+          const info = await jsm.streams.info(deliveryStream).catch((e: Error) => e);
+          seen = info instanceof Error ? info.message : JSON.stringify(info.cluster);
+          if (info instanceof Error || !info.cluster?.leader) return false;
+          return info.cluster.leader === leader || (info.cluster.replicas ?? []).some((r) => r.name === leader && r.current);
+        };
+        const caughtUp = await until(current, 20_000, 'current').then(() => true, () => false);
+        if (!caughtUp) {
+          rejoinRestarts++;
+          console.warn(`run ${run}: ${leader} restarted after SIGKILL but not current within 20 s (${seen}); restarting it once more`);
+          await node.server.restart();
+          await until(current, 60_000, `run ${run}: ${leader} current again`).catch((error: Error) => {
+            throw new Error(`${error.message}; last seen ${seen}`);
+          });
+        }
+      }
+    } finally {
+      watch.stop();
+    }
+    // Every delivery acknowledged by its agency and the receipt logged.
+    await until(async () => (await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}')) >= expected, 120_000, 'every receipt logged');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(d.delivered()).toBe(expected);
+    const streamMessages = (await jsm.streams.info(deliveryStream)).state.messages;
+
+    const report = { runs, birthsPerRun, killed, rejoinRestarts, stallsMs: stalls, p50Ms: percentile(stalls, 50), maxMs: Math.max(...stalls), measuredAt: new Date().toISOString() };
+    console.log(`NATS cluster: leader of ${deliveryStream} killed mid-burst ${runs}×; stall p50 ${report.p50Ms} ms, max ${report.maxMs} ms (${stalls.join(', ')} ms)${rejoinRestarts > 0 ? `; ${rejoinRestarts} killed node(s) needed a second restart to resume the stream replica` : ''}`);
+    const dir = path.resolve(import.meta.dirname, '../../bench/results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'nats-cluster-stall.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+    await hub.kill('SIGTERM');
+    const store = openSqliteEventStore(logFiles(d.exchange.hubDir).events);
+    try {
+      const check = await checkLog(store);
+      expect(check.registered).toBe(runs * birthsPerRun);
+      expect(check.duplicateKeys).toBe(0);
+      expect(check.scheduled).toBe(expected);
+      expect(check.acknowledged).toBe(expected);
+      expect(inboxMismatches(d, check)).toEqual([]);
+      // One message per delivery in the stream: no publish was stored twice across the failovers.
+      expect(streamMessages).toBe(expected);
+    } finally {
+      await store.close();
+    }
+    const audit = await runElfe(['audit', 'verify', '--data', d.exchange.hubDir]);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+  });
+});
