@@ -37,7 +37,7 @@ describe.skipIf(ready !== '')('the hub on PostgreSQL, and hub failover', () => {
   const logCheck = async () => {
     const store = await openPostgresEventStore({ url });
     try {
-      return await checkLog(store);
+      return await checkLog(store, d.exchange.hubDir);
     } finally {
       await store.close();
     }

@@ -124,7 +124,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
     await hub.kill('SIGTERM');
     const store = openSqliteEventStore(logFiles(d.exchange.hubDir).events);
     try {
-      const check = await checkLog(store);
+      const check = await checkLog(store, d.exchange.hubDir);
       expect(check.registered).toBe(runs * birthsPerRun);
       expect(check.duplicateKeys).toBe(0);
       expect(check.scheduled).toBe(expected);

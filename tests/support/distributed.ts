@@ -2,7 +2,8 @@
 // the exchange laid out with an external NATS (a cluster or one server) and a chosen event
 // store, agency connectors as their own processes, Standesämter submitting bursts from this
 // process through their durable outboxes, and the inboxes watched for progress.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { BirthRegisteredDataSchema, deterministicUuid, formatRegisterKey, type BirthRegistered } from '../../contracts/index.ts';
@@ -52,7 +53,10 @@ export async function provisionDistributed(options: { natsUrl: string; replicas?
 export function standbyHubDir(exchange: Exchange, name = 'hub2'): string {
   const dir = path.join(exchange.root, name);
   mkdirSync(path.join(dir, 'ingress'), { recursive: true, mode: 0o700 });
-  for (const f of ['cert.pem', 'key.pem', 'hub.key.pem', 'config.json', 'ingress/cert.pem', 'ingress/key.pem']) copyFileSync(path.join(exchange.hubDir, f), path.join(dir, f));
+  for (const f of ['cert.pem', 'key.pem', 'hub.key.pem', 'ingress/cert.pem', 'ingress/key.pem']) copyFileSync(path.join(exchange.hubDir, f), path.join(dir, f));
+  // The same configuration, and the same case key store (shared storage between the two hubs).
+  const config = JSON.parse(readFileSync(path.join(exchange.hubDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify({ ...config, keys: { caseKeyFile: path.join(exchange.hubDir, 'keys', 'cases.sqlite') } }, null, 2)}\n`);
   return dir;
 }
 
@@ -150,7 +154,9 @@ export interface LogCheck {
   readonly byRecipient: Map<string, Set<string>>;
 }
 
-export async function checkLog(store: EventStore): Promise<LogCheck> {
+/** What the log says, read as the hub reads it: case entries opened with the hub's case key store. */
+export async function checkLog(raw: EventStore, hubDir: string): Promise<LogCheck> {
+  const store = openCaseLog(raw, hubDir);
   let registered = 0;
   const keys = new Set<string>();
   let duplicateKeys = 0;

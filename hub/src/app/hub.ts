@@ -92,7 +92,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const heldLease = lease;
   const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say, store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
   // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
-  const caseLog = openCaseLog(log, dataDir);
+  const caseLog = openCaseLog(log, dataDir, config.keys.caseKeyFile ? { keyFile: config.keys.caseKeyFile } : {});
   await caseLog.recover();
   for (const c of pkiStatusOrEmpty(config)) {
     if (c.expiresSoon && !c.revoked) say(`certificate ${c.serial} (${c.subject}) expires in ${c.daysLeft} days`);

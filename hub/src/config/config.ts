@@ -114,6 +114,11 @@ export const HubConfigSchema = z
      * Retention: a birth case is erased (its key destroyed, `CaseErased` logged) this many days
      * after its last hand-off; checked every `checkEveryMs`.
      */
+    /**
+     * The case key store (default `<dataDir>/keys/cases.sqlite`). Hubs that stand by for each
+     * other must use the same one (shared storage): the case keys are the only way to read a case.
+     */
+    keys: z.object({ caseKeyFile: z.string().min(1).optional() }).strict().default({}),
     retention: z
       .object({ afterLastHandoffDays: z.number().int().min(1).default(730), checkEveryMs: z.number().int().min(1000).default(3_600_000) })
       .strict()
@@ -164,6 +169,7 @@ export function resolvePaths(config: HubConfig, baseDir: string): HubConfig {
     dataDir: abs(config.dataDir),
     nats: { ...config.nats, serverDir: abs(config.nats.serverDir) },
     trust: { caCertFile: abs(config.trust.caCertFile), crlFile: abs(config.trust.crlFile), issuedDir: abs(config.trust.issuedDir) },
+    keys: config.keys.caseKeyFile ? { caseKeyFile: abs(config.keys.caseKeyFile) } : {},
   };
 }
 

@@ -80,6 +80,8 @@ export function openEntry(stored: StoredEvent, key: Buffer): StoredEvent | undef
 
 export interface CaseLogOptions {
   readonly now?: () => Date;
+  /** The case key store; default `<dataDir>/keys/cases.sqlite`. */
+  readonly keyFile?: string;
 }
 
 export class CaseLog implements EventStore {
@@ -208,5 +210,5 @@ export class CaseLog implements EventStore {
 
 /** The case log above `inner`, with the key store of the hub's data directory (`keys/cases.sqlite`). */
 export function openCaseLog(inner: EventStore, dataDir: string, options: CaseLogOptions = {}): CaseLog {
-  return new CaseLog(inner, new CaseKeyStore(caseKeyFile(dataDir)), options);
+  return new CaseLog(inner, new CaseKeyStore(options.keyFile ?? caseKeyFile(dataDir)), options);
 }
