@@ -54,8 +54,9 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
   const checkAccessibility = async (where: string) => {
     expect(await page.locator('html').getAttribute('lang'), `${where}: lang`).toMatch(/^[a-z]{2}/);
     expect(await page.locator('h1').count(), `${where}: one h1`).toBe(1);
-    const unlabelled = await page.locator('input, select, textarea').evaluateAll((els) =>
-      els.filter((el) => (el as HTMLInputElement).labels?.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')).map((el) => el.outerHTML),
+    // (In the page's context; this project's TypeScript has no DOM types.)
+    const unlabelled = await page.evaluate<string[]>(
+      `[...document.querySelectorAll('input, select, textarea')].filter((el) => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')).map((el) => el.outerHTML)`,
     );
     expect(unlabelled, `${where}: inputs without a label`).toEqual([]);
   };
@@ -80,11 +81,7 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
     context = await browser.newContext({ ignoreHTTPSErrors: true, clientCertificates: [{ origin, certPath: path.join(aud, 'cert.pem'), keyPath: path.join(aud, 'key.pem') }] });
     // Every page reports its CSP violations back to the test (kept across navigations).
     await context.exposeFunction('reportCspViolation', (v: string) => violations.push(`securitypolicyviolation: ${v}`));
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => {
-        void (window as unknown as { reportCspViolation: (v: string) => Promise<void> }).reportCspViolation(`${e.violatedDirective} ${e.blockedURI}`);
-      });
-    });
+    await context.addInitScript({ content: `document.addEventListener('securitypolicyviolation', (e) => void window.reportCspViolation(e.violatedDirective + ' ' + e.blockedURI));` });
     page = await context.newPage();
     page.on('console', (m) => {
       if (/content security policy/i.test(m.text())) violations.push(m.text());
@@ -143,11 +140,7 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
 
     expect(violations).toEqual([]);
     // The detector itself works: an inline script is refused and reported.
-    await page.evaluate(() => {
-      const s = document.createElement('script');
-      s.textContent = 'void 0';
-      document.body.append(s);
-    });
+    await page.evaluate(`{ const s = document.createElement('script'); s.textContent = 'void 0'; document.body.append(s); }`);
     await expect.poll(() => violations.length, { timeout: 5000 }).toBeGreaterThan(0);
   }, 120_000);
 });
