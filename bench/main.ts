@@ -1,9 +1,10 @@
 // `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
-// Options: --large (also 1M-entry restart/audit), --skip-e2e.
+// Options: --large (also 1M-entry restart/audit and read-side queries), --skip-e2e, --only NAME (one probe).
 import path from 'node:path';
 import { e2eProbe } from './probes/e2e.ts';
 import { logProbe } from './probes/log.ts';
 import { cryptoProbe } from './probes/crypto.ts';
+import { readsideProbe } from './probes/readside.ts';
 import { machineInfo, ratiosOf, renderTable, writeReport, type BenchReport, type Section } from './report.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -11,7 +12,7 @@ const startedAt = new Date().toISOString();
 const t0 = performance.now();
 const sections: Section[] = [];
 
-const probes: [string, () => Promise<Section[]>][] = [['crypto', cryptoProbe], ['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
+const probes: [string, () => Promise<Section[]>][] = [['crypto', cryptoProbe], ['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })], ['read side', () => readsideProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
 if (!args.has('--skip-e2e')) probes.unshift(['end to end', e2eProbe]);
 for (const [name, probe] of probes) {
   process.stderr.write(`bench: ${name}…\n`);
