@@ -1,5 +1,5 @@
 // `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
-// Options: --large (also 1M-entry restart/audit and read-side queries), --skip-e2e, --only NAME (one probe).
+// Options: --large (also 1M-entry restart/audit and read-side queries), --skip-e2e.
 import path from 'node:path';
 import { e2eProbe } from './probes/e2e.ts';
 import { logProbe } from './probes/log.ts';
