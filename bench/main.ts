@@ -1,10 +1,11 @@
 // `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
-// Options: --large (also 1M-entry restart/audit), --skip-e2e, --skip-distributed.
+// Options: --large (also 1M-entry restart/audit and read-side queries), --skip-e2e, --skip-distributed.
 import path from 'node:path';
 import { e2eProbe } from './probes/e2e.ts';
 import { distributedProbe } from './probes/distributed.ts';
 import { logProbe } from './probes/log.ts';
 import { cryptoProbe } from './probes/crypto.ts';
+import { readsideProbe } from './probes/readside.ts';
 import { machineInfo, ratiosOf, renderTable, writeReport, type BenchReport, type Section } from './report.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -12,7 +13,7 @@ const startedAt = new Date().toISOString();
 const t0 = performance.now();
 const sections: Section[] = [];
 
-const probes: [string, () => Promise<Section[]>][] = [['crypto', cryptoProbe], ['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
+const probes: [string, () => Promise<Section[]>][] = [['crypto', cryptoProbe], ['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })], ['read side', () => readsideProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
 if (!args.has('--skip-e2e')) probes.unshift(['end to end', e2eProbe]);
 if (!args.has('--skip-e2e') && !args.has('--skip-distributed')) probes.splice(1, 0, ['beyond one machine', () => distributedProbe()]);
 for (const [name, probe] of probes) {

@@ -27,6 +27,18 @@ const standesamt = defaultStandesaemter.find((s) => s.standesamtsnummer === '110
 const egsName = 'egs-11000000';
 const fkaName = 'fka-ost';
 
+/** The names in a registration (child's, parents'), each word by itself. */
+function personalNames(r: BirthScenario['registration']): string[] {
+  const out: string[] = [];
+  const visit = (v: unknown, key = ''): void => {
+    if (typeof v === 'string' && /name/i.test(key)) out.push(...v.split(/\s+/));
+    else if (Array.isArray(v)) v.forEach((x) => visit(x, key));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) visit(x, k);
+  };
+  visit({ child: r.child, parent1: (r as Record<string, unknown>)['parent1'], parent2: (r as Record<string, unknown>)['parent2'] });
+  return out;
+}
+
 /** Every file under `dir`, recursively. */
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
@@ -44,7 +56,7 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'elfe-parties-'));
-    const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort())]);
+    const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort()), '--api-port', String(await freePort())]);
     expect(init.code, init.stderr + init.stdout).toBe(0);
     mkdirSync(watchDir(), { recursive: true });
     hub = new ElfeProcess('hub', ['hub', 'start', '--config', path.join(root, 'hub', 'config.json')]);
@@ -115,7 +127,18 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
     expect(inbox(fkaName)).toHaveLength(3);
     expect(filesIn(path.join(watchDir(), 'failed'))).toEqual([]);
 
+    // The hub's and a connector's logs: JSON lines, one per event, without names or IdNrs.
     await hub.kill('SIGTERM');
+    const personal = all.flatMap((s) => [s.childIdNr, s.parent1IdNr, ...personalNames(s.registration)]).filter((v): v is string => typeof v === 'string' && v.length > 3);
+    for (const p of [hub, connectors.get(egsName)!]) {
+      const lines = p.stderr.split('\n').filter((l) => l.trim() !== '');
+      expect(lines.length, `${p.name} logged`).toBeGreaterThan(0);
+      for (const line of lines) {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        expect(entry, line).toMatchObject({ level: expect.any(Number), time: expect.any(Number), component: expect.any(String), event: expect.any(String) });
+      }
+      for (const v of personal) expect(p.stderr.includes(v), `${p.name}'s log contains ${v}`).toBe(false);
+    }
     const store = openCaseLog(openSqliteEventStore(logFiles(path.join(root, 'hub')).events), path.join(root, 'hub'));
     try {
       const events = (await collect(store.readAll())).map(fromRecord);
@@ -166,9 +189,10 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
 describe.skipIf(!natsAvailable)('elfe start, killed with SIGKILL', () => {
   it('leaves no child behind, and the same command brings the exchange back', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-start-'));
-    const args = ['start', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort())];
+    const args = ['start', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort()), '--api-port', String(await freePort())];
     const first = new ElfeProcess('start', args);
     await first.ready(/\[hub\] ready:/m, 120_000);
+    expect(first.output).toMatch(/^dashboard: https:\/\/127\.0\.0\.1:\d+\/ \(client certificate: .*aud-local\/cert\.pem, key .*aud-local\/key\.pem, CA .*ca\.cert\.pem\)$/m);
     await first.ready(/\[sta-11007007\] ready:/m, 60_000);
     const children = pidsWith(root);
     expect(children.length).toBeGreaterThanOrEqual(3);

@@ -36,6 +36,7 @@ export function runElfe(args: readonly string[], options: { timeoutMs?: number; 
 export class ElfeProcess {
   #child!: ChildProcess;
   #output = '';
+  #stderr = '';
   constructor(
     readonly name: string,
     readonly args: readonly string[],
@@ -49,8 +50,12 @@ export class ElfeProcess {
     const collect = (d: Buffer) => {
       this.#output = (this.#output + d.toString()).slice(-200_000);
     };
+    this.#stderr = '';
     this.#child.stdout?.on('data', collect);
     this.#child.stderr?.on('data', collect);
+    this.#child.stderr?.on('data', (d: Buffer) => {
+      this.#stderr = (this.#stderr + d.toString()).slice(-200_000);
+    });
   }
 
   get pid(): number | undefined {
@@ -59,6 +64,11 @@ export class ElfeProcess {
 
   get output(): string {
     return this.#output;
+  }
+
+  /** What the process wrote on stderr since its last start (its log). */
+  get stderr(): string {
+    return this.#stderr;
   }
 
   get running(): boolean {

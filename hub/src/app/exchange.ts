@@ -35,6 +35,8 @@ export interface Exchange {
   readonly hubConfigFile: string;
   readonly natsUrl: string;
   readonly metricsPort?: number;
+  /** Port of the hub's HTTP API and dashboard, when its configuration enables it. */
+  readonly apiPort?: number;
   readonly parties: readonly ProvisionedParty[];
   party(name: string): ProvisionedParty;
 }
@@ -126,7 +128,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
       ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
     });
   }
-  const written = JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { nats?: { port?: number; url?: string }; metrics?: { port?: number } };
+  const written = JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { nats?: { port?: number; url?: string }; metrics?: { port?: number }; api?: { port?: number } };
   const port = written.nats?.port ?? options.natsPort;
   const writtenUrl = typeof written.nats?.url === 'string' ? written.nats.url : undefined;
   return {
@@ -136,6 +138,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
     hubConfigFile,
     natsUrl: writtenUrl ?? `nats://127.0.0.1:${port}`,
     ...(written.metrics?.port !== undefined ? { metricsPort: written.metrics.port } : {}),
+    ...(written.api?.port !== undefined ? { apiPort: written.api.port } : {}),
     parties,
     party(name) {
       const found = parties.find((p) => p.name === name);
@@ -156,3 +159,14 @@ export function partyCommand(party: Pick<ProvisionedParty, 'role' | 'configFile'
       throw new Error(`a ${party.role} does not run as a service`);
   }
 }
+
+/** An auditor's client identity for the dashboard (`parties/<name>/`: key, CSR, certificate of the CA); kept when it exists. */
+export async function enrolAuditor(exchange: Pick<Exchange, 'root' | 'caDir'>, name = 'aud-local', dvdv = `aud:${name}`): Promise<{ dir: string; certFile: string; keyFile: string; caCertFile: string }> {
+  const dir = path.join(exchange.root, 'parties', name);
+  await enrol(exchange.caDir, dir, { role: 'auditor', dvdv, name: `Auditor (${name})` });
+  return { dir, certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem'), caCertFile: path.join(exchange.caDir, 'ca.cert.pem') };
+}
+
+/** The line that tells an operator where the dashboard is and which certificate opens it. */
+export const dashboardLine = (apiPort: number, auditor: { certFile: string; keyFile: string; caCertFile: string }): string =>
+  `dashboard: https://127.0.0.1:${apiPort}/ (client certificate: ${auditor.certFile}, key ${auditor.keyFile}, CA ${auditor.caCertFile})`;

@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
 import { loadCredentials } from '../../../connectors/kit/credentials.ts';
 import { connectWithRetry } from '../../../connectors/kit/natsConnection.ts';
+import { createLogger, eventLog, lineLog, type Logger } from '../../../connectors/kit/logger.ts';
 import { certificateTrust, type Trust } from '../../../connectors/kit/trust.ts';
 import type { HubConfig } from '../config/config.ts';
 import { natsSecurityConfig } from '../pki/natsConfig.ts';
@@ -75,27 +76,30 @@ export function hubTrust(config: HubConfig): Trust {
   return trust;
 }
 
-export async function startHub(config: HubConfig, options: { log?: (line: string) => void } = {}): Promise<RunningHub> {
-  const say = options.log ?? (() => undefined);
+export async function startHub(config: HubConfig, options: { logger?: Logger } = {}): Promise<RunningHub> {
+  // JSON lines on stderr (pino), one per event; never personal data.
+  const logger = options.logger ?? createLogger('hub');
+  const say = eventLog(logger);
+  const sayLine = lineLog(logger, 'hub.note');
   const dataDir = path.resolve(config.dataDir);
   const trust = hubTrust(config);
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
-  if (lock.tookOverFrom !== undefined) say(`took over the data directory from the hub process ${lock.tookOverFrom}, which is gone`);
+  if (lock.tookOverFrom !== undefined) say('hub.data-dir-taken-over', { fromPid: lock.tookOverFrom });
   // A shared store: stand by until this hub holds the sequencer lease; its appends are fenced on it.
   const store = config.log.store;
   let lease: Lease | undefined;
   if (store.kind === 'postgres') {
-    lease = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: say });
-    say(`sequencer lease taken: epoch ${lease.epoch} after ${lease.waitedMs} ms`);
+    lease = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: sayLine });
+    say('hub.lease-taken', { epoch: lease.epoch, waitedMs: lease.waitedMs });
   }
   const heldLease = lease;
-  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: say, store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
+  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: lineLog(logger, 'log.witness'), store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
   // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
   const caseLog = openCaseLog(log, dataDir, config.keys.caseKeyFile ? { keyFile: config.keys.caseKeyFile } : {});
   await caseLog.recover();
   for (const c of pkiStatusOrEmpty(config)) {
-    if (c.expiresSoon && !c.revoked) say(`certificate ${c.serial} (${c.subject}) expires in ${c.daysLeft} days`);
+    if (c.expiresSoon && !c.revoked) say('pki.certificate-expires-soon', { serial: c.serial, subject: c.subject, daysLeft: c.daysLeft });
   }
 
   let nats: LocalNatsServer | undefined;
@@ -109,7 +113,7 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
       storeDir: path.join(dataDir, 'nats'),
       ...(config.nats.port ? { port: config.nats.port } : {}),
       extraConfig: security,
-      onExit: (how) => say(`nats-server exited (${how}); starting it again`),
+      onExit: (how) => say('nats.server-exited', { how }, 'nats-server exited; starting it again'),
     });
     nats = server;
     // Issued and revoked certificates reach the nats-server's users without a restart.
@@ -123,35 +127,35 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
       try {
         next = natsSecurityConfig(anchors, serverIdentity);
       } catch (error) {
-        say(`cannot regenerate the nats-server users: ${(error as Error).message}`);
+        say('nats.users-regeneration-failed', { error: (error as Error).message });
         return;
       }
       if (next === security) return;
       security = next;
-      say('certificates changed: reloading the nats-server users');
+      say('nats.users-reloaded', {}, 'certificates changed: reloading the nats-server users');
       void server.reconfigure(next);
     }, 2000);
     natsUsersTimer.unref();
     natsUrl = nats.url;
-    say(`nats-server started on ${natsUrl} (pid ${nats.pid()})`);
+    say('nats.server-started', { url: natsUrl, pid: nats.pid() });
   }
-  const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, say);
+  const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, sayLine);
   // Submissions are taken and answered on a connection that may publish nothing but responses.
-  const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressTls(config, trust) }, say);
-  const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: say });
+  const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressTls(config, trust) }, sayLine);
+  const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: sayLine });
   const js = jetstream(nc);
 
   const ingress = startIngress({ nc: ingressNc, log: caseLog, verifier: trust.verifier, maxBytes: config.ingress.maxBytes, caseStream: (key) => caseLog.caseStream(key) });
-  const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say, certificates: () => pkiStatusOrEmpty(config) });
+  const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say: sayLine, logger, certificates: () => pkiStatusOrEmpty(config) });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });
   const scheduler = startScheduler({
     log: caseLog,
     table: config.routing,
-    onUnroutable: (stream, reason) => say(`unroutable ${stream}: ${reason}`),
+    onUnroutable: (stream, reason) => say('routing.unroutable', { stream, reason }),
     encryptFor: (dvdv: string) => recipients(dvdv),
     onUndeliverable: (id: string, dvdv: string, reason: string, stream: string) => {
       readSide.heldBack(stream, dvdv, reason);
-      say(`delivery ${id} to ${dvdv} held back: ${reason}`);
+      say('delivery.held-back', { deliveryId: id, recipient: dvdv, reason });
     },
   });
   const relay = await startRelay({ js, jsm, log: caseLog, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
@@ -159,8 +163,8 @@ export async function startHub(config: HubConfig, options: { log?: (line: string
   const retention: Retention = startRetention(caseLog, {
     afterLastHandoffDays: config.retention.afterLastHandoffDays,
     intervalMs: config.retention.checkEveryMs,
-    onErased: (stream) => say(`retention: erased ${stream}`),
-    onError: (error) => say(`retention: ${error.message}`),
+    onErased: (stream) => say('retention.erased', { stream }),
+    onError: (error) => say('retention.failed', { error: error.message }),
   });
   await readSide.serve({ relayPosition: () => relay.stats.position });
 

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { pino, type Logger } from 'pino';
+import { createLogger, type Logger } from '../../../connectors/kit/logger.ts';
 import type { Trust } from '../../../connectors/kit/trust.ts';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import type { HubConfig } from '../config/config.ts';
@@ -46,7 +46,7 @@ export async function startReadSideServices(options: {
   const { config, log, jsm, trust } = options;
   const events = options.events ?? log;
   // JSON lines on stderr; never personal data (no bodies, no IdNrs are logged).
-  const logger = options.logger ?? pino({ name: 'elfe-hub', base: { component: 'hub' }, redact: ['req.headers.authorization', 'idnr', '*.idnr'] }, pino.destination(2));
+  const logger = options.logger ?? createLogger('hub');
   const readSide = await startReadSide({
     log: events,
     dir: path.join(config.dataDir, 'readside'),
@@ -96,9 +96,9 @@ export async function startReadSideServices(options: {
         relayPosition,
         cosignedNote: (treeSize, note) => `${note}${cosignatures?.linesFor(treeSize) ?? ''}`,
         certificates: options.certificates,
-        logger: logger.child({ component: 'api' }),
+        logger: logger.child({ module: 'api' }),
       });
-      options.say(`API and dashboard on ${api.url}/ (mutual TLS)`);
+      logger.info({ event: 'api.listening', url: `${api.url}/` }, 'API and dashboard (mutual TLS)');
     },
     reconcileNow,
     metrics() {

@@ -3,8 +3,9 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
+import { createLogger } from '../../../connectors/kit/logger.ts';
 import { startHub } from '../app/hub.ts';
-import { partyCommand, provisionExchange, type Exchange } from '../app/exchange.ts';
+import { dashboardLine, enrolAuditor, partyCommand, provisionExchange, type Exchange } from '../app/exchange.ts';
 import { superviseProcesses, type ProcessSpec } from '../app/supervisor.ts';
 import { loadConfig } from '../config/config.ts';
 import { runDemo } from '../demo/demo.ts';
@@ -30,7 +31,9 @@ const hubStart: Command = {
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, { config: { type: 'string' } });
       const config = loadConfig(values.config);
-      const hub = await startHub(config, { log: (line) => io.err(line) });
+      // JSON lines on stderr; stdout keeps the `ready:` line supervisors wait for.
+      const logger = createLogger('hub');
+      const hub = await startHub(config, { logger });
       io.out(`ready: elfe-hub data ${config.dataDir}, NATS ${hub.natsUrl}${hub.metricsPort !== undefined ? `, metrics http://127.0.0.1:${hub.metricsPort}/metrics` : ''}`);
       io.out(`hub verifier key: ${hub.log.verifierKey}`);
       if (hub.lease) {
@@ -43,31 +46,35 @@ const hubStart: Command = {
         });
       }
       const why = await untilStopped();
-      io.err(`stopping (${why})`);
+      logger.info({ event: 'hub.stopping', reason: why }, 'stopping');
       await hub.stop();
       return exitCode.ok;
     }),
 };
 
-const dataOption = { data: { type: 'string' }, 'nats-port': { type: 'string' }, 'metrics-port': { type: 'string' } } as const;
+const dataOption = { data: { type: 'string' }, 'nats-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'api-port': { type: 'string' } } as const;
 const portOf = (text: string | undefined, fallback: number) => {
   const port = Number(text ?? fallback);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ports are whole numbers from 0 to 65535');
   return port;
 };
 
-const provision = (values: { data?: string | undefined; 'nats-port'?: string | undefined; 'metrics-port'?: string | undefined }): Promise<Exchange> =>
-  provisionExchange(path.resolve(values.data ?? 'data'), { natsPort: portOf(values['nats-port'], 4222), metricsPort: portOf(values['metrics-port'], 9464) });
+/** `apiPort`: the API's port when `--api-port` is not given (none: no API unless asked for). */
+const provision = (values: { data?: string | undefined; 'nats-port'?: string | undefined; 'metrics-port'?: string | undefined; 'api-port'?: string | undefined }, defaults: { apiPort?: number } = {}): Promise<Exchange> => {
+  const apiPort = values['api-port'] !== undefined ? portOf(values['api-port'], 8443) : defaults.apiPort;
+  return provisionExchange(path.resolve(values.data ?? 'data'), { natsPort: portOf(values['nats-port'], 4222), metricsPort: portOf(values['metrics-port'], 9464), ...(apiPort !== undefined ? { apiPort } : {}) });
+};
 
 const exchangeInit: Command = {
   path: ['exchange', 'init'],
   summary: 'lay out a whole exchange on this machine: the CA, and every party with its own key, certificate (from a CSR) and configuration',
-  usage: 'elfe exchange init [--data DIR] [--nats-port 4222] [--metrics-port 9464]',
+  usage: 'elfe exchange init [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port PORT]',
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
       const exchange = await provision(values);
-      io.out(JSON.stringify({ root: exchange.root, ca: exchange.caDir, hub: exchange.hubConfigFile, nats: exchange.natsUrl, parties: exchange.parties.map((p) => ({ name: p.name, role: p.role, dvdv: p.dvdv, config: p.configFile })) }, null, 2));
+      const auditor = exchange.apiPort !== undefined ? await enrolAuditor(exchange) : undefined;
+      io.out(JSON.stringify({ root: exchange.root, ca: exchange.caDir, hub: exchange.hubConfigFile, nats: exchange.natsUrl, ...(auditor ? { dashboard: `https://127.0.0.1:${exchange.apiPort}/`, auditor: { cert: auditor.certFile, key: auditor.keyFile } } : {}), parties: exchange.parties.map((p) => ({ name: p.name, role: p.role, dvdv: p.dvdv, config: p.configFile })) }, null, 2));
       return exitCode.ok;
     }),
 };
@@ -84,14 +91,16 @@ export function exchangeProcesses(exchange: Exchange): ProcessSpec[] {
 const start: Command = {
   path: ['start'],
   summary: 'run the whole exchange on this machine, each party as its own process with its own directory (embedded defaults in ./data)',
-  usage: 'elfe start [--data DIR] [--nats-port 4222] [--metrics-port 9464]',
+  usage: 'elfe start [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port 8443]',
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
-      const exchange = await provision(values);
+      const exchange = await provision(values, { apiPort: 8443 });
       for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) mkdirSync(path.join(p.dir, 'watch'), { recursive: true });
+      const auditor = await enrolAuditor(exchange);
       const supervisor = superviseProcesses(exchangeProcesses(exchange), { log: (name, line) => io.err(`[${name}] ${line}`), restart: true });
       io.out(`elfe exchange running from ${exchange.root}: NATS ${exchange.natsUrl}${exchange.metricsPort !== undefined ? `, metrics http://127.0.0.1:${exchange.metricsPort}/metrics` : ''}`);
+      io.err(exchange.apiPort !== undefined ? dashboardLine(exchange.apiPort, auditor) : `dashboard: off (no "api" in ${exchange.hubConfigFile})`);
       io.out(`Standesämter drop births into ${path.join(exchange.root, 'parties', 'sta-<nummer>', 'watch')}; agencies' inboxes are ${path.join(exchange.root, 'parties', '<name>', 'inbox')}`);
       const why = await untilStopped();
       io.err(`stopping (${why})`);
@@ -103,10 +112,10 @@ const start: Command = {
 const demo: Command = {
   path: ['demo'],
   summary: 'run the exchange as separate processes, send N synthetic births through it, report deliveries, receipts and the audit',
-  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--json]',
+  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--json] [--keep]',
   run: (args, io) =>
     reportingErrors(io, async () => {
-      const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
+      const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' } });
       const births = Number(values.births ?? 100);
       if (!Number.isSafeInteger(births) || births < 1 || births > 1_000_000) throw new UsageError('--births must be a whole number from 1');
       mkdirSync(path.resolve('data'), { recursive: true });
@@ -117,6 +126,7 @@ const demo: Command = {
         ...(values.seed ? { seed: Number(values.seed) } : {}),
         ...(io.isTTY || !values.json ? { onProgress: progressBar(io) } : {}),
         log: (line) => io.err(line),
+        ...(values.keep ? { keep: true } : {}),
       });
       io.err('');
       if (values.json) io.out(JSON.stringify(summary));

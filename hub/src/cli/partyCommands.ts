@@ -7,6 +7,7 @@ import { parseRegisterKey, type GeburtenregisterKey, type Submission } from '../
 import { runElterngeldConnector } from '../../../connectors/elterngeld/src/main.ts';
 import { runFamilienkasseConnector } from '../../../connectors/familienkasse/src/main.ts';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
+import { createLogger, lineLog } from '../../../connectors/kit/logger.ts';
 import { loadPartyConfig, type PartyConfig } from '../../../connectors/kit/partyConfig.ts';
 import { correctionOf, idNrAssignmentOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
 import { openSubmitter, type Submitter } from '../../../connectors/standesamt/src/main.ts';
@@ -41,10 +42,14 @@ function connectorCommand(kind: 'elterngeld' | 'familienkasse'): Command {
       reportingErrors(io, async () => {
         const { values } = parseCommandArgs(args, { config: { type: 'string' } });
         const config = configOf(values);
-        const running = kind === 'elterngeld' ? await runElterngeldConnector(config, logTo(io)) : await runFamilienkasseConnector(config, logTo(io));
+        // JSON lines on stderr (pino); stdout keeps the `ready:` line supervisors wait for.
+        const logger = createLogger(`connector.${kind}`).child({ dvdv: config.dvdv });
+        const log = lineLog(logger, 'connector.note');
+        const running = kind === 'elterngeld' ? await runElterngeldConnector(config, log) : await runFamilienkasseConnector(config, log);
+        logger.info({ event: 'connector.ready' }, 'consuming');
         io.out(`ready: ${config.role} ${config.dvdv} consuming; inbox ${config.inboxDir ?? path.join(config.dir, 'inbox')}`);
         const why = await untilStopped();
-        io.err(`stopping (${why})`);
+        logger.info({ event: 'connector.stopping', reason: why }, 'stopping');
         await running.stop();
         return exitCode.ok;
       }),

@@ -12,7 +12,8 @@ import { openSubmitter, type Submitter } from '../../../connectors/standesamt/sr
 import { correctionOf, idNrAssignmentOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
 import { verifyLog, type AuditReport } from '../audit/verifyLog.ts';
 import { SignatureAudit } from '../audit/verifySignatures.ts';
-import { provisionExchange, partyCommand, type ProvisionOptions } from '../app/exchange.ts';
+import { dashboardLine, enrolAuditor, provisionExchange, partyCommand, type ProvisionOptions } from '../app/exchange.ts';
+import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { superviseProcesses } from '../app/supervisor.ts';
 import { parseConfig } from '../config/config.ts';
 import { freePort } from '../infra/nats/natsServer.ts';
@@ -32,6 +33,8 @@ export interface DemoOptions {
   readonly config?: ProvisionOptions['hub'];
   readonly onProgress?: (phase: string, done: number, total: number) => void;
   readonly log?: (line: string) => void;
+  /** Keep the exchange (hub and connectors) running after the births until SIGINT/SIGTERM (or until `stopped` resolves). */
+  readonly keep?: boolean | { readonly stopped: Promise<unknown> };
 }
 
 export interface DemoSummary {
@@ -73,7 +76,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const hubConfig = parseConfig({ ...options.config });
   const natsPort = await freePort();
   const metricsPort = await freePort();
-  const exchange = await provisionExchange(options.dataDir, { natsPort, metricsPort, ...(options.config ? { hub: options.config } : {}) });
+  const exchange = await provisionExchange(options.dataDir, { natsPort, metricsPort, apiPort: await freePort(), ...(options.config ? { hub: options.config } : {}) });
+  // The dashboard, opened with an auditor's client certificate (mutual TLS).
+  const auditor = await enrolAuditor(exchange, 'aud-demo');
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
   const supervisor = superviseProcesses(
     [{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))],
@@ -85,6 +90,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   try {
     await supervisor.waitFor('hub', /^ready:/, 120_000);
     await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+    if (exchange.apiPort !== undefined) say(dashboardLine(exchange.apiPort, auditor));
     for (const p of exchange.parties.filter((p) => p.role === 'standesamt' || p.role === 'meldebehoerde')) {
       submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), say, { concurrency: 32 }));
     }
@@ -163,6 +169,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       progress('deliveries', answered, Math.max(expected, scheduled));
       if (scheduled >= expected && answered >= scheduled) break;
       await new Promise((r) => setTimeout(r, 100));
+    }
+    if (options.keep) {
+      say(`births done; the exchange keeps running${exchange.apiPort !== undefined ? ` (${dashboardLine(exchange.apiPort, auditor)})` : ''} until SIGINT or SIGTERM`);
+      await (typeof options.keep === 'object' ? options.keep.stopped : untilStopped());
     }
   } finally {
     for (const s of submitters.values()) await s.close();
