@@ -127,6 +127,20 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
     expect(inbox(fkaName)).toHaveLength(3);
     expect(filesIn(path.join(watchDir(), 'failed'))).toEqual([]);
 
+    // A receipt can still be on its way to the log when its inbox file exists: wait until the
+    // log holds an answer for every delivery it scheduled, then stop the hub.
+    await until(async () => {
+      const reading = openCaseLog(openSqliteEventStore(logFiles(path.join(root, 'hub')).events), path.join(root, 'hub'));
+      try {
+        const events = (await collect(reading.readAll())).map(fromRecord);
+        const answered = new Set(events.flatMap((e) => (e?.type === 'DeliveryAcknowledged' || e?.type === 'DeliveryRejected' || e?.type === 'DeliveryDeadLettered' ? [e.data.deliveryId] : [])));
+        const scheduled = events.flatMap((e) => (e?.type === 'DeliveryScheduled' ? [e.data.deliveryId] : []));
+        return scheduled.length > 0 && scheduled.every((id) => answered.has(id));
+      } finally {
+        await reading.close();
+      }
+    }, 60_000, 'every delivery answered in the log');
+
     // The hub's and a connector's logs: JSON lines, one per event, without names or IdNrs.
     await hub.kill('SIGTERM');
     const personal = all.flatMap((s) => [s.childIdNr, s.parent1IdNr, ...personalNames(s.registration)]).filter((v): v is string => typeof v === 'string' && v.length > 3);
@@ -197,8 +211,9 @@ describe.skipIf(!natsAvailable)('elfe start, killed with SIGKILL', () => {
     const children = pidsWith(root);
     expect(children.length).toBeGreaterThanOrEqual(3);
     await first.kill('SIGKILL');
-    // Every child (connectors, watchers, the hub, its nats-server) ends with its parent.
-    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), 30_000, 'children gone');
+    // Every child (connectors, watchers, the hub, its nats-server) ends with its parent (each
+    // shuts down cleanly once its pipe closes, which takes a while on a loaded machine).
+    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), 90_000, 'children gone');
 
     const second = new ElfeProcess('start', args);
     try {
