@@ -63,6 +63,15 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
+/** An append or read after `close()`; the same for every adapter. */
+export class StoreClosedError extends Error {
+  override readonly name = 'StoreClosedError';
+  readonly code = 'store-closed';
+  constructor() {
+    super('the event store is closed');
+  }
+}
+
 export class WrongExpectedRevisionError extends Error {
   override readonly name = 'WrongExpectedRevisionError';
   readonly code = 'wrong-expected-revision';

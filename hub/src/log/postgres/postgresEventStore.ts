@@ -17,6 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import {
   DuplicateEventIdError,
+  StoreClosedError,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventStore,
@@ -38,15 +39,6 @@ export class FencedError extends Error {
     readonly current: number | undefined,
   ) {
     super(`append refused: this hub holds lease epoch ${String(held)}, the log is at epoch ${String(current)} (another hub took over)`);
-  }
-}
-
-/** Same code as the SQLite store's: an append or read after close(). */
-export class StoreClosedError extends Error {
-  override readonly name = 'StoreClosedError';
-  readonly code = 'store-closed';
-  constructor() {
-    super('the event store is closed');
   }
 }
 

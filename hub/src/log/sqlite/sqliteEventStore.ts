@@ -23,6 +23,7 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import {
   DuplicateEventIdError,
+  StoreClosedError,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventStore,
@@ -35,15 +36,7 @@ import {
   type Subscription,
 } from '../eventStore.ts';
 
-export { DuplicateEventIdError };
-
-export class StoreClosedError extends Error {
-  override readonly name = 'StoreClosedError';
-  readonly code = 'store-closed';
-  constructor() {
-    super('the event store is closed');
-  }
-}
+export { DuplicateEventIdError, StoreClosedError };
 
 export interface SqliteEventStoreOptions {
   /** Clock for `recordedAt` (tests pass a fixed one). */
