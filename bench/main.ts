@@ -1,5 +1,6 @@
 // `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
-// Options: --large (also 1M-entry restart/audit and read-side queries), --skip-e2e, --skip-distributed.
+// Options: --large (also 1M-entry restart/audit and read-side queries), --skip-e2e, --skip-distributed,
+// --only NAME[,NAME] (probes by name: e2e, distributed, crypto, log, readside).
 import path from 'node:path';
 import { e2eProbe } from './probes/e2e.ts';
 import { distributedProbe } from './probes/distributed.ts';
@@ -16,7 +17,11 @@ const sections: Section[] = [];
 const probes: [string, () => Promise<Section[]>][] = [['crypto', cryptoProbe], ['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })], ['read side', () => readsideProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
 if (!args.has('--skip-e2e')) probes.unshift(['end to end', e2eProbe]);
 if (!args.has('--skip-e2e') && !args.has('--skip-distributed')) probes.splice(1, 0, ['beyond one machine', () => distributedProbe()]);
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
+const probeKey: Record<string, string> = { 'end to end': 'e2e', 'beyond one machine': 'distributed', crypto: 'crypto', log: 'log', 'read side': 'readside' };
 for (const [name, probe] of probes) {
+  if (only && !only.has(probeKey[name] ?? name)) continue;
   process.stderr.write(`bench: ${name}…\n`);
   try {
     sections.push(...(await probe()));

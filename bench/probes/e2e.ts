@@ -13,6 +13,7 @@ import { superviseProcesses } from '../../hub/src/app/supervisor.ts';
 import { parseConfig } from '../../hub/src/config/config.ts';
 import { findNatsServer, freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
+import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
@@ -117,7 +118,8 @@ async function e2eRun(births: number, rate: number, seed: number): Promise<RunRe
     await supervisor.stop();
   }
   // Latency per birth: submission until its last delivery's receipt was logged.
-  const store = openSqliteEventStore(logFiles(exchange.hubDir).events);
+  // Through the case keys: a birth case's entries are sealed in the store.
+  const store = openCaseLog(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir);
   const causeOf = new Map<string, string>();
   const open = new Map<string, number>();
   const done: number[] = [];
