@@ -1,6 +1,7 @@
 // Retention: the hub erases a birth case by itself once its last hand-off is older than the
 // configured period, and logs it. The clock is injected; the log and the key store are real
 // files. Personal data is kept as ciphertext under the case key; the Merkle leaves commit to it.
+import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +13,9 @@ import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { caseKeyFile } from '../../hub/src/log/caseKeys.ts';
 import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
-import { startRetention } from '../../hub/src/log/retention.ts';
+import { eraseExpiredCases, startRetention } from '../../hub/src/log/retention.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
+import { corrected, registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { until } from '../support/processes.ts';
 
@@ -25,15 +26,22 @@ const birth = (eintragsnummer: string, familyName: string) =>
     child: { name: { firstNames: ['Adelgunde'], familyName }, sex: 'w', birth: { date: '2026-11-01', exact: false }, placeOfBirth: { city: 'Bremen' } },
   });
 
+const t0 = Date.parse('2026-11-05T10:00:00.000Z');
+
+/** A hub's log, case keys and scheduler on real files, with a clock the test sets. */
+async function openWithClock(start: number) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'elfe-retention-'));
+  let clock = start;
+  const now = () => new Date(clock);
+  const raw = await openHubLog({ dataDir, checkpoint: { everyEntries: 1_000_000, everyMs: 0 }, now });
+  const log = openCaseLog(raw, dataDir, { now });
+  const scheduler = startScheduler({ log, table: testRoutingTable });
+  return { dataDir, raw, log, scheduler, now, setClock: (t: number) => (clock = t) };
+}
+
 describe('retention with an injected clock', () => {
   it('erases a case two years after its last hand-off, logs CaseErased, and the log stays verifiable', async () => {
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'elfe-retention-'));
-    const t0 = Date.parse('2026-11-05T10:00:00.000Z');
-    let clock = t0;
-    const now = () => new Date(clock);
-    const raw = await openHubLog({ dataDir, checkpoint: { everyEntries: 1_000_000, everyMs: 0 }, now });
-    const log = openCaseLog(raw, dataDir, { now });
-    const scheduler = startScheduler({ log, table: testRoutingTable });
+    const { dataDir, raw, log, scheduler, setClock, now } = await openWithClock(t0);
 
     const old = registered(birth('R1', 'Altenbrueck'));
     const young = registered(birth('R2', 'Jungbluthova'));
@@ -44,7 +52,7 @@ describe('retention with an injected clock', () => {
     expect(oldStream).not.toContain('R1');
     await log.append(oldStream, [toRecord(old)]);
     await until(() => scheduler.stats.scheduled >= 1, 10_000, 'the old case handed off');
-    clock = t0 + 400 * day;
+    setClock(t0 + 400 * day);
     await log.append(youngStream, [toRecord(young)]);
     await until(() => scheduler.stats.scheduled >= 2, 10_000, 'the young case handed off');
 
@@ -58,14 +66,14 @@ describe('retention with an injected clock', () => {
     expect(readBack[0]).toMatchObject({ success: true, data: { data: { child: { name: { familyName: 'Altenbrueck' } } } } });
 
     const erased: string[] = [];
-    clock = t0 + 729 * day;
+    setClock(t0 + 729 * day);
     const retention = startRetention(log, { afterLastHandoffDays: 730, intervalMs: 20, now, onErased: (stream) => erased.push(stream) });
     await new Promise((r) => setTimeout(r, 200));
     expect(erased).toEqual([]);
-    clock = t0 + 731 * day;
+    setClock(t0 + 731 * day);
     await until(() => erased.length === 1, 10_000, 'the old case erased');
     expect(erased).toEqual([oldStream]);
-    clock = t0 + 400 * day + 731 * day;
+    setClock(t0 + 400 * day + 731 * day);
     await until(() => erased.length === 2, 10_000, 'the young case erased');
     await retention.stop();
     await scheduler.stop();
@@ -94,5 +102,30 @@ describe('retention with an injected clock', () => {
       }
     })();
     expect(report).toMatchObject({ ok: true });
+  });
+
+  it('a hand-off time the key store lost (a crash before it was written) does not make a case go early', async () => {
+    const { dataDir, log, scheduler, setClock, now } = await openWithClock(t0);
+    const registration = birth('R3', 'Spaetkorrigiert');
+    const stream = log.caseStream(registration.registerKey);
+    await log.append(stream, [toRecord(registered(registration))]);
+    await until(() => scheduler.stats.scheduled >= 1, 10_000, 'the case handed off');
+    // 700 days later a correction is handed off again ...
+    setClock(t0 + 700 * day);
+    const scheduledBefore = scheduler.stats.scheduled;
+    await log.append(stream, [toRecord(corrected({ ...registration, child: { ...registration.child, name: { ...registration.child.name, firstNames: ['Adelheid'] } } }))]);
+    await until(() => scheduler.stats.scheduled > scheduledBefore, 10_000, 'the correction handed off');
+    await scheduler.stop();
+    // ... but the key store still says t0, as a crash before its write would leave it.
+    log.keys.flushHandoffs();
+    const db = new Database(caseKeyFile(dataDir));
+    db.prepare('UPDATE case_keys SET last_handoff_at = ?').run(new Date(t0).toISOString());
+    db.close();
+
+    setClock(t0 + 731 * day);
+    expect(await eraseExpiredCases(log, { afterLastHandoffDays: 730, now })).toEqual([]);
+    setClock(t0 + 700 * day + 731 * day);
+    expect(await eraseExpiredCases(log, { afterLastHandoffDays: 730, now })).toEqual([stream]);
+    await log.close();
   });
 });

@@ -151,6 +151,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
   const scheduler = startScheduler({
     log: caseLog,
     table: config.routing,
+    positionFile: path.join(dataDir, 'scheduler.position'),
     onUnroutable: (stream, reason) => say('routing.unroutable', { stream, reason }),
     encryptFor: (dvdv: string) => recipients(dvdv),
     onUndeliverable: (id: string, dvdv: string, reason: string, stream: string) => {

@@ -18,10 +18,27 @@ export interface CaseKeyRow {
   readonly lastHandoffAt: string | null;
 }
 
+/** Keys kept in memory (least recently used dropped first): memory stays flat in the number of cases. */
+const cachedKeys = 10_000;
+/** How long hand-off times wait to be written together (retention checks the log before it erases, so a crash losing them erases nothing early). */
+const handoffFlushMs = 1000;
+
+interface NewKey {
+  readonly key: Buffer;
+  readonly createdAt: string;
+  readonly waiters: { resolve: (key: Buffer | undefined) => void; reject: (error: unknown) => void }[];
+}
+
 export class CaseKeyStore {
   readonly #db: Database.Database;
   readonly #secret: Buffer;
   readonly #cache = new Map<string, Buffer>();
+  /** Keys to create in the next transaction (one fsync for all cases that begin meanwhile). */
+  #newKeys = new Map<string, NewKey>();
+  /** Latest hand-off per case, not yet written. */
+  #handoffs = new Map<string, string>();
+  #handoffTimer: NodeJS.Timeout | undefined;
+  readonly #stmts;
 
   constructor(readonly file: string) {
     preparePrivateDatabaseFile(file);
@@ -41,6 +58,18 @@ export class CaseKeyStore {
     `);
     this.#db.prepare('INSERT OR IGNORE INTO hub_secret (id, secret) VALUES (1, ?)').run(randomBytes(32));
     this.#secret = (this.#db.prepare('SELECT secret FROM hub_secret WHERE id = 1').get() as { secret: Buffer }).secret;
+    this.#stmts = {
+      key: this.#db.prepare('SELECT key FROM case_keys WHERE case_id = ?'),
+      erased: this.#db.prepare('SELECT 1 FROM erased_cases WHERE case_id = ?'),
+      insertKey: this.#db.prepare('INSERT OR IGNORE INTO case_keys (case_id, key, created_at) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM erased_cases WHERE case_id = ?)'),
+      handedOff: this.#db.prepare('UPDATE case_keys SET last_handoff_at = ? WHERE case_id = ? AND (last_handoff_at IS NULL OR last_handoff_at < ?)'),
+    };
+  }
+
+  #remember(caseId: string, key: Buffer): void {
+    this.#cache.delete(caseId);
+    this.#cache.set(caseId, key);
+    if (this.#cache.size > cachedKeys) this.#cache.delete(this.#cache.keys().next().value!);
   }
 
   /** The keyed case id of a register key: 128 bits of HMAC-SHA256 under the hub's secret, hex. */
@@ -52,31 +81,84 @@ export class CaseKeyStore {
   /** The case's key while it exists. */
   keyOf(caseId: string): Buffer | undefined {
     const cached = this.#cache.get(caseId);
-    if (cached) return cached;
-    const row = this.#db.prepare('SELECT key FROM case_keys WHERE case_id = ?').get(caseId) as { key: Buffer } | undefined;
-    if (row) this.#cache.set(caseId, row.key);
+    if (cached) {
+      this.#remember(caseId, cached);
+      return cached;
+    }
+    const row = this.#stmts.key.get(caseId) as { key: Buffer } | undefined;
+    if (row) this.#remember(caseId, row.key);
     return row?.key;
   }
 
   isErased(caseId: string): boolean {
-    return this.#db.prepare('SELECT 1 FROM erased_cases WHERE case_id = ?').get(caseId) !== undefined;
+    return this.#stmts.erased.get(caseId) !== undefined;
   }
 
-  /** The case's key, created (random, 256 bits) on first use; none once the case is erased. */
-  keyFor(caseId: string, now: Date): Buffer | undefined {
+  /**
+   * The case's key, created (random, 256 bits) on first use; none once the case is erased.
+   * A new key is durable before the promise settles, so nothing is sealed under a key a crash
+   * could lose; keys that cases ask for in the same turn share one transaction.
+   */
+  keyFor(caseId: string, now: Date): Promise<Buffer | undefined> {
     const existing = this.keyOf(caseId);
-    if (existing || this.isErased(caseId)) return existing;
-    this.#db.prepare('INSERT OR IGNORE INTO case_keys (case_id, key, created_at) VALUES (?, ?, ?)').run(caseId, randomBytes(32), now.toISOString());
-    return this.keyOf(caseId);
+    if (existing) return Promise.resolve(existing);
+    if (this.isErased(caseId)) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const pending = this.#newKeys.get(caseId);
+      if (pending) {
+        pending.waiters.push({ resolve, reject });
+        return;
+      }
+      if (this.#newKeys.size === 0) setImmediate(() => this.#createKeys());
+      this.#newKeys.set(caseId, { key: randomBytes(32), createdAt: now.toISOString(), waiters: [{ resolve, reject }] });
+    });
   }
 
-  /** Records a hand-off of the case (the retention period runs from the last one). */
+  #createKeys(): void {
+    const batch = this.#newKeys;
+    this.#newKeys = new Map();
+    try {
+      this.#db.transaction(() => {
+        for (const [caseId, k] of batch) this.#stmts.insertKey.run(caseId, k.key, k.createdAt, caseId);
+      })();
+    } catch (error) {
+      for (const k of batch.values()) k.waiters.forEach((w) => w.reject(error));
+      return;
+    }
+    for (const [caseId, k] of batch) {
+      // Another hub process sharing the file may have created it first: its key is the key.
+      const key = this.keyOf(caseId);
+      k.waiters.forEach((w) => w.resolve(key));
+    }
+  }
+
+  /**
+   * Records a hand-off of the case (the retention period runs from the last one). Written with
+   * the others of the next second in one transaction; retention reads the case's stream before
+   * it erases, so a hand-off time lost in a crash never makes a case go early.
+   */
   handedOff(caseId: string, at: Date): void {
-    this.#db.prepare('UPDATE case_keys SET last_handoff_at = ? WHERE case_id = ? AND (last_handoff_at IS NULL OR last_handoff_at < ?)').run(at.toISOString(), caseId, at.toISOString());
+    const iso = at.toISOString();
+    const known = this.#handoffs.get(caseId);
+    if (known === undefined || known < iso) this.#handoffs.set(caseId, iso);
+    this.#handoffTimer ??= setTimeout(() => this.flushHandoffs(), handoffFlushMs).unref();
+  }
+
+  /** Writes the hand-off times recorded so far. */
+  flushHandoffs(): void {
+    if (this.#handoffTimer) clearTimeout(this.#handoffTimer);
+    this.#handoffTimer = undefined;
+    if (this.#handoffs.size === 0) return;
+    const batch = this.#handoffs;
+    this.#handoffs = new Map();
+    this.#db.transaction(() => {
+      for (const [caseId, at] of batch) this.#stmts.handedOff.run(at, caseId, at);
+    })();
   }
 
   /** Cases whose last hand-off (or, without one, their first entry) is before `cutoff`. */
   idleSince(cutoff: Date): CaseKeyRow[] {
+    this.flushHandoffs();
     return (this.#db.prepare('SELECT case_id, created_at, last_handoff_at FROM case_keys WHERE COALESCE(last_handoff_at, created_at) < ? ORDER BY case_id').all(cutoff.toISOString()) as { case_id: string; created_at: string; last_handoff_at: string | null }[]).map(
       (r) => ({ caseId: r.case_id, createdAt: r.created_at, lastHandoffAt: r.last_handoff_at }),
     );
@@ -102,6 +184,7 @@ export class CaseKeyStore {
   }
 
   close(): void {
+    this.flushHandoffs();
     this.#cache.clear();
     this.#db.close();
   }

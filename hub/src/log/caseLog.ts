@@ -109,11 +109,15 @@ export class CaseLog implements EventStore {
     if (direct) return direct;
     if (!stream.startsWith('delivery-')) return undefined;
     const deliveryId = stream.slice('delivery-'.length);
-    if (!this.#deliveryCases.has(deliveryId)) {
+    let caseId = this.#deliveryCases.get(deliveryId);
+    if (caseId === undefined) {
       const scheduled = await this.#inner.getByEventId(deliveryId);
-      this.#deliveryCases.set(deliveryId, (scheduled && caseIdOfStream(scheduled.stream)) ?? null);
+      caseId = (scheduled && caseIdOfStream(scheduled.stream)) ?? null;
+      this.#deliveryCases.set(deliveryId, caseId);
+      // Bounded: memory stays flat in the number of deliveries.
+      if (this.#deliveryCases.size > 10_000) this.#deliveryCases.delete(this.#deliveryCases.keys().next().value!);
     }
-    return this.#deliveryCases.get(deliveryId) ?? undefined;
+    return caseId ?? undefined;
   }
 
   #open(stored: StoredEvent): StoredEvent {
@@ -128,7 +132,7 @@ export class CaseLog implements EventStore {
     if (!caseId) return this.#inner.append(stream, events, expectedRevision);
     const now = this.#now();
     const toSeal = events.filter((e) => e.type !== 'CaseErased');
-    const key = toSeal.length === 0 ? undefined : stream.startsWith('birth-') ? this.keys.keyFor(caseId, now) : this.keys.keyOf(caseId);
+    const key = toSeal.length === 0 ? undefined : stream.startsWith('birth-') ? await this.keys.keyFor(caseId, now) : this.keys.keyOf(caseId);
     if (toSeal.length > 0 && !key) throw new CaseErasedError(caseId);
     const sealed = events.map((e) => (e.type === 'CaseErased' || !key ? e : sealEntry(e, stream, caseId, key)));
     const result = await this.#inner.append(stream, sealed, expectedRevision);

@@ -22,10 +22,23 @@ export async function eraseExpiredCases(log: CaseLog, options: Pick<RetentionOpt
   const erased: string[] = [];
   for (const row of log.keys.idleSince(cutoff)) {
     const stream = `birth-${row.caseId}`;
+    // The key store's hand-off times are written a second late; the case's own stream is the
+    // record. A case with an entry after the cutoff is not due yet.
+    const latest = await latestEntryAt(log, stream);
+    if (latest !== undefined && latest >= cutoff.toISOString()) {
+      log.keys.handedOff(row.caseId, new Date(latest));
+      continue;
+    }
     const done = await log.erase(stream, `retention period elapsed: ${options.afterLastHandoffDays} days after the last hand-off (${row.lastHandoffAt ?? row.createdAt})`);
     if (done) erased.push(stream);
   }
   return erased;
+}
+
+async function latestEntryAt(log: CaseLog, stream: string): Promise<string | undefined> {
+  let latest: string | undefined;
+  for await (const e of log.readStream(stream)) if (latest === undefined || e.recordedAt > latest) latest = e.recordedAt;
+  return latest;
 }
 
 export interface Retention {

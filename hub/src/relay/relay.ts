@@ -6,12 +6,12 @@
 // crash re-publishes at most what was in flight: JetStream's duplicate window absorbs the
 // overlap, and connectors act once per delivery id even beyond it. It never skips: while NATS
 // is away it retries.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { headers } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { deliveryStream, deliverySubject, type Delivery, type Signer } from '../../../contracts/index.ts';
 import type { EventStore, Subscription } from '../log/eventStore.ts';
 import { fromRecord } from '../log/records.ts';
+import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 
 export const logPositionHeader = 'Elfe-Log-Position';
 
@@ -41,24 +41,6 @@ export async function resumePosition(jsm: JetStreamManager): Promise<number> {
   return Number.isSafeInteger(position) ? position + 1 : 0;
 }
 
-function readPositionFile(file: string | undefined): number | undefined {
-  if (!file || !existsSync(file)) return undefined;
-  const position = Number(readFileSync(file, 'utf8').trim());
-  return Number.isSafeInteger(position) && position >= 0 ? position : undefined;
-}
-
-function writePositionFile(file: string, position: number): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, String(position));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { js, jsm, log, signer } = options;
   const retryMs = options.retryMs ?? 250;
@@ -70,27 +52,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const pending: number[] = [];
   const inFlight = new Set<Promise<void>>();
   let seen = from;
-  let saved = from;
-  let saving = false;
   const lowWater = () => pending[0] ?? seen;
-  const save = () => {
-    if (!options.positionFile || saving) return;
-    const mark = lowWater();
-    if (mark <= saved) return;
-    saving = true;
-    // On the next turn, so that a burst of acks costs one write.
-    setImmediate(() => {
-      saving = false;
-      const now = lowWater();
-      if (now <= saved) return;
-      try {
-        writePositionFile(options.positionFile!, now);
-        saved = now;
-      } catch {
-        // Not written: a restart re-publishes a little more, which the dedup absorbs.
-      }
-    });
-  };
+  // Written at most every 200 ms: a restart re-publishes what came after, which the dedup absorbs.
+  const position = positionKeeper(options.positionFile, lowWater, from);
+  const save = () => position.advanced();
   const subscription: Subscription = log.subscribe(from);
   const done = (async () => {
     for await (const stored of subscription) {
@@ -150,6 +115,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await subscription.close();
       await done;
       await Promise.all(inFlight);
+      position.flush();
     },
   };
 }

@@ -1,10 +1,14 @@
 // The routing shell: tails the log, folds each birth case through the pure decider, and
-// appends every decision as a `DeliveryScheduled` event to the case's stream. Delivery ids
-// are the event ids, so a restart that replays the log stores nothing twice.
+// appends the decisions an event causes, together, as `DeliveryScheduled` events to the
+// case's stream. Delivery ids are the event ids, so deciding an event again stores nothing
+// twice. The scheduler keeps its position in a file (below it every event is decided) and
+// resumes there; a case's state comes from a bounded cache or, on a miss, from the case's own
+// stream: neither start time nor memory grows with the history.
 import type { KeyObject } from 'node:crypto';
 import { encryptPayload, type DeliveryScheduled } from '../../../contracts/index.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
+import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
 import type { RoutingTable } from '../routing/routingTable.ts';
 
@@ -20,10 +24,14 @@ export interface SchedulerOptions {
   readonly encryptFor?: (dvdv: string) => { key: KeyObject } | { reason: string };
   /** Told about deliveries held back because the recipient cannot receive them now. */
   readonly onUndeliverable?: (deliveryId: string, recipient: string, reason: string, stream: string) => void;
+  /** Where the scheduler keeps its position; without it, it decides from the start of the log. */
+  readonly positionFile?: string;
+  /** Case states kept in memory (default 10 000); others are read from their streams. */
+  readonly cachedCases?: number;
 }
 
 export interface Scheduler {
-  readonly stats: { scheduled: number; unroutable: number; dropped: number; undeliverable: number; position: number };
+  readonly stats: { scheduled: number; unroutable: number; dropped: number; undeliverable: number; position: number; resumedFrom: number; casesRead: number };
   stop(): Promise<void>;
 }
 
@@ -53,100 +61,162 @@ function scheduledEvent(decision: DeliveryDecision, correlationId: string, decid
 }
 
 /**
- * Appends a decision at the case revision it was made on. If the case moved on meanwhile
- * (the scheduler lags behind the ingress), the newer events are checked first: after a
- * consent withdrawal, a delivery to the Elterngeldstelle is not made any more.
+ * Appends an event's decisions together at the case revision they were made on. If the case
+ * moved on meanwhile (the scheduler lags behind the ingress), the newer events are checked
+ * first: after a consent withdrawal, a delivery to the Elterngeldstelle is not made any more.
+ * Returns the decisions the log holds now (written, or found there from before), the stream's
+ * revision after them and how many were dropped.
  */
 const isSameDecision = (newer: StoredEvent, scheduled: DeliveryScheduled): boolean => {
   const event = fromRecord(newer);
   return event?.type === 'DeliveryScheduled' && event.causationId === scheduled.causationId && event.data.recipient.dvdv === scheduled.data.recipient.dvdv;
 };
 
-async function appendDecision(log: EventStore, stored: StoredEvent, scheduled: DeliveryScheduled, revision: number): Promise<number | 'dropped' | 'already-scheduled'> {
+async function appendDecisions(log: EventStore, stream: string, decisions: DeliveryScheduled[], revision: number): Promise<{ written: DeliveryScheduled[]; revision: number; dropped: number }> {
   let expected = revision;
-  for (;;) {
+  let left = decisions;
+  let dropped = 0;
+  while (left.length > 0) {
     try {
-      return (await log.append(stored.stream, [toRecord(scheduled)], expected)).nextExpectedRevision;
+      return { written: left, revision: (await log.append(stream, left.map((d) => toRecord(d)), expected)).nextExpectedRevision, dropped };
     } catch (error) {
       if (error instanceof DuplicateEventIdError) {
+        if (left.length > 1) {
+          // One of them was scheduled before: settle them one by one.
+          const written: DeliveryScheduled[] = [];
+          for (const d of left) {
+            const one = await appendDecisions(log, stream, [d], expected);
+            written.push(...one.written);
+            dropped += one.dropped;
+            expected = Math.max(expected, one.revision);
+          }
+          return { written, revision: expected, dropped };
+        }
         // Scheduled before with other bytes (a fresh JWE on replay): keep the first. Delivery ids
         // lie in the hub's namespace, so the holder can only be this case's own delivery;
         // anything else is a broken invariant, and loud.
-        const holder = await log.getByEventId(scheduled.messageId);
-        if (holder?.stream === stored.stream && holder.type === 'DeliveryScheduled') return expected;
+        const holder = await log.getByEventId(left[0]!.messageId);
+        if (holder?.stream === stream && holder.type === 'DeliveryScheduled') return { written: left, revision: expected, dropped };
         throw error;
       }
       if (!(error instanceof WrongExpectedRevisionError)) throw error;
-      for await (const newer of log.readStream(stored.stream, { fromRevision: expected + 1 })) {
-        if (newer.type === 'ParentalConsentWithdrawn' && scheduled.data.recipient.role === 'elterngeldstelle') return 'dropped';
+      for await (const newer of log.readStream(stream, { fromRevision: expected + 1 })) {
+        if (newer.type === 'ParentalConsentWithdrawn') {
+          const kept = left.filter((d) => d.data.recipient.role !== 'elterngeldstelle');
+          dropped += left.length - kept.length;
+          left = kept;
+        }
         // Already scheduled for the same cause and recipient (a replay of a log whose delivery
         // ids were derived before they moved to the hub's namespace): nothing to add.
-        if (newer.type === 'DeliveryScheduled' && isSameDecision(newer, scheduled)) return 'already-scheduled';
+        if (newer.type === 'DeliveryScheduled') left = left.filter((d) => !isSameDecision(newer, d));
         expected = newer.streamRevision;
       }
     }
   }
+  return { written: [], revision: expected, dropped };
+}
+
+/** A case as the scheduler knows it: its state and the stream revision it has seen or written. */
+interface KnownCase {
+  state: CaseState;
+  revision: number;
+}
+
+/**
+ * A case's state before the entry at `position`, from its stream: every entry before it, and
+ * every delivery the hub already scheduled for the case (deciding again what the log holds
+ * would only repeat it).
+ */
+async function readCase(log: EventStore, stream: string, position: number): Promise<KnownCase> {
+  let state = initialState;
+  let revision = -1;
+  for await (const stored of log.readStream(stream)) {
+    if (stored.position >= position && stored.type !== 'DeliveryScheduled') continue;
+    const event = fromRecord(stored);
+    if (event) state = evolve(state, event);
+    revision = Math.max(revision, stored.streamRevision);
+  }
+  return { state, revision };
 }
 
 export function startScheduler(options: SchedulerOptions): Scheduler {
   const { log, table } = options;
-  const cases = new Map<string, CaseState>();
-  /** Revision of each case stream as far as the scheduler has seen or written it. */
-  const revisions = new Map<string, number>();
-  const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, position: 0 };
-  const subscription: Subscription = log.subscribe(0);
+  const limit = Math.max(1, options.cachedCases ?? 10_000);
+  /** Cases seen lately, least recently used first. */
+  const cases = new Map<string, KnownCase>();
+  const from = readPositionFile(options.positionFile) ?? 0;
+  const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, position: from, resumedFrom: from, casesRead: 0 };
+  /** Positions of events whose deliveries were held back: the kept position stays before the first, so a restart decides them again. */
+  const heldBack: number[] = [];
+  const position = positionKeeper(options.positionFile, () => Math.min(heldBack[0] ?? stats.position, stats.position), from, 1000);
+  const remember = (stream: string, known: KnownCase) => {
+    cases.delete(stream);
+    cases.set(stream, known);
+    if (cases.size > limit) cases.delete(cases.keys().next().value!);
+  };
+  const subscription: Subscription = log.subscribe(from);
   const done = (async () => {
     for await (const stored of subscription) {
+      if (stored.stream.startsWith('birth-')) await decideOn(stored);
       stats.position = stored.position + 1;
-      if (!stored.stream.startsWith('birth-')) continue;
-      // An erased case is routed no more (its earlier entries no longer open after a restart).
-      if (stored.type === 'CaseErased') {
-        cases.delete(stored.stream);
-        continue;
-      }
-      const event = fromRecord(stored);
-      revisions.set(stored.stream, Math.max(revisions.get(stored.stream) ?? -1, stored.streamRevision));
-      if (!event) continue;
-      let state = cases.get(stored.stream) ?? initialState;
-      const decisions = decide(state, event, table);
-      state = evolve(state, event);
-      for (const d of decisions) {
-        if (!isDecision(d)) {
-          stats.unroutable++;
-          options.onUnroutable?.(stored.stream, d.reason);
-          continue;
-        }
-        let payloadJwe: string | undefined;
-        if (options.encryptFor) {
-          const target = options.encryptFor(d.recipient.dvdv);
-          if ('reason' in target) {
-            // Held back, visibly: a later event of the case (or a restart) decides it again.
-            stats.undeliverable++;
-            options.onUndeliverable?.(d.deliveryId, d.recipient.dvdv, target.reason, stored.stream);
-            continue;
-          }
-          payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);
-        }
-        const scheduled = scheduledEvent(d, event.correlationId, stored.recordedAt, payloadJwe);
-        const written = await appendDecision(log, stored, scheduled, revisions.get(stored.stream)!);
-        if (written === 'dropped') {
-          stats.dropped++;
-          continue;
-        }
-        if (written === 'already-scheduled') continue;
-        revisions.set(stored.stream, Math.max(revisions.get(stored.stream)!, written));
-        // Applied at once, so that the next event of the case sees it even before the log echoes it.
-        state = evolve(state, scheduled);
-        stats.scheduled++;
-      }
-      cases.set(stored.stream, state);
+      position.advanced();
     }
   })();
+
+  async function decideOn(stored: StoredEvent): Promise<void> {
+    // An erased case is routed no more (its entries no longer open).
+    if (stored.type === 'CaseErased') {
+      cases.delete(stored.stream);
+      return;
+    }
+    const event = fromRecord(stored);
+    if (!event) return;
+    let known = cases.get(stored.stream);
+    if (!known) {
+      known = await readCase(log, stored.stream, stored.position);
+      stats.casesRead++;
+    }
+    known.revision = Math.max(known.revision, stored.streamRevision);
+    const decisions = decide(known.state, event, table);
+    known.state = evolve(known.state, event);
+    const scheduled: DeliveryScheduled[] = [];
+    for (const d of decisions) {
+      if (!isDecision(d)) {
+        stats.unroutable++;
+        options.onUnroutable?.(stored.stream, d.reason);
+        continue;
+      }
+      let payloadJwe: string | undefined;
+      if (options.encryptFor) {
+        const target = options.encryptFor(d.recipient.dvdv);
+        if ('reason' in target) {
+          // Held back, visibly: a later event of the case (or a restart) decides it again.
+          stats.undeliverable++;
+          if (heldBack.at(-1) !== stored.position) heldBack.push(stored.position);
+          options.onUndeliverable?.(d.deliveryId, d.recipient.dvdv, target.reason, stored.stream);
+          continue;
+        }
+        payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);
+      }
+      scheduled.push(scheduledEvent(d, event.correlationId, stored.recordedAt, payloadJwe));
+    }
+    if (scheduled.length > 0) {
+      const result = await appendDecisions(log, stored.stream, scheduled, known.revision);
+      stats.dropped += result.dropped;
+      known.revision = Math.max(known.revision, result.revision);
+      // Applied at once, so that the next event of the case sees them even before the log echoes them.
+      for (const s of result.written) known.state = evolve(known.state, s);
+      stats.scheduled += result.written.length;
+    }
+    remember(stored.stream, known);
+  }
+
   return {
     stats,
     async stop() {
       await subscription.close();
       await done;
+      position.flush();
     },
   };
 }
