@@ -12,7 +12,7 @@
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { canonicalBytes, hubDerivedUuid, type CaseErased, type GeburtenregisterKey } from '../../../contracts/index.ts';
 import { CaseKeyStore, caseKeyFile } from './caseKeys.ts';
-import { DuplicateEventIdError, type AppendResult, type EventStore, type ExpectedRevision, type JsonValue, type NewEvent, type ReadAllOptions, type ReadStreamOptions, type StoredEvent, type Subscription } from './eventStore.ts';
+import { DuplicateEventIdError, type AppendResult, type EventStore, type ExpectedRevision, type JsonValue, type NewEvent, type ReadAllOptions, type ReadStreamOptions, type StoredEvent, type SubscribeOptions, type Subscription } from './eventStore.ts';
 import { hubProducer, toRecord } from './records.ts';
 
 /** What a sealed entry's `data` holds: ciphertext and what is needed to open it, nothing personal. */
@@ -140,8 +140,8 @@ export class CaseLog implements EventStore {
     return result;
   }
 
-  async *#opened(events: AsyncIterable<StoredEvent>): AsyncGenerator<StoredEvent> {
-    for await (const e of events) yield this.#open(e);
+  async *#opened(events: AsyncIterable<StoredEvent>, open?: (stored: StoredEvent) => boolean): AsyncGenerator<StoredEvent> {
+    for await (const e of events) yield !open || open(e) ? this.#open(e) : e;
   }
 
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent> {
@@ -152,9 +152,9 @@ export class CaseLog implements EventStore {
     return this.#opened(this.#inner.readAll(options));
   }
 
-  subscribe(fromPosition: number): Subscription {
+  subscribe(fromPosition: number, options: SubscribeOptions = {}): Subscription {
     const inner = this.#inner.subscribe(fromPosition);
-    const opened = this.#opened(inner);
+    const opened = this.#opened(inner, options.open);
     return { close: () => inner.close(), [Symbol.asyncIterator]: () => opened };
   }
 

@@ -46,6 +46,15 @@ export interface ReadAllOptions {
   readonly maxCount?: number;
 }
 
+/**
+ * What a subscriber needs opened. A store that seals entries (the case log) opens only those
+ * `open` accepts and passes the others as stored: their position, stream and type are always
+ * clear. Stores that seal nothing ignore it.
+ */
+export interface SubscribeOptions {
+  readonly open?: (stored: StoredEvent) => boolean;
+}
+
 /** Catch-up then live subscription to the global order. */
 export interface Subscription extends AsyncIterable<StoredEvent> {
   close(): Promise<void>;
@@ -55,7 +64,7 @@ export interface EventStore {
   append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult>;
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent>;
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent>;
-  subscribe(fromPosition: number): Subscription;
+  subscribe(fromPosition: number, options?: SubscribeOptions): Subscription;
   /** Position one past the last stored event (the number of events in the log). */
   size(): Promise<number>;
   /** The event with this id, if stored. */

@@ -27,6 +27,12 @@ export interface KeptSigned {
 
 export const certificateFingerprint = (cert: X509Certificate): string => createHash('sha256').update(cert.raw).digest('hex');
 
+/** The same fingerprint from the PEM text, without parsing the certificate (it was verified before it is kept). */
+const pemFingerprint = (pem: string): string =>
+  pem.indexOf('-----BEGIN', 1) === -1
+    ? createHash('sha256').update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64')).digest('hex')
+    : certificateFingerprint(new X509Certificate(pem));
+
 export class SignatureKeeper {
   readonly #known = new Set<string>();
   constructor(
@@ -38,9 +44,9 @@ export class SignatureKeeper {
   async keep(signature: DetachedSignature): Promise<KeptSignature> {
     const kept = { alg: signature.alg, keyId: signature.keyId, value: signature.value };
     if (!signature.certificate) return kept;
-    const cert = new X509Certificate(signature.certificate);
-    const fingerprint = certificateFingerprint(cert);
+    const fingerprint = pemFingerprint(signature.certificate);
     if (!this.#known.has(fingerprint)) {
+      const cert = new X509Certificate(signature.certificate);
       const messageId = hubDerivedUuid('certificate', fingerprint);
       if (!(await this.log.getByEventId(messageId))) {
         const event: CertificateSeen = {

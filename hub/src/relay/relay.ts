@@ -56,7 +56,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   // Written at most every 200 ms: a restart re-publishes what came after, which the dedup absorbs.
   const position = positionKeeper(options.positionFile, lowWater, from);
   const save = () => position.advanced();
-  const subscription: Subscription = log.subscribe(from);
+  const subscription: Subscription = log.subscribe(from, { open: (stored) => stored.type === 'DeliveryScheduled' });
   const done = (async () => {
     for await (const stored of subscription) {
       stats.position = stored.position + 1;

@@ -154,10 +154,11 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     cases.set(stream, known);
     if (cases.size > limit) cases.delete(cases.keys().next().value!);
   };
-  const subscription: Subscription = log.subscribe(from);
+  // Its own decisions come back through the log too; they are already applied, so they stay sealed.
+  const subscription: Subscription = log.subscribe(from, { open: (stored) => stored.stream.startsWith('birth-') && stored.type !== 'DeliveryScheduled' });
   const done = (async () => {
     for await (const stored of subscription) {
-      if (stored.stream.startsWith('birth-')) await decideOn(stored);
+      if (stored.stream.startsWith('birth-') && stored.type !== 'DeliveryScheduled') await decideOn(stored);
       stats.position = stored.position + 1;
       position.advanced();
     }
