@@ -22,6 +22,7 @@ import { DuplicateEventIdError, type EventStore, type JsonValue } from '../log/e
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
 import { SignatureKeeper } from '../log/signatures.ts';
 import { deliveryStream } from '../log/streams.ts';
+import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from '../ingress/securityEvents.ts';
 
 export interface ReceiptOptions {
@@ -33,6 +34,8 @@ export interface ReceiptOptions {
   /** Rate limit of security events per sender. */
   readonly securityEvents?: SecurityEventLimits;
   readonly now?: () => Date;
+  /** Receipts handled at once (default 64). */
+  readonly concurrency?: number;
 }
 
 export interface ReceiptProcessor {
@@ -72,6 +75,7 @@ const sameAnswer = (a: FinalAnswer, b: FinalAnswer): boolean =>
 export async function startReceiptProcessor(options: ReceiptOptions): Promise<ReceiptProcessor> {
   const { nc, js, jsm, log, verifier } = options;
   const now = options.now ?? (() => new Date());
+  const concurrency = Math.max(1, options.concurrency ?? 64);
   const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0, repeated: 0, contradicted: 0, securityEvents: 0, securityEventsSuppressed: 0 };
   const security = startSecurityRecorder(log, now, stats, options.securityEvents);
   const signatures = new SignatureKeeper(log, now);
@@ -89,13 +93,16 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     return undefined;
   }
 
-  async function handle(data: Uint8Array, receivedAt: Date): Promise<void> {
-    let json: unknown;
+  const parseJson = (data: Uint8Array): unknown => {
     try {
-      json = JSON.parse(decoder.decode(data));
+      return JSON.parse(decoder.decode(data));
     } catch {
-      return refuse('malformed', 'receipt is not JSON', undefined, {});
+      return undefined;
     }
+  };
+
+  async function handle(json: unknown, receivedAt: Date): Promise<void> {
+    if (json === undefined) return refuse('malformed', 'receipt is not JSON', undefined, {});
     const parsed = SignedReceiptSchema.safeParse(json);
     if (!parsed.success) return refuse('malformed', `receipt does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`, undefined, {});
     const receipt = parsed.data.payload;
@@ -157,15 +164,22 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
   const consumer = await js.consumers.get(receiptStream, 'hub-receipts');
   // Short pulls: a pull lost with a dead cluster node is noticed in ~2 s (missed heartbeats).
   const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
+  // Receipts are handled concurrently (their appends share the log's group commits), those
+  // for the same delivery one after the other in the order JetStream stored them, so the
+  // first final answer stays the first.
+  const lanes = new KeyedLanes(concurrency);
   const receiptsDone = (async () => {
     for await (const m of messages) {
-      try {
-        await handle(m.data, m.time);
-        m.ack();
-      } catch {
-        m.nak(1000);
-      }
+      const json = parseJson(m.data);
+      const deliveryId = (json as { payload?: { deliveryId?: unknown } } | undefined)?.payload?.deliveryId;
+      await lanes.run(typeof deliveryId === 'string' ? deliveryId : '', () =>
+        handle(json, m.time).then(
+          () => m.ack(),
+          () => m.nak(1000),
+        ),
+      );
     }
+    await lanes.idle();
   })();
 
   // Max-deliveries advisories are core NATS messages: a dead letter is recorded when the

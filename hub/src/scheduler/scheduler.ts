@@ -8,6 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { encryptPayload, type DeliveryScheduled } from '../../../contracts/index.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
+import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
 import type { RoutingTable } from '../routing/routingTable.ts';
@@ -28,6 +29,8 @@ export interface SchedulerOptions {
   readonly positionFile?: string;
   /** Case states kept in memory (default 10 000); others are read from their streams. */
   readonly cachedCases?: number;
+  /** Cases decided at once (default 64). */
+  readonly concurrency?: number;
 }
 
 export interface Scheduler {
@@ -146,9 +149,18 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const cases = new Map<string, KnownCase>();
   const from = readPositionFile(options.positionFile) ?? 0;
   const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, position: from, resumedFrom: from, casesRead: 0 };
-  /** Positions of events whose deliveries were held back: the kept position stays before the first, so a restart decides them again. */
-  const heldBack: number[] = [];
-  const position = positionKeeper(options.positionFile, () => Math.min(heldBack[0] ?? stats.position, stats.position), from, 1000);
+  /** The first event whose deliveries were held back: the kept position stays before it, so a restart decides them again. */
+  let firstHeldBack = Number.POSITIVE_INFINITY;
+  const position = positionKeeper(options.positionFile, () => Math.min(firstHeldBack, stats.position), from, 1000);
+  /** Events being decided, by position (increasing); below the first, everything is decided. */
+  const deciding: number[] = [];
+  let seen = from;
+  const advance = () => {
+    stats.position = deciding[0] ?? seen;
+    position.advanced();
+  };
+  // Cases are decided concurrently, each case's events in log order.
+  const lanes = new KeyedLanes(options.concurrency ?? 64);
   const remember = (stream: string, known: KnownCase) => {
     cases.delete(stream);
     cases.set(stream, known);
@@ -158,10 +170,21 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   const subscription: Subscription = log.subscribe(from, { open: (stored) => stored.stream.startsWith('birth-') && stored.type !== 'DeliveryScheduled' });
   const done = (async () => {
     for await (const stored of subscription) {
-      if (stored.stream.startsWith('birth-') && stored.type !== 'DeliveryScheduled') await decideOn(stored);
-      stats.position = stored.position + 1;
-      position.advanced();
+      if (stored.stream.startsWith('birth-') && stored.type !== 'DeliveryScheduled') {
+        deciding.push(stored.position);
+        await lanes.run(stored.stream, async () => {
+          try {
+            await decideOn(stored);
+          } finally {
+            deciding.splice(deciding.indexOf(stored.position), 1);
+            advance();
+          }
+        });
+      }
+      seen = stored.position + 1;
+      advance();
     }
+    await lanes.idle();
   })();
 
   async function decideOn(stored: StoredEvent): Promise<void> {
@@ -193,7 +216,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         if ('reason' in target) {
           // Held back, visibly: a later event of the case (or a restart) decides it again.
           stats.undeliverable++;
-          if (heldBack.at(-1) !== stored.position) heldBack.push(stored.position);
+          firstHeldBack = Math.min(firstHeldBack, stored.position);
           options.onUndeliverable?.(d.deliveryId, d.recipient.dvdv, target.reason, stored.stream);
           continue;
         }
