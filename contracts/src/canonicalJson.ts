@@ -18,6 +18,18 @@ export class CanonicalJsonError extends Error {
 
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** The RFC 8785 text of a number (ECMAScript's shortest round-trip form). */
+export function canonicalNumber(value: number, path = ''): string {
+  if (!Number.isFinite(value)) throw new CanonicalJsonError('non-finite number', path);
+  return JSON.stringify(value);
+}
+
+/** The RFC 8785 text of a string (ECMAScript's JSON escaping); lone surrogates have none. */
+export function canonicalString(value: string, path = ''): string {
+  if (loneSurrogate.test(value)) throw new CanonicalJsonError('lone surrogate in string', path);
+  return JSON.stringify(value);
+}
+
 function serialize(value: unknown, path: string, out: string[]): void {
   if (value === null) {
     out.push('null');
@@ -28,12 +40,10 @@ function serialize(value: unknown, path: string, out: string[]): void {
       out.push(value ? 'true' : 'false');
       return;
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalJsonError('non-finite number', path);
-      out.push(JSON.stringify(value));
+      out.push(canonicalNumber(value, path));
       return;
     case 'string':
-      if (loneSurrogate.test(value)) throw new CanonicalJsonError('lone surrogate in string', path);
-      out.push(JSON.stringify(value));
+      out.push(canonicalString(value, path));
       return;
     case 'object':
       break;
@@ -80,4 +90,13 @@ const encoder = new TextEncoder();
 /** The RFC 8785 canonical UTF-8 bytes of a JSON value. */
 export function canonicalBytes(value: unknown): Uint8Array {
   return encoder.encode(canonicalJson(value));
+}
+
+/** Whether a JSON text is exactly the RFC 8785 canonical text of its value (false for text that does not parse). */
+export function isCanonicalJson(text: string): boolean {
+  try {
+    return canonicalJson(JSON.parse(text)) === text;
+  } catch {
+    return false;
+  }
 }

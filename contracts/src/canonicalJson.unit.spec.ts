@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, CanonicalJsonError } from './canonicalJson.ts';
+import { canonicalBytes, canonicalJson, CanonicalJsonError, isCanonicalJson } from './canonicalJson.ts';
 
 function fromBits(hex: string): number {
   const view = new DataView(new ArrayBuffer(8));
@@ -77,5 +77,19 @@ describe('canonical JSON (RFC 8785)', () => {
 
   it('leaves out properties whose value is undefined', () => {
     expect(canonicalJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+  });
+});
+
+describe('isCanonicalJson', () => {
+  it.each([
+    ['{"a":1,"b":[true,null]}', true],
+    ['"€"', true],
+    ['{"b":1,"a":2}', false],
+    ['{"a": 1}', false],
+    ['1.0', false],
+    ['"\\u20ac"', false],
+    ['{"a":', false],
+  ])('%s is canonical: %s', (text, canonical) => {
+    expect(isCanonicalJson(text)).toBe(canonical);
   });
 });

@@ -6,11 +6,12 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseVerifierKey, type NoteVerifier } from '../../contracts/index.ts';
+import { canonicalJson, parseVerifierKey, type NoteVerifier } from '../../contracts/index.ts';
 import { verifyLog } from '../../hub/src/audit/verifyLog.ts';
 import { newEvent } from '../../hub/src/log/conformance/eventStoreConformance.ts';
 import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { checkpointStream } from '../../hub/src/log/streams.ts';
 import { repoRoot } from '../support/fixtures.ts';
 import { prng } from '../../hub/src/demo/synthetic.ts';
 
@@ -28,10 +29,10 @@ function copyOfLog(): string {
   return dir;
 }
 
-async function audit(dir: string) {
+async function audit(dir: string, { withTree = true } = {}) {
   const store = openSqliteEventStore(logFiles(dir).events);
   try {
-    return await verifyLog(store, verifier, { treeFile: logFiles(dir).tree });
+    return await verifyLog(store, verifier, { treeFile: withTree ? logFiles(dir).tree : path.join(dir, 'no-tree.sqlite') });
   } finally {
     await store.close();
   }
@@ -45,6 +46,27 @@ function edit(dir: string, change: (db: Database.Database) => void): void {
 
 const random = prng(6962);
 const pick = (below: number) => Math.floor(random() * below);
+
+/** A random entry that is not a checkpoint (a checkpoint edit is a `bad-checkpoint`). */
+function pickEntry(dir: string): number {
+  const db = new Database(logFiles(dir).events, { readonly: true });
+  const positions = (db.prepare('SELECT position FROM events WHERE stream <> ? ORDER BY position').all(checkpointStream) as { position: number }[]).map((r) => r.position);
+  db.close();
+  return positions[pick(positions.length)]!;
+}
+
+async function sizeOf(dir: string): Promise<number> {
+  const store = openSqliteEventStore(logFiles(dir).events);
+  return store.size().finally(() => store.close());
+}
+
+/** The size signed by the last checkpoint that does not cover `position` (0 if none). */
+function lastCheckpointSizeBelow(dir: string, position: number): number {
+  const db = new Database(logFiles(dir).events, { readonly: true });
+  const sizes = (db.prepare('SELECT data FROM events WHERE stream = ?').all(checkpointStream) as { data: string }[]).map((r) => (JSON.parse(r.data) as { data: { treeSize: number } }).data.treeSize);
+  db.close();
+  return Math.max(0, ...sizes.filter((size) => size <= position));
+}
 
 beforeAll(async () => {
   pristine = mkdtempSync(path.join(os.tmpdir(), 'elfe-pristine-'));
@@ -130,6 +152,78 @@ describe('tamper evidence on a real SQLite file', () => {
       expect(report.ok).toBe(false);
       expect(report.firstBadPosition).toBe(position);
     }
+  });
+
+  // An operator with write access to the database edits one entry's stored JSON. The checkpoints
+  // sign the stored bytes, so even the same value in another serialisation is an alteration.
+  const reverseKeys = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(reverseKeys) : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reverseKeys(v)])) : value;
+  const edits: [string, 'data' | 'metadata', (json: string) => string][] = [
+    ['another value', 'data', (json) => canonicalJson({ ...(JSON.parse(json) as object), i: -1 })],
+    ['the same value, keys in another order', 'data', (json) => JSON.stringify(reverseKeys(JSON.parse(json)))],
+    ['the same value, with whitespace', 'data', (json) => JSON.stringify(JSON.parse(json), null, 1)],
+    ['the same metadata, with whitespace', 'metadata', (json) => JSON.stringify(JSON.parse(json), null, 1)],
+  ];
+
+  it.each(edits)('an operator who stores %s in the %s column is caught at that entry', async (how, column, change) => {
+    for (let trial = 0; trial < 8; trial++) {
+      const dir = copyOfLog();
+      const position = pickEntry(dir);
+      edit(dir, (db) => {
+        const row = db.prepare(`SELECT ${column} AS json FROM events WHERE position = ?`).get(position) as { json: string };
+        const changed = change(row.json);
+        expect(changed).not.toBe(row.json);
+        db.prepare(`UPDATE events SET ${column} = ? WHERE position = ?`).run(changed, position);
+      });
+      expect(await audit(dir), `${column} edited at ${position}, with the tree file`).toMatchObject({ ok: false, code: 'altered', firstBadPosition: position });
+      // Without the tree file, stored text that is not canonical gives itself away; a canonical one with
+      // another value is located only to the first entry the last good checkpoint does not cover.
+      const withoutTree = how === 'another value' ? lastCheckpointSizeBelow(dir, position) : position;
+      expect(await audit(dir, { withTree: false }), `${column} edited at ${position}, without the tree file`).toMatchObject({ ok: false, code: 'altered', firstBadPosition: withoutTree });
+    }
+  });
+
+  it('names the changed entry in a log of several blocks of 1024 leaves', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-tamper-blocks-'));
+    const log = await openHubLog({ dataDir: dir, checkpoint: { everyEntries: 700, everyMs: 0 } });
+    for (let i = 0; i < 3000; i += 100) await log.append(`birth-${i % 7}`, Array.from({ length: 100 }, (_, k) => newEvent('BirthRegistered', { i: i + k })));
+    await log.checkpointNow();
+    const v = parseVerifierKey(log.verifierKey);
+    if (!v.success) throw v.error;
+    await log.close();
+    // The last entry before the final checkpoint, in the last, incomplete block.
+    const lastEntry = (await sizeOf(dir)) - 2;
+    for (const position of [1500, 2100, lastEntry]) {
+      const trial = mkdtempSync(path.join(os.tmpdir(), 'elfe-tamper-blocks-'));
+      for (const file of ['events', 'tree', 'hubKey'] as const) copyFileSync(logFiles(dir)[file], logFiles(trial)[file]);
+      edit(trial, (db) => expect(db.prepare("UPDATE events SET data = replace(data, '\"i\":', '\"i\": ') WHERE position = ? AND data LIKE '%\"i\":%'").run(position).changes).toBe(1));
+      const store = openSqliteEventStore(logFiles(trial).events);
+      const report = await verifyLog(store, v.data, { treeFile: logFiles(trial).tree }).finally(() => store.close());
+      expect(report, `edited at ${position}`).toMatchObject({ ok: false, code: 'altered', firstBadPosition: position });
+    }
+  });
+
+  it('a log written before canonical text verifies by value, keeps growing, and still names a changed value', async () => {
+    const dir = copyOfLog();
+    // What an older version left behind: JSON.stringify text (insertion order), user_version 0.
+    edit(dir, (db) => {
+      db.pragma('user_version = 0');
+      const rows = db.prepare('SELECT position, data FROM events WHERE stream <> ?').all(checkpointStream) as { position: number; data: string }[];
+      const put = db.prepare('UPDATE events SET data = ? WHERE position = ?');
+      db.transaction(() => rows.forEach((r) => put.run(JSON.stringify(reverseKeys(JSON.parse(r.data))), r.position)))();
+    });
+    expect(await audit(dir)).toMatchObject({ ok: true, entries: entries + 9 });
+    const log = await openHubLog({ dataDir: dir, checkpoint: { everyEntries: 50, everyMs: 0 } });
+    for (let i = 0; i < 60; i++) await log.append(`birth-${i % 23}`, [newEvent('BirthRegistered', { i: entries + i })]);
+    await log.checkpointNow();
+    await log.close();
+    expect(await audit(dir)).toMatchObject({ ok: true, entries: entries + 9 + 60 + 2 });
+    const position = pickEntry(dir);
+    edit(dir, (db) => {
+      const row = db.prepare('SELECT data FROM events WHERE position = ?').get(position) as { data: string };
+      db.prepare('UPDATE events SET data = ? WHERE position = ?').run(JSON.stringify({ ...(JSON.parse(row.data) as object), i: -1 }), position);
+    });
+    expect(await audit(dir)).toMatchObject({ ok: false, code: 'altered', firstBadPosition: position });
   });
 
   it('elfe audit verify --json reports the same, with exit 1', () => {

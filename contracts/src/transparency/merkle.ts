@@ -1,7 +1,7 @@
 // Merkle tree hashing and proofs as in RFC 9162 (Certificate Transparency 2.0), section 2.1:
 // leaf = SHA-256(0x00 ‖ entry), node = SHA-256(0x01 ‖ left ‖ right). Pure functions; an
 // auditor or agency verifies proofs with this file and node:crypto alone.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export type Hash = Uint8Array;
 
@@ -9,8 +9,16 @@ export function leafHash(entry: Uint8Array): Hash {
   return createHash('sha256').update(Uint8Array.of(0)).update(entry).digest();
 }
 
+/** `leafHash` of a text's UTF-8 bytes (U+0000 is the byte 0x00), without encoding them first. */
+export function leafHashOfText(entry: string): Hash {
+  return hash('sha256', `\0${entry}`, 'buffer');
+}
+
+const nodePrefix = Uint8Array.of(1);
+
 export function nodeHash(left: Hash, right: Hash): Hash {
-  return createHash('sha256').update(Uint8Array.of(1)).update(left).update(right).digest();
+  // One-shot hashing of the 65 bytes: the tree and the audit compute one node per leaf.
+  return hash('sha256', Buffer.concat([nodePrefix, left, right]), 'buffer');
 }
 
 export const emptyRoot: Hash = createHash('sha256').digest();

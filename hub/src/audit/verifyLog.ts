@@ -3,18 +3,26 @@
 // and stream revisions are gap-free and that checkpoints only grow. It names the first bad
 // position: signed roots say that something changed; the leaf hashes recorded at append time
 // (authenticated by the signed root they reproduce) say where.
+//
+// A store that keeps data and metadata as canonical text (`canonicalPages`) is replayed as
+// stored: each leaf hashes the stored bytes, and JSON is parsed only where a check needs the
+// event (checkpoints; every entry when signatures are audited). Other stores are read as events
+// and canonicalised.
 import { existsSync } from 'node:fs';
 import {
+  isCanonicalJson,
   logEntryLeafHash,
-  nodeHash,
   openCheckpoint,
   parseEvent,
+  storedEntryLeafHash,
   type Checkpoint,
   type Hash,
   type NoteVerifier,
+  type StoredLogEntry,
 } from '../../../contracts/index.ts';
-import type { EventStore } from '../log/eventStore.ts';
+import type { CanonicalPages, EventStore, JsonValue, StoredEvent } from '../log/eventStore.ts';
 import { TreeStore } from '../log/merkle/treeStore.ts';
+import { ReplayTree, same } from './replayTree.ts';
 import { checkpointStream } from '../log/streams.ts';
 import type { SignatureAudit, SignatureAuditCode, SignatureTally } from './verifySignatures.ts';
 
@@ -50,26 +58,6 @@ export interface AuditReport {
   readonly signatures?: SignatureTally;
 }
 
-/** Complete subtrees of the leaves so far, largest first: the root of any size in O(log n). */
-class Frontier {
-  readonly #subtrees: { size: number; hash: Hash }[] = [];
-  add(leaf: Hash): void {
-    this.#subtrees.push({ size: 1, hash: leaf });
-    for (let n = this.#subtrees.length; n >= 2 && this.#subtrees[n - 1]!.size === this.#subtrees[n - 2]!.size; n--) {
-      const right = this.#subtrees.pop()!;
-      const left = this.#subtrees.pop()!;
-      this.#subtrees.push({ size: left.size * 2, hash: nodeHash(left.hash, right.hash) });
-    }
-  }
-  root(): Hash {
-    let r = this.#subtrees.at(-1)!.hash;
-    for (let i = this.#subtrees.length - 2; i >= 0; i--) r = nodeHash(this.#subtrees[i]!.hash, r);
-    return r;
-  }
-}
-
-const same = (a: Hash, b: Hash) => Buffer.from(a).equals(Buffer.from(b));
-
 export interface VerifyOptions {
   /** The tree file written at append time, used only to locate a change. */
   readonly treeFile?: string;
@@ -83,7 +71,73 @@ export interface VerifyOptions {
   readonly signatures?: SignatureAudit;
 }
 
+/** What every check reads of an entry without parsing it. */
+type Placed = { readonly position: number; readonly stream: string; readonly streamRevision: number };
+
+/** What the replay reads: pages of entries, each entry's leaf, and the event when a check needs it. */
+interface ReplaySource<Entry extends Placed> {
+  pages(): AsyncIterable<readonly Entry[]> | Iterable<readonly Entry[]>;
+  /** Throws when the entry has no canonical form. */
+  leaf(entry: Entry): Hash;
+  /** The entry with data and metadata parsed; throws when they do not parse. */
+  event(entry: Entry): StoredEvent;
+  /** The first entry in [from, to) whose stored text is not canonical: altered after it was appended. */
+  firstNotCanonical?(from: number, to: number): number | undefined;
+}
+
+const replayPage = 1000;
+
+/** Any store: events read through the port and canonicalised. */
+function eventSource(store: EventStore): ReplaySource<StoredEvent> {
+  return {
+    async *pages() {
+      const page: StoredEvent[] = [];
+      for await (const e of store.readAll()) {
+        page.push(e);
+        if (page.length >= replayPage) yield page.splice(0);
+      }
+      if (page.length > 0) yield page;
+    },
+    leaf: logEntryLeafHash,
+    event: (e) => e,
+  };
+}
+
+/** A store of canonical text: the stored bytes hashed as they are. */
+function storedSource(reader: CanonicalPages): ReplaySource<StoredLogEntry> {
+  function* range(from: number, to: number): Generator<readonly StoredLogEntry[]> {
+    for (let page = reader.readCanonicalPage(from, Math.min(replayPage, to - from)); page.length > 0; ) {
+      yield page;
+      const next = page.at(-1)!.position + 1;
+      if (next >= to) return;
+      page = reader.readCanonicalPage(next, Math.min(replayPage, to - next));
+    }
+  }
+  return {
+    pages: () => range(0, Number.MAX_SAFE_INTEGER),
+    leaf: storedEntryLeafHash,
+    event: ({ dataJson, metadataJson, ...entry }) => ({ ...entry, data: JSON.parse(dataJson) as JsonValue, metadata: JSON.parse(metadataJson) as JsonValue }),
+    firstNotCanonical(from, to) {
+      for (const page of range(from, to)) {
+        const altered = page.find((e) => !isCanonicalJson(e.dataJson) || !isCanonicalJson(e.metadataJson));
+        if (altered) return altered.position;
+      }
+      return undefined;
+    },
+  };
+}
+
 export async function verifyLog(store: EventStore, verifier: NoteVerifier, options: VerifyOptions = {}): Promise<AuditReport> {
+  const canonical = store.canonicalPages?.();
+  return canonical ? replay(store, storedSource(canonical), verifier, options) : replay(store, eventSource(store), verifier, options);
+}
+
+async function replay<Entry extends Placed>(
+  store: EventStore,
+  source: ReplaySource<Entry>,
+  verifier: NoteVerifier,
+  options: VerifyOptions,
+): Promise<AuditReport> {
   const total = await store.size();
   // Sizes the checkpoints claim, so that the replay keeps the roots it will need.
   const claimed = new Set<number>();
@@ -94,61 +148,78 @@ export async function verifyLog(store: EventStore, verifier: NoteVerifier, optio
   for (const a of options.anchors ?? []) claimed.add(a.treeSize);
   const tree = options.treeFile && existsSync(options.treeFile) ? new TreeStore(options.treeFile) : undefined;
   const roots = new Map<number, Hash>();
-  const frontier = new Frontier();
+  const replayed = new ReplayTree(tree);
   const revisions = new Map<string, number>();
   let problem: { position: number; reason: string; code: AuditCode } | undefined;
+  let firstLeafMismatch: number | undefined;
   const note = (position: number, reason: string, code: AuditCode) => {
     if (!problem || position < problem.position) problem = { position, reason, code };
   };
   const treeSize = tree?.size ?? 0;
-  let firstLeafMismatch: number | undefined;
+  // Searched once, at the first checkpoint that no longer matches, when the tree cannot say where.
+  let notCanonical: { at: number | undefined } | undefined;
   let lastGoodSize = 0;
   let checkpoints = 0;
   let lastCheckpointSize = -1;
   let expected = 0;
   try {
-    for await (const e of store.readAll()) {
-      if (e.position !== expected) {
-        note(expected, e.position > expected ? `entry ${expected} is missing` : `entry ${e.position} appears twice or out of order`, 'gap');
-        break;
-      }
-      const revision = revisions.get(e.stream) ?? 0;
-      if (e.streamRevision !== revision) note(e.position, `stream ${e.stream} jumps from revision ${revision - 1} to ${e.streamRevision}`, 'revision-gap');
-      revisions.set(e.stream, e.streamRevision + 1);
-      const signatureProblem = options.signatures?.check(e);
-      if (signatureProblem) note(e.position, signatureProblem.reason, signatureProblem.code);
-      const leaf = logEntryLeafHash(e);
-      if (firstLeafMismatch === undefined && tree && e.position < tree.size && !same(tree.node(0, e.position), leaf)) firstLeafMismatch = e.position;
-      if (e.stream === checkpointStream) {
-        checkpoints++;
-        const event = parseEvent(e.data);
-        if (!event.success || event.data.type !== 'LogCheckpointSigned') {
-          note(e.position, 'a checkpoint entry is not a valid LogCheckpointSigned event', 'bad-checkpoint');
-        } else {
-          const opened = openCheckpoint(event.data.data.note, verifier);
-          if (!opened.success) note(e.position, `checkpoint signature: ${opened.error.message}`, 'bad-checkpoint');
-          else if (opened.data.treeSize !== event.data.data.treeSize || opened.data.treeSize > e.position) note(e.position, 'checkpoint claims a size it cannot cover', 'bad-checkpoint');
-          else if (opened.data.treeSize <= lastCheckpointSize) note(e.position, `checkpoints shrink or repeat (${opened.data.treeSize} after ${lastCheckpointSize})`, 'bad-checkpoint');
-          else {
-            lastCheckpointSize = opened.data.treeSize;
-            const root = roots.get(opened.data.treeSize);
-            if (!root || !same(root, opened.data.rootHash)) {
-              // Something before the checkpoint's size changed since it was signed. The append-time
-              // leaves locate it if they still reproduce the signed root.
-              const treeAuthentic = tree && tree.size >= opened.data.treeSize && same(tree.root(opened.data.treeSize), opened.data.rootHash);
-              const at = treeAuthentic && firstLeafMismatch !== undefined ? firstLeafMismatch : lastGoodSize;
-              note(at, `the log differs from what checkpoint ${opened.data.treeSize} signed`, 'altered');
-            } else {
-              lastGoodSize = opened.data.treeSize;
+    replaying: for await (const page of source.pages()) {
+      for (const e of page) {
+        if (e.position !== expected) {
+          note(expected, e.position > expected ? `entry ${expected} is missing` : `entry ${e.position} appears twice or out of order`, 'gap');
+          break replaying;
+        }
+        const revision = revisions.get(e.stream) ?? 0;
+        if (e.streamRevision !== revision) note(e.position, `stream ${e.stream} jumps from revision ${revision - 1} to ${e.streamRevision}`, 'revision-gap');
+        revisions.set(e.stream, e.streamRevision + 1);
+        if (options.signatures) {
+          const event = parsed(source, e);
+          const signatureProblem = event ? options.signatures.check(event) : { code: 'altered' as const, reason: `entry ${e.position} is not stored as JSON` };
+          if (signatureProblem) note(e.position, signatureProblem.reason, signatureProblem.code);
+        }
+        let leaf: Hash;
+        try {
+          leaf = source.leaf(e);
+        } catch (error) {
+          // The hub hashed every entry when it was appended; one that has no canonical form was changed since.
+          note(e.position, `entry ${e.position} cannot be hashed: ${(error as Error).message}`, 'altered');
+          leaf = unhashable;
+        }
+        if (e.stream === checkpointStream) {
+          checkpoints++;
+          const event = parseEvent(parsed(source, e)?.data);
+          if (!event.success || event.data.type !== 'LogCheckpointSigned') {
+            note(e.position, 'a checkpoint entry is not a valid LogCheckpointSigned event', 'bad-checkpoint');
+          } else {
+            const opened = openCheckpoint(event.data.data.note, verifier);
+            if (!opened.success) note(e.position, `checkpoint signature: ${opened.error.message}`, 'bad-checkpoint');
+            else if (opened.data.treeSize !== event.data.data.treeSize || opened.data.treeSize > e.position) note(e.position, 'checkpoint claims a size it cannot cover', 'bad-checkpoint');
+            else if (opened.data.treeSize <= lastCheckpointSize) note(e.position, `checkpoints shrink or repeat (${opened.data.treeSize} after ${lastCheckpointSize})`, 'bad-checkpoint');
+            else {
+              lastCheckpointSize = opened.data.treeSize;
+              const root = roots.get(opened.data.treeSize);
+              if (!root || !same(root, opened.data.rootHash)) {
+                // Something before the checkpoint's size changed since it was signed. The append-time
+                // leaves locate it if they still reproduce the signed root; else stored text that is
+                // not canonical gives the entry away; else it lies after the last good checkpoint.
+                const treeAuthentic = tree && tree.size >= opened.data.treeSize && same(tree.root(opened.data.treeSize), opened.data.rootHash);
+                notCanonical ??= { at: treeAuthentic ? undefined : source.firstNotCanonical?.(lastGoodSize, opened.data.treeSize) };
+                const at = (treeAuthentic ? replayed.firstMismatch() : undefined) ?? notCanonical.at ?? lastGoodSize;
+                const what = notCanonical.at === at ? `entry ${at} is not stored as the canonical JSON the hub writes: ` : '';
+                note(at, `${what}the log differs from what checkpoint ${opened.data.treeSize} signed`, 'altered');
+              } else {
+                lastGoodSize = opened.data.treeSize;
+              }
             }
           }
         }
+        replayed.add(leaf);
+        expected++;
+        if (claimed.has(expected)) roots.set(expected, replayed.root());
+        if (options.onProgress && expected % 10000 === 0) options.onProgress(expected, total);
       }
-      frontier.add(leaf);
-      expected++;
-      if (claimed.has(expected)) roots.set(expected, frontier.root());
-      if (options.onProgress && expected % 10000 === 0) options.onProgress(expected, total);
     }
+    firstLeafMismatch = replayed.firstMismatch();
   } finally {
     tree?.close();
   }
@@ -176,4 +247,16 @@ export async function verifyLog(store: EventStore, verifier: NoteVerifier, optio
     uncovered: Math.max(0, expected - (lastCheckpointSize + 1)),
     ...(options.signatures ? { signatures: { ...options.signatures.tally } } : {}),
   };
+}
+
+/** Stands in for the leaf of an entry that cannot be hashed: no real leaf equals it. */
+const unhashable: Hash = new Uint8Array(32);
+
+/** The entry as an event, or undefined when its stored data or metadata is not JSON. */
+function parsed<Entry extends Placed>(source: ReplaySource<Entry>, entry: Entry): StoredEvent | undefined {
+  try {
+    return source.event(entry);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 // The store port: what every event-store backend (SQLite, KurrentDB) provides.
 // Tamper evidence (Merkle tree, checkpoints) sits above this port.
+import type { StoredLogEntry } from '../../../contracts/index.ts';
 
 /** A JSON value as stored: plain objects, arrays, strings, finite numbers, booleans, null. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -60,6 +61,15 @@ export interface Subscription extends AsyncIterable<StoredEvent> {
   close(): Promise<void>;
 }
 
+/**
+ * Entries as a store keeps them when it stores `data` and `metadata` as their RFC 8785
+ * canonical text: the tree and the audit hash these texts as stored, without parsing them.
+ */
+export interface CanonicalPages {
+  /** Up to `maxCount` entries of the global order from `fromPosition` on, read synchronously. */
+  readCanonicalPage(fromPosition: number, maxCount: number): readonly StoredLogEntry[];
+}
+
 export interface EventStore {
   append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult>;
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent>;
@@ -70,6 +80,8 @@ export interface EventStore {
   /** The event with this id, if stored. */
   getByEventId(eventId: string): Promise<StoredEvent | undefined>;
   close(): Promise<void>;
+  /** Present on stores that keep every entry's data and metadata as canonical text; undefined for a store written before. */
+  canonicalPages?(): CanonicalPages | undefined;
 }
 
 /** An append or read after `close()`; the same for every adapter. */

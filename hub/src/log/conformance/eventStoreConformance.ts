@@ -119,6 +119,16 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       expect((await store.size()) - base).toBe(2);
     });
 
+    it('takes the same content in another key order as the same event', async () => {
+      await open();
+      const event: NewEvent = { eventId: randomUUID(), type: 'Ordered', data: { a: 1, b: { c: [1, { d: 'ä', e: null }], f: true } }, metadata: { x: 1, y: 2 } };
+      const first = await store.append(sn('order'), [event]);
+      const again = await store.append(sn('order'), [{ ...event, data: { b: { f: true, c: [1, { e: null, d: 'ä' }] }, a: 1 }, metadata: { y: 2, x: 1 } }]);
+      expect(again.positions).toEqual(first.positions);
+      expect(await rejection(store.append(sn('order'), [{ ...event, data: { b: { f: true, c: [{ e: null, d: 'ä' }, 1] }, a: 1 } }]))).toMatchObject({ code: 'duplicate-event-id' });
+      expect((await store.size()) - base).toBe(1);
+    });
+
     it('refuses an event id that comes back with different content', async () => {
       await open();
       const event = newEvent('X', { v: 1 });

@@ -9,6 +9,7 @@ export class TreeStore {
   readonly #db: Database.Database;
   readonly #get: Database.Statement;
   readonly #put: Database.Statement;
+  readonly #leaves: Database.Statement;
   #size: number;
   /** Leaves hashed into the tree by this process (restart tests count on it). */
   leavesAdded = 0;
@@ -22,6 +23,7 @@ export class TreeStore {
     this.#db.exec('CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID');
     this.#get = this.#db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?');
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO nodes (level, idx, hash) VALUES (?, ?, ?)');
+    this.#leaves = this.#db.prepare('SELECT hash FROM nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx').pluck();
     const row = this.#db.prepare('SELECT MAX(idx) AS last FROM nodes WHERE level = 0').get() as { last: number | null };
     this.#size = row.last === null ? 0 : row.last + 1;
   }
@@ -34,6 +36,13 @@ export class TreeStore {
     const row = this.#get.get(level, index) as { hash: Buffer } | undefined;
     if (!row) throw new Error(`tree node (${level}, ${index}) missing`);
     return row.hash;
+  }
+
+  /** Leaf hashes [start, end), in one read (the audit compares them page by page). */
+  leaves(start: number, end: number): Hash[] {
+    const hashes = this.#leaves.all(start, end) as Buffer[];
+    if (hashes.length !== Math.max(0, end - start)) throw new Error(`tree leaves [${start}, ${end}) missing`);
+    return hashes;
   }
 
   /** Appends leaf hashes in one transaction; the leaves must continue the tree at `size`. */

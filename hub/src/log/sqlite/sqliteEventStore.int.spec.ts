@@ -1,7 +1,11 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeEventStoreConformance } from '../conformance/eventStoreConformance.ts';
+import { describe, expect, it } from 'vitest';
+import { CanonicalJsonError, logEntryLeafHash, storedEntryLeafHash } from '../../../../contracts/index.ts';
+import { collect, describeEventStoreConformance } from '../conformance/eventStoreConformance.ts';
+import type { NewEvent } from '../eventStore.ts';
 import { openSqliteEventStore } from './sqliteEventStore.ts';
 
 let file = '';
@@ -14,4 +18,55 @@ describeEventStoreConformance('SQLite file', {
     await store.close();
     return openSqliteEventStore(file);
   },
+});
+
+const freshFile = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'elfe-sqlite-format-')), 'log.sqlite');
+const event = (eventId: string, data: NewEvent['data']): NewEvent => ({ eventId, type: 'Ordered', data, metadata: { z: 1, a: 'ä' } });
+
+describe('SQLite stored form', () => {
+  it('stores data and metadata as canonical text and reads them back as stored pages whose leaves are the entries\'', async () => {
+    const target = freshFile();
+    const store = openSqliteEventStore(target);
+    await store.append('s', [event('e1', { b: [1, { y: '\n"', x: 1e21 }], a: -0 }), event('e2', 'just text')]);
+    const pages = store.canonicalPages();
+    expect(pages).toBeDefined();
+    const stored = pages!.readCanonicalPage(0, 10);
+    expect(stored.map((e) => [e.dataJson, e.metadataJson])).toEqual([
+      ['{"a":0,"b":[1,{"x":1e+21,"y":"\\n\\""}]}', '{"a":"ä","z":1}'],
+      ['"just text"', '{"a":"ä","z":1}'],
+    ]);
+    const events = await collect(store.readAll());
+    expect(stored.map((e) => Buffer.from(storedEntryLeafHash(e)))).toEqual(events.map((e) => Buffer.from(logEntryLeafHash(e))));
+    await store.close();
+    const db = new Database(target, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    db.close();
+  });
+
+  it('refuses a value without a JSON form before anything is stored', async () => {
+    const store = openSqliteEventStore(freshFile());
+    await expect(store.append('s', [event('e1', { n: Number.NaN })])).rejects.toBeInstanceOf(CanonicalJsonError);
+    expect(await store.size()).toBe(0);
+    await store.close();
+  });
+
+  it('keeps a store written before canonical text working: no stored pages, duplicates compared by value', async () => {
+    const target = freshFile();
+    const first = openSqliteEventStore(target);
+    await first.append('s', [event('old', { b: 1, a: 2 })]);
+    await first.close();
+    // What an older version left behind: JSON.stringify text in insertion order, user_version 0.
+    const db = new Database(target);
+    db.pragma('user_version = 0');
+    db.prepare("UPDATE events SET data = '{\"b\":1,\"a\":2}', metadata = '{\"z\":1,\"a\":\"ä\"}'").run();
+    db.close();
+
+    const store = openSqliteEventStore(target);
+    expect(store.canonicalPages()).toBeUndefined();
+    expect((await store.append('s', [event('old', { a: 2, b: 1 })])).positions).toEqual([0]);
+    await expect(store.append('s', [event('old', { a: 2, b: 3 })])).rejects.toMatchObject({ code: 'duplicate-event-id' });
+    expect((await store.append('s', [event('new', { d: 1, c: 2 })])).positions).toEqual([1]);
+    expect((await collect(store.readAll())).map((e) => e.data)).toEqual([{ b: 1, a: 2 }, { c: 2, d: 1 }]);
+    await store.close();
+  });
 });

@@ -6,8 +6,12 @@
 //   stream_revision INTEGER              0-based revision within the stream; UNIQUE(stream, stream_revision)
 //   event_id        TEXT UNIQUE          idempotency key
 //   type            TEXT
-//   data, metadata  TEXT                 JSON
+//   data, metadata  TEXT                 RFC 8785 canonical JSON (the leaf hashes these texts as stored)
 //   recorded_at     TEXT                 ISO 8601 UTC
+//
+// `PRAGMA user_version` 1 marks a store whose every row holds canonical text. A store created
+// before (version 0) holds `JSON.stringify` text in its older rows: it keeps working, and its
+// tree and audit take the path that parses and canonicalises every entry.
 //
 // Group commit: a writer thread (sqliteWriter.worker.js) owns the only writing connection and
 // commits one group of appends per transaction, with its fsync off the event loop; appends that
@@ -21,11 +25,13 @@ import { repoRoot } from '../../infra/repoRoot.ts';
 import { preparePrivateDatabaseFile } from '../privateFiles.ts';
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
+import { canonicalJson, type StoredLogEntry } from '../../../../contracts/index.ts';
 import {
   DuplicateEventIdError,
   StoreClosedError,
   WrongExpectedRevisionError,
   type AppendResult,
+  type CanonicalPages,
   type EventStore,
   type ExpectedRevision,
   type JsonValue,
@@ -62,9 +68,26 @@ interface FollowState {
   wake: (() => void) | undefined;
 }
 
+/** An event to append with data and metadata already as canonical text (what the writer thread receives). */
+interface SerializedEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly dataJson: string;
+  readonly metadataJson: string;
+}
+
+/** A stored event as the duplicate check compares it. */
+interface Existing {
+  readonly stream: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+  readonly position: number;
+}
+
 interface Pending {
   readonly stream: string;
-  readonly events: readonly NewEvent[];
+  readonly events: readonly SerializedEvent[];
   readonly expected: ExpectedRevision;
   resolve(result: AppendResult): void;
   reject(error: unknown): void;
@@ -86,6 +109,30 @@ type WriterReply = { id: number; outcomes: Outcome[]; next: number } | { id: num
 
 const writerScript = path.join(repoRoot, 'hub', 'src', 'log', 'sqlite', 'sqliteWriter.worker.js');
 
+/** `PRAGMA user_version` of a store that holds data and metadata as RFC 8785 canonical text. */
+const canonicalTextVersion = 1;
+
+/**
+ * Marks a new (empty) store as holding canonical text; tells whether the store does. Older
+ * stores keep version 0: their early rows hold `JSON.stringify` text.
+ */
+function markCanonicalText(db: Database.Database): boolean {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version >= canonicalTextVersion) return true;
+  if (db.prepare('SELECT 1 FROM events LIMIT 1').get() !== undefined) return false;
+  db.pragma(`user_version = ${canonicalTextVersion}`);
+  return true;
+}
+
+/** Same content: the canonical texts are equal; in an older store, older rows are compared by value. */
+const sameJson = (stored: string, canonical: string, canonicalStore: boolean) =>
+  stored === canonical || (!canonicalStore && isDeepStrictEqual(JSON.parse(stored), JSON.parse(canonical)));
+
+type RawRow = [position: number, stream: string, streamRevision: number, eventId: string, type: string, dataJson: string, metadataJson: string, recordedAt: string];
+
+// Rows as arrays, made into objects here: cheaper than better-sqlite3's named rows (the audit reads every entry).
+const toEntry = (r: RawRow): StoredLogEntry => ({ position: r[0], stream: r[1], streamRevision: r[2], eventId: r[3], type: r[4], dataJson: r[5], metadataJson: r[6], recordedAt: r[7] });
+
 export class SqliteEventStore implements EventStore {
   readonly #db: Database.Database;
   readonly #writer: Worker | undefined;
@@ -93,6 +140,7 @@ export class SqliteEventStore implements EventStore {
   #writerFailed: Error | undefined;
   readonly #now: () => Date;
   readonly #pageSize: number;
+  readonly #canonicalText: boolean;
   readonly #appended = new EventEmitter();
   #queue: Pending[] = [];
   #flushScheduled = false;
@@ -121,6 +169,7 @@ export class SqliteEventStore implements EventStore {
         recorded_at TEXT NOT NULL,
         UNIQUE (stream, stream_revision)
       )`);
+    this.#canonicalText = markCanonicalText(this.#db);
     this.#now = options.now ?? (() => new Date());
     this.#pageSize = options.pageSize ?? 1000;
     this.#appended.setMaxListeners(0);
@@ -132,12 +181,13 @@ export class SqliteEventStore implements EventStore {
       streamHead: this.#db.prepare('SELECT MAX(stream_revision) AS rev FROM events WHERE stream = ?'),
       readStream: this.#db.prepare('SELECT * FROM events WHERE stream = ? AND stream_revision >= ? ORDER BY stream_revision LIMIT ?'),
       readAll: this.#db.prepare('SELECT * FROM events WHERE position >= ? ORDER BY position LIMIT ?'),
+      readEntries: this.#db.prepare('SELECT position, stream, stream_revision, event_id, type, data, metadata, recorded_at FROM events WHERE position >= ? ORDER BY position LIMIT ?').raw(),
       size: this.#db.prepare('SELECT MAX(position) AS last FROM events'),
     };
     const last = (this.#stmts.size.get() as { last: number | null }).last;
     this.#next = last === null ? 0 : last + 1;
     if (file !== ':memory:') {
-      this.#writer = new Worker(writerScript, { workerData: { file } });
+      this.#writer = new Worker(writerScript, { workerData: { file, canonicalText: this.#canonicalText } });
       this.#writer.on('message', (reply: WriterReply | { ready: true } | { closed: true }) => {
         if ('id' in reply) this.#settle(reply);
       });
@@ -180,8 +230,15 @@ export class SqliteEventStore implements EventStore {
   append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision = 'any'): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new StoreClosedError());
     if (this.#writerFailed) return Promise.reject(this.#writerFailed);
+    let serialized: SerializedEvent[];
+    try {
+      // On this thread: the writer thread runs plain JavaScript and cannot load the canonicaliser.
+      serialized = events.map((e) => ({ eventId: e.eventId, type: e.type, dataJson: canonicalJson(e.data), metadataJson: canonicalJson(e.metadata) }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ stream, events, expected: expectedRevision, resolve, reject });
+      this.#queue.push({ stream, events: serialized, expected: expectedRevision, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -208,7 +265,7 @@ export class SqliteEventStore implements EventStore {
     try {
       const run = this.#db.transaction(() => {
         const heads = new Map<string, number>();
-        const ids = new Map<string, StoredEvent>();
+        const ids = new Map<string, Existing>();
         for (const pending of batch) outcomes.push(this.#plan(pending, heads, ids));
       });
       run.immediate();
@@ -233,13 +290,17 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** Checks and inserts one append inside the group's transaction; never throws for its own failures. */
-  #plan(p: Pending, heads: Map<string, number>, ids: Map<string, StoredEvent>): { ok: AppendResult } | { error: unknown } {
+  #plan(p: Pending, heads: Map<string, number>, ids: Map<string, Existing>): { ok: AppendResult } | { error: unknown } {
     const positions: number[] = [];
-    const fresh: NewEvent[] = [];
+    const fresh: SerializedEvent[] = [];
     for (const event of p.events) {
-      const existing = ids.get(event.eventId) ?? this.#byId(event.eventId);
+      const existing = ids.get(event.eventId) ?? (this.#stmts.byId.get(event.eventId) as Existing | undefined);
       if (existing) {
-        const same = existing.stream === p.stream && existing.type === event.type && isDeepStrictEqual(existing.data, event.data) && isDeepStrictEqual(existing.metadata, event.metadata);
+        const same =
+          existing.stream === p.stream &&
+          existing.type === event.type &&
+          sameJson(existing.data, event.dataJson, this.#canonicalText) &&
+          sameJson(existing.metadata, event.metadataJson, this.#canonicalText);
         if (!same) return { error: new DuplicateEventIdError(event.eventId) };
         positions.push(existing.position);
       } else if (fresh.some((f) => f.eventId === event.eventId)) {
@@ -267,9 +328,9 @@ export class SqliteEventStore implements EventStore {
       const event = fresh[f++]!;
       revision++;
       const position = this.#next++;
-      this.#stmts.insert.run(position, p.stream, revision, event.eventId, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata), recordedAt);
+      this.#stmts.insert.run(position, p.stream, revision, event.eventId, event.type, event.dataJson, event.metadataJson, recordedAt);
       positions[i] = position;
-      ids.set(event.eventId, { ...event, stream: p.stream, streamRevision: revision, position, recordedAt });
+      ids.set(event.eventId, { stream: p.stream, type: event.type, data: event.dataJson, metadata: event.metadataJson, position });
     }
     heads.set(p.stream, revision);
     return { ok: { nextExpectedRevision: revision, positions } };
@@ -304,9 +365,14 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  /** A page of the global order, synchronously (for the tree and the auditor). */
-  readPage(fromPosition: number, maxCount: number): StoredEvent[] {
-    return (this.#stmts.readAll.all(fromPosition, maxCount) as Row[]).map(toStored);
+  canonicalPages(): CanonicalPages | undefined {
+    if (!this.#canonicalText) return undefined;
+    return {
+      readCanonicalPage: (fromPosition, maxCount) => {
+        if (this.#closed) throw new StoreClosedError();
+        return (this.#stmts.readEntries.all(fromPosition, maxCount) as RawRow[]).map(toEntry);
+      },
+    };
   }
 
   subscribe(fromPosition: number): Subscription {

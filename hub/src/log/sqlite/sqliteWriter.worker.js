@@ -2,7 +2,8 @@
 // sources and from an installation). It owns the only writing connection: each message is one
 // group of appends, checked and inserted in one transaction whose fsync (synchronous=FULL)
 // happens here, off the hub's event loop. While it commits, the main thread gathers the next
-// group, so concurrent appends share one fsync.
+// group, so concurrent appends share one fsync. Events arrive with data and metadata already as
+// RFC 8785 canonical text (made on the main thread), and are stored as that text.
 import { parentPort, workerData } from 'node:worker_threads';
 import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
@@ -16,18 +17,17 @@ const byId = db.prepare('SELECT stream, type, data, metadata, position FROM even
 const streamHead = db.prepare('SELECT MAX(stream_revision) AS rev FROM events WHERE stream = ?');
 const size = db.prepare('SELECT MAX(position) AS last FROM events');
 let next = (size.get().last ?? -1) + 1;
+// In a store created before canonical text, older rows hold JSON.stringify text: compared by value.
+const canonicalText = workerData.canonicalText === true;
+const sameJson = (stored, canonical) => stored === canonical || (!canonicalText && isDeepStrictEqual(JSON.parse(stored), JSON.parse(canonical)));
 
 function plan(p, heads, ids, recordedAt) {
   const positions = [];
   const fresh = [];
   for (const event of p.events) {
-    let existing = ids.get(event.eventId);
-    if (!existing) {
-      const row = byId.get(event.eventId);
-      if (row) existing = { stream: row.stream, type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata), position: row.position };
-    }
+    const existing = ids.get(event.eventId) ?? byId.get(event.eventId);
     if (existing) {
-      const same = existing.stream === p.stream && existing.type === event.type && isDeepStrictEqual(existing.data, event.data) && isDeepStrictEqual(existing.metadata, event.metadata);
+      const same = existing.stream === p.stream && existing.type === event.type && sameJson(existing.data, event.dataJson) && sameJson(existing.metadata, event.metadataJson);
       if (!same) return { error: { kind: 'duplicate', eventId: event.eventId } };
       positions.push(existing.position);
     } else if (fresh.some((f) => f.eventId === event.eventId)) {
@@ -49,9 +49,9 @@ function plan(p, heads, ids, recordedAt) {
     const event = fresh[f++];
     revision++;
     const position = next++;
-    insert.run(position, p.stream, revision, event.eventId, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata), recordedAt);
+    insert.run(position, p.stream, revision, event.eventId, event.type, event.dataJson, event.metadataJson, recordedAt);
     positions[i] = position;
-    ids.set(event.eventId, { stream: p.stream, type: event.type, data: event.data, metadata: event.metadata, position });
+    ids.set(event.eventId, { stream: p.stream, type: event.type, data: event.dataJson, metadata: event.metadataJson, position });
   }
   heads.set(p.stream, revision);
   return { ok: { nextExpectedRevision: revision, positions } };
