@@ -12,6 +12,7 @@ const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const b64u = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 const u32 = (n: number): Buffer => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
 const refused = { success: false, error: { code: 'decryption-failed' } };
+const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 interface HandMade {
   /** Members merged over the header this exchange sends. */
@@ -170,6 +171,8 @@ describe('confidential payloads (JWE, ECDH-ES+A256KW, A256GCM)', () => {
       [header, encryptedKey, '', ciphertext, tag].join('.'),
       [header, encryptedKey, iv, ciphertext, ''].join('.'),
       [header, `${encryptedKey}=`, iv, ciphertext, tag].join('.'),
+      // The same bytes spelt otherwise: the tag's last character differs only in bits base64url leaves unused.
+      [header, encryptedKey, iv, ciphertext, tag.slice(0, -1) + alphabet[alphabet.indexOf(tag.at(-1)!) ^ 1]].join('.'),
       [header, `+${encryptedKey.slice(1)}`, iv, ciphertext, tag].join('.'),
       [b64u(Buffer.from('not json')), encryptedKey, iv, ciphertext, tag].join('.'),
       [b64u(Buffer.from('[]')), encryptedKey, iv, ciphertext, tag].join('.'),
@@ -188,7 +191,7 @@ describe('confidential payloads (JWE, ECDH-ES+A256KW, A256GCM)', () => {
     }
   });
 
-  it('never throws on arbitrary input', async () => {
+  it('never throws on arbitrary input, and refuses every JWE with one character changed', async () => {
     const agency = p256();
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 300 }), async (input) => {
@@ -196,6 +199,15 @@ describe('confidential payloads (JWE, ECDH-ES+A256KW, A256GCM)', () => {
         expect(result.success).toBe(false);
       }),
       { numRuns: 200 },
+    );
+    const jwe = await encryptPayload({ a: 1 }, agency.publicKey, 'd-1');
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: jwe.length - 1 }), fc.constantFrom(...alphabet), async (at, c) => {
+        fc.pre(jwe[at] !== '.' && jwe[at] !== c);
+        const changed = jwe.slice(0, at) + c + jwe.slice(at + 1);
+        expect(await decryptPayload(changed, agency.privateKey, 'd-1')).toMatchObject({ success: false });
+      }),
+      { numRuns: 300 },
     );
   });
 
