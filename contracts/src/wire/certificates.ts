@@ -27,7 +27,7 @@ export interface CertificateFacts {
 }
 
 /** A small LRU map: attacker-chosen certificates must not grow memory without bound. */
-class BoundedCache<K, V> {
+export class BoundedCache<K, V> {
   private readonly map = new Map<K, V>();
   constructor(private readonly limit: number) {}
   get(key: K): V | undefined {
