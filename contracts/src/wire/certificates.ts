@@ -8,6 +8,7 @@ import { canonicalBytes } from '../canonicalJson.ts';
 import { RoleSchema, type Role } from '../envelope.ts';
 import { DvdvAddressSchema } from '../identifiers/registry.ts';
 import { fail, ok } from '../result.ts';
+import { isP256 } from './ecdhEs.ts';
 import { DetachedSignatureSchema, VerificationError, type DetachedSignature, type Signer, type SignerIdentity, type Verifier } from './signing.ts';
 import { altNames, dvdvUriPrefix, normalizeSerial, roleUriPrefix, subjectField, x509 } from './x509.ts';
 
@@ -26,7 +27,7 @@ export interface CertificateFacts {
 }
 
 /** A small LRU map: attacker-chosen certificates must not grow memory without bound. */
-class BoundedCache<K, V> {
+export class BoundedCache<K, V> {
   private readonly map = new Map<K, V>();
   constructor(private readonly limit: number) {}
   get(key: K): V | undefined {
@@ -85,8 +86,6 @@ export function certificateFacts(cert: X509Certificate): CertificateFacts | unde
   factsCache.set(cert.fingerprint256, facts);
   return facts ?? undefined;
 }
-
-const isP256 = (key: KeyObject) => key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
 
 /** A signer over an EC P-256 key and its certificate (ES256 over RFC 8785 bytes, IEEE P1363 signature). */
 export function certificateSigner(privateKey: KeyObject, certificatePem: string): Signer {

@@ -3,7 +3,7 @@
 // certificate once, as a `CertificateSeen` entry in the `certificates` stream, referred to by
 // its SHA-256 fingerprint. An auditor re-checks them against the CA and the CRL.
 import { createHash, X509Certificate } from 'node:crypto';
-import { certificateFacts, hubDerivedUuid, type CertificateSeen, type DetachedSignature } from '../../../contracts/index.ts';
+import { BoundedCache, certificateCacheLimit, certificateFacts, hubDerivedUuid, type CertificateSeen, type DetachedSignature } from '../../../contracts/index.ts';
 import { DuplicateEventIdError, type EventStore, type JsonValue } from './eventStore.ts';
 import { hubProducer, toRecord } from './records.ts';
 
@@ -27,14 +27,9 @@ export interface KeptSigned {
 
 export const certificateFingerprint = (cert: X509Certificate): string => createHash('sha256').update(cert.raw).digest('hex');
 
-/** The same fingerprint from the PEM text, without parsing the certificate (it was verified before it is kept). */
-const pemFingerprint = (pem: string): string =>
-  pem.indexOf('-----BEGIN', 1) === -1
-    ? createHash('sha256').update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64')).digest('hex')
-    : certificateFingerprint(new X509Certificate(pem));
-
 export class SignatureKeeper {
-  readonly #known = new Set<string>();
+  /** Fingerprints of certificates already logged, by PEM text: parsing one costs more than checking a signature. */
+  readonly #known = new BoundedCache<string, string>(certificateCacheLimit);
   constructor(
     readonly log: EventStore,
     readonly now: () => Date = () => new Date(),
@@ -44,30 +39,30 @@ export class SignatureKeeper {
   async keep(signature: DetachedSignature): Promise<KeptSignature> {
     const kept = { alg: signature.alg, keyId: signature.keyId, value: signature.value };
     if (!signature.certificate) return kept;
-    const fingerprint = pemFingerprint(signature.certificate);
-    if (!this.#known.has(fingerprint)) {
-      const cert = new X509Certificate(signature.certificate);
-      const messageId = hubDerivedUuid('certificate', fingerprint);
-      if (!(await this.log.getByEventId(messageId))) {
-        const event: CertificateSeen = {
-          messageId,
-          type: 'CertificateSeen',
-          schemaVersion: 1,
-          occurredAt: this.now().toISOString(),
-          producer: hubProducer as unknown as CertificateSeen['producer'],
-          legalBasis: 'Art. 5 Abs. 2 DSGVO (Rechenschaftspflicht)',
-          purpose: 'Signer certificate kept so that the signatures in the log can be checked again',
-          correlationId: messageId,
-          data: { fingerprint, certificatePem: signature.certificate, serial: certificateFacts(cert)?.serial ?? cert.serialNumber },
-        };
-        try {
-          await this.log.append(certificatesStream, [toRecord(event)]);
-        } catch (error) {
-          if (!(error instanceof DuplicateEventIdError)) throw error;
-        }
+    const known = this.#known.get(signature.certificate);
+    if (known) return { ...kept, certificate: known };
+    const cert = new X509Certificate(signature.certificate);
+    const fingerprint = certificateFingerprint(cert);
+    const messageId = hubDerivedUuid('certificate', fingerprint);
+    if (!(await this.log.getByEventId(messageId))) {
+      const event: CertificateSeen = {
+        messageId,
+        type: 'CertificateSeen',
+        schemaVersion: 1,
+        occurredAt: this.now().toISOString(),
+        producer: hubProducer as unknown as CertificateSeen['producer'],
+        legalBasis: 'Art. 5 Abs. 2 DSGVO (Rechenschaftspflicht)',
+        purpose: 'Signer certificate kept so that the signatures in the log can be checked again',
+        correlationId: messageId,
+        data: { fingerprint, certificatePem: signature.certificate, serial: certificateFacts(cert)?.serial ?? cert.serialNumber },
+      };
+      try {
+        await this.log.append(certificatesStream, [toRecord(event)]);
+      } catch (error) {
+        if (!(error instanceof DuplicateEventIdError)) throw error;
       }
-      this.#known.add(fingerprint);
     }
+    this.#known.set(signature.certificate, fingerprint);
     return { ...kept, certificate: fingerprint };
   }
 }
