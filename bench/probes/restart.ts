@@ -5,6 +5,7 @@
 // the hub process's resident memory after that (its nats-server child not counted). The same
 // with an empty log is the floor each figure is compared with; two sizes show whether memory
 // grows with the number of cases. Goals (issue 13): routed < 2 s and < 256 MB at 1M entries.
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { superviseProcesses } from '../../hub/src/app/supervisor.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
-import { findNatsServer, freePort } from '../../hub/src/infra/nats/natsServer.ts';
+import { findNatsServer, freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { repoRoot } from '../../hub/src/infra/repoRoot.ts';
 import type { EventStore } from '../../hub/src/log/eventStore.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
@@ -24,7 +25,7 @@ import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.
 import { decide, initialState, isDecision } from '../../hub/src/routing/birthCase.ts';
 import { cpuProfileArgs, keepProfiles } from '../cpuProfile.ts';
 import { buildHistory, type History } from '../history.ts';
-import type { Figure, Section } from '../report.ts';
+import { percentile, type Figure, type Section } from '../report.ts';
 
 export interface RestartOptions {
   /** Log sizes in entries; 0 (an empty log, the floor) is always measured first. */
@@ -55,6 +56,29 @@ function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+}
+
+/** The floor under any hub start: a Node.js process that does nothing, and a nats-server with JetStream until it accepts (medians). */
+async function rawStart(): Promise<Figure[]> {
+  const node: number[] = [];
+  const nats: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let t0 = performance.now();
+    await new Promise((resolve, reject) => spawn(process.execPath, ['-e', '']).once('exit', resolve).once('error', reject));
+    node.push(performance.now() - t0);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-nats-'));
+    t0 = performance.now();
+    const server = await startLocalNatsServer({ storeDir: dir });
+    nats.push(performance.now() - t0);
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const [n, s] = [percentile(node, 50), percentile(nats, 50)];
+  return [
+    { key: 'raw.start.node', label: 'raw Node.js process start to exit (node -e "")', value: n, unit: 'ms' },
+    { key: 'raw.start.nats', label: 'raw nats-server start (JetStream, file store) until it accepts', value: s, unit: 'ms' },
+    { key: 'raw.start.floor', label: 'raw floor of a hub start: the two above', value: n + s, unit: 'ms' },
+  ];
 }
 
 async function restartAt(entries: number, options: RestartOptions): Promise<Restarted> {
@@ -129,6 +153,8 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
   const name = 'Hub restart with a long history (hub as a process)';
   if (!findNatsServer()) return [{ name, figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
   const figures: Figure[] = [];
+  const raw = await rawStart();
+  const sections = (skipped?: string): Section[] => [{ name, figures, ...(skipped ? { skipped } : {}) }, { name: 'Raw limits: process start', figures: raw }];
   const measured: Restarted[] = [];
   for (const size of [0, ...options.sizes.filter((n) => n > 0)]) {
     let r: Restarted;
@@ -136,7 +162,7 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
       r = await restartAt(size, options);
     } catch (error) {
       // What the smaller logs showed stays in the report.
-      return [{ name, figures, skipped: `at ${labelOf(size)} entries: ${(error as Error).message}` }];
+      return sections(`at ${labelOf(size)} entries: ${(error as Error).message}`);
     }
     measured.push(r);
     const label = labelOf(size);
@@ -147,7 +173,7 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
     }
     const at = size === 0 ? 'an empty log' : `${label} entries (${h?.births.toLocaleString('en-US')} cases)`;
     const floor = size === 0 ? {} : { limit: 'restart.routed.empty' };
-    figures.push({ key: `restart.ready.${label}`, label: `hub start until ready, ${at}`, value: r.readyMs, unit: 'ms' });
+    figures.push({ key: `restart.ready.${label}`, label: `hub start until ready, ${at}`, value: r.readyMs, unit: 'ms', ...(size === 0 ? { limit: 'raw.start.floor' } : {}) });
     if (r.routedMs !== undefined) figures.push({ key: `restart.routed.${label}`, label: `hub start until a new birth is routed, ${at}`, value: r.routedMs, unit: 'ms', goal: 2000, ...floor });
     else figures.push({ key: `restart.unrouted.${label}`, label: `hub start: a new birth NOT routed within this, ${at}`, value: r.waitedMs, unit: 'ms', goal: 2000 });
     figures.push({ key: `restart.rss.${label}`, label: `  hub resident memory then (VmRSS)`, value: r.rssMiB, unit: 'MiB', goal: 256, ...(size === 0 ? {} : { limit: 'restart.rss.empty' }) });
@@ -159,5 +185,5 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
     const cases = (b.history?.births ?? 0) - (a.history?.births ?? 0);
     figures.push({ key: 'restart.rss.per100kCases', label: `hub resident memory growth per 100k cases (${labelOf(a.size)} to ${labelOf(b.size)} entries; goal: flat)`, value: ((b.rssMiB - a.rssMiB) / cases) * 100_000, unit: 'MiB' });
   }
-  return [{ name, figures }];
+  return sections();
 }
