@@ -1,25 +1,48 @@
 // `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
-// Options: --large (also 1M-entry restart/audit and read-side queries), --skip-e2e, --skip-distributed,
-// --only NAME[,NAME] (probes by name: e2e, distributed, crypto, log, readside).
+// Options:
+//   --large      also 1M-entry figures: restart and memory (a generated history), audit, read-side queries
+//   --huge       the restart and memory figures at 10M entries too (the history takes long to generate)
+//   --profile    the end-to-end run's hub and connectors (and the restarted hub) write CPU profiles
+//                into bench/results/<run>-profile/, with a top-25 summary per process
+//   --skip-e2e, --skip-distributed   leave those out
+//   --only NAME[,NAME]   probes by name: e2e, distributed, restart, crypto, log, readside
+// ELFE_BENCH_RESTART_ENTRIES=N[,N] sets the restart probe's log sizes (default 20000).
 import path from 'node:path';
 import { e2eProbe } from './probes/e2e.ts';
 import { distributedProbe } from './probes/distributed.ts';
 import { logProbe } from './probes/log.ts';
 import { cryptoProbe } from './probes/crypto.ts';
 import { readsideProbe } from './probes/readside.ts';
-import { machineInfo, ratiosOf, renderTable, writeReport, type BenchReport, type Section } from './report.ts';
+import { restartProbe } from './probes/restart.ts';
+import { machineInfo, ratiosOf, renderTable, runName, writeReport, type BenchReport, type Section } from './report.ts';
 
 const args = new Set(process.argv.slice(2));
 const startedAt = new Date().toISOString();
 const t0 = performance.now();
 const sections: Section[] = [];
+const resultsDir = path.resolve(import.meta.dirname, 'results');
+const large = args.has('--large') || process.env.ELFE_BENCH_LARGE === '1';
+const huge = args.has('--huge');
+const profile = args.has('--profile') ? { dir: path.join(resultsDir, `${runName(startedAt)}-profile`), summaries: [] as string[] } : undefined;
+const restartSizes = process.env.ELFE_BENCH_RESTART_ENTRIES
+  ? process.env.ELFE_BENCH_RESTART_ENTRIES.split(',').map(Number)
+  : huge
+    ? [1_000_000, 10_000_000]
+    : large
+      ? [100_000, 1_000_000]
+      : [20_000];
 
-const probes: [string, () => Promise<Section[]>][] = [['crypto', cryptoProbe], ['log', () => logProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })], ['read side', () => readsideProbe({ large: args.has('--large') || process.env.ELFE_BENCH_LARGE === '1' })]];
-if (!args.has('--skip-e2e')) probes.unshift(['end to end', e2eProbe]);
+const probes: [string, () => Promise<Section[]>][] = [
+  ['restart', () => restartProbe({ sizes: restartSizes, ...(profile ? { profileDir: profile.dir, summaries: profile.summaries } : {}) })],
+  ['crypto', cryptoProbe],
+  ['log', () => logProbe({ large })],
+  ['read side', () => readsideProbe({ large })],
+];
+if (!args.has('--skip-e2e')) probes.unshift(['end to end', () => e2eProbe(profile ?? {})]);
 if (!args.has('--skip-e2e') && !args.has('--skip-distributed')) probes.splice(1, 0, ['beyond one machine', () => distributedProbe()]);
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
-const probeKey: Record<string, string> = { 'end to end': 'e2e', 'beyond one machine': 'distributed', crypto: 'crypto', log: 'log', 'read side': 'readside' };
+const probeKey: Record<string, string> = { 'end to end': 'e2e', 'beyond one machine': 'distributed', crypto: 'crypto', log: 'log', 'read side': 'readside', restart: 'restart' };
 for (const [name, probe] of probes) {
   if (only && !only.has(probeKey[name] ?? name)) continue;
   process.stderr.write(`bench: ${name}…\n`);
@@ -32,5 +55,6 @@ for (const [name, probe] of probes) {
 
 const report: BenchReport = { startedAt, durationMs: performance.now() - t0, machine: machineInfo(), sections, ratios: ratiosOf(sections) };
 console.log(renderTable(report));
-const file = writeReport(report, path.resolve(import.meta.dirname, 'results'));
+if (profile) console.log(`\nCPU profiles (${path.relative(process.cwd(), profile.dir)}/, open a .cpuprofile in Chrome DevTools or speedscope):\n\n${profile.summaries.join('\n\n') || 'none written'}`);
+const file = writeReport(report, resultsDir);
 console.log(`\nwritten: ${path.relative(process.cwd(), file)}`);

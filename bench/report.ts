@@ -12,6 +12,8 @@ export interface Figure {
   readonly unit: string;
   /** Key of the raw limit this figure is compared with (same run). */
   readonly limit?: string;
+  /** The goal the figure should stay below (same unit), e.g. restart < 2 s. */
+  readonly goal?: number;
 }
 
 export interface Section {
@@ -66,15 +68,19 @@ export function renderTable(report: BenchReport): string {
     for (const f of section.figures) {
       const r = ratios.get(f.key);
       const ratio = r ? `   ${(r.ratio * 100).toFixed(1)} % of ${r.limit}` : '';
-      lines.push(`  ${f.label.padEnd(width)}  ${format(f.value).padStart(12)} ${f.unit}${ratio}`);
+      const goal = f.goal === undefined ? '' : `   goal < ${format(f.goal)} ${f.unit}: ${f.value < f.goal ? 'met' : 'MISSED'}`;
+      lines.push(`  ${f.label.padEnd(width)}  ${format(f.value).padStart(12)} ${f.unit}${ratio}${goal}`);
     }
   }
   return lines.join('\n');
 }
 
+/** The name of a run's files in the results directory: its JSON, and `<name>-profile/` beside it. */
+export const runName = (startedAt: string): string => `bench-${startedAt.replace(/[:.]/g, '-')}`;
+
 export function writeReport(report: BenchReport, dir: string): string {
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  const file = path.join(dir, `${runName(report.startedAt)}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   return file;

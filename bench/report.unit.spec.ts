@@ -26,4 +26,11 @@ describe('bench report', () => {
     };
     expect(renderTable(report)).toContain('25.0 % of raw.sha');
   });
+
+  it('says whether a figure met its goal', () => {
+    const sections = [{ name: 'restart', figures: [{ key: 'a', label: 'a', value: 1500, unit: 'ms', goal: 2000 }, { key: 'b', label: 'b', value: 300, unit: 'MB', goal: 256 }] }];
+    const table = renderTable({ startedAt: '2026-01-01T00:00:00.000Z', durationMs: 1, machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 1, node: 'v20', platform: 'linux' }, sections, ratios: [] });
+    expect(table).toContain('goal < 2,000 ms: met');
+    expect(table).toContain('goal < 256 MB: MISSED');
+  });
 });

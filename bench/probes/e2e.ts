@@ -1,5 +1,7 @@
 // End-to-end figures: births per second until every delivery is acknowledged, latency at
 // fixed offered rates, and the raw JetStream publish rate (same server settings) beside them.
+// With a profile directory, the run at full load is profiled: the hub and each connector
+// write a CPU profile (kept there, with a summary per process).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +20,8 @@ import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
+import { repoRoot } from '../../hub/src/infra/repoRoot.ts';
+import { cpuProfileArgs, keepProfiles } from '../cpuProfile.ts';
 import { percentile, type Figure, type Section } from '../report.ts';
 
 async function rawJetStream(seconds: number, inFlight: number): Promise<number> {
@@ -66,12 +70,13 @@ async function metricsOf(port: number): Promise<Map<string, number>> {
  * (Infinity: all at once) to the exchange as it is deployed: the hub and every agency's
  * connector in their own processes, each Standesamt with its own key.
  */
-async function e2eRun(births: number, rate: number, seed: number): Promise<RunResult> {
+async function e2eRun(births: number, rate: number, seed: number, profile?: E2eOptions): Promise<RunResult> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-e2e-'));
   const metricsPort = await freePort();
   const exchange = await provisionExchange(root, { natsPort: await freePort(), metricsPort });
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
-  const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))], { log: () => undefined });
+  const specs = [{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))];
+  const supervisor = superviseProcesses(specs, { log: () => undefined, ...(profile?.dir ? { nodeArgs: cpuProfileArgs(profile.dir) } : {}) });
   const submitters = new Map<string, Submitter>();
   const sent = new Map<string, number>();
   let t0 = 0;
@@ -117,6 +122,7 @@ async function e2eRun(births: number, rate: number, seed: number): Promise<RunRe
     for (const s of submitters.values()) await s.close();
     await supervisor.stop();
   }
+  if (profile?.dir) profile.summaries?.push(...keepProfiles(profile.dir, new Map(specs.map((s) => [s.name, supervisor.pid(s.name)])), repoRoot));
   // Latency per birth: submission until its last delivery's receipt was logged.
   // Through the case keys: a birth case's entries are sealed in the store.
   const store = openCaseLog(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir);
@@ -146,12 +152,20 @@ async function e2eRun(births: number, rate: number, seed: number): Promise<RunRe
   return { birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99), deliveries: acked };
 }
 
-export async function e2eProbe(): Promise<Section[]> {
+export interface E2eOptions {
+  /** Where the run at full load keeps its processes' CPU profiles. */
+  readonly dir?: string;
+  /** Their summaries, for the caller to print. */
+  readonly summaries?: string[];
+}
+
+export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   if (!findNatsServer()) return [{ name: 'End to end (NATS + log + connectors)', figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
   const figures: Figure[] = [];
   const raw: Figure[] = [{ key: 'raw.jetstream.publish', label: 'raw JetStream publishes/s (acked, file store, sync always, 256 in flight)', value: await rawJetStream(5, 256), unit: '/s' }];
-  const max = await e2eRun(1000, Number.POSITIVE_INFINITY, 1);
-  figures.push({ key: 'e2e.births.max', label: 'births/s, 1000 offered at once (parties as processes, EC certificates, TLS, JWE; all acknowledged)', value: max.birthsPerSecond, unit: '/s' });
+  const max = await e2eRun(1000, Number.POSITIVE_INFINITY, 1, options);
+  const profiled = options.dir ? ', CPU-profiled' : '';
+  figures.push({ key: 'e2e.births.max', label: `births/s, 1000 offered at once (parties as processes, EC certificates, TLS, JWE; all acknowledged${profiled})`, value: max.birthsPerSecond, unit: '/s' });
   // Each birth costs up to four JetStream publishes: two deliveries, two receipts.
   figures.push({ key: 'e2e.publishes.max', label: '  JetStream publishes/s that load causes (4 per birth)', value: max.birthsPerSecond * 4, unit: '/s', limit: 'raw.jetstream.publish' });
   figures.push({ key: 'e2e.latency.max.p50', label: '  latency p50 at that load', value: max.p50, unit: 'ms' });
