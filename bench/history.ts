@@ -4,8 +4,8 @@
 // routed by the real decider and its payloads encrypted to the recipients' certificates, every
 // delivery gets its agency's signed acknowledgement, and the read side projects it all. What
 // the hub's components would do one entry at a time is done here for many cases at once, so
-// the log's group commit writes hundreds of entries per fsync. Afterwards the relay's position
-// says everything was published, as in a hub that ran for a while.
+// the log's group commit writes hundreds of entries per fsync. Afterwards the scheduler's and
+// the relay's positions say everything was routed and published, as in a hub that ran for a while.
 //
 // The case key store commits (rollback journal, fsync) once per new case and per hand-off, on
 // the event loop; it is built on a memory file system and copied into place at the end, so
@@ -248,8 +248,8 @@ export async function buildHistory(exchange: Exchange, options: HistoryOptions):
     await readSide.stop();
     keys.close();
     const projectSeconds = (performance.now() - p0) / 1000;
-    // Everything up to here was published (and acknowledged, above) before the restart.
-    writeFileSync(path.join(dataDir, 'relay.position'), String(entries), { mode: 0o600 });
+    // Everything up to here was routed, published and acknowledged (above) before the restart.
+    for (const component of ['scheduler', 'relay']) writeFileSync(path.join(dataDir, `${component}.position`), String(entries), { mode: 0o600 });
     await log.close();
     preparePrivateDatabaseFile(caseKeyFile(dataDir));
     copyFileSync(keyFile, caseKeyFile(dataDir));
