@@ -81,6 +81,18 @@ async function rawStart(): Promise<Figure[]> {
   ];
 }
 
+/** The `elfe` command's start: `elfe --help` from spawn to exit, as the set-up built it (median). */
+async function cliStart(): Promise<Figure> {
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    const code = await new Promise((resolve, reject) => spawn(process.execPath, [path.join(repoRoot, 'bin', 'elfe.js'), '--help'], { stdio: 'ignore' }).once('exit', resolve).once('error', reject));
+    if (code !== 0) throw new Error(`elfe --help exited with ${String(code)}`);
+    times.push(performance.now() - t0);
+  }
+  return { key: 'start.cli.help', label: '`elfe --help` from spawn to exit', value: percentile(times, 50), unit: 'ms', limit: 'raw.start.node', goal: 300 };
+}
+
 async function restartAt(entries: number, options: RestartOptions): Promise<Restarted> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-restart-'));
   const exchange = await provisionExchange(root, { natsPort: await freePort(), metricsPort: await freePort(), apiPort: await freePort() });
@@ -152,8 +164,8 @@ async function restartAt(entries: number, options: RestartOptions): Promise<Rest
 export async function restartProbe(options: RestartOptions): Promise<Section[]> {
   const name = 'Hub restart with a long history (hub as a process)';
   if (!findNatsServer()) return [{ name, figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
-  const figures: Figure[] = [];
   const raw = await rawStart();
+  const figures: Figure[] = [await cliStart()];
   const sections = (skipped?: string): Section[] => [{ name, figures, ...(skipped ? { skipped } : {}) }, { name: 'Raw limits: process start', figures: raw }];
   const measured: Restarted[] = [];
   for (const size of [0, ...options.sizes.filter((n) => n > 0)]) {
