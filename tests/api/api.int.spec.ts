@@ -182,7 +182,7 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
     const incl = (await call('GET', '/api/v1/proofs/inclusion/0', who['auditor'])).json();
     expect(incl['leafIndex']).toBe(0);
     expect((await call('GET', '/api/v1/proofs/inclusion/0', who['sta'])).status).toBe(403);
-    const first = hub.log.checkpoints()[0]!.treeSize;
+    const first = (await hub.log.checkpoints())[0]!.treeSize;
     expect((await call('GET', `/api/v1/proofs/consistency?from=${first}`, who['auditor'])).json()['kind']).toBe('elfe-consistency-proof');
     const w = Math.min(size, 255);
     const tile = await call('GET', `/tile/0/000${size >= 256 ? '' : `.p/${w}`}`, who['auditor']);

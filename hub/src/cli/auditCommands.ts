@@ -274,7 +274,7 @@ const auditConsistency: Command = {
     requireLog(dataDir);
     const log = await openHubLog({ dataDir, checkpoint: { everyEntries: Number.MAX_SAFE_INTEGER, everyMs: 0 } });
     try {
-      const proof = log.consistencyProof(from, to);
+      const proof = await log.consistencyProof(from, to);
       const verified = verifyConsistencyProof(proof, verifierFrom(values.key, dataDir, defaultOrigin, io));
       const out = { proof, verified: verified.success, ...(verified.success ? {} : { error: { code: verified.error.code, message: verified.error.message } }) };
       io.out(values.json ? JSON.stringify(out) : JSON.stringify(out, null, 2));

@@ -5,8 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { parseVerifierKey, signCheckpoint, verifyConsistencyProof, verifyInclusionProof } from '../../../contracts/index.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { describeEventStoreConformance, newEvent } from './conformance/eventStoreConformance.ts';
-import { openHubLog } from './openHubLog.ts';
-import type { TransparentLog } from './transparentLog.ts';
+import { TransparentLog } from './transparentLog.ts';
+import type { EventStore, ReadStreamOptions } from './eventStore.ts';
+import { defaultOrigin, logFiles, openHubLog } from './openHubLog.ts';
+import { openSqliteEventStore } from './sqlite/sqliteEventStore.ts';
+import { checkpointStream } from './streams.ts';
+import { loadOrCreateHubKey } from '../keys/keyDirectory.ts';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'elfe-tlog-'));
 const never = { everyEntries: Number.MAX_SAFE_INTEGER, everyMs: 0 };
@@ -31,7 +35,7 @@ describe('transparent log', () => {
   it('signs a checkpoint every N entries, stored in the log itself', async () => {
     const log = await openHubLog({ dataDir: tmp(), checkpoint: { everyEntries: 10, everyMs: 0 } });
     for (let i = 0; i < 35; i++) await log.append('s', [newEvent()]);
-    const sizes = log.checkpoints().map((c) => c.treeSize);
+    const sizes = (await log.checkpoints()).map((c) => c.treeSize);
     expect(sizes).toEqual([10, 21, 32]);
     expect(await log.size()).toBe(38);
     await log.close();
@@ -43,7 +47,7 @@ describe('transparent log', () => {
     await new Promise((r) => setTimeout(r, 150));
     expect(log.latestCheckpoint()?.treeSize).toBe(5);
     await new Promise((r) => setTimeout(r, 100));
-    expect(log.checkpoints()).toHaveLength(1);
+    expect(await log.checkpoints()).toHaveLength(1);
     await log.close();
   });
 
@@ -71,7 +75,7 @@ describe('transparent log', () => {
     const first = await log.checkpointNow();
     await fill(log, 33);
     const second = await log.checkpointNow();
-    const proof = log.consistencyProof(first.treeSize, second.treeSize);
+    const proof = await log.consistencyProof(first.treeSize, second.treeSize);
     expect(verifyConsistencyProof(proof, verifierOf(log)).success).toBe(true);
     const swapped = { ...proof, from: proof.to, to: proof.from };
     expect(verifyConsistencyProof(swapped, verifierOf(log)).success).toBe(false);
@@ -92,6 +96,46 @@ describe('transparent log', () => {
     expect(reopened.leavesHashed).toBe(1);
     const proof = await reopened.inclusionProof(42);
     expect(verifyInclusionProof(proof, verifierOf(reopened)).success).toBe(true);
+    await reopened.close();
+  });
+  it('a restart reads its latest checkpoint, not every checkpoint, and still proves against old ones', async () => {
+    const dataDir = tmp();
+    const log = await openHubLog({ dataDir, checkpoint: never });
+    const sizes: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      await log.append(`case-${i % 7}`, [newEvent('E', { i })]);
+      sizes.push((await log.checkpointNow()).treeSize);
+    }
+    await log.close();
+    const store = openSqliteEventStore(logFiles(dataDir).events);
+    let checkpointEntriesRead = 0;
+    const countingReads = (stream: string, options?: ReadStreamOptions) => {
+      const inner = store.readStream(stream, options);
+      return (async function* () {
+        for await (const e of inner) {
+          if (stream === checkpointStream) checkpointEntriesRead++;
+          yield e;
+        }
+      })();
+    };
+    const counting = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'readStream') return countingReads;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as EventStore;
+    const reopened = await TransparentLog.open(counting, { treeFile: logFiles(dataDir).tree, hubKey: loadOrCreateHubKey(dataDir), origin: defaultOrigin, checkpoint: never });
+    expect(reopened.latestCheckpoint()?.treeSize).toBe(sizes.at(-1));
+    // A search over the checkpoint stream's revisions: logarithmic in its length, not linear.
+    expect(checkpointEntriesRead).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(sizes.length)) + 2);
+    const proof = await reopened.consistencyProof(sizes[0]!, sizes[150]);
+    expect(verifyConsistencyProof(proof, verifierOf(reopened)).success).toBe(true);
+    const inclusion = await reopened.inclusionProof(3, sizes[7]);
+    expect(inclusion.treeSize).toBe(sizes[7]);
+    expect(verifyInclusionProof(inclusion, verifierOf(reopened)).success).toBe(true);
+    await expect(reopened.consistencyProof(sizes[0]! + 1)).rejects.toMatchObject({ code: 'no-checkpoint' });
+    expect((await reopened.checkpoints()).map((c) => c.treeSize)).toEqual(sizes);
     await reopened.close();
   });
 });

@@ -63,12 +63,22 @@ export interface CheckpointRecord {
   readonly position: number;
 }
 
+function checkpointRecordOf(entry: StoredEvent): CheckpointRecord | undefined {
+  const event = parseEvent(entry.data);
+  return event.success && event.data.type === 'LogCheckpointSigned' ? { treeSize: event.data.data.treeSize, note: event.data.data.note, position: entry.position } : undefined;
+}
+
 export class TransparentLog implements EventStore {
   readonly #store: EventStore;
   readonly #tree: TreeStore;
   readonly #options: TransparentLogOptions;
   readonly #now: () => Date;
-  readonly #checkpoints: CheckpointRecord[] = [];
+  /**
+   * Only the latest checkpoint is held; older ones are found in the checkpoint stream when a
+   * proof asks for them (tree sizes grow with the stream's revisions), so neither start time
+   * nor memory grows with the number of checkpoints.
+   */
+  #latest: { readonly record: CheckpointRecord; readonly revision: number } | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #checkpointing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -88,12 +98,7 @@ export class TransparentLog implements EventStore {
     // The tree is written after the store commits, so after a crash it can only lag.
     if (tree.size > stored) tree.truncate(stored);
     await log.#sync();
-    for await (const e of store.readStream(checkpointStream)) {
-      const event = parseEvent(e.data);
-      if (event.success && event.data.type === 'LogCheckpointSigned') {
-        log.#checkpoints.push({ treeSize: event.data.data.treeSize, note: event.data.data.note, position: e.position });
-      }
-    }
+    log.#latest = await log.#lastCheckpoint();
     if (options.checkpoint.everyMs > 0) {
       log.#timer = setInterval(() => void log.#maybeCheckpoint(true).catch(() => undefined), options.checkpoint.everyMs);
       log.#timer.unref();
@@ -146,7 +151,7 @@ export class TransparentLog implements EventStore {
   #maybeCheckpoint(timer: boolean): Promise<void> {
     if (this.#closed) return Promise.resolve();
     if (this.#checkpointing) return this.#checkpointing;
-    const last = this.#checkpoints.at(-1);
+    const last = this.#latest?.record;
     // Entries since the last checkpoint, not counting that checkpoint's own entry.
     const fresh = this.#tree.size - (last ? last.treeSize + 1 : 0);
     const due = timer ? fresh > 0 : fresh >= this.#options.checkpoint.everyEntries;
@@ -162,8 +167,8 @@ export class TransparentLog implements EventStore {
   async checkpointNow(): Promise<CheckpointRecord> {
     await this.#sync();
     const treeSize = this.#tree.size;
-    const existing = this.#checkpoints.find((c) => c.treeSize === treeSize);
-    if (existing) return existing;
+    // Tree sizes only grow: a checkpoint of this size can only be the latest.
+    if (this.#latest?.record.treeSize === treeSize) return this.#latest.record;
     const time = this.#now().toISOString();
     const note = signCheckpoint({ origin: this.#options.origin, treeSize, rootHash: this.#tree.root(treeSize), time }, this.#options.origin, this.#options.hubKey.privateKey);
     const messageId = hubDerivedUuid('checkpoint', this.#options.origin, String(treeSize));
@@ -187,23 +192,71 @@ export class TransparentLog implements EventStore {
     };
     const result = await this.#store.append(checkpointStream, [{ eventId: messageId, type: event.type, data: event as unknown as JsonValue, metadata: {} }]);
     const record = { treeSize, note, position: result.positions[0]! };
-    this.#checkpoints.push(record);
+    this.#latest = { record, revision: result.nextExpectedRevision };
     await this.#sync();
     this.#options.observer?.checkpointed(record, this);
     return record;
   }
 
-  checkpoints(): readonly CheckpointRecord[] {
-    return this.#checkpoints;
+  /** Every checkpoint in the log, oldest first (read from the checkpoint stream; for tools and tests). */
+  async checkpoints(): Promise<CheckpointRecord[]> {
+    const records: CheckpointRecord[] = [];
+    for await (const e of this.#store.readStream(checkpointStream)) {
+      const record = checkpointRecordOf(e);
+      if (record) records.push(record);
+    }
+    return records;
   }
 
   latestCheckpoint(): CheckpointRecord | undefined {
-    return this.#checkpoints.at(-1);
+    return this.#latest?.record;
+  }
+
+  async #checkpointAtRevision(revision: number): Promise<{ entry: StoredEvent; record: CheckpointRecord | undefined } | undefined> {
+    for await (const entry of this.#store.readStream(checkpointStream, { fromRevision: revision, maxCount: 1 })) return { entry, record: checkpointRecordOf(entry) };
+    return undefined;
+  }
+
+  /** The checkpoint stream's last checkpoint: its last revision found by doubling, then halving. */
+  async #lastCheckpoint(): Promise<{ record: CheckpointRecord; revision: number } | undefined> {
+    if (!(await this.#checkpointAtRevision(0))) return undefined;
+    let present = 0;
+    let absent = 1;
+    while (await this.#checkpointAtRevision(absent)) [present, absent] = [absent, absent * 2];
+    while (absent - present > 1) {
+      const middle = present + Math.floor((absent - present) / 2);
+      if (await this.#checkpointAtRevision(middle)) present = middle;
+      else absent = middle;
+    }
+    // The stream holds only checkpoints; should its last entry not read as one, take the one before.
+    for (let revision = present; revision >= 0; revision--) {
+      const found = await this.#checkpointAtRevision(revision);
+      if (found?.record) return { record: found.record, revision };
+    }
+    return undefined;
+  }
+
+  /** The checkpoint of exactly `treeSize`, by bisecting the checkpoint stream (tree sizes grow with its revisions). */
+  async #checkpointOf(treeSize: number): Promise<CheckpointRecord | undefined> {
+    const latest = this.#latest;
+    if (!latest || treeSize > latest.record.treeSize) return undefined;
+    if (treeSize === latest.record.treeSize) return latest.record;
+    let low = 0;
+    let high = latest.revision;
+    while (low < high) {
+      const middle = low + Math.floor((high - low) / 2);
+      const size = (await this.#checkpointAtRevision(middle))?.record?.treeSize;
+      // An entry that is no checkpoint is stepped over.
+      if (size === undefined || size < treeSize) low = middle + 1;
+      else high = middle;
+    }
+    const found = (await this.#checkpointAtRevision(low))?.record;
+    return found?.treeSize === treeSize ? found : undefined;
   }
 
   /** Inclusion proof of the entry at `position` against the checkpoint of `treeSize` (default: latest). */
   async inclusionProof(position: number, treeSize?: number): Promise<InclusionProof> {
-    const checkpoint = treeSize === undefined ? this.latestCheckpoint() : this.#checkpoints.find((c) => c.treeSize === treeSize);
+    const checkpoint = treeSize === undefined ? this.latestCheckpoint() : await this.#checkpointOf(treeSize);
     if (!checkpoint) throw new ProofUnavailableError('no-checkpoint', treeSize === undefined ? 'the log has no checkpoint yet' : `no checkpoint of size ${treeSize}`);
     if (position >= checkpoint.treeSize) throw new ProofUnavailableError('not-checkpointed', `entry ${position} is newer than the checkpoint of size ${checkpoint.treeSize}`);
     const entry = (await this.#store.readAll({ fromPosition: position, maxCount: 1 })[Symbol.asyncIterator]().next()).value as StoredEvent | undefined;
@@ -220,9 +273,9 @@ export class TransparentLog implements EventStore {
   }
 
   /** Consistency proof between two checkpoints (default `to`: the latest). */
-  consistencyProof(fromSize: number, toSize?: number): ConsistencyProof {
-    const from = this.#checkpoints.find((c) => c.treeSize === fromSize);
-    const to = toSize === undefined ? this.latestCheckpoint() : this.#checkpoints.find((c) => c.treeSize === toSize);
+  async consistencyProof(fromSize: number, toSize?: number): Promise<ConsistencyProof> {
+    const from = await this.#checkpointOf(fromSize);
+    const to = toSize === undefined ? this.latestCheckpoint() : await this.#checkpointOf(toSize);
     if (!from || !to) throw new ProofUnavailableError('no-checkpoint', `no checkpoint of size ${!from ? fromSize : toSize}`);
     if (from.treeSize > to.treeSize) throw new ProofUnavailableError('bad-size', 'the older checkpoint must not be larger');
     return { kind: 'elfe-consistency-proof', from: from.note, to: to.note, path: consistencyPath(from.treeSize, to.treeSize, this.#tree.hashRange).map((h) => Buffer.from(h).toString('base64')) };
@@ -263,7 +316,7 @@ export class TransparentLog implements EventStore {
     if (this.#timer) clearInterval(this.#timer);
     await this.#checkpointing;
     // A clean shutdown leaves every entry under a signed checkpoint.
-    const last = this.#checkpoints.at(-1);
+    const last = this.#latest?.record;
     if (this.#options.checkpoint.everyMs > 0 && this.#tree.size > (last ? last.treeSize + 1 : 0)) await this.checkpointNow().catch(() => undefined);
     this.#closed = true;
     await this.#options.observer?.close();

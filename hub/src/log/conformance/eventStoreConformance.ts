@@ -79,6 +79,9 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       expect(rel((await collect(store.readAll({ fromPosition: base + 2 }))).map((e) => e.position))).toEqual([2, 3]);
       expect(rel((await collect(store.readAll({ fromPosition: base + 1, maxCount: 2 }))).map((e) => e.position))).toEqual([1, 2]);
       expect(rel((await collect(store.readStream(sn('b'), { fromRevision: 1 }))).map((e) => e.position))).toEqual([2]);
+      expect(rel((await collect(store.readStream(sn('b'), { fromRevision: 1, maxCount: 1 }))).map((e) => e.position))).toEqual([2]);
+      // Beyond a stream's end: nothing (the transparent log finds its last checkpoint this way).
+      expect(await collect(store.readStream(sn('b'), { fromRevision: 2, maxCount: 1 }))).toEqual([]);
       expect(await collect(store.readStream(sn('missing')))).toEqual([]);
     });
 
