@@ -22,6 +22,7 @@ import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { repoRoot } from '../../hub/src/infra/repoRoot.ts';
 import { cpuProfileArgs, keepProfiles } from '../cpuProfile.ts';
+import { cpuBetween, cpuSnapshot, pidsWhoseCommandHas, type CpuSnapshot, type CpuUse } from '../cpuTime.ts';
 import { percentile, type Figure, type Section } from '../report.ts';
 
 async function rawJetStream(seconds: number, inFlight: number): Promise<number> {
@@ -50,11 +51,17 @@ async function rawJetStream(seconds: number, inFlight: number): Promise<number> 
   }
 }
 
+/** The Standesamt submitters run inside the benchmark's own process. */
+const cpuSelf = 'submitters';
+
 interface RunResult {
+  readonly births: number;
   readonly birthsPerSecond: number;
   readonly p50: number;
   readonly p99: number;
   readonly deliveries: number;
+  /** CPU each party used from the first submission until the last receipt was logged. */
+  readonly cpu: CpuUse;
 }
 
 async function metricsOf(port: number): Promise<Map<string, number>> {
@@ -81,11 +88,21 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   const sent = new Map<string, number>();
   let t0 = 0;
   let elapsed = 0;
+  let cpuBefore: CpuSnapshot | undefined;
+  let cpuAfter: CpuSnapshot | undefined;
+  const cpuGroups = () =>
+    new Map([
+      ['hub', [supervisor.pid('hub') ?? -1]],
+      ['nats-server', pidsWhoseCommandHas('nats-server', root)],
+      ['connectors', agencies.map((p) => supervisor.pid(p.name) ?? -1)],
+    ]);
   try {
     await supervisor.waitFor('hub', /^ready:/, 120_000);
     await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
     for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64 }));
     const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter });
+    const groups = cpuGroups();
+    cpuBefore = cpuSnapshot(groups, cpuSelf);
     t0 = Date.now();
     for (let i = 0; i < scenarios.length; i++) {
       const s = scenarios[i]!;
@@ -118,6 +135,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
       await new Promise((r) => setTimeout(r, 20));
     }
     elapsed = (Date.now() - t0) / 1000;
+    cpuAfter = cpuSnapshot(groups, cpuSelf);
   } finally {
     for (const s of submitters.values()) await s.close();
     await supervisor.stop();
@@ -149,7 +167,20 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   }
   rmSync(root, { recursive: true, force: true });
   if (done.length < births) throw new Error(`only ${done.length} of ${births} births fully acknowledged`);
-  return { birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99), deliveries: acked };
+  return { births, birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99), deliveries: acked, cpu: cpuBetween(cpuBefore!, cpuAfter!) };
+}
+
+/** Where the CPU went at full load: ms of one core per birth for each party, and what the cores could carry at that cost. */
+function cpuFigures(run: RunResult): Figure[] {
+  const { cpu, births } = run;
+  const perBirth = cpu.totalMs / births;
+  const label: Record<string, string> = { hub: 'the hub', 'nats-server': 'the nats-server', connectors: 'the five agency connectors', [cpuSelf]: "the Standesämter's submitters (benchmark process)" };
+  return [
+    { key: 'e2e.cpu.perBirth', label: '  CPU per birth, every process of the exchange (ms of one core)', value: perBirth, unit: 'ms' },
+    ...[...cpu.perGroup].map(([group, ms]) => ({ key: `e2e.cpu.perBirth.${group}`, label: `    of which ${label[group] ?? group}`, value: ms / births, unit: 'ms' })),
+    ...(cpu.machineBusy === undefined ? [] : [{ key: 'e2e.cpu.machineBusy', label: `  machine CPU busy during that run (${cpu.cores} cores)`, value: cpu.machineBusy * 100, unit: '%' }]),
+    { key: 'e2e.cpu.ceiling', label: `  births/s ${cpu.cores} cores carry at that CPU per birth`, value: (cpu.cores * 1000) / perBirth, unit: '/s' },
+  ];
 }
 
 export interface E2eOptions {
@@ -170,6 +201,7 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   figures.push({ key: 'e2e.publishes.max', label: '  JetStream publishes/s that load causes (4 per birth)', value: max.birthsPerSecond * 4, unit: '/s', limit: 'raw.jetstream.publish' });
   figures.push({ key: 'e2e.latency.max.p50', label: '  latency p50 at that load', value: max.p50, unit: 'ms' });
   figures.push({ key: 'e2e.latency.max.p99', label: '  latency p99 at that load', value: max.p99, unit: 'ms' });
+  figures.push(...cpuFigures(max));
   for (const rate of [10, 50, 100]) {
     const r = await e2eRun(rate * 5, rate, 100 + rate);
     figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered`, value: r.birthsPerSecond, unit: '/s' });
