@@ -228,8 +228,10 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
     figures.push({ key: `restart.rss.${label}`, label: `  hub resident memory then (VmRSS)`, value: r.rssMiB, unit: 'MiB', goal: 256, ...(size === 0 ? {} : { limit: 'restart.rss.empty' }) });
     figures.push({ key: `restart.hwm.${label}`, label: `  hub peak resident memory (VmHWM)`, value: r.hwmMiB, unit: 'MiB', goal: 256, ...(size === 0 ? {} : { limit: 'restart.hwm.empty' }) });
   }
-  // Whether memory grows with the cases: between the two largest logs (the goal is flat).
-  const [a, b] = measured.slice(-2);
+  // Whether memory grows with the cases: between the two largest logs with a history (the goal
+  // is flat). Against the empty log alone the few thousand cases of a default run would turn a
+  // megabyte of noise into a slope.
+  const [a, b] = measured.filter((m) => m.size > 0).slice(-2);
   if (a && b && (b.history?.births ?? 0) > (a.history?.births ?? 0)) {
     const cases = (b.history?.births ?? 0) - (a.history?.births ?? 0);
     figures.push({ key: 'restart.rss.per100kCases', label: `hub resident memory growth per 100k cases (${labelOf(a.size)} to ${labelOf(b.size)} entries; goal: flat)`, value: ((b.rssMiB - a.rssMiB) / cases) * 100_000, unit: 'MiB' });
