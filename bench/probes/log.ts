@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { leafHash, logEntryBytes, parseVerifierKey } from '../../contracts/index.ts';
-import { verifyLog } from '../../hub/src/audit/verifyLog.ts';
+import { replayPage, verifyLog } from '../../hub/src/audit/verifyLog.ts';
 import type { NewEvent } from '../../hub/src/log/eventStore.ts';
 import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
@@ -66,8 +66,6 @@ function rawReadAndHashRate(file: string, pageSize: number): number {
   return rate;
 }
 const leafPrefix = Buffer.from([0]);
-/** Rows per read, as the audit reads them. */
-const auditPage = 1000;
 
 function rawInsertRate(count: number, perTransaction: number): number {
   const dir = tmp();
@@ -135,7 +133,7 @@ export async function logProbe(options: { large: boolean }): Promise<Section[]> 
     const auditRate = report.entries / seconds(a0);
     figures.push({ key: `audit.verify.${label}`, label: `audit verify entries/s at ${label} entries`, value: auditRate, unit: '/s', limit: 'raw.sha256.leaf' });
     await store.close();
-    raw.push({ key: `raw.sqlite.readHash.${label}`, label: `raw SQLite read of every row in pages + one SHA-256 of it, entries/s at ${label}`, value: rawReadAndHashRate(logFiles(dir).events, auditPage), unit: '/s' });
+    raw.push({ key: `raw.sqlite.readHash.${label}`, label: `raw SQLite read of every row in pages + one SHA-256 of it, entries/s at ${label}`, value: rawReadAndHashRate(logFiles(dir).events, replayPage), unit: '/s' });
     figures.push({ key: `audit.verify.${label}.vsRead`, label: `  the same audit beside the raw read-and-hash of its store`, value: auditRate, unit: '/s', limit: `raw.sqlite.readHash.${label}` });
     rmSync(dir, { recursive: true, force: true });
   }

@@ -85,7 +85,8 @@ interface ReplaySource<Entry extends Placed> {
   firstNotCanonical?(from: number, to: number): number | undefined;
 }
 
-const replayPage = 1000;
+/** Entries read per page of the replay. */
+export const replayPage = 1000;
 
 /** Any store: events read through the port and canonicalised. */
 function eventSource(store: EventStore): ReplaySource<StoredEvent> {
