@@ -1,9 +1,9 @@
-// The shared XPersonenstand fixtures (official schemas and samples), read in place.
+// The XPersonenstand fixtures (official schemas and samples) kept in fixtures/xpersonenstand/.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
-export const fixturesDir = process.env.ELFE_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures/xpersonenstand');
+export const fixturesDir = process.env.ELFE_FIXTURES ?? path.join(repoRoot, 'fixtures/xpersonenstand');
 export const fixturesAvailable = existsSync(path.join(fixturesDir, 'catalog.xml'));
 
 export const fixture = (relative: string): string => readFileSync(path.join(fixturesDir, relative), 'utf8');
