@@ -27,6 +27,12 @@ export const PartyConfigSchema = z
     standesaemter: z
       .array(z.object({ standesamtsnummer: z.string().regex(/^\d{8}$/), name: z.string().min(1), phone: z.string().min(1), address: AddressSchema }).strict())
       .default([]),
+    /** Standesamt: how long a dropped 081020 waits for its 081021 before it is registered alone. */
+    watch: z.object({ pairWindowSeconds: z.number().min(0).max(3600).default(5), intervalMs: z.number().int().min(50).max(60_000).default(1000) }).strict().default({ pairWindowSeconds: 5, intervalMs: 1000 }),
+    /** Standesamt, Meldebehörde: answered submissions leave the outbox (and their personal data with them) this long after the hub's answer. */
+    outbox: z.object({ retentionHours: z.number().min(0).max(24 * 366).default(24) }).strict().default({ retentionHours: 24 }),
+    /** Tolerance for clocks running apart: a date later than now plus this is refused (`date-in-future`), as the hub does. */
+    clockSkewSeconds: z.number().int().min(0).max(86_400).default(300),
     /** Seconds to wait for the hub's NATS at start before giving up (reported on every attempt). */
     startupTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
   })

@@ -39,20 +39,29 @@ describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch director
     copyFileSync(path.join(fixturesDir, 'examples/portal2StA.Geburt.081021.xml'), path.join(inbox, '11007007_G_2026_334.081021.xml'));
     copyFileSync(path.join(fixturesDir, 'examples/portal2StA.Geburt.081020.xml'), path.join(inbox, '11007007_G_2026_334.081020.xml'));
     writeFileSync(path.join(inbox, '11007007_G_2026_335.081020.xml'), '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>');
-    const results = await scanDirectory(inbox, connector);
+    const results = await scanDirectory(inbox, connector, { pairWindowMs: 0 });
     await connector.flush();
-    expect(results.map((r) => [r.file, r.outcome])).toEqual([
-      ['11007007_G_2026_334.081020.xml', 'submitted'],
+    expect(results.map((r) => [r.files.join('+'), r.outcome]).sort()).toEqual([
+      ['11007007_G_2026_334.081020.xml+11007007_G_2026_334.081021.xml', 'done'],
       ['11007007_G_2026_335.081020.xml', 'failed'],
     ]);
     expect(readdirSync(path.join(inbox, 'done')).sort()).toEqual(['11007007_G_2026_334.081020.xml', '11007007_G_2026_334.081021.xml']);
+    // The hub's answer, not the watcher's word: the log holds the registration.
+    expect((await collect(log.readAll())).filter((e) => e.type === 'BirthRegistered')).toHaveLength(1);
     expect(JSON.parse(readFileSync(path.join(inbox, 'failed', '11007007_G_2026_335.error.json'), 'utf8')).error.code).toBe('doctype-forbidden');
     expect(existsSync(path.join(inbox, '11007007_G_2026_334.081020.xml'))).toBe(false);
     // The same files dropped again (e.g. after a crash before the move) are not stored twice.
     copyFileSync(path.join(inbox, 'done', '11007007_G_2026_334.081020.xml'), path.join(inbox, '11007007_G_2026_334.081020.xml'));
     copyFileSync(path.join(inbox, 'done', '11007007_G_2026_334.081021.xml'), path.join(inbox, '11007007_G_2026_334.081021.xml'));
-    await scanDirectory(inbox, connector);
-    await connector.flush();
+    const again = await scanDirectory(inbox, connector);
+    expect(again.map((r) => [r.outcome, r.answer?.duplicate])).toEqual([['done', true]]);
+    // Nothing is overwritten: the second arrival has its own name in done/.
+    expect(readdirSync(path.join(inbox, 'done')).sort()).toEqual([
+      '11007007_G_2026_334.081020.2.xml',
+      '11007007_G_2026_334.081020.xml',
+      '11007007_G_2026_334.081021.2.xml',
+      '11007007_G_2026_334.081021.xml',
+    ]);
     const entries = await collect(log.readAll());
     expect(entries.filter((e) => e.type === 'BirthRegistered')).toHaveLength(1);
     const registered = entries.find((e) => e.type === 'BirthRegistered')!.data as { data: { consent: unknown; registerKey: { eintragsnummer: string } } };

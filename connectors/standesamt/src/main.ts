@@ -4,7 +4,7 @@ import path from 'node:path';
 import { openParty } from '../../kit/party.ts';
 import { PartyConfigError, type PartyConfig } from '../../kit/partyConfig.ts';
 import type { Trust } from '../../kit/trust.ts';
-import { StandesamtConnector } from './standesamtConnector.ts';
+import { StandesamtConnector, type ConnectorLog } from './standesamtConnector.ts';
 
 export interface Submitter {
   readonly connector: StandesamtConnector;
@@ -12,10 +12,26 @@ export interface Submitter {
   close(): Promise<void>;
 }
 
-export async function openSubmitter(config: PartyConfig, log: (line: string) => void, options: { timeoutMs?: number; concurrency?: number } = {}): Promise<Submitter> {
+/** The outbox of a submitting party's configuration. */
+export const outboxFileOf = (config: PartyConfig): string => path.join(config.dir, 'outbox.sqlite');
+
+export async function openSubmitter(
+  config: PartyConfig,
+  log: (line: string) => void,
+  options: { timeoutMs?: number; concurrency?: number; events?: ConnectorLog } = {},
+): Promise<Submitter> {
   if (config.role !== 'standesamt' && config.role !== 'meldebehoerde') throw new PartyConfigError(`this configuration is for a ${config.role}, which submits nothing`);
   const { trust, nc } = await openParty(config, log);
-  const connector = new StandesamtConnector({ nc, signer: trust.signer, outboxFile: path.join(config.dir, 'outbox.sqlite'), ...options });
+  const { events, ...rest } = options;
+  const connector = new StandesamtConnector({
+    nc,
+    signer: trust.signer,
+    outboxFile: outboxFileOf(config),
+    clockSkewMs: config.clockSkewSeconds * 1000,
+    retentionMs: config.outbox.retentionHours * 3_600_000,
+    ...(events ? { log: events } : {}),
+    ...rest,
+  });
   return {
     connector,
     trust,

@@ -1,21 +1,29 @@
 // What a registry office sends besides a registration: a correction (Folgebeurkundung,
 // Berichtigung), a consent withdrawal it received, and, from the Meldebehörde, the IdNr
 // assignment. Built from the signer's identity, so a party can only write in its own name.
+// Message ids derive from what is said (register key and content), so running a command
+// again after a crash or an unclear answer sends the same submission, which the hub answers
+// as a duplicate, and the same bytes under another register key are another submission.
 import {
+  canonicalHash,
   deterministicUuid,
   formatRegisterKey,
+  futureTime,
+  XmlCodecError,
   joinBirth,
   readBirthMessageOf,
   toBirthRegistered,
   fail,
   ok,
+  type BirthRegistered,
+  type BirthRegisteredData,
   type BirthRegistrationCorrected,
   type ChildIdNrAssigned,
   type GeburtenregisterKey,
   type ParentalConsentWithdrawn,
   type Result,
   type SignerIdentity,
-  type XmlCodecError,
+  type Submission,
 } from '../../../contracts/index.ts';
 
 /** The case's correlation id: every message about one birth case carries the same. */
@@ -36,12 +44,14 @@ export interface MessageOptions {
   readonly occurredAt?: string;
 }
 
-/** A correction: the registration as it reads now (081020 [+ 081021]) and why it changed. */
-export function correctionOf(
-  identity: SignerIdentity,
-  input: { notice081020: string; supplement081021?: string; registerKey: GeburtenregisterKey; reason: string },
-  options: MessageOptions = {},
-): Result<BirthRegistrationCorrected, XmlCodecError> {
+/** The message id of what is said: the same content about the same birth case is the same submission. */
+export const contentMessageId = (type: Submission['type'], content: unknown): string => deterministicUuid('elfe-submission', type, canonicalHash(content));
+
+/** 081020 [+ 081021] joined with the register key assigned at Beurkundung. */
+export function joinedRegistration(
+  input: { notice081020: string; supplement081021?: string; registerKey: GeburtenregisterKey },
+  clock: { now?: Date; clockSkewMs?: number } = {},
+): Result<BirthRegisteredData, XmlCodecError> {
   const notice = readBirthMessageOf('081020', input.notice081020);
   if (!notice.success) return notice;
   let supplement;
@@ -50,9 +60,41 @@ export function correctionOf(
     if (!read.success) return read;
     supplement = read.data;
   }
-  const joined = joinBirth(notice.data, supplement, input.registerKey);
+  // A message written in the future is refused with the code the hub uses for dates.
+  for (const [kind, message] of [['081020', notice.data], ['081021', supplement]] as const) {
+    if (!message) continue;
+    const future = futureTime(message.header.createdAt, 'erstellungszeitpunkt', clock.now ?? new Date(), clock.clockSkewMs);
+    if (future) return fail(new XmlCodecError('date-in-future', future.message, `/xp:portal2StA.Geburt.${kind}/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt`));
+  }
+  return joinBirth(notice.data, supplement, input.registerKey);
+}
+
+/** The registration at Beurkundung, signed in the signer's own name. */
+export function registrationOf(
+  identity: SignerIdentity,
+  input: { notice081020: string; supplement081021?: string; registerKey: GeburtenregisterKey },
+  options: MessageOptions = {},
+): Result<BirthRegistered, XmlCodecError> {
+  const joined = joinedRegistration(input);
+  if (!joined.success) return joined;
+  return ok(
+    toBirthRegistered(joined.data, {
+      messageId: options.messageId ?? contentMessageId('BirthRegistered', joined.data),
+      occurredAt: options.occurredAt ?? new Date().toISOString(),
+      producer: { dvdv: identity.dvdv as BirthRegistered['producer']['dvdv'], name: identity.name, role: identity.role },
+    }),
+  );
+}
+
+/** A correction: the registration as it reads now (081020 [+ 081021]) and why it changed. */
+export function correctionOf(
+  identity: SignerIdentity,
+  input: { notice081020: string; supplement081021?: string; registerKey: GeburtenregisterKey; reason: string },
+  options: MessageOptions = {},
+): Result<BirthRegistrationCorrected, XmlCodecError> {
+  const joined = joinedRegistration(input);
   if (!joined.success) return fail(joined.error);
-  const messageId = options.messageId ?? crypto.randomUUID();
+  const messageId = options.messageId ?? contentMessageId('BirthRegistrationCorrected', { registration: joined.data, reason: input.reason });
   const occurredAt = options.occurredAt ?? new Date().toISOString();
   const registration = toBirthRegistered(joined.data, { messageId, occurredAt, producer: { dvdv: identity.dvdv as never, name: identity.name, role: identity.role } }).data;
   return ok({
@@ -66,7 +108,8 @@ export function correctionOf(
 export function withdrawalOf(identity: SignerIdentity, registerKey: GeburtenregisterKey, withdrawnAt: string, options: MessageOptions = {}): ParentalConsentWithdrawn {
   const occurredAt = options.occurredAt ?? new Date().toISOString();
   return {
-    ...envelope(identity, options.messageId ?? crypto.randomUUID(), registerKey, 'Art. 7 Abs. 3 DSGVO; § 57 Abs. 1 Nr. 8 PStV', 'Widerruf der Einwilligung zur Mitteilung an die Elterngeldstelle', occurredAt),
+    // One withdrawal per case: sent again, it is the same fact.
+    ...envelope(identity, options.messageId ?? contentMessageId('ParentalConsentWithdrawn', { registerKey }), registerKey, 'Art. 7 Abs. 3 DSGVO; § 57 Abs. 1 Nr. 8 PStV', 'Widerruf der Einwilligung zur Mitteilung an die Elterngeldstelle', occurredAt),
     type: 'ParentalConsentWithdrawn',
     data: { registerKey, withdrawnAt, recipientRole: 'elterngeldstelle' },
   } as ParentalConsentWithdrawn;
@@ -79,8 +122,9 @@ export function idNrAssignmentOf(
   options: MessageOptions = {},
 ): ChildIdNrAssigned {
   const occurredAt = options.occurredAt ?? new Date().toISOString();
+  const ids = { childIdNr: input.childIdNr, parent1IdNr: input.parent1IdNr ?? null, parent2IdNr: input.parent2IdNr ?? null };
   return {
-    ...envelope(identity, options.messageId ?? crypto.randomUUID(), input.registerKey, '§ 139b AO; § 17 BMG', 'Mitteilung der Identifikationsnummer des Kindes', occurredAt),
+    ...envelope(identity, options.messageId ?? contentMessageId('ChildIdNrAssigned', { registerKey: input.registerKey, ...ids }), input.registerKey, '§ 139b AO; § 17 BMG', 'Mitteilung der Identifikationsnummer des Kindes', occurredAt),
     type: 'ChildIdNrAssigned',
     data: {
       registerKey: input.registerKey,

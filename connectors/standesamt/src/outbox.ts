@@ -1,16 +1,72 @@
-// The Standesamt's durable outbox: every signed submission is stored (SQLite, WAL,
-// synchronous=FULL) before it is sent, so nothing is lost while the hub is down.
+// A submitting office's durable outbox (Standesamt, Meldebehörde): every signed submission is
+// stored (SQLite, WAL, synchronous=FULL) before it is sent, so nothing is lost while the hub
+// is down, and the hub's answer is kept beside it: `pending` until the hub answered, then
+// `accepted` (with the log position and where the hand-offs stand) or `refused` (with the
+// code and the hub's message). The file is private (0600): it holds names and IdNrs.
+// Answered entries are pruned after a retention time, so personal data does not pile up.
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
-export type OutboxStatus = 'pending' | 'delivered' | 'rejected';
+export type OutboxStatus = 'pending' | 'accepted' | 'refused';
 
 export interface OutboxEntry {
   readonly seq: number;
   readonly messageId: string;
-  /** Submissions of one birth case are sent in order. */
+  /** The register key (`11007007/G/2026/334`): submissions of one birth case are sent in order. */
   readonly caseKey: string;
   readonly body: string;
   readonly status: OutboxStatus;
+}
+
+/** One entry as a clerk reads it: what, for which birth, when, and the hub's answer. */
+export interface OutboxRecord {
+  readonly messageId: string;
+  readonly registerKey: string;
+  readonly type: string | null;
+  readonly status: OutboxStatus;
+  readonly createdAt: string;
+  readonly answeredAt: string | null;
+  readonly position: number | null;
+  readonly duplicate: boolean;
+  readonly code: string | null;
+  readonly error: string | null;
+  /** The hub's routing outlook (JSON), when it sent one. */
+  readonly routing: unknown;
+}
+
+interface Row {
+  message_id: string;
+  case_key: string;
+  type: string | null;
+  status: string;
+  created_at: string;
+  answered_at: string | null;
+  position: number | null;
+  duplicate: number | null;
+  code: string | null;
+  error: string | null;
+  routing: string | null;
+}
+
+const toRecord = (r: Row): OutboxRecord => ({
+  messageId: r.message_id,
+  registerKey: r.case_key,
+  type: r.type,
+  status: r.status as OutboxStatus,
+  createdAt: r.created_at,
+  answeredAt: r.answered_at,
+  position: r.position,
+  duplicate: r.duplicate === 1,
+  code: r.code,
+  error: r.error,
+  routing: r.routing ? (JSON.parse(r.routing) as unknown) : null,
+});
+
+/** Creates the file with mode 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode. */
+function privateFile(file: string): void {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+  for (const side of [`${file}-wal`, `${file}-shm`]) if (existsSync(side)) chmodSync(side, 0o600);
 }
 
 export class Outbox {
@@ -18,6 +74,7 @@ export class Outbox {
   readonly #stmts;
 
   constructor(file: string) {
+    privateFile(file);
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
@@ -32,41 +89,68 @@ export class Outbox {
       created_at TEXT NOT NULL,
       updated_at TEXT NOT NULL
     )`);
+    // Outboxes written before answers were kept in full.
+    const columns = new Set((this.#db.pragma('table_info(outbox)') as { name: string }[]).map((c) => c.name));
+    for (const [name, type] of [['type', 'TEXT'], ['code', 'TEXT'], ['duplicate', 'INTEGER'], ['routing', 'TEXT'], ['answered_at', 'TEXT']] as const) {
+      if (!columns.has(name)) this.#db.exec(`ALTER TABLE outbox ADD COLUMN ${name} ${type}`);
+    }
+    this.#db.exec(`UPDATE outbox SET status = 'accepted' WHERE status = 'delivered'; UPDATE outbox SET status = 'refused' WHERE status = 'rejected';
+      CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_key); CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, answered_at)`);
+    privateFile(file);
+    const fields = 'message_id, case_key, type, status, created_at, answered_at, position, duplicate, code, error, routing';
     this.#stmts = {
-      add: this.#db.prepare("INSERT OR IGNORE INTO outbox (message_id, case_key, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"),
+      add: this.#db.prepare('INSERT OR IGNORE INTO outbox (message_id, case_key, type, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
       pending: this.#db.prepare("SELECT seq, message_id AS messageId, case_key AS caseKey, body, status FROM outbox WHERE status = 'pending' ORDER BY seq"),
-      delivered: this.#db.prepare("UPDATE outbox SET status = 'delivered', position = ?, updated_at = ? WHERE message_id = ?"),
-      rejected: this.#db.prepare("UPDATE outbox SET status = 'rejected', error = ?, updated_at = ? WHERE message_id = ?"),
+      accepted: this.#db.prepare("UPDATE outbox SET status = 'accepted', position = ?, duplicate = ?, routing = ?, answered_at = ?, updated_at = ? WHERE message_id = ?"),
+      refused: this.#db.prepare("UPDATE outbox SET status = 'refused', code = ?, error = ?, answered_at = ?, updated_at = ? WHERE message_id = ?"),
       counts: this.#db.prepare('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status'),
-      get: this.#db.prepare('SELECT status, position, error FROM outbox WHERE message_id = ?'),
+      get: this.#db.prepare(`SELECT ${fields} FROM outbox WHERE message_id = ?`),
+      all: this.#db.prepare(`SELECT ${fields} FROM outbox ORDER BY seq`),
+      byCase: this.#db.prepare(`SELECT ${fields} FROM outbox WHERE case_key = ? ORDER BY seq`),
+      prune: this.#db.prepare("DELETE FROM outbox WHERE status <> 'pending' AND answered_at IS NOT NULL AND answered_at < ?"),
     };
   }
 
-  add(messageId: string, caseKey: string, body: string): void {
+  /** Stores a signed submission unless its message id is there already (then the first one stands). */
+  add(messageId: string, caseKey: string, body: string, type?: string): void {
     const now = new Date().toISOString();
-    this.#stmts.add.run(messageId, caseKey, body, now, now);
+    this.#stmts.add.run(messageId, caseKey, type ?? null, body, now, now);
   }
 
   pending(): OutboxEntry[] {
     return this.#stmts.pending.all() as OutboxEntry[];
   }
 
-  markDelivered(messageId: string, position: number): void {
-    this.#stmts.delivered.run(position, new Date().toISOString(), messageId);
+  markAccepted(messageId: string, answer: { position: number; duplicate: boolean; routing?: unknown }): void {
+    const now = new Date().toISOString();
+    this.#stmts.accepted.run(answer.position, answer.duplicate ? 1 : 0, answer.routing === undefined ? null : JSON.stringify(answer.routing), now, now, messageId);
   }
 
-  markRejected(messageId: string, error: string): void {
-    this.#stmts.rejected.run(error, new Date().toISOString(), messageId);
+  markRefused(messageId: string, code: string, message: string): void {
+    const now = new Date().toISOString();
+    this.#stmts.refused.run(code, message, now, now, messageId);
   }
 
-  status(messageId: string): { status: OutboxStatus; position: number | null; error: string | null } | undefined {
-    return this.#stmts.get.get(messageId) as { status: OutboxStatus; position: number | null; error: string | null } | undefined;
+  status(messageId: string): OutboxRecord | undefined {
+    const row = this.#stmts.get.get(messageId) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Every entry, or one birth's entries, oldest first. */
+  list(registerKey?: string): OutboxRecord[] {
+    const rows = (registerKey === undefined ? this.#stmts.all.all() : this.#stmts.byCase.all(registerKey)) as Row[];
+    return rows.map(toRecord);
   }
 
   counts(): Record<OutboxStatus, number> {
-    const out: Record<OutboxStatus, number> = { pending: 0, delivered: 0, rejected: 0 };
+    const out: Record<OutboxStatus, number> = { pending: 0, accepted: 0, refused: 0 };
     for (const row of this.#stmts.counts.all() as { status: OutboxStatus; n: number }[]) out[row.status] = row.n;
     return out;
+  }
+
+  /** Deletes entries answered more than `retentionMs` ago (pending ones stay until answered). Returns how many. */
+  prune(retentionMs: number, now: Date = new Date()): number {
+    return this.#stmts.prune.run(new Date(now.getTime() - retentionMs).toISOString()).changes;
   }
 
   close(): void {

@@ -1,25 +1,27 @@
-// The Standesamt's connector: reads XPersonenstand (081020 + 081021), builds the contract
-// event at Beurkundung, signs it, keeps it in the durable outbox and submits it to the hub
-// over NATS request/reply. While the hub is unreachable the submissions wait and are sent
-// again, in order per birth case, on reconnect and periodically.
+// A submitting office's connector (Standesamt, Meldebehörde): signs each contract event,
+// keeps it in the durable outbox and submits it to the hub over NATS request/reply. While
+// the hub is unreachable the submissions wait and are sent again, in order per birth case,
+// on reconnect and periodically, and the connector says that it is waiting. Only the hub's
+// answer moves an entry out of `pending`: `accepted` or `refused` with the hub's code.
+// Dates in the future are refused here already, with the code the hub would answer.
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  defaultClockSkewMs,
+  futureDateOf,
   inboxPrefixOf,
-  joinBirth,
-  readBirthMessageOf,
   SubmissionReplySchema,
   submitSubjectOf,
-  toBirthRegistered,
-  type BirthRegistered,
-  type GeburtenregisterKey,
+  fail,
+  ok,
   type Result,
   type Signer,
   type Submission,
   type SubmissionReply,
-  type XmlCodecError,
 } from '../../../contracts/index.ts';
-import { fail } from '../../../contracts/index.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type OutboxRecord } from './outbox.ts';
+
+/** What the connector reports: JSON-line events without personal data (ids, counts, codes). */
+export type ConnectorLog = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>, message: string) => void;
 
 export interface StandesamtConnectorOptions {
   readonly nc: NatsConnection;
@@ -29,22 +31,29 @@ export interface StandesamtConnectorOptions {
   /** Birth cases sent at the same time (each case stays in order). */
   readonly concurrency?: number;
   readonly retryMs?: number;
+  /** Tolerance for this machine's clock against the hub's (default 5 minutes). */
+  readonly clockSkewMs?: number;
+  /** Answered entries are deleted this long after the answer (default 24 h). */
+  readonly retentionMs?: number;
   /** Told about every final answer (accepted or refused). */
   readonly onReply?: (messageId: string, reply: SubmissionReply) => void;
+  readonly log?: ConnectorLog;
 }
 
-export interface XmlSubmission {
-  readonly notice081020: string;
-  readonly supplement081021?: string;
-  readonly registerKey: GeburtenregisterKey;
-  readonly messageId: string;
-  readonly occurredAt: string;
+/** A submission refused before it was sent: the same shape as the hub's refusal. */
+export interface LocalRefusal {
+  readonly code: 'date-in-future';
+  readonly message: string;
+  readonly path: string;
 }
 
 const caseKeyOf = (s: Submission) => {
   const k = s.data.registerKey;
   return `${k.standesamtsnummer}/${k.registerart}/${k.jahr}/${k.eintragsnummer}`;
 };
+
+/** How often the waiting state is reported again while the hub stays unreachable. */
+const waitingReportMs = 30_000;
 
 export class StandesamtConnector {
   readonly #options: StandesamtConnectorOptions;
@@ -53,50 +62,62 @@ export class StandesamtConnector {
   #again = false;
   #closed = false;
   readonly #timer: NodeJS.Timeout;
+  #waitingSince: number | undefined;
+  #waitingReported = 0;
 
   constructor(options: StandesamtConnectorOptions) {
     this.#options = options;
     this.#outbox = new Outbox(options.outboxFile);
-    this.#timer = setInterval(() => void this.flush(), options.retryMs ?? 2000);
+    this.#prune();
+    this.#timer = setInterval(() => {
+      this.#prune();
+      void this.flush();
+    }, options.retryMs ?? 2000);
     this.#timer.unref();
     void (async () => {
       for await (const status of options.nc.status()) {
         if (status.type === 'reconnect') void this.flush();
       }
-    })().catch(() => undefined);
+    })().catch((error: unknown) => this.#log('error', 'nats.status-failed', { reason: (error as Error).message }, 'watching the NATS connection failed'));
   }
 
-  /** Stores a contract event in the outbox (durably), then tries to send it. */
-  submit(event: Submission): Promise<void> {
+  #log(level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>, message: string): void {
+    this.#options.log?.(level, event, fields, message);
+  }
+
+  #prune(): void {
+    const removed = this.#outbox.prune(this.#options.retentionMs ?? 24 * 3_600_000);
+    if (removed > 0) this.#log('info', 'outbox.pruned', { removed }, `${removed} answered submissions removed from the outbox`);
+  }
+
+  /** Checks a contract event against the clock, signs it and stores it in the outbox (durably), without sending. */
+  enqueue(event: Submission): Result<Submission, LocalRefusal> {
+    const future = futureDateOf(event, new Date(), this.#options.clockSkewMs ?? defaultClockSkewMs);
+    if (future) return fail(future);
     const body = JSON.stringify({ payload: event, signature: this.#options.signer.sign(event) });
-    this.#outbox.add(event.messageId, caseKeyOf(event), body);
-    return this.flush();
+    this.#outbox.add(event.messageId, caseKeyOf(event), body, event.type);
+    return ok(event);
   }
 
-  /** Reads 081020 (+ 081021), joins them with the register key and submits the registration. */
-  async submitXml(input: XmlSubmission): Promise<Result<BirthRegistered, XmlCodecError>> {
-    const notice = readBirthMessageOf('081020', input.notice081020);
-    if (!notice.success) return notice;
-    let supplement;
-    if (input.supplement081021 !== undefined) {
-      const read = readBirthMessageOf('081021', input.supplement081021);
-      if (!read.success) return read;
-      supplement = read.data;
-    }
-    const joined = joinBirth(notice.data, supplement, input.registerKey);
-    if (!joined.success) return fail(joined.error);
-    const identity = this.#options.signer.identity;
-    const event = toBirthRegistered(joined.data, {
-      messageId: input.messageId,
-      occurredAt: input.occurredAt,
-      producer: { dvdv: identity.dvdv as BirthRegistered['producer']['dvdv'], name: identity.name, role: identity.role },
-    });
-    await this.submit(event);
-    return { success: true, data: event };
+  /** Enqueues, sends what is pending and returns the entry as the outbox holds it now (pending when the hub did not answer). */
+  async submit(event: Submission): Promise<Result<OutboxRecord, LocalRefusal>> {
+    const queued = this.enqueue(event);
+    if (!queued.success) return queued;
+    await this.flush();
+    return ok(this.#outbox.status(event.messageId)!);
   }
 
-  status(messageId: string) {
+  /** Who this connector signs as. */
+  get identity() {
+    return this.#options.signer.identity;
+  }
+
+  status(messageId: string): OutboxRecord | undefined {
     return this.#outbox.status(messageId);
+  }
+
+  list(registerKey?: string): OutboxRecord[] {
+    return this.#outbox.list(registerKey);
   }
 
   counts() {
@@ -126,31 +147,60 @@ export class StandesamtConnector {
       list.push({ messageId: e.messageId, body: e.body });
       byCase.set(e.caseKey, list);
     }
+    if (byCase.size === 0) return;
+    let waiting = 0;
+    let lastReason = '';
     const queue = [...byCase.values()];
     const worker = async () => {
       for (let list = queue.shift(); list; list = queue.shift()) {
-        for (const entry of list) {
-          if (!(await this.#send(entry.messageId, entry.body))) break; // keep the case's order
+        for (const [i, entry] of list.entries()) {
+          const outcome = await this.#send(entry.messageId, entry.body);
+          if (outcome !== true) {
+            // Keep the case's order: what follows waits too.
+            waiting += list.length - i;
+            lastReason = outcome;
+            break;
+          }
         }
       }
     };
     await Promise.all(Array.from({ length: this.#options.concurrency ?? 16 }, worker));
+    this.#reportWaiting(waiting, lastReason);
   }
 
-  /** True when the hub gave a final answer. */
-  async #send(messageId: string, body: string): Promise<boolean> {
+  #reportWaiting(waiting: number, reason: string): void {
+    const now = Date.now();
+    if (waiting === 0) {
+      if (this.#waitingSince !== undefined) this.#log('info', 'hub.answering', { waitedMs: now - this.#waitingSince }, 'the hub answers again');
+      this.#waitingSince = undefined;
+      return;
+    }
+    this.#waitingSince ??= now;
+    if (now - this.#waitingReported < waitingReportMs) return;
+    this.#waitingReported = now;
+    this.#log('warn', 'hub.waiting', { pending: waiting, reason, waitingMs: now - this.#waitingSince }, `${waiting} submissions wait for the hub's answer (${reason}); sent again every ${this.#options.retryMs ?? 2000} ms`);
+  }
+
+  /** True when the hub gave a final answer; otherwise why the entry stays pending. */
+  async #send(messageId: string, body: string): Promise<true | string> {
     let reply: SubmissionReply;
     try {
       // Submitted on this office's own subject; the hub answers only on this office's own inbox.
       const replySubject = `${inboxPrefixOf(this.#options.signer.identity.dvdv)}.${crypto.randomUUID().replace(/-/g, '')}`;
       const answer = await this.#options.nc.request(submitSubjectOf(this.#options.signer.identity.dvdv), body, { timeout: this.#options.timeoutMs ?? 5000, noMux: true, reply: replySubject });
       reply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(answer.data)));
-    } catch {
-      return false; // no responders, timeout, garbled answer: stays pending
+    } catch (error) {
+      return (error as Error).message.slice(0, 200) || 'no answer'; // no responders, timeout, garbled answer: stays pending
     }
-    if (reply.ok) this.#outbox.markDelivered(messageId, reply.position);
-    else if (reply.error.code === 'unavailable') return false;
-    else this.#outbox.markRejected(messageId, `${reply.error.code}: ${reply.error.message}`);
+    if (reply.ok) {
+      this.#outbox.markAccepted(messageId, { position: reply.position, duplicate: reply.duplicate, ...(reply.routing ? { routing: reply.routing } : {}) });
+      this.#log('info', 'submission.accepted', { messageId, position: reply.position, duplicate: reply.duplicate }, 'the hub registered the submission');
+    } else if (reply.error.code === 'unavailable') {
+      return `hub unavailable: ${reply.error.message.slice(0, 200)}`;
+    } else {
+      this.#outbox.markRefused(messageId, reply.error.code, reply.error.message);
+      this.#log('warn', 'submission.refused', { messageId, code: reply.error.code }, `the hub refused the submission (${reply.error.code})`);
+    }
     this.#options.onReply?.(messageId, reply);
     return true;
   }

@@ -5,3 +5,4 @@ export * from './x509.ts';
 export * from './revocation.ts';
 export * from './certificates.ts';
 export * from './confidential.ts';
+export * from './outlook.ts';

@@ -75,13 +75,52 @@ export const SubmissionErrorCodeSchema = z.enum([
   'unknown-case',
   'invalid-contract',
   'conflict',
+  /** A date of the submission (birth, message time) lies in the future beyond the clock-skew tolerance. */
+  'date-in-future',
   'unavailable',
 ]);
 export type SubmissionErrorCode = z.infer<typeof SubmissionErrorCodeSchema>;
 
 /** The hub's answer to a submission. */
+/**
+ * Where a case's hand-offs stand after a submission, per recipient role: `scheduled` (handed
+ * to the relay), or what it waits for (`waiting-for-idnr`), or why there is none.
+ */
+export const HandOffStatusSchema = z.enum([
+  'scheduled',
+  'waiting-for-idnr',
+  'waiting-for-child-name',
+  'incomplete',
+  'no-consent',
+  'no-application-number',
+  'consent-withdrawn',
+  'unroutable',
+]);
+export type HandOffStatus = z.infer<typeof HandOffStatusSchema>;
+
+export const HandOffOutlookSchema = z
+  .object({
+    role: z.enum(['elterngeldstelle', 'familienkasse']),
+    dvdv: z.string().max(100).optional(),
+    name: z.string().max(200).optional(),
+    status: HandOffStatusSchema,
+    /** Whether the scheduled hand-off corrects an earlier one to the same recipient. */
+    kind: z.enum(['initial', 'correction']).optional(),
+  })
+  .strict();
+export type HandOffOutlook = z.infer<typeof HandOffOutlookSchema>;
+
 export const SubmissionReplySchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), messageId: z.uuid(), position: z.number().int().nonnegative(), duplicate: z.boolean() }).strict(),
+  z
+    .object({
+      ok: z.literal(true),
+      messageId: z.uuid(),
+      position: z.number().int().nonnegative(),
+      duplicate: z.boolean(),
+      /** The routing decision for the case as it stands after this submission. */
+      routing: z.array(HandOffOutlookSchema).max(10).optional(),
+    })
+    .strict(),
   z
     .object({
       ok: z.literal(false),

@@ -11,6 +11,7 @@ export type XmlCodecErrorCode =
   | 'missing-element'
   | 'invalid-date'
   | 'birth-after-message'
+  | 'date-in-future'
   | 'invalid-name'
   | 'invalid-value'
   | 'confidential-birth'

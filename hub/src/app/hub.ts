@@ -145,7 +145,15 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
   const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: sayLine });
   const js = jetstream(nc);
 
-  const ingress = startIngress({ nc: ingressNc, log: caseLog, verifier: trust.verifier, maxBytes: config.ingress.maxBytes, caseStream: (key) => caseLog.caseStream(key) });
+  const ingress = startIngress({
+    nc: ingressNc,
+    log: caseLog,
+    verifier: trust.verifier,
+    maxBytes: config.ingress.maxBytes,
+    clockSkewMs: config.ingress.clockSkewSeconds * 1000,
+    routing: config.routing,
+    caseStream: (key) => caseLog.caseStream(key),
+  });
   const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say: sayLine, logger, certificates: () => pkiStatusOrEmpty(config) });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });
   const scheduler = startScheduler({

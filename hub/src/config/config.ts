@@ -105,7 +105,14 @@ export const HubConfigSchema = z
     standesaemter: z.array(StandesamtSchema).default(defaultStandesaemter),
     routing: RoutingTableSchema.default(RoutingTableSchema.parse(defaultRoutingTable)),
     delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),
-    ingress: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024) }).strict().default({ maxBytes: 256 * 1024 }),
+    ingress: z
+      .object({
+        maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+        /** Tolerance for a submitter's clock running ahead: dates later than now plus this are refused (`date-in-future`). */
+        clockSkewSeconds: z.number().int().min(0).max(86_400).default(300),
+      })
+      .strict()
+      .default({ maxBytes: 256 * 1024, clockSkewSeconds: 300 }),
     /** Witnesses asked to cosign every checkpoint (C2SP tlog-witness): submission URL and cosignature/v1 verifier key. */
     witnesses: z
       .array(z.object({ url: z.string().url(), verifierKey: z.string().regex(/^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/, 'a witness verifier key <name>+<hash>+<key>') }).strict())

@@ -9,7 +9,7 @@ import { createPublicKey } from 'node:crypto';
 import { deterministicUuid, parseVerifierKey, render081020, render081021, verifierKey, type Submission } from '../../../contracts/index.ts';
 import { loadPartyConfig } from '../../../connectors/kit/partyConfig.ts';
 import { openSubmitter, type Submitter } from '../../../connectors/standesamt/src/main.ts';
-import { correctionOf, idNrAssignmentOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
+import { correctionOf, idNrAssignmentOf, registrationOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
 import { verifyLog, type AuditReport } from '../audit/verifyLog.ts';
 import { SignatureAudit } from '../audit/verifySignatures.ts';
 import { dashboardLine, enrolAuditor, provisionExchange, partyCommand, type ProvisionOptions } from '../app/exchange.ts';
@@ -126,8 +126,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const supplement = render081021(s.registration, { ...info(s.ids.supplement), zuordnung: s.registration.zuordnungGeburtsanzeige!, parentsEmail: 'eltern@example.org' });
         if (!notice.success || !supplement.success) throw new Error(`synthetic birth ${s.index} could not be written as XML`);
         submittedAt.set(s.ids.registered, Date.now());
-        const result = await standesamtOf(s).connector.submitXml({ notice081020: notice.data, supplement081021: supplement.data, registerKey: s.registration.registerKey, messageId: s.ids.registered, occurredAt: new Date().toISOString() });
-        if (!result.success) say(`birth ${s.index}: XML refused: ${result.error.code} at ${result.error.path}`);
+        const submitter = standesamtOf(s);
+        const event = registrationOf(submitter.trust.identity, { notice081020: notice.data, supplement081021: supplement.data, registerKey: s.registration.registerKey }, { messageId: s.ids.registered });
+        if (!event.success) {
+          say(`birth ${s.index}: XML refused: ${event.error.code} at ${event.error.path}`);
+          return;
+        }
+        const result = await submitter.connector.submit(event.data);
+        if (!result.success) say(`birth ${s.index}: refused: ${result.error.code}`);
       }),
     );
     await settle('registrations', scenarios.length);

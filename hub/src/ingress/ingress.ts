@@ -5,10 +5,15 @@
 // message id (same submission by the same signer only), appends, and replies with the log
 // position or a typed refusal. Refusals of who-is-speaking and of authority are security
 // events naming the signer, never the payload, rate limited per sender. Work in flight is
-// bounded: beyond `maxInFlight` the answer is `unavailable` at once.
+// bounded: beyond `maxInFlight` the answer is `unavailable` at once. Dates in the future
+// (beyond the clock-skew tolerance) are refused with `date-in-future`, the same rule and
+// code the Standesamt's side applies. An accepted submission is answered with where the
+// case's hand-offs stand (routing/outlook.ts).
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   canonicalHash,
+  defaultClockSkewMs,
+  futureDateOf,
   SignedSubmissionSchema,
   SubmissionSchema,
   submitSubject,
@@ -21,6 +26,10 @@ import {
   type SubmissionReply,
   type Verifier,
 } from '../../../contracts/index.ts';
+import { fromRecord } from '../log/records.ts';
+import { evolve, initialState, type CaseState } from '../routing/birthCase.ts';
+import { outlookOf } from '../routing/outlook.ts';
+import type { RoutingTable } from '../routing/routingTable.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type JsonValue, type StoredEvent } from '../log/eventStore.ts';
 import { toRecord } from '../log/records.ts';
 import { SignatureKeeper } from '../log/signatures.ts';
@@ -42,6 +51,10 @@ export interface IngressOptions {
   readonly now?: () => Date;
   /** The log stream of a birth case (default: the register key in clear; the hub passes the case log's keyed one). */
   readonly caseStream?: (registerKey: GeburtenregisterKey) => string;
+  /** Tolerance for clocks running ahead of the hub's (default 5 minutes). */
+  readonly clockSkewMs?: number;
+  /** The routing table, to answer where the case's hand-offs stand; without it the answer carries none. */
+  readonly routing?: RoutingTable;
 }
 
 export interface Ingress {
@@ -70,18 +83,27 @@ const refusal = (code: SubmissionErrorCode, message: string, extra: { messageId?
  * One answer for every conflict with what the log holds, so that it does not tell a
  * submitter whether someone else already used a message id.
  */
-const conflictMessage = 'the submission conflicts with the log: its message id is already used, or the birth is already registered (send a BirthRegistrationCorrected)';
+const conflictMessage =
+  'the submission conflicts with the log: its message id is already used, or the birth is already registered with other content (send the changed registration as a correction: elfe standesamt correct)';
+
+/**
+ * What makes two submissions the same: the type and the data (not when they were written, so
+ * a re-run after an unclear answer is the same submission); a consent withdrawal is one fact
+ * per case, whenever it was sent again.
+ */
+const sameContent = (type: string, storedData: unknown, data: unknown): boolean =>
+  type === 'ParentalConsentWithdrawn' || canonicalHash(storedData) === canonicalHash(data);
 
 /** The same submission by the same signer: only then is a resend answered as a duplicate. */
-function isSameSubmission(existing: StoredEvent, event: Submission, signedPayload: unknown, stream: string, signer: SignerIdentity): boolean {
-  const stored = existing.data as { producer?: { dvdv?: unknown } } | null;
+function isSameSubmission(existing: StoredEvent, event: Submission, signedData: unknown, stream: string, signer: SignerIdentity): boolean {
+  const stored = existing.data as { producer?: { dvdv?: unknown }; data?: unknown } | null;
   const metadata = existing.metadata as { signerDvdv?: unknown } | null;
   return (
     existing.type === event.type &&
     existing.stream === stream &&
     stored?.producer?.dvdv === signer.dvdv &&
     metadata?.signerDvdv === signer.dvdv &&
-    canonicalHash(existing.data) === canonicalHash(signedPayload)
+    sameContent(event.type, stored?.data, signedData)
   );
 }
 
@@ -95,6 +117,17 @@ export function startIngress(options: IngressOptions): Ingress {
   const security = startSecurityRecorder(log, now, stats, options.securityEvents);
   const caseStream = options.caseStream ?? birthStream;
   const signatures = new SignatureKeeper(log, now);
+  const clockSkewMs = options.clockSkewMs ?? defaultClockSkewMs;
+  /** The case's state from its stream, for the answer's routing outlook. */
+  const readCase = async (stream: string): Promise<CaseState> => {
+    let state = initialState;
+    for await (const stored of log.readStream(stream)) {
+      const e = fromRecord(stored);
+      if (e) state = evolve(state, e);
+    }
+    return state;
+  };
+  const routingOf = (state: CaseState) => (options.routing ? { routing: outlookOf(state, options.routing) } : {});
 
   const recordSecurity = (code: string, reason: string, sender: string | undefined, subject: SecuritySubject, messageType?: string, refusedMessageId?: string) =>
     security.record(sender, {
@@ -144,14 +177,17 @@ export function startIngress(options: IngressOptions): Ingress {
       await recordSecurity('producer-mismatch', `signed by ${signer.dvdv}, envelope names ${event.producer.dvdv}`, senderOf(signer), who, event.type, event.messageId);
       return refusal('producer-mismatch', 'the signer is not the producer named in the envelope', { messageId: event.messageId });
     }
+    // Plausible against the hub's clock: nothing reported can lie in the future.
+    const future = futureDateOf(event, now(), clockSkewMs);
+    if (future) return refusal('date-in-future', future.message, { messageId: event.messageId, path: future.path });
     const stream = caseStream(event.data.registerKey);
-    const answerExisting = (existing: StoredEvent): SubmissionReply => {
-      if (!isSameSubmission(existing, event, signed.data.payload, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
+    const answerExisting = async (existing: StoredEvent): Promise<SubmissionReply> => {
+      if (!isSameSubmission(existing, event, (signed.data.payload as { data?: unknown }).data, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
       stats.duplicates++;
-      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true };
+      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true, ...(options.routing ? routingOf(await readCase(stream)) : {}) };
     };
     const existing = await log.getByEventId(event.messageId);
-    if (existing) return answerExisting(existing);
+    if (existing) return await answerExisting(existing);
     // The log keeps exactly what was signed (the submitted payload, whose canonical bytes are
     // the signed bytes) and the signature; the certificate once, by fingerprint.
     const kept = await signatures.keep(signature);
@@ -161,10 +197,17 @@ export function startIngress(options: IngressOptions): Ingress {
       let head: number | undefined;
       let caseExists = false;
       let erased = false;
+      let withdrawal: StoredEvent | undefined;
+      let state = initialState;
       for await (const e of log.readStream(stream)) {
         if (e.type === 'BirthRegistered') caseExists = true;
         if (e.type === 'CaseErased') erased = true;
+        if (e.type === 'ParentalConsentWithdrawn') withdrawal ??= e;
         head = e.streamRevision;
+        if (options.routing) {
+          const known = fromRecord(e);
+          if (known) state = evolve(state, known);
+        }
       }
       if (erased) return refusal('unknown-case', 'this birth case was erased', { messageId: event.messageId });
       const authority = decideAuthority({ type: event.type, signer, registerKey: event.data.registerKey, caseExists });
@@ -174,15 +217,20 @@ export function startIngress(options: IngressOptions): Ingress {
         await recordSecurity(code, reason, senderOf(signer), who, event.type, event.messageId);
         return refusal(code, reason, { messageId: event.messageId });
       }
+      // The consent is withdrawn once; a second withdrawal by the case's owner is the same fact.
+      if (event.type === 'ParentalConsentWithdrawn' && withdrawal) {
+        stats.duplicates++;
+        return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state) };
+      }
       const expected: ExpectedRevision = authority.data.caseMust === 'absent' ? (head ?? 'no-stream') : 'any';
       try {
         const appended = await log.append(stream, [record], expected);
         stats.accepted++;
-        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false };
+        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false, ...routingOf(evolve(state, event)) };
       } catch (error) {
         if (error instanceof DuplicateEventIdError) {
           const stored = await log.getByEventId(event.messageId);
-          if (stored) return answerExisting(stored);
+          if (stored) return await answerExisting(stored);
         }
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= 3) throw error;
       }
