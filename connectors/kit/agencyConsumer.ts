@@ -11,6 +11,7 @@ import type { KeyObject } from 'node:crypto';
 import {
   canonicalHash,
   decryptPayload,
+  decryptReason,
   hubIdentity,
   consumerName,
   deliveryStream,
@@ -37,6 +38,7 @@ export interface AgencyConsumerOptions {
   readonly hubDvdv?: string;
   /** Where receipts are kept so that a redelivery re-sends the same one. */
   readonly stateDir: string;
+  /** Gets the delivery opened: the plaintext `payload`, and a correction's `reason` in clear. */
   readonly handle: (delivery: Delivery) => Promise<HandlerOutcome>;
   readonly maxDeliver?: number;
   readonly ackWaitMs?: number;
@@ -102,12 +104,21 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       if (opened.success) plaintext = opened.data;
       else refusal = { ok: false, reasonCode: opened.error.code, reason: opened.error.message };
     }
+    // A correction's reason travels like the payload: a JWE for this agency when the payload is one.
+    let correction = delivery.correction;
+    if (correction?.reasonJwe !== undefined && !refusal) {
+      const opened = options.decryptionKey
+        ? await decryptReason(correction.reasonJwe, options.decryptionKey, delivery.deliveryId)
+        : { success: false as const, error: { code: 'no-key', message: 'no decryption key configured' } };
+      if (opened.success) correction = { corrects: correction.corrects, reason: opened.data };
+      else refusal = { ok: false, reasonCode: opened.error.code, reason: `the correction's reason: ${opened.error.message}` };
+    }
     const receivedHash = canonicalHash(plaintext ?? null);
     const outcome: HandlerOutcome =
       refusal ??
       (receivedHash !== delivery.payloadHash
         ? { ok: false, reasonCode: 'hash-mismatch', reason: 'payload does not match its hash' }
-        : await options.handle({ ...delivery, payload: plaintext as Delivery['payload'] }));
+        : await options.handle({ ...delivery, payload: plaintext as Delivery['payload'], ...(correction ? { correction } : {}) }));
     const receipt: Receipt = ReceiptSchema.parse({
       deliveryId: delivery.deliveryId,
       recipient: dvdv,

@@ -5,6 +5,10 @@ import {
   readBirthMessageOf,
   render081020,
   render081021,
+  render131011,
+  correctionVorgang,
+  correctedMessageOf,
+  toElterngeldDataSet,
   toBirthRegistered,
   BirthRegisteredSchema,
   type BirthNotice,
@@ -14,7 +18,7 @@ import {
   ProducerSchema,
 } from '../../contracts/index.ts';
 import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
-import { testMessageInfo } from '../../contracts/src/testing/messageInfo.ts';
+import { testElterngeldstelle, testMessageInfo, testStandesamt } from '../../contracts/src/testing/messageInfo.ts';
 import { fixture, fixturesAvailable } from '../support/fixtures.ts';
 
 const key: GeburtenregisterKey = GeburtenregisterKeySchema.parse({ standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: '334' });
@@ -159,5 +163,38 @@ describe('writers round-trip through the readers', () => {
     const supplement = render081021(birth, { ...testMessageInfo(birth.sourceMessageIds[1]!), zuordnung: 'GA-1', parentsEmail: 'e@example.org' });
     if (!supplement.success) throw new Error('render refused');
     expect((read(supplement.data) as ParentsSupplement).auftragsnummer).toBe('A<&>"B');
+  });
+});
+
+describe('131011 tells a correction from a first notification', () => {
+  const set = toElterngeldDataSet(sampleBirthRegistration());
+  if (!set.success) throw new Error(set.reason);
+  const firstId = 'e1fe0001-4f89-81d3-9a0c-0305e82c3301';
+  const info = (id: string) => testMessageInfo(id, testStandesamt, testElterngeldstelle);
+
+  it('a first notification carries no vorgangsidentifikation', () => {
+    expect(render131011(set.data, info(firstId))).not.toContain('vorgangsidentifikation');
+  });
+
+  it('a correction names the corrected 131011 by its nachrichtenUUID in vorgangsidentifikation, after the header', () => {
+    const header = info('e1fe0001-4f89-81d3-9a0c-0305e82c3302');
+    const xml = render131011(set.data, { ...header, vorgangsidentifikation: correctionVorgang(firstId, header.createdAt) });
+    expect(xml).toMatch(
+      new RegExp(
+        '</anschrift\\.autor>\\s*<xp:vorgangsidentifikation>\\s*<ereignis\\.zeitpunkt>2026-11-05T09:30:00\\.000\\+01:00</ereignis\\.zeitpunkt>\\s*' +
+          `<ereignis\\.zeichen>Berichtigung-${firstId}</ereignis\\.zeichen>\\s*</xp:vorgangsidentifikation>\\s*<xp:geburtseintragKind>`,
+      ),
+    );
+    const zeichen = /<ereignis\.zeichen>([^<]*)</.exec(xml)![1]!;
+    expect(correctedMessageOf(zeichen)).toBe(firstId);
+    // The XÖV rule for an Ereignis.Zeichen: at most 100 characters, at most 8 besides A-Z, a-z, 0-9.
+    expect(zeichen.length).toBeLessThanOrEqual(100);
+    expect(zeichen.replace(/[A-Za-z0-9]/g, '').length).toBeLessThanOrEqual(8);
+  });
+
+  it('reads no reference out of another Vorgang\'s zeichen, and writes none that breaks the XÖV rule', () => {
+    expect(correctedMessageOf('334-2026')).toBeUndefined();
+    expect(() => correctionVorgang('G 334/2026', '2026-11-05T09:30:00.000+01:00')).toThrow();
+    expect(() => render131011(set.data, { ...info(firstId), vorgangsidentifikation: { zeitpunkt: '2026-11-05T09:30:00.000+01:00', zeichen: 'a-b-c-d-e-f-g-h-i-j' } })).toThrow(/Ereignis.Zeichen/);
   });
 });

@@ -1,6 +1,6 @@
 // What the codecs write validates against the official XPersonenstand 26.11 XSDs (xmllint).
 import { describe, expect, it } from 'vitest';
-import { render081020, render081021, render131011, toElterngeldDataSet, type BirthRegisteredData } from '../../contracts/index.ts';
+import { correctionVorgang, render081020, render081021, render131011, toElterngeldDataSet, type BirthRegisteredData } from '../../contracts/index.ts';
 import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
 import { testElterngeldstelle, testMessageInfo, testStandesamt } from '../../contracts/src/testing/messageInfo.ts';
 import { fixture, fixturesAvailable } from '../support/fixtures.ts';
@@ -43,6 +43,23 @@ describe.skipIf(!runnable)('XSD validity of rendered messages', () => {
     const result = validateAgainstXsd('elterngeldstelle', docs);
     expect(result.output).not.toMatch(/fails to validate/);
     expect(result.ok).toBe(true);
+  });
+
+  it('131011 of a correction, naming the corrected message in vorgangsidentifikation, validates too', () => {
+    const docs = births.map((b, i) => {
+      const set = toElterngeldDataSet(b);
+      if (!set.success) throw new Error(set.reason);
+      const info = testMessageInfo(`e1fe0001-4f89-81d3-9a0c-0305e82c33${String(i).padStart(2, '0')}`, testStandesamt, testElterngeldstelle);
+      const xml = render131011(set.data, { ...info, vorgangsidentifikation: correctionVorgang(`e1fe0001-4f89-81d3-9a0c-0305e82c31${String(i).padStart(2, '0')}`, info.createdAt) });
+      expect(xml).toContain('<xp:vorgangsidentifikation>');
+      return xml;
+    });
+    const result = validateAgainstXsd('elterngeldstelle', docs);
+    expect(result.output).not.toMatch(/fails to validate/);
+    expect(result.ok).toBe(true);
+    // A misplaced marker is refused by the same schema: the check above is not vacuous.
+    const misplaced = docs[0]!.replace(/\s*<xp:vorgangsidentifikation>[\s\S]*<\/xp:vorgangsidentifikation>/, '').replace('</xp:auftragsnummer>', '</xp:auftragsnummer><xp:vorgangsidentifikation><ereignis.zeitpunkt>2026-11-05T09:30:00.000+01:00</ereignis.zeitpunkt><ereignis.zeichen>x</ereignis.zeichen></xp:vorgangsidentifikation>');
+    expect(validateAgainstXsd('elterngeldstelle', [misplaced]).ok).toBe(false);
   });
 
   it('131011 carries exactly the § 25 BEEG data set plus the auftragsnummer', () => {

@@ -69,12 +69,13 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
     }
 
     const byCase = new Map<string, ElfeEvent[]>();
+    const corrections: Extract<ElfeEvent, { type: 'DeliveryScheduled' }>[] = [];
     for (const e of entries) if (e.stream.startsWith('birth-')) byCase.set(e.stream, [...(byCase.get(e.stream) ?? []), e.event]);
     for (const events of byCase.values()) {
       const registered = events.find((e) => e.type === 'BirthRegistered');
       let withdrawn = false;
       let consent = registered?.type === 'BirthRegistered' && registered.data.consent.elterngeldstelle;
-      const received = new Set<string>();
+      const received = new Map<string, string>();
       for (const e of events) {
         if (e.type === 'ParentalConsentWithdrawn') withdrawn = true;
         if (e.type === 'BirthRegistrationCorrected') consent = e.data.registration.consent.elterngeldstelle;
@@ -84,8 +85,13 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
           expect(consent).toBe(true);
           expect(withdrawn).toBe(false);
         }
-        if (e.data.kind === 'correction') expect(received.has(e.data.recipient.dvdv)).toBe(true);
-        received.add(e.data.recipient.dvdv);
+        if (e.data.kind === 'correction') {
+          expect(received.has(e.data.recipient.dvdv)).toBe(true);
+          // It names the delivery it corrects, the last one to the same recipient; its reason is a JWE.
+          expect(e.data.correction).toEqual({ corrects: received.get(e.data.recipient.dvdv), reasonJwe: expect.any(String) });
+          corrections.push(e);
+        }
+        received.set(e.data.recipient.dvdv, e.data.deliveryId);
       }
     }
     // Every hand-off has exactly one final answer in the log, an acknowledgement.
@@ -98,11 +104,25 @@ describe.skipIf(!natsAvailable)('once-only delivery end to end', () => {
     // Each agency's inbox, in its own directory, holds exactly its deliveries, once each.
     for (const dvdv of new Set(scheduledEvents.map((d) => d.data.recipient.dvdv))) {
       const inbox = path.join(dataDir, 'parties', dvdv.replace(':', '-'), 'inbox');
-      const files = readdirSync(inbox).filter((f) => /\.(xml|json)$/.test(f));
+      // A correction's `.meta.json` (its reason, beside the 131011) is no delivery of its own.
+      const files = readdirSync(inbox).filter((f) => /\.(xml|json)$/.test(f) && !f.endsWith('.meta.json'));
       expect(new Set(files.map((f) => f.replace(/\.(xml|json)$/, '')))).toEqual(new Set(scheduledEvents.filter((d) => d.data.recipient.dvdv === dvdv).map((d) => d.data.deliveryId)));
       expect(files).toHaveLength(scheduledEvents.filter((d) => d.data.recipient.dvdv === dvdv).length);
     }
     expect(summary.acknowledged).toBe(scheduledEvents.length);
+
+    // Each correction is visible as one in its inbox, with the Standesamt's reason.
+    expect(corrections.length).toBeGreaterThan(0);
+    for (const c of corrections) {
+      const inbox = path.join(dataDir, 'parties', c.data.recipient.dvdv.replace(':', '-'), 'inbox');
+      const { corrects } = c.data.correction!;
+      if (c.data.recipient.role === 'elterngeldstelle') {
+        expect(readFileSync(path.join(inbox, `${c.data.deliveryId}.xml`), 'utf8')).toContain(`<ereignis.zeichen>Berichtigung-${corrects}</ereignis.zeichen>`);
+        expect(JSON.parse(readFileSync(path.join(inbox, `${c.data.deliveryId}.meta.json`), 'utf8'))).toEqual({ deliveryId: c.data.deliveryId, kind: 'correction', corrects, reason: 'Berichtigung des Vornamens (§ 47 PStG)' });
+      } else {
+        expect(JSON.parse(readFileSync(path.join(inbox, `${c.data.deliveryId}.json`), 'utf8'))).toMatchObject({ kind: 'correction', correction: { corrects, reason: 'Berichtigung des Vornamens (§ 47 PStG)' } });
+      }
+    }
 
     if (xmllintAvailable) {
       const inbox = path.join(dataDir, 'parties', 'egs-11000000', 'inbox');

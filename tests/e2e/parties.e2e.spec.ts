@@ -4,7 +4,7 @@
 // in the middle of a burst and started again with the same command: nothing is lost, nothing
 // is duplicated at any inbox, every delivery is acknowledged, and the log verifies.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
-import { dropBirth } from '../support/births.ts';
+import { birthXml, dropBirth } from '../support/births.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { ElfeProcess, filesIn, pidsWith, processAlive, runElfe, until } from '../support/processes.ts';
 
@@ -51,7 +51,8 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
   let watcher: ElfeProcess;
   const party = (name: string) => path.join(root, 'parties', name);
   const watchDir = () => path.join(party(`sta-${standesamt.standesamtsnummer}`), 'watch');
-  const inbox = (name: string) => filesIn(path.join(party(name), 'inbox'), /\.(xml|json)$/);
+  /** The deliveries in an agency's inbox (a correction's `.meta.json` beside its 131011 is no delivery of its own). */
+  const inbox = (name: string) => filesIn(path.join(party(name), 'inbox'), /^(?!.*\.meta\.json$).*\.(xml|json)$/);
   const all: BirthScenario[] = [];
 
   beforeAll(async () => {
@@ -114,17 +115,29 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
       expect(sent.code, sent.stdout + sent.stderr).toBe(0);
       expect(JSON.parse(sent.stdout.trim().split('\n').pop()!)).toMatchObject({ accepted: true });
     }
+    // The Standesamt corrects one of them (a first name, § 47 PStG) with its own command.
+    const fixed = all.slice(0, 3).find((s) => s.registration.consent.elterngeldstelle)!;
+    expect(fixed, 'a birth with consent among the first three').toBeDefined();
+    const reason = 'Berichtigung (§ 47 PStG): Vorname des Kindes';
+    const correctedXml = birthXml(fixed, { ...fixed.registration, child: { ...fixed.registration.child, name: { ...fixed.registration.child.name, firstNames: ['Mila'] } } });
+    const correctionDir = mkdtempSync(path.join(os.tmpdir(), 'elfe-correction-'));
+    writeFileSync(path.join(correctionDir, '081020.xml'), correctedXml.notice);
+    writeFileSync(path.join(correctionDir, '081021.xml'), correctedXml.supplement);
+    const correctedRegister = formatRegisterKey(fixed.registration.registerKey);
+    const sentCorrection = await runElfe(['standesamt', 'correct', path.join(correctionDir, '081020.xml'), '--with', path.join(correctionDir, '081021.xml'), '--register', correctedRegister, '--reason', reason, '--config', path.join(party(`sta-${standesamt.standesamtsnummer}`), 'config.json'), '--json']);
+    expect(sentCorrection.code, sentCorrection.stdout + sentCorrection.stderr).toBe(0);
+    expect(JSON.parse(sentCorrection.stdout.trim().split('\n').pop()!)).toMatchObject({ accepted: true });
 
     await until(() => doneCount() === all.length, 120_000, 'every birth submitted');
-    await until(() => inbox(egsName).length >= consented(all) && inbox(fkaName).length >= 3, 120_000, 'every delivery in its inbox');
+    await until(() => inbox(egsName).length >= consented(all) + 1 && inbox(fkaName).length >= 4, 120_000, 'every delivery in its inbox');
     // Nothing more arrives (redeliveries after the restarts are absorbed).
     await until(async () => {
       const a = inbox(egsName).length;
       await new Promise((r) => setTimeout(r, 1000));
       return inbox(egsName).length === a;
     }, 30_000, 'inboxes stable');
-    expect(inbox(egsName)).toHaveLength(consented(all));
-    expect(inbox(fkaName)).toHaveLength(3);
+    expect(inbox(egsName)).toHaveLength(consented(all) + 1);
+    expect(inbox(fkaName)).toHaveLength(4);
     expect(filesIn(path.join(watchDir(), 'failed'))).toEqual([]);
 
     // A receipt can still be on its way to the log when its inbox file exists: wait until the
@@ -166,6 +179,28 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
       expect(events.some((e) => e?.type === 'DeliveryRejected' || e?.type === 'DeliveryDeadLettered')).toBe(false);
       // Each inbox holds exactly the deliveries addressed to it.
       expect(new Set(inbox(egsName).map((f) => f.replace(/\.xml$/, '')))).toEqual(new Set(scheduled.filter((d) => d.data.recipient.dvdv === 'egs:11000000').map((d) => d.data.deliveryId)));
+
+      // The correction is visible as one: its 131011 names the first message to the Elterngeldstelle
+      // (vorgangsidentifikation), the reason lies beside it; the Familienkasse's JSON says
+      // kind correction with the same reference and reason. In the log, the reason is a JWE.
+      const ofCase = (dvdv: string) => scheduled.filter((d) => formatRegisterKey(d.data.registerKey) === correctedRegister && d.data.recipient.dvdv === dvdv);
+      for (const [name, dvdv] of [[egsName, 'egs:11000000'], [fkaName, 'fka:ost']] as const) {
+        const [first, correction] = ofCase(dvdv);
+        expect([first?.data.kind, correction?.data.kind], dvdv).toEqual(['initial', 'correction']);
+        expect(correction!.data.correction).toEqual({ corrects: first!.data.deliveryId, reasonJwe: expect.any(String) });
+        expect(JSON.stringify(correction)).not.toContain('Vorname');
+        const dir = path.join(party(name), 'inbox');
+        if (name === egsName) {
+          const xml = readFileSync(path.join(dir, `${correction!.data.deliveryId}.xml`), 'utf8');
+          expect(xml).toContain(`<ereignis.zeichen>Berichtigung-${first!.data.deliveryId}</ereignis.zeichen>`);
+          expect(readFileSync(path.join(dir, `${first!.data.deliveryId}.xml`), 'utf8')).not.toContain('vorgangsidentifikation');
+          expect(JSON.parse(readFileSync(path.join(dir, `${correction!.data.deliveryId}.meta.json`), 'utf8'))).toEqual({ deliveryId: correction!.data.deliveryId, kind: 'correction', corrects: first!.data.deliveryId, reason });
+        } else {
+          const json = JSON.parse(readFileSync(path.join(dir, `${correction!.data.deliveryId}.json`), 'utf8')) as Record<string, unknown>;
+          expect(json).toMatchObject({ kind: 'correction', correction: { corrects: first!.data.deliveryId, reason } });
+          expect(JSON.parse(readFileSync(path.join(dir, `${first!.data.deliveryId}.json`), 'utf8'))).not.toHaveProperty('correction');
+        }
+      }
 
       // The hub's directory holds no private key but its own, and none of them opens a payload.
       const privateKeys = walk(path.join(root, 'hub')).filter((f) => statSync(f).size < 20_000 && /PRIVATE KEY/.test(readFileSync(f, 'latin1')));

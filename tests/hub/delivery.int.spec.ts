@@ -1,14 +1,14 @@
 // Components of the delivery path against a real nats-server: the Standesamt's outbox while
 // the hub is down, an agency connector facing a forged delivery, dead letters.
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalHash, deliverySubject, ed25519Signer, keySetVerifier, toElterngeldDataSet, type Delivery, type Signer } from '../../contracts/index.ts';
-import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
+import { canonicalHash, deliverySubject, ed25519Signer, encryptPayload, encryptReason, keySetVerifier, toElterngeldDataSet, toKindergeldDataSet, type Delivery, type Signer } from '../../contracts/index.ts';
+import { idNrFrom, sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
 import { startFamilienkasseConnector } from '../../connectors/familienkasse/src/familienkasseConnector.ts';
 import { startElterngeldConnector } from '../../connectors/elterngeld/src/elterngeldConnector.ts';
 import { StandesamtConnector } from '../../connectors/standesamt/src/standesamtConnector.ts';
@@ -61,10 +61,10 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
     const second = corrected({ ...birth, zuordnungGeburtsanzeige: 'GA-2' });
     await connector.submit(first);
     await connector.submit(second);
-    expect(connector.counts()).toEqual({ pending: 2, delivered: 0, rejected: 0 });
+    expect(connector.counts()).toEqual({ pending: 2, accepted: 0, refused: 0 });
     const log = createMemoryEventStore();
     const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
-    await until(() => connector.counts().delivered === 2);
+    await until(() => connector.counts().accepted === 2);
     const entries = await collect(log.readAll());
     expect(entries.map((e) => e.eventId)).toEqual([first.messageId, second.messageId]);
     await connector.close();
@@ -113,6 +113,85 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
     expect(connector.stats.refused).toBe(1);
     expect(connector.stats.handled).toBe(1);
     await connector.stop();
+  });
+
+  it('a correction reaches the Elterngeldstelle as a 131011 naming the corrected message, with the reason beside it, and the Familienkasse as kind correction with the reason', async () => {
+    const reason = 'Berichtigung (§ 47 PStG): Vorname der Mutter';
+    const hubVerifier = keySetVerifier(loadTrustedKeys(keys).filter((k) => k.identity.role === 'hub'));
+    const js = jetstream(nc);
+    const birth = sampleBirthRegistration();
+    const earlier = { egs: 'e1fe0001-5c55-8a8e-9d0e-555555555501', fka: 'e1fe0001-5c55-8a8e-9d0e-555555555502' };
+    const ids = { egs: 'e1fe0001-5c55-8a8e-9d0e-555555555503', fka: 'e1fe0001-5c55-8a8e-9d0e-555555555504' };
+
+    // The Elterngeldstelle, with confidential payloads: the reason travels as a JWE for its key too.
+    const egsKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const egsInbox = tmp('egs-corr-inbox');
+    const egs = await startElterngeldConnector({
+      nc,
+      dvdv: 'egs:98000000',
+      name: 'Elterngeldstelle Z',
+      signer: createKeyPair(keys, { name: 'egs-z', dvdv: 'egs:98000000', role: 'elterngeldstelle' }),
+      hubVerifier,
+      inboxDir: egsInbox,
+      stateDir: tmp('egs-corr-state'),
+      decryptionKey: egsKeys.privateKey,
+      author: () => ({ dvdv: 'psw:11007007', name: 'Standesamt', phone: '030 1', address: { postcode: '10178', city: 'Berlin' } }),
+    });
+    const set = toElterngeldDataSet(birth);
+    if (!set.success) throw new Error(set.reason);
+    const toEgs: Delivery = {
+      deliveryId: ids.egs,
+      recipient: { role: 'elterngeldstelle', dvdv: 'egs:98000000' as never, name: 'Elterngeldstelle Z' },
+      kind: 'correction',
+      legalBasis: '§ 57 Abs. 1 Nr. 8 PStV',
+      purpose: 'test',
+      payloadJwe: await encryptPayload(set.data, egsKeys.publicKey, ids.egs),
+      payloadHash: canonicalHash(set.data),
+      correction: { corrects: earlier.egs, reasonJwe: await encryptReason(reason, egsKeys.publicKey, ids.egs) },
+      logPosition: 5,
+      scheduledAt: '2026-11-06T10:00:00.000Z',
+    };
+    const body = JSON.stringify({ payload: toEgs, signature: hub.sign(toEgs) });
+    // What sits in JetStream names the corrected delivery, never the reason.
+    expect(body).toContain(earlier.egs);
+    expect(body).not.toContain('Vorname');
+    await js.publish(deliverySubject('egs:98000000'), body, { msgID: ids.egs });
+
+    // The Familienkasse, with plain payloads (no encryption configured at the hub).
+    const fkaInbox = tmp('fka-corr-inbox');
+    const fka = await startFamilienkasseConnector({
+      nc,
+      dvdv: 'fka:z',
+      signer: createKeyPair(keys, { name: 'fka-z', dvdv: 'fka:z', role: 'familienkasse' }),
+      hubVerifier,
+      inboxDir: fkaInbox,
+      stateDir: tmp('fka-corr-state'),
+    });
+    const kg = toKindergeldDataSet(birth, { childIdNr: idNrFrom('4817263940') });
+    if (!kg.success) throw new Error(kg.reason);
+    const toFka: Delivery = {
+      deliveryId: ids.fka,
+      recipient: { role: 'familienkasse', dvdv: 'fka:z' as never, name: 'FK Z' },
+      kind: 'correction',
+      legalBasis: 'x',
+      purpose: 'x',
+      payload: kg.data,
+      payloadHash: canonicalHash(kg.data),
+      correction: { corrects: earlier.fka, reason },
+      logPosition: 6,
+      scheduledAt: '2026-11-06T10:00:00.000Z',
+    };
+    await js.publish(deliverySubject('fka:z'), JSON.stringify({ payload: toFka, signature: hub.sign(toFka) }), { msgID: ids.fka });
+
+    await until(() => egs.stats.handled === 1 && fka.stats.handled === 1);
+    expect(readdirSync(egsInbox).sort()).toEqual([`${ids.egs}.meta.json`, `${ids.egs}.xml`]);
+    const xml = readFileSync(path.join(egsInbox, `${ids.egs}.xml`), 'utf8');
+    expect(xml).toMatch(new RegExp(`<xp:vorgangsidentifikation>\\s*<ereignis\\.zeitpunkt>2026-11-06T10:00:00\\.000Z</ereignis\\.zeitpunkt>\\s*<ereignis\\.zeichen>Berichtigung-${earlier.egs}</ereignis\\.zeichen>`));
+    expect(JSON.parse(readFileSync(path.join(egsInbox, `${ids.egs}.meta.json`), 'utf8'))).toEqual({ deliveryId: ids.egs, kind: 'correction', corrects: earlier.egs, reason });
+    const fkaFile = JSON.parse(readFileSync(path.join(fkaInbox, `${ids.fka}.json`), 'utf8')) as Record<string, unknown>;
+    expect(fkaFile).toMatchObject({ deliveryId: ids.fka, kind: 'correction', correction: { corrects: earlier.fka, reason } });
+    await egs.stop();
+    await fka.stop();
   });
 
   it('a delivery that is never acknowledged becomes a dead letter in the log', async () => {

@@ -1,11 +1,14 @@
 // The Elterngeldstelle's connector: each delivery becomes a `131011` message
 // (stA2EGS.Geburt.131011, XSD-valid) in the Elterngeldstelle's inbox directory, written once
-// per delivery id, optionally POSTed to a webhook of its system.
+// per delivery id, optionally POSTed to a webhook of its system. A correction's 131011 names
+// the message it corrects in `vorgangsidentifikation` (`Berichtigung-<nachrichtenUUID>`); the
+// Standesamt's reason, free text that fits no 131011 element, lies beside it in
+// `<deliveryId>.meta.json` ({deliveryId, kind, corrects, reason}, no further personal data).
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ElterngeldDataSetSchema, render131011, type Author, type Signer, type Verifier } from '../../../contracts/index.ts';
+import { correctionVorgang, ElterngeldDataSetSchema, render131011, type Author, type Signer, type Verifier } from '../../../contracts/index.ts';
 import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
 import { ensurePrivateDir, writeFileAtomic } from '../../kit/atomicFile.ts';
 
@@ -45,6 +48,8 @@ export async function startElterngeldConnector(options: ElterngeldConnectorOptio
       // Only the closed data set of § 25 BEEG may arrive here.
       const dataSet = ElterngeldDataSetSchema.safeParse(delivery.payload);
       if (!dataSet.success) return { ok: false, reasonCode: 'not-beeg-25', reason: 'the payload is not the data set of § 25 BEEG' };
+      const correction = delivery.kind === 'correction' ? delivery.correction : undefined;
+      if (correction && correction.reason === undefined) return { ok: false, reasonCode: 'no-reason', reason: 'the correction\'s reason did not arrive' };
       const file = path.join(options.inboxDir, `${delivery.deliveryId}.xml`);
       if (!existsSync(file)) {
         const xml = render131011(dataSet.data, {
@@ -52,7 +57,13 @@ export async function startElterngeldConnector(options: ElterngeldConnectorOptio
           createdAt: delivery.scheduledAt,
           author: options.author(dataSet.data.registerKey.standesamtsnummer),
           reader: { dvdv: options.dvdv, name: options.name },
+          ...(correction ? { vorgangsidentifikation: correctionVorgang(correction.corrects, delivery.scheduledAt) } : {}),
         });
+        // The reason first: a 131011 in the inbox is complete, its sidecar included.
+        if (correction) {
+          const meta = { deliveryId: delivery.deliveryId, kind: delivery.kind, corrects: correction.corrects, reason: correction.reason };
+          writeFileAtomic(path.join(options.inboxDir, `${delivery.deliveryId}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+        }
         writeFileAtomic(file, xml);
         if (options.webhookUrl) {
           const response = await fetch(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: xml });

@@ -1,6 +1,8 @@
 // The Familienkasse's connector: each delivery's Kindergeld data set is written as JSON
 // (schema: contracts/schemas/kindergeld-data-set.schema.json) into the inbox directory,
-// once per delivery id.
+// once per delivery id: {deliveryId, kind, scheduledAt, correction?, dataSet}, where a
+// correction carries `correction: {corrects, reason}` (the delivery it corrects, the
+// Standesamt's reason).
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -40,9 +42,18 @@ export async function startFamilienkasseConnector(options: FamilienkasseConnecto
     async handle(delivery): Promise<HandlerOutcome> {
       const dataSet = KindergeldDataSetSchema.safeParse(delivery.payload);
       if (!dataSet.success) return { ok: false, reasonCode: 'not-kindergeld', reason: 'the payload is not the Kindergeld data set' };
+      const correction = delivery.kind === 'correction' ? delivery.correction : undefined;
+      if (correction && correction.reason === undefined) return { ok: false, reasonCode: 'no-reason', reason: 'the correction\'s reason did not arrive' };
       const file = path.join(options.inboxDir, `${delivery.deliveryId}.json`);
       if (!existsSync(file)) {
-        writeFileAtomic(file, `${JSON.stringify({ deliveryId: delivery.deliveryId, kind: delivery.kind, scheduledAt: delivery.scheduledAt, dataSet: dataSet.data }, null, 2)}\n`);
+        const entry = {
+          deliveryId: delivery.deliveryId,
+          kind: delivery.kind,
+          scheduledAt: delivery.scheduledAt,
+          ...(correction ? { correction: { corrects: correction.corrects, reason: correction.reason } } : {}),
+          dataSet: dataSet.data,
+        };
+        writeFileAtomic(file, `${JSON.stringify(entry, null, 2)}\n`);
       }
       return { ok: true, reference: `KG/${delivery.deliveryId}` };
     },

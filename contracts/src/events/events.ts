@@ -70,6 +70,23 @@ export const ChildIdNrAssignedSchema = event(
     .strict(),
 );
 
+/**
+ * What marks a delivery as a correction: the delivery it corrects (the last one to the same
+ * recipient; for the Elterngeldstelle, the `nachrichtenUUID` of that 131011) and the
+ * Standesamt's reason. The reason is free text that may name persons: it travels as a JWE for
+ * the recipient whenever the payload does (`reasonJwe`, see `encryptReason`), in clear only
+ * beside a clear payload. The reference carries no personal data.
+ */
+export const DeliveryCorrectionSchema = z
+  .object({
+    corrects: z.uuid(),
+    reason: z.string().min(1).max(500).optional(),
+    reasonJwe: jweCompact.optional(),
+  })
+  .strict()
+  .refine((c) => (c.reason === undefined) !== (c.reasonJwe === undefined), 'exactly one of reason and reasonJwe');
+export type DeliveryCorrection = z.infer<typeof DeliveryCorrectionSchema>;
+
 export const DeliveryScheduledSchema = event(
   'DeliveryScheduled',
   1,
@@ -87,9 +104,16 @@ export const DeliveryScheduledSchema = event(
       payloadJwe: jweCompact.optional(),
       /** SHA-256 of the canonical bytes of the plaintext payload; receipts must repeat it. */
       payloadHash: sha256Hex,
+      /** A correction: the delivery it corrects and why (absent in logs written before it existed). */
+      correction: DeliveryCorrectionSchema.optional(),
     })
     .strict()
-    .refine((d) => (d.payload === undefined) !== (d.payloadJwe === undefined), 'exactly one of payload and payloadJwe'),
+    .refine((d) => (d.payload === undefined) !== (d.payloadJwe === undefined), 'exactly one of payload and payloadJwe')
+    .refine((d) => d.correction === undefined || d.kind === 'correction', { message: 'only a correction names a corrected delivery', path: ['correction'] })
+    .refine((d) => d.correction === undefined || (d.payloadJwe === undefined) === (d.correction.reasonJwe === undefined), {
+      message: 'the reason is encrypted exactly when the payload is',
+      path: ['correction'],
+    }),
 );
 
 const receiptFields = {

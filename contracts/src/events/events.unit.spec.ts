@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sampleBirthRegistration } from '../testing/sampleBirth.ts';
 import { BirthRegisteredDataSchema } from './birthRegistered.ts';
+import { toElterngeldDataSet } from './dataSets.ts';
 import { ElfeEventSchema } from './events.ts';
 import { parseEvent, upcast, type Upcaster } from './upcasting.ts';
 
@@ -41,6 +42,51 @@ describe('events', () => {
 
   it('refuses an event whose type is unknown', () => {
     expect(ElfeEventSchema.safeParse({ ...envelope, type: 'BirthCelebrated', data: {} }).success).toBe(false);
+  });
+});
+
+describe('DeliveryScheduled of a correction', () => {
+  const jwe = 'eyJhbGciOiJFQ0RILUVTK0EyNTZLVyJ9.a2V5.aXY.Y2lwaGVy.dGFn';
+  const scheduled = (data: Record<string, unknown>) => ({
+    ...envelope,
+    messageId: 'e1fe0001-8d7b-8c1e-9a53-2b7e4f0d9c11',
+    producer: { dvdv: 'hub:elfe-hub', name: 'elfe-hub', role: 'hub' },
+    type: 'DeliveryScheduled',
+    data: {
+      deliveryId: 'e1fe0001-8d7b-8c1e-9a53-2b7e4f0d9c11',
+      registerKey: sampleBirthRegistration().registerKey,
+      recipient: { role: 'elterngeldstelle', dvdv: 'egs:11000000', name: 'Elterngeldstelle Berlin' },
+      kind: 'correction',
+      legalBasis: '§ 57 Abs. 1 Nr. 8 PStV',
+      purpose: 'Mitteilung einer Berichtigung',
+      payloadJwe: jwe,
+      payloadHash: 'a'.repeat(64),
+      ...data,
+    },
+  });
+  const corrects = 'e1fe0001-0000-8000-8000-000000000001';
+  const set = toElterngeldDataSet(sampleBirthRegistration());
+  const dataSet = set.success ? set.data : undefined;
+
+  it('stays valid without a correction (logs written before it existed)', () => {
+    expect(ElfeEventSchema.safeParse(scheduled({})).success).toBe(true);
+  });
+
+  it('carries the corrected delivery and the reason, encrypted when the payload is', () => {
+    expect(ElfeEventSchema.safeParse(scheduled({ correction: { corrects, reasonJwe: jwe } })).success).toBe(true);
+    const clear = scheduled({ payloadJwe: undefined, payload: dataSet, correction: { corrects, reason: 'Berichtigung (§ 47 PStG)' } });
+    expect(ElfeEventSchema.safeParse(clear).success).toBe(true);
+  });
+
+  it.each([
+    ['a clear reason beside an encrypted payload', { correction: { corrects, reason: 'Berichtigung (§ 47 PStG)' } }],
+    ['an encrypted and a clear reason at once', { correction: { corrects, reason: 'x', reasonJwe: jwe } }],
+    ['no reason at all', { correction: { corrects } }],
+    ['an encrypted reason beside a clear payload', { payloadJwe: undefined, payload: dataSet, correction: { corrects, reasonJwe: jwe } }],
+    ['a reference that is not a delivery id', { correction: { corrects: 'G 334/2026', reasonJwe: jwe } }],
+    ['a correction on an initial delivery', { kind: 'initial', correction: { corrects, reasonJwe: jwe } }],
+  ])('refuses %s', (_label, data) => {
+    expect(ElfeEventSchema.safeParse(scheduled(data)).success).toBe(false);
   });
 });
 

@@ -147,3 +147,23 @@ export async function decryptPayload(jwe: string, privateKey: KeyObject, deliver
     return fail(new ConfidentialityError('malformed', 'the plaintext is not JSON', { cause: error }));
   }
 }
+
+/**
+ * A correction's reason (the Standesamt's free text, which may name persons) for the same
+ * recipient and delivery as the payload: a JWE like the payload's, whose plaintext is
+ * `{"reason": …}`, so that neither can pass for the other.
+ */
+export async function encryptReason(reason: string, recipientPublicKey: KeyObject, deliveryId: string): Promise<string> {
+  return encryptPayload({ reason }, recipientPublicKey, deliveryId);
+}
+
+/** The reason of a correction for `deliveryId`; refuses other deliveries', altered and payload ciphertexts. */
+export async function decryptReason(jwe: string, privateKey: KeyObject, deliveryId: string): Promise<Result<string, ConfidentialityError>> {
+  const opened = await decryptPayload(jwe, privateKey, deliveryId);
+  if (!opened.success) return opened;
+  const value = opened.data;
+  if (!isObject(value) || Object.keys(value).length !== 1 || typeof value.reason !== 'string') {
+    return fail(new ConfidentialityError('malformed', 'the plaintext is not a correction\'s reason'));
+  }
+  return ok(value.reason);
+}

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes } from '../canonicalJson.ts';
-import { ConfidentialityError, decryptPayload, deliveryIdHeader, encryptPayload } from './confidential.ts';
+import { ConfidentialityError, decryptPayload, decryptReason, deliveryIdHeader, encryptPayload, encryptReason } from './confidential.ts';
 
 const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const b64u = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
@@ -229,5 +229,19 @@ describe('confidential payloads (JWE, ECDH-ES+A256KW, A256GCM)', () => {
     expect(JSON.parse(Buffer.from(withParties.split('.')[0]!, 'base64url').toString())).toMatchObject({ apu: b64u(Buffer.from('Standesamt')) });
     expect(await decryptPayload(withParties, agency.privateKey, 'd-1')).toEqual({ success: true, data: { name: 'Zoë' } });
     expect(await decryptPayload(withParties, agency.privateKey, 'd-2')).toMatchObject({ success: false, error: { code: 'wrong-delivery' } });
+  });
+});
+
+describe('a correction\'s reason', () => {
+  it('opens for the recipient and its delivery only, and a payload cannot pass for it', async () => {
+    const agency = p256();
+    const reason = 'Berichtigung (§ 47 PStG): Vorname Zoë';
+    const jwe = await encryptReason(reason, agency.publicKey, 'd-1');
+    expect(jwe).not.toContain(Buffer.from('Zoë').toString('base64url'));
+    expect(await decryptReason(jwe, agency.privateKey, 'd-1')).toEqual({ success: true, data: reason });
+    expect(await decryptReason(jwe, agency.privateKey, 'd-2')).toMatchObject({ success: false, error: { code: 'wrong-delivery' } });
+    expect(await decryptReason(jwe, p256().privateKey, 'd-1')).toMatchObject(refused);
+    const payload = await encryptPayload({ child: { firstNames: ['Zoë'] } }, agency.publicKey, 'd-1');
+    expect(await decryptReason(payload, agency.privateKey, 'd-1')).toMatchObject({ success: false, error: { code: 'malformed' } });
   });
 });

@@ -3,6 +3,7 @@ import {
   BirthRegisteredSchema,
   BirthRegistrationCorrectedSchema,
   ChildIdNrAssignedSchema,
+  DeliveryCorrectionSchema,
   DeliveryScheduledSchema,
   ParentalConsentWithdrawnSchema,
   RecipientSchema,
@@ -148,12 +149,22 @@ export const DeliverySchema = z
     /** The payload as a JWE for the recipient's certificate key, when payloads are confidential. */
     payloadJwe: DeliveryScheduledSchema.shape.data.shape.payloadJwe,
     payloadHash: sha256Hex,
+    /**
+     * A correction: the delivery it corrects (in clear: an id, no personal data) and the
+     * Standesamt's reason, as a JWE for the same recipient whenever the payload is one.
+     */
+    correction: DeliveryCorrectionSchema.optional(),
     /** Log position of the `DeliveryScheduled` entry. */
     logPosition: z.number().int().nonnegative(),
     scheduledAt: TimestampSchema,
   })
   .strict()
-  .refine((d) => (d.payload === undefined) !== (d.payloadJwe === undefined), 'exactly one of payload and payloadJwe');
+  .refine((d) => (d.payload === undefined) !== (d.payloadJwe === undefined), 'exactly one of payload and payloadJwe')
+  .refine((d) => d.correction === undefined || d.kind === 'correction', { message: 'only a correction names a corrected delivery', path: ['correction'] })
+  .refine((d) => d.correction === undefined || (d.payloadJwe === undefined) === (d.correction.reasonJwe === undefined), {
+    message: 'the reason is encrypted exactly when the payload is',
+    path: ['correction'],
+  });
 export type Delivery = z.infer<typeof DeliverySchema>;
 export const SignedDeliverySchema = signedSchema(DeliverySchema);
 

@@ -27,6 +27,49 @@ export interface MessageInfo {
   readonly reader: Party;
   /** Marks the message as test data (`test="test"`). */
   readonly test?: boolean;
+  /** `vorgangsidentifikation` (Nachricht.G2GXP): the business event that caused the message. */
+  readonly vorgangsidentifikation?: Vorgangsidentifikation;
+}
+
+/**
+ * `xink:Identifikation.Ereignis` as `Nachricht.G2GXP` carries it in `vorgangsidentifikation`:
+ * `ereignis.zeitpunkt` (for G2GXP the message's creation time, with milliseconds and zone) and
+ * `ereignis.zeichen`, a reference of the author's making (at most 100 characters, at most 8 of
+ * them other than A-Z, a-z, 0-9).
+ */
+export interface Vorgangsidentifikation {
+  readonly zeitpunkt: string;
+  readonly zeichen: string;
+}
+
+const correctionPrefix = 'Berichtigung-';
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Marks a 131011 as the correction of an earlier one. The 131011 header
+ * (`nachrichtenkopf.g2g`) has no element for a reference to an earlier message, and
+ * XPersonenstand has no correction message to the Elterngeldstelle; the schema-valid place is
+ * G2GXP's `vorgangsidentifikation`, whose `ereignis.zeichen` names the event that caused the
+ * message: here `Berichtigung-<nachrichtenUUID of the corrected 131011>` (5 special characters).
+ */
+export function correctionVorgang(correctedMessageId: string, createdAt: string): Vorgangsidentifikation {
+  if (!uuidPattern.test(correctedMessageId)) throw new TypeError('a corrected message is named by its nachrichtenUUID');
+  return { zeitpunkt: createdAt, zeichen: `${correctionPrefix}${correctedMessageId.toLowerCase()}` };
+}
+
+/** The nachrichtenUUID a correction's `ereignis.zeichen` names, or undefined for any other Vorgang. */
+export function correctedMessageOf(zeichen: string): string | undefined {
+  const id = zeichen.startsWith(correctionPrefix) ? zeichen.slice(correctionPrefix.length) : '';
+  return uuidPattern.test(id) ? id : undefined;
+}
+
+/** `Identifikation.Ereignis.Zeichen`: 1 to 100 characters, at most 8 outside A-Z, a-z, 0-9 (umlauts and ß count). */
+function vorgangEl(v: Vorgangsidentifikation): XmlElement {
+  const specials = [...v.zeichen.replace(/[A-Za-z0-9]/g, '')].length;
+  if (v.zeichen.length < 1 || [...v.zeichen].length > 100 || specials > 8) {
+    throw new RangeError(`an Ereignis.Zeichen has 1 to 100 characters, at most 8 of them special (${[...v.zeichen].length} characters, ${specials} special)`);
+  }
+  return el('xp:vorgangsidentifikation', {}, textEl('ereignis.zeitpunkt', v.zeitpunkt), textEl('ereignis.zeichen', v.zeichen));
 }
 
 const listUri = {
@@ -74,6 +117,7 @@ function message(code: string, messageName: string, info: MessageInfo, body: Xml
       party('autor', info.author, info.author.phone),
     ),
     el('anschrift.autor', {}, anschrift('gebaeude', info.author.address)),
+    info.vorgangsidentifikation && vorgangEl(info.vorgangsidentifikation),
     ...body,
   );
   return serialize(root);
@@ -113,7 +157,9 @@ function geburtsangaben(data: BirthRegisteredData): XmlElement {
 
 /**
  * `stA2EGS.Geburt.131011`: exactly the closed data set of § 25 BEEG (child's date and place
- * of birth, birth name and first names, both parents' names) plus the `auftragsnummer`.
+ * of birth, birth name and first names, both parents' names) plus the `auftragsnummer`. A
+ * correction carries `vorgangsidentifikation` from `correctionVorgang` (the corrected
+ * 131011's nachrichtenUUID); a first notification carries none.
  */
 export function render131011(dataSet: ElterngeldDataSet, info: MessageInfo & { readonly standesamtName?: string }): string {
   const key = dataSet.registerKey;

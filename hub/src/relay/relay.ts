@@ -78,6 +78,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         ...(d.payload ? { payload: d.payload } : {}),
         ...(d.payloadJwe ? { payloadJwe: d.payloadJwe } : {}),
         payloadHash: d.payloadHash,
+        // The corrected delivery's id in clear; the reason as the log holds it (a JWE when the payload is one).
+        ...(d.correction ? { correction: d.correction } : {}),
         logPosition: stored.position,
         scheduledAt: event.occurredAt,
       };

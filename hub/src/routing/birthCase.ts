@@ -28,17 +28,21 @@ export interface CaseState {
   readonly ids: { readonly childIdNr?: string; readonly parent1IdNr?: string; readonly parent2IdNr?: string };
   /** Recipients that got the initial delivery, by role. */
   readonly delivered: Partial<Record<RoleOf, Recipient>>;
+  /** The id of the last delivery to that recipient, by role: what a correction corrects. */
+  readonly lastDelivery: Partial<Record<RoleOf, string>>;
   /** Delivery ids already scheduled, and `caused:<event>:<recipient>` keys (so that replay decides nothing twice). */
   readonly scheduled: ReadonlySet<string>;
   readonly unroutable?: string;
 }
 
-export const initialState: CaseState = { consentWithdrawn: false, ids: {}, delivered: {}, scheduled: new Set() };
+export const initialState: CaseState = { consentWithdrawn: false, ids: {}, delivered: {}, lastDelivery: {}, scheduled: new Set() };
 
 export interface DeliveryDecision {
   readonly deliveryId: string;
   readonly recipient: Recipient;
   readonly kind: 'initial' | 'correction';
+  /** A correction: the delivery it corrects (the last one to the same recipient) and the Standesamt's reason. */
+  readonly correction?: { readonly corrects: string; readonly reason: string };
   readonly legalBasis: string;
   readonly purpose: string;
   readonly payload: DeliveryPayload;
@@ -68,7 +72,8 @@ function payloadFor(role: RoleOf, state: CaseState): DeliveryPayload | undefined
 const roles: readonly RoleOf[] = ['elterngeldstelle', 'familienkasse'];
 const causedKey = (causationId: string, dvdv: string) => `caused:${causationId}:${dvdv}`;
 
-function decisionsFor(state: CaseState, causationId: string, table: RoutingTable, correction: boolean): (DeliveryDecision | Unroutable)[] {
+/** `reason`: the Standesamt's reason when the event is a correction. */
+function decisionsFor(state: CaseState, causationId: string, table: RoutingTable, reason?: string): (DeliveryDecision | Unroutable)[] {
   const registration = state.registration;
   if (!registration) return [];
   const out: (DeliveryDecision | Unroutable)[] = [];
@@ -83,15 +88,17 @@ function decisionsFor(state: CaseState, causationId: string, table: RoutingTable
       out.push({ unroutable: true, role, reason: `no ${role} for Standesamt ${registration.registerKey.standesamtsnummer}` });
       continue;
     }
-    if (prior && !correction) continue;
+    if (prior && reason === undefined) continue;
     const deliveryId = hubDerivedUuid('delivery', causationId, recipient.dvdv);
     // Also by cause and recipient, so that a log written before ids moved to the hub's
     // namespace replays without deciding its deliveries again.
     if (state.scheduled.has(deliveryId) || state.scheduled.has(causedKey(causationId, recipient.dvdv))) continue;
+    const corrects = prior ? state.lastDelivery[role] : undefined;
     out.push({
       deliveryId,
       recipient,
       kind: prior ? 'correction' : 'initial',
+      ...(prior && corrects !== undefined && reason !== undefined ? { correction: { corrects, reason } } : {}),
       legalBasis: role === 'elterngeldstelle' ? elterngeldLegalBasis : kindergeldLegalBasis,
       purpose: role === 'elterngeldstelle' ? elterngeldPurpose : kindergeldPurpose,
       payload,
@@ -107,11 +114,11 @@ export function decide(state: CaseState, event: ElfeEvent, table: RoutingTable):
   switch (event.type) {
     case 'BirthRegistered':
       if (state.registration) return [];
-      return decisionsFor(evolve(state, event), event.messageId, table, false);
+      return decisionsFor(evolve(state, event), event.messageId, table);
     case 'ChildIdNrAssigned':
-      return decisionsFor(evolve(state, event), event.messageId, table, false);
+      return decisionsFor(evolve(state, event), event.messageId, table);
     case 'BirthRegistrationCorrected':
-      return decisionsFor(evolve(state, event), event.messageId, table, true);
+      return decisionsFor(evolve(state, event), event.messageId, table, event.data.reason);
     default:
       return [];
   }
@@ -133,8 +140,10 @@ export function evolve(state: CaseState, event: ElfeEvent): CaseState {
     case 'DeliveryScheduled': {
       const role = event.data.recipient.role;
       const delivered = state.delivered[role] ? state.delivered : { ...state.delivered, [role]: event.data.recipient };
+      // Every delivery of a role goes to the recipient of the first one (corrections follow it).
+      const lastDelivery = delivered[role]!.dvdv === event.data.recipient.dvdv ? { ...state.lastDelivery, [role]: event.data.deliveryId } : state.lastDelivery;
       const cause = event.causationId ? [causedKey(event.causationId, event.data.recipient.dvdv)] : [];
-      return { ...state, delivered, scheduled: new Set([...state.scheduled, event.data.deliveryId, ...cause]) };
+      return { ...state, delivered, lastDelivery, scheduled: new Set([...state.scheduled, event.data.deliveryId, ...cause]) };
     }
     default:
       return state;

@@ -96,6 +96,39 @@ describe('routing of a birth case', () => {
     given(registered(noConsent)).when(corrected({ ...fixed, consent: { elterngeldstelle: false } })).then([]);
   });
 
+  it('a correction names the delivery it corrects (the last one to the same recipient) and carries the Standesamt\'s reason; an initial delivery does neither', () => {
+    const fixed = sampleBirthRegistration({ child: { ...sampleBirthRegistration().child, name: { firstNames: ['Mila'], familyName: 'Müller-Lüdenscheidt' } } });
+    const first = run([registered(), childIdNr()]);
+    expect(first.decisions.map((d) => d.kind)).toEqual(['initial', 'initial']);
+    for (const d of first.decisions) expect(d).not.toHaveProperty('correction');
+    const correction = corrected(fixed);
+    const second = run([correction], first.state);
+    expect(second.decisions).toHaveLength(2);
+    for (const d of second.decisions) {
+      const original = first.decisions.find((o) => o.recipient.role === d.recipient.role)!;
+      expect(d.kind).toBe('correction');
+      expect(d.correction).toEqual({ corrects: original.deliveryId, reason: correction.data.reason });
+    }
+    // A second correction refers to the first correction, not to the original.
+    const again = corrected({ ...fixed, zuordnungGeburtsanzeige: 'GA-again' });
+    const third = run([again], second.state);
+    expect(third.decisions.map((d) => d.correction)).toEqual(
+      second.decisions.map((d) => ({ corrects: d.deliveryId, reason: again.data.reason })),
+    );
+    // A correction that makes a recipient eligible for the first time is an initial delivery.
+    const newly = run([corrected(sampleBirthRegistration())], run([registered(consentWithoutAuftrag)]).state);
+    expect(newly.decisions.map((d) => [d.kind, 'correction' in d])).toEqual([['initial', false]]);
+  });
+
+  it('deciding a correction again from the recorded stream gives the same reference and reason', () => {
+    const history = [registered(), childIdNr(), corrected(sampleBirthRegistration({ zuordnungGeburtsanzeige: 'GA-7' }))];
+    const first = run(history);
+    const corrections = first.decisions.filter((d) => d.kind === 'correction');
+    // The same events, decided again from a state without the corrections' own DeliveryScheduled.
+    const before = run(history.slice(0, 2));
+    expect(decide(before.state, history[2]!, testRoutingTable).filter(isDecision)).toEqual(corrections);
+  });
+
   it('a withdrawal stops later deliveries to the Elterngeldstelle, corrections included', () => {
     const fixed = sampleBirthRegistration({ child: { ...sampleBirthRegistration().child, name: { firstNames: ['Mila'], familyName: 'Müller-Lüdenscheidt' } } });
     given(registered(), withdrawn()).when(corrected(fixed), childIdNr()).then([{ role: 'familienkasse', kind: 'initial' }]);

@@ -5,7 +5,7 @@
 // resumes there; a case's state comes from a bounded cache or, on a miss, from the case's own
 // stream: neither start time nor memory grows with the history.
 import type { KeyObject } from 'node:crypto';
-import { encryptPayload, type DeliveryScheduled } from '../../../contracts/index.ts';
+import { encryptPayload, encryptReason, type DeliveryScheduled } from '../../../contracts/index.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
@@ -38,8 +38,12 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-/** Deterministic in its inputs (time = when the causing event was recorded), so a replay writes identical bytes. */
-function scheduledEvent(decision: DeliveryDecision, correlationId: string, decidedAt: string, payloadJwe?: string): DeliveryScheduled {
+/**
+ * Deterministic in its inputs (time = when the causing event was recorded), so a replay writes
+ * identical bytes. A correction's reason goes encrypted (`reasonJwe`) whenever the payload does.
+ */
+function scheduledEvent(decision: DeliveryDecision, correlationId: string, decidedAt: string, payloadJwe?: string, reasonJwe?: string): DeliveryScheduled {
+  const correction = decision.correction;
   return {
     messageId: decision.deliveryId,
     type: 'DeliveryScheduled',
@@ -59,6 +63,7 @@ function scheduledEvent(decision: DeliveryDecision, correlationId: string, decid
       purpose: decision.purpose,
       ...(payloadJwe ? { payloadJwe } : { payload: decision.payload }),
       payloadHash: decision.payloadHash,
+      ...(correction ? { correction: { corrects: correction.corrects, ...(payloadJwe ? { reasonJwe: reasonJwe! } : { reason: correction.reason }) } } : {}),
     },
   };
 }
@@ -211,6 +216,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         continue;
       }
       let payloadJwe: string | undefined;
+      let reasonJwe: string | undefined;
       if (options.encryptFor) {
         const target = options.encryptFor(d.recipient.dvdv);
         if ('reason' in target) {
@@ -221,8 +227,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
           continue;
         }
         payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);
+        if (d.correction) reasonJwe = await encryptReason(d.correction.reason, target.key, d.deliveryId);
       }
-      scheduled.push(scheduledEvent(d, event.correlationId, stored.recordedAt, payloadJwe));
+      scheduled.push(scheduledEvent(d, event.correlationId, stored.recordedAt, payloadJwe, reasonJwe));
     }
     if (scheduled.length > 0) {
       const result = await appendDecisions(log, stored.stream, scheduled, known.revision);
