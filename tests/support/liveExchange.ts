@@ -89,11 +89,13 @@ export interface LiveExchange {
   stop(): Promise<void>;
 }
 
-export async function startLiveExchange(label: string): Promise<LiveExchange> {
+/** `beforeHub` changes the laid-out exchange (e.g. what the CA has issued) before the hub starts. */
+export async function startLiveExchange(label: string, options: { beforeHub?: (root: string) => void | Promise<void> } = {}): Promise<LiveExchange> {
   const root = mkdtempSync(path.join(os.tmpdir(), `elfe-${label}-`));
   const metricsPort = await freePort();
   const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(metricsPort)]);
   if (init.code !== 0) throw new Error(`elfe exchange init failed:\n${init.stdout}\n${init.stderr}`);
+  await options.beforeHub?.(root);
   const hubDir = path.join(root, 'hub');
   const caDir = path.join(root, 'ca');
   const caFile = path.join(caDir, 'ca.cert.pem');

@@ -166,6 +166,12 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       readSide.heldBack(stream, dvdv, reason);
       say('delivery.held-back', { deliveryId: id, recipient: dvdv, reason });
     },
+    // Asked about again every few seconds: a certificate the CA issues meanwhile releases it.
+    onReleased: (id, dvdv, stream, outcome) => {
+      readSide.heldBack(stream, dvdv, undefined);
+      say('delivery.released', { deliveryId: id, recipient: dvdv, outcome });
+    },
+    onRetryFailed: (error) => logger.error({ event: 'delivery.release-failed', error: error.message }, 'asking again for a held-back delivery failed'),
   });
   const relay = await startRelay({ js, jsm, log: caseLog, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
   const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
@@ -182,7 +188,8 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     { name: 'elfe_log_checkpoint_tree_size', help: 'Tree size of the latest signed checkpoint', type: 'gauge', samples: [{ value: log.latestCheckpoint()?.treeSize ?? 0 }] },
     { name: 'elfe_scheduler_position', help: 'Log position up to which routing decisions are made', type: 'gauge', samples: [{ value: scheduler.stats.position }] },
     { name: 'elfe_submissions_total', help: 'Submissions by outcome', type: 'counter', samples: Object.entries(ingress.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
-    { name: 'elfe_deliveries_total', help: 'Delivery decisions by outcome', type: 'counter', samples: Object.entries(scheduler.stats).filter(([k]) => k !== 'position').map(([outcome, value]) => ({ labels: { outcome }, value })) },
+    { name: 'elfe_deliveries_total', help: 'Delivery decisions by outcome', type: 'counter', samples: Object.entries(scheduler.stats).filter(([k]) => k !== 'position' && k !== 'heldBack').map(([outcome, value]) => ({ labels: { outcome }, value })) },
+    { name: 'elfe_deliveries_held_back', help: 'Deliveries held back now (the recipient has no usable certificate)', type: 'gauge', samples: [{ value: scheduler.stats.heldBack }] },
     { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
     ...readSide.metrics(),
     { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: pkiStatusOrEmpty(config).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },

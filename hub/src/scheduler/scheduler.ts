@@ -3,7 +3,9 @@
 // case's stream. Delivery ids are the event ids, so deciding an event again stores nothing
 // twice. The scheduler keeps its position in a file (below it every event is decided) and
 // resumes there; a case's state comes from a bounded cache or, on a miss, from the case's own
-// stream: neither start time nor memory grows with the history.
+// stream: neither start time nor memory grows with the history. A delivery held back because
+// its recipient has no usable certificate is asked about again every few seconds and
+// scheduled as soon as the recipient has one.
 import type { KeyObject } from 'node:crypto';
 import { encryptPayload, encryptReason, type DeliveryScheduled } from '../../../contracts/index.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
@@ -25,6 +27,14 @@ export interface SchedulerOptions {
   readonly encryptFor?: (dvdv: string) => { key: KeyObject } | { reason: string };
   /** Told about deliveries held back because the recipient cannot receive them now. */
   readonly onUndeliverable?: (deliveryId: string, recipient: string, reason: string, stream: string) => void;
+  /** Told when a held-back delivery is held no more: scheduled, dropped (consent withdrawn, case erased) or superseded by a newer decision. */
+  readonly onReleased?: (deliveryId: string, recipient: string, stream: string, outcome: 'scheduled' | 'dropped' | 'superseded') => void;
+  /** Told when asking again for a held-back delivery failed (it stays held and is asked about again). */
+  readonly onRetryFailed?: (error: Error) => void;
+  /** How often held-back deliveries are asked about again (default 2 s). */
+  readonly heldBackRetryMs?: number;
+  /** Held-back deliveries retried at most (default 10 000); beyond, only a restart decides them again. */
+  readonly maxHeldBack?: number;
   /** Where the scheduler keeps its position; without it, it decides from the start of the log. */
   readonly positionFile?: string;
   /** Case states kept in memory (default 10 000); others are read from their streams. */
@@ -34,7 +44,8 @@ export interface SchedulerOptions {
 }
 
 export interface Scheduler {
-  readonly stats: { scheduled: number; unroutable: number; dropped: number; undeliverable: number; position: number; resumedFrom: number; casesRead: number };
+  /** `undeliverable` counts deliveries held back, `heldBack` those held back now, `retryFailed` failed attempts to release one. */
+  readonly stats: { scheduled: number; unroutable: number; dropped: number; undeliverable: number; heldBack: number; retryFailed: number; position: number; resumedFrom: number; casesRead: number };
   stop(): Promise<void>;
 }
 
@@ -124,6 +135,16 @@ async function appendDecisions(log: EventStore, stream: string, decisions: Deliv
   return { written: [], revision: expected, dropped };
 }
 
+/** A decision with what it was decided on: enough to schedule it later, at the causing event's revision. */
+interface Pending {
+  readonly decision: DeliveryDecision;
+  readonly stream: string;
+  readonly position: number;
+  readonly revision: number;
+  readonly recordedAt: string;
+  readonly correlationId: string;
+}
+
 /** A case as the scheduler knows it: its state and the stream revision it has seen or written. */
 interface KnownCase {
   state: CaseState;
@@ -153,8 +174,14 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   /** Cases seen lately, least recently used first. */
   const cases = new Map<string, KnownCase>();
   const from = readPositionFile(options.positionFile) ?? 0;
-  const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, position: from, resumedFrom: from, casesRead: 0 };
-  /** The first event whose deliveries were held back: the kept position stays before it, so a restart decides them again. */
+  const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, heldBack: 0, retryFailed: 0, position: from, resumedFrom: from, casesRead: 0 };
+  /** Deliveries held back, by case and recipient (a newer decision for both replaces one): asked about again every `heldBackRetryMs`. */
+  const heldBack = new Map<string, Pending>();
+  const maxHeldBack = options.maxHeldBack ?? 10_000;
+  const heldKey = (p: Pending) => `${p.stream} ${p.decision.recipient.dvdv}`;
+  /** The first event with a held-back delivery not kept in `heldBack` (beyond `maxHeldBack`). */
+  let notRetried = Number.POSITIVE_INFINITY;
+  /** The first event with a delivery held back: the kept position stays before it, so a restart decides it again. */
   let firstHeldBack = Number.POSITIVE_INFINITY;
   const position = positionKeeper(options.positionFile, () => Math.min(firstHeldBack, stats.position), from, 1000);
   /** Events being decided, by position (increasing); below the first, everything is decided. */
@@ -192,10 +219,103 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     await lanes.idle();
   })();
 
+  const hold = (p: Pending, reason: string) => {
+    const earlier = heldBack.get(heldKey(p));
+    if (earlier?.decision.deliveryId === p.decision.deliveryId) return; // still held back, told before
+    if (earlier) forget(earlier, 'superseded');
+    stats.undeliverable++;
+    if (heldBack.size < maxHeldBack) heldBack.set(heldKey(p), p);
+    else notRetried = Math.min(notRetried, p.position);
+    firstHeldBack = Math.min(firstHeldBack, p.position);
+    stats.heldBack = heldBack.size;
+    options.onUndeliverable?.(p.decision.deliveryId, p.decision.recipient.dvdv, reason, p.stream);
+  };
+  const forget = (p: Pending, outcome: 'scheduled' | 'dropped' | 'superseded') => {
+    heldBack.delete(heldKey(p));
+    stats.heldBack = heldBack.size;
+    if (p.position === firstHeldBack) firstHeldBack = Math.min(notRetried, ...[...heldBack.values()].map((h) => h.position));
+    position.advanced();
+    options.onReleased?.(p.decision.deliveryId, p.decision.recipient.dvdv, p.stream, outcome);
+  };
+
+  const retryFailed = (error: Error) => {
+    stats.retryFailed++;
+    if (options.onRetryFailed) options.onRetryFailed(error);
+    else console.error('scheduler: asking again for a held-back delivery failed', error);
+  };
+
+  /** The decision as the log keeps it, encrypted for the recipient's current key; without one it is held back, visibly. */
+  async function toScheduled(p: Pending): Promise<DeliveryScheduled | undefined> {
+    const d = p.decision;
+    let payloadJwe: string | undefined;
+    let reasonJwe: string | undefined;
+    if (options.encryptFor) {
+      const target = options.encryptFor(d.recipient.dvdv);
+      if ('reason' in target) {
+        hold(p, target.reason);
+        return undefined;
+      }
+      payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);
+      if (d.correction) reasonJwe = await encryptReason(d.correction.reason, target.key, d.deliveryId);
+    }
+    const earlier = heldBack.get(heldKey(p));
+    if (earlier && earlier !== p) forget(earlier, 'superseded');
+    return scheduledEvent(d, p.correlationId, p.recordedAt, payloadJwe, reasonJwe);
+  }
+
+  /** Schedules a held-back delivery whose recipient has a key now, at its causing event's revision (a withdrawal since drops it). */
+  async function release(p: Pending): Promise<void> {
+    if (heldBack.get(heldKey(p)) !== p) return; // superseded or dropped meanwhile
+    try {
+      const scheduled = await toScheduled(p);
+      if (!scheduled) return;
+      const result = await appendDecisions(log, p.stream, [scheduled], p.revision);
+      stats.dropped += result.dropped;
+      stats.scheduled += result.written.length;
+      const known = cases.get(p.stream);
+      if (known) {
+        known.revision = Math.max(known.revision, result.revision);
+        for (const s of result.written) known.state = evolve(known.state, s);
+      }
+      forget(p, result.dropped > 0 ? 'dropped' : 'scheduled');
+    } catch (error) {
+      retryFailed(error as Error);
+    }
+  }
+
+  /** Asks once per recipient whether it has a key now; its held-back deliveries are released in their cases' lanes. */
+  async function retryHeldBack(): Promise<void> {
+    const usable = new Map<string, boolean>();
+    const ready = [...heldBack.values()].filter((p) => {
+      const dvdv = p.decision.recipient.dvdv;
+      if (!usable.has(dvdv)) usable.set(dvdv, options.encryptFor !== undefined && !('reason' in options.encryptFor(dvdv)));
+      return usable.get(dvdv);
+    });
+    const released = ready.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          lanes.run(p.stream, () => release(p).finally(resolve)).catch((error: Error) => {
+            retryFailed(error);
+            resolve();
+          });
+        }),
+    );
+    await Promise.all(released);
+  }
+  let retrying: Promise<void> | undefined;
+  const retryTimer = setInterval(() => {
+    if (retrying || heldBack.size === 0) return;
+    retrying = retryHeldBack()
+      .catch(retryFailed)
+      .finally(() => (retrying = undefined));
+  }, options.heldBackRetryMs ?? 2000);
+  retryTimer.unref();
+
   async function decideOn(stored: StoredEvent): Promise<void> {
     // An erased case is routed no more (its entries no longer open).
     if (stored.type === 'CaseErased') {
       cases.delete(stored.stream);
+      for (const p of heldBack.values()) if (p.stream === stored.stream) forget(p, 'dropped');
       return;
     }
     const event = fromRecord(stored);
@@ -215,21 +335,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         options.onUnroutable?.(stored.stream, d.reason);
         continue;
       }
-      let payloadJwe: string | undefined;
-      let reasonJwe: string | undefined;
-      if (options.encryptFor) {
-        const target = options.encryptFor(d.recipient.dvdv);
-        if ('reason' in target) {
-          // Held back, visibly: a later event of the case (or a restart) decides it again.
-          stats.undeliverable++;
-          firstHeldBack = Math.min(firstHeldBack, stored.position);
-          options.onUndeliverable?.(d.deliveryId, d.recipient.dvdv, target.reason, stored.stream);
-          continue;
-        }
-        payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);
-        if (d.correction) reasonJwe = await encryptReason(d.correction.reason, target.key, d.deliveryId);
-      }
-      scheduled.push(scheduledEvent(d, event.correlationId, stored.recordedAt, payloadJwe, reasonJwe));
+      const s = await toScheduled({ decision: d, stream: stored.stream, position: stored.position, revision: stored.streamRevision, recordedAt: stored.recordedAt, correlationId: event.correlationId });
+      if (s) scheduled.push(s);
     }
     if (scheduled.length > 0) {
       const result = await appendDecisions(log, stored.stream, scheduled, known.revision);
@@ -245,6 +352,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   return {
     stats,
     async stop() {
+      clearInterval(retryTimer);
+      await retrying;
       await subscription.close();
       await done;
       position.flush();
