@@ -71,12 +71,12 @@ export class StandesamtConnector {
     this.#prune();
     this.#timer = setInterval(() => {
       this.#prune();
-      void this.flush();
+      this.#kick();
     }, options.retryMs ?? 2000);
     this.#timer.unref();
     void (async () => {
       for await (const status of options.nc.status()) {
-        if (status.type === 'reconnect') void this.flush();
+        if (status.type === 'reconnect') this.#kick();
       }
     })().catch((error: unknown) => this.#log('error', 'nats.status-failed', { reason: (error as Error).message }, 'watching the NATS connection failed'));
   }
@@ -124,7 +124,15 @@ export class StandesamtConnector {
     return this.#outbox.counts();
   }
 
-  /** Sends what is pending; resolves when this round is over (some may still be pending). */
+  /** Retries in the background: starts a round unless one is running (never prolongs a caller's wait). */
+  #kick(): void {
+    if (!this.#flushing) void this.flush();
+  }
+
+  /**
+   * Sends what is pending; resolves when a round that started after this call is over (some
+   * entries may still be pending when the hub did not answer).
+   */
   flush(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     if (this.#flushing) {
