@@ -110,6 +110,9 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
         trust,
         ...(spec.role === 'elterngeldstelle' || spec.role === 'familienkasse' ? { delivery: hubConfig.delivery } : {}),
         ...(spec.role === 'elterngeldstelle' ? { standesaemter: hubConfig.standesaemter } : {}),
+        // The submitting offices' settings, written out so that the operator sees them.
+        ...(spec.role === 'standesamt' ? { watch: { pairWindowSeconds: 5, intervalMs: 1000 } } : {}),
+        ...(spec.role === 'standesamt' || spec.role === 'meldebehoerde' ? { outbox: { retentionHours: 24 }, clockSkewSeconds: 300 } : {}),
       });
     }
     parties.push({ ...spec, dir, configFile });
