@@ -4,7 +4,7 @@
 // is checked against the hub's log (read read-only), never against the watcher's own words:
 // `done/` holds exactly the births the hub registered, every other file ends in `failed/`
 // with the reason, and nothing is overwritten.
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRegisterKey, type BirthRegisteredData } from '../../contracts/index.ts';
@@ -50,7 +50,7 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     x = await startLiveExchange('door');
     configFile = path.join(x.root, 'parties', 'sta-11007007', 'config.json');
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(configFile, JSON.stringify({ ...config, watch: { pairWindowSeconds, intervalMs: 200 } }, null, 2));
+    writeFileSync(configFile, JSON.stringify({ ...config, watch: { pairWindowSeconds, intervalMs: 200 }, startupTimeoutSeconds: 5 }, null, 2));
     watch = path.join(x.root, 'parties', 'sta-11007007', 'watch');
     watcher = new ElfeProcess('watch', ['standesamt', 'watch', watch, '--config', configFile]);
     await watcher.ready();
@@ -213,5 +213,65 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     const outboxFiles = readdirSync(path.dirname(configFile)).filter((f) => f.startsWith('outbox.sqlite'));
     expect(outboxFiles).toContain('outbox.sqlite');
     for (const f of outboxFiles) expect((statSync(path.join(path.dirname(configFile), f)).mode & 0o777).toString(8), f).toBe('600');
+  });
+
+  it('the commands report in the hub\'s terms and are idempotent: run again after an unclear answer, the same registration, exit 0; other content is a conflict that points to correct', async () => {
+    const b = take();
+    const key = formatRegisterKey(b.registration.registerKey);
+    const dir = path.join(x.root, 'cli-files');
+    mkdirSync(dir, { recursive: true });
+    const xml = birthXml(b);
+    writeFileSync(path.join(dir, 'n.xml'), xml.notice);
+    writeFileSync(path.join(dir, 's.xml'), xml.supplement);
+    const submitArgs = ['standesamt', 'submit', path.join(dir, 'n.xml'), '--with', path.join(dir, 's.xml'), '--register', key, '--config', configFile];
+
+    // The hub is down: not answered, said so, exit 75; the submission waits in the outbox.
+    await x.hub.kill('SIGKILL');
+    const unclear = await runElfe(submitArgs, { timeoutMs: 120_000 });
+    expect(unclear.code, unclear.stdout + unclear.stderr).toBe(75);
+    expect(unclear.stdout).toMatch(/not answered yet/);
+    expect(logged(key)).toHaveLength(0);
+    x.hub.start();
+    await x.hub.ready();
+
+    // Run again: registered, with where the hand-offs stand, in words.
+    const first = await runElfe(submitArgs, { timeoutMs: 120_000 });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`^registered: ${key}, log position \\d+; .*Familienkasse[^;]*: waits for the IdNr`, 'm'));
+    expect(first.stdout).not.toMatch(/delivered/);
+    // And again: the same registration, exit 0, nothing new in the log.
+    const again = await runElfe([...submitArgs, '--json'], { timeoutMs: 120_000 });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout.trim().split('\n').pop()!)).toMatchObject({ accepted: true, duplicate: true, registerKey: key });
+    expect(logged(key)).toHaveLength(1);
+
+    // Other content under the registered key: a conflict that says how to correct, exit 2.
+    writeFileSync(path.join(dir, 'n2.xml'), birthXml(b, { ...b.registration, child: { ...b.registration.child, name: { ...b.registration.child.name, firstNames: ['Hedwig'] } } }).notice);
+    const conflict = await runElfe(['standesamt', 'submit', path.join(dir, 'n2.xml'), '--with', path.join(dir, 's.xml'), '--register', key, '--config', configFile], { timeoutMs: 120_000 });
+    expect(conflict.code, conflict.stdout + conflict.stderr).toBe(2);
+    expect(conflict.stdout).toMatch(/^refused \(conflict\)/m);
+    expect(conflict.stdout).toMatch(/what to do: .*elfe standesamt correct/);
+    expect(logged(key)).toHaveLength(1);
+
+    // A withdrawal and an IdNr, each run twice: both runs exit 0, each fact once in the log.
+    const mbhConfig = path.join(x.root, 'parties', 'mbh-demo', 'config.json');
+    for (let i = 0; i < 2; i++) {
+      const w = await runElfe(['standesamt', 'withdraw', '--register', key, '--config', configFile], { timeoutMs: 120_000 });
+      expect(w.code, w.stdout + w.stderr).toBe(0);
+      expect(w.stdout).toMatch(i === 0 ? /^consent withdrawal registered/m : /^already consent withdrawal registered|^consent withdrawal registered/m);
+      const idnr = await runElfe(['meldebehoerde', 'idnr', '--register', key, '--child', b.childIdNr, '--parent', b.parent1IdNr, '--config', mbhConfig], { timeoutMs: 120_000 });
+      expect(idnr.code, idnr.stdout + idnr.stderr).toBe(0);
+    }
+    const kinds = x
+      .log()
+      .filter((r) => ['ParentalConsentWithdrawn', 'ChildIdNrAssigned'].includes(r.type))
+      .filter((r) => formatRegisterKey((r.event.data as { registerKey: BirthRegisteredData['registerKey'] }).registerKey) === key)
+      .map((r) => r.type)
+      .sort();
+    expect(kinds).toEqual(['ChildIdNrAssigned', 'ParentalConsentWithdrawn']);
+    // The Meldebehörde's outbox, as its clerk reads it.
+    const mbhStatus = await runElfe(['meldebehoerde', 'status', '--config', mbhConfig, '--register', key, '--json']);
+    expect(mbhStatus.code, mbhStatus.stderr).toBe(0);
+    expect(JSON.parse(mbhStatus.stdout).entries.map((e: { status: string; type: string }) => [e.type, e.status])).toEqual([['ChildIdNrAssigned', 'accepted']]);
   });
 });

@@ -52,6 +52,18 @@ const caseKeyOf = (s: Submission) => {
   return `${k.standesamtsnummer}/${k.registerart}/${k.jahr}/${k.eintragsnummer}`;
 };
 
+/**
+ * Checks a contract event against the clock, signs it and stores it in the outbox (durably),
+ * without sending: what is in the outbox is sent by whoever connects next.
+ */
+export function enqueueSigned(outbox: Outbox, signer: Signer, event: Submission, clockSkewMs = defaultClockSkewMs, now = new Date()): Result<Submission, LocalRefusal> {
+  const future = futureDateOf(event, now, clockSkewMs);
+  if (future) return fail(future);
+  const body = JSON.stringify({ payload: event, signature: signer.sign(event) });
+  outbox.add(event.messageId, caseKeyOf(event), body, event.type);
+  return ok(event);
+}
+
 /** How often the waiting state is reported again while the hub stays unreachable. */
 const waitingReportMs = 30_000;
 
@@ -92,11 +104,7 @@ export class StandesamtConnector {
 
   /** Checks a contract event against the clock, signs it and stores it in the outbox (durably), without sending. */
   enqueue(event: Submission): Result<Submission, LocalRefusal> {
-    const future = futureDateOf(event, new Date(), this.#options.clockSkewMs ?? defaultClockSkewMs);
-    if (future) return fail(future);
-    const body = JSON.stringify({ payload: event, signature: this.#options.signer.sign(event) });
-    this.#outbox.add(event.messageId, caseKeyOf(event), body, event.type);
-    return ok(event);
+    return enqueueSigned(this.#outbox, this.#options.signer, event, this.#options.clockSkewMs);
   }
 
   /** Enqueues, sends what is pending and returns the entry as the outbox holds it now (pending when the hub did not answer). */

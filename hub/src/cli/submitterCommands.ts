@@ -6,14 +6,15 @@
 // before it; run again after a crash or an unclear answer, it reports the same registration.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describeOutlook, parseRegisterKey, type GeburtenregisterKey, type HandOffOutlook, type Submission } from '../../../contracts/index.ts';
+import { describeOutlook, parseRegisterKey, type GeburtenregisterKey, type HandOffOutlook, type SignerIdentity, type Submission, type XmlCodecError } from '../../../contracts/index.ts';
+import { certificateTrust } from '../../../connectors/kit/trust.ts';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger, type Logger } from '../../../connectors/kit/logger.ts';
 import { loadPartyConfig, type PartyConfig } from '../../../connectors/kit/partyConfig.ts';
 import { openSubmitter, outboxFileOf, type Submitter } from '../../../connectors/standesamt/src/main.ts';
 import { correctionOf, idNrAssignmentOf, registrationOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
 import { Outbox, type OutboxRecord } from '../../../connectors/standesamt/src/outbox.ts';
-import type { ConnectorLog } from '../../../connectors/standesamt/src/standesamtConnector.ts';
+import { enqueueSigned, type ConnectorLog } from '../../../connectors/standesamt/src/standesamtConnector.ts';
 import { hintFor, scanDirectory, watchDirectory, type WatchResult } from '../../../connectors/standesamt/src/watchDirectory.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 import { reportingErrors } from './partyCommands.ts';
@@ -53,6 +54,58 @@ async function withSubmitter(config: PartyConfig, use: (s: Submitter, logger: Lo
   }
 }
 
+type Built = Submission | { success: true; data: Submission } | { success: false; error: XmlCodecError };
+
+/**
+ * One submission as an office sends it: built and signed in the office's own name, stored in
+ * its outbox first (durably, so a hub that cannot be reached loses nothing), then sent; the
+ * hub's answer (or that there was none) is printed.
+ */
+async function submitOne(io: Io, config: PartyConfig, build: (identity: SignerIdentity) => Built, json: boolean): Promise<number> {
+  const trust = certificateTrust({ dir: config.dir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile });
+  const built = build(trust.identity);
+  if ('success' in built && !built.success) return reportXmlError(io, built.error, json);
+  const event = 'success' in built ? built.data : built;
+  const outbox = new Outbox(outboxFileOf(config));
+  // Registered before (a run again after an unclear answer): the outbox kept the hub's answer.
+  let answeredBefore = false;
+  try {
+    answeredBefore = outbox.status(event.messageId)?.status === 'accepted';
+    const queued = enqueueSigned(outbox, trust.signer, event, config.clockSkewSeconds * 1000);
+    if (!queued.success) {
+      const error = { ...queued.error, hint: hintFor(queued.error.code) };
+      if (json) io.out(JSON.stringify({ error, messageId: event.messageId }));
+      else io.out(`refused (${error.code}): ${error.message}\nwhat to do: ${error.hint}`);
+      return exitCode.invalidInput;
+    }
+  } finally {
+    outbox.close();
+  }
+  let record: OutboxRecord | undefined;
+  try {
+    await withSubmitter(config, async (s) => {
+      await s.connector.flush();
+      return exitCode.ok;
+    });
+    record = readRecord(config, event.messageId);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'dependency-unavailable') throw error;
+    record = readRecord(config, event.messageId);
+  }
+  if (!record) throw new Error(`the outbox lost ${event.messageId}`);
+  return reportAnswer(io, answeredBefore ? { ...record, duplicate: true } : record, event.type, json);
+}
+
+function readRecord(config: PartyConfig, messageId: string): OutboxRecord | undefined {
+  const outbox = new Outbox(outboxFileOf(config));
+  try {
+    return outbox.status(messageId);
+  } finally {
+    outbox.close();
+  }
+}
+
+
 const doneWords: Record<Submission['type'], string> = {
   BirthRegistered: 'registered',
   BirthRegistrationCorrected: 'correction registered',
@@ -81,18 +134,6 @@ function reportAnswer(io: Io, record: OutboxRecord, type: Submission['type'], js
   return notAnsweredExit;
 }
 
-/** Signs and sends one message through the outbox and prints the hub's answer. */
-async function sendOne(io: Io, submitter: Submitter, event: Submission, json: boolean): Promise<number> {
-  const sent = await submitter.connector.submit(event);
-  if (!sent.success) {
-    const error = { ...sent.error, hint: hintFor(sent.error.code) };
-    if (json) io.out(JSON.stringify({ error, messageId: event.messageId }));
-    else io.out(`refused (${error.code}): ${error.message}\nwhat to do: ${error.hint}`);
-    return exitCode.invalidInput;
-  }
-  return reportAnswer(io, sent.data, event.type, json);
-}
-
 /** An XML reader's refusal, before anything is signed. */
 function reportXmlError(io: Io, error: { toJSON(): { code: string; message: string; path: string } }, json: boolean): number {
   const e = error.toJSON();
@@ -118,12 +159,8 @@ const standesamtSubmit: Command = {
         const registerKey = registerOf(values.register);
         const config = configOf(values);
         const json = values.json === true;
-        return withSubmitter(config, async (s) => {
-          const input = { notice081020: readFileSync(file, 'utf8'), ...(values.with ? { supplement081021: readFileSync(values.with, 'utf8') } : {}), registerKey };
-          const event = registrationOf(s.trust.identity, input, idOption(values));
-          if (!event.success) return reportXmlError(io, event.error, json);
-          return sendOne(io, s, event.data, json);
-        });
+        const input = { notice081020: readFileSync(file, 'utf8'), ...(values.with ? { supplement081021: readFileSync(values.with, 'utf8') } : {}), registerKey };
+        return submitOne(io, config, (identity) => registrationOf(identity, input, idOption(values)), json);
       },
       args.includes('--json'),
     ),
@@ -143,12 +180,8 @@ const standesamtCorrect: Command = {
         const registerKey = registerOf(values.register);
         const config = configOf(values);
         const json = values.json === true;
-        return withSubmitter(config, async (s) => {
-          const input = { notice081020: readFileSync(file, 'utf8'), ...(values.with ? { supplement081021: readFileSync(values.with, 'utf8') } : {}), registerKey, reason: values.reason! };
-          const correction = correctionOf(s.trust.identity, input, idOption(values));
-          if (!correction.success) return reportXmlError(io, correction.error, json);
-          return sendOne(io, s, correction.data, json);
-        });
+        const input = { notice081020: readFileSync(file, 'utf8'), ...(values.with ? { supplement081021: readFileSync(values.with, 'utf8') } : {}), registerKey, reason: values.reason! };
+        return submitOne(io, config, (identity) => correctionOf(identity, input, idOption(values)), json);
       },
       args.includes('--json'),
     ),
@@ -167,7 +200,7 @@ const standesamtWithdraw: Command = {
         const at = values.at ?? new Date().toISOString();
         if (Number.isNaN(Date.parse(at))) throw new UsageError('--at must be an ISO 8601 time');
         const config = configOf(values);
-        return withSubmitter(config, (s) => sendOne(io, s, withdrawalOf(s.trust.identity, registerKey, new Date(at).toISOString(), idOption(values)), values.json === true));
+        return submitOne(io, config, (identity) => withdrawalOf(identity, registerKey, new Date(at).toISOString(), idOption(values)), values.json === true);
       },
       args.includes('--json'),
     ),
@@ -186,7 +219,7 @@ const meldebehoerdeIdnr: Command = {
         if (!values.child) throw new UsageError('--child IDNR is required');
         const config = configOf(values);
         const ids = { registerKey, childIdNr: values.child, ...(values.parent ? { parent1IdNr: values.parent } : {}), ...(values.parent2 ? { parent2IdNr: values.parent2 } : {}) };
-        return withSubmitter(config, (s) => sendOne(io, s, idNrAssignmentOf(s.trust.identity, ids, idOption(values)), values.json === true));
+        return submitOne(io, config, (identity) => idNrAssignmentOf(identity, ids, idOption(values)), values.json === true);
       },
       args.includes('--json'),
     ),
