@@ -15,6 +15,7 @@ import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts'
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import type { SqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { childIdNr, corrected, registered, withdrawn } from '../../hub/src/routing/testing.ts';
+import { MeldebehoerdeTableSchema } from '../../hub/src/routing/meldebehoerden.ts';
 import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 
@@ -35,7 +36,8 @@ describe.skipIf(!natsAvailable)('authority over a birth case', () => {
     bremen = createKeyPair(keys, { name: 'sta-bremen', dvdv: 'psw:04011000', role: 'standesamt' });
     meldebehoerde = createKeyPair(keys, { name: 'mbh', dvdv: 'mbh:11000000', role: 'meldebehoerde' });
     store = createMemoryEventStore();
-    ingress = startIngress({ nc, log: store, verifier: keySetVerifier(loadTrustedKeys(keys)) });
+    // The Meldebehörde responsible for Berlin's Standesämter (prefix 11), as the hub's table says.
+    ingress = startIngress({ nc, log: store, verifier: keySetVerifier(loadTrustedKeys(keys)), meldebehoerden: MeldebehoerdeTableSchema.parse({ rules: [{ standesamtPrefix: '11', meldebehoerde: 'mbh:11000000' }] }) });
   });
   afterAll(async () => {
     await ingress.stop();

@@ -66,6 +66,12 @@ export const ChildIdNrAssignedSchema = event(
       /** IdNrs of the parents, when the Meldebehörde knows them. */
       parent1IdNr: IdNrSchema.optional(),
       parent2IdNr: IdNrSchema.optional(),
+      /**
+       * An explicit correction of IdNrs the Meldebehörde assigned before (they replace the
+       * earlier ones), with its reason; re-delivered to the Familienkasse as a correction.
+       * Without it, an IdNr that differs from one already assigned is refused (`conflict`).
+       */
+      correction: z.object({ reason: z.string().min(1).max(500) }).strict().optional(),
     })
     .strict(),
 );

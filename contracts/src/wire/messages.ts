@@ -72,6 +72,8 @@ export const SubmissionErrorCodeSchema = z.enum([
   'producer-mismatch',
   /** The signer is not the Standesamt named in the case's register key. */
   'not-case-owner',
+  /** The signer is not the Meldebehörde responsible for the case (the hub's table: Standesamt → Meldebehörde). */
+  'not-responsible',
   /** A correction, withdrawal or IdNr for a birth case the hub does not know. */
   'unknown-case',
   'invalid-contract',

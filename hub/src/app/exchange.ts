@@ -121,6 +121,8 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
   const hubConfigFile = path.join(hubDir, 'config.json');
   if (!existsSync(hubConfigFile)) {
     writeJson(hubConfigFile, {
+      // The one Meldebehörde laid out here is responsible for every case (unless the table says otherwise).
+      ...(options.meldebehoerde && !options.hub?.meldebehoerden ? { meldebehoerden: { rules: [], default: options.meldebehoerde.dvdv } } : {}),
       ...options.hub,
       dataDir: '.',
       nats: options.nats

@@ -152,6 +152,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     maxBytes: config.ingress.maxBytes,
     clockSkewMs: config.ingress.clockSkewSeconds * 1000,
     routing: config.routing,
+    meldebehoerden: config.meldebehoerden,
     caseStream: (key) => caseLog.caseStream(key),
   });
   const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say: sayLine, logger, certificates: () => pkiStatusOrEmpty(config) });

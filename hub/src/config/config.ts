@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RoutingTableSchema } from '../routing/routingTable.ts';
+import { defaultMeldebehoerdeTable, MeldebehoerdeTableSchema } from '../routing/meldebehoerden.ts';
 
 export const defaultRoutingTable = {
   elterngeldstellen: [
@@ -104,6 +105,12 @@ export const HubConfigSchema = z
       .default({ checkpoint: { everyEntries: 1000, everyMs: 5000 }, origin: 'elfe-hub/log', store: { kind: 'sqlite' } }),
     standesaemter: z.array(StandesamtSchema).default(defaultStandesaemter),
     routing: RoutingTableSchema.default(RoutingTableSchema.parse(defaultRoutingTable)),
+    /**
+     * Which Meldebehörde may assign a case's IdNr: by the Standesamt's municipality (longest
+     * `standesamtPrefix` of the Standesamtsnummer), else `default`. The default table names
+     * `elfe exchange init`'s single Meldebehörde `mbh:demo` for every case.
+     */
+    meldebehoerden: MeldebehoerdeTableSchema.default(defaultMeldebehoerdeTable),
     delivery: z.object({ maxDeliver: z.number().int().min(1).max(100), ackWaitMs: z.number().int().min(100) }).strict().default({ maxDeliver: 5, ackWaitMs: 30_000 }),
     ingress: z
       .object({

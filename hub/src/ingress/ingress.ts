@@ -8,7 +8,10 @@
 // bounded: beyond `maxInFlight` the answer is `unavailable` at once. Dates in the future
 // (beyond the clock-skew tolerance) are refused with `date-in-future`, the same rule and
 // code the Standesamt's side applies. An accepted submission is answered with where the
-// case's hand-offs stand (routing/outlook.ts).
+// case's hand-offs stand (routing/outlook.ts). The child's IdNr is taken only from the
+// Meldebehörde responsible for the case (`meldebehoerden`, default: `elfe exchange init`'s
+// single `mbh:demo`), once: the same IdNrs again are a duplicate, different ones a `conflict`
+// and a security event, unless sent as an explicit correction (routing/authority.ts).
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   canonicalHash,
@@ -35,7 +38,8 @@ import { toRecord } from '../log/records.ts';
 import { SignatureKeeper } from '../log/signatures.ts';
 import { birthStream } from '../log/streams.ts';
 import type { GeburtenregisterKey } from '../../../contracts/index.ts';
-import { authorityRule, decideAuthority } from '../routing/authority.ts';
+import { authorityRule, decideAuthority, decideIdNr } from '../routing/authority.ts';
+import { defaultMeldebehoerdeTable, responsibleMeldebehoerde, type MeldebehoerdeTable } from '../routing/meldebehoerden.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from './securityEvents.ts';
 
 export interface IngressOptions {
@@ -55,6 +59,8 @@ export interface IngressOptions {
   readonly clockSkewMs?: number;
   /** The routing table, to answer where the case's hand-offs stand; without it the answer carries none. */
   readonly routing?: RoutingTable;
+  /** Which Meldebehörde is responsible for a case, by Standesamt (default: `mbh:demo` for every case). */
+  readonly meldebehoerden?: MeldebehoerdeTable;
 }
 
 export interface Ingress {
@@ -118,6 +124,7 @@ export function startIngress(options: IngressOptions): Ingress {
   const caseStream = options.caseStream ?? birthStream;
   const signatures = new SignatureKeeper(log, now);
   const clockSkewMs = options.clockSkewMs ?? defaultClockSkewMs;
+  const meldebehoerden = options.meldebehoerden ?? defaultMeldebehoerdeTable;
   /** The case's state from its stream, for the answer's routing outlook. */
   const readCase = async (stream: string): Promise<CaseState> => {
     let state = initialState;
@@ -198,19 +205,23 @@ export function startIngress(options: IngressOptions): Ingress {
       let caseExists = false;
       let erased = false;
       let withdrawal: StoredEvent | undefined;
+      /** The latest IdNr entry: what a resend of the same IdNrs is the duplicate of. */
+      let idnrEntry: StoredEvent | undefined;
       let state = initialState;
       for await (const e of log.readStream(stream)) {
         if (e.type === 'BirthRegistered') caseExists = true;
         if (e.type === 'CaseErased') erased = true;
         if (e.type === 'ParentalConsentWithdrawn') withdrawal ??= e;
+        if (e.type === 'ChildIdNrAssigned') idnrEntry = e;
         head = e.streamRevision;
-        if (options.routing) {
+        if (options.routing || event.type === 'ChildIdNrAssigned') {
           const known = fromRecord(e);
           if (known) state = evolve(state, known);
         }
       }
       if (erased) return refusal('unknown-case', 'this birth case was erased', { messageId: event.messageId });
-      const authority = decideAuthority({ type: event.type, signer, registerKey: event.data.registerKey, caseExists });
+      const responsible = responsibleMeldebehoerde(meldebehoerden, event.data.registerKey);
+      const authority = decideAuthority({ type: event.type, signer, registerKey: event.data.registerKey, caseExists, responsibleMeldebehoerde: responsible });
       if (!authority.success) {
         const { code, reason } = authority.error;
         if (code === 'conflict') return refusal('conflict', conflictMessage, { messageId: event.messageId });
@@ -222,7 +233,20 @@ export function startIngress(options: IngressOptions): Ingress {
         stats.duplicates++;
         return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state) };
       }
-      const expected: ExpectedRevision = authority.data.caseMust === 'absent' ? (head ?? 'no-stream') : 'any';
+      // The IdNr once: the same again is a duplicate; a different one only as an explicit correction.
+      if (event.type === 'ChildIdNrAssigned') {
+        const verdict = decideIdNr(state.ids, event.data);
+        if (!verdict.success) {
+          await recordSecurity('idnr-conflict', verdict.error.reason, senderOf(signer), who, event.type, event.messageId);
+          return refusal('conflict', verdict.error.reason, { messageId: event.messageId });
+        }
+        if (verdict.data === 'same' && idnrEntry) {
+          stats.duplicates++;
+          return { ok: true, messageId: event.messageId, position: idnrEntry.position, duplicate: true, ...routingOf(state) };
+        }
+      }
+      // A registration, and an IdNr (checked against the IdNrs known at `head`), meet the log at the revision they were checked at.
+      const expected: ExpectedRevision = authority.data.caseMust === 'absent' || event.type === 'ChildIdNrAssigned' ? (head ?? 'no-stream') : 'any';
       try {
         const appended = await log.append(stream, [record], expected);
         stats.accepted++;

@@ -1,15 +1,21 @@
 // Who may say what about a birth case (DOMAIN.md, "Who may say what"), as one pure table:
 // event type × role → whether the signer must own the case and whether the case must (not)
 // exist. A case belongs to the Standesamt whose Standesamtsnummer is in its register key; its
-// DVDV address is `psw:<Standesamtsnummer>`. No clock, no I/O: the ingress reads the case
-// stream and asks `decideAuthority`.
+// DVDV address is `psw:<Standesamtsnummer>`. The child's IdNr comes only from the Meldebehörde
+// responsible for the case (the hub's table: the Standesamt's municipality → its Meldebehörde,
+// routing/meldebehoerden.ts), and once: a different IdNr later is a conflict unless it comes as
+// an explicit correction (`decideIdNr`). No clock, no I/O: the ingress reads the case stream
+// and asks `decideAuthority` and `decideIdNr`.
 import type { GeburtenregisterKey, Role, SubmissionType } from '../../../contracts/index.ts';
 import { fail, ok, type Result } from '../../../contracts/index.ts';
 
 /** What a role may do with one event type. */
 export interface AuthorityRule {
-  /** The signer must be the Standesamt named in the register key. */
-  readonly owner: 'required' | 'not-required';
+  /**
+   * `required`: the signer must be the Standesamt named in the register key;
+   * `responsible-meldebehoerde`: the signer must be the Meldebehörde the hub's table names for the case.
+   */
+  readonly owner: 'required' | 'responsible-meldebehoerde' | 'not-required';
   /** `absent`: the case must not exist yet; `present`: it must exist. */
   readonly caseMust: 'absent' | 'present';
 }
@@ -28,10 +34,10 @@ export const authorityTable = {
   BirthRegistered: { standesamt: { owner: 'required', caseMust: 'absent' } },
   BirthRegistrationCorrected: { standesamt: { owner: 'required', caseMust: 'present' } },
   ParentalConsentWithdrawn: { standesamt: { owner: 'required', caseMust: 'present' } },
-  ChildIdNrAssigned: { meldebehoerde: { owner: 'not-required', caseMust: 'present' } },
+  ChildIdNrAssigned: { meldebehoerde: { owner: 'responsible-meldebehoerde', caseMust: 'present' } },
 } as const satisfies Readonly<Record<SubmissionType, Partial<Readonly<Record<Role, AuthorityRule>>>>>;
 
-export type AuthorityRefusalCode = 'role-not-allowed' | 'not-case-owner' | 'unknown-case' | 'conflict';
+export type AuthorityRefusalCode = 'role-not-allowed' | 'not-case-owner' | 'not-responsible' | 'unknown-case' | 'conflict';
 
 export interface AuthorityRefusal {
   readonly code: AuthorityRefusalCode;
@@ -44,6 +50,8 @@ export interface AuthorityQuestion {
   readonly registerKey: GeburtenregisterKey;
   /** Whether the case stream holds a `BirthRegistered`. */
   readonly caseExists: boolean;
+  /** The DVDV address of the Meldebehörde responsible for the case (none: no Meldebehörde may assign its IdNr). */
+  readonly responsibleMeldebehoerde?: string | undefined;
 }
 
 /** The DVDV address of the Standesamt that owns a case. */
@@ -63,6 +71,10 @@ export function decideAuthority(q: AuthorityQuestion): Result<AuthorityRule, Aut
     case 'required':
       if (q.signer.dvdv !== caseOwner(q.registerKey)) return fail({ code: 'not-case-owner', reason: `the case belongs to ${caseOwner(q.registerKey)}, not to ${q.signer.dvdv}` });
       break;
+    case 'responsible-meldebehoerde':
+      if (q.responsibleMeldebehoerde === undefined || q.signer.dvdv !== q.responsibleMeldebehoerde)
+        return fail({ code: 'not-responsible', reason: `the Meldebehörde responsible for Standesamt ${q.registerKey.standesamtsnummer} is ${q.responsibleMeldebehoerde ?? 'not configured'}, not ${q.signer.dvdv}` });
+      break;
     case 'not-required':
       break;
     default:
@@ -76,6 +88,39 @@ export function decideAuthority(q: AuthorityQuestion): Result<AuthorityRule, Aut
     default:
       return unreachable(rule.caseMust);
   }
+}
+
+/** The IdNrs the Meldebehörde assigned to a case so far. */
+export interface KnownIdNrs {
+  readonly childIdNr?: string | undefined;
+  readonly parent1IdNr?: string | undefined;
+  readonly parent2IdNr?: string | undefined;
+}
+
+/** An IdNr submission's data (ChildIdNrAssigned). */
+export interface IdNrAssignment extends KnownIdNrs {
+  readonly childIdNr: string;
+  readonly correction?: { readonly reason: string } | undefined;
+}
+
+/**
+ * What an IdNr submission means for the case: `new` (first assignment, or IdNrs not known
+ * before), `same` (nothing differs from what is known: a duplicate), `correction` (an explicit
+ * correction that changes a known IdNr). A different IdNr without `correction` is a `conflict`
+ * (never a silent overwrite); a correction with nothing to correct is a `conflict` too.
+ */
+export function decideIdNr(known: KnownIdNrs, next: IdNrAssignment): Result<'new' | 'same' | 'correction', AuthorityRefusal> {
+  const fields = ['childIdNr', 'parent1IdNr', 'parent2IdNr'] as const;
+  const given = fields.filter((f) => next[f] !== undefined);
+  const differing = given.filter((f) => known[f] !== undefined && known[f] !== next[f]);
+  const adds = given.some((f) => known[f] === undefined);
+  if (next.correction) {
+    if (known.childIdNr === undefined) return fail({ code: 'conflict', reason: 'no IdNr was assigned to this case yet: send an assignment, not a correction' });
+    if (differing.length > 0) return ok('correction');
+    return ok(adds ? 'new' : 'same');
+  }
+  if (differing.length > 0) return fail({ code: 'conflict', reason: `the case already has a different ${differing.join(', ')}: a change is an explicit correction with a reason` });
+  return ok(adds ? 'new' : 'same');
 }
 
 function unreachable(value: never): never {

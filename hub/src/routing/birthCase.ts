@@ -72,13 +72,14 @@ function payloadFor(role: RoleOf, state: CaseState): DeliveryPayload | undefined
 const roles: readonly RoleOf[] = ['elterngeldstelle', 'familienkasse'];
 const causedKey = (causationId: string, dvdv: string) => `caused:${causationId}:${dvdv}`;
 
-/** `reason`: the Standesamt's reason when the event is a correction. */
-function decisionsFor(state: CaseState, causationId: string, table: RoutingTable, reason?: string): (DeliveryDecision | Unroutable)[] {
+/** `reason`: the reason when the event is a correction; `only`: the one role a correction concerns (an IdNr correction: the Familienkasse). */
+function decisionsFor(state: CaseState, causationId: string, table: RoutingTable, reason?: string, only?: RoleOf): (DeliveryDecision | Unroutable)[] {
   const registration = state.registration;
   if (!registration) return [];
   const out: (DeliveryDecision | Unroutable)[] = [];
   const resolved = resolveRecipients(table, registration);
   for (const role of roles) {
+    if (only !== undefined && role !== only) continue;
     const payload = payloadFor(role, state);
     if (!payload) continue;
     const prior = state.delivered[role];
@@ -116,6 +117,10 @@ export function decide(state: CaseState, event: ElfeEvent, table: RoutingTable):
       if (state.registration) return [];
       return decisionsFor(evolve(state, event), event.messageId, table);
     case 'ChildIdNrAssigned':
+      // An explicit IdNr correction re-delivers the Kindergeld data set to the Familienkasse
+      // (a correction of its last delivery, with the Meldebehörde's reason); the Elterngeld
+      // data set carries no IdNr.
+      if (event.data.correction) return decisionsFor(evolve(state, event), event.messageId, table, event.data.correction.reason, 'familienkasse');
       return decisionsFor(evolve(state, event), event.messageId, table);
     case 'BirthRegistrationCorrected':
       return decisionsFor(evolve(state, event), event.messageId, table, event.data.reason);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DeliveryPayloadSchema, ElterngeldDataSetSchema, type ElfeEvent } from '../../../contracts/index.ts';
 import { idNrFrom, sampleBirthRegistration } from '../../../contracts/src/testing/sampleBirth.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from './birthCase.ts';
-import { childIdNr, corrected, registered, testRoutingTable, withdrawn } from './testing.ts';
+import { childIdNr, childIdNrCorrected, corrected, registered, testRoutingTable, withdrawn } from './testing.ts';
 
 /** Folds a case like the scheduler does: each decision is fed back as its DeliveryScheduled. */
 const scheduled = (d: DeliveryDecision) => ({ type: 'DeliveryScheduled', data: { deliveryId: d.deliveryId, recipient: d.recipient } }) as unknown as ElfeEvent;
@@ -118,6 +118,19 @@ describe('routing of a birth case', () => {
     // A correction that makes a recipient eligible for the first time is an initial delivery.
     const newly = run([corrected(sampleBirthRegistration())], run([registered(consentWithoutAuftrag)]).state);
     expect(newly.decisions.map((d) => [d.kind, 'correction' in d])).toEqual([['initial', false]]);
+  });
+
+  it('an explicit IdNr correction re-delivers to the Familienkasse only, as a correction of its last delivery with the reason', () => {
+    const first = run([registered(), childIdNr()]);
+    const fk = first.decisions.find((d) => d.recipient.role === 'familienkasse')!;
+    const fix = childIdNrCorrected(sampleBirthRegistration(), idNrFrom('5928374615'), 'Zahlendreher');
+    const second = run([fix], first.state);
+    expect(second.decisions.map((d) => [d.recipient.role, d.kind])).toEqual([['familienkasse', 'correction']]);
+    expect(second.decisions[0]!.correction).toEqual({ corrects: fk.deliveryId, reason: 'Zahlendreher' });
+    expect((second.decisions[0]!.payload as { child: { idnr: string } }).child.idnr).toBe(idNrFrom('5928374615'));
+    // A plain assignment after the first one decides nothing (the ingress refuses a different one as a conflict).
+    expect(run([childIdNr(sampleBirthRegistration(), idNrFrom('5928374615'))], first.state).decisions).toEqual([]);
+    replayAddsNothing([...first.stream, ...second.stream]);
   });
 
   it('deciding a correction again from the recorded stream gives the same reference and reason', () => {

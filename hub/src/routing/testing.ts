@@ -47,3 +47,6 @@ export const withdrawn = (registration: BirthRegisteredData = sampleBirthRegistr
   parse<ParentalConsentWithdrawn>({ ...envelope('ParentalConsentWithdrawn', 'w'), type: 'ParentalConsentWithdrawn', data: { registerKey: registration.registerKey, withdrawnAt: '2026-11-06T10:00:00.000+01:00', recipientRole: 'elterngeldstelle' } });
 export const childIdNr = (registration: BirthRegisteredData = sampleBirthRegistration(), id = idNrFrom('4817263940')) =>
   parse<ChildIdNrAssigned>({ ...envelope('ChildIdNrAssigned', 'i'), type: 'ChildIdNrAssigned', data: { registerKey: registration.registerKey, childIdNr: id } });
+/** An explicit correction of the child's IdNr by the Meldebehörde, with its reason. */
+export const childIdNrCorrected = (registration: BirthRegisteredData = sampleBirthRegistration(), id = idNrFrom('5928374615'), reason = 'IdNr berichtigt (Zahlendreher)') =>
+  parse<ChildIdNrAssigned>({ ...envelope('ChildIdNrAssigned', 'ic'), type: 'ChildIdNrAssigned', data: { registerKey: registration.registerKey, childIdNr: id, correction: { reason } } });
