@@ -30,6 +30,9 @@ const birthFilePattern = /^(\d{8})_G_(\d{4})_([0-9A-Za-z.-]{1,20})\.(081020|0810
 /** Files still being written: left alone. */
 const isTemporary = (name: string) => name.startsWith('.') || name.endsWith('~') || /\.(tmp|part|swp)$/i.test(name);
 
+/** What a failure was, without its message (file system messages name paths, and paths name register keys). */
+const errorCode = (error: unknown): string => String((error as { code?: unknown }).code ?? (error as Error).name ?? 'error').slice(0, 50);
+
 /** The reason a correction made from a late 081021 carries. */
 export const lateSupplementReason = 'Angaben der Eltern (081021) nach der Beurkundung nachgereicht';
 
@@ -283,7 +286,8 @@ export class DropFolder {
         candidates.push({ arrival, key, kind: 'registration', event: registration.data });
       } catch (error) {
         // A file that vanished or cannot be read while we looked: the next scan sees it again.
-        this.#log('warn', 'watch.read-failed', { reason: (error as Error).message.slice(0, 200) }, 'a dropped file could not be read; trying again');
+        // The reason's code only: messages carry paths, and paths carry register keys.
+        this.#log('warn', 'watch.read-failed', { reason: errorCode(error) }, 'a dropped file could not be read; trying again');
       }
     }
 
@@ -339,7 +343,7 @@ export function watchDirectory(dir: string, connector: StandesamtConnector, opti
       try {
         for (const r of await folder.scan()) options.onResult?.(r);
       } catch (error) {
-        options.log?.('error', 'watch.scan-failed', { reason: (error as Error).message.slice(0, 300) }, 'scanning the drop folder failed; trying again');
+        options.log?.('error', 'watch.scan-failed', { reason: errorCode(error) }, 'scanning the drop folder failed; trying again');
       }
     });
   }, options.intervalMs ?? 1000);
