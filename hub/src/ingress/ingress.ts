@@ -134,7 +134,7 @@ export function startIngress(options: IngressOptions): Ingress {
     }
     return state;
   };
-  const routingOf = (state: CaseState) => (options.routing ? { routing: outlookOf(state, options.routing) } : {});
+  const routingOf = (state: CaseState, type: string) => (options.routing ? { routing: outlookOf(state, options.routing, type) } : {});
 
   const recordSecurity = (code: string, reason: string, sender: string | undefined, subject: SecuritySubject, messageType?: string, refusedMessageId?: string) =>
     security.record(sender, {
@@ -191,7 +191,7 @@ export function startIngress(options: IngressOptions): Ingress {
     const answerExisting = async (existing: StoredEvent): Promise<SubmissionReply> => {
       if (!isSameSubmission(existing, event, (signed.data.payload as { data?: unknown }).data, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
       stats.duplicates++;
-      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true, ...(options.routing ? routingOf(await readCase(stream)) : {}) };
+      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true, ...(options.routing ? routingOf(await readCase(stream), event.type) : {}) };
     };
     const existing = await log.getByEventId(event.messageId);
     if (existing) return await answerExisting(existing);
@@ -231,7 +231,7 @@ export function startIngress(options: IngressOptions): Ingress {
       // The consent is withdrawn once; a second withdrawal by the case's owner is the same fact.
       if (event.type === 'ParentalConsentWithdrawn' && withdrawal) {
         stats.duplicates++;
-        return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state) };
+        return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state, event.type) };
       }
       // The IdNr once: the same again is a duplicate; a different one only as an explicit correction.
       if (event.type === 'ChildIdNrAssigned') {
@@ -250,7 +250,7 @@ export function startIngress(options: IngressOptions): Ingress {
       try {
         const appended = await log.append(stream, [record], expected);
         stats.accepted++;
-        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false, ...routingOf(evolve(state, event)) };
+        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false, ...routingOf(evolve(state, event), event.type) };
       } catch (error) {
         if (error instanceof DuplicateEventIdError) {
           const stored = await log.getByEventId(event.messageId);

@@ -19,8 +19,12 @@ const kindergeldStatus: Record<'no-child-idnr' | 'no-entitled-idnr' | 'no-child-
   'no-entitled-birth-date': 'incomplete',
 };
 
-/** One line per recipient role; empty while the case has no registration. */
-export function outlookOf(state: CaseState, table: RoutingTable | undefined): HandOffOutlook[] {
+/**
+ * One line per recipient role; empty while the case has no registration. `answering` is the
+ * type of the submission answered: a correction's hand-off to an earlier recipient is a
+ * correction, anything else's is the initial one.
+ */
+export function outlookOf(state: CaseState, table: RoutingTable | undefined, answering?: string): HandOffOutlook[] {
   const registration = state.registration;
   if (!registration) return [];
   const resolved = table ? resolveRecipients(table, registration) : {};
@@ -31,7 +35,7 @@ export function outlookOf(state: CaseState, table: RoutingTable | undefined): Ha
       role,
       ...(recipient ? { dvdv: recipient.dvdv, name: recipient.name } : {}),
       status,
-      ...(status === 'scheduled' ? { kind: state.delivered[role] ? ('correction' as const) : ('initial' as const) } : {}),
+      ...(status === 'scheduled' ? { kind: answering === 'BirthRegistrationCorrected' && state.delivered[role] ? ('correction' as const) : ('initial' as const) } : {}),
     };
   };
   const egs = toElterngeldDataSet(registration);
