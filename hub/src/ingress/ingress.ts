@@ -242,7 +242,7 @@ export function startIngress(options: IngressOptions): Ingress {
         }
         if (verdict.data === 'same' && idnrEntry) {
           stats.duplicates++;
-          return { ok: true, messageId: event.messageId, position: idnrEntry.position, duplicate: true, ...routingOf(state) };
+          return { ok: true, messageId: event.messageId, position: idnrEntry.position, duplicate: true, ...routingOf(state, event.type) };
         }
       }
       // A registration, and an IdNr (checked against the IdNrs known at `head`), meet the log at the revision they were checked at.
