@@ -25,10 +25,13 @@ export function callerOf(socket: TLSSocket, revoked: () => ReadonlySet<string>):
 /** Operators and auditors: everything but personal data. */
 export const seesAll = (c: Caller): boolean => c.role === 'auditor' || c.role === 'hub';
 
+/** The benefit agencies: each sees only its own hand-offs. */
+export const isAgency = (c: Caller): boolean => c.role === 'elterngeldstelle' || c.role === 'familienkasse';
+
 /** Whether the caller may see something of this case/hand-off. */
 export function maySee(c: Caller, scope: { standesamt?: string | undefined; recipient?: string | undefined }): boolean {
   if (seesAll(c)) return true;
   if (c.role === 'standesamt') return scope.standesamt !== undefined && c.dvdv === `psw:${scope.standesamt}`;
-  if (c.role === 'elterngeldstelle' || c.role === 'familienkasse') return scope.recipient !== undefined && c.dvdv === scope.recipient;
+  if (isAgency(c)) return scope.recipient !== undefined && c.dvdv === scope.recipient;
   return false;
 }

@@ -1,8 +1,14 @@
 // The hub's HTTP API (Fastify 5, zod schemas → validation and OpenAPI 3.1): case status,
 // look-up by any id, transparency by IdNr, checkpoints and proofs, the log as C2SP
 // tlog-tiles, and the dashboard. Mutual TLS with the exchange's certificates; every answer
-// carries a request id; refusals are RFC 9457 problem details.
+// carries a request id and `X-Content-Type-Options: nosniff`; every refusal is an RFC 9457
+// problem (application/problem+json), the framework's own too (unknown route, malformed or
+// too long URL, header overflow, validation), and the OpenAPI document declares them so. Tiles
+// are served only at their canonical C2SP paths; entry bundles gzip-compressed when accepted.
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { TLSSocket } from 'node:tls';
@@ -15,7 +21,7 @@ import { ProofUnavailableError, type TransparentLog } from '../log/transparentLo
 import type { ReadSide } from '../readside/readSide.ts';
 import { lookUp, statusOfCase, transparency } from '../readside/queries.ts';
 import { handOffStatus, type StatusContext } from '../readside/status.ts';
-import { callerOf, maySee, seesAll, type Caller } from './access.ts';
+import { callerOf, isAgency, maySee, seesAll, type Caller } from './access.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { CaseStatusSchema, CheckpointSchema, ConsistencyProofSchema, InclusionProofSchema, LookUpSchema, ProblemSchema, SummarySchema, TransparencyRequestSchema, TransparencySchema } from './schemas.ts';
 import { entryBundle, hashTile, parseTilePath } from './tiles.ts';
@@ -60,11 +66,75 @@ export class ProblemError extends Error {
 
 const problemType = (status: number) => `https://elfe-hub.invalid/problems/${status}`;
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, status: number, title: string, detail?: string): FastifyReply {
+/** `instance: false`: the request's path is not repeated (a malformed or overlong URL). */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, status: number, title: string, detail?: string, options: { instance?: false } = {}): FastifyReply {
   return reply
     .code(status)
+    .header('x-content-type-options', 'nosniff')
+    .header('x-request-id', String(request.id))
     .type('application/problem+json')
-    .send({ type: problemType(status), title, status, ...(detail ? { detail } : {}), instance: request.url.split('?')[0], requestId: String(request.id) });
+    .send({ type: problemType(status), title, status, ...(detail ? { detail } : {}), ...(options.instance === false ? {} : { instance: request.url.split('?')[0] }), requestId: String(request.id) });
+}
+
+/** Longest request target served; longer ones are refused with 414 (beyond the header limit, 431). */
+export const maxUrlLength = 2048;
+
+/**
+ * Errors of the HTTP parser, before there is a request (header overflow, malformed request
+ * line): a problem written to the socket, then the connection is closed.
+ */
+function clientErrorProblem(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const title = status === 431 ? 'request header fields too large' : status === 408 ? 'request timeout' : 'malformed request';
+  const requestId = randomUUID();
+  const body = JSON.stringify({ type: problemType(status), title, status, requestId });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(error);
+}
+
+/** Whether the client accepts gzip (RFC 9110 Accept-Encoding: `gzip` or `*` with a q-value above 0). */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return value.split(',').some((part) => {
+    const [coding, ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return (coding === 'gzip' || coding === '*') && (q === undefined || Number(q.slice(2)) > 0);
+  });
+}
+
+/**
+ * The OpenAPI document as the API answers: every error answer is `application/problem+json`
+ * (the schema library declares `application/json`), `/checkpoint` is text and tiles are bytes.
+ */
+function describeAnswers(doc: Record<string, unknown>): Record<string, unknown> {
+  const paths = (doc['paths'] ?? {}) as Record<string, Record<string, { responses?: Record<string, { description?: string; content?: Record<string, unknown> }> }>>;
+  for (const [route, operations] of Object.entries(paths)) {
+    for (const operation of Object.values(operations)) {
+      const responses = (operation.responses ??= {});
+      for (const [code, response] of Object.entries(responses)) {
+        if (!(code === 'default' || Number(code) >= 400) || !response.content) continue;
+        const schema = Object.values(response.content)[0];
+        response.content = { 'application/problem+json': schema };
+      }
+      // The two C2SP routes answer text and bytes (no response schema to serialise with): declared here.
+      const problems = () => Object.fromEntries(errorStatuses.map((code) => [String(code), { description: 'RFC 9457 problem details', content: { 'application/problem+json': { schema: problemJsonSchema } } }]));
+      if (route === '/checkpoint')
+        operation.responses = { '200': { description: 'C2SP checkpoint: the signed note with witness cosignatures', content: { 'text/plain; charset=utf-8': { schema: { type: 'string' } } } }, ...problems() };
+      if (route.startsWith('/tile/'))
+        operation.responses = {
+          ...problems(),
+          '200': {
+          description: 'A hash tile (32-byte SHA-256 hashes) or an entry bundle (uint16 big-endian length-prefixed entries); entry bundles gzip-compressed (Content-Encoding: gzip) when the request accepts gzip',
+          content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
+          },
+        };
+    }
+  }
+  return doc;
 }
 
 const requireRoles = (request: FastifyRequest, ok: (c: Caller) => boolean): Caller => {
@@ -73,7 +143,9 @@ const requireRoles = (request: FastifyRequest, ok: (c: Caller) => boolean): Call
   return caller;
 };
 
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 414: ProblemSchema };
+const errorStatuses = Object.keys(errors).map(Number);
+const problemJsonSchema = z.toJSONSchema(ProblemSchema, { target: 'openapi-3.0' });
 
 export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const now = options.now ?? (() => new Date());
@@ -88,6 +160,12 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     requestTimeout: 10_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
+    // The router's own refusals (a malformed URL, a path parameter over its length) as problems, without repeating the URL.
+    frameworkErrors: (error, request, reply) => {
+      const status = error.statusCode === 414 || error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      void sendProblem(request, reply, status, status === 414 ? 'URI too long' : 'malformed URL', undefined, { instance: false });
+    },
+    clientErrorHandler: clientErrorProblem,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -101,11 +179,14 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
       security: [{ mutualTLS: [] }],
     },
     transform: jsonSchemaTransform,
+    transformObject: (documents) => ('openapiObject' in documents ? (describeAnswers(documents.openapiObject as Record<string, unknown>) as typeof documents.openapiObject) : documents.swaggerObject),
   });
 
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', String(request.id));
     void reply.header('cache-control', 'no-store');
+    void reply.header('x-content-type-options', 'nosniff');
+    if (request.url.length > maxUrlLength) return sendProblem(request, reply, 414, 'URI too long', `request targets are at most ${maxUrlLength} characters`, { instance: false });
     const who = callerOf(request.raw.socket as TLSSocket, options.revoked);
     if (!who.success) return sendProblem(request, reply, who.error.status, who.error.title, who.error.detail);
     request.caller = who.data;
@@ -129,15 +210,23 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     const status = statusOfCase(store, statusCtx(), request.params.caseId);
     if (!status) throw new ProblemError(404, 'no such case');
     if (seesAll(caller) || maySee(caller, { standesamt: status.standesamt })) return status;
-    const mine = status.recipients.filter((r) => r.recipient === caller.dvdv);
+    // An agency: only its own hand-offs (no held-back entry of another role, no other agency's state).
+    const mine = isAgency(caller) ? status.recipients.filter((r) => r.recipient === caller.dvdv) : [];
     if (mine.length === 0) throw new ProblemError(404, 'no such case');
     return { ...status, recipients: mine };
   });
 
   app.get('/api/v1/lookup/:id', { schema: { summary: 'What an id is (message, delivery, receipt, case, register key, checkpoint), where it stands and why', params: z.object({ id: z.string().max(200) }), response: { 200: LookUpSchema, ...errors } } }, async (request) => {
     const caller = request.caller!;
-    const answer = lookUp(store, statusCtx(), request.params.id);
-    const visible = answer && (seesAll(caller) || maySee(caller, { standesamt: answer.standesamt, recipient: answer.recipient }) || (answer.caseId !== undefined && store.handOffsOf(answer.caseId).some((h) => h.recipient === caller.dvdv)));
+    // An agency sees only its own hand-offs: ids of another recipient's hand-off are unknown to it,
+    // and a case's answer names only its own (not the other agency's state or "no consent").
+    const agency = isAgency(caller);
+    const answer = lookUp(store, statusCtx(), request.params.id, agency ? (recipient) => recipient === caller.dvdv : undefined);
+    const visible =
+      answer &&
+      (seesAll(caller) ||
+        maySee(caller, { standesamt: answer.standesamt, recipient: answer.recipient }) ||
+        (agency && answer.caseId !== undefined && store.handOffsOf(answer.caseId).some((h) => h.recipient === caller.dvdv)));
     // The same answer for unknown and not visible: an id's existence is not disclosed.
     if (!answer || !visible) throw new ProblemError(404, 'unknown id');
     return answer;
@@ -168,13 +257,16 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   app.get('/api/v1/proofs/consistency', { schema: { summary: 'Consistency proof between two checkpoints', querystring: z.object({ from: z.coerce.number().int().nonnegative(), to: z.coerce.number().int().positive().optional() }), response: { 200: ConsistencyProofSchema, ...errors } } }, async (request) => options.log.consistencyProof(request.query.from, request.query.to));
 
   // C2SP tlog-tiles.
-  app.get('/checkpoint', { schema: { summary: 'C2SP tlog-tiles checkpoint (signed note, with cosignatures)', produces: ['text/plain'] } }, async (_request, reply) => {
+  app.get('/checkpoint', { schema: { summary: 'C2SP tlog-tiles checkpoint (signed note, with cosignatures)', produces: ['text/plain; charset=utf-8'] } }, async (_request, reply) => {
     const latest = options.log.latestCheckpoint();
     if (!latest) throw new ProblemError(404, 'no checkpoint yet');
     return reply.type('text/plain; charset=utf-8').send(options.cosignedNote(latest.treeSize, latest.note));
   });
-  app.get('/tile/*', { schema: { summary: 'C2SP tlog-tiles: hash tiles /tile/<L>/<N>[.p/<W>] and entry bundles /tile/entries/<N>[.p/<W>]', produces: ['application/octet-stream'], params: z.object({ '*': z.string().max(100) }) } }, async (request, reply) => {
-    const tile = parseTilePath(request.params['*']);
+  app.get('/tile/*', { schema: { summary: 'C2SP tlog-tiles: hash tiles /tile/<L>/<N>[.p/<W>] and entry bundles /tile/entries/<N>[.p/<W>], canonical paths only', produces: ['application/octet-stream'], params: z.object({ '*': z.string().max(100) }) } }, async (request, reply) => {
+    // The path as sent, not as decoded: `%2F` and other encodings are no tile path; nor are
+    // aliases (leading zeroes, an `x000/` element): one tile, one URL.
+    const sent = request.url.split('?')[0]!;
+    const tile = sent.startsWith('/tile/') ? parseTilePath(sent.slice('/tile/'.length)) : undefined;
     if (!tile) throw new ProblemError(404, 'not a tile path');
     const latest = options.log.latestCheckpoint();
     if (!latest) throw new ProblemError(404, 'no checkpoint yet');
@@ -188,6 +280,14 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     } else body = hashTile({ ...tile, level: tile.level }, latest.treeSize, (l, i) => options.log.treeNode(l, i));
     if (!body) throw new ProblemError(404, 'tile not covered by the latest checkpoint');
     void reply.header('cache-control', tile.width === 256 ? 'public, max-age=31536000, immutable' : 'no-store');
+    // C2SP: entry bundles SHOULD be compressed at the HTTP layer.
+    if (tile.level === 'entries') {
+      void reply.header('vary', 'accept-encoding');
+      if (acceptsGzip(request.headers['accept-encoding'])) {
+        body = gzipSync(body);
+        void reply.header('content-encoding', 'gzip');
+      }
+    }
     return reply.type('application/octet-stream').send(body);
   });
 

@@ -6,9 +6,10 @@ import type { EventStore } from '../log/eventStore.ts';
 
 export const tileWidth = 256;
 
-/** Parses `x001/x234/067` into 1234067; undefined when malformed. */
+/** Parses `x001/x234/067` into 1234067; undefined when malformed or not canonical (a leading `x000/`). */
 export function parseTileIndex(parts: readonly string[]): number | undefined {
   if (parts.length === 0 || parts.length > 7) return undefined;
+  if (parts.length > 1 && parts[0] === 'x000') return undefined;
   let n = 0;
   for (let i = 0; i < parts.length; i++) {
     const last = i === parts.length - 1;
@@ -26,9 +27,12 @@ export interface TilePath {
   readonly width: number;
 }
 
-/** `L/x001/234[.p/W]` or `entries/…` as a tile; undefined when not a tile path. */
+/**
+ * `L/x001/234[.p/W]` or `entries/…` as a tile; undefined when not a tile path in its canonical
+ * C2SP form: L 0–63 and W 1–255 without leading zeroes, N without a leading `x000/` element.
+ */
 export function parseTilePath(rest: string): TilePath | undefined {
-  const m = /^(entries|\d{1,2})\/((?:x\d{3}\/)*\d{3})(?:\.p\/(\d{1,3}))?$/.exec(rest);
+  const m = /^(entries|0|[1-9]\d?)\/((?:x\d{3}\/)*\d{3})(?:\.p\/([1-9]\d{0,2}))?$/.exec(rest);
   if (!m) return undefined;
   const index = parseTileIndex(m[2]!.split('/'));
   const width = m[3] === undefined ? tileWidth : Number(m[3]);

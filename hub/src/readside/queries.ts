@@ -39,9 +39,17 @@ const describe: Record<string, string> = {
   checkpoint: 'a signed checkpoint of the log (Merkle tree head)',
 };
 
-export function lookUp(store: ProjectionStore, ctx: StatusContext, id: string): LookUpAnswer | undefined {
+/**
+ * What an id is and where it stands. `sees(recipient)`: whose hand-offs the caller may see (an
+ * agency only its own): an id of another recipient's hand-off is unknown to it, and a case's
+ * answer names only the visible hand-offs (nothing of another agency's state or reasons).
+ */
+export function lookUp(store: ProjectionStore, ctx: StatusContext, id: string, sees?: (recipient: string) => boolean): LookUpAnswer | undefined {
   const row = store.lookUp(id);
   if (!row) return undefined;
+  const handOff = row.deliveryId ? store.handOff(row.deliveryId) : undefined;
+  const seen = (recipient: string | undefined) => sees === undefined || (recipient !== undefined && sees(recipient));
+  if (row.deliveryId && !seen(handOff?.recipient)) return undefined;
   const links: Link[] = [{ rel: 'inclusion-proof', href: `/api/v1/proofs/inclusion/${row.position}` }];
   const what = row.kind === 'message' ? `a log entry of type ${row.type}` : (describe[row.kind] ?? row.kind);
   let where = `recorded in the log at position ${row.position}`;
@@ -53,12 +61,13 @@ export function lookUp(store: ProjectionStore, ctx: StatusContext, id: string): 
     standesamt = c?.standesamt;
     if (c && !row.deliveryId) {
       const status = caseStatus(c, store.handOffsOf(row.caseId), ctx);
-      where = `${where}; case ${c.registerKey}: ${status.recipients.map((r) => `${r.role} ${r.state} (${r.why})`).join('; ')}`;
-      for (const r of status.recipients) if (r.deliveryId) links.push({ rel: 'delivery', href: lookUpHref(r.deliveryId) });
+      const visible = status.recipients.filter((r) => seen(r.recipient));
+      where = `${where}; case ${c.registerKey}: ${visible.map((r) => `${r.role} ${r.state} (${r.why})`).join('; ')}`;
+      for (const r of visible) if (r.deliveryId) links.push({ rel: 'delivery', href: lookUpHref(r.deliveryId) });
     }
   }
   if (row.deliveryId) {
-    const h = store.handOff(row.deliveryId);
+    const h = handOff;
     if (h) {
       recipient = h.recipient;
       const s = handOffStatus(h, ctx);
