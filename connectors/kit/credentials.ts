@@ -3,7 +3,7 @@
 // list, re-read when it changes. Layout of a credentials directory (0700):
 //   key.pem (PKCS#8, 0600)   request.csr (PEM)   cert.pem (from `elfe pki sign`)
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import {
@@ -16,7 +16,8 @@ import {
   sanDvdv,
   sanRole,
   x509,
-  type CrlError,
+  type CrlNumberStore,
+  type CrlReloaderOptions,
   type CrlSource,
   type Role,
 } from '../../contracts/index.ts';
@@ -125,10 +126,34 @@ const fileStamp = (file: string) => {
 };
 
 /**
- * Revoked serials (uppercase hex) from the CA's CRL file, re-read only when the file's
- * inode, size or mtime change. Throws a CrlError when the first list is not the CA's; later
- * bad lists are reported (`onError`, `lastError`) while the last good one stays in force.
+ * The highest CRL number a party has taken, in a small JSON file of its own directory
+ * (`crl.seen.json`), replaced atomically: after a restart an older CRL is still refused.
  */
-export function crlSource(crlFile: string, caCertificatePem: string, options: { onError?: (error: CrlError) => void } = {}): CrlSource {
+export function crlNumberFile(file: string): CrlNumberStore {
+  return {
+    read() {
+      if (!existsSync(file)) return undefined;
+      const n = (JSON.parse(readFileSync(file, 'utf8')) as { crlNumber?: unknown }).crlNumber;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new CredentialsError('invalid-input', `${file} holds no CRL number`);
+      return n;
+    },
+    write(crlNumber) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify({ crlNumber, seenAt: new Date().toISOString() })}\n`, { mode: 0o600 });
+      renameSync(tmp, file);
+    },
+  };
+}
+
+/** Where a party keeps the highest CRL number it has taken. */
+export const crlNumberFileOf = (dir: string): string => path.join(dir, 'crl.seen.json');
+
+/**
+ * Revoked serials (uppercase hex) from the CA's CRL file, re-read only when the file's
+ * inode, size or mtime change. Throws a CrlError when the first list is not good (not the
+ * CA's, older than one seen, stale); later bad lists are reported (`onError`, `lastError`)
+ * while the last good one stays in force (see crlReloader).
+ */
+export function crlSource(crlFile: string, caCertificatePem: string, options: CrlReloaderOptions = {}): CrlSource {
   return crlReloader({ stamp: () => fileStamp(crlFile), read: () => readFileSync(crlFile) }, caCertificatePem, options);
 }

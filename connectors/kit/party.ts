@@ -12,7 +12,8 @@ export interface OpenParty {
 }
 
 export async function openParty(config: PartyConfig, log: (line: string) => void): Promise<OpenParty> {
-  const trust = certificateTrust({ dir: config.dir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile });
+  const grace = config.trust.crlGraceHours;
+  const trust = certificateTrust({ dir: config.dir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, ...(grace === undefined ? {} : { crlGraceMs: grace * 3600_000 }) });
   if (trust.identity.dvdv !== config.dvdv || trust.identity.role !== config.role) {
     throw new PartyConfigError(`the certificate in ${config.dir} is for ${trust.identity.role} ${trust.identity.dvdv}, the configuration names ${config.role} ${config.dvdv}`);
   }

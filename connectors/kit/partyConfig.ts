@@ -17,7 +17,8 @@ export const PartyConfigSchema = z
     /** The party's own directory: `key.pem` (0600), `cert.pem`, and its state (outbox, inbox, receipts). */
     dir: z.string().min(1),
     nats: z.object({ url: z.string().min(1) }).strict(),
-    trust: z.object({ caCertFile: z.string().min(1), crlFile: z.string().min(1) }).strict(),
+    /** `crlGraceHours`: how long after its nextUpdate the CRL in force still counts (default 24, logged loudly meanwhile); then no certificate is trusted. */
+    trust: z.object({ caCertFile: z.string().min(1), crlFile: z.string().min(1), crlGraceHours: z.number().min(0).max(24 * 90).optional() }).strict(),
     /** The hub whose signature on deliveries is accepted: its DVDV address, not merely any hub certificate. */
     hub: z.object({ dvdv: z.string().min(1) }).strict().default({ dvdv: hubIdentity.dvdv }),
     /** Agencies: where received deliveries are written (default `<dir>/inbox`). */
@@ -69,7 +70,7 @@ export function loadPartyConfig(file: string): PartyConfig {
   return {
     ...c,
     dir: abs(c.dir),
-    trust: { caCertFile: abs(c.trust.caCertFile), crlFile: abs(c.trust.crlFile) },
+    trust: { ...c.trust, caCertFile: abs(c.trust.caCertFile), crlFile: abs(c.trust.crlFile) },
     ...(c.inboxDir ? { inboxDir: abs(c.inboxDir) } : {}),
   };
 }

@@ -116,6 +116,11 @@ export interface CertificateVerifierOptions {
    * revoked certificate counts for nothing.
    */
   readonly revokedSince?: (serial: string) => Date | undefined;
+  /**
+   * Why no good revocation list is in force (undefined while one is): then no certificate can
+   * be checked, and none is trusted (fail closed).
+   */
+  readonly revocationUnknown?: () => string | undefined;
   readonly now?: () => Date;
 }
 
@@ -153,6 +158,8 @@ export function certificateVerifier(options: CertificateVerifierOptions): Verifi
       const facts = certificateFacts(cert);
       if (!facts) return fail(new VerificationError('certificate-invalid', 'the certificate names no elfe role and DVDV address'));
       if (!facts.digitalSignature) return fail(new VerificationError('certificate-invalid', "the certificate's key usage does not allow signing"));
+      const unknown = options.revocationUnknown?.();
+      if (unknown !== undefined) return fail(new VerificationError('revocation-unknown', `no current revocation list, so certificate ${facts.serial} cannot be checked: ${unknown}`));
       if (options.revokedSerials().has(facts.serial)) {
         const since = options.revokedSince?.(facts.serial);
         if (!since || when >= since.getTime()) return fail(new VerificationError('certificate-revoked', `certificate ${facts.serial} is revoked`));

@@ -68,6 +68,8 @@ export const SubmissionErrorCodeSchema = z.enum([
   'certificate-invalid',
   'certificate-revoked',
   'certificate-expired',
+  /** The hub holds no current revocation list, so it trusts no certificate for now. */
+  'revocation-unknown',
   'role-not-allowed',
   'producer-mismatch',
   /** The signer is not the Standesamt named in the case's register key. */

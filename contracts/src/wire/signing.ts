@@ -48,7 +48,9 @@ export type VerificationErrorCode =
   | 'signature-invalid'
   | 'certificate-invalid'
   | 'certificate-revoked'
-  | 'certificate-expired';
+  | 'certificate-expired'
+  /** No good CRL is in force (stale beyond its grace): no certificate is trusted until one is. */
+  | 'revocation-unknown';
 
 export class VerificationError extends Error {
   override readonly name = 'VerificationError';

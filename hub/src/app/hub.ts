@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
+import { CrlError, hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
 import { loadCredentials } from '../../../connectors/kit/credentials.ts';
 import { connectWithRetry } from '../../../connectors/kit/natsConnection.ts';
 import { createLogger, eventLog, lineLog, type Logger } from '../../../connectors/kit/logger.ts';
@@ -55,7 +55,7 @@ export interface RunningHub {
 export class HubStartError extends Error {
   override readonly name = 'HubStartError';
   constructor(
-    readonly code: 'no-certificate' | 'not-the-hub' | 'data-dir-locked',
+    readonly code: 'no-certificate' | 'not-the-hub' | 'data-dir-locked' | 'crl-refused',
     message: string,
   ) {
     super(message);
@@ -63,11 +63,20 @@ export class HubStartError extends Error {
 }
 
 /** The hub's trust: its certificate in the data directory, which must name *the* hub. */
-export function hubTrust(config: HubConfig): Trust {
+export function hubTrust(config: HubConfig, options: { logger?: Logger; onCrlAlert?: (code: string) => void } = {}): Trust {
   let trust: Trust;
   try {
-    trust = certificateTrust({ dir: config.dataDir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile });
+    trust = certificateTrust({
+      dir: config.dataDir,
+      caCertFile: config.trust.caCertFile,
+      crlFile: config.trust.crlFile,
+      crlGraceMs: config.trust.crlGraceHours * 3600_000,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.onCrlAlert ? { onCrlAlert: options.onCrlAlert } : {}),
+    });
   } catch (error) {
+    // Fail closed: no good CRL (older than one seen, stale, not the CA's) means no start.
+    if (error instanceof CrlError) throw new HubStartError('crl-refused', `the CRL ${config.trust.crlFile} is not taken (${error.code}): ${error.message}`);
     throw new HubStartError('no-certificate', `no usable hub certificate in ${config.dataDir} (${(error as Error).message}): elfe pki request --role hub --dvdv ${hubIdentity.dvdv} --out ${config.dataDir}, then elfe pki sign on the CA`);
   }
   if (trust.identity.role !== 'hub' || trust.identity.dvdv !== hubIdentity.dvdv) {
@@ -82,7 +91,9 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
   const say = eventLog(logger);
   const sayLine = lineLog(logger, 'hub.note');
   const dataDir = path.resolve(config.dataDir);
-  const trust = hubTrust(config);
+  // Refused CRLs and a CRL in force running out: counted for the alert metric, logged at error level.
+  const crlAlerts = new Map<string, number>();
+  const trust = hubTrust(config, { logger, onCrlAlert: (code) => crlAlerts.set(code, (crlAlerts.get(code) ?? 0) + 1) });
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
   if (lock.tookOverFrom !== undefined) say('hub.data-dir-taken-over', { fromPid: lock.tookOverFrom });
@@ -108,7 +119,8 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
   if (!natsUrl) {
     const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
     const anchors = { caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir };
-    let security = natsSecurityConfig(anchors, serverIdentity);
+    // The users follow the hub's checked CRL (older and stale lists refused, the last good one kept).
+    let security = natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked);
     const server = await startLocalNatsServer({
       storeDir: path.join(dataDir, 'nats'),
       ...(config.nats.port ? { port: config.nats.port } : {}),
@@ -125,7 +137,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       seen = stamp;
       let next: string;
       try {
-        next = natsSecurityConfig(anchors, serverIdentity);
+        next = natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked);
       } catch (error) {
         say('nats.users-regeneration-failed', { error: (error as Error).message });
         return;
@@ -156,7 +168,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     caseStream: (key) => caseLog.caseStream(key),
   });
   const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say: sayLine, logger, certificates: () => pkiStatusOrEmpty(config) });
-  const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked });
+  const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked, revocationUnknown: () => trust.revoked.unusable?.message });
   const scheduler = startScheduler({
     log: caseLog,
     table: config.routing,
@@ -193,6 +205,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     { name: 'elfe_deliveries_held_back', help: 'Deliveries held back now (the recipient has no usable certificate)', type: 'gauge', samples: [{ value: scheduler.stats.heldBack }] },
     { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
     ...readSide.metrics(),
+    ...crlMetrics(trust, crlAlerts),
     { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: pkiStatusOrEmpty(config).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
   ];
   const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, hubMetrics);
@@ -232,6 +245,24 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       lock.release();
     },
   };
+}
+
+/** The CRL's state for operators: an alert while the newest CRL is refused or none is good, refusals by reason, the list in force. */
+function crlMetrics(trust: Trust, alerts: ReadonlyMap<string, number>): Metric[] {
+  const unusable = trust.revoked.unusable;
+  const refused = trust.revoked.lastError;
+  const current = trust.revoked.current;
+  return [
+    {
+      name: 'elfe_crl_alert',
+      help: '1 while the newest CRL file is refused (older than one seen, stale, not the CA\'s) or no good CRL is in force (then no certificate is trusted)',
+      type: 'gauge',
+      samples: [{ labels: { reason: unusable?.code ?? refused?.code ?? 'none' }, value: unusable || refused ? 1 : 0 }],
+    },
+    { name: 'elfe_crl_refused_total', help: 'CRLs refused, and lists in force that ran out of grace, by reason', type: 'counter', samples: [...alerts].map(([reason, value]) => ({ labels: { reason }, value })) },
+    { name: 'elfe_crl_number', help: 'CRL number of the list in force', type: 'gauge', samples: [{ value: current.crlNumber ?? 0 }] },
+    { name: 'elfe_crl_next_update_seconds', help: 'Seconds until the nextUpdate of the list in force (negative: past it)', type: 'gauge', samples: [{ value: Math.round((current.nextUpdate.getTime() - Date.now()) / 1000) }] },
+  ];
 }
 
 /** TLS files of the hub's ingress responder identity (`<dataDir>/ingress/`). */

@@ -87,9 +87,15 @@ export const HubConfigSchema = z
       .default({ serverDir: 'data/parties/nats-server', replicas: 1 }),
     /** The trust anchors the CA publishes: its certificate, its CRL, and the certificates it issued (public). */
     trust: z
-      .object({ caCertFile: z.string().min(1).default('data/ca/ca.cert.pem'), crlFile: z.string().min(1).default('data/ca/crl.pem'), issuedDir: z.string().min(1).default('data/ca/issued') })
+      .object({
+        caCertFile: z.string().min(1).default('data/ca/ca.cert.pem'),
+        crlFile: z.string().min(1).default('data/ca/crl.pem'),
+        issuedDir: z.string().min(1).default('data/ca/issued'),
+        /** How long after its nextUpdate the CRL in force still counts (logged loudly meanwhile); then no certificate is trusted until a new CRL. */
+        crlGraceHours: z.number().min(0).max(24 * 90).default(24),
+      })
       .strict()
-      .default({ caCertFile: 'data/ca/ca.cert.pem', crlFile: 'data/ca/crl.pem', issuedDir: 'data/ca/issued' }),
+      .default({ caCertFile: 'data/ca/ca.cert.pem', crlFile: 'data/ca/crl.pem', issuedDir: 'data/ca/issued', crlGraceHours: 24 }),
     log: z
       .object({
         checkpoint: z.object({ everyEntries: z.number().int().positive(), everyMs: z.number().int().nonnegative() }).strict().default({ everyEntries: 1000, everyMs: 5000 }),
@@ -143,7 +149,15 @@ export const HubConfigSchema = z
      * The HTTP API and dashboard (mutual TLS) on <host>:<port>; its TLS server identity in
      * `<dataDir>/api/` (`key.pem`, `cert.pem` for the host's names). Absent: off.
      */
-    api: z.object({ port: z.number().int().min(0).max(65535), host: z.string().min(1).default('127.0.0.1') }).strict().optional(),
+    api: z
+      .object({
+        port: z.number().int().min(0).max(65535),
+        host: z.string().min(1).default('127.0.0.1'),
+        /** Open connections one client certificate may hold at once; beyond it the answer is 429 and the connection is closed. */
+        maxConnectionsPerCertificate: z.number().int().min(1).max(10_000).default(16),
+      })
+      .strict()
+      .optional(),
     /** Deadlines of a hand-off (from its scheduling to the recipient's receipt) and whom to tell. */
     escalation: z
       .object({
@@ -182,7 +196,7 @@ export function resolvePaths(config: HubConfig, baseDir: string): HubConfig {
     ...config,
     dataDir: abs(config.dataDir),
     nats: { ...config.nats, serverDir: abs(config.nats.serverDir) },
-    trust: { caCertFile: abs(config.trust.caCertFile), crlFile: abs(config.trust.crlFile), issuedDir: abs(config.trust.issuedDir) },
+    trust: { ...config.trust, caCertFile: abs(config.trust.caCertFile), crlFile: abs(config.trust.crlFile), issuedDir: abs(config.trust.issuedDir) },
     keys: config.keys.caseKeyFile ? { caseKeyFile: abs(config.keys.caseKeyFile) } : {},
   };
 }

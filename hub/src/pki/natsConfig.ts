@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { certificateFacts, consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, submitSubjectOf, type Role } from '../../../contracts/index.ts';
+import { certificateFacts, consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, submitSubjectOf, type CrlSource, type Role } from '../../../contracts/index.ts';
 
 interface Permissions {
   publish: string[];
@@ -79,15 +79,27 @@ export interface NatsPkiFiles {
  * certificate with an elfe role becomes a user named by its own e-mail SAN (so revoking a
  * certificate removes exactly its user). TLS-server-only certificates get none. nats-server
  * does not read CRLs itself: regenerate and reload (SIGHUP) after issuing or revoking.
+ * With `revocation` (a checked CRL source: older and stale lists refused, the last good one
+ * kept) the users follow its list in force; when no good list is in force, only the hub's own
+ * certificates (role hub) keep a user, every other certificate is refused until a current CRL
+ * arrives. Without it, the CRL file is read as it is.
  */
-export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string; keyFile: string }, now = new Date()): string {
-  const revoked = parseCrl(readFileSync(pki.crlFile), readFileSync(pki.caCertFile, 'utf8'));
-  if (!revoked.success) throw revoked.error;
+export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string; keyFile: string }, now = new Date(), revocation?: CrlSource): string {
+  let serials: ReadonlySet<string>;
+  let onlyHub = false;
+  if (revocation) {
+    serials = revocation();
+    onlyHub = revocation.unusable !== undefined;
+  } else {
+    const parsed = parseCrl(readFileSync(pki.crlFile), readFileSync(pki.caCertFile, 'utf8'));
+    if (!parsed.success) throw parsed.error;
+    serials = parsed.data.serials;
+  }
   const users: string[] = [];
   for (const file of existsSync(pki.issuedDir) ? readdirSync(pki.issuedDir).filter((f) => f.endsWith('.cert.pem')).sort() : []) {
     const cert = new X509Certificate(readFileSync(path.join(pki.issuedDir, file)));
     const facts = certificateFacts(cert);
-    if (!facts?.natsUser || revoked.data.serials.has(facts.serial)) continue;
+    if (!facts?.natsUser || serials.has(facts.serial) || (onlyHub && facts.role !== 'hub')) continue;
     if (now.getTime() > Date.parse(cert.validTo) || now.getTime() < Date.parse(cert.validFrom)) continue;
     const p = permissionsFor(facts.role, facts.dvdv);
     const permissions = p === 'all' ? '' : `, permissions: { ${permissionBlock(p)} }`;

@@ -15,7 +15,14 @@ interface Known {
   readonly role: string;
 }
 
-export function recipientDirectory(options: { issuedDir: string; caCertificatePem: string; revoked: () => ReadonlySet<string>; now?: () => Date }): (dvdv: string) => RecipientKey {
+export function recipientDirectory(options: {
+  issuedDir: string;
+  caCertificatePem: string;
+  revoked: () => ReadonlySet<string>;
+  /** Why no good CRL is in force (then no key is used: none can be checked). */
+  revocationUnknown?: () => string | undefined;
+  now?: () => Date;
+}): (dvdv: string) => RecipientKey {
   const ca = new X509Certificate(options.caCertificatePem);
   const now = options.now ?? (() => new Date());
   const byFile = new Map<string, Known | undefined>();
@@ -42,6 +49,8 @@ export function recipientDirectory(options: { issuedDir: string; caCertificatePe
     refresh();
     const at = now().getTime();
     const revoked = options.revoked();
+    const unknown = options.revocationUnknown?.();
+    if (unknown !== undefined) return { reason: `no current CRL, so no certificate of ${dvdv} can be checked: ${unknown}` };
     const mine = [...byFile.values()].filter((k): k is Known => k !== undefined && k.dvdv === dvdv && (k.role === 'elterngeldstelle' || k.role === 'familienkasse'));
     if (mine.length === 0) return { reason: `no certificate for ${dvdv}` };
     const usable = mine

@@ -6,7 +6,8 @@
 // with its own host names in its certificate and in the routes.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createRequest } from '../../../../connectors/kit/credentials.ts';
+import { createRequest, crlSource } from '../../../../connectors/kit/credentials.ts';
+import { crlChecks } from '../../../../connectors/kit/trust.ts';
 import { natsSecurityConfig, type NatsPkiFiles } from '../../pki/natsConfig.ts';
 import { caCertFileOf, crlFileOf, signRequest } from '../../pki/pki.ts';
 import { freePort, startLocalNatsServer, type LocalNatsServer } from './natsServer.ts';
@@ -24,6 +25,8 @@ export interface NatsClusterOptions {
   /** Host names and addresses in the nodes' certificates. */
   readonly serverNames?: readonly string[];
   readonly clusterName?: string;
+  /** How long after its nextUpdate the CRL in force still counts (default 24 h); older CRL numbers than seen are refused. */
+  readonly crlGraceMs?: number;
   /** Restart a node that exits unexpectedly (the CLI); tests kill and restart nodes themselves. */
   readonly onExit?: (node: string, how: string) => void;
 }
@@ -97,7 +100,9 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
       return { name, dir, identity, route, clientPort: clientPorts[i]!, routePort: routePorts[i]! };
     }),
   );
-  const configOf = (spec: (typeof specs)[number]) => `${natsSecurityConfig(pki, spec.identity)}\n${spec.route}`;
+  // The users follow a checked CRL: an older or stale list is refused (logged at error level) and the last good one kept.
+  const revocation = crlSource(pki.crlFile, readFileSync(pki.caCertFile, 'utf8'), crlChecks({ dir: path.resolve(options.dir), ...(options.crlGraceMs === undefined ? {} : { crlGraceMs: options.crlGraceMs }) }));
+  const configOf = (spec: (typeof specs)[number]) => `${natsSecurityConfig(pki, spec.identity, new Date(), revocation)}\n${spec.route}`;
   const current = new Map(specs.map((s) => [s.name, configOf(s)]));
   const nodes: NatsClusterNode[] = [];
   try {
