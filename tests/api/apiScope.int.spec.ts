@@ -37,6 +37,7 @@ interface Answer {
 }
 
 const problemType = /^application\/problem\+json/;
+const connectionLimit = 4;
 
 describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themselves', () => {
   let root: string;
@@ -54,9 +55,10 @@ describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themse
   let fkaA: string;
   let fkaB: string;
 
-  const call = (url: string, as: Who | undefined, headers: Record<string, string> = {}): Promise<Answer> =>
+  /** One request on its own connection (or on `agent`'s), closed after the answer unless `agent` keeps it. */
+  const call = (url: string, as: Who | undefined, headers: Record<string, string> = {}, agent: https.Agent | false = false): Promise<Answer> =>
     new Promise((resolve, reject) => {
-      const req = https.request(`${base}${url}`, { method: 'GET', ca, headers, ...(as ? { key: as.key, cert: as.cert } : {}) }, (res) => {
+      const req = https.request(`${base}${url}`, { method: 'GET', ca, headers, agent, ...(as ? { key: as.key, cert: as.cert } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () => {
@@ -87,7 +89,8 @@ describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themse
   beforeAll(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'elfe-api-scope-'));
     const exchange = await provisionExchange(root, { natsPort: await freePort(), apiPort: 0 });
-    hub = await startHub(loadConfig(exchange.hubConfigFile));
+    const config = loadConfig(exchange.hubConfigFile);
+    hub = await startHub({ ...config, api: { ...config.api!, maxConnectionsPerCertificate: connectionLimit } });
     base = hub.readSide.api!.url;
     ca = readFileSync(path.join(root, 'ca', 'ca.cert.pem'), 'utf8');
     // The auditor's identity as `elfe start` makes it (through the CA's issuing policy).
@@ -263,6 +266,28 @@ describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themse
         expect(r.status, alias).toBe(404);
         expect(r.headers['content-type'], alias).toMatch(problemType);
       }
+    });
+
+    it('connections are limited per client certificate: beyond the limit a 429 problem, another certificate is unaffected', async () => {
+      const agents = Array.from({ length: connectionLimit + 2 }, () => new https.Agent({ keepAlive: true, maxSockets: 1 }));
+      try {
+        const statuses: number[] = [];
+        for (const agent of agents) {
+          const r = await call('/api/v1/lookup/no-such-id', who.egs, {}, agent);
+          statuses.push(r.status);
+          if (r.status === 429) {
+            expect(r.headers['content-type']).toMatch(problemType);
+            expect(r.headers['connection']).toBe('close');
+          }
+        }
+        expect(statuses.slice(0, connectionLimit)).toEqual(Array(connectionLimit).fill(404));
+        expect(statuses.slice(connectionLimit)).toEqual([429, 429]);
+        expect((await call('/api/v1/summary', who.auditor)).status).toBe(200);
+      } finally {
+        for (const agent of agents) agent.destroy();
+      }
+      // Closed again, the certificate is served.
+      await waitFor(async () => (await call('/api/v1/lookup/no-such-id', who.egs)).status === 404, 'the connections closed');
     });
 
     it('entry bundles are gzip-compressed when the client accepts gzip, and the same bytes otherwise', async () => {

@@ -39,6 +39,8 @@ export interface ApiOptions {
   readonly certificates: () => readonly { serial: string; subject: string; daysLeft: number; expiresSoon: boolean; revoked: boolean }[];
   readonly logger: Logger;
   readonly now?: () => Date;
+  /** Open connections one client certificate may hold at once (default 16); beyond it the answer is 429. */
+  readonly maxConnectionsPerCertificate?: number;
 }
 
 export interface ApiServer {
@@ -143,7 +145,7 @@ const requireRoles = (request: FastifyRequest, ok: (c: Caller) => boolean): Call
   return caller;
 };
 
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 414: ProblemSchema };
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 414: ProblemSchema, 429: ProblemSchema };
 const errorStatuses = Object.keys(errors).map(Number);
 const problemJsonSchema = z.toJSONSchema(ProblemSchema, { target: 'openapi-3.0' });
 
@@ -167,6 +169,24 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     },
     clientErrorHandler: clientErrorProblem,
   }).withTypeProvider<ZodTypeProvider>();
+  // Connections per client certificate (by its SHA-256 fingerprint; without one, by address):
+  // one party cannot hold the API's sockets. A connection beyond the limit gets a 429 problem
+  // for its request and is closed.
+  const maxPerCertificate = options.maxConnectionsPerCertificate ?? 16;
+  const openConnections = new Map<string, number>();
+  const overLimit = new WeakSet<object>();
+  app.server.on('secureConnection', (socket: TLSSocket) => {
+    const peer = socket.getPeerCertificate(false) as { fingerprint256?: string } | null;
+    const key = peer?.fingerprint256 ? `cert:${peer.fingerprint256}` : `addr:${socket.remoteAddress ?? ''}`;
+    const count = (openConnections.get(key) ?? 0) + 1;
+    openConnections.set(key, count);
+    if (count > maxPerCertificate) overLimit.add(socket);
+    socket.once('close', () => {
+      const left = (openConnections.get(key) ?? 1) - 1;
+      if (left <= 0) openConnections.delete(key);
+      else openConnections.set(key, left);
+    });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -186,6 +206,10 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     void reply.header('x-request-id', String(request.id));
     void reply.header('cache-control', 'no-store');
     void reply.header('x-content-type-options', 'nosniff');
+    if (overLimit.has(request.raw.socket)) {
+      void reply.header('connection', 'close');
+      return sendProblem(request, reply, 429, 'too many connections', `at most ${maxPerCertificate} open connections per client certificate; close some and retry`);
+    }
     if (request.url.length > maxUrlLength) return sendProblem(request, reply, 414, 'URI too long', `request targets are at most ${maxUrlLength} characters`, { instance: false });
     const who = callerOf(request.raw.socket as TLSSocket, options.revoked);
     if (!who.success) return sendProblem(request, reply, who.error.status, who.error.title, who.error.detail);

@@ -89,6 +89,7 @@ export async function startReadSideServices(options: {
       api = await startApiServer({
         port: config.api.port,
         host: config.api.host,
+        maxConnectionsPerCertificate: config.api.maxConnectionsPerCertificate,
         tls: { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), ca: trust.caCertificatePem },
         revoked: trust.revoked,
         log,
