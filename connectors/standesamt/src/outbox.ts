@@ -78,6 +78,8 @@ export class Outbox {
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
+    // Pruned entries are overwritten, not merely unlinked: their names and IdNrs leave the file.
+    this.#db.pragma('secure_delete = ON');
     this.#db.exec(`CREATE TABLE IF NOT EXISTS outbox (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       message_id TEXT NOT NULL UNIQUE,
@@ -150,7 +152,10 @@ export class Outbox {
 
   /** Deletes entries answered more than `retentionMs` ago (pending ones stay until answered). Returns how many. */
   prune(retentionMs: number, now: Date = new Date()): number {
-    return this.#stmts.prune.run(new Date(now.getTime() - retentionMs).toISOString()).changes;
+    const removed = this.#stmts.prune.run(new Date(now.getTime() - retentionMs).toISOString()).changes;
+    // The write-ahead log still holds the old pages until it is folded in and emptied.
+    if (removed > 0) this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    return removed;
   }
 
   close(): void {

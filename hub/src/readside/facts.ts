@@ -48,6 +48,8 @@ export type ReadFact = Base &
     | { readonly kind: 'acknowledged' | 'rejected' | 'dead-lettered'; readonly deliveryId: string; readonly reason?: string }
     | { readonly kind: 'overdue' | 'escalated'; readonly deliveryId: string; readonly dueAt: string }
     | { readonly kind: 'checkpoint'; readonly treeSize: number }
+    /** The case was erased: its rows go, what the § 9 IDNrG protocol keeps stays. */
+    | { readonly kind: 'erased'; readonly caseId: string; readonly erasedAt: string; readonly reason: string }
     | { readonly kind: 'security' }
   );
 
@@ -108,5 +110,7 @@ export function readFact(stored: StoredEvent): ReadFact | undefined {
       return { ...base, kind: 'checkpoint', treeSize: event.data.treeSize };
     case 'SecurityEventRecorded':
       return { ...base, kind: 'security' };
+    case 'CaseErased':
+      return { ...base, kind: 'erased', caseId: stored.stream, erasedAt: event.data.erasedAt, reason: event.data.reason };
   }
 }

@@ -1,6 +1,10 @@
 // The read side's own SQLite file (`<dataDir>/readside/readside.sqlite`): projections of the
 // log with the position they reached, so a restart continues where it stopped. It is not a
-// second source of truth: delete the file and it is rebuilt from the log.
+// second source of truth: delete the file and it is rebuilt from the log. Two tables are
+// not projections and survive a rebuild: `erased` (which cases were erased, when, why) and
+// `protocol` (§ 9 IDNrG: for two years, which body received which category of data about
+// the person with an IdNr, when and on which legal basis; keyed by the IdNr's HMAC, with no
+// data fields) — after an erasure the log can no longer tell either.
 import { createHmac } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../log/privateFiles.ts';
@@ -8,9 +12,9 @@ import type { ReadFact } from './facts.ts';
 import type { CaseRow, HandOffRow } from './status.ts';
 
 /** Bumped when the tables change: an older file is rebuilt from the log. */
-const schemaVersion = '1';
+const schemaVersion = '2';
 
-export type IdKind = 'message' | 'delivery' | 'receipt' | 'case' | 'register-key' | 'checkpoint';
+export type IdKind = 'message' | 'delivery' | 'receipt' | 'case' | 'register-key' | 'checkpoint' | 'erased';
 
 export interface IdRow {
   readonly id: string;
@@ -34,7 +38,29 @@ CREATE INDEX IF NOT EXISTS handoffs_open ON handoffs (scheduled_at) WHERE outcom
 CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, delivery_id TEXT, position INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS persons (idnr_hash BLOB NOT NULL, case_id TEXT NOT NULL, PRIMARY KEY (idnr_hash, case_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (tree_size INTEGER PRIMARY KEY, position INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS erased (case_id TEXT PRIMARY KEY, erased_at TEXT NOT NULL, reason TEXT NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS protocol (idnr_hash BLOB NOT NULL, case_id TEXT NOT NULL, recipient TEXT NOT NULL, recipient_name TEXT NOT NULL, sender TEXT NOT NULL,
+  at TEXT NOT NULL, legal_basis TEXT NOT NULL, purpose TEXT NOT NULL, data_set TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS protocol_person ON protocol (idnr_hash);
 `;
+
+/** What the § 9 IDNrG protocol keeps of a hand-off of an erased case: who, when, why, which category; nothing of the data. */
+export interface ProtocolRow {
+  readonly caseId: string;
+  readonly recipient: string;
+  readonly recipientName: string;
+  readonly sender: string;
+  readonly at: string;
+  readonly legalBasis: string;
+  readonly purpose: string;
+  readonly dataSet: string;
+}
+
+export interface ErasedRow {
+  readonly caseId: string;
+  readonly erasedAt: string;
+  readonly reason: string;
+}
 
 const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
 const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
@@ -62,8 +88,15 @@ export interface ProjectionStore {
   handOffsByState(): { state: string; count: number }[];
   latestCheckpoints(limit: number): { treeSize: number; position: number; at: string }[];
   counts(): { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number };
+  /** The erasure of a case, if it was erased. */
+  erasedCase(caseId: string): ErasedRow | undefined;
+  /** What the protocol keeps about the person with this IdNr from erased cases (by keyed hash). */
+  protocolOfPerson(idnr: string): ProtocolRow[];
   close(): void;
 }
+
+/** How long the protocol of an erased case's hand-offs is kept (§ 9 IDNrG: two years). */
+const protocolYears = 2;
 
 export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionStore {
   if (file !== ':memory:') preparePrivateDatabaseFile(file);
@@ -71,6 +104,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
   db.pragma('journal_mode = WAL');
   // Rebuildable from the log: durability of the last batch does not matter.
   db.pragma('synchronous = NORMAL');
+  // An erased case's rows are overwritten, not merely unlinked (free pages keep old bytes otherwise).
+  db.pragma('secure_delete = ON');
   db.exec(schema);
   const metaGet = db.prepare('SELECT value FROM meta WHERE key = ?');
   const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
@@ -78,6 +113,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
   if (version !== undefined && version !== schemaVersion) {
     for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'meta']) db.exec(`DELETE FROM ${t}`);
   }
+  // A file written before erasures were projected may hold erased cases' rows: rebuilt from the log.
+  if (version === '1') for (const t of ['erased', 'protocol']) db.exec(`DELETE FROM ${t}`);
   metaSet.run('schema', schemaVersion);
   let position = Number((metaGet.get('position') as { value: string } | undefined)?.value ?? 0);
 
@@ -102,6 +139,25 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
     lookUp: db.prepare('SELECT id, kind, case_id AS caseId, delivery_id AS deliveryId, position, type FROM ids WHERE id = ?'),
     casesOfPerson: db.prepare(`SELECT ${caseCols} FROM cases WHERE case_id IN (SELECT case_id FROM persons WHERE idnr_hash = ?)`),
     open: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE outcome IS NULL AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?`),
+    erase: db.prepare('INSERT OR IGNORE INTO erased (case_id, erased_at, reason, position) VALUES (?, ?, ?, ?)'),
+    keepProtocol: db.prepare(`INSERT INTO protocol (idnr_hash, case_id, recipient, recipient_name, sender, at, legal_basis, purpose, data_set)
+      SELECT p.idnr_hash, h.case_id, h.recipient, h.recipient_name, 'Standesamt ' || c.standesamt || ' via elfe-hub', h.scheduled_at, h.legal_basis, h.purpose, h.data_set
+      FROM handoffs h JOIN persons p ON p.case_id = h.case_id JOIN cases c ON c.case_id = h.case_id WHERE h.case_id = ? AND h.scheduled_at >= ?`),
+    pruneProtocol: db.prepare('DELETE FROM protocol WHERE at < ?'),
+    dropRegisterKeyIds: db.prepare("DELETE FROM ids WHERE case_id = ? AND kind = 'register-key'"),
+    markErasedIds: db.prepare("UPDATE ids SET kind = 'erased' WHERE case_id = ?"),
+    dropHandOffs: db.prepare('DELETE FROM handoffs WHERE case_id = ?'),
+    dropPersons: db.prepare('DELETE FROM persons WHERE case_id = ?'),
+    dropCase: db.prepare('DELETE FROM cases WHERE case_id = ?'),
+    erasedCase: db.prepare('SELECT case_id AS caseId, erased_at AS erasedAt, reason FROM erased WHERE case_id = ?'),
+    protocolOfPerson: db.prepare(`SELECT case_id AS caseId, recipient, recipient_name AS recipientName, sender, at, legal_basis AS legalBasis, purpose, data_set AS dataSet
+      FROM protocol WHERE idnr_hash = ? ORDER BY at`),
+  };
+
+  const twoYearsBefore = (at: string) => {
+    const d = new Date(at);
+    d.setUTCFullYear(d.getUTCFullYear() - protocolYears);
+    return d.toISOString();
   };
 
   const applyOne = (f: ReadFact): void => {
@@ -151,6 +207,19 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
       case 'security':
         s.id.run(f.messageId, 'message', null, null, f.position, 'SecurityEventRecorded');
         return;
+      case 'erased': {
+        // One transaction with the position: the protocol keeps its part, everything else of the case goes.
+        const cutoff = twoYearsBefore(f.erasedAt);
+        if (s.erase.run(f.caseId, f.erasedAt, f.reason, f.position).changes > 0) s.keepProtocol.run(f.caseId, cutoff);
+        s.pruneProtocol.run(cutoff);
+        s.dropRegisterKeyIds.run(f.caseId);
+        s.markErasedIds.run(f.caseId);
+        s.dropHandOffs.run(f.caseId);
+        s.dropPersons.run(f.caseId);
+        s.dropCase.run(f.caseId);
+        s.id.run(f.messageId, 'erased', f.caseId, null, f.position, 'CaseErased');
+        return;
+      }
     }
   };
   const applyBatch = db.transaction((facts: readonly ReadFact[], next: number) => {
@@ -165,6 +234,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
     apply(facts, next) {
       applyBatch(facts, next);
       position = next;
+      // The write-ahead log still holds the erased rows' old pages: folded into the file and emptied.
+      if (file !== ':memory:' && facts.some((f) => f.kind === 'erased')) db.pragma('wal_checkpoint(TRUNCATE)');
     },
     reset() {
       db.transaction(() => {
@@ -214,6 +285,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
            (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters`,
         )
         .get() as { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number },
+    erasedCase: (caseId) => s.erasedCase.get(caseId) as ErasedRow | undefined,
+    protocolOfPerson: (idnr) => s.protocolOfPerson.all(hash(idnr)) as ProtocolRow[],
     close: () => db.close(),
   };
 }

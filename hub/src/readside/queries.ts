@@ -113,12 +113,33 @@ const dataOf: Record<string, string> = {
   kindergeld: "child and entitled person: IdNr, names, date of birth, sex, address; the child's parents' names",
 };
 
+/** The category of a data set, as the protocol of an erased case keeps it. */
+const erasedCategory: Record<string, string> = {
+  'beeg-25': 'birth notification to the Elterngeldstelle (§ 25 BEEG data set)',
+  kindergeld: 'birth notification to the Familienkasse (Kindergeld data set)',
+};
+
 /** Which public bodies received which data about the person with this IdNr, in the last two years. */
 export function transparency(store: ProjectionStore, ctx: StatusContext, idnr: string, now: Date): TransparencyAnswer {
   const from = new Date(now);
   from.setUTCFullYear(from.getUTCFullYear() - 2);
   const exchanges: TransparencyEntry[] = [];
-  let erasedCases = 0;
+  // Erased cases: only what the § 9 IDNrG protocol keeps (recipient, time, legal basis, the category of data).
+  const protocol = store.protocolOfPerson(idnr).filter((p) => p.at >= from.toISOString());
+  const erased = new Set(protocol.map((p) => p.caseId));
+  for (const p of protocol) {
+    exchanges.push({
+      recipient: p.recipient,
+      recipientName: p.recipientName,
+      sender: p.sender,
+      at: p.at,
+      data: `${erasedCategory[p.dataSet] ?? p.dataSet} (erased: the data of this case was erased; the record of the exchange remains for two years, § 9 IDNrG)`,
+      legalBasis: p.legalBasis,
+      purpose: p.purpose,
+      state: 'erased',
+    });
+  }
+  let erasedCases = erased.size;
   for (const c of store.casesOfPerson(idnr)) {
     if (c.erasedAt) erasedCases++;
     for (const h of store.handOffsOf(c.caseId)) {
