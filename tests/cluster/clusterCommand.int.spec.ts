@@ -33,7 +33,8 @@ describe.skipIf(!natsAvailable)('elfe cluster nats', () => {
     for (const n of shown.nodes) {
       const conf = readFileSync(path.join(n.dir, 'nats-server.conf'), 'utf8');
       expect(conf).toMatch(/verify_and_map: true/);
-      expect(conf).toMatch(/cluster \{[\s\S]*tls \{[\s\S]*verify: true[\s\S]*routes: \[/);
+      // Routes only for node certificates: mapped to the node name, which only node certificates carry.
+      expect(conf).toMatch(/cluster \{[\s\S]*tls \{[\s\S]*verify_and_map: true[\s\S]*authorization \{ user: "nats-node@routes\.elfe-hub\.invalid"[\s\S]*routes: \[/);
       const cert = new X509Certificate(readFileSync(path.join(n.dir, 'cert.pem')));
       expect(cert.verify(new X509Certificate(readFileSync(path.join(d.exchange.caDir, 'ca.cert.pem'))).publicKey)).toBe(true);
     }

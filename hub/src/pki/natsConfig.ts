@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { natsNodeRouteUser } from './nodeCertificates.ts';
 import { certificateFacts, consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, submitSubjectOf, type CrlSource, type Role } from '../../../contracts/index.ts';
 
 interface Permissions {
@@ -117,6 +118,32 @@ export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string
     '  users = [',
     users.join('\n'),
     '  ]',
+    '}',
+  ].join('\n');
+}
+
+/**
+ * A node's `cluster` block: routes over TLS, each side verifying the other's certificate against
+ * the CA and mapping it (`verify_and_map`) to the one name only node certificates carry
+ * (`natsNodeRouteUser`, see nodeCertificates.ts), the cluster's `authorization { user }`. A
+ * certificate of any other role of the same CA (a Standesamt's, an agency's) cannot form a route.
+ */
+export function natsClusterConfig(cluster: { name: string; listen: string; routes: readonly string[]; tls: { certFile: string; keyFile: string; caFile: string } }): string {
+  return [
+    'cluster {',
+    `  name: ${quote(cluster.name)}`,
+    `  listen: ${cluster.listen}`,
+    '  tls {',
+    `    cert_file: ${quote(cluster.tls.certFile)}`,
+    `    key_file: ${quote(cluster.tls.keyFile)}`,
+    `    ca_file: ${quote(cluster.tls.caFile)}`,
+    // Both ends of a route present a certificate of the CA and check the other's; the
+    // accepting end takes it only if it maps to the node name below.
+    '    verify_and_map: true',
+    '    timeout: 5',
+    '  }',
+    `  authorization { user: ${quote(natsNodeRouteUser)}, timeout: 5 }`,
+    `  routes: [${cluster.routes.map(quote).join(', ')}]`,
     '}',
   ].join('\n');
 }

@@ -2,14 +2,16 @@
 // distributed mode and for the tests: each node its own store directory, configuration and TLS
 // server certificate from the exchange CA, the per-certificate users and per-role permissions of
 // natsSecurityConfig on every node, and routes between the nodes over TLS, each side verifying
-// the other's certificate against the CA. Across machines each node runs the same configuration
-// with its own host names in its certificate and in the routes.
+// the other's certificate against the CA and accepting only a node certificate (the dedicated
+// node role, natsClusterConfig). Across machines each node runs the same configuration with its
+// own host names in its certificate and in the routes.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequest, crlSource } from '../../../../connectors/kit/credentials.ts';
 import { crlChecks } from '../../../../connectors/kit/trust.ts';
-import { natsSecurityConfig, type NatsPkiFiles } from '../../pki/natsConfig.ts';
-import { caCertFileOf, crlFileOf, signRequest } from '../../pki/pki.ts';
+import { natsClusterConfig, natsSecurityConfig, type NatsPkiFiles } from '../../pki/natsConfig.ts';
+import { isNodeCertificate, signNodeRequest } from '../../pki/nodeCertificates.ts';
+import { caCertFileOf, crlFileOf } from '../../pki/pki.ts';
 import { freePort, startLocalNatsServer, type LocalNatsServer } from './natsServer.ts';
 
 export interface NatsClusterOptions {
@@ -49,34 +51,19 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** The node's TLS server identity, issued by the CA once (kept across restarts). */
+/**
+ * The node's identity: a node certificate (the dedicated route role) issued by the CA once and
+ * kept across restarts; a certificate of another kind left by an earlier version is replaced.
+ */
 async function nodeIdentity(caDir: string, dir: string, serverNames: readonly string[], name: string): Promise<{ certFile: string; keyFile: string }> {
   const certFile = path.join(dir, 'cert.pem');
   const keyFile = path.join(dir, 'key.pem');
-  if (!existsSync(certFile)) {
+  if (!existsSync(certFile) || !isNodeCertificate(readFileSync(certFile, 'utf8'))) {
     if (!existsSync(keyFile)) await createRequest(dir, { tlsServer: true, name: `nats-server ${name}`, serverNames });
-    const issued = await signRequest(caDir, readFileSync(path.join(dir, 'request.csr'), 'utf8'));
+    const issued = await signNodeRequest(caDir, readFileSync(path.join(dir, 'request.csr'), 'utf8'));
     writeFileSync(certFile, issued.certificatePem);
   }
   return { certFile, keyFile };
-}
-
-function clusterBlock(name: string, routePort: number, otherRoutePorts: readonly number[], tls: { certFile: string; keyFile: string; caFile: string }): string {
-  return [
-    'cluster {',
-    `  name: ${JSON.stringify(name)}`,
-    `  listen: 127.0.0.1:${routePort}`,
-    '  tls {',
-    `    cert_file: ${JSON.stringify(tls.certFile)}`,
-    `    key_file: ${JSON.stringify(tls.keyFile)}`,
-    `    ca_file: ${JSON.stringify(tls.caFile)}`,
-    // Both ends of a route present a certificate of the CA and check the other's.
-    '    verify: true',
-    '    timeout: 5',
-    '  }',
-    `  routes: [${otherRoutePorts.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(', ')}]`,
-    '}',
-  ].join('\n');
 }
 
 export async function startNatsCluster(options: NatsClusterOptions): Promise<NatsCluster> {
@@ -95,7 +82,10 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const identity = await nodeIdentity(options.caDir, dir, serverNames, name);
       // One node alone runs without a cluster block (JetStream standalone).
-      const cluster = count > 1 ? clusterBlock(clusterName, routePorts[i]!, routePorts.filter((_, j) => j !== i), { ...identity, caFile: pki.caCertFile }) : '';
+      const cluster =
+        count > 1
+          ? natsClusterConfig({ name: clusterName, listen: `127.0.0.1:${routePorts[i]!}`, routes: routePorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`), tls: { ...identity, caFile: pki.caCertFile } })
+          : '';
       const route = `log_file: ${JSON.stringify(path.join(dir, 'nats-server.log'))}\n${cluster}`;
       return { name, dir, identity, route, clientPort: clientPorts[i]!, routePort: routePorts[i]! };
     }),
