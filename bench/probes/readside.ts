@@ -14,7 +14,7 @@ import { defaultStandesaemter, parseConfig } from '../../hub/src/config/config.t
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
-import { pkiInit, signRequest } from '../../hub/src/pki/pki.ts';
+import { enrolRequest, pkiInit } from '../../hub/src/pki/pki.ts';
 import { statusOfCase, transparency } from '../../hub/src/readside/queries.ts';
 import { startReadSide } from '../../hub/src/readside/readSide.ts';
 import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
@@ -43,7 +43,7 @@ async function timed(n: number, fn: (i: number) => unknown): Promise<number[]> {
 
 async function enrol(caDir: string, dir: string, request: Parameters<typeof createRequest>[1]) {
   await createRequest(dir, request);
-  writeFileSync(path.join(dir, 'cert.pem'), (await signRequest(caDir, readFileSync(path.join(dir, 'request.csr'), 'utf8'))).certificatePem);
+  writeFileSync(path.join(dir, 'cert.pem'), (await enrolRequest(caDir, readFileSync(path.join(dir, 'request.csr'), 'utf8'))).certificatePem);
   return { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
 }
 

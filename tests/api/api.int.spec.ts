@@ -15,7 +15,7 @@ import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { startHub, type RunningHub } from '../../hub/src/app/hub.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
-import { signRequest } from '../../hub/src/pki/pki.ts';
+import { enrolRequest } from '../../hub/src/pki/pki.ts';
 import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
 import { asProducer, birthOf, ownInboxPrefix, signedBytes, waitFor } from '../support/liveExchange.ts';
 import { certificateSigner, submitSubjectOf, type Signer } from '../../contracts/index.ts';
@@ -61,7 +61,7 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
   const enrolParty = async (name: string, role: 'auditor' | 'cockpit', dvdv: string) => {
     const dir = path.join(root, 'parties', name);
     await createRequest(dir, { role, dvdv, name });
-    const issued = await signRequest(path.join(root, 'ca'), readFileSync(path.join(dir, 'request.csr'), 'utf8'));
+    const issued = await enrolRequest(path.join(root, 'ca'), readFileSync(path.join(dir, 'request.csr'), 'utf8'));
     return { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: issued.certificatePem };
   };
   const partyTls = (name: string): Who => {

@@ -17,7 +17,7 @@ import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { startHub, type RunningHub } from '../../hub/src/app/hub.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
-import { signRequest } from '../../hub/src/pki/pki.ts';
+import { enrolRequest } from '../../hub/src/pki/pki.ts';
 import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
 import { asProducer, birthOf, ownInboxPrefix, signedBytes } from '../support/liveExchange.ts';
 import { natsAvailable } from '../support/natsServer.ts';
@@ -73,7 +73,7 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
     // An auditor: its own key and CSR, signed by the exchange CA.
     const aud = path.join(root, 'parties', 'aud-e2e');
     await createRequest(aud, { role: 'auditor', dvdv: 'aud:e2e', name: 'Auditor (e2e)' });
-    writeFileSync(path.join(aud, 'cert.pem'), (await signRequest(path.join(root, 'ca'), readFileSync(path.join(aud, 'request.csr'), 'utf8'))).certificatePem);
+    writeFileSync(path.join(aud, 'cert.pem'), (await enrolRequest(path.join(root, 'ca'), readFileSync(path.join(aud, 'request.csr'), 'utf8'))).certificatePem);
 
     browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
     const origin = hub.readSide.api!.url;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectWithRetry } from '../../connectors/kit/natsConnection.ts';
 import { createRequest } from '../../connectors/kit/credentials.ts';
 import { freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
-import { pkiInit, signRequest } from '../../hub/src/pki/pki.ts';
+import { enrolRequest, pkiInit } from '../../hub/src/pki/pki.ts';
 import { provisionDistributed } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { ElfeProcess, processAlive, until } from '../support/processes.ts';
@@ -48,7 +48,7 @@ describe.skipIf(!natsAvailable)('elfe cluster nats', () => {
     await pkiInit(rogueCa);
     const rogueDir = path.join(d.root, 'rogue');
     await createRequest(rogueDir, { tlsServer: true, name: 'rogue', serverNames: ['127.0.0.1'] });
-    writeFileSync(path.join(rogueDir, 'cert.pem'), (await signRequest(rogueCa, readFileSync(path.join(rogueDir, 'request.csr'), 'utf8'))).certificatePem);
+    writeFileSync(path.join(rogueDir, 'cert.pem'), (await enrolRequest(rogueCa, readFileSync(path.join(rogueDir, 'request.csr'), 'utf8'))).certificatePem);
     const rogueTls = `tls { cert_file: ${JSON.stringify(path.join(rogueDir, 'cert.pem'))}, key_file: ${JSON.stringify(path.join(rogueDir, 'key.pem'))}, ca_file: ${JSON.stringify(path.join(rogueCa, 'ca.cert.pem'))}, verify: true, timeout: 5 }`;
     const rogue = await startLocalNatsServer({ storeDir: path.join(rogueDir, 'store'), serverName: 'rogue', extraConfig: `cluster { name: "elfe", listen: 127.0.0.1:${await freePort()}, ${rogueTls}, routes: ["nats-route://127.0.0.1:${base + 100}"] }` });
     try {

@@ -1,9 +1,9 @@
 // A hand-off held back because the recipient had no usable certificate goes out as soon as the
 // CA publishes one, without a restart of the hub. The exchange runs as operators run it: `elfe
-// exchange init`, `elfe hub start`, the CA's `elfe pki sign` and the Elterngeldstelle's
+// exchange init`, `elfe hub start`, the CA's `elfe pki revoke` and `elfe pki sign --replaces` and the Elterngeldstelle's
 // connector, each its own process; the test acts as the Standesamt (over TLS, with its own
 // certificate and key) and reads the log read-only beside the running hub.
-import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRegisterKey, type BirthRegisteredData } from '../../contracts/index.ts';
@@ -16,16 +16,22 @@ const egs = 'egs-11000000';
 const egsDvdv = 'egs:11000000';
 const sta = 'sta-11007007';
 
-/** The agency has its key and its request, but the CA has not issued its certificate yet. */
-function withholdCertificate(root: string): void {
-  const own = path.join(root, 'parties', egs, 'cert.pem');
-  const pem = readFileSync(own, 'utf8');
-  const issued = path.join(root, 'ca', 'issued');
-  const file = readdirSync(issued).find((f) => readFileSync(path.join(issued, f), 'utf8') === pem);
-  if (!file) throw new Error(`the CA did not issue ${own}`);
-  unlinkSync(path.join(issued, file));
-  unlinkSync(own);
+/**
+ * The agency has no usable certificate: the CA revoked the one `exchange init` issued (the agency
+ * lost its key), and the agency has made a new key and request that the CA has not signed yet.
+ */
+async function withholdCertificate(root: string): Promise<void> {
+  const dir = path.join(root, 'parties', egs);
+  const held = (JSON.parse(readFileSync(path.join(root, 'ca', 'register.json'), 'utf8')) as { entries: { dvdv?: string; holder?: string }[] }).entries.find((e) => e.dvdv === egsDvdv)?.holder;
+  if (!held) throw new Error(`the register names no holder of ${egsDvdv}`);
+  oldSerial = held;
+  const revoked = await runElfe(['pki', 'revoke', held, '--dir', path.join(root, 'ca'), '--reason', 'keyCompromise']);
+  if (revoked.code !== 0) throw new Error(`elfe pki revoke failed: ${revoked.stdout}${revoked.stderr}`);
+  for (const f of ['cert.pem', 'key.pem', 'request.csr']) unlinkSync(path.join(dir, f));
+  const requested = await runElfe(['pki', 'request', '--role', 'elterngeldstelle', '--dvdv', egsDvdv, '--name', 'Elterngeldstelle Berlin', '--out', dir]);
+  if (requested.code !== 0) throw new Error(`elfe pki request failed: ${requested.stdout}${requested.stderr}`);
 }
+let oldSerial = '';
 
 type Scheduled = { deliveryId: string; registerKey: Parameters<typeof formatRegisterKey>[0]; recipient: { dvdv: string } };
 const scheduledTo = (rows: readonly LogRow[], dvdv: string, b: BirthRegisteredData) =>
@@ -69,7 +75,11 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
     // The CA issues the Elterngeldstelle's certificate (the same command an operator runs).
     const hubPid = x.hub.pid;
     const egsDir = path.join(x.root, 'parties', egs);
-    const signed = await runElfe(['pki', 'sign', path.join(egsDir, 'request.csr'), '--dir', x.caDir, '--out', path.join(egsDir, 'cert.pem')]);
+    // The address is held by the revoked certificate: the new key takes it over only by an explicit rotation.
+    const sign = (more: string[]) => runElfe(['pki', 'sign', path.join(egsDir, 'request.csr'), '--dir', x.caDir, '--out', path.join(egsDir, 'cert.pem'), '--yes', ...more]);
+    const refused = await sign([]);
+    expect(JSON.parse(refused.stdout.trim().split('\n').at(-1)!)).toMatchObject({ error: { code: 'address-held' } });
+    const signed = await sign(['--replaces', oldSerial]);
     expect(signed.code, signed.stdout + signed.stderr).toBe(0);
 
     await waitFor(() => scheduledTo(x.log(), egsDvdv, kept).length > 0, 'the held-back delivery scheduled', 30_000);

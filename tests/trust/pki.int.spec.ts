@@ -20,7 +20,7 @@ import {
   type CrlError,
 } from '../../contracts/index.ts';
 import { createRequest, crlSource, credentialFiles, loadCredentials } from '../../connectors/kit/credentials.ts';
-import { caCertificate, crlFileOf, pkiInit, pkiStatus, readCrl, revoke, signRequest } from '../../hub/src/pki/pki.ts';
+import { caCertificate, crlFileOf, enrolRequest, pkiInit, pkiStatus, readCrl, revoke, signRequest } from '../../hub/src/pki/pki.ts';
 import { issueParty, tmpDir, type TestParty } from '../support/parties.ts';
 
 const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' }).status === 0;
@@ -91,7 +91,7 @@ describe('exchange PKI', () => {
     expect(statSync(files.keyFile).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     await expect(code(createRequest(dir, { role: 'standesamt', dvdv: 'psw:02000000', name: 'Hamburg' }))).resolves.toBe('exists');
-    writeFileSync(files.certFile, (await signRequest(ca, readFileSync(files.requestFile, 'utf8'))).certificatePem);
+    writeFileSync(files.certFile, (await enrolRequest(ca, readFileSync(files.requestFile, 'utf8'))).certificatePem);
     expect(loadCredentials(dir).keyFile).toBe(files.keyFile);
     chmodSync(files.keyFile, 0o644);
     expect(() => loadCredentials(dir)).toThrow(expect.objectContaining({ code: 'key-exposed' }));
@@ -107,7 +107,7 @@ describe('exchange PKI', () => {
     const rsa = await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify']);
     await expect(code(signRequest(ca, await csrWith(rsa, { name: 'RSASSA-PKCS1-v1_5' })))).resolves.toBe('bad-request');
     await expect(code(signRequest(ca, 'not a request'))).resolves.toBe('bad-request');
-    expect(await code(signRequest(ca, await csrWith(a, ecdsaP256)))).toBe('accepted');
+    expect(await code(enrolRequest(ca, await csrWith(a, ecdsaP256), { rotate: true }))).toBe('accepted');
     await expect(code(createRequest(tmpDir('bad'), { role: 'standesamt', dvdv: 'no address', name: 'x' }))).resolves.toBe('invalid-input');
   });
 

@@ -6,3 +6,4 @@ export * from './revocation.ts';
 export * from './certificates.ts';
 export * from './confidential.ts';
 export * from './outlook.ts';
+export * from './roles.ts';

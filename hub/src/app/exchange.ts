@@ -6,14 +6,15 @@
 //                            ingress/), log signing key, log, tree, nats store
 //   DATA/parties/<name>/     one party: its key, certificate, configuration, outbox or inbox, state
 //
-// Each party generates its key pair and a CSR in its own directory; the CA signs the CSR
+// Each party generates its key pair and a CSR in its own directory; the operator registers the
+// party in the CA's register (role, address, name) and the CA signs the CSR under its policy
 // (the operator carries it across; here it is a file copy). The CA never sees a party's key.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hubIdentity, hubIngressIdentity, type Role } from '../../../contracts/index.ts';
 import { createRequest } from '../../../connectors/kit/credentials.ts';
 import { parseConfig, type HubConfig } from '../config/config.ts';
-import { pkiInit, signRequest } from '../pki/pki.ts';
+import { pkiInit, registerParty, signRequest } from '../pki/pki.ts';
 
 export interface PartySpec {
   /** Directory name under `parties/`. */
@@ -59,13 +60,21 @@ const defaultMeldebehoerde = { dvdv: 'mbh:demo', name: 'Meldebehörde (Demo)' };
 
 const writeJson = (file: string, value: unknown) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
 
-/** A key pair and CSR in `dir` (the party's side), signed by the CA (the operator's side). */
-async function enrol(caDir: string, dir: string, request: Parameters<typeof createRequest>[1]): Promise<void> {
+/**
+ * A key pair and CSR in `dir` (the party's side); the operator registers the party in the CA's
+ * register and the CA signs the request under its policy (the operator's side). Only the hub's
+ * own enrolment passes `hubIdentity`.
+ */
+async function enrol(caDir: string, dir: string, request: Parameters<typeof createRequest>[1], options: { hubIdentity?: boolean } = {}): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (existsSync(path.join(dir, 'cert.pem'))) return;
   const requestFile = path.join(dir, 'request.csr');
   if (!existsSync(requestFile)) await createRequest(dir, request);
-  const issued = await signRequest(caDir, readFileSync(requestFile, 'utf8'));
+  const entry = request.tlsServer
+    ? { kind: 'tls-server' as const, name: request.name, serverNames: request.serverNames }
+    : { kind: 'party' as const, role: request.role, dvdv: request.dvdv, name: request.name, serverNames: request.serverNames ?? [] };
+  await registerParty(caDir, entry, options.hubIdentity ? { allowHubIdentity: true } : {});
+  const issued = await signRequest(caDir, readFileSync(requestFile, 'utf8'), options.hubIdentity ? { allowHubIdentity: true } : {});
   writeFileSync(path.join(dir, 'cert.pem'), issued.certificatePem);
 }
 
@@ -79,9 +88,9 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
   if (!existsSync(path.join(caDir, 'ca.key.pem'))) await pkiInit(caDir);
 
   const hubConfig = parseConfig({ ...options.hub, dataDir: hubDir });
-  await enrol(caDir, hubDir, { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name });
+  await enrol(caDir, hubDir, { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name }, { hubIdentity: true });
   // The hub's second NATS identity: its ingress responder, which may only answer submissions.
-  await enrol(caDir, path.join(hubDir, 'ingress'), { role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name });
+  await enrol(caDir, path.join(hubDir, 'ingress'), { role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name }, { hubIdentity: true });
   await enrol(caDir, path.join(partiesDir, 'nats-server'), { name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
   // The API's TLS server identity (a TLS-server certificate, no signing role).
   await enrol(caDir, path.join(hubDir, 'api'), { name: 'elfe-hub api', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });

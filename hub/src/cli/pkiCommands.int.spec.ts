@@ -1,5 +1,5 @@
 // `elfe pki` end to end on the command objects: a CA, a party's request, signing, revocation,
-// status; bad input answers with a JSON error and exit code 2.
+// status, the register; bad input answers with a JSON error and exit code 2.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,18 +26,37 @@ describe('elfe pki', () => {
     const requested = await elfe('pki', 'request', '--role', 'standesamt', '--dvdv', 'psw:11007007', '--name', 'Standesamt Jüterbog', '--out', party);
     expect(requested.status).toBe(exitCode.ok);
     expect(requested.out.join('')).not.toContain('PRIVATE KEY');
-    const signed = await elfe('pki', 'sign', path.join(party, 'request.csr'), '--dir', ca, '--days', '30');
+    // Not registered: refused.
+    const unregistered = await elfe('pki', 'sign', path.join(party, 'request.csr'), '--dir', ca, '--yes');
+    expect(unregistered.status).toBe(exitCode.invalidInput);
+    expect(unregistered.json()).toMatchObject({ error: { code: 'not-registered' } });
+    expect((await elfe('pki', 'register', '--dir', ca, '--role', 'standesamt', '--dvdv', 'psw:11007007', '--name', 'Standesamt Jüterbog')).status).toBe(exitCode.ok);
+    // Registered, but no terminal and no --yes: shown, not signed.
+    const unconfirmed = await elfe('pki', 'sign', path.join(party, 'request.csr'), '--dir', ca, '--days', '30');
+    expect(unconfirmed.status).toBe(exitCode.invalidInput);
+    expect(unconfirmed.out.join('\n')).toContain('address      psw:11007007');
+    expect(unconfirmed.out.join('\n')).toContain('not-confirmed');
+    const signed = await elfe('pki', 'sign', path.join(party, 'request.csr'), '--dir', ca, '--days', '30', '--yes', '--json');
     expect(signed.status).toBe(exitCode.ok);
     const { serial, certFile } = signed.json() as { serial: string; certFile: string };
+    expect(signed.json()).toMatchObject({ role: 'standesamt', dvdv: 'psw:11007007', name: 'Standesamt Jüterbog', keyFingerprint: expect.stringMatching(/^SHA256:/) });
     expect(certFile).toBe(path.join(party, 'cert.pem'));
     expect(readFileSync(certFile, 'utf8')).toContain('BEGIN CERTIFICATE');
     const server = path.join(base, 'nats');
     expect((await elfe('pki', 'request', '--tls-server', '--name', 'nats-server', '--server-name', 'localhost', '--out', server)).status).toBe(exitCode.ok);
-    expect((await elfe('pki', 'sign', path.join(server, 'request.csr'), '--dir', ca, '--out', path.join(server, 'server.pem'))).status).toBe(exitCode.ok);
+    expect((await elfe('pki', 'register', '--dir', ca, '--tls-server', '--name', 'nats-server', '--server-name', 'localhost')).status).toBe(exitCode.ok);
+    expect((await elfe('pki', 'sign', path.join(server, 'request.csr'), '--dir', ca, '--out', path.join(server, 'server.pem'), '--yes')).status).toBe(exitCode.ok);
     expect((await elfe('pki', 'revoke', serial, '--dir', ca, '--reason', 'superseded')).status).toBe(exitCode.ok);
     const status = await elfe('pki', 'status', '--dir', ca, '--json');
     expect(status.status).toBe(exitCode.ok); // the 30-day certificate would expire soon, but it is revoked
-    expect(status.json()).toEqual(expect.arrayContaining([expect.objectContaining({ serial, revoked: true })]));
+    const shown = status.json() as { register: unknown[]; certificates: unknown[]; issuanceLog: { entries: number; valid: boolean } };
+    expect(shown.certificates).toEqual(expect.arrayContaining([expect.objectContaining({ serial, revoked: true, holds: 'psw:11007007' })]));
+    expect(shown.register).toEqual(expect.arrayContaining([expect.objectContaining({ dvdv: 'psw:11007007', role: 'standesamt', holder: serial })]));
+    // init, two registrations, two issuances, one revocation
+    expect(shown.issuanceLog).toEqual({ entries: 6, valid: true });
+    const text = await elfe('pki', 'status', '--dir', ca);
+    expect(text.out.join('\n')).toMatch(/psw:11007007 +standesamt +Standesamt Jüterbog +holder /);
+    expect(text.out.join('\n')).toContain('chain and CA signatures verified');
   });
 
   it('answers bad input with a typed JSON error and exit 2', async () => {

@@ -1,10 +1,12 @@
-// `elfe pki`: the exchange's CA (init, sign, revoke, crl, status) and, on the party's side,
+// `elfe pki`: the exchange's CA (init, register, sign, revoke, crl, status) and, on the party's side,
 // `request` (a key that never leaves the party's directory, and a CSR for the CA).
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CrlError, RoleSchema } from '../../../contracts/index.ts';
+import { createInterface } from 'node:readline/promises';
+import { CrlError, RoleSchema, type Role } from '../../../contracts/index.ts';
 import { createRequest, CredentialsError } from '../../../connectors/kit/credentials.ts';
-import { PkiError, pkiInit, pkiStatus, refreshCrl, revoke, signRequest } from '../pki/pki.ts';
+import { caCertificate, PkiError, pkiInit, pkiStatus, refreshCrl, registerOf, registerParty, reviewRequest, revoke, signRequest, type SigningReview } from '../pki/pki.ts';
+import { entryKey, verifyIssuanceLog, type RegisterEntry } from '../pki/register.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 
 const pkiDirOf = (value: unknown) => path.resolve(typeof value === 'string' ? value : (process.env.ELFE_PKI_DIR ?? path.join('data', 'pki')));
@@ -83,24 +85,123 @@ const request: Command = {
   },
 };
 
+/** The lines an operator reads before a certificate is signed. */
+function previewLines(r: SigningReview): string[] {
+  return [
+    `about to sign${r.hubIdentity ? ' THE HUB\'S OWN IDENTITY' : ''}:`,
+    `  subject      ${r.subject}`,
+    ...(r.kind === 'party' ? [`  role         ${r.role}`, `  address      ${r.dvdv}`] : ['  kind         TLS server (no role, no address)']),
+    `  name         ${r.name}${r.requestedName !== undefined ? ` (the request said "${r.requestedName}"; the registered name is used)` : ''}`,
+    `  server names ${r.serverNames.length > 0 ? r.serverNames.join(', ') : '-'}`,
+    `  valid        ${r.notBefore} to ${r.notAfter}`,
+    `  key          ${r.keyFingerprint}`,
+    ...(r.replaces !== undefined ? [`  replaces     ${r.replaces} (the new key takes over the address; revoke the old one with elfe pki revoke when done)`] : []),
+  ];
+}
+
+/** Asks on the terminal; true only for an explicit yes. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^(y|yes|j|ja)$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 const sign: Command = {
   path: ['pki', 'sign'],
-  summary: 'issue a certificate for a certificate request (the CA never sees the private key)',
-  usage: 'elfe pki sign REQUEST.csr --dir CA_DIR [--days N] [--out FILE]',
+  summary: 'issue a certificate for a registered party\'s request: shows what it signs and asks (or --yes); the CA never sees the private key',
+  usage: 'elfe pki sign REQUEST.csr --dir CA_DIR [--days N] [--out FILE] [--replaces SERIAL] [--allow-hub-identity] [--yes] [--json]',
   run: async (args, io) => {
-    const { values, positionals } = parseCommandArgs(args, { dir: { type: 'string' }, days: { type: 'string' }, out: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(args, {
+      dir: { type: 'string' },
+      days: { type: 'string' },
+      out: { type: 'string' },
+      replaces: { type: 'string' },
+      'allow-hub-identity': { type: 'boolean' },
+      yes: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
     const [csrFile, ...extra] = positionals;
     if (!csrFile || extra.length > 0) throw new UsageError('expects exactly one REQUEST.csr');
     return guard(io, async () => {
       const days = daysOption(values.days);
-      const issued = await signRequest(pkiDirOf(values.dir), readFileSync(csrFile, 'utf8'), days ? { days } : {});
+      const dir = pkiDirOf(values.dir);
+      const csrPem = readFileSync(csrFile, 'utf8');
+      const options = { ...(days ? { days } : {}), ...(values.replaces ? { replaces: values.replaces } : {}), ...(values['allow-hub-identity'] ? { allowHubIdentity: true } : {}) };
+      const preview = await reviewRequest(dir, csrPem, options);
+      if (preview.hubIdentity) io.err(`WARNING: --allow-hub-identity: this certificate makes its holder the hub (${preview.dvdv}), with the hub's NATS rights and signature`);
+      if (!values.json) for (const line of previewLines(preview)) io.out(line);
+      if (!values.yes) {
+        const interactive = io.isTTY && Boolean(process.stdin.isTTY);
+        if (!interactive || !(await confirm('sign this certificate? [y/N] '))) {
+          if (values.json) io.out(JSON.stringify({ ...preview, error: { code: 'not-confirmed', message: interactive ? 'not signed' : 'not signed: confirm on a terminal or pass --yes' } }));
+          else io.out(errorJson('not-confirmed', interactive ? 'not signed' : 'not signed: confirm on a terminal or pass --yes'));
+          return exitCode.invalidInput;
+        }
+      }
+      const issued = await signRequest(dir, csrPem, options);
       const certFile = path.resolve(values.out ?? path.join(path.dirname(csrFile), 'cert.pem'));
       writeFileSync(certFile, issued.certificatePem);
-      io.out(JSON.stringify({ serial: issued.serial, certFile }));
+      io.out(JSON.stringify(values.json ? { ...issued.review, serial: issued.serial, certFile } : { serial: issued.serial, certFile }));
       return exitCode.ok;
     });
   },
 };
+
+const register: Command = {
+  path: ['pki', 'register'],
+  summary: "add a party (role, DVDV address, name) or a TLS server (name, server names) to the CA's register; without --name, show the register",
+  usage: 'elfe pki register --dir CA_DIR [(--role ROLE --dvdv ADDRESS | --tls-server) --name NAME [--server-name HOST ...] [--allow-hub-identity]] [--json]',
+  run: async (args, io) => {
+    const { values } = parseCommandArgs(args, {
+      dir: { type: 'string' },
+      role: { type: 'string' },
+      dvdv: { type: 'string' },
+      name: { type: 'string' },
+      'server-name': { type: 'string', multiple: true },
+      'tls-server': { type: 'boolean' },
+      'allow-hub-identity': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    const dir = pkiDirOf(values.dir);
+    if (!values.name && !values.role && !values.dvdv && !values['tls-server']) {
+      return guard(io, () => {
+        const entries = registerOf(dir);
+        if (values.json) io.out(JSON.stringify(entries));
+        else for (const line of registerLines(entries)) io.out(line);
+        return exitCode.ok;
+      });
+    }
+    if (!values.name) throw new UsageError('--name is required');
+    if (values['tls-server'] && (values.role || values.dvdv)) throw new UsageError('--tls-server takes no --role or --dvdv');
+    if (!values['tls-server'] && (!values.role || !values.dvdv)) throw new UsageError('--role and --dvdv are required (or --tls-server)');
+    return guard(io, async () => {
+      const input = values['tls-server']
+        ? { kind: 'tls-server' as const, name: values.name!, serverNames: values['server-name'] ?? [] }
+        : { kind: 'party' as const, role: values.role as Role, dvdv: values.dvdv!, name: values.name!, serverNames: values['server-name'] ?? [] };
+      if (values['allow-hub-identity']) io.err("WARNING: --allow-hub-identity: registering the hub's own identity");
+      const { entry, added } = await registerParty(dir, input, values['allow-hub-identity'] ? { allowHubIdentity: true } : {});
+      io.out(JSON.stringify({ registered: entryKey(entry), added, entry }));
+      return exitCode.ok;
+    });
+  },
+};
+
+/** The register as the operator reads it: one line per party, with the certificate holding it. */
+function registerLines(entries: readonly RegisterEntry[]): string[] {
+  if (entries.length === 0) return ['register: empty (elfe pki register --role ROLE --dvdv ADDRESS --name NAME)'];
+  return [
+    'register:',
+    ...entries.map((e) => {
+      const who = e.kind === 'party' ? `${e.dvdv!.padEnd(16)} ${e.role!.padEnd(16)}` : `${'(tls server)'.padEnd(16)} ${''.padEnd(16)}`;
+      const names = e.serverNames.length > 0 ? `  [${e.serverNames.join(', ')}]` : '';
+      const before = (e.previousHolders ?? []).length > 0 ? `  (before: ${(e.previousHolders ?? []).join(', ')})` : '';
+      return `  ${who} ${e.name}${names}  holder ${e.holder ?? '-'}${before}`;
+    }),
+  ];
+}
 
 const reasons = ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise'] as const;
 
@@ -139,18 +240,32 @@ const crl: Command = {
 
 const status: Command = {
   path: ['pki', 'status'],
-  summary: 'list issued certificates, flagging those that expire soon',
+  summary: "show the register (who holds each address), the issued certificates (flagging those that expire soon) and the check of the CA's issuance log",
   usage: 'elfe pki status --dir CA_DIR [--warn-days N] [--json]',
   run: async (args, io) => {
     const { values } = parseCommandArgs(args, { dir: { type: 'string' }, 'warn-days': { type: 'string' }, json: { type: 'boolean' } });
     return guard(io, () => {
       const warnDays = daysOption(values['warn-days']);
-      const list = pkiStatus(pkiDirOf(values.dir), warnDays !== undefined ? { warnDays } : {});
-      if (values.json) io.out(JSON.stringify(list));
-      else for (const c of list) io.out(`${c.serial}  ${c.notAfter.slice(0, 10)}  ${String(c.daysLeft).padStart(5)} days  ${c.revoked ? 'REVOKED ' : c.expiresSoon ? 'EXPIRES SOON ' : ''}${c.subject}`);
+      const dir = pkiDirOf(values.dir);
+      const list = pkiStatus(dir, warnDays !== undefined ? { warnDays } : {});
+      const entries = registerOf(dir);
+      const holds = new Map(entries.filter((e) => e.holder).map((e) => [e.holder!, entryKey(e)]));
+      const certificates = list.map((c) => ({ ...c, ...(holds.has(c.serial) ? { holds: holds.get(c.serial) } : {}) }));
+      const log = verifyIssuanceLog(dir, caCertificate(dir));
+      const issuanceLog = { entries: log.entries.length, valid: log.valid, ...(log.problem ? { problem: log.problem } : {}) };
+      if (values.json) io.out(JSON.stringify({ register: entries, certificates, issuanceLog }));
+      else {
+        for (const line of registerLines(entries)) io.out(line);
+        io.out('certificates:');
+        for (const c of certificates) {
+          io.out(`  ${c.serial}  ${c.notAfter.slice(0, 10)}  ${String(c.daysLeft).padStart(5)} days  ${c.revoked ? 'REVOKED ' : c.expiresSoon ? 'EXPIRES SOON ' : ''}${c.holds ? `HOLDS ${c.holds} ` : ''}${c.subject}`);
+        }
+        io.out(`issuance log: ${log.entries.length} entries, ${log.valid ? 'chain and CA signatures verified' : `BROKEN: ${log.problem}`}`);
+      }
+      if (!log.valid) return exitCode.failed;
       return list.some((c) => c.expiresSoon && !c.revoked) ? exitCode.failed : exitCode.ok;
     });
   },
 };
 
-export const pkiCommands: readonly Command[] = [init, request, sign, revokeCommand, crl, status];
+export const pkiCommands: readonly Command[] = [init, request, register, sign, revokeCommand, crl, status];
