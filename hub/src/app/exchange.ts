@@ -14,7 +14,7 @@ import path from 'node:path';
 import { hubIdentity, hubIngressIdentity, type Role } from '../../../contracts/index.ts';
 import { createRequest } from '../../../connectors/kit/credentials.ts';
 import { parseConfig, type HubConfig } from '../config/config.ts';
-import { pkiInit, registerParty, signRequest } from '../pki/pki.ts';
+import { adoptCertificate, pkiInit, registerParty, signRequest } from '../pki/pki.ts';
 
 export interface PartySpec {
   /** Directory name under `parties/`. */
@@ -67,12 +67,17 @@ const writeJson = (file: string, value: unknown) => writeFileSync(file, `${JSON.
  */
 async function enrol(caDir: string, dir: string, request: Parameters<typeof createRequest>[1], options: { hubIdentity?: boolean } = {}): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (existsSync(path.join(dir, 'cert.pem'))) return;
-  const requestFile = path.join(dir, 'request.csr');
-  if (!existsSync(requestFile)) await createRequest(dir, request);
   const entry = request.tlsServer
     ? { kind: 'tls-server' as const, name: request.name, serverNames: request.serverNames }
     : { kind: 'party' as const, role: request.role, dvdv: request.dvdv, name: request.name, serverNames: request.serverNames ?? [] };
+  const certFile = path.join(dir, 'cert.pem');
+  if (existsSync(certFile)) {
+    // A layout from before the register: its certificate becomes the registered holder.
+    await adoptCertificate(caDir, readFileSync(certFile, 'utf8'), entry, options.hubIdentity ? { allowHubIdentity: true } : {});
+    return;
+  }
+  const requestFile = path.join(dir, 'request.csr');
+  if (!existsSync(requestFile)) await createRequest(dir, request);
   await registerParty(caDir, entry, options.hubIdentity ? { allowHubIdentity: true } : {});
   const issued = await signRequest(caDir, readFileSync(requestFile, 'utf8'), options.hubIdentity ? { allowHubIdentity: true } : {});
   writeFileSync(path.join(dir, 'cert.pem'), issued.certificatePem);

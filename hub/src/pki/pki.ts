@@ -354,6 +354,40 @@ export async function registerParty(dir: string, input: RegistrationInput, optio
   });
 }
 
+/**
+ * A layout made before the CA kept a register (`elfe exchange init` on an existing data
+ * directory): the party's certificate, if this CA issued it, becomes the registered holder of
+ * its entry when the register names none. Logged as `adopt`; anything else changes nothing.
+ */
+export async function adoptCertificate(dir: string, certificatePem: string, input: RegistrationInput, options: { allowHubIdentity?: boolean } = {}): Promise<boolean> {
+  return withCa(dir, async () => {
+    const ca = await loadCa(dir);
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(certificatePem);
+    } catch {
+      return false;
+    }
+    const serial = normalizeSerial(cert.serialNumber);
+    const issuedFile = path.join(files(dir).issued, `${serial}.cert.pem`);
+    if (!existsSync(issuedFile) || !new X509Certificate(readFileSync(issuedFile)).raw.equals(cert.raw)) return false;
+    if (readCrl(dir).serials.has(serial)) return false;
+    const now = new Date();
+    const wanted = checkedEntry(input, options, now);
+    const register = readRegister(dir);
+    const existing = register.entries.find((e) => entryKey(e) === entryKey(wanted));
+    if (existing?.holder !== undefined) return false;
+    if (existing && !sameRegistration(existing, wanted)) return false;
+    const sign = caSigner(ca);
+    if (!existing) await appendIssuanceLog(dir, sign, 'register', { kind: wanted.kind, ...(wanted.role ? { role: wanted.role, dvdv: wanted.dvdv } : {}), name: wanted.name, serverNames: wanted.serverNames }, now);
+    const entries = existing ? register.entries.map((e) => (e === existing ? { ...e, holder: serial } : e)) : [...register.entries, { ...wanted, holder: serial }];
+    writeRegister(dir, { version: 1, entries });
+    const seq = await appendIssuanceLog(dir, sign, 'adopt', { serial, key: entryKey(wanted), keyFingerprint: keyFingerprint(cert.publicKey.export({ type: 'spki', format: 'der' })) }, now);
+    await writeHolders(files(dir).issued, readRegister(dir), sign, seq, now);
+    return true;
+  });
+}
+
 /** The register: every party and TLS server, with the certificate holding it. */
 export function registerOf(dir: string): RegisterEntry[] {
   if (!existsSync(files(dir).caCert)) throw new PkiError('no-ca', `no CA in ${dir}`);

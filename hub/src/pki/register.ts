@@ -63,7 +63,7 @@ export function writeRegister(dir: string, register: Register): void {
 /** Signs bytes with the CA key: ES256, IEEE P1363 (r‖s), base64. */
 export type CaSign = (bytes: Uint8Array) => Promise<string>;
 
-export type LogAction = 'init' | 'register' | 'issue' | 'revoke';
+export type LogAction = 'init' | 'register' | 'issue' | 'adopt' | 'revoke';
 
 export interface LogEntry {
   readonly seq: number;
