@@ -76,6 +76,8 @@ export interface LiveExchange {
   readonly caDir: string;
   readonly natsUrl: string;
   readonly metricsPort: number;
+  /** The API's port, when started with `api: true`. */
+  readonly apiPort: number | undefined;
   readonly hub: ElfeProcess;
   party(name: string): LiveParty;
   /** A TLS connection as `name`, with its own certificate (and its own inbox prefix unless `inboxPrefix` says otherwise). */
@@ -90,10 +92,11 @@ export interface LiveExchange {
 }
 
 /** `beforeHub` changes the laid-out exchange (e.g. what the CA has issued) before the hub starts. */
-export async function startLiveExchange(label: string, options: { beforeHub?: (root: string) => void | Promise<void> } = {}): Promise<LiveExchange> {
+export async function startLiveExchange(label: string, options: { beforeHub?: (root: string) => void | Promise<void>; api?: boolean } = {}): Promise<LiveExchange> {
   const root = mkdtempSync(path.join(os.tmpdir(), `elfe-${label}-`));
   const metricsPort = await freePort();
-  const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(metricsPort)]);
+  const apiPort = options.api ? await freePort() : undefined;
+  const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(metricsPort), ...(apiPort ? ['--api-port', String(apiPort)] : [])]);
   if (init.code !== 0) throw new Error(`elfe exchange init failed:\n${init.stdout}\n${init.stderr}`);
   await options.beforeHub?.(root);
   const hubDir = path.join(root, 'hub');
@@ -140,6 +143,7 @@ export async function startLiveExchange(label: string, options: { beforeHub?: (r
     caDir,
     natsUrl,
     metricsPort,
+    apiPort,
     hub,
     party,
     async connectAs(name, options = {}) {
