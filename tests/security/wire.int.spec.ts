@@ -4,10 +4,11 @@
 // submission only on the signer's own inbox. "Nothing arrives" is asserted after a marker
 // that must arrive after the attack, never after a fixed sleep.
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { deliveryStream } from '../../contracts/index.ts';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { consumerName, deliveryStream } from '../../contracts/index.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { asProducer, birthOf, caseStream, codeOf, isPermissionError, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
@@ -58,8 +59,10 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     expect(codeOf(await submit(bremen, asProducer(registered(birthOf('04011000', 'W1')), ex.party(BREMEN)), ex.party(BREMEN).signer))).toBe('ok');
     await waitFor(() => scheduledFor('W1', '04011000') !== undefined, 'W1 scheduled');
     const pending = scheduledFor('W1', '04011000')!.deliveryId;
-    // The relay has published it once the stream holds as many messages as the log has deliveries (read as the agency, with its valid certificate).
-    const agency = await jetstreamManager(await ex.connectAs(EGS_BREMEN));
+    // The relay has published it once the stream holds as many messages as the log has deliveries
+    // (read as the hub: an agency may not read the stream's info, only its own consumer's).
+    const hubNc = await connect({ servers: ex.natsUrl, tls: { caFile: path.join(ex.caDir, 'ca.cert.pem'), certFile: path.join(ex.hubDir, 'cert.pem'), keyFile: path.join(ex.hubDir, 'key.pem') } });
+    const agency = await jetstreamManager(hubNc);
     const scheduledCount = () => ex.log().filter((r) => r.type === 'DeliveryScheduled').length;
     await waitFor(async () => (await agency.streams.info(deliveryStream)).state.messages >= scheduledCount(), 'every scheduled delivery in the stream');
     const messagesBefore = (await agency.streams.info(deliveryStream)).state.messages;
@@ -82,6 +85,8 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     } catch (error) {
       const { state } = await agency.streams.info(deliveryStream);
       throw new Error(`${(error as Error).message}; the delivery stream held ${messagesBefore} messages before the attack, now ${state.messages} (first seq ${state.first_seq}, last seq ${state.last_seq})`);
+    } finally {
+      await hubNc.close();
     }
   });
 
@@ -158,5 +163,21 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     await marker('W5-marker');
     await flush();
     expect(seen.map((s) => describeMsgs(s.messages))).toEqual([[], []]);
+  });
+
+  it('9d. an agency cannot read the delivery stream\'s info (every recipient\'s counts by subject filter), list or read the streams; its own consumer still works', async () => {
+    const agencyNc = await ex.connectAs(EGS_BERLIN);
+    const jsm = await jetstreamManager(agencyNc);
+    const refusal = (p: Promise<unknown>) => p.then(() => 'answered', (error: unknown) => (isPermissionError(error) ? 'permission' : `other: ${String(error)}`));
+    expect(await refusal(jsm.streams.info(deliveryStream, { subjects_filter: '>' })), 'STREAM.INFO with a subject filter').toBe('permission');
+    expect(await refusal(agencyNc.request(`$JS.API.STREAM.INFO.${deliveryStream}`, JSON.stringify({ subjects_filter: 'elfe.delivery.>' }), { timeout: 5000 })), 'raw STREAM.INFO').toBe('permission');
+    expect(await refusal(agencyNc.request('$JS.API.STREAM.LIST', '', { timeout: 5000 })), 'STREAM.LIST').toBe('permission');
+    expect(await refusal(agencyNc.request(`$JS.API.STREAM.MSG.GET.${deliveryStream}`, JSON.stringify({ seq: 1 }), { timeout: 5000 })), 'STREAM.MSG.GET').toBe('permission');
+    // Its own consumer: its info, and the connector (its own process) receives and acknowledges a new delivery.
+    const own = await jetstream(agencyNc).consumers.get(deliveryStream, consumerName(ex.party(EGS_BERLIN).dvdv));
+    expect((await own.info()).name).toBe(consumerName(ex.party(EGS_BERLIN).dvdv));
+    expect(codeOf(await submit(berlin, asProducer(registered(birthOf('11007007', 'W6')), ex.party(BERLIN)), ex.party(BERLIN).signer))).toBe('ok');
+    await waitFor(() => scheduledFor('W6', '11007007') !== undefined, 'W6 scheduled');
+    await waitFor(() => acknowledged(scheduledFor('W6', '11007007')!.deliveryId), 'W6 acknowledged by the Berlin connector');
   });
 });

@@ -155,5 +155,7 @@ describe.skipIf(!natsAvailable)('NATS with TLS and permissions generated from th
     await expect(ensureAgencyConsumer(jsm, 'egs:04011000')).rejects.toThrow();
     expect(await publishRefused(a, receiptSubject('egs:11000000'))).toBe(false);
     expect(await publishRefused(a, receiptSubject('egs:04011000'))).toBe(true);
+    // It sees its own consumer only: not the stream's info (every recipient's counts by subject filter).
+    expect(await publishRefused(a, '$JS.API.STREAM.INFO.ELFE_DELIVERIES')).toBe(true);
   });
 });

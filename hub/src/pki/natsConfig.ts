@@ -35,10 +35,11 @@ export function permissionsFor(role: Role, dvdv: string): Permissions | 'all' {
     case 'elterngeldstelle':
     case 'familienkasse': {
       const consumer = consumerName(dvdv);
+      // No stream info, listing or message access: those would show every recipient's counts
+      // (STREAM.INFO with subject filters). An agency sees its own consumer only.
       return {
         publish: [
           '$JS.API.INFO',
-          `$JS.API.STREAM.INFO.${deliveryStream}`,
           // Only its own durable, filtered to its own subject (the filter is part of the subject).
           `$JS.API.CONSUMER.CREATE.${deliveryStream}.${consumer}.${deliverySubject(dvdv)}`,
           `$JS.API.CONSUMER.INFO.${deliveryStream}.${consumer}`,
