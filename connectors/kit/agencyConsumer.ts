@@ -3,7 +3,14 @@
 // agency's system once (idempotent on delivery id), answered with a signed receipt carrying
 // the hash of exactly what was received, and only then acknowledged. A crash at any point
 // leads to a redelivery that finds the earlier work and re-sends the same receipt.
-import { existsSync, readFileSync } from 'node:fs';
+//
+// An erasure notice (the hub erased a case this agency received deliveries of) arrives the
+// same way, checked the same way (hub role and hub address, addressed to us), and is carried
+// out once per notice id: the erased deliveries are marked (a late redelivery of one is not
+// handed over again), the agency's handler leaves a notice file and removes their inbox files,
+// the connector's state about them (their receipts) goes, and a signed erasure receipt is
+// kept, sent, and only then the notice acknowledged.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
@@ -17,14 +24,19 @@ import {
   deliveryStream,
   deliverySubject,
   receiptSubject,
+  ErasureReceiptSchema,
   ReceiptSchema,
   SignedDeliverySchema,
+  SignedErasureNoticeSchema,
   type Delivery,
+  type ErasureNotice,
+  type ErasureReceipt,
   type Receipt,
   type Signer,
   type Verifier,
 } from '../../contracts/index.ts';
 import { ensurePrivateDir, writeFileAtomic } from './atomicFile.ts';
+import { syncDir } from './erasure.ts';
 
 export type HandlerOutcome = { readonly ok: true; readonly reference?: string } | { readonly ok: false; readonly reasonCode: string; readonly reason: string };
 
@@ -40,6 +52,11 @@ export interface AgencyConsumerOptions {
   readonly stateDir: string;
   /** Gets the delivery opened: the plaintext `payload`, and a correction's `reason` in clear. */
   readonly handle: (delivery: Delivery) => Promise<HandlerOutcome>;
+  /**
+   * Carries out an erasure notice in the agency's inbox: leaves a notice file without personal
+   * data, removes the inbox files of the notice's deliveries; safe to run again.
+   */
+  readonly erase?: (notice: ErasureNotice) => Promise<void>;
   readonly maxDeliver?: number;
   readonly ackWaitMs?: number;
   readonly now?: () => Date;
@@ -51,7 +68,7 @@ export interface AgencyConsumerOptions {
 }
 
 export interface AgencyConsumer {
-  readonly stats: { received: number; handled: number; redelivered: number; refused: number };
+  readonly stats: { received: number; handled: number; redelivered: number; refused: number; erased: number };
   stop(): Promise<void>;
 }
 
@@ -62,6 +79,12 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const log = options.log ?? (() => undefined);
   const receiptsDir = path.join(options.stateDir, 'receipts');
   ensurePrivateDir(receiptsDir);
+  // Erasure receipts by notice id; erased deliveries by delivery id (markers holding a notice id).
+  const erasuresDir = path.join(options.stateDir, 'erasures');
+  const erasedDir = path.join(options.stateDir, 'erased');
+  ensurePrivateDir(erasuresDir);
+  ensurePrivateDir(erasedDir);
+  const erasedMarker = (deliveryId: string) => path.join(erasedDir, deliveryId);
   const js = jetstream(nc);
   const name = consumerName(dvdv);
   // The hub creates the streams; a connector that starts first waits for them (bounded, reported),
@@ -86,7 +109,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
     }
   }
-  const stats = { received: 0, handled: 0, redelivered: 0, refused: 0 };
+  const stats = { received: 0, handled: 0, redelivered: 0, refused: 0, erased: 0 };
   const decoder = new TextDecoder();
 
   const receiptFor = async (delivery: Delivery): Promise<Receipt> => {
@@ -132,6 +155,36 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
     return receipt;
   };
 
+  /** Carries out a notice once; a redelivered one finds the kept receipt. */
+  const erasureReceiptFor = async (notice: ErasureNotice): Promise<ErasureReceipt> => {
+    const file = path.join(erasuresDir, `${notice.noticeId}.json`);
+    if (existsSync(file)) {
+      stats.redelivered++;
+      return ErasureReceiptSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    }
+    if (!options.erase) throw new Error('this connector cannot carry out erasure notices');
+    // Marked first: a redelivery of one of these deliveries is not handed over again.
+    for (const id of notice.deliveryIds) if (!existsSync(erasedMarker(id))) writeFileAtomic(erasedMarker(id), notice.noticeId);
+    await options.erase(notice);
+    // The connector's own state about those deliveries: their receipts (hashes of what was received).
+    for (const id of notice.deliveryIds) rmSync(path.join(receiptsDir, `${id}.json`), { force: true });
+    syncDir(receiptsDir);
+    const receipt = ErasureReceiptSchema.parse({ type: 'erasure-receipt', noticeId: notice.noticeId, recipient: dvdv, status: 'erased', deliveryIds: notice.deliveryIds, erasedAt: now().toISOString() });
+    writeFileAtomic(file, JSON.stringify(receipt));
+    stats.erased++;
+    return receipt;
+  };
+
+  /** A hub-signed erasure notice for us, or why not. */
+  const verifiedNotice = (json: unknown): ErasureNotice => {
+    const signed = SignedErasureNoticeSchema.parse(json);
+    const verified = hubVerifier.verify(signed.payload, signed.signature, now());
+    if (!verified.success) throw new Error(`not signed by the hub: ${verified.error.code}`);
+    if (verified.data.role !== 'hub' || verified.data.dvdv !== hubDvdv) throw new Error(`signed by ${verified.data.role} ${verified.data.dvdv}, not by the hub ${hubDvdv}`);
+    if (signed.payload.recipient.dvdv !== dvdv) throw new Error(`addressed to ${signed.payload.recipient.dvdv}`);
+    return signed.payload;
+  };
+
   const consumer = await js.consumers.get(deliveryStream, name);
   // Short pulls (heartbeat every second): when a cluster node dies or the consumer's leader moves,
   // a pull lost with it is noticed after two missed heartbeats (~2 s), not the default 30 s.
@@ -140,8 +193,37 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
     for await (const m of messages) {
       stats.received++;
       let delivery: Delivery;
+      let json: unknown;
       try {
-        const signed = SignedDeliverySchema.parse(JSON.parse(decoder.decode(m.data)));
+        json = JSON.parse(decoder.decode(m.data));
+      } catch {
+        stats.refused++;
+        log(`refused delivery (stream seq ${m.seq}): not JSON`);
+        m.term();
+        continue;
+      }
+      if ((json as { payload?: { type?: unknown } } | null)?.payload?.type === 'erasure-notice') {
+        let notice: ErasureNotice;
+        try {
+          notice = verifiedNotice(json);
+        } catch (error) {
+          stats.refused++;
+          log(`refused erasure notice (stream seq ${m.seq}): ${(error as Error).message}`);
+          m.term();
+          continue;
+        }
+        try {
+          const receipt = await erasureReceiptFor(notice);
+          await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `erasure-receipt:${receipt.noticeId}` });
+          m.ack();
+        } catch (error) {
+          log(`erasure notice ${notice.noticeId} not finished, will be redelivered: ${(error as Error).message}`);
+          m.nak(1000);
+        }
+        continue;
+      }
+      try {
+        const signed = SignedDeliverySchema.parse(json);
         const verified = hubVerifier.verify(signed.payload, signed.signature, now());
         if (!verified.success) throw new Error(`not signed by the hub: ${verified.error.code}`);
         if (verified.data.role !== 'hub' || verified.data.dvdv !== hubDvdv) throw new Error(`signed by ${verified.data.role} ${verified.data.dvdv}, not by the hub ${hubDvdv}`);
@@ -152,6 +234,12 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
         stats.refused++;
         log(`refused delivery (stream seq ${m.seq}): ${(error as Error).message}`);
         m.term();
+        continue;
+      }
+      if (existsSync(erasedMarker(delivery.deliveryId))) {
+        // The hub erased its case since: nothing is handed over (and the hub can log no receipt for it).
+        log(`delivery ${delivery.deliveryId} belongs to an erased case: not handed over`);
+        m.ack();
         continue;
       }
       try {

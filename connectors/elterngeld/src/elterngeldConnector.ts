@@ -4,6 +4,8 @@
 // the message it corrects in `vorgangsidentifikation` (`Berichtigung-<nachrichtenUUID>`); the
 // Standesamt's reason, free text that fits no 131011 element, lies beside it in
 // `<deliveryId>.meta.json` ({deliveryId, kind, corrects, reason}, no further personal data).
+// When the hub erases a case, its erasure notice removes both files of each of the case's
+// deliveries and leaves `erasure-<noticeId>.json` (ids, time, reason; no personal data).
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { correctionVorgang, ElterngeldDataSetSchema, render131011, type Author, type Signer, type Verifier } from '../../../contracts/index.ts';
 import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
 import { ensurePrivateDir, writeFileAtomic } from '../../kit/atomicFile.ts';
+import { eraseFromInbox } from '../../kit/erasure.ts';
 
 export interface ElterngeldConnectorOptions {
   readonly nc: NatsConnection;
@@ -44,6 +47,10 @@ export async function startElterngeldConnector(options: ElterngeldConnectorOptio
     ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.decryptionKey ? { decryptionKey: options.decryptionKey } : {}),
+    // An erased case: its hand-off copies leave the inbox, a notice file without personal data stays.
+    async erase(notice) {
+      eraseFromInbox(options.inboxDir, notice, ['.xml', '.meta.json'], new Date());
+    },
     async handle(delivery): Promise<HandlerOutcome> {
       // Only the closed data set of § 25 BEEG may arrive here.
       const dataSet = ElterngeldDataSetSchema.safeParse(delivery.payload);

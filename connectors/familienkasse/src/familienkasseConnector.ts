@@ -2,7 +2,8 @@
 // (schema: contracts/schemas/kindergeld-data-set.schema.json) into the inbox directory,
 // once per delivery id: {deliveryId, kind, scheduledAt, correction?, dataSet}, where a
 // correction carries `correction: {corrects, reason}` (the delivery it corrects, the
-// Standesamt's reason).
+// Standesamt's reason). When the hub erases a case, its erasure notice removes the case's
+// `<deliveryId>.json` files and leaves `erasure-<noticeId>.json` (ids, time, reason; no personal data).
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { KindergeldDataSetSchema, type Signer, type Verifier } from '../../../contracts/index.ts';
 import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
 import { ensurePrivateDir, writeFileAtomic } from '../../kit/atomicFile.ts';
+import { eraseFromInbox } from '../../kit/erasure.ts';
 
 export interface FamilienkasseConnectorOptions {
   readonly nc: NatsConnection;
@@ -39,6 +41,10 @@ export async function startFamilienkasseConnector(options: FamilienkasseConnecto
     ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.decryptionKey ? { decryptionKey: options.decryptionKey } : {}),
+    // An erased case: its hand-off copies leave the inbox, a notice file without personal data stays.
+    async erase(notice) {
+      eraseFromInbox(options.inboxDir, notice, ['.json'], new Date());
+    },
     async handle(delivery): Promise<HandlerOutcome> {
       const dataSet = KindergeldDataSetSchema.safeParse(delivery.payload);
       if (!dataSet.success) return { ok: false, reasonCode: 'not-kindergeld', reason: 'the payload is not the Kindergeld data set' };

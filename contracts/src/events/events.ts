@@ -237,6 +237,10 @@ export const CertificateSeenSchema = event(
     .strict(),
 );
 
+/** A recipient of an erased case's deliveries, with the ids of what it received. */
+export const ErasedRecipientSchema = RecipientSchema.extend({ deliveryIds: z.array(z.uuid()).min(1).max(100) }).strict();
+export type ErasedRecipient = z.infer<typeof ErasedRecipientSchema>;
+
 /**
  * A birth case's key was destroyed (crypto-shredding): its entries stay in the log as
  * ciphertext nobody can read, and the Merkle tree, which commits to that ciphertext, stays
@@ -253,6 +257,52 @@ export const CaseErasedSchema = event(
       erasedAt: TimestampSchema,
       /** Why: retention period elapsed, or a request (with its legal basis). */
       reason: z.string().min(1).max(500),
+      /**
+       * Who received deliveries of the case, and which (read from the case's stream before its
+       * key was destroyed): each is told of the erasure (Art. 19 DSGVO). Ids, offices, no
+       * personal data. Absent in entries written before recipients were told.
+       */
+      recipients: z.array(ErasedRecipientSchema).max(20).optional(),
+    })
+    .strict(),
+);
+
+/**
+ * The hub tells one recipient of an erased case's deliveries that the case was erased
+ * (stream `erasure-<caseId>`, not sealed: the case's key is gone). The relay publishes it,
+ * signed, on the recipient's delivery subject; `noticeId` is derived from case and recipient.
+ */
+export const ErasureNoticeScheduledSchema = event(
+  'ErasureNoticeScheduled',
+  1,
+  z
+    .object({
+      noticeId: z.uuid(),
+      caseId: z.string().regex(/^[0-9a-f]{32}$/),
+      recipient: RecipientSchema,
+      /** The deliveries of the case this recipient received (their inbox files are named by them). */
+      deliveryIds: z.array(z.uuid()).min(1).max(100),
+      erasedAt: TimestampSchema,
+      reason: z.string().min(1).max(500),
+      legalBasis: z.string().min(1).max(200),
+    })
+    .strict(),
+);
+
+/**
+ * A recipient confirmed, with its signed erasure receipt (kept beside the entry), that it
+ * removed the erased case's deliveries from its inbox and its state.
+ */
+export const ErasureConfirmedSchema = event(
+  'ErasureConfirmed',
+  1,
+  z
+    .object({
+      noticeId: z.uuid(),
+      recipient: DvdvAddressSchema,
+      deliveryIds: z.array(z.uuid()).min(1).max(100),
+      /** When the recipient removed them (its own clock, as signed). */
+      erasedAt: TimestampSchema,
     })
     .strict(),
 );
@@ -272,6 +322,8 @@ export const ElfeEventSchema = z.discriminatedUnion('type', [
   SecurityEventRecordedSchema,
   CertificateSeenSchema,
   CaseErasedSchema,
+  ErasureNoticeScheduledSchema,
+  ErasureConfirmedSchema,
 ]);
 export type ElfeEvent = z.infer<typeof ElfeEventSchema>;
 export type ElfeEventType = ElfeEvent['type'];
@@ -291,4 +343,6 @@ export type LogCheckpointSigned = EventOf<'LogCheckpointSigned'>;
 export type SecurityEventRecorded = EventOf<'SecurityEventRecorded'>;
 export type CertificateSeen = EventOf<'CertificateSeen'>;
 export type CaseErased = EventOf<'CaseErased'>;
+export type ErasureNoticeScheduled = EventOf<'ErasureNoticeScheduled'>;
+export type ErasureConfirmed = EventOf<'ErasureConfirmed'>;
 

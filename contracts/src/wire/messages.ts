@@ -188,3 +188,41 @@ export const ReceiptSchema = z
   .strict();
 export type Receipt = z.infer<typeof ReceiptSchema>;
 export const SignedReceiptSchema = signedSchema(ReceiptSchema);
+
+/**
+ * An erasure notice as the hub publishes it to a recipient of an erased case's deliveries, on
+ * the recipient's delivery subject (signed by the hub, Art. 19 DSGVO). It names the deliveries
+ * by id only: no register key, no personal data.
+ */
+export const ErasureNoticeSchema = z
+  .object({
+    type: z.literal('erasure-notice'),
+    noticeId: z.uuid(),
+    recipient: RecipientSchema,
+    /** The erased case's deliveries to this recipient (inbox files are named by these ids). */
+    deliveryIds: z.array(z.uuid()).min(1).max(100),
+    erasedAt: TimestampSchema,
+    reason: z.string().min(1).max(500),
+    legalBasis: z.string().min(1).max(200),
+    /** Log position of the `ErasureNoticeScheduled` entry. */
+    logPosition: z.number().int().nonnegative(),
+    scheduledAt: TimestampSchema,
+  })
+  .strict();
+export type ErasureNotice = z.infer<typeof ErasureNoticeSchema>;
+export const SignedErasureNoticeSchema = signedSchema(ErasureNoticeSchema);
+
+/** An agency's receipt of an erasure notice (signed by the agency): the deliveries are removed. */
+export const ErasureReceiptSchema = z
+  .object({
+    type: z.literal('erasure-receipt'),
+    noticeId: z.uuid(),
+    recipient: DvdvAddressSchema,
+    status: z.literal('erased'),
+    deliveryIds: z.array(z.uuid()).min(1).max(100),
+    /** When the agency's connector removed them. */
+    erasedAt: TimestampSchema,
+  })
+  .strict();
+export type ErasureReceipt = z.infer<typeof ErasureReceiptSchema>;
+export const SignedErasureReceiptSchema = signedSchema(ErasureReceiptSchema);

@@ -30,7 +30,7 @@ export interface SignatureTally {
 }
 
 /** Types whose entries must carry a party's signature. */
-const signedTypes = new Set(['BirthRegistered', 'BirthRegistrationCorrected', 'ParentalConsentWithdrawn', 'ChildIdNrAssigned', 'DeliveryAcknowledged', 'DeliveryRejected']);
+const signedTypes = new Set(['BirthRegistered', 'BirthRegistrationCorrected', 'ParentalConsentWithdrawn', 'ChildIdNrAssigned', 'DeliveryAcknowledged', 'DeliveryRejected', 'ErasureConfirmed']);
 const receiptTypes = new Set(['DeliveryAcknowledged', 'DeliveryRejected']);
 
 export interface SignatureAuditOptions {
@@ -93,7 +93,15 @@ export class SignatureAudit {
     }
     const signer = verified.data;
     const data = entry.data as { producer?: { dvdv?: string; role?: string }; data?: { deliveryId?: string; recipient?: string; receivedHash?: string } } | null;
-    if (receiptTypes.has(stored.type)) {
+    if (stored.type === 'ErasureConfirmed') {
+      // A recipient's erasure receipt: the notice, the recipient and the deliveries it names are the entry's.
+      const receipt = payload as { noticeId?: string; recipient?: string; deliveryIds?: string[]; erasedAt?: string } | null;
+      const d = (data?.data ?? {}) as { noticeId?: string; recipient?: string; deliveryIds?: string[]; erasedAt?: string };
+      const agency = signer.role === 'elterngeldstelle' || signer.role === 'familienkasse';
+      if (!agency || receipt?.recipient !== signer.dvdv || receipt.noticeId !== d.noticeId || receipt.recipient !== d.recipient || receipt.erasedAt !== d.erasedAt || JSON.stringify(receipt.deliveryIds) !== JSON.stringify(d.deliveryIds)) {
+        return { code: 'signer-mismatch', reason: `the erasure receipt signed by ${signer.dvdv} is not the one the entry records` };
+      }
+    } else if (receiptTypes.has(stored.type)) {
       const receipt = payload as { deliveryId?: string; recipient?: string; receivedHash?: string } | null;
       if (receipt?.recipient !== signer.dvdv || receipt.deliveryId !== data?.data?.deliveryId || receipt.recipient !== data?.data?.recipient || receipt.receivedHash !== data?.data?.receivedHash) {
         return { code: 'signer-mismatch', reason: `the receipt signed by ${signer.dvdv} is not the one the entry records` };

@@ -10,10 +10,10 @@
 // store) of the register key: the hub finds a case's stream from its register key, nobody
 // finds a register key from a stream name.
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
-import { canonicalBytes, hubDerivedUuid, type CaseErased, type GeburtenregisterKey } from '../../../contracts/index.ts';
+import { canonicalBytes, hubDerivedUuid, type CaseErased, type ErasedRecipient, type GeburtenregisterKey } from '../../../contracts/index.ts';
 import { CaseKeyStore, caseKeyFile } from './caseKeys.ts';
 import { DuplicateEventIdError, type AppendResult, type EventStore, type ExpectedRevision, type JsonValue, type NewEvent, type ReadAllOptions, type ReadStreamOptions, type StoredEvent, type SubscribeOptions, type Subscription } from './eventStore.ts';
-import { hubProducer, toRecord } from './records.ts';
+import { fromRecord, hubProducer, toRecord } from './records.ts';
 
 /** What a sealed entry's `data` holds: ciphertext and what is needed to open it, nothing personal. */
 export interface SealedData {
@@ -168,8 +168,28 @@ export class CaseLog implements EventStore {
   }
 
   /**
-   * Erases a birth case: logs `CaseErased` (keyed case id, time, reason; no personal data),
-   * then destroys the case's key. Undefined when the case has no key (unknown, or erased before).
+   * Who received deliveries of a case, and which, from its stream (while it still opens):
+   * offices and ids only, in the order they were scheduled.
+   */
+  async recipientsOf(stream: string): Promise<ErasedRecipient[]> {
+    const byDvdv = new Map<string, ErasedRecipient & { deliveryIds: string[] }>();
+    for await (const stored of this.readStream(stream)) {
+      if (stored.type !== 'DeliveryScheduled') continue;
+      const event = fromRecord(stored);
+      if (event?.type !== 'DeliveryScheduled') continue;
+      const { role, dvdv, name } = event.data.recipient;
+      const known = byDvdv.get(dvdv) ?? { role, dvdv, name, deliveryIds: [] };
+      if (!known.deliveryIds.includes(event.data.deliveryId)) known.deliveryIds.push(event.data.deliveryId);
+      byDvdv.set(dvdv, known);
+    }
+    return [...byDvdv.values()].map((r) => ({ ...r, deliveryIds: r.deliveryIds.slice(-100) }));
+  }
+
+  /**
+   * Erases a birth case: logs `CaseErased` (keyed case id, time, reason, the recipients of its
+   * deliveries with their ids; no personal data), then destroys the case's key. The recipients
+   * are read first, while the case still opens: the scheduler tells each of them.
+   * Undefined when the case has no key (unknown, or erased before).
    */
   async erase(stream: string, reason: string): Promise<{ caseId: string; position: number } | undefined> {
     const caseId = caseIdOfStream(stream);
@@ -177,6 +197,7 @@ export class CaseLog implements EventStore {
     // Marked first: a crash between logging and destroying is finished by `recover()`.
     this.keys.markErasing(caseId);
     const now = this.#now();
+    const recipients = (await this.recipientsOf(stream)).slice(0, 20);
     const messageId = hubDerivedUuid('case-erased', caseId);
     const event: CaseErased = {
       messageId,
@@ -187,7 +208,7 @@ export class CaseLog implements EventStore {
       legalBasis: 'Art. 17 DSGVO; Art. 5 Abs. 1 lit. e DSGVO; § 9 IDNrG',
       purpose: 'Erasure of a birth case: its key is destroyed, its entries stay as ciphertext',
       correlationId: messageId,
-      data: { caseId, erasedAt: now.toISOString(), reason: reason.slice(0, 500) },
+      data: { caseId, erasedAt: now.toISOString(), reason: reason.slice(0, 500), ...(recipients.length > 0 ? { recipients } : {}) },
     };
     let position: number;
     try {

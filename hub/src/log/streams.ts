@@ -8,5 +8,8 @@ export const birthStream = (key: GeburtenregisterKey): string =>
 /** Receipts and dead letters of one delivery. */
 export const deliveryStream = (deliveryId: string): string => `delivery-${deliveryId}`;
 
+/** Erasure notices to the recipients of an erased case and their confirmations (not sealed: the case's key is gone). */
+export const erasureStream = (caseId: string): string => `erasure-${caseId}`;
+
 export const securityStream = 'security';
 export const checkpointStream = 'log-checkpoints';

@@ -5,15 +5,19 @@
 // `DeliveryAcknowledged` or `DeliveryRejected`, whichever came first. A redelivered receipt
 // with the same answer changes nothing; a later contradicting one is a security event.
 // Deliveries that exceed the redelivery limit become `DeliveryDeadLettered`, from JetStream's
-// advisories.
+// advisories. An erasure receipt (a recipient confirms it removed an erased case's
+// deliveries) is accepted only from the notice's recipient and logged once as
+// `ErasureConfirmed`, with the signed receipt kept beside it.
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   hubDerivedUuid,
   receiptStream,
   deliveryStream as deliveryJsStream,
+  SignedErasureReceiptSchema,
   SignedReceiptSchema,
   type DeliveryAcknowledged,
+  type ErasureConfirmed,
   type DeliveryDeadLettered,
   type DeliveryRejected,
   type Verifier,
@@ -21,7 +25,7 @@ import {
 import { DuplicateEventIdError, type EventStore, type JsonValue } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
 import { SignatureKeeper } from '../log/signatures.ts';
-import { deliveryStream } from '../log/streams.ts';
+import { deliveryStream, erasureStream } from '../log/streams.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from '../ingress/securityEvents.ts';
 
@@ -50,6 +54,8 @@ export interface ReceiptProcessor {
     contradicted: number;
     securityEvents: number;
     securityEventsSuppressed: number;
+    /** Erasure notices confirmed by their recipients. */
+    erasuresConfirmed: number;
   };
   stop(): Promise<void>;
 }
@@ -76,7 +82,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
   const { nc, js, jsm, log, verifier } = options;
   const now = options.now ?? (() => new Date());
   const concurrency = Math.max(1, options.concurrency ?? 64);
-  const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0, repeated: 0, contradicted: 0, securityEvents: 0, securityEventsSuppressed: 0 };
+  const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0, repeated: 0, contradicted: 0, securityEvents: 0, securityEventsSuppressed: 0, erasuresConfirmed: 0 };
   const security = startSecurityRecorder(log, now, stats, options.securityEvents);
   const signatures = new SignatureKeeper(log, now);
   const refuse = async (code: string, reason: string, sender: string | undefined, subject: SecuritySubject) => {
@@ -101,8 +107,52 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     }
   };
 
+  /** An erasure receipt: only the notice's recipient confirms it, once. */
+  async function handleErasure(json: unknown, receivedAt: Date): Promise<void> {
+    const parsed = SignedErasureReceiptSchema.safeParse(json);
+    if (!parsed.success) return refuse('malformed', `erasure receipt does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`, undefined, {});
+    const receipt = parsed.data.payload;
+    const signer = verifier.verify(receipt, parsed.data.signature, receivedAt);
+    if (!signer.success) return refuse(signer.error.code, signer.error.message, undefined, claimedSubject(parsed.data.signature));
+    const sender = senderOf(signer.data);
+    const who = verifiedSubject(signer.data, parsed.data.signature);
+    if (signer.data.dvdv !== receipt.recipient || (signer.data.role !== 'elterngeldstelle' && signer.data.role !== 'familienkasse')) {
+      return refuse('producer-mismatch', `erasure receipt for ${receipt.recipient} signed by ${signer.data.dvdv}`, sender, who);
+    }
+    const stored = await log.getByEventId(receipt.noticeId);
+    const notice = stored && fromRecord(stored);
+    if (!notice || notice.type !== 'ErasureNoticeScheduled') return refuse('unknown-notice', `no erasure notice ${receipt.noticeId}`, sender, who);
+    if (notice.data.recipient.dvdv !== receipt.recipient) return refuse('wrong-recipient', `erasure notice ${receipt.noticeId} was not for ${receipt.recipient}`, sender, who);
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+    if (!same(receipt.deliveryIds, notice.data.deliveryIds)) return refuse('erasure-mismatch', `the erasure receipt for ${receipt.noticeId} names other deliveries than the notice`, sender, who);
+    const messageId = hubDerivedUuid('erasure-confirmed', receipt.noticeId);
+    if (await log.getByEventId(messageId)) {
+      stats.repeated++;
+      return;
+    }
+    const confirmed: ErasureConfirmed = {
+      ...envelope(messageId, now(), notice.correlationId),
+      legalBasis: 'Art. 19 DSGVO; Art. 5 Abs. 2 DSGVO (Rechenschaftspflicht)',
+      purpose: 'Record that a recipient removed the deliveries of an erased birth case',
+      causationId: notice.messageId,
+      type: 'ErasureConfirmed',
+      data: { noticeId: receipt.noticeId, recipient: receipt.recipient, deliveryIds: receipt.deliveryIds, erasedAt: receipt.erasedAt },
+    };
+    try {
+      const signed = { payload: (json as { payload: JsonValue }).payload, signature: { ...(await signatures.keep(parsed.data.signature)) } };
+      await log.append(erasureStream(notice.data.caseId), [toRecord(confirmed, { signerKeyId: signer.data.keyId, hubReceivedAt: receivedAt.toISOString(), signed })]);
+    } catch (error) {
+      // Logged meanwhile (a redelivered receipt, a second hub process): the first stands.
+      if (!(error instanceof DuplicateEventIdError)) throw error;
+      stats.repeated++;
+      return;
+    }
+    stats.erasuresConfirmed++;
+  }
+
   async function handle(json: unknown, receivedAt: Date): Promise<void> {
     if (json === undefined) return refuse('malformed', 'receipt is not JSON', undefined, {});
+    if ((json as { payload?: { type?: unknown } } | null)?.payload?.type === 'erasure-receipt') return handleErasure(json, receivedAt);
     const parsed = SignedReceiptSchema.safeParse(json);
     if (!parsed.success) return refuse('malformed', `receipt does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`, undefined, {});
     const receipt = parsed.data.payload;
@@ -171,7 +221,9 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
   const receiptsDone = (async () => {
     for await (const m of messages) {
       const json = parseJson(m.data);
-      const deliveryId = (json as { payload?: { deliveryId?: unknown } } | undefined)?.payload?.deliveryId;
+      const payload = (json as { payload?: { deliveryId?: unknown; noticeId?: unknown } } | undefined)?.payload;
+      // Receipts for the same delivery (or erasure notice) one after the other.
+      const deliveryId = payload?.deliveryId ?? payload?.noticeId;
       await lanes.run(typeof deliveryId === 'string' ? deliveryId : '', () =>
         handle(json, m.time).then(
           () => m.ack(),

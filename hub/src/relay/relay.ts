@@ -1,5 +1,7 @@
 // The relay: tails the log and publishes each `DeliveryScheduled` to JetStream, signed by
-// the hub, one subject per recipient, with Nats-Msg-Id = delivery id. The log is the outbox.
+// the hub, one subject per recipient, with Nats-Msg-Id = delivery id; an erased case's
+// `ErasureNoticeScheduled` the same way, on the recipient's delivery subject, with
+// Nats-Msg-Id = notice id. The log is the outbox.
 // Publishes are pipelined (up to `inFlight` awaiting their acks). The relay's durable position
 // is the low-water mark below which every delivery is acknowledged by JetStream; it is written
 // to `positionFile` (atomically, fsync'd) as it advances, and a restart resumes from it, so a
@@ -8,7 +10,7 @@
 // is away it retries.
 import { headers } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { deliveryStream, deliverySubject, type Delivery, type Signer } from '../../../contracts/index.ts';
+import { deliveryStream, deliverySubject, type Delivery, type ErasureNotice, type Signer } from '../../../contracts/index.ts';
 import type { EventStore, Subscription } from '../log/eventStore.ts';
 import { fromRecord } from '../log/records.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
@@ -60,12 +62,30 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const done = (async () => {
     for await (const stored of subscription) {
       stats.position = stored.position + 1;
-      if (stored.type !== 'DeliveryScheduled') {
+      if (stored.type !== 'DeliveryScheduled' && stored.type !== 'ErasureNoticeScheduled') {
         seen = stored.position + 1;
         save();
         continue;
       }
       const event = fromRecord(stored);
+      if (event?.type === 'ErasureNoticeScheduled') {
+        const n = event.data;
+        // Ids and offices only: the case's key is gone, and the notice carries nothing personal.
+        const notice: ErasureNotice = {
+          type: 'erasure-notice',
+          noticeId: n.noticeId,
+          recipient: n.recipient,
+          deliveryIds: n.deliveryIds,
+          erasedAt: n.erasedAt,
+          reason: n.reason,
+          legalBasis: n.legalBasis,
+          logPosition: stored.position,
+          scheduledAt: event.occurredAt,
+        };
+        const published = await send(stored.position, n.recipient.dvdv, n.noticeId, JSON.stringify({ payload: notice, signature: signer.sign(notice) }));
+        if (!published) return;
+        continue;
+      }
       if (!event || event.type !== 'DeliveryScheduled') continue;
       const d = event.data;
       const delivery: Delivery = {
@@ -84,32 +104,38 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         scheduledAt: event.occurredAt,
       };
       const body = JSON.stringify({ payload: delivery, signature: signer.sign(delivery) });
-      const h = headers();
-      h.set(logPositionHeader, String(stored.position));
-      while (inFlight.size >= window) await Promise.race(inFlight);
-      if (stopping) return;
-      pending.push(stored.position);
-      seen = stored.position + 1;
-      const publish = (async () => {
-        for (;;) {
-          try {
-            // A publish lost with a dead cluster node is retried after 2 s (the duplicate window absorbs a stored one).
-            const ack = await js.publish(deliverySubject(d.recipient.dvdv), body, { msgID: d.deliveryId, headers: h, timeout: 2000 });
-            if (ack.duplicate) stats.duplicates++;
-            else stats.published++;
-            pending.splice(pending.indexOf(stored.position), 1);
-            save();
-            return;
-          } catch {
-            if (stopping) return;
-            await new Promise((r) => setTimeout(r, retryMs));
-          }
-        }
-      })();
-      inFlight.add(publish);
-      void publish.finally(() => inFlight.delete(publish));
+      if (!(await send(stored.position, d.recipient.dvdv, d.deliveryId, body))) return;
     }
   })();
+
+  /** Publishes one signed message for `dvdv` (pipelined); false once the relay stops. */
+  async function send(logPosition: number, dvdv: string, msgID: string, body: string): Promise<boolean> {
+    const h = headers();
+    h.set(logPositionHeader, String(logPosition));
+    while (inFlight.size >= window) await Promise.race(inFlight);
+    if (stopping) return false;
+    pending.push(logPosition);
+    seen = logPosition + 1;
+    const publish = (async () => {
+      for (;;) {
+        try {
+          // A publish lost with a dead cluster node is retried after 2 s (the duplicate window absorbs a stored one).
+          const ack = await js.publish(deliverySubject(dvdv), body, { msgID, headers: h, timeout: 2000 });
+          if (ack.duplicate) stats.duplicates++;
+          else stats.published++;
+          pending.splice(pending.indexOf(logPosition), 1);
+          save();
+          return;
+        } catch {
+          if (stopping) return;
+          await new Promise((r) => setTimeout(r, retryMs));
+        }
+      }
+    })();
+    inFlight.add(publish);
+    void publish.finally(() => inFlight.delete(publish));
+    return true;
+  }
   return {
     stats,
     async stop() {

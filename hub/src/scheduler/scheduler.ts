@@ -7,9 +7,10 @@
 // its recipient has no usable certificate is asked about again every few seconds and
 // scheduled as soon as the recipient has one.
 import type { KeyObject } from 'node:crypto';
-import { encryptPayload, encryptReason, type DeliveryScheduled } from '../../../contracts/index.ts';
+import { encryptPayload, encryptReason, hubDerivedUuid, type CaseErased, type DeliveryScheduled, type ErasureNoticeScheduled } from '../../../contracts/index.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
+import { erasureStream } from '../log/streams.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
@@ -45,7 +46,7 @@ export interface SchedulerOptions {
 
 export interface Scheduler {
   /** `undeliverable` counts deliveries held back, `heldBack` those held back now, `retryFailed` failed attempts to release one. */
-  readonly stats: { scheduled: number; unroutable: number; dropped: number; undeliverable: number; heldBack: number; retryFailed: number; position: number; resumedFrom: number; casesRead: number };
+  readonly stats: { scheduled: number; unroutable: number; dropped: number; undeliverable: number; heldBack: number; retryFailed: number; position: number; resumedFrom: number; casesRead: number; erasureNotices: number };
   stop(): Promise<void>;
 }
 
@@ -77,6 +78,44 @@ function scheduledEvent(decision: DeliveryDecision, correlationId: string, decid
       ...(correction ? { correction: { corrects: correction.corrects, ...(payloadJwe ? { reasonJwe: reasonJwe! } : { reason: correction.reason }) } } : {}),
     },
   };
+}
+
+/**
+ * The erasure notices of an erased case, one per recipient of its deliveries (Art. 19 DSGVO).
+ * Ids derived from case and recipient, time = when the erasure was recorded: a replay writes
+ * the same entries, which the log stores once.
+ */
+export function erasureNotices(erased: CaseErased, recordedAt: string): ErasureNoticeScheduled[] {
+  const { caseId, erasedAt, reason } = erased.data;
+  return (erased.data.recipients ?? []).map(({ deliveryIds, ...recipient }) => {
+    const noticeId = hubDerivedUuid('erasure-notice', caseId, recipient.dvdv);
+    return {
+      messageId: noticeId,
+      type: 'ErasureNoticeScheduled',
+      schemaVersion: 1,
+      occurredAt: recordedAt,
+      producer: hubProducer as unknown as ErasureNoticeScheduled['producer'],
+      legalBasis: 'Art. 19 DSGVO',
+      purpose: 'Notice to a recipient that a birth case it received was erased',
+      correlationId: erased.messageId,
+      causationId: erased.messageId,
+      data: { noticeId, caseId, recipient, deliveryIds, erasedAt, reason, legalBasis: erased.legalBasis },
+    };
+  });
+}
+
+/** Appends the erasure notices of a case; those the log holds from before stay as they are. */
+async function appendNotices(log: EventStore, notices: readonly ErasureNoticeScheduled[]): Promise<number> {
+  let written = 0;
+  for (const notice of notices) {
+    try {
+      await log.append(erasureStream(notice.data.caseId), [toRecord(notice)]);
+      written++;
+    } catch (error) {
+      if (!(error instanceof DuplicateEventIdError)) throw error;
+    }
+  }
+  return written;
 }
 
 /**
@@ -174,7 +213,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   /** Cases seen lately, least recently used first. */
   const cases = new Map<string, KnownCase>();
   const from = readPositionFile(options.positionFile) ?? 0;
-  const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, heldBack: 0, retryFailed: 0, position: from, resumedFrom: from, casesRead: 0 };
+  const stats = { scheduled: 0, unroutable: 0, dropped: 0, undeliverable: 0, heldBack: 0, retryFailed: 0, position: from, resumedFrom: from, casesRead: 0, erasureNotices: 0 };
   /** Deliveries held back, by case and recipient (a newer decision for both replaces one): asked about again every `heldBackRetryMs`. */
   const heldBack = new Map<string, Pending>();
   const maxHeldBack = options.maxHeldBack ?? 10_000;
@@ -316,6 +355,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     if (stored.type === 'CaseErased') {
       cases.delete(stored.stream);
       for (const p of heldBack.values()) if (p.stream === stored.stream) forget(p, 'dropped');
+      // Its recipients are told: the entry names them (read before the key was destroyed).
+      const erased = fromRecord(stored);
+      if (erased?.type === 'CaseErased') stats.erasureNotices += await appendNotices(log, erasureNotices(erased, stored.recordedAt));
       return;
     }
     const event = fromRecord(stored);
