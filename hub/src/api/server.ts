@@ -25,6 +25,7 @@ import { callerOf, isAgency, maySee, seesAll, type Caller } from './access.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { CaseStatusSchema, CheckpointSchema, ConsistencyProofSchema, InclusionProofSchema, LookUpSchema, ProblemSchema, SummarySchema, TransparencyRequestSchema, TransparencySchema } from './schemas.ts';
 import { entryBundle, hashTile, parseTilePath } from './tiles.ts';
+import { erasedProblem, erasureRoutes, type ErasureOptions, type Problem } from './erasure.ts';
 
 export interface ApiOptions {
   readonly port: number;
@@ -38,6 +39,8 @@ export interface ApiOptions {
   readonly cosignedNote: (treeSize: number, note: string) => string;
   readonly certificates: () => readonly { serial: string; subject: string; daysLeft: number; expiresSoon: boolean; revoked: boolean }[];
   readonly logger: Logger;
+  /** Erasure on the running hub, and the register key's keyed case id for 410 answers. */
+  readonly erasure?: ErasureOptions;
   readonly now?: () => Date;
   /** Open connections one client certificate may hold at once (default 16); beyond it the answer is 429. */
   readonly maxConnectionsPerCertificate?: number;
@@ -145,7 +148,10 @@ const requireRoles = (request: FastifyRequest, ok: (c: Caller) => boolean): Call
   return caller;
 };
 
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 414: ProblemSchema, 429: ProblemSchema };
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 410: ProblemSchema, 414: ProblemSchema, 429: ProblemSchema };
+const refuse = (p: Problem): never => {
+  throw new ProblemError(p.status, p.title, p.detail);
+};
 const errorStatuses = Object.keys(errors).map(Number);
 const problemJsonSchema = z.toJSONSchema(ProblemSchema, { target: 'openapi-3.0' });
 
@@ -155,6 +161,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   const app = Fastify({
     https: { key: options.tls.key, cert: options.tls.cert, ca: options.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
     loggerInstance: options.logger,
+    // Request lines name the route's pattern, never its URL: URLs carry register keys and ids.
+    disableRequestLogging: true,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: 16 * 1024,
@@ -228,9 +236,15 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'not found'));
 
   const store = options.readSide.store;
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ event: 'http.response', method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'answered');
+  });
+  if (options.erasure) await app.register(erasureRoutes, { store, erasure: options.erasure, errors, refuse });
 
   app.get('/api/v1/cases/:caseId', { schema: { summary: 'Status of a birth case per recipient', params: z.object({ caseId: z.string().max(200) }), response: { 200: CaseStatusSchema, ...errors } } }, async (request) => {
     const caller = request.caller!;
+    const erased = erasedProblem(store, request.params.caseId, caller, options.erasure);
+    if (erased) refuse(erased);
     const status = statusOfCase(store, statusCtx(), request.params.caseId);
     if (!status) throw new ProblemError(404, 'no such case');
     if (seesAll(caller) || maySee(caller, { standesamt: status.standesamt })) return status;
@@ -245,6 +259,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     // An agency sees only its own hand-offs: ids of another recipient's hand-off are unknown to it,
     // and a case's answer names only its own (not the other agency's state or "no consent").
     const agency = isAgency(caller);
+    const erased = erasedProblem(store, request.params.id, caller, options.erasure);
+    if (erased) refuse(erased);
     const answer = lookUp(store, statusCtx(), request.params.id, agency ? (recipient) => recipient === caller.dvdv : undefined);
     const visible =
       answer &&

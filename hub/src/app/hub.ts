@@ -167,7 +167,17 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     meldebehoerden: config.meldebehoerden,
     caseStream: (key) => caseLog.caseStream(key),
   });
-  const readSide = await startReadSideServices({ config, log, events: caseLog, jsm, trust, say: sayLine, logger, certificates: () => pkiStatusOrEmpty(config) });
+  const readSide = await startReadSideServices({
+    config,
+    log,
+    events: caseLog,
+    jsm,
+    trust,
+    say: sayLine,
+    logger,
+    certificates: () => pkiStatusOrEmpty(config),
+    erasure: { caseStream: (key) => caseLog.caseStream(key), erase: (stream, reason) => caseLog.erase(stream, reason) },
+  });
   const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked, revocationUnknown: () => trust.revoked.unusable?.message });
   const scheduler = startScheduler({
     log: caseLog,

@@ -7,6 +7,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { createLogger, type Logger } from '../../../connectors/kit/logger.ts';
 import type { Trust } from '../../../connectors/kit/trust.ts';
 import { startApiServer, type ApiServer } from '../api/server.ts';
+import type { ErasureOptions } from '../api/erasure.ts';
 import type { HubConfig } from '../config/config.ts';
 import { logFiles } from '../log/openHubLog.ts';
 import type { TransparentLog } from '../log/transparentLog.ts';
@@ -42,6 +43,8 @@ export async function startReadSideServices(options: {
   say: (line: string) => void;
   certificates: Certificates;
   logger?: Logger;
+  /** Erasure on the running hub through the API (the case log's). */
+  erasure?: ErasureOptions;
 }): Promise<ReadSideServices> {
   const { config, log, jsm, trust } = options;
   const events = options.events ?? log;
@@ -98,6 +101,7 @@ export async function startReadSideServices(options: {
         cosignedNote: (treeSize, note) => `${note}${cosignatures?.linesFor(treeSize) ?? ''}`,
         certificates: options.certificates,
         logger: logger.child({ module: 'api' }),
+        ...(options.erasure ? { erasure: options.erasure } : {}),
       });
       logger.info({ event: 'api.listening', url: `${api.url}/` }, 'API and dashboard (mutual TLS)');
     },

@@ -281,6 +281,8 @@ function statusCommand(role: 'standesamt' | 'meldebehoerde'): Command {
           const registerKey = values.register ? registerOf(values.register) : undefined;
           const outbox = new Outbox(outboxFileOf(config));
           try {
+            // What is past its retention leaves the outbox before anything is shown.
+            outbox.prune(config.outbox.retentionHours * 3_600_000);
             const keyText = registerKey ? `${registerKey.standesamtsnummer}/${registerKey.registerart}/${registerKey.jahr}/${registerKey.eintragsnummer}` : undefined;
             const entries = outbox.list(keyText).map((e) => ({ ...e, ...(e.status === 'refused' ? { hint: hintFor(e.code ?? '', e.registerKey) } : {}) }));
             const counts = outbox.counts();
