@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { inboxPrefixOf, submitSubjectOf } from '../../contracts/index.ts';
 import { freePort, startLocalNatsServer, type LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
+import { verifyIssuanceLog } from '../../hub/src/pki/register.ts';
 import { provisionDistributed } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { ElfeProcess, until } from '../support/processes.ts';
@@ -44,6 +45,10 @@ describe.skipIf(!natsAvailable)('cluster routes only for nodes', () => {
     const [n1, n2] = shown.nodes as [(typeof shown.nodes)[number], (typeof shown.nodes)[number]];
     const n1Log = path.join(n1.dir, 'nats-server.log');
     await until(() => /Route connection created/.test(read(n1Log)), 20_000, 'the real nodes routed to each other');
+    // Each node's certificate is a node certificate, entered in the CA's signed issuance log.
+    const issuance = verifyIssuanceLog(d.exchange.caDir, read(caFile));
+    expect(issuance.valid, issuance.problem).toBe(true);
+    expect(issuance.entries.filter((e) => e.action === 'issue' && e.kind === 'nats-node')).toHaveLength(2);
 
     // The rogue: an ordinary Standesamt's key and certificate as its route identity, the exchange CA as its trust.
     const sta = path.join(d.root, 'parties', 'sta-11007007');

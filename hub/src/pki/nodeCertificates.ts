@@ -7,11 +7,13 @@
 // with the cluster `authorization { user }`), so a certificate of any other role of the same
 // CA (a Standesamt's, an agency's, a TLS server's) cannot open a route. A node certificate has
 // no role and no DVDV address: it is no NATS client user and signs nothing.
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { altNames, ecdsaP256, hostNamePattern, partyNamePattern, x509 } from '../../../contracts/index.ts';
+import { withCa } from './pki.ts';
+import { appendIssuanceLog } from './register.ts';
 
 /** The one name every node certificate maps to on a route (reserved `.invalid` domain, no hex serial before the `@`). */
 export const natsNodeRouteUser = 'nats-node@routes.elfe-hub.invalid';
@@ -47,9 +49,15 @@ export function isNodeCertificate(certificatePem: string): boolean {
  * Issues a node certificate for a PKCS#10 request of a nats-server node (`createRequest` with
  * `tlsServer: true`): proof of possession, EC P-256, only DNS/IP route names (no role, no DVDV
  * address, no e-mail). Written to the CA's `issued/` like every certificate (so it can be
- * listed and revoked there). Runs at the CA, which keeps its own key.
+ * listed and revoked there) and entered in the CA's signed issuance log (`kind: nats-node`).
+ * Runs at the CA, which keeps its own key.
  */
-export async function signNodeRequest(caDir: string, csrPem: string, options: { days?: number; now?: Date } = {}): Promise<{ serial: string; certificatePem: string; certFile: string }> {
+export function signNodeRequest(caDir: string, csrPem: string, options: { days?: number; now?: Date } = {}): Promise<{ serial: string; certificatePem: string; certFile: string }> {
+  // One change at a time at the CA (the issuance log is a chain), as `elfe pki sign` does it.
+  return withCa(caDir, () => issueNode(caDir, csrPem, options));
+}
+
+async function issueNode(caDir: string, csrPem: string, options: { days?: number; now?: Date }): Promise<{ serial: string; certificatePem: string; certFile: string }> {
   const caKeyFile = path.join(caDir, 'ca.key.pem');
   const caCertFile = path.join(caDir, 'ca.cert.pem');
   if (!existsSync(caKeyFile) || !existsSync(caCertFile)) throw new NodeCertificateError('no-ca', `no CA in ${caDir}: run elfe pki init`);
@@ -110,8 +118,19 @@ export async function signNodeRequest(caDir: string, csrPem: string, options: { 
     ],
   });
   const certificatePem = pem(cert.rawData, 'CERTIFICATE');
-  new X509Certificate(certificatePem); // parses as node:crypto reads it
   const certFile = path.join(issuedDir, `${serial}.cert.pem`);
   writeFileSync(certFile, certificatePem, { flag: 'wx' });
+  const sign = async (bytes: Uint8Array) => Buffer.from(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, caKey, bytes)).toString('base64');
+  const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
+  const keyFingerprint = `SHA256:${(createHash('sha256').update(spki).digest('hex').match(/../g) ?? []).join(':')}`;
+  await appendIssuanceLog(caDir, sign, 'issue', {
+    serial,
+    kind: 'nats-node',
+    name,
+    serverNames: routeNames.map((n) => n.value),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    keyFingerprint,
+  });
   return { serial, certificatePem, certFile };
 }

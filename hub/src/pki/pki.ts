@@ -245,7 +245,7 @@ export interface SigningReview {
 // One change at a time per CA directory: in this process a chain of promises, across processes
 // an exclusive lock file (taken over when older than a minute: a crashed holder).
 const chains = new Map<string, Promise<void>>();
-function withCa<T>(dir: string, run: () => Promise<T>): Promise<T> {
+export function withCa<T>(dir: string, run: () => Promise<T>): Promise<T> {
   const key = path.resolve(dir);
   if (!existsSync(files(key).caKey)) return Promise.reject(new PkiError('no-ca', `no CA in ${dir}: run elfe pki init`));
   const next = (chains.get(key) ?? Promise.resolve()).then(() => fileLocked(key, run));
