@@ -52,13 +52,13 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
 
   /** A GET/POST on the hub's API with a party's certificate. */
   const call = (method: string, url: string, who: { keyFile: string; certFile: string }, body?: unknown) =>
-    new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+    new Promise<{ status: number; json: Record<string, unknown>; text: string }>((resolve, reject) => {
       const req = https.request(
         { host: '127.0.0.1', port: x.apiPort!, path: url, method, key: readFileSync(who.keyFile), cert: readFileSync(who.certFile), ca: readFileSync(path.join(x.caDir, 'ca.cert.pem')), headers: body === undefined ? {} : { 'content-type': 'application/json' } },
         (res) => {
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: /json/.test(String(res.headers['content-type'])) ? (JSON.parse(text) as Record<string, unknown>) : {}, text }));
         },
       );
       req.on('error', reject);
@@ -122,6 +122,9 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
     expect(gone.status).toBe(410);
     expect(String(gone.json['detail'])).toMatch(/erased on .*Art\. 17 DSGVO/);
     expect((await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, partyIdentity('egs-11000000'))).status).toBe(404);
+    // The dashboard says "erased", with when and why.
+    const page = await call('GET', `/dashboard/lookup?id=${encodeURIComponent(keys.running)}`, hubIdentity());
+    expect(page.text).toMatch(/Erased: this birth case was erased on .*Art\. 17 DSGVO/);
     // The Datenschutzcockpit: counted as erased, only the protocol's fields.
     const dsc = await call('POST', '/api/v1/transparency', cockpit, { idnr: running.scenario.childIdNr });
     expect(dsc.status).toBe(200);

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TransparentLog } from '../log/transparentLog.ts';
 import { lookUp, statusOfCase } from '../readside/queries.ts';
+import { erasedProblem, type ErasureOptions } from './erasure.ts';
 import type { ReadSide } from '../readside/readSide.ts';
 import type { RecipientStatus, StatusContext } from '../readside/status.ts';
 import { seesAll } from './access.ts';
@@ -16,6 +17,8 @@ export interface DashboardOptions {
   readonly log: TransparentLog;
   readonly cosignedNote: (treeSize: number, note: string) => string;
   readonly certificates: () => readonly { serial: string; subject: string; daysLeft: number; expiresSoon: boolean; revoked: boolean }[];
+  /** To tell an erased case's ids (and register key) from unknown ones. */
+  readonly erasure?: ErasureOptions;
 }
 
 export const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -73,14 +76,19 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
 
   app.get<{ Querystring: { id?: string } }>('/dashboard/lookup', { ...hide, preHandler: operators }, async (request, reply) => {
     const id = String(request.query.id ?? '').slice(0, 200);
-    const answer = id ? lookUp(options.readSide.store, options.statusCtx(), id) : undefined;
-    const result = answer
+    const erased = id ? erasedProblem(options.readSide.store, id, request.caller!, options.erasure) : undefined;
+    const answer = id && !erased ? lookUp(options.readSide.store, options.statusCtx(), id) : undefined;
+    const result = erased
+      ? `<div id="lookup-result" aria-live="polite"><h2>${esc(id)}</h2><p class="erased">Erased: ${esc(erased.detail ?? '')}</p></div>`
+      : answer
       ? `<div id="lookup-result" aria-live="polite"><h2>${esc(answer.id)}</h2><dl><dt>What</dt><dd>${esc(answer.what)}</dd><dt>Where it stands</dt><dd>${esc(answer.where)}</dd></dl><ul>${answer.links.map((l) => `<li><a href="${esc(l.rel === 'case' && answer.caseId ? `/dashboard/cases/${encodeURIComponent(answer.caseId)}` : l.href)}">${esc(l.rel)}</a></li>`).join('')}</ul></div>`
       : `<div id="lookup-result" aria-live="polite"><p>${id ? `No entry is known by the id ${esc(id)}.` : 'Enter an id.'}</p></div>`;
     return html(reply, page('Look-up', `${lookUpForm.replace('<div id="lookup-result" aria-live="polite"></div>', '')}${result}`));
   });
 
   app.get<{ Params: { caseId: string } }>('/dashboard/cases/:caseId', { ...hide, preHandler: operators }, async (request, reply) => {
+    const erased = erasedProblem(options.readSide.store, request.params.caseId.slice(0, 200), request.caller!, options.erasure);
+    if (erased) return html(reply.code(410), page('Erased case', `<p class="erased">Erased: ${esc(erased.detail ?? '')}. What the § 9 IDNrG protocol keeps of its hand-offs is in the Datenschutzcockpit's answer.</p>`));
     const status = statusOfCase(options.readSide.store, options.statusCtx(), request.params.caseId.slice(0, 200));
     if (!status) return sendProblem(request, reply, 404, 'no such case');
     const rows = status.recipients

@@ -334,7 +334,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const htmx = readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'), 'utf8');
-  await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, cosignedNote: options.cosignedNote, certificates: options.certificates });
+  await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, cosignedNote: options.cosignedNote, certificates: options.certificates, ...(options.erasure ? { erasure: options.erasure } : {}) });
 
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
