@@ -117,7 +117,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     const sender = senderOf(signer.data);
     const who = verifiedSubject(signer.data, parsed.data.signature);
     if (signer.data.dvdv !== receipt.recipient || (signer.data.role !== 'elterngeldstelle' && signer.data.role !== 'familienkasse')) {
-      return refuse('producer-mismatch', `erasure receipt for ${receipt.recipient} signed by ${signer.data.dvdv}`, sender, who);
+      return refuse('producer-mismatch', `erasure receipt of notice ${receipt.noticeId} for ${receipt.recipient} signed by ${signer.data.dvdv}`, sender, who);
     }
     const stored = await log.getByEventId(receipt.noticeId);
     const notice = stored && fromRecord(stored);
