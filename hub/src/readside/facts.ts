@@ -50,6 +50,8 @@ export type ReadFact = Base &
     | { readonly kind: 'checkpoint'; readonly treeSize: number }
     /** The case was erased: its rows go, what the § 9 IDNrG protocol keeps stays. */
     | { readonly kind: 'erased'; readonly caseId: string; readonly erasedAt: string; readonly reason: string }
+    /** A recipient of the erased case was sent the erasure notice, or confirmed it with its signed receipt (Art. 19 DSGVO). */
+    | { readonly kind: 'erasure-notice' | 'erasure-confirmed'; readonly caseId: string; readonly noticeId: string; readonly recipient: string; readonly deliveryIds: readonly string[] }
     | { readonly kind: 'security' }
   );
 
@@ -112,5 +114,10 @@ export function readFact(stored: StoredEvent): ReadFact | undefined {
       return { ...base, kind: 'security' };
     case 'CaseErased':
       return { ...base, kind: 'erased', caseId: stored.stream, erasedAt: event.data.erasedAt, reason: event.data.reason };
+    case 'ErasureNoticeScheduled':
+      return { ...base, kind: 'erasure-notice', caseId: `birth-${event.data.caseId}`, noticeId: event.data.noticeId, recipient: event.data.recipient.dvdv, deliveryIds: event.data.deliveryIds };
+    case 'ErasureConfirmed':
+      // In the case's erasure stream, `erasure-<case id>`.
+      return { ...base, kind: 'erasure-confirmed', caseId: `birth-${stored.stream.slice('erasure-'.length)}`, noticeId: event.data.noticeId, recipient: event.data.recipient, deliveryIds: event.data.deliveryIds };
   }
 }
