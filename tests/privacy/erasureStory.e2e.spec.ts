@@ -125,6 +125,8 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
     // The dashboard says "erased", with when and why.
     const page = await call('GET', `/dashboard/lookup?id=${encodeURIComponent(keys.running)}`, hubIdentity());
     expect(page.text).toMatch(/Erased: this birth case was erased on .*Art\. 17 DSGVO/);
+    // The hub's own log lines (its API served the register key in URLs above) never name it.
+    expect(x.hub.output).not.toContain(running.registration.registerKey.eintragsnummer);
     // The Datenschutzcockpit: counted as erased, only the protocol's fields.
     const dsc = await call('POST', '/api/v1/transparency', cockpit, { idnr: running.scenario.childIdNr });
     expect(dsc.status).toBe(200);
