@@ -15,7 +15,8 @@ import type { HubConfig } from '../config/config.ts';
 import { natsSecurityConfig } from '../pki/natsConfig.ts';
 import { pkiStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
-import { startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
+import { freePort, startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
+import { startConnectionLimiter, type ConnectionLimiter } from '../infra/nats/connectionLimit.ts';
 import { jetStreamWithStreams } from '../infra/nats/streams.ts';
 import { startMetricsServer, type Metric } from './metrics.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
@@ -115,12 +116,18 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
 
   let nats: LocalNatsServer | undefined;
   let natsUsersTimer: NodeJS.Timeout | undefined;
+  let connectionLimiter: ConnectionLimiter | undefined;
   let natsUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
   if (!natsUrl) {
     const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
     const anchors = { caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir };
-    // The users follow the hub's checked CRL (older and stale lists refused, the last good one kept).
-    let security = natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked);
+    // The server's monitoring endpoint, on loopback only: the hub counts each certificate's connections there.
+    const monitorPort = await freePort();
+    const blocked = new Set<string>();
+    // The users follow the hub's checked CRL (older and stale lists refused, the last good one kept);
+    // a certificate over its connection limit has no user for a while.
+    const securityConfig = () => `http: "127.0.0.1:${monitorPort}"\n${natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked, blocked)}`;
+    let security = securityConfig();
     const server = await startLocalNatsServer({
       storeDir: path.join(dataDir, 'nats'),
       ...(config.nats.port ? { port: config.nats.port } : {}),
@@ -131,23 +138,41 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     // Issued and revoked certificates reach the nats-server's users without a restart.
     const natsStamp = () => `${publishedPkiStamp(config)}/${Math.floor(Date.now() / 60_000)}`; // expiry counts too
     let seen = natsStamp();
-    natsUsersTimer = setInterval(() => {
-      const stamp = natsStamp();
-      if (stamp === seen) return;
-      seen = stamp;
+    const regenerate = (why: string) => {
       let next: string;
       try {
-        next = natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked);
+        next = securityConfig();
       } catch (error) {
         say('nats.users-regeneration-failed', { error: (error as Error).message });
         return;
       }
       if (next === security) return;
       security = next;
-      say('nats.users-reloaded', {}, 'certificates changed: reloading the nats-server users');
+      say('nats.users-reloaded', { why }, `${why}: reloading the nats-server users`);
       void server.reconfigure(next);
+    };
+    natsUsersTimer = setInterval(() => {
+      const stamp = natsStamp();
+      if (stamp === seen) return;
+      seen = stamp;
+      regenerate('certificates changed');
     }, 2000);
     natsUsersTimer.unref();
+    connectionLimiter = startConnectionLimiter({
+      monitorUrl: `http://127.0.0.1:${monitorPort}`,
+      maxPerCertificate: config.nats.maxConnectionsPerCertificate,
+      blockMs: config.nats.connectionLimitBlockSeconds * 1000,
+      exempt: (user) => /@hub\./.test(user), // the hub's own users (hub:elfe-hub, hub:ingress)
+      onChange: () => {
+        blocked.clear();
+        for (const u of connectionLimiter?.blocked ?? []) blocked.add(u);
+        regenerate('connection limit');
+      },
+      onBlocked: (user, connections) =>
+        logger.error({ event: 'nats.connection-limit', user, connections, limit: config.nats.maxConnectionsPerCertificate, blockSeconds: config.nats.connectionLimitBlockSeconds }, 'a certificate holds more NATS connections than allowed: all of them are closed and it is refused for a while'),
+      onReleased: (user) => say('nats.connection-limit-released', { user }),
+      onError: (error) => logger.warn({ event: 'nats.connection-count-failed', error: error.message }, 'cannot count the NATS connections per certificate'),
+    });
     natsUrl = nats.url;
     say('nats.server-started', { url: natsUrl, pid: nats.pid() });
   }
@@ -196,7 +221,17 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     },
     onRetryFailed: (error) => logger.error({ event: 'delivery.release-failed', error: error.message }, 'asking again for a held-back delivery failed'),
   });
-  const relay = await startRelay({ js, jsm, log: caseLog, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
+  const relay = await startRelay({
+    js,
+    jsm,
+    log: caseLog,
+    signer: trust.signer,
+    positionFile: path.join(dataDir, 'relay.position'),
+    // An erased case's deliveries leave the stream too: ids and counts, nothing personal.
+    onPurged: (r) => say('relay.erased-deliveries-purged', { caseId: r.caseId, recipient: r.recipient, deliveryIds: r.deliveryIds, deleted: r.deleted, gone: r.gone, ...(r.skipped ? { skipped: r.skipped } : {}) }),
+    onPurgeFailed: (f) =>
+      logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
+  });
   const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
   const retention: Retention = startRetention(caseLog, {
     afterLastHandoffDays: config.retention.afterLastHandoffDays,
@@ -216,6 +251,12 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
     ...readSide.metrics(),
     ...crlMetrics(trust, crlAlerts),
+    ...(connectionLimiter
+      ? [
+          { name: 'elfe_nats_connection_limit_blocks_total', help: 'Certificates cut off for holding more NATS connections than allowed', type: 'counter' as const, samples: [{ value: connectionLimiter.stats.blocks }] },
+          { name: 'elfe_nats_connection_limit_blocked', help: 'Certificates without a NATS user now for holding too many connections', type: 'gauge' as const, samples: [{ value: connectionLimiter.blocked.size }] },
+        ]
+      : []),
     { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: pkiStatusOrEmpty(config).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
   ];
   const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, hubMetrics);
@@ -239,6 +280,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       if (stopped) return;
       stopped = true;
       if (natsUsersTimer) clearInterval(natsUsersTimer);
+      connectionLimiter?.stop();
       await metrics?.stop();
       await readSide.stopApi();
       await ingress.stop();

@@ -82,9 +82,15 @@ export const HubConfigSchema = z
         serverDir: z.string().min(1).default('data/parties/nats-server'),
         /** JetStream replicas of the exchange's streams: 3 on a three-node cluster. */
         replicas: z.number().int().min(1).max(5).default(1),
+        /**
+         * The hub's own nats-server: connections one certificate may hold; a certificate holding
+         * more loses all of them and is refused for `connectionLimitBlockSeconds` (the hub's own exempt).
+         */
+        maxConnectionsPerCertificate: z.number().int().min(1).max(10_000).default(16),
+        connectionLimitBlockSeconds: z.number().int().min(1).max(86_400).default(60),
       })
       .strict()
-      .default({ serverDir: 'data/parties/nats-server', replicas: 1 }),
+      .default({ serverDir: 'data/parties/nats-server', replicas: 1, maxConnectionsPerCertificate: 16, connectionLimitBlockSeconds: 60 }),
     /** The trust anchors the CA publishes: its certificate, its CRL, and the certificates it issued (public). */
     trust: z
       .object({

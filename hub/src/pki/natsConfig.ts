@@ -85,8 +85,9 @@ export interface NatsPkiFiles {
  * kept) the users follow its list in force; when no good list is in force, only the hub's own
  * certificates (role hub) keep a user, every other certificate is refused until a current CRL
  * arrives. Without it, the CRL file is read as it is.
+ * `blocked` names users (e-mail SANs) left out for now (a certificate over its connection limit).
  */
-export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string; keyFile: string }, now = new Date(), revocation?: CrlSource): string {
+export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string; keyFile: string }, now = new Date(), revocation?: CrlSource, blocked?: ReadonlySet<string>): string {
   let serials: ReadonlySet<string>;
   let onlyHub = false;
   if (revocation) {
@@ -101,7 +102,7 @@ export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string
   for (const file of existsSync(pki.issuedDir) ? readdirSync(pki.issuedDir).filter((f) => f.endsWith('.cert.pem')).sort() : []) {
     const cert = new X509Certificate(readFileSync(path.join(pki.issuedDir, file)));
     const facts = certificateFacts(cert);
-    if (!facts?.natsUser || serials.has(facts.serial) || (onlyHub && facts.role !== 'hub')) continue;
+    if (!facts?.natsUser || serials.has(facts.serial) || (onlyHub && facts.role !== 'hub') || blocked?.has(facts.natsUser)) continue;
     if (now.getTime() > Date.parse(cert.validTo) || now.getTime() < Date.parse(cert.validFrom)) continue;
     const p = permissionsFor(facts.role, facts.dvdv);
     const permissions = p === 'all' ? '' : `, permissions: { ${permissionBlock(p)} }`;
