@@ -89,6 +89,10 @@ export class CaseLog implements EventStore {
   readonly #now: () => Date;
   /** Delivery id → case id (a delivery's stream belongs to the case that scheduled it). */
   readonly #deliveryCases = new Map<string, string | null>();
+  /** Cases being erased by this process: nothing more is added to them. */
+  readonly #erasing = new Set<string>();
+  /** Appends to a case under way, which an erasure waits for before it reads the case's recipients. */
+  readonly #appending = new Map<string, Set<Promise<unknown>>>();
 
   constructor(
     inner: EventStore,
@@ -128,8 +132,22 @@ export class CaseLog implements EventStore {
   }
 
   async append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult> {
-    const caseId = await this.#caseOf(stream);
+    // A case stream's id is known at once: such an append is under way (or refused) from its call.
+    const caseId = caseIdOfStream(stream) ?? (await this.#caseOf(stream));
     if (!caseId) return this.#inner.append(stream, events, expectedRevision);
+    if (this.#erasing.has(caseId) && events.some((e) => e.type !== 'CaseErased')) throw new CaseErasedError(caseId);
+    const work = this.#appendSealed(caseId, stream, events, expectedRevision);
+    const under = this.#appending.get(caseId) ?? new Set<Promise<unknown>>();
+    this.#appending.set(caseId, under.add(work));
+    try {
+      return await work;
+    } finally {
+      under.delete(work);
+      if (under.size === 0 && this.#appending.get(caseId) === under) this.#appending.delete(caseId);
+    }
+  }
+
+  async #appendSealed(caseId: string, stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult> {
     const now = this.#now();
     const toSeal = events.filter((e) => e.type !== 'CaseErased');
     const key = toSeal.length === 0 ? undefined : stream.startsWith('birth-') ? await this.keys.keyFor(caseId, now) : this.keys.keyOf(caseId);
@@ -196,6 +214,18 @@ export class CaseLog implements EventStore {
     if (!caseId || !this.keys.keyOf(caseId)) return undefined;
     // Marked first: a crash between logging and destroying is finished by `recover()`.
     this.keys.markErasing(caseId);
+    // Nothing more is added to the case, and what is being added lands first: the recipients
+    // read next are all there will be.
+    this.#erasing.add(caseId);
+    try {
+      await Promise.allSettled([...(this.#appending.get(caseId) ?? [])]);
+      return await this.#erase(stream, caseId, reason);
+    } finally {
+      this.#erasing.delete(caseId);
+    }
+  }
+
+  async #erase(stream: string, caseId: string, reason: string): Promise<{ caseId: string; position: number }> {
     const now = this.#now();
     const recipients = (await this.recipientsOf(stream)).slice(0, 20);
     const messageId = hubDerivedUuid('case-erased', caseId);

@@ -11,6 +11,7 @@ import { encryptPayload, encryptReason, hubDerivedUuid, type CaseErased, type De
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type StoredEvent, type Subscription } from '../log/eventStore.ts';
 import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
 import { erasureStream } from '../log/streams.ts';
+import { CaseErasedError } from '../log/caseLog.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
@@ -381,7 +382,16 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
       if (s) scheduled.push(s);
     }
     if (scheduled.length > 0) {
-      const result = await appendDecisions(log, stored.stream, scheduled, known.revision);
+      let result: Awaited<ReturnType<typeof appendDecisions>>;
+      try {
+        result = await appendDecisions(log, stored.stream, scheduled, known.revision);
+      } catch (error) {
+        // Erased while it was being decided (an erasure on the running hub): nothing more goes out.
+        if (!(error instanceof CaseErasedError)) throw error;
+        stats.dropped += scheduled.length;
+        cases.delete(stored.stream);
+        return;
+      }
       stats.dropped += result.dropped;
       known.revision = Math.max(known.revision, result.revision);
       // Applied at once, so that the next event of the case sees them even before the log echoes them.
