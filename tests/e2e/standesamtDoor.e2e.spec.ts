@@ -272,9 +272,21 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
       .map((r) => r.type)
       .sort();
     expect(kinds).toEqual(['ChildIdNrAssigned', 'ParentalConsentWithdrawn']);
+    // A different IdNr is a conflict; as an explicit correction it is registered and re-delivered as a correction.
+    const otherIdNr = scenarios[scenarios.length - 1]!.childIdNr;
+    const different = await runElfe(['meldebehoerde', 'idnr', '--register', key, '--child', otherIdNr, '--parent', b.parent1IdNr, '--config', mbhConfig], { timeoutMs: 120_000 });
+    expect(different.code, different.stdout + different.stderr).toBe(2);
+    expect(different.stdout).toMatch(/^refused \(conflict\)/m);
+    const corrected = await runElfe(['meldebehoerde', 'idnr', '--register', key, '--child', otherIdNr, '--parent', b.parent1IdNr, '--correct', 'Berichtigung der IdNr durch das BZSt', '--config', mbhConfig], { timeoutMs: 120_000 });
+    expect(corrected.code, corrected.stdout + corrected.stderr).toBe(0);
+    expect(corrected.stdout).toMatch(/^IdNr registered: .*Familienkasse[^;]*: scheduled \(correction\)/m);
     // The Meldebehörde's outbox, as its clerk reads it.
     const mbhStatus = await runElfe(['meldebehoerde', 'status', '--config', mbhConfig, '--register', key, '--json']);
     expect(mbhStatus.code, mbhStatus.stderr).toBe(0);
-    expect(JSON.parse(mbhStatus.stdout).entries.map((e: { status: string; type: string }) => [e.type, e.status])).toEqual([['ChildIdNrAssigned', 'accepted']]);
+    expect(JSON.parse(mbhStatus.stdout).entries.map((e: { status: string; type: string; code: string | null }) => [e.type, e.status, e.code])).toEqual([
+      ['ChildIdNrAssigned', 'accepted', null],
+      ['ChildIdNrAssigned', 'refused', 'conflict'],
+      ['ChildIdNrAssigned', 'accepted', null],
+    ]);
   });
 });

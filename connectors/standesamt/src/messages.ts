@@ -118,11 +118,11 @@ export function withdrawalOf(identity: SignerIdentity, registerKey: Geburtenregi
 /** The Meldebehörde passes on the IdNrs the Bundeszentralamt für Steuern assigned. */
 export function idNrAssignmentOf(
   identity: SignerIdentity,
-  input: { registerKey: GeburtenregisterKey; childIdNr: string; parent1IdNr?: string; parent2IdNr?: string },
+  input: { registerKey: GeburtenregisterKey; childIdNr: string; parent1IdNr?: string; parent2IdNr?: string; correctionReason?: string },
   options: MessageOptions = {},
 ): ChildIdNrAssigned {
   const occurredAt = options.occurredAt ?? new Date().toISOString();
-  const ids = { childIdNr: input.childIdNr, parent1IdNr: input.parent1IdNr ?? null, parent2IdNr: input.parent2IdNr ?? null };
+  const ids = { childIdNr: input.childIdNr, parent1IdNr: input.parent1IdNr ?? null, parent2IdNr: input.parent2IdNr ?? null, correction: input.correctionReason ?? null };
   return {
     ...envelope(identity, options.messageId ?? contentMessageId('ChildIdNrAssigned', { registerKey: input.registerKey, ...ids }), input.registerKey, '§ 139b AO; § 17 BMG', 'Mitteilung der Identifikationsnummer des Kindes', occurredAt),
     type: 'ChildIdNrAssigned',
@@ -131,6 +131,8 @@ export function idNrAssignmentOf(
       childIdNr: input.childIdNr,
       ...(input.parent1IdNr ? { parent1IdNr: input.parent1IdNr } : {}),
       ...(input.parent2IdNr ? { parent2IdNr: input.parent2IdNr } : {}),
+      // An explicit correction of IdNrs assigned before (the Familienkasse gets them again as a correction).
+      ...(input.correctionReason ? { correction: { reason: input.correctionReason } } : {}),
     },
   } as ChildIdNrAssigned;
 }

@@ -209,16 +209,23 @@ const standesamtWithdraw: Command = {
 const meldebehoerdeIdnr: Command = {
   path: ['meldebehoerde', 'idnr'],
   summary: "send the child's IdNr (and the parents') for a registered birth, as the Meldebehörde",
-  usage: 'elfe meldebehoerde idnr --register KEY --child IDNR [--parent IDNR] [--parent2 IDNR] --config FILE [--json]',
+  usage: 'elfe meldebehoerde idnr --register KEY --child IDNR [--parent IDNR] [--parent2 IDNR] [--correct REASON] --config FILE [--json]',
   run: (args, io) =>
     reportingErrors(
       io,
       async () => {
-        const { values } = parseCommandArgs(args, { ...submitterOptions, register: { type: 'string' }, child: { type: 'string' }, parent: { type: 'string' }, parent2: { type: 'string' } });
+        const { values } = parseCommandArgs(args, { ...submitterOptions, register: { type: 'string' }, child: { type: 'string' }, parent: { type: 'string' }, parent2: { type: 'string' }, correct: { type: 'string' } });
         const registerKey = registerOf(values.register);
         if (!values.child) throw new UsageError('--child IDNR is required');
         const config = configOf(values);
-        const ids = { registerKey, childIdNr: values.child, ...(values.parent ? { parent1IdNr: values.parent } : {}), ...(values.parent2 ? { parent2IdNr: values.parent2 } : {}) };
+        const ids = {
+          registerKey,
+          childIdNr: values.child,
+          ...(values.parent ? { parent1IdNr: values.parent } : {}),
+          ...(values.parent2 ? { parent2IdNr: values.parent2 } : {}),
+          // A different IdNr replaces an earlier one only as an explicit correction, with its reason.
+          ...(values.correct ? { correctionReason: values.correct } : {}),
+        };
         return submitOne(io, config, (identity) => idNrAssignmentOf(identity, ids, idOption(values)), values.json === true);
       },
       args.includes('--json'),

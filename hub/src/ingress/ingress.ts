@@ -31,7 +31,7 @@ import {
 } from '../../../contracts/index.ts';
 import { fromRecord } from '../log/records.ts';
 import { evolve, initialState, type CaseState } from '../routing/birthCase.ts';
-import { outlookOf } from '../routing/outlook.ts';
+import { correctedRoles, outlookOf } from '../routing/outlook.ts';
 import type { RoutingTable } from '../routing/routingTable.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type JsonValue, type StoredEvent } from '../log/eventStore.ts';
 import { toRecord } from '../log/records.ts';
@@ -134,7 +134,7 @@ export function startIngress(options: IngressOptions): Ingress {
     }
     return state;
   };
-  const routingOf = (state: CaseState, type: string) => (options.routing ? { routing: outlookOf(state, options.routing, type) } : {});
+  const routingOf = (state: CaseState, event: Submission) => (options.routing ? { routing: outlookOf(state, options.routing, correctedRoles(event)) } : {});
 
   const recordSecurity = (code: string, reason: string, sender: string | undefined, subject: SecuritySubject, messageType?: string, refusedMessageId?: string) =>
     security.record(sender, {
@@ -191,7 +191,7 @@ export function startIngress(options: IngressOptions): Ingress {
     const answerExisting = async (existing: StoredEvent): Promise<SubmissionReply> => {
       if (!isSameSubmission(existing, event, (signed.data.payload as { data?: unknown }).data, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
       stats.duplicates++;
-      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true, ...(options.routing ? routingOf(await readCase(stream), event.type) : {}) };
+      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true, ...(options.routing ? routingOf(await readCase(stream), event) : {}) };
     };
     const existing = await log.getByEventId(event.messageId);
     if (existing) return await answerExisting(existing);
@@ -231,7 +231,7 @@ export function startIngress(options: IngressOptions): Ingress {
       // The consent is withdrawn once; a second withdrawal by the case's owner is the same fact.
       if (event.type === 'ParentalConsentWithdrawn' && withdrawal) {
         stats.duplicates++;
-        return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state, event.type) };
+        return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state, event) };
       }
       // The IdNr once: the same again is a duplicate; a different one only as an explicit correction.
       if (event.type === 'ChildIdNrAssigned') {
@@ -242,7 +242,7 @@ export function startIngress(options: IngressOptions): Ingress {
         }
         if (verdict.data === 'same' && idnrEntry) {
           stats.duplicates++;
-          return { ok: true, messageId: event.messageId, position: idnrEntry.position, duplicate: true, ...routingOf(state, event.type) };
+          return { ok: true, messageId: event.messageId, position: idnrEntry.position, duplicate: true, ...routingOf(state, event) };
         }
       }
       // A registration, and an IdNr (checked against the IdNrs known at `head`), meet the log at the revision they were checked at.
@@ -250,7 +250,7 @@ export function startIngress(options: IngressOptions): Ingress {
       try {
         const appended = await log.append(stream, [record], expected);
         stats.accepted++;
-        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false, ...routingOf(evolve(state, event), event.type) };
+        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false, ...routingOf(evolve(state, event), event) };
       } catch (error) {
         if (error instanceof DuplicateEventIdError) {
           const stored = await log.getByEventId(event.messageId);

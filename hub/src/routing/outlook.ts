@@ -20,11 +20,12 @@ const kindergeldStatus: Record<'no-child-idnr' | 'no-entitled-idnr' | 'no-child-
 };
 
 /**
- * One line per recipient role; empty while the case has no registration. `answering` is the
- * type of the submission answered: a correction's hand-off to an earlier recipient is a
- * correction, anything else's is the initial one.
+ * One line per recipient role; empty while the case has no registration. `correcting` names
+ * the roles whose hand-off the answered submission corrects (a Standesamt's correction: both
+ * earlier recipients; a Meldebehörde's IdNr correction: the Familienkasse); anything else's
+ * hand-off is the initial one.
  */
-export function outlookOf(state: CaseState, table: RoutingTable | undefined, answering?: string): HandOffOutlook[] {
+export function outlookOf(state: CaseState, table: RoutingTable | undefined, correcting: readonly HandOffOutlook['role'][] = []): HandOffOutlook[] {
   const registration = state.registration;
   if (!registration) return [];
   const resolved = table ? resolveRecipients(table, registration) : {};
@@ -35,7 +36,7 @@ export function outlookOf(state: CaseState, table: RoutingTable | undefined, ans
       role,
       ...(recipient ? { dvdv: recipient.dvdv, name: recipient.name } : {}),
       status,
-      ...(status === 'scheduled' ? { kind: answering === 'BirthRegistrationCorrected' && state.delivered[role] ? ('correction' as const) : ('initial' as const) } : {}),
+      ...(status === 'scheduled' ? { kind: correcting.includes(role) && state.delivered[role] ? ('correction' as const) : ('initial' as const) } : {}),
     };
   };
   const egs = toElterngeldDataSet(registration);
@@ -44,4 +45,11 @@ export function outlookOf(state: CaseState, table: RoutingTable | undefined, ans
     line('elterngeldstelle', state.consentWithdrawn ? 'consent-withdrawn' : egs.success ? 'scheduled' : elterngeldStatus[egs.reason]),
     line('familienkasse', fk.success ? 'scheduled' : kindergeldStatus[fk.reason]),
   ];
+}
+
+/** The roles whose earlier hand-off a submission corrects. */
+export function correctedRoles(event: { type: string; data: unknown }): HandOffOutlook['role'][] {
+  if (event.type === 'BirthRegistrationCorrected') return ['elterngeldstelle', 'familienkasse'];
+  if (event.type === 'ChildIdNrAssigned' && (event.data as { correction?: unknown }).correction !== undefined) return ['familienkasse'];
+  return [];
 }
