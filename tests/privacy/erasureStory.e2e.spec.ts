@@ -141,6 +141,9 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
     // Each agency confirmed the erasure with a signed receipt in the log.
     await waitFor(() => x.log().filter((r) => /Erasure/.test(r.type) && r.type !== 'ErasureNoticeScheduled').length >= 2, 'both agencies confirmed the erasure', 90_000);
 
+    // The 410 names each recipient's confirmation.
+    await waitFor(async () => (String((await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, hubIdentity())).json['detail']).match(/confirmed on/g) ?? []).length === 2, 'both confirmations in the answer', 30_000);
+
     // 2. On the stopped hub's data directory.
     await x.hub.kill('SIGTERM');
     const offline = await runElfe(['erase', '--register', keys.stopped, '--data', x.hubDir, '--json'], { timeoutMs: 60_000 });

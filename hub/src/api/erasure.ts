@@ -24,7 +24,9 @@ export interface Problem {
   readonly detail?: string;
 }
 
-const gone = (row: ErasedRow): Problem => ({ status: 410, title: 'erased', detail: `this birth case was erased on ${row.erasedAt}; reason: ${row.reason}` });
+const told = (row: ErasedRow) =>
+  row.recipients.length === 0 ? '' : `; recipients told: ${row.recipients.map((r) => `${r.recipient} ${r.confirmedAt ? `confirmed on ${r.confirmedAt}` : 'not confirmed yet'}`).join(', ')}`;
+const gone = (row: ErasedRow): Problem => ({ status: 410, title: 'erased', detail: `this birth case was erased on ${row.erasedAt}; reason: ${row.reason}${told(row)}` });
 
 /**
  * The 410 answer for an id of an erased case (the case id, an entry's or delivery's id, or its

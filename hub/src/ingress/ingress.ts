@@ -29,6 +29,7 @@ import {
   type SubmissionReply,
   type Verifier,
 } from '../../../contracts/index.ts';
+import { CaseErasedError } from '../log/caseLog.ts';
 import { fromRecord } from '../log/records.ts';
 import { evolve, initialState, type CaseState } from '../routing/birthCase.ts';
 import { correctedRoles, outlookOf } from '../routing/outlook.ts';
@@ -279,7 +280,11 @@ export function startIngress(options: IngressOptions): Ingress {
     try {
       reply = await handle(m.data);
     } catch (error) {
-      reply = refusal('unavailable', `the hub could not record the submission: ${(error as Error).message}`);
+      // A case erased while its submission was in flight is gone, not busy: the same answer as after.
+      reply =
+        error instanceof CaseErasedError
+          ? refusal('unknown-case', 'this birth case was erased')
+          : refusal('unavailable', `the hub could not record the submission: ${(error as Error).message}`);
     }
     if (!reply.ok) stats.refused++;
     answer(m, reply);

@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS erased (case_id TEXT PRIMARY KEY, erased_at TEXT NOT 
 CREATE TABLE IF NOT EXISTS protocol (idnr_hash BLOB NOT NULL, case_id TEXT NOT NULL, recipient TEXT NOT NULL, recipient_name TEXT NOT NULL, sender TEXT NOT NULL,
   at TEXT NOT NULL, legal_basis TEXT NOT NULL, purpose TEXT NOT NULL, data_set TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS protocol_person ON protocol (idnr_hash);
+CREATE TABLE IF NOT EXISTS erasure_notices (notice_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, recipient TEXT NOT NULL, told_at TEXT, confirmed_at TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS erasure_notices_case ON erasure_notices (case_id);
 `;
 
 /** What the § 9 IDNrG protocol keeps of a hand-off of an erased case: who, when, why, which category; nothing of the data. */
@@ -60,6 +62,8 @@ export interface ErasedRow {
   readonly caseId: string;
   readonly erasedAt: string;
   readonly reason: string;
+  /** Each recipient told of the erasure, and when it confirmed (null while it has not). */
+  readonly recipients: readonly { readonly recipient: string; readonly toldAt: string | null; readonly confirmedAt: string | null }[];
 }
 
 const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
@@ -111,7 +115,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
   const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const version = (metaGet.get('schema') as { value: string } | undefined)?.value;
   if (version !== undefined && version !== schemaVersion) {
-    for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'meta']) db.exec(`DELETE FROM ${t}`);
+    for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'meta']) db.exec(`DELETE FROM ${t}`);
   }
   // A file written before erasures were projected may hold erased cases' rows: rebuilt from the log.
   if (version === '1') for (const t of ['erased', 'protocol']) db.exec(`DELETE FROM ${t}`);
@@ -150,6 +154,9 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
     dropPersons: db.prepare('DELETE FROM persons WHERE case_id = ?'),
     dropCase: db.prepare('DELETE FROM cases WHERE case_id = ?'),
     erasedCase: db.prepare('SELECT case_id AS caseId, erased_at AS erasedAt, reason FROM erased WHERE case_id = ?'),
+    noticeTold: db.prepare('INSERT INTO erasure_notices (notice_id, case_id, recipient, told_at) VALUES (?, ?, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET told_at = COALESCE(told_at, excluded.told_at)'),
+    noticeConfirmed: db.prepare('INSERT INTO erasure_notices (notice_id, case_id, recipient, confirmed_at) VALUES (?, ?, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET confirmed_at = COALESCE(confirmed_at, excluded.confirmed_at)'),
+    noticesOf: db.prepare('SELECT recipient, told_at AS toldAt, confirmed_at AS confirmedAt FROM erasure_notices WHERE case_id = ? ORDER BY recipient'),
     protocolOfPerson: db.prepare(`SELECT case_id AS caseId, recipient, recipient_name AS recipientName, sender, at, legal_basis AS legalBasis, purpose, data_set AS dataSet
       FROM protocol WHERE idnr_hash = ? ORDER BY at`),
   };
@@ -220,6 +227,14 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
         s.id.run(f.messageId, 'erased', f.caseId, null, f.position, 'CaseErased');
         return;
       }
+      case 'erasure-notice':
+        s.noticeTold.run(f.noticeId, f.caseId, f.recipient, f.at);
+        s.id.run(f.messageId, 'erased', f.caseId, null, f.position, 'ErasureNoticeScheduled');
+        return;
+      case 'erasure-confirmed':
+        s.noticeConfirmed.run(f.noticeId, f.caseId, f.recipient, f.at);
+        s.id.run(f.messageId, 'erased', f.caseId, null, f.position, 'ErasureConfirmed');
+        return;
     }
   };
   const applyBatch = db.transaction((facts: readonly ReadFact[], next: number) => {
@@ -239,7 +254,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
     },
     reset() {
       db.transaction(() => {
-        for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints']) db.exec(`DELETE FROM ${t}`);
+        for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices']) db.exec(`DELETE FROM ${t}`);
         metaSet.run('position', '0');
       })();
       position = 0;
@@ -285,7 +300,10 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
            (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters`,
         )
         .get() as { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number },
-    erasedCase: (caseId) => s.erasedCase.get(caseId) as ErasedRow | undefined,
+    erasedCase: (caseId) => {
+      const row = s.erasedCase.get(caseId) as Omit<ErasedRow, 'recipients'> | undefined;
+      return row && { ...row, recipients: s.noticesOf.all(caseId) as ErasedRow['recipients'] };
+    },
     protocolOfPerson: (idnr) => s.protocolOfPerson.all(hash(idnr)) as ProtocolRow[],
     close: () => db.close(),
   };

@@ -57,7 +57,7 @@ describe('the read side and an erased case', () => {
     expect(store.lookUp(registerKey)).toBeUndefined();
     // Its other ids answer as erased (410 at the API), the erasure itself is kept.
     expect(store.lookUp(egs)).toMatchObject({ kind: 'erased', caseId });
-    expect(store.erasedCase(caseId)).toEqual({ caseId, erasedAt, reason: 'Art. 17 DSGVO' });
+    expect(store.erasedCase(caseId)).toEqual({ caseId, erasedAt, reason: 'Art. 17 DSGVO', recipients: [] });
     // What the protocol keeps, and nothing more: who received which category, when, on which basis.
     const protocol = store.protocolOfPerson(childIdNr);
     expect(protocol.map((p) => Object.keys(p).sort())).toEqual([
