@@ -18,6 +18,7 @@ import {
   type DetachedSignature,
   encryptPayload,
   hubDerivedUuid,
+  receivedHashOf,
   toBirthRegistered,
   type BirthRegistrationCorrected,
   type DeliveryAcknowledged,
@@ -197,7 +198,7 @@ export async function buildHistory(exchange: Exchange, options: HistoryOptions):
     // As the receipt processor logs each agency's signed acknowledgement.
     await Promise.all(
       scheduled.map(async (d) => {
-        const receipt = { deliveryId: d.data.deliveryId, recipient: d.data.recipient.dvdv, status: 'acknowledged', receivedHash: d.data.payloadHash, receivedAt: now() } satisfies Receipt;
+        const receipt = { deliveryId: d.data.deliveryId, recipient: d.data.recipient.dvdv, status: 'acknowledged', receivedHash: receivedHashOf(d.data)!, receivedAt: now() } satisfies Receipt;
         const signature = signers.get(receipt.recipient)!.sign(receipt);
         const kept = await keep(signature);
         const answer: DeliveryAcknowledged = {

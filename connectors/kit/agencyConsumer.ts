@@ -1,8 +1,9 @@
 // The loop every agency connector runs: a durable pull consumer on its own delivery subject;
-// each delivery is checked (hub signature, addressed to us, payload hash), handed to the
-// agency's system once (idempotent on delivery id), answered with a signed receipt carrying
-// the hash of exactly what was received, and only then acknowledged. A crash at any point
-// leads to a redelivery that finds the earlier work and re-sends the same receipt.
+// each delivery is checked (hub signature, addressed to us, a clear payload's hash), handed to
+// the agency's system once (idempotent on delivery id), answered with a signed receipt carrying
+// the hash of exactly what was received (of the JWE as received, never of its plaintext), and
+// only then acknowledged. A crash at any point leads to a redelivery that finds the earlier
+// work and re-sends the same receipt.
 //
 // An erasure notice (the hub erased a case this agency received deliveries of) arrives the
 // same way, checked the same way (hub role and hub address, addressed to us), and is carried
@@ -24,6 +25,7 @@ import {
   deliveryStream,
   deliverySubject,
   receiptSubject,
+  receivedHashOf,
   ErasureReceiptSchema,
   ReceiptSchema,
   SignedDeliverySchema,
@@ -136,10 +138,16 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       if (opened.success) correction = { corrects: correction.corrects, reason: opened.data };
       else refusal = { ok: false, reasonCode: opened.error.code, reason: `the correction's reason: ${opened.error.message}` };
     }
-    const receivedHash = canonicalHash(plaintext ?? null);
+    // What was received: the JWE as it came (its hash says nothing about the plaintext; the
+    // hub's signature and the JWE's tag protect it), or a clear payload checked against its hash.
+    const receivedHash = delivery.payloadJwe !== undefined ? receivedHashOf(delivery)! : canonicalHash(plaintext ?? null);
+    const mismatch =
+      (delivery.payloadJwe === undefined && receivedHash !== delivery.payloadHash) ||
+      // An older delivery that still names the plaintext's hash beside its JWE: checked too.
+      (delivery.payloadJwe !== undefined && delivery.payloadHash !== undefined && !refusal && canonicalHash(plaintext ?? null) !== delivery.payloadHash);
     const outcome: HandlerOutcome =
       refusal ??
-      (receivedHash !== delivery.payloadHash
+      (mismatch
         ? { ok: false, reasonCode: 'hash-mismatch', reason: 'payload does not match its hash' }
         : await options.handle({ ...delivery, payload: plaintext as Delivery['payload'], ...(correction ? { correction } : {}) }));
     const receipt: Receipt = ReceiptSchema.parse({

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateSigner, certificateVerifier, keySetVerifier, receiptSubject, type Signer, type Verifier } from '../../contracts/index.ts';
+import { certificateSigner, certificateVerifier, keySetVerifier, receiptSubject, receivedHashOf, type Signer, type Verifier } from '../../contracts/index.ts';
 import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
 import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
@@ -59,7 +59,9 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     await until(() => scheduler.stats.scheduled === 1);
     await scheduler.stop();
     const scheduled = (await collect(log.readAll())).find((e) => e.type === 'DeliveryScheduled')!;
-    return (scheduled.data as { data: { deliveryId: string; payloadHash: string } }).data;
+    const data = (scheduled.data as { data: { deliveryId: string; payloadHash: string; payloadJwe?: string } }).data;
+    // What a receipt names: the JWE's hash when the payload is encrypted, else the payload hash.
+    return { deliveryId: data.deliveryId, receivedHash: receivedHashOf(data)! };
   }
   const publish = (receipt: object, signer: Signer) => jetstream(nc).publish(receiptSubject('egs:11000000'), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }));
   const finals = async (log: SqliteEventStore) => (await collect(log.readAll())).filter((e) => e.type === 'DeliveryAcknowledged' || e.type === 'DeliveryRejected');
@@ -67,9 +69,9 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
 
   it('logs the first final answer only; a contradicting later receipt is a security event', async () => {
     const log = createMemoryEventStore();
-    const { deliveryId, payloadHash } = await scheduledDelivery(log, 'F1');
+    const { deliveryId, receivedHash } = await scheduledDelivery(log, 'F1');
     const receipts = await startReceiptProcessor({ nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
-    const base = { deliveryId, recipient: 'egs:11000000', receivedHash: payloadHash, receivedAt: new Date().toISOString() };
+    const base = { deliveryId, recipient: 'egs:11000000', receivedHash, receivedAt: new Date().toISOString() };
     await publish({ ...base, status: 'acknowledged' }, agency);
     await publish({ ...base, status: 'acknowledged' }, agency); // a redelivery: ignored quietly
     await publish({ ...base, status: 'rejected', reasonCode: 'no-application', reason: 'changed our mind' }, agency);
@@ -83,9 +85,9 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
 
   it('does not log a new rejection per reason code', async () => {
     const log = createMemoryEventStore();
-    const { deliveryId, payloadHash } = await scheduledDelivery(log, 'F2');
+    const { deliveryId, receivedHash } = await scheduledDelivery(log, 'F2');
     const receipts = await startReceiptProcessor({ nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
-    const base = { deliveryId, recipient: 'egs:11000000', receivedHash: payloadHash, receivedAt: new Date().toISOString(), status: 'rejected' };
+    const base = { deliveryId, recipient: 'egs:11000000', receivedHash, receivedAt: new Date().toISOString(), status: 'rejected' };
     await publish({ ...base, reasonCode: 'a', reason: 'first' }, agency);
     await publish({ ...base, reasonCode: 'b', reason: 'second' }, agency);
     await publish({ ...base, reasonCode: 'c', reason: 'third' }, agency);
@@ -104,8 +106,8 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     const signer = certificateSigner(shortLived.privateKey, shortLived.certificatePem);
     const verifier: Verifier = certificateVerifier({ caCertificatePem: caCertificate(pki), revokedSerials: revocationSource(pki) });
     const log = createMemoryEventStore();
-    const { deliveryId, payloadHash } = await scheduledDelivery(log, 'F3', new X509Certificate(shortLived.certificatePem));
-    const receipt = { deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: payloadHash, receivedAt: new Date().toISOString() };
+    const { deliveryId, receivedHash } = await scheduledDelivery(log, 'F3', new X509Certificate(shortLived.certificatePem));
+    const receipt = { deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash, receivedAt: new Date().toISOString() };
     await publish(receipt, signer); // received while the certificate is valid
     const notAfter = Date.parse(new X509Certificate(shortLived.certificatePem).validTo);
     await until(() => Date.now() > notAfter + 200);
@@ -132,9 +134,9 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     }
     await until(() => scheduler.stats.scheduled === 2);
     await scheduler.stop();
-    const [early, late] = (await collect(log.readAll())).filter((e) => e.type === 'DeliveryScheduled').map((e) => (e.data as { data: { deliveryId: string; payloadHash: string } }).data);
+    const [early, late] = (await collect(log.readAll())).filter((e) => e.type === 'DeliveryScheduled').map((e) => (e.data as { data: { deliveryId: string; payloadHash: string; payloadJwe?: string } }).data);
     if (!early || !late) throw new Error('two deliveries expected');
-    const receiptOf = (d: { deliveryId: string; payloadHash: string }) => ({ deliveryId: d.deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: d.payloadHash, receivedAt: new Date().toISOString() });
+    const receiptOf = (d: { deliveryId: string; payloadHash: string; payloadJwe?: string }) => ({ deliveryId: d.deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: receivedHashOf(d), receivedAt: new Date().toISOString() });
     await publish(receiptOf(early), signer); // received while the certificate is good
     // CRL dates have whole seconds: revoke in a later second than the first receipt's.
     const receivedEarly = Date.now();

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { hubDerivedUuid, receiptSubject, SubmissionReplySchema, type SubmissionReply } from '../../contracts/index.ts';
+import { hubDerivedUuid, receiptSubject, receivedHashOf, SubmissionReplySchema, type SubmissionReply } from '../../contracts/index.ts';
 import { childIdNr, corrected, registered, withdrawn } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import {
@@ -231,9 +231,10 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
       const b = birthOf('04011000', eintragsnummer);
       expect(codeOf(await submit(bremen, asProducer(registered(b), P(BREMEN)), P(BREMEN).signer))).toBe('ok');
       await waitFor(() => rowsOf(caseStream(b)).some((r) => r.type === 'DeliveryScheduled'), `delivery of ${eintragsnummer} scheduled`);
-      const scheduled = rowsOf(caseStream(b)).find((r) => r.type === 'DeliveryScheduled')!.event.data as { deliveryId: string; payloadHash: string; recipient: { dvdv: string } };
+      const scheduled = rowsOf(caseStream(b)).find((r) => r.type === 'DeliveryScheduled')!.event.data as { deliveryId: string; payloadHash: string; payloadJwe?: string; recipient: { dvdv: string } };
       expect(scheduled.recipient.dvdv).toBe('egs:04011000');
-      return scheduled;
+      // A receipt names the hash of what was received: the JWE's, when the payload is one.
+      return { ...scheduled, receivedHash: receivedHashOf(scheduled)! };
     };
     const publish = (receipt: object) => js.publish(receiptSubject(agency.dvdv), JSON.stringify({ payload: receipt, signature: agency.signer.sign(receipt) }));
     const finals = (deliveryId: string) => ex.log().filter((r) => (r.type === 'DeliveryAcknowledged' || r.type === 'DeliveryRejected') && (r.event.data as { deliveryId?: string }).deliveryId === deliveryId);
@@ -241,13 +242,13 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
 
     // Acknowledge, then reject the same delivery (twice, with different codes).
     const first = await deliveryOf('A8-1');
-    const base1 = { deliveryId: first.deliveryId, recipient: agency.dvdv, receivedHash: first.payloadHash, receivedAt: new Date().toISOString() };
+    const base1 = { deliveryId: first.deliveryId, recipient: agency.dvdv, receivedHash: first.receivedHash, receivedAt: new Date().toISOString() };
     await publish({ ...base1, status: 'acknowledged' });
     await publish({ ...base1, status: 'rejected', reasonCode: 'no-application', reason: 'changed our mind' });
     await publish({ ...base1, status: 'rejected', reasonCode: 'other', reason: 'and again' });
     // Reject a second delivery under several reason codes, then acknowledge it.
     const second = await deliveryOf('A8-2');
-    const base2 = { deliveryId: second.deliveryId, recipient: agency.dvdv, receivedHash: second.payloadHash, receivedAt: new Date().toISOString(), status: 'rejected' };
+    const base2 = { deliveryId: second.deliveryId, recipient: agency.dvdv, receivedHash: second.receivedHash, receivedAt: new Date().toISOString(), status: 'rejected' };
     for (const code of ['a', 'b', 'c', 'd']) await publish({ ...base2, reasonCode: code, reason: `reason ${code}` });
     await publish({ ...base2, status: 'acknowledged' });
     await waitFor(() => securitySince(before).filter((s) => s.security.code === 'receipt-contradiction').length >= 6, 'every contradiction judged');

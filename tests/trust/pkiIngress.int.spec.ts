@@ -10,6 +10,7 @@ import {
   certificateSigner,
   certificateVerifier,
   receiptSubject,
+  receivedHashOf,
   SubmissionReplySchema,
   type Signer,
 } from '../../contracts/index.ts';
@@ -106,7 +107,9 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
     expect(payloadJwe).toBeDefined();
     const js = jetstream(nc);
     const receipts = await startReceiptProcessor({ nc, js, jsm: await jetstreamManager(nc), log, verifier });
-    const receipt = { deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: payloadHash, receivedAt: new Date().toISOString() };
+    // The receipt names the JWE's hash, never the plaintext's.
+    expect(receivedHashOf({ payloadJwe, payloadHash })).not.toBe(payloadHash);
+    const receipt = { deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: receivedHashOf({ payloadJwe, payloadHash }), receivedAt: new Date().toISOString() };
     const publish = (body: unknown) => js.publish(receiptSubject('egs:11000000'), JSON.stringify(body));
     await publish({ payload: receipt, signature: signerOf(other).sign(receipt) }); // someone else's certificate
     const altered = { ...receipt, receivedHash: '0'.repeat(64) };

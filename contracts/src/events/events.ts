@@ -108,7 +108,11 @@ export const DeliveryScheduledSchema = event(
       payload: DeliveryPayloadSchema.optional(),
       /** The same data set as a JWE (RFC 7516) encrypted to the recipient's certificate key. */
       payloadJwe: jweCompact.optional(),
-      /** SHA-256 of the canonical bytes of the plaintext payload; receipts must repeat it. */
+      /**
+       * SHA-256 of the canonical bytes of the plaintext payload, kept in the sealed log only. A
+       * receipt repeats it for a clear payload; for a JWE it carries the JWE's hash instead,
+       * and the relay does not put it on the wire (`receivedHashOf`).
+       */
       payloadHash: sha256Hex,
       /** A correction: the delivery it corrects and why (absent in logs written before it existed). */
       correction: DeliveryCorrectionSchema.optional(),
@@ -125,7 +129,11 @@ export const DeliveryScheduledSchema = event(
 const receiptFields = {
   deliveryId: z.uuid(),
   recipient: DvdvAddressSchema,
-  /** SHA-256 of the canonical bytes of exactly what the agency received. */
+  /**
+   * SHA-256 of exactly what the agency received: the JWE compact string when the payload was
+   * one (entries logged before this was so carry the plaintext's canonical hash), else the
+   * canonical bytes of the clear payload.
+   */
   receivedHash: sha256Hex,
   receivedAt: TimestampSchema,
 };

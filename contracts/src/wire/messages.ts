@@ -12,7 +12,7 @@ import { DvdvAddressSchema, GeburtenregisterKeySchema } from '../identifiers/reg
 import { TimestampSchema } from '../envelope.ts';
 import { DeliveryPayloadSchema } from '../events/dataSets.ts';
 import { signedSchema } from './signing.ts';
-import { deterministicUuid } from '../hashing.ts';
+import { deterministicUuid, sha256Hex as sha256HexOf } from '../hashing.ts';
 
 /**
  * The hub's own id namespace. Ids the hub derives (deliveries, receipts, dead letters,
@@ -152,7 +152,13 @@ export const DeliverySchema = z
     payload: DeliveryPayloadSchema.optional(),
     /** The payload as a JWE for the recipient's certificate key, when payloads are confidential. */
     payloadJwe: DeliveryScheduledSchema.shape.data.shape.payloadJwe,
-    payloadHash: sha256Hex,
+    /**
+     * SHA-256 of the canonical bytes of a clear `payload`, which it travels with. Never beside a
+     * JWE: deliveries sit in JetStream, and the hash of a plaintext data set confirms a guessed
+     * one (a name and a birth date); the hub's signature over the delivery and the JWE's
+     * AES-GCM tag protect the ciphertext. Accepted beside a JWE for old messages only.
+     */
+    payloadHash: sha256Hex.optional(),
     /**
      * A correction: the delivery it corrects (in clear: an id, no personal data) and the
      * Standesamt's reason, as a JWE for the same recipient whenever the payload is one.
@@ -164,12 +170,24 @@ export const DeliverySchema = z
   })
   .strict()
   .refine((d) => (d.payload === undefined) !== (d.payloadJwe === undefined), 'exactly one of payload and payloadJwe')
+  .refine((d) => d.payload === undefined || d.payloadHash !== undefined, { message: 'a clear payload travels with its hash', path: ['payloadHash'] })
   .refine((d) => d.correction === undefined || d.kind === 'correction', { message: 'only a correction names a corrected delivery', path: ['correction'] })
   .refine((d) => d.correction === undefined || (d.payloadJwe === undefined) === (d.correction.reasonJwe === undefined), {
     message: 'the reason is encrypted exactly when the payload is',
     path: ['correction'],
   });
 export type Delivery = z.infer<typeof DeliverySchema>;
+
+/**
+ * What a receipt's `receivedHash` is for a delivery: for a JWE payload, SHA-256 of the JWE
+ * compact string exactly as received (ciphertext under a random content key: it says nothing
+ * about the plaintext, and a known data set cannot be confirmed from it); for a clear payload,
+ * the canonical hash of the payload (its `payloadHash`). The agency computes it from what it
+ * received; the hub from the scheduled delivery in its sealed log.
+ */
+export function receivedHashOf(delivery: { readonly payloadJwe?: string | undefined; readonly payloadHash?: string | undefined }): string | undefined {
+  return delivery.payloadJwe !== undefined ? sha256HexOf(delivery.payloadJwe) : delivery.payloadHash;
+}
 export const SignedDeliverySchema = signedSchema(DeliverySchema);
 
 /** An agency's receipt for a delivery (signed by the agency). */
@@ -178,7 +196,10 @@ export const ReceiptSchema = z
     deliveryId: z.uuid(),
     recipient: DvdvAddressSchema,
     status: z.enum(['acknowledged', 'rejected']),
-    /** SHA-256 of the canonical bytes of exactly the payload received. */
+    /**
+     * SHA-256 of exactly what was received (`receivedHashOf`): of the JWE compact string when the
+     * payload came encrypted, of the payload's canonical bytes when it came in clear.
+     */
     receivedHash: sha256Hex,
     receivedAt: TimestampSchema,
     reasonCode: z.string().min(1).max(50).optional(),

@@ -221,7 +221,17 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     },
     onRetryFailed: (error) => logger.error({ event: 'delivery.release-failed', error: error.message }, 'asking again for a held-back delivery failed'),
   });
-  const relay = await startRelay({ js, jsm, log: caseLog, signer: trust.signer, positionFile: path.join(dataDir, 'relay.position') });
+  const relay = await startRelay({
+    js,
+    jsm,
+    log: caseLog,
+    signer: trust.signer,
+    positionFile: path.join(dataDir, 'relay.position'),
+    // An erased case's deliveries leave the stream too: ids and counts, nothing personal.
+    onPurged: (r) => say('relay.erased-deliveries-purged', { caseId: r.caseId, recipient: r.recipient, deliveryIds: r.deliveryIds, deleted: r.deleted, gone: r.gone, ...(r.skipped ? { skipped: r.skipped } : {}) }),
+    onPurgeFailed: (f) =>
+      logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
+  });
   const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
   const retention: Retention = startRetention(caseLog, {
     afterLastHandoffDays: config.retention.afterLastHandoffDays,

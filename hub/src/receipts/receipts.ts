@@ -1,9 +1,10 @@
 // Receipts: agencies publish signed receipts carrying the hash of exactly what they received.
 // The hub verifies each as of when JetStream stored it (signature, certificate validity and
 // revocation at receipt time, not after a backlog), checks signer = the delivery's recipient
-// and hash = the scheduled payload hash, and appends one final answer per delivery:
-// `DeliveryAcknowledged` or `DeliveryRejected`, whichever came first. A redelivered receipt
-// with the same answer changes nothing; a later contradicting one is a security event.
+// and hash = what was delivered (the JWE's hash, or a clear payload's hash), and appends one
+// final answer per delivery: `DeliveryAcknowledged` or `DeliveryRejected`, whichever came
+// first. A redelivered receipt with the same answer changes nothing; a later contradicting one
+// is a security event.
 // Deliveries that exceed the redelivery limit become `DeliveryDeadLettered`, from JetStream's
 // advisories. An erasure receipt (a recipient confirms it removed an erased case's
 // deliveries) is accepted only from the notice's recipient and logged once as
@@ -13,6 +14,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   hubDerivedUuid,
   receiptStream,
+  receivedHashOf,
   deliveryStream as deliveryJsStream,
   SignedErasureReceiptSchema,
   SignedReceiptSchema,
@@ -173,7 +175,9 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     // One final answer per delivery, whatever it is: one id for both.
     const messageId = hubDerivedUuid('receipt', receipt.deliveryId);
     let answer: FinalAnswer;
-    if (receipt.status === 'acknowledged' && receipt.receivedHash === scheduled.data.payloadHash) {
+    // What the agency must have received: the JWE's hash for an encrypted payload (the
+    // plaintext's hash stays in the sealed log), the payload hash for a clear one.
+    if (receipt.status === 'acknowledged' && receipt.receivedHash === receivedHashOf(scheduled.data)) {
       answer = { ...envelope(messageId, now(), correlationId), type: 'DeliveryAcknowledged', data: { ...base, ...(receipt.agencyReference ? { agencyReference: receipt.agencyReference } : {}) } };
     } else {
       // The agency rejected it, or acknowledged something other than what was sent.

@@ -8,12 +8,16 @@
 // crash re-publishes at most what was in flight: JetStream's duplicate window absorbs the
 // overlap, and connectors act once per delivery id even beyond it. It never skips: while NATS
 // is away it retries.
+// At a `CaseErased`, once everything before it is stored, the relay deletes the erased case's
+// delivery messages from the stream (purge.ts): reported when done, reported as a failure
+// (error level) when it could not after a few attempts; a replay finds them gone.
 import { headers } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { deliveryStream, deliverySubject, type Delivery, type ErasureNotice, type Signer } from '../../../contracts/index.ts';
+import { deliveryStream, deliverySubject, type CaseErased, type Delivery, type ErasureNotice, type Signer } from '../../../contracts/index.ts';
 import type { EventStore, Subscription } from '../log/eventStore.ts';
 import { fromRecord } from '../log/records.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
+import { purgeErasedDeliveries, type PurgeReport } from './purge.ts';
 
 export const logPositionHeader = 'Elfe-Log-Position';
 
@@ -27,10 +31,16 @@ export interface RelayOptions {
   readonly inFlight?: number;
   /** Where the relay keeps its durable position; without it, it resumes after the stream's newest message (sound only for `inFlight: 1`). */
   readonly positionFile?: string;
+  /** Told what was deleted from the stream for an erased case, per recipient (ids and counts). */
+  readonly onPurged?: (report: PurgeReport) => void;
+  /** Told when an erased case's deliveries could not be deleted from the stream (default: stderr). */
+  readonly onPurgeFailed?: (failure: { caseId: string; deliveryIds: readonly string[]; error: Error }) => void;
+  /** Attempts at deleting an erased case's deliveries before it is reported as failed (default 5). */
+  readonly purgeAttempts?: number;
 }
 
 export interface Relay {
-  readonly stats: { published: number; duplicates: number; resumedFrom: number; position: number };
+  readonly stats: { published: number; duplicates: number; resumedFrom: number; position: number; purged: number; purgeFailures: number };
   stop(): Promise<void>;
 }
 
@@ -48,7 +58,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const retryMs = options.retryMs ?? 250;
   const window = options.positionFile ? Math.max(1, options.inFlight ?? 128) : 1;
   const from = readPositionFile(options.positionFile) ?? (await resumePosition(jsm));
-  const stats = { published: 0, duplicates: 0, resumedFrom: from, position: from };
+  const stats = { published: 0, duplicates: 0, resumedFrom: from, position: from, purged: 0, purgeFailures: 0 };
+  const onPurgeFailed =
+    options.onPurgeFailed ??
+    ((f: { caseId: string; deliveryIds: readonly string[]; error: Error }) => console.error(`relay: the deliveries ${f.deliveryIds.join(', ')} of erased case ${f.caseId} could not be deleted from the stream: ${f.error.message}`));
   let stopping = false;
   /** Log positions of deliveries published but not yet acknowledged, in increasing order. */
   const pending: number[] = [];
@@ -62,6 +75,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const done = (async () => {
     for await (const stored of subscription) {
       stats.position = stored.position + 1;
+      if (stored.type === 'CaseErased') {
+        const erased = fromRecord(stored);
+        if (erased?.type === 'CaseErased' && (erased.data.recipients?.length ?? 0) > 0) {
+          // Everything before it stored first: no delivery of the case is still on its way in.
+          await Promise.all(inFlight);
+          await purge(erased);
+          if (stopping) return;
+        }
+        seen = stored.position + 1;
+        save();
+        continue;
+      }
       if (stored.type !== 'DeliveryScheduled' && stored.type !== 'ErasureNoticeScheduled') {
         seen = stored.position + 1;
         save();
@@ -95,9 +120,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         kind: d.kind,
         legalBasis: d.legalBasis,
         purpose: d.purpose,
-        ...(d.payload ? { payload: d.payload } : {}),
+        // A JWE travels without the plaintext's hash (it would confirm a guessed data set from
+        // the stream): the hub's signature and the JWE's tag protect it. A clear payload keeps it.
         ...(d.payloadJwe ? { payloadJwe: d.payloadJwe } : {}),
-        payloadHash: d.payloadHash,
+        ...(d.payload ? { payload: d.payload, payloadHash: d.payloadHash } : {}),
         // The corrected delivery's id in clear; the reason as the log holds it (a JWE when the payload is one).
         ...(d.correction ? { correction: d.correction } : {}),
         logPosition: stored.position,
@@ -107,6 +133,29 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (!(await send(stored.position, d.recipient.dvdv, d.deliveryId, body))) return;
     }
   })();
+
+  /** Deletes an erased case's deliveries from the stream, with a few attempts; a failure is reported, never swallowed. */
+  async function purge(erased: CaseErased): Promise<void> {
+    const attempts = Math.max(1, options.purgeAttempts ?? 5);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const reports = await purgeErasedDeliveries(js, jsm, log, erased);
+        for (const report of reports) {
+          stats.purged += report.deleted;
+          options.onPurged?.(report);
+        }
+        return;
+      } catch (error) {
+        if (stopping) return;
+        if (attempt >= attempts) {
+          stats.purgeFailures++;
+          onPurgeFailed({ caseId: erased.data.caseId, deliveryIds: (erased.data.recipients ?? []).flatMap((r) => r.deliveryIds), error: error as Error });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, retryMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
 
   /** Publishes one signed message for `dvdv` (pipelined); false once the relay stops. */
   async function send(logPosition: number, dvdv: string, msgID: string, body: string): Promise<boolean> {
