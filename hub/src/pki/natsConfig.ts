@@ -130,7 +130,17 @@ export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string
  * (`natsNodeRouteUser`, see nodeCertificates.ts), the cluster's `authorization { user }`. A
  * certificate of any other role of the same CA (a Standesamt's, an agency's) cannot form a route.
  */
-export function natsClusterConfig(cluster: { name: string; listen: string; routes: readonly string[]; tls: { certFile: string; keyFile: string; caFile: string } }): string {
+export function natsClusterConfig(cluster: {
+  name: string;
+  listen: string;
+  routes: readonly string[];
+  tls: { certFile: string; keyFile: string; caFile: string };
+  /**
+   * SHA-256 (hex) of the public keys of the node certificates that may form routes now (valid,
+   * not revoked; `nodePins`); a revoked node's routes are closed on reload. Without it, any node certificate.
+   */
+  pinnedCerts?: readonly string[];
+}): string {
   return [
     'cluster {',
     `  name: ${quote(cluster.name)}`,
@@ -143,6 +153,7 @@ export function natsClusterConfig(cluster: { name: string; listen: string; route
     // accepting end takes it only if it maps to the node name below.
     '    verify_and_map: true',
     '    timeout: 5',
+    ...(cluster.pinnedCerts ? [`    pinned_certs: [${cluster.pinnedCerts.map(quote).join(', ')}]`] : []),
     '  }',
     `  authorization { user: ${quote(natsNodeRouteUser)}, timeout: 5 }`,
     `  routes: [${cluster.routes.map(quote).join(', ')}]`,

@@ -8,10 +8,10 @@
 // CA (a Standesamt's, an agency's, a TLS server's) cannot open a route. A node certificate has
 // no role and no DVDV address: it is no NATS client user and signs nothing.
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { altNames, ecdsaP256, hostNamePattern, partyNamePattern, x509 } from '../../../contracts/index.ts';
+import { altNames, ecdsaP256, hostNamePattern, normalizeSerial, partyNamePattern, x509 } from '../../../contracts/index.ts';
 import { withCa } from './pki.ts';
 import { appendIssuanceLog } from './register.ts';
 
@@ -43,6 +43,23 @@ export function isNodeCertificate(certificatePem: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The route pins of a cluster: SHA-256 (hex, as nats-server's `pinned_certs` wants it) of the
+ * public key of every node certificate in the CA's `issued/` that is valid now and not revoked.
+ */
+export function nodePins(issuedDir: string, revoked: ReadonlySet<string>, now = new Date()): string[] {
+  const pins: string[] = [];
+  for (const file of existsSync(issuedDir) ? readdirSync(issuedDir).filter((f) => f.endsWith('.cert.pem')).sort() : []) {
+    const text = readFileSync(path.join(issuedDir, file), 'utf8');
+    if (!isNodeCertificate(text)) continue;
+    const cert = new X509Certificate(text);
+    if (revoked.has(normalizeSerial(cert.serialNumber))) continue;
+    if (now.getTime() < Date.parse(cert.validFrom) || now.getTime() > Date.parse(cert.validTo)) continue;
+    pins.push(createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('hex'));
+  }
+  return pins;
 }
 
 /**

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createRequest, crlSource } from '../../../../connectors/kit/credentials.ts';
 import { crlChecks } from '../../../../connectors/kit/trust.ts';
 import { natsClusterConfig, natsSecurityConfig, type NatsPkiFiles } from '../../pki/natsConfig.ts';
-import { isNodeCertificate, signNodeRequest } from '../../pki/nodeCertificates.ts';
+import { isNodeCertificate, nodePins, signNodeRequest } from '../../pki/nodeCertificates.ts';
 import { caCertFileOf, crlFileOf } from '../../pki/pki.ts';
 import { freePort, startLocalNatsServer, type LocalNatsServer } from './natsServer.ts';
 
@@ -82,17 +82,19 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const identity = await nodeIdentity(options.caDir, dir, serverNames, name);
       // One node alone runs without a cluster block (JetStream standalone).
-      const cluster =
+      const cluster = (pinnedCerts: readonly string[]) =>
         count > 1
-          ? natsClusterConfig({ name: clusterName, listen: `127.0.0.1:${routePorts[i]!}`, routes: routePorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`), tls: { ...identity, caFile: pki.caCertFile } })
+          ? natsClusterConfig({ name: clusterName, listen: `127.0.0.1:${routePorts[i]!}`, routes: routePorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`), tls: { ...identity, caFile: pki.caCertFile }, pinnedCerts })
           : '';
-      const route = `log_file: ${JSON.stringify(path.join(dir, 'nats-server.log'))}\n${cluster}`;
+      const route = (pinnedCerts: readonly string[]) => `log_file: ${JSON.stringify(path.join(dir, 'nats-server.log'))}\n${cluster(pinnedCerts)}`;
       return { name, dir, identity, route, clientPort: clientPorts[i]!, routePort: routePorts[i]! };
     }),
   );
   // The users follow a checked CRL: an older or stale list is refused (logged at error level) and the last good one kept.
   const revocation = crlSource(pki.crlFile, readFileSync(pki.caCertFile, 'utf8'), crlChecks({ dir: path.resolve(options.dir), ...(options.crlGraceMs === undefined ? {} : { crlGraceMs: options.crlGraceMs }) }));
-  const configOf = (spec: (typeof specs)[number]) => `${natsSecurityConfig(pki, spec.identity, new Date(), revocation)}\n${spec.route}`;
+  // Routes only with the keys of node certificates that are valid and not revoked (none without a good CRL).
+  const pins = () => (revocation.unusable ? [] : nodePins(pki.issuedDir, revocation()));
+  const configOf = (spec: (typeof specs)[number]) => `${natsSecurityConfig(pki, spec.identity, new Date(), revocation)}\n${spec.route(pins())}`;
   const current = new Map(specs.map((s) => [s.name, configOf(s)]));
   const nodes: NatsClusterNode[] = [];
   try {
