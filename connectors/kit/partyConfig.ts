@@ -51,7 +51,17 @@ export class PartyConfigError extends Error {
   }
 }
 
-/** Reads and validates a party's configuration file; paths become absolute. */
+/**
+ * A configuration without its comments: JSON has none, so a configuration explains itself in
+ * keys named `"//"` (at any level), which are dropped before it is validated.
+ */
+export function withoutComments(json: unknown): unknown {
+  if (Array.isArray(json)) return json.map(withoutComments);
+  if (json === null || typeof json !== 'object') return json;
+  return Object.fromEntries(Object.entries(json).filter(([key]) => key !== '//').map(([key, value]) => [key, withoutComments(value)]));
+}
+
+/** Reads and validates a party's configuration file (`"//"` keys are comments); paths become absolute. */
 export function loadPartyConfig(file: string): PartyConfig {
   let json: unknown;
   try {
@@ -59,7 +69,7 @@ export function loadPartyConfig(file: string): PartyConfig {
   } catch (error) {
     throw new PartyConfigError(`cannot read configuration ${file}: ${(error as Error).message}`);
   }
-  const parsed = PartyConfigSchema.safeParse(json);
+  const parsed = PartyConfigSchema.safeParse(withoutComments(json));
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
     throw new PartyConfigError(`invalid configuration ${file}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);

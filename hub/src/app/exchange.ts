@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hubIdentity, hubIngressIdentity, type Role } from '../../../contracts/index.ts';
-import { createRequest } from '../../../connectors/kit/credentials.ts';
+import { createRequest, type RequestOptions } from '../../../connectors/kit/credentials.ts';
 import { parseConfig, type HubConfig } from '../config/config.ts';
 import { adoptCertificate, pkiInit, registerParty, signRequest } from '../pki/pki.ts';
 
@@ -56,6 +56,55 @@ export interface ProvisionOptions {
 }
 
 export const partyNameOf = (dvdv: string): string => dvdv.replace(':', '-');
+
+/** The server names of identities on one machine. */
+export const loopbackNames: readonly string[] = ['127.0.0.1', 'localhost'];
+
+/** One of the hub's identities: the subdirectory it lives in (relative to the hub's directory, `nats-server` its own) and its request. */
+export interface HubIdentityRequest {
+  readonly subdir: '.' | 'ingress' | 'api' | 'nats-server';
+  readonly request: RequestOptions;
+  /** Issued only with the CA's explicit hub-identity flag. */
+  readonly hubIdentity: boolean;
+  readonly purpose: string;
+}
+
+/**
+ * Every identity a working hub needs: its signing identity (`hub:elfe-hub`), its ingress
+ * responder (`hub:ingress`, which may only answer submissions), the API's TLS server identity
+ * and, when the hub runs its own nats-server, that server's TLS identity.
+ */
+export function hubIdentities(serverNames: readonly string[], options: { natsServer?: boolean } = {}): HubIdentityRequest[] {
+  return [
+    { subdir: '.', request: { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name }, hubIdentity: true, purpose: 'the hub: signs deliveries and log checkpoints, its NATS user' },
+    { subdir: 'ingress', request: { role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name }, hubIdentity: true, purpose: 'the ingress responder: may only answer submissions' },
+    { subdir: 'api', request: { name: 'elfe-hub api', serverNames, tlsServer: true }, hubIdentity: false, purpose: "the API's and dashboard's TLS server identity" },
+    ...(options.natsServer === false ? [] : [{ subdir: 'nats-server' as const, request: { name: 'nats-server', serverNames, tlsServer: true as const }, hubIdentity: false, purpose: "the hub's own nats-server's TLS server identity" }]),
+  ];
+}
+
+/** A party's configuration as the layout and `elfe init` write it: every setting with its value, defaults included. */
+export function partyConfigOf(
+  role: Role,
+  dvdv: string,
+  name: string,
+  context: { natsUrl: string; trust: { caCertFile: string; crlFile: string }; delivery?: HubConfig['delivery']; standesaemter?: HubConfig['standesaemter'] },
+): Record<string, unknown> {
+  const hubConfig = parseConfig({});
+  return {
+    role,
+    dvdv,
+    name,
+    dir: '.',
+    nats: { url: context.natsUrl },
+    trust: context.trust,
+    ...(role === 'elterngeldstelle' || role === 'familienkasse' ? { delivery: context.delivery ?? hubConfig.delivery } : {}),
+    ...(role === 'elterngeldstelle' ? { standesaemter: context.standesaemter ?? hubConfig.standesaemter } : {}),
+    // The submitting offices' settings, written out so that the operator sees them.
+    ...(role === 'standesamt' ? { watch: { pairWindowSeconds: 5, intervalMs: 1000 } } : {}),
+    ...(role === 'standesamt' || role === 'meldebehoerde' ? { outbox: { retentionHours: 24 }, clockSkewSeconds: 300 } : {}),
+  };
+}
 const defaultMeldebehoerde = { dvdv: 'mbh:demo', name: 'Meldebehörde (Demo)' };
 
 const writeJson = (file: string, value: unknown) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
@@ -93,12 +142,10 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
   if (!existsSync(path.join(caDir, 'ca.key.pem'))) await pkiInit(caDir);
 
   const hubConfig = parseConfig({ ...options.hub, dataDir: hubDir });
-  await enrol(caDir, hubDir, { role: 'hub', dvdv: hubIdentity.dvdv, name: hubIdentity.name }, { hubIdentity: true });
-  // The hub's second NATS identity: its ingress responder, which may only answer submissions.
-  await enrol(caDir, path.join(hubDir, 'ingress'), { role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name }, { hubIdentity: true });
-  await enrol(caDir, path.join(partiesDir, 'nats-server'), { name: 'nats-server', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
-  // The API's TLS server identity (a TLS-server certificate, no signing role).
-  await enrol(caDir, path.join(hubDir, 'api'), { name: 'elfe-hub api', serverNames: ['127.0.0.1', 'localhost'], tlsServer: true });
+  for (const identity of hubIdentities(loopbackNames)) {
+    const dir = identity.subdir === 'nats-server' ? path.join(partiesDir, 'nats-server') : path.join(hubDir, identity.subdir);
+    await enrol(caDir, dir, identity.request, { hubIdentity: identity.hubIdentity });
+  }
 
   const melde = options.meldebehoerde ?? defaultMeldebehoerde;
   const specs: PartySpec[] = [
@@ -114,21 +161,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
     const dir = path.join(partiesDir, spec.name);
     await enrol(caDir, dir, { role: spec.role, dvdv: spec.dvdv, name: spec.displayName });
     const configFile = path.join(dir, 'config.json');
-    if (!existsSync(configFile)) {
-      writeJson(configFile, {
-        role: spec.role,
-        dvdv: spec.dvdv,
-        name: spec.displayName,
-        dir: '.',
-        nats: { url: natsUrl },
-        trust,
-        ...(spec.role === 'elterngeldstelle' || spec.role === 'familienkasse' ? { delivery: hubConfig.delivery } : {}),
-        ...(spec.role === 'elterngeldstelle' ? { standesaemter: hubConfig.standesaemter } : {}),
-        // The submitting offices' settings, written out so that the operator sees them.
-        ...(spec.role === 'standesamt' ? { watch: { pairWindowSeconds: 5, intervalMs: 1000 } } : {}),
-        ...(spec.role === 'standesamt' || spec.role === 'meldebehoerde' ? { outbox: { retentionHours: 24 }, clockSkewSeconds: 300 } : {}),
-      });
-    }
+    if (!existsSync(configFile)) writeJson(configFile, partyConfigOf(spec.role, spec.dvdv, spec.displayName, { natsUrl, trust, delivery: hubConfig.delivery, standesaemter: hubConfig.standesaemter }));
     parties.push({ ...spec, dir, configFile });
   }
 

@@ -3,7 +3,8 @@
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { CrlError, RoleSchema, type Role } from '../../../contracts/index.ts';
+import { altNames, CrlError, RoleSchema, x509, type Role } from '../../../contracts/index.ts';
+import { NodeCertificateError, signNodeRequest } from '../pki/nodeCertificates.ts';
 import { createRequest, CredentialsError } from '../../../connectors/kit/credentials.ts';
 import { caCertificate, PkiError, pkiInit, pkiStatus, refreshCrl, registerOf, registerParty, reviewRequest, revoke, signRequest, type SigningReview } from '../pki/pki.ts';
 import { entryKey, verifyIssuanceLog, type RegisterEntry } from '../pki/register.ts';
@@ -18,7 +19,7 @@ async function guard(io: Io, run: () => number | Promise<number>): Promise<numbe
   try {
     return await run();
   } catch (error) {
-    if (error instanceof PkiError || error instanceof CredentialsError || error instanceof CrlError) {
+    if (error instanceof PkiError || error instanceof CredentialsError || error instanceof CrlError || error instanceof NodeCertificateError) {
       io.out(errorJson(error.code, error.message));
       return exitCode.invalidInput;
     }
@@ -112,7 +113,7 @@ async function confirm(question: string): Promise<boolean> {
 const sign: Command = {
   path: ['pki', 'sign'],
   summary: 'issue a certificate for a registered party\'s request: shows what it signs and asks (or --yes); the CA never sees the private key',
-  usage: 'elfe pki sign REQUEST.csr --dir CA_DIR [--days N] [--out FILE] [--replaces SERIAL] [--allow-hub-identity] [--yes] [--json]',
+  usage: 'elfe pki sign REQUEST.csr --dir CA_DIR [--days N] [--out FILE] [--replaces SERIAL] [--allow-hub-identity] [--nats-node] [--yes] [--json]',
   run: async (args, io) => {
     const { values, positionals } = parseCommandArgs(args, {
       dir: { type: 'string' },
@@ -120,6 +121,7 @@ const sign: Command = {
       out: { type: 'string' },
       replaces: { type: 'string' },
       'allow-hub-identity': { type: 'boolean' },
+      'nats-node': { type: 'boolean' },
       yes: { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -129,6 +131,7 @@ const sign: Command = {
       const days = daysOption(values.days);
       const dir = pkiDirOf(values.dir);
       const csrPem = readFileSync(csrFile, 'utf8');
+      if (values['nats-node']) return signNode(io, dir, csrFile, csrPem, { ...(days ? { days } : {}), out: values.out, yes: values.yes === true, json: values.json === true });
       const options = { ...(days ? { days } : {}), ...(values.replaces ? { replaces: values.replaces } : {}), ...(values['allow-hub-identity'] ? { allowHubIdentity: true } : {}) };
       const preview = await reviewRequest(dir, csrPem, options);
       if (preview.hubIdentity) io.err(`WARNING: --allow-hub-identity: this certificate makes its holder the hub (${preview.dvdv}), with the hub's NATS rights and signature`);
@@ -149,6 +152,37 @@ const sign: Command = {
     });
   },
 };
+
+/**
+ * A NATS node's request (`elfe init nats-node`): a node certificate, the only kind that may
+ * form cluster routes (no role, no address; see nodeCertificates.ts). Shown and confirmed like
+ * every signature.
+ */
+async function signNode(io: Io, dir: string, csrFile: string, csrPem: string, options: { days?: number; out: string | undefined; yes: boolean; json: boolean }): Promise<number> {
+  let names: string[] = [];
+  let subject = '';
+  try {
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    subject = csr.subject;
+    const sans = altNames(csr.extensions);
+    names = [...sans.dns, ...sans.ips];
+  } catch {
+    throw new NodeCertificateError('bad-request', 'the certificate request cannot be read');
+  }
+  if (!options.json) io.out(['about to sign a NATS NODE certificate (it may form cluster routes):', `  subject      ${subject}`, `  route names  ${names.join(', ') || '-'}`].join('\n'));
+  if (!options.yes) {
+    const interactive = io.isTTY && Boolean(process.stdin.isTTY);
+    if (!interactive || !(await confirm('sign this node certificate? [y/N] '))) {
+      io.out(errorJson('not-confirmed', interactive ? 'not signed' : 'not signed: confirm on a terminal or pass --yes'));
+      return exitCode.invalidInput;
+    }
+  }
+  const issued = await signNodeRequest(dir, csrPem, options.days ? { days: options.days } : {});
+  const certFile = path.resolve(options.out ?? path.join(path.dirname(csrFile), 'cert.pem'));
+  writeFileSync(certFile, issued.certificatePem);
+  io.out(JSON.stringify({ serial: issued.serial, certFile, natsNode: true }));
+  return exitCode.ok;
+}
 
 const register: Command = {
   path: ['pki', 'register'],

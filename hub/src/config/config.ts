@@ -3,8 +3,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { withoutComments } from '../../../connectors/kit/partyConfig.ts';
 import { RoutingTableSchema } from '../routing/routingTable.ts';
 import { defaultMeldebehoerdeTable, MeldebehoerdeTableSchema } from '../routing/meldebehoerden.ts';
+import { routingProblems } from '../routing/routingCheck.ts';
 
 export const defaultRoutingTable = {
   elterngeldstellen: [
@@ -178,7 +180,11 @@ export const HubConfigSchema = z
       .strict()
       .default({ acknowledgeWithinMs: 60 * 60 * 1000, escalateAfterMs: 3 * 24 * 60 * 60 * 1000, webhooks: {}, reconcileEveryMs: 60_000 }),
   })
-  .strict();
+  .strict()
+  // Routing overlaps and gaps stop the hub at start, named (warnings are logged; `elfe routing show`).
+  .superRefine((config, ctx) => {
+    for (const p of routingProblems(config)) if (p.level === 'error') ctx.addIssue({ code: 'custom', message: p.message, path: p.path.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)) });
+  });
 export type HubConfig = z.infer<typeof HubConfigSchema>;
 
 export class ConfigError extends Error {
@@ -189,8 +195,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Validates a configuration (`"//"` keys at any level are comments and dropped); defaults filled in. */
 export function parseConfig(input: unknown): HubConfig {
-  const parsed = HubConfigSchema.safeParse(input ?? {});
+  const parsed = HubConfigSchema.safeParse(withoutComments(input ?? {}));
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
   return parsed.data;
 }
@@ -217,5 +224,5 @@ export function loadConfig(file?: string, overrides: Partial<HubConfig> = {}): H
       throw new ConfigError([{ path: file, message: `cannot read configuration: ${(error as Error).message}` }]);
     }
   }
-  return resolvePaths(parseConfig({ ...(json as object), ...overrides }), file ? path.dirname(path.resolve(file)) : process.cwd());
+  return resolvePaths(parseConfig({ ...(withoutComments(json) as object), ...overrides }), file ? path.dirname(path.resolve(file)) : process.cwd());
 }

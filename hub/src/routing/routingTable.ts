@@ -51,13 +51,20 @@ export interface ResolvedRecipients {
   readonly familienkasse?: Recipient;
 }
 
+export type RoutingRule = RoutingTable['rules'][number];
+
+/** The rule of a Standesamtsnummer: the longest matching `standesamtPrefix`, if any. */
+export function standesamtRule(table: RoutingTable, standesamtsnummer: string): RoutingRule | undefined {
+  return table.rules
+    .filter((r) => r.standesamtPrefix !== undefined && standesamtsnummer.startsWith(r.standesamtPrefix))
+    .sort((a, b) => b.standesamtPrefix!.length - a.standesamtPrefix!.length)[0];
+}
+
 /** Longest matching Standesamtsnummer prefix wins, then the postcode rule, then the default. */
 export function resolveRecipients(table: RoutingTable, registration: BirthRegisteredData): ResolvedRecipients {
   const nummer = registration.registerKey.standesamtsnummer;
   const postcode = registration.parent1.address?.postcode ?? '';
-  const byStandesamt = table.rules
-    .filter((r) => r.standesamtPrefix !== undefined && nummer.startsWith(r.standesamtPrefix))
-    .sort((a, b) => b.standesamtPrefix!.length - a.standesamtPrefix!.length)[0];
+  const byStandesamt = standesamtRule(table, nummer);
   const byPostcode = table.rules
     .filter((r) => r.postcodePrefix !== undefined && postcode.startsWith(r.postcodePrefix))
     .sort((a, b) => b.postcodePrefix!.length - a.postcodePrefix!.length)[0];
