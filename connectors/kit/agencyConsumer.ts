@@ -67,6 +67,8 @@ export interface AgencyConsumerOptions {
   readonly decryptionKey?: KeyObject;
   /** How long to wait at start for the hub's delivery stream. */
   readonly startupTimeoutMs?: number;
+  /** While this party holds no current CRL, a delivery comes again after this long (default 60 s) instead of being refused. */
+  readonly revocationUnknownRetryMs?: number;
 }
 
 export interface AgencyConsumer {
@@ -233,6 +235,13 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       try {
         const signed = SignedDeliverySchema.parse(json);
         const verified = hubVerifier.verify(signed.payload, signed.signature, now());
+        if (!verified.success && verified.error.code === 'revocation-unknown') {
+          // This party holds no current CRL, so it can check no signature: the delivery is not
+          // taken now, and not thrown away either; it comes again once a current CRL is here.
+          log(`delivery (stream seq ${m.seq}) not checked, will be redelivered: ${verified.error.message}`);
+          m.nak(options.revocationUnknownRetryMs ?? 60_000);
+          continue;
+        }
         if (!verified.success) throw new Error(`not signed by the hub: ${verified.error.code}`);
         if (verified.data.role !== 'hub' || verified.data.dvdv !== hubDvdv) throw new Error(`signed by ${verified.data.role} ${verified.data.dvdv}, not by the hub ${hubDvdv}`);
         if (signed.payload.recipient.dvdv !== dvdv) throw new Error(`addressed to ${signed.payload.recipient.dvdv}`);
