@@ -161,6 +161,21 @@ describe('routing as configuration', () => {
     expect(routingProblems(config)).toEqual([expect.objectContaining({ level: 'warning', path: 'standesaemter.1', message: expect.stringContaining('no Meldebehörde is responsible for Standesamt 02000000') })]);
   });
 
+  it('elfe routing show names the addresses that hold no certificate of the CA', async () => {
+    const base = tmp();
+    const ca = path.join(base, 'ca');
+    await elfe('pki', 'init', '--dir', ca);
+    const egsDir = path.join(base, 'egs');
+    await caRuns(await init('elterngeldstelle', '--dir', egsDir, '--hub', 'nats://127.0.0.1:4222', '--ca-cert', path.join(ca, 'ca.cert.pem'), '--dvdv', 'egs:11000000', '--name', 'Elterngeldstelle Berlin'));
+    const file = path.join(base, 'hub.json');
+    writeFileSync(file, JSON.stringify({ trust: { caCertFile: 'ca/ca.cert.pem', crlFile: 'ca/crl.pem', issuedDir: 'ca/issued' } }));
+    const shown = await elfe('routing', 'show', '--config', file);
+    expect(shown.status).toBe(exitCode.ok);
+    expect(shown.text).not.toContain('egs:11000000 holds no certificate');
+    expect(shown.text).toContain('warning: routing.elterngeldstellen.1: egs:04011000 holds no certificate of the CA (not in issued/holders.json): its deliveries are held back until the CA issues one');
+    expect(shown.text).toContain('warning: meldebehoerden.default: mbh:demo holds no certificate of the CA (not in issued/holders.json): it cannot send IdNrs');
+  });
+
   it('elfe routing show prints the table in force (text and JSON); a broken table is a typed error', async () => {
     const base = tmp();
     const file = path.join(base, 'hub.json');
@@ -170,7 +185,8 @@ describe('routing as configuration', () => {
     expect(text.text).toContain('Standesamt 11007007 Standesamt Test\n    Elterngeldstelle egs:11000000 Elterngeldstelle Berlin [standesamtPrefix 11]\n    Familienkasse    fka:ost Familienkasse Berlin-Brandenburg [standesamtPrefix 11]\n    Meldebehörde     mbh:demo [default]');
     expect(text.text).toContain('Standesamt 04011000 Standesamt Bremen-Mitte');
     expect(text.text).toContain('Meldebehörde     mbh:bremen [standesamtPrefix 04]');
-    expect(text.text).toContain('problems: none');
+    // No CA files beside this configuration: said, not checked.
+    expect(text.text).toMatch(/^warning: trust\.caCertFile: .* does not exist: the addresses were not checked/m);
     const json = await elfe('routing', 'show', '--config', file, '--json');
     const shown = JSON.parse(json.text) as { standesaemter: { standesamtsnummer: string; elterngeldstelle: { dvdv: string }; familienkasse: { dvdv: string }; meldebehoerde: { dvdv: string } }[] };
     expect(shown.standesaemter.find((s) => s.standesamtsnummer === '04011000')).toMatchObject({ elterngeldstelle: { dvdv: 'egs:04011000' }, familienkasse: { dvdv: 'fka:nord' }, meldebehoerde: { dvdv: 'mbh:bremen' } });

@@ -8,15 +8,16 @@
 // when it runs its own nats-server, that server's), the same list `provisionExchange` enrols.
 //
 // `elfe routing show`: the routing table and the responsible Meldebehörden in force.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { roleAddressMismatch, type Role } from '../../../contracts/index.ts';
 import { createRequest, type RequestOptions } from '../../../connectors/kit/credentials.ts';
 import { PartyConfigSchema } from '../../../connectors/kit/partyConfig.ts';
 import { hubIdentities, loopbackNames, partyConfigOf } from '../app/exchange.ts';
-import { loadConfig, parseConfig } from '../config/config.ts';
-import { routesInForce, routingLines, routingProblems } from '../routing/routingCheck.ts';
+import { loadConfig, parseConfig, type HubConfig } from '../config/config.ts';
+import { readHolders } from '../pki/register.ts';
+import { certificateProblems, routesInForce, routingLines, routingProblems, type RoutingProblem } from '../routing/routingCheck.ts';
 import { createWitnessKey, WitnessKeyError } from '../witness/witnessKey.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 import { reportingErrors } from './partyCommands.ts';
@@ -426,18 +427,27 @@ const init: Command = {
     ),
 };
 
+/** The tables' addresses against the CA's published holders (when the hub's trust files are there to read). */
+function certificateCheck(config: HubConfig): RoutingProblem[] {
+  if (!existsSync(config.trust.caCertFile)) return [{ level: 'warning', path: 'trust.caCertFile', message: `${config.trust.caCertFile} does not exist: the addresses were not checked against the CA's certificates` }];
+  const holders = readHolders(config.trust.issuedDir, readFileSync(config.trust.caCertFile, 'utf8'));
+  if ('error' in holders) return [{ level: 'warning', path: 'trust.issuedDir', message: `${holders.error}: the addresses were not checked against the CA's certificates` }];
+  return certificateProblems(config, holders.holders);
+}
+
 const routingShow: Command = {
   path: ['routing', 'show'],
   summary: "print the routing in force: for each Standesamt the Elterngeldstelle, Familienkasse and Meldebehörde its births go to, the rules, and the table's problems",
-  usage: 'elfe routing show --config HUB-CONFIG [--json]\n  example: elfe routing show --config hub/config.json',
+  usage: 'elfe routing show --config HUB-CONFIG [--json]\n  also checks the addresses against the CA\'s issued/holders.json (trust.issuedDir)\n  example: elfe routing show --config hub/config.json',
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, { config: { type: 'string' }, json: { type: 'boolean' } });
       if (!values.config) throw new UsageError('--config HUB-CONFIG is required (the hub\'s config.json)');
       const config = loadConfig(values.config);
+      const certificates = certificateCheck(config);
       if (values.json) {
-        io.out(JSON.stringify({ standesaemter: routesInForce(config), routing: config.routing, meldebehoerden: config.meldebehoerden, problems: routingProblems(config) }));
-      } else for (const line of routingLines(config, values.config)) io.out(line);
+        io.out(JSON.stringify({ standesaemter: routesInForce(config), routing: config.routing, meldebehoerden: config.meldebehoerden, problems: [...routingProblems(config), ...certificates] }));
+      } else for (const line of routingLines(config, values.config, certificates)) io.out(line);
       return exitCode.ok;
     }),
 };

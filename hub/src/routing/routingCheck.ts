@@ -88,6 +88,23 @@ export function routingProblems(config: RoutingConfigPart): RoutingProblem[] {
   return problems;
 }
 
+/**
+ * Addresses the tables name that hold no certificate of the CA (per its signed
+ * `issued/holders.json`): deliveries to such an agency are held back until the CA issues one; such
+ * a Meldebehörde cannot send an IdNr.
+ */
+export function certificateProblems(config: RoutingConfigPart, holders: Readonly<Record<string, string>>): RoutingProblem[] {
+  const problems: RoutingProblem[] = [];
+  const check = (dvdv: string, where: string, consequence: string) => {
+    if (holders[dvdv] === undefined && !problems.some((p) => p.message.startsWith(`${dvdv} `))) problems.push({ level: 'warning', path: where, message: `${dvdv} holds no certificate of the CA (not in issued/holders.json): ${consequence}` });
+  };
+  config.routing.elterngeldstellen.forEach((a, i) => check(a.dvdv, `routing.elterngeldstellen.${i}`, 'its deliveries are held back until the CA issues one'));
+  config.routing.familienkassen.forEach((a, i) => check(a.dvdv, `routing.familienkassen.${i}`, 'its deliveries are held back until the CA issues one'));
+  config.meldebehoerden.rules.forEach((r, i) => check(r.meldebehoerde, `meldebehoerden.rules.${i}`, 'it cannot send IdNrs'));
+  if (config.meldebehoerden.default) check(config.meldebehoerden.default, 'meldebehoerden.default', 'it cannot send IdNrs');
+  return problems;
+}
+
 export interface AgencyInForce {
   readonly dvdv: string;
   readonly name: string;
@@ -121,9 +138,9 @@ export function routesInForce(config: RoutingConfigPart): StandesamtRoute[] {
 }
 
 /** The table as text, one Standesamt a line, then the rules and the problems. */
-export function routingLines(config: RoutingConfigPart, source: string): string[] {
+export function routingLines(config: RoutingConfigPart, source: string, extra: readonly RoutingProblem[] = []): string[] {
   const routes = routesInForce(config);
-  const problems = routingProblems(config);
+  const problems = [...routingProblems(config), ...extra];
   const cell = (a: { dvdv: string; name?: string; by: string } | undefined) => (a ? `${a.dvdv}${a.name ? ` ${a.name}` : ''} [${a.by}]` : 'NONE');
   const lines = [`routing in force (${source}):`];
   for (const r of routes) {
