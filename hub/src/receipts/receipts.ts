@@ -31,6 +31,12 @@ import { deliveryStream, erasureStream } from '../log/streams.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from '../ingress/securityEvents.ts';
 
+/** No current CRL: the receipt is neither taken nor refused, it comes again. */
+class RevocationUnknown extends Error {
+  override readonly name = 'RevocationUnknown';
+}
+const revocationUnknownRetryMs = 10_000;
+
 export interface ReceiptOptions {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
@@ -115,6 +121,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     if (!parsed.success) return refuse('malformed', `erasure receipt does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`, undefined, {});
     const receipt = parsed.data.payload;
     const signer = verifier.verify(receipt, parsed.data.signature, receivedAt);
+    if (!signer.success && signer.error.code === 'revocation-unknown') throw new RevocationUnknown(signer.error.message);
     if (!signer.success) return refuse(signer.error.code, signer.error.message, undefined, claimedSubject(parsed.data.signature));
     const sender = senderOf(signer.data);
     const who = verifiedSubject(signer.data, parsed.data.signature);
@@ -160,6 +167,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     const receipt = parsed.data.payload;
     // Judged as of when the hub received it: a backlog must not turn a valid receipt invalid.
     const signer = verifier.verify(receipt, parsed.data.signature, receivedAt);
+    if (!signer.success && signer.error.code === 'revocation-unknown') throw new RevocationUnknown(signer.error.message);
     if (!signer.success) return refuse(signer.error.code, signer.error.message, undefined, claimedSubject(parsed.data.signature));
     const sender = senderOf(signer.data);
     const who = verifiedSubject(signer.data, parsed.data.signature);
@@ -231,7 +239,8 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
       await lanes.run(typeof deliveryId === 'string' ? deliveryId : '', () =>
         handle(json, m.time).then(
           () => m.ack(),
-          () => m.nak(1000),
+          // Without a current CRL no receipt can be checked: kept in the stream, judged once one is here.
+          (error: unknown) => m.nak(error instanceof RevocationUnknown ? revocationUnknownRetryMs : 1000),
         ),
       );
     }
