@@ -102,15 +102,18 @@ describe('the README, run as written', () => {
     const run = await runScript(dir, scriptOf(commands, await ports()), 280_000);
     runs.push(run);
     expect(run.code, failureText(run)).toBe(0);
+    // The CA's lines in the README are the ones elfe init printed for the operator.
+    for (const line of commands.filter((c) => /^npx elfe pki (register|sign) /.test(c))) expect(run.stdout, line).toContain(`  ${line.replace(/^npx /, '')}\n`);
     // elfe init wrote each party's key (0600), request and configuration; the CA's certificates came back.
+    const sites = path.join(dir, 'sites');
     for (const party of ['hub', 'hub/ingress', 'hub/api', 'hub/nats-server', 'egs', 'fka', 'sta', 'mbh']) {
-      const key = path.join(dir, party, 'key.pem');
+      const key = path.join(sites, party, 'key.pem');
       expect(existsSync(key), key).toBe(true);
       expect(statSync(key).mode & 0o777, key).toBe(0o600);
-      expect(existsSync(path.join(dir, party, 'request.csr')), party).toBe(true);
-      expect(existsSync(path.join(dir, party, 'cert.pem')), party).toBe(true);
+      expect(existsSync(path.join(sites, party, 'request.csr')), party).toBe(true);
+      expect(existsSync(path.join(sites, party, 'cert.pem')), party).toBe(true);
     }
-    for (const party of ['hub', 'egs', 'fka', 'sta', 'mbh']) expect(readFileSync(path.join(dir, party, 'config.json'), 'utf8')).toContain('"//"');
+    for (const party of ['hub', 'egs', 'fka', 'sta', 'mbh']) expect(readFileSync(path.join(sites, party, 'config.json'), 'utf8')).toContain('"//"');
     // The routing in force, checked against the CA's certificates: Berlin's offices hold theirs, the others not (yet).
     expect(run.stdout).toContain('Standesamt 11007007 Standesamt Test\n    Elterngeldstelle egs:11000000 Elterngeldstelle Berlin [standesamtPrefix 11]');
     expect(run.stdout).toContain('warning: routing.familienkassen.1: fka:nord holds no certificate of the CA');
@@ -121,8 +124,8 @@ describe('the README, run as written', () => {
     expect(run.stdout).toMatch(/^correction registered: 11007007\/G\/2026\/334.*Elterngeldstelle Berlin: scheduled \(correction\)/m);
     expect(run.stdout).toMatch(/^consent withdrawal registered: 11007007\/G\/2026\/334/m);
     // The inboxes: the birth and its correction at both agencies (the correction's reason beside the 131011).
-    const egs = path.join(dir, 'egs/inbox');
-    const fka = path.join(dir, 'fka/inbox');
+    const egs = path.join(sites, 'egs/inbox');
+    const fka = path.join(sites, 'fka/inbox');
     await until(() => files(egs, /\.xml$/).length === 2 && files(fka, /\.json$/).length === 2, 60_000, 'the deliveries');
     const meta = files(egs, /\.meta\.json$/);
     expect(meta.length).toBe(1);
@@ -144,6 +147,6 @@ describe('the README, run as written', () => {
     expect(run.stderr).toContain('README command failed (exit 2): elfe init elterngeldstelle');
     expect(`${run.stdout}${run.stderr}`).toContain('invalid-input');
     expect(`${run.stdout}${run.stderr}`).toContain('not fka:11000000');
-    expect(existsSync(path.join(dir, 'egs'))).toBe(false);
+    expect(existsSync(path.join(dir, 'sites', 'egs'))).toBe(false);
   }, 150_000);
 });
