@@ -15,7 +15,7 @@ import type { HubConfig } from '../config/config.ts';
 import { natsSecurityConfig } from '../pki/natsConfig.ts';
 import { pkiStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
-import { freePort, startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
+import { findNatsServer, freePort, portFree, startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { startConnectionLimiter, type ConnectionLimiter } from '../infra/nats/connectionLimit.ts';
 import { jetStreamWithStreams } from '../infra/nats/streams.ts';
 import { startMetricsServer, type Metric } from './metrics.ts';
@@ -29,7 +29,7 @@ import type { TransparentLog } from '../log/transparentLog.ts';
 import { startReceiptProcessor, type ReceiptProcessor } from '../receipts/receipts.ts';
 import { startRelay, type Relay } from '../relay/relay.ts';
 import { startScheduler, type Scheduler } from '../scheduler/scheduler.ts';
-import { startReadSideServices, type ReadSideServices } from './readSideServices.ts';
+import { apiIdentityDir, startReadSideServices, type ReadSideServices } from './readSideServices.ts';
 
 export interface RunningHub {
   readonly config: HubConfig;
@@ -56,11 +56,53 @@ export interface RunningHub {
 export class HubStartError extends Error {
   override readonly name = 'HubStartError';
   constructor(
-    readonly code: 'no-certificate' | 'not-the-hub' | 'data-dir-locked' | 'crl-refused',
+    readonly code: 'no-certificate' | 'not-the-hub' | 'data-dir-locked' | 'crl-refused' | 'port-in-use' | 'no-nats-server' | 'start-failed',
     message: string,
+    /** What the operator does about it. */
+    readonly hint?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
+}
+
+const signHint = (args: string, dir: string) => `elfe pki request ${args} --out ${dir}, then elfe pki sign on the CA (or elfe exchange init for a one-machine exchange)`;
+
+/** A certificate and key in `dir`, or a named start error saying how to make them. */
+function requireIdentity(dir: string, what: string, requestArgs: string): { certFile: string; keyFile: string } {
+  try {
+    return loadCredentials(dir);
+  } catch (error) {
+    throw new HubStartError('no-certificate', `no usable ${what} certificate in ${dir} (${(error as Error).message})`, signHint(requestArgs, dir));
+  }
+}
+
+/** Refuses a port another process listens on, before anything of the hub is started. */
+export async function requireFreePort(port: number | undefined, what: string, host = '127.0.0.1'): Promise<void> {
+  if (port === undefined || port === 0) return;
+  if (await portFree(port, host)) return;
+  throw new HubStartError('port-in-use', `port ${port} is in use by another process (${what})`, `stop the other process (ss -ltnp 'sport = :${port}' shows it), or choose another port in the configuration`);
+}
+
+/**
+ * Everything the hub needs before it starts anything: its own certificate, its ingress
+ * responder's, the nats-server's TLS identity (without nats.url), the API's (with api), a
+ * nats-server binary, and its ports free. Each missing piece is a named start error.
+ */
+export async function checkHubPrerequisites(config: HubConfig, trustOptions: Parameters<typeof hubTrust>[1] = {}): Promise<{ trust: Trust; ingress: { caFile: string; certFile: string; keyFile: string } }> {
+  const trust = hubTrust(config, trustOptions);
+  const ingress = ingressTls(config, trust);
+  if (!config.nats.url || (Array.isArray(config.nats.url) && config.nats.url.length === 0)) {
+    requireIdentity(config.nats.serverDir, "nats-server's TLS", `--tls-server --name nats-server --server-name 127.0.0.1 --server-name localhost`);
+    if (!findNatsServer()) throw new HubStartError('no-nats-server', 'nats-server >= 2.10 not found', 'run scripts/setup.sh, or set ELFE_NATS_SERVER to its path');
+    await requireFreePort(config.nats.port, 'the NATS port, nats.port');
+  }
+  if (config.api) {
+    requireIdentity(apiIdentityDir(config.dataDir), "API's TLS server", '--tls-server --name elfe-hub-api --server-name 127.0.0.1');
+    await requireFreePort(config.api.port, 'the API port, api.port', config.api.host ?? '127.0.0.1');
+  }
+  await requireFreePort(config.metrics.port, 'the metrics port, metrics.port');
+  return { trust, ingress };
 }
 
 /** The hub's trust: its certificate in the data directory, which must name *the* hub. */
@@ -77,11 +119,11 @@ export function hubTrust(config: HubConfig, options: { logger?: Logger; onCrlAle
     });
   } catch (error) {
     // Fail closed: no good CRL (older than one seen, stale, not the CA's) means no start.
-    if (error instanceof CrlError) throw new HubStartError('crl-refused', `the CRL ${config.trust.crlFile} is not taken (${error.code}): ${error.message}`);
-    throw new HubStartError('no-certificate', `no usable hub certificate in ${config.dataDir} (${(error as Error).message}): elfe pki request --role hub --dvdv ${hubIdentity.dvdv} --out ${config.dataDir}, then elfe pki sign on the CA`);
+    if (error instanceof CrlError) throw new HubStartError('crl-refused', `the CRL ${config.trust.crlFile} is not taken (${error.code}): ${error.message}`, 'publish a current CRL from the CA (elfe pki crl)');
+    throw new HubStartError('no-certificate', `no usable hub certificate in ${config.dataDir} (${(error as Error).message})`, signHint(`--role hub --dvdv ${hubIdentity.dvdv}`, config.dataDir));
   }
   if (trust.identity.role !== 'hub' || trust.identity.dvdv !== hubIdentity.dvdv) {
-    throw new HubStartError('not-the-hub', `the certificate in ${config.dataDir} is for ${trust.identity.role} ${trust.identity.dvdv}, not the hub ${hubIdentity.dvdv}`);
+    throw new HubStartError('not-the-hub', `the certificate in ${config.dataDir} is for ${trust.identity.role} ${trust.identity.dvdv}, not the hub ${hubIdentity.dvdv}`, signHint(`--role hub --dvdv ${hubIdentity.dvdv}`, config.dataDir));
   }
   return trust;
 }
@@ -94,209 +136,243 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
   const dataDir = path.resolve(config.dataDir);
   // Refused CRLs and a CRL in force running out: counted for the alert metric, logged at error level.
   const crlAlerts = new Map<string, number>();
-  const trust = hubTrust(config, { logger, onCrlAlert: (code) => crlAlerts.set(code, (crlAlerts.get(code) ?? 0) + 1) });
+  // Every identity, the nats-server binary and the ports are checked before anything starts.
+  const { trust, ingress: ingressCredentials } = await checkHubPrerequisites(config, { logger, onCrlAlert: (code) => crlAlerts.set(code, (crlAlerts.get(code) ?? 0) + 1) });
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
-  if (lock.tookOverFrom !== undefined) say('hub.data-dir-taken-over', { fromPid: lock.tookOverFrom });
-  // A shared store: stand by until this hub holds the sequencer lease; its appends are fenced on it.
-  const store = config.log.store;
-  let lease: Lease | undefined;
-  if (store.kind === 'postgres') {
-    lease = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: sayLine });
-    say('hub.lease-taken', { epoch: lease.epoch, waitedMs: lease.waitedMs });
-  }
-  const heldLease = lease;
-  const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: lineLog(logger, 'log.witness'), store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
-  // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
-  const caseLog = openCaseLog(log, dataDir, config.keys.caseKeyFile ? { keyFile: config.keys.caseKeyFile } : {});
-  await caseLog.recover();
-  for (const c of pkiStatusOrEmpty(config)) {
-    if (c.expiresSoon && !c.revoked) say('pki.certificate-expires-soon', { serial: c.serial, subject: c.subject, daysLeft: c.daysLeft });
-  }
+  // What started so far, stopped in reverse order when a later step fails: a failed start leaves nothing running.
+  const undo: (() => unknown)[] = [() => lock.release()];
+  try {
+    if (lock.tookOverFrom !== undefined) say('hub.data-dir-taken-over', { fromPid: lock.tookOverFrom });
+    // A shared store: stand by until this hub holds the sequencer lease; its appends are fenced on it.
+    const store = config.log.store;
+    let lease: Lease | undefined;
+    if (store.kind === 'postgres') {
+      lease = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: sayLine });
+      say('hub.lease-taken', { epoch: lease.epoch, waitedMs: lease.waitedMs });
+      const taken = lease;
+      undo.push(() => taken.release());
+    }
+    const heldLease = lease;
+    const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: lineLog(logger, 'log.witness'), store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
+    // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
+    undo.push(() => log.close());
+    const caseLog = openCaseLog(log, dataDir, config.keys.caseKeyFile ? { keyFile: config.keys.caseKeyFile } : {});
+    undo[undo.length - 1] = () => caseLog.close();
+    await caseLog.recover();
+    for (const c of pkiStatusOrEmpty(config)) {
+      if (c.expiresSoon && !c.revoked) say('pki.certificate-expires-soon', { serial: c.serial, subject: c.subject, daysLeft: c.daysLeft });
+    }
 
-  let nats: LocalNatsServer | undefined;
-  let natsUsersTimer: NodeJS.Timeout | undefined;
-  let connectionLimiter: ConnectionLimiter | undefined;
-  let natsUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
-  if (!natsUrl) {
-    const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
-    const anchors = { caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir };
-    // The server's monitoring endpoint, on loopback only: the hub counts each certificate's connections there.
-    const monitorPort = await freePort();
-    const blocked = new Set<string>();
-    // The users follow the hub's checked CRL (older and stale lists refused, the last good one kept);
-    // a certificate over its connection limit has no user for a while.
-    const securityConfig = () => `http: "127.0.0.1:${monitorPort}"\n${natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked, blocked)}`;
-    let security = securityConfig();
-    const server = await startLocalNatsServer({
-      storeDir: path.join(dataDir, 'nats'),
-      ...(config.nats.port ? { port: config.nats.port } : {}),
-      extraConfig: security,
-      onExit: (how) => say('nats.server-exited', { how }, 'nats-server exited; starting it again'),
+    let nats: LocalNatsServer | undefined;
+    let natsUsersTimer: NodeJS.Timeout | undefined;
+    let connectionLimiter: ConnectionLimiter | undefined;
+    let natsUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
+    if (!natsUrl) {
+      const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
+      const anchors = { caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir };
+      // The server's monitoring endpoint, on loopback only: the hub counts each certificate's connections there.
+      const monitorPort = await freePort();
+      const blocked = new Set<string>();
+      // The users follow the hub's checked CRL (older and stale lists refused, the last good one kept);
+      // a certificate over its connection limit has no user for a while.
+      const securityConfig = () => `http: "127.0.0.1:${monitorPort}"\n${natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked, blocked)}`;
+      let security = securityConfig();
+      const server = await startLocalNatsServer({
+        storeDir: path.join(dataDir, 'nats'),
+        ...(config.nats.port ? { port: config.nats.port } : {}),
+        extraConfig: security,
+        onExit: (how) => say('nats.server-exited', { how }, 'nats-server exited; starting it again'),
+      });
+      nats = server;
+      undo.push(() => server.stop());
+      // Issued and revoked certificates reach the nats-server's users without a restart.
+      const natsStamp = () => `${publishedPkiStamp(config)}/${Math.floor(Date.now() / 60_000)}`; // expiry counts too
+      let seen = natsStamp();
+      const regenerate = (why: string) => {
+        let next: string;
+        try {
+          next = securityConfig();
+        } catch (error) {
+          say('nats.users-regeneration-failed', { error: (error as Error).message });
+          return;
+        }
+        if (next === security) return;
+        security = next;
+        say('nats.users-reloaded', { why }, `${why}: reloading the nats-server users`);
+        void server.reconfigure(next);
+      };
+      natsUsersTimer = setInterval(() => {
+        const stamp = natsStamp();
+        if (stamp === seen) return;
+        seen = stamp;
+        regenerate('certificates changed');
+      }, 2000);
+      natsUsersTimer.unref();
+      const usersTimer = natsUsersTimer;
+      undo.push(() => clearInterval(usersTimer));
+      connectionLimiter = startConnectionLimiter({
+        monitorUrl: `http://127.0.0.1:${monitorPort}`,
+        maxPerCertificate: config.nats.maxConnectionsPerCertificate,
+        blockMs: config.nats.connectionLimitBlockSeconds * 1000,
+        exempt: (user) => /@hub\./.test(user), // the hub's own users (hub:elfe-hub, hub:ingress)
+        onChange: () => {
+          blocked.clear();
+          for (const u of connectionLimiter?.blocked ?? []) blocked.add(u);
+          regenerate('connection limit');
+        },
+        onBlocked: (user, connections) =>
+          logger.error({ event: 'nats.connection-limit', user, connections, limit: config.nats.maxConnectionsPerCertificate, blockSeconds: config.nats.connectionLimitBlockSeconds }, 'a certificate holds more NATS connections than allowed: all of them are closed and it is refused for a while'),
+        onReleased: (user) => say('nats.connection-limit-released', { user }),
+        onError: (error) => logger.warn({ event: 'nats.connection-count-failed', error: error.message }, 'cannot count the NATS connections per certificate'),
+      });
+      const limiter = connectionLimiter;
+      undo.push(() => limiter.stop());
+      natsUrl = nats.url;
+      say('nats.server-started', { url: natsUrl, pid: nats.pid() });
+    }
+    const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, sayLine);
+    undo.push(() => nc.close());
+    // Submissions are taken and answered on a connection that may publish nothing but responses.
+    const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressCredentials }, sayLine);
+    undo.push(() => ingressNc.close());
+    const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: sayLine });
+    const js = jetstream(nc);
+
+    const ingress = startIngress({
+      nc: ingressNc,
+      log: caseLog,
+      verifier: trust.verifier,
+      maxBytes: config.ingress.maxBytes,
+      clockSkewMs: config.ingress.clockSkewSeconds * 1000,
+      routing: config.routing,
+      meldebehoerden: config.meldebehoerden,
+      caseStream: (key) => caseLog.caseStream(key),
     });
-    nats = server;
-    // Issued and revoked certificates reach the nats-server's users without a restart.
-    const natsStamp = () => `${publishedPkiStamp(config)}/${Math.floor(Date.now() / 60_000)}`; // expiry counts too
-    let seen = natsStamp();
-    const regenerate = (why: string) => {
-      let next: string;
-      try {
-        next = securityConfig();
-      } catch (error) {
-        say('nats.users-regeneration-failed', { error: (error as Error).message });
-        return;
-      }
-      if (next === security) return;
-      security = next;
-      say('nats.users-reloaded', { why }, `${why}: reloading the nats-server users`);
-      void server.reconfigure(next);
-    };
-    natsUsersTimer = setInterval(() => {
-      const stamp = natsStamp();
-      if (stamp === seen) return;
-      seen = stamp;
-      regenerate('certificates changed');
-    }, 2000);
-    natsUsersTimer.unref();
-    connectionLimiter = startConnectionLimiter({
-      monitorUrl: `http://127.0.0.1:${monitorPort}`,
-      maxPerCertificate: config.nats.maxConnectionsPerCertificate,
-      blockMs: config.nats.connectionLimitBlockSeconds * 1000,
-      exempt: (user) => /@hub\./.test(user), // the hub's own users (hub:elfe-hub, hub:ingress)
-      onChange: () => {
-        blocked.clear();
-        for (const u of connectionLimiter?.blocked ?? []) blocked.add(u);
-        regenerate('connection limit');
+    undo.push(() => ingress.stop());
+    const readSide = await startReadSideServices({
+      config,
+      log,
+      events: caseLog,
+      jsm,
+      trust,
+      say: sayLine,
+      logger,
+      certificates: () => pkiStatusOrEmpty(config),
+      erasure: { caseStream: (key) => caseLog.caseStream(key), erase: (stream, reason) => caseLog.erase(stream, reason) },
+    });
+    undo.push(() => readSide.stop(), () => readSide.stopApi());
+    const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked, revocationUnknown: () => trust.revoked.unusable?.message });
+    const scheduler = startScheduler({
+      log: caseLog,
+      table: config.routing,
+      positionFile: path.join(dataDir, 'scheduler.position'),
+      onUnroutable: (stream, reason) => say('routing.unroutable', { stream, reason }),
+      encryptFor: (dvdv: string) => recipients(dvdv),
+      onUndeliverable: (id: string, dvdv: string, reason: string, stream: string) => {
+        readSide.heldBack(stream, dvdv, reason);
+        say('delivery.held-back', { deliveryId: id, recipient: dvdv, reason });
       },
-      onBlocked: (user, connections) =>
-        logger.error({ event: 'nats.connection-limit', user, connections, limit: config.nats.maxConnectionsPerCertificate, blockSeconds: config.nats.connectionLimitBlockSeconds }, 'a certificate holds more NATS connections than allowed: all of them are closed and it is refused for a while'),
-      onReleased: (user) => say('nats.connection-limit-released', { user }),
-      onError: (error) => logger.warn({ event: 'nats.connection-count-failed', error: error.message }, 'cannot count the NATS connections per certificate'),
+      // Asked about again every few seconds: a certificate the CA issues meanwhile releases it.
+      onReleased: (id, dvdv, stream, outcome) => {
+        readSide.heldBack(stream, dvdv, undefined);
+        say('delivery.released', { deliveryId: id, recipient: dvdv, outcome });
+      },
+      onRetryFailed: (error) => logger.error({ event: 'delivery.release-failed', error: error.message }, 'asking again for a held-back delivery failed'),
     });
-    natsUrl = nats.url;
-    say('nats.server-started', { url: natsUrl, pid: nats.pid() });
+    undo.push(() => scheduler.stop());
+    const relay = await startRelay({
+      js,
+      jsm,
+      log: caseLog,
+      signer: trust.signer,
+      positionFile: path.join(dataDir, 'relay.position'),
+      // An erased case's deliveries leave the stream too: ids and counts, nothing personal.
+      onPurged: (r) => say('relay.erased-deliveries-purged', { caseId: r.caseId, recipient: r.recipient, deliveryIds: r.deliveryIds, deleted: r.deleted, gone: r.gone, ...(r.skipped ? { skipped: r.skipped } : {}) }),
+      onPurgeFailed: (f) =>
+        logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
+    });
+    undo.push(() => relay.stop());
+    const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
+    undo.push(() => receipts.stop());
+    const retention: Retention = startRetention(caseLog, {
+      afterLastHandoffDays: config.retention.afterLastHandoffDays,
+      intervalMs: config.retention.checkEveryMs,
+      onErased: (stream) => say('retention.erased', { stream }),
+      onError: (error) => say('retention.failed', { error: error.message }),
+    });
+    undo.push(() => retention.stop());
+    await readSide.serve({ relayPosition: () => relay.stats.position });
+
+    const hubMetrics = async (): Promise<Metric[]> => [
+      { name: 'elfe_log_entries', help: 'Entries in the log', type: 'gauge', samples: [{ value: await log.size() }] },
+      { name: 'elfe_log_checkpoint_tree_size', help: 'Tree size of the latest signed checkpoint', type: 'gauge', samples: [{ value: log.latestCheckpoint()?.treeSize ?? 0 }] },
+      { name: 'elfe_scheduler_position', help: 'Log position up to which routing decisions are made', type: 'gauge', samples: [{ value: scheduler.stats.position }] },
+      { name: 'elfe_submissions_total', help: 'Submissions by outcome', type: 'counter', samples: Object.entries(ingress.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
+      { name: 'elfe_deliveries_total', help: 'Delivery decisions by outcome', type: 'counter', samples: Object.entries(scheduler.stats).filter(([k]) => k !== 'position' && k !== 'heldBack').map(([outcome, value]) => ({ labels: { outcome }, value })) },
+      { name: 'elfe_deliveries_held_back', help: 'Deliveries held back now (the recipient has no usable certificate)', type: 'gauge', samples: [{ value: scheduler.stats.heldBack }] },
+      { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
+      ...readSide.metrics(),
+      ...crlMetrics(trust, crlAlerts),
+      ...(connectionLimiter
+        ? [
+            { name: 'elfe_nats_connection_limit_blocks_total', help: 'Certificates cut off for holding more NATS connections than allowed', type: 'counter' as const, samples: [{ value: connectionLimiter.stats.blocks }] },
+            { name: 'elfe_nats_connection_limit_blocked', help: 'Certificates without a NATS user now for holding too many connections', type: 'gauge' as const, samples: [{ value: connectionLimiter.blocked.size }] },
+          ]
+        : []),
+      { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: pkiStatusOrEmpty(config).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
+    ];
+    const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, hubMetrics);
+
+    let stopped = false;
+    return {
+      config,
+      log,
+      caseLog,
+      natsUrl,
+      ...(nats ? { nats } : {}),
+      trust,
+      ingress,
+      scheduler,
+      relay,
+      receipts,
+      ...(metrics ? { metricsPort: metrics.port } : {}),
+      readSide,
+      ...(lease ? { lease } : {}),
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        if (natsUsersTimer) clearInterval(natsUsersTimer);
+        connectionLimiter?.stop();
+        await metrics?.stop();
+        await readSide.stopApi();
+        await ingress.stop();
+        await receipts.stop();
+        await relay.stop();
+        await scheduler.stop();
+        await retention.stop();
+        await readSide.stop();
+        await ingressNc.close();
+        await nc.close();
+        await caseLog.close();
+        await lease?.release();
+        await nats?.stop();
+        lock.release();
+      },
+    };
+  } catch (error) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // already failing: the start error is what matters
+      }
+    }
+    const code = (error as { code?: unknown }).code;
+    // Typed errors keep their code; a system error (EADDRNOTAVAIL …) or an untyped one becomes start-failed.
+    if (error instanceof HubStartError || (typeof code === 'string' && !/^E[A-Z]+$/.test(code))) throw error;
+    throw new HubStartError('start-failed', `the hub did not start: ${(error as Error).message.split('\n')[0]}`, 'correct what it names (the configuration, a port, an address); nothing of this start is left running', { cause: error });
   }
-  const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, sayLine);
-  // Submissions are taken and answered on a connection that may publish nothing but responses.
-  const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressTls(config, trust) }, sayLine);
-  const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: sayLine });
-  const js = jetstream(nc);
-
-  const ingress = startIngress({
-    nc: ingressNc,
-    log: caseLog,
-    verifier: trust.verifier,
-    maxBytes: config.ingress.maxBytes,
-    clockSkewMs: config.ingress.clockSkewSeconds * 1000,
-    routing: config.routing,
-    meldebehoerden: config.meldebehoerden,
-    caseStream: (key) => caseLog.caseStream(key),
-  });
-  const readSide = await startReadSideServices({
-    config,
-    log,
-    events: caseLog,
-    jsm,
-    trust,
-    say: sayLine,
-    logger,
-    certificates: () => pkiStatusOrEmpty(config),
-    erasure: { caseStream: (key) => caseLog.caseStream(key), erase: (stream, reason) => caseLog.erase(stream, reason) },
-  });
-  const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked, revocationUnknown: () => trust.revoked.unusable?.message });
-  const scheduler = startScheduler({
-    log: caseLog,
-    table: config.routing,
-    positionFile: path.join(dataDir, 'scheduler.position'),
-    onUnroutable: (stream, reason) => say('routing.unroutable', { stream, reason }),
-    encryptFor: (dvdv: string) => recipients(dvdv),
-    onUndeliverable: (id: string, dvdv: string, reason: string, stream: string) => {
-      readSide.heldBack(stream, dvdv, reason);
-      say('delivery.held-back', { deliveryId: id, recipient: dvdv, reason });
-    },
-    // Asked about again every few seconds: a certificate the CA issues meanwhile releases it.
-    onReleased: (id, dvdv, stream, outcome) => {
-      readSide.heldBack(stream, dvdv, undefined);
-      say('delivery.released', { deliveryId: id, recipient: dvdv, outcome });
-    },
-    onRetryFailed: (error) => logger.error({ event: 'delivery.release-failed', error: error.message }, 'asking again for a held-back delivery failed'),
-  });
-  const relay = await startRelay({
-    js,
-    jsm,
-    log: caseLog,
-    signer: trust.signer,
-    positionFile: path.join(dataDir, 'relay.position'),
-    // An erased case's deliveries leave the stream too: ids and counts, nothing personal.
-    onPurged: (r) => say('relay.erased-deliveries-purged', { caseId: r.caseId, recipient: r.recipient, deliveryIds: r.deliveryIds, deleted: r.deleted, gone: r.gone, ...(r.skipped ? { skipped: r.skipped } : {}) }),
-    onPurgeFailed: (f) =>
-      logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
-  });
-  const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
-  const retention: Retention = startRetention(caseLog, {
-    afterLastHandoffDays: config.retention.afterLastHandoffDays,
-    intervalMs: config.retention.checkEveryMs,
-    onErased: (stream) => say('retention.erased', { stream }),
-    onError: (error) => say('retention.failed', { error: error.message }),
-  });
-  await readSide.serve({ relayPosition: () => relay.stats.position });
-
-  const hubMetrics = async (): Promise<Metric[]> => [
-    { name: 'elfe_log_entries', help: 'Entries in the log', type: 'gauge', samples: [{ value: await log.size() }] },
-    { name: 'elfe_log_checkpoint_tree_size', help: 'Tree size of the latest signed checkpoint', type: 'gauge', samples: [{ value: log.latestCheckpoint()?.treeSize ?? 0 }] },
-    { name: 'elfe_scheduler_position', help: 'Log position up to which routing decisions are made', type: 'gauge', samples: [{ value: scheduler.stats.position }] },
-    { name: 'elfe_submissions_total', help: 'Submissions by outcome', type: 'counter', samples: Object.entries(ingress.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
-    { name: 'elfe_deliveries_total', help: 'Delivery decisions by outcome', type: 'counter', samples: Object.entries(scheduler.stats).filter(([k]) => k !== 'position' && k !== 'heldBack').map(([outcome, value]) => ({ labels: { outcome }, value })) },
-    { name: 'elfe_deliveries_held_back', help: 'Deliveries held back now (the recipient has no usable certificate)', type: 'gauge', samples: [{ value: scheduler.stats.heldBack }] },
-    { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
-    ...readSide.metrics(),
-    ...crlMetrics(trust, crlAlerts),
-    ...(connectionLimiter
-      ? [
-          { name: 'elfe_nats_connection_limit_blocks_total', help: 'Certificates cut off for holding more NATS connections than allowed', type: 'counter' as const, samples: [{ value: connectionLimiter.stats.blocks }] },
-          { name: 'elfe_nats_connection_limit_blocked', help: 'Certificates without a NATS user now for holding too many connections', type: 'gauge' as const, samples: [{ value: connectionLimiter.blocked.size }] },
-        ]
-      : []),
-    { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: pkiStatusOrEmpty(config).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
-  ];
-  const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, hubMetrics);
-
-  let stopped = false;
-  return {
-    config,
-    log,
-    caseLog,
-    natsUrl,
-    ...(nats ? { nats } : {}),
-    trust,
-    ingress,
-    scheduler,
-    relay,
-    receipts,
-    ...(metrics ? { metricsPort: metrics.port } : {}),
-    readSide,
-    ...(lease ? { lease } : {}),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      if (natsUsersTimer) clearInterval(natsUsersTimer);
-      connectionLimiter?.stop();
-      await metrics?.stop();
-      await readSide.stopApi();
-      await ingress.stop();
-      await receipts.stop();
-      await relay.stop();
-      await scheduler.stop();
-      await retention.stop();
-      await readSide.stop();
-      await ingressNc.close();
-      await nc.close();
-      await caseLog.close();
-      await lease?.release();
-      await nats?.stop();
-      lock.release();
-    },
-  };
 }
 
 /** The CRL's state for operators: an alert while the newest CRL is refused or none is good, refusals by reason, the list in force. */
@@ -320,12 +396,7 @@ function crlMetrics(trust: Trust, alerts: ReadonlyMap<string, number>): Metric[]
 /** TLS files of the hub's ingress responder identity (`<dataDir>/ingress/`). */
 function ingressTls(config: HubConfig, trust: Trust) {
   const dir = path.join(config.dataDir, 'ingress');
-  let credentials;
-  try {
-    credentials = loadCredentials(dir);
-  } catch (error) {
-    throw new HubStartError('no-certificate', `no usable ingress certificate in ${dir} (${(error as Error).message}): elfe pki request --role hub --dvdv ${hubIngressIdentity.dvdv} --out ${dir}, then elfe pki sign on the CA`);
-  }
+  const credentials = requireIdentity(dir, 'ingress', `--role hub --dvdv ${hubIngressIdentity.dvdv}`);
   return { caFile: trust.tls.caFile, certFile: credentials.certFile, keyFile: credentials.keyFile };
 }
 

@@ -46,7 +46,7 @@ const clusterNats: Command = {
       clearInterval(users);
       await cluster.stop();
       return exitCode.ok;
-    }),
+    }, args.includes('--json')),
 };
 
 export const clusterCommands: readonly Command[] = [clusterNats];

@@ -1,14 +1,16 @@
 // The hub's own process (`elfe hub start`), the one-machine exchange (`elfe exchange init`,
 // `elfe start`: every party its own child process and directory) and the demo.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger } from '../../../connectors/kit/logger.ts';
-import { startHub } from '../app/hub.ts';
+import { checkHubPrerequisites, startHub } from '../app/hub.ts';
 import { dashboardLine, enrolAuditor, partyCommand, provisionExchange, type Exchange } from '../app/exchange.ts';
-import { superviseProcesses, type ProcessSpec } from '../app/supervisor.ts';
+import { ChildGaveUpError, superviseProcesses, type ChildGivenUp, type ProcessSpec, type Supervisor } from '../app/supervisor.ts';
 import { loadConfig } from '../config/config.ts';
+import { ignoredByGit } from '../pki/pki.ts';
 import { runDemo } from '../demo/demo.ts';
+import { demoReport } from '../demo/report.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 import { reportingErrors } from './partyCommands.ts';
 
@@ -26,10 +28,10 @@ function progressBar(io: Io) {
 const hubStart: Command = {
   path: ['hub', 'start'],
   summary: 'run the hub alone (log, ingress, routing, relay, receipts; a local nats-server without nats.url) until SIGTERM',
-  usage: 'elfe hub start [--config FILE]',
+  usage: 'elfe hub start [--config FILE] [--json]',
   run: (args, io) =>
     reportingErrors(io, async () => {
-      const { values } = parseCommandArgs(args, { config: { type: 'string' } });
+      const { values } = parseCommandArgs(args, { config: { type: 'string' }, json: { type: 'boolean' } });
       const config = loadConfig(values.config);
       // JSON lines on stderr; stdout keeps the `ready:` line supervisors wait for.
       const logger = createLogger('hub');
@@ -49,10 +51,10 @@ const hubStart: Command = {
       logger.info({ event: 'hub.stopping', reason: why }, 'stopping');
       await hub.stop();
       return exitCode.ok;
-    }),
+    }, args.includes('--json')),
 };
 
-const dataOption = { data: { type: 'string' }, 'nats-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'api-port': { type: 'string' } } as const;
+const dataOption = { data: { type: 'string' }, 'nats-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'api-port': { type: 'string' }, json: { type: 'boolean' } } as const;
 const portOf = (text: string | undefined, fallback: number) => {
   const port = Number(text ?? fallback);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ports are whole numbers from 0 to 65535');
@@ -62,13 +64,17 @@ const portOf = (text: string | undefined, fallback: number) => {
 /** `apiPort`: the API's port when `--api-port` is not given (none: no API unless asked for). */
 const provision = (values: { data?: string | undefined; 'nats-port'?: string | undefined; 'metrics-port'?: string | undefined; 'api-port'?: string | undefined }, defaults: { apiPort?: number } = {}): Promise<Exchange> => {
   const apiPort = values['api-port'] !== undefined ? portOf(values['api-port'], 8443) : defaults.apiPort;
+  // Keys of every party and the CA's: ignored by git wherever the directory lies.
+  const root = path.resolve(values.data ?? 'data');
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  ignoredByGit(root);
   return provisionExchange(path.resolve(values.data ?? 'data'), { natsPort: portOf(values['nats-port'], 4222), metricsPort: portOf(values['metrics-port'], 9464), ...(apiPort !== undefined ? { apiPort } : {}) });
 };
 
 const exchangeInit: Command = {
   path: ['exchange', 'init'],
   summary: 'lay out a whole exchange on this machine: the CA, and every party with its own key, certificate (from a CSR) and configuration',
-  usage: 'elfe exchange init [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port PORT]',
+  usage: 'elfe exchange init [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port PORT] [--json]',
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
@@ -76,7 +82,7 @@ const exchangeInit: Command = {
       const auditor = exchange.apiPort !== undefined ? await enrolAuditor(exchange) : undefined;
       io.out(JSON.stringify({ root: exchange.root, ca: exchange.caDir, hub: exchange.hubConfigFile, nats: exchange.natsUrl, ...(auditor ? { dashboard: `https://127.0.0.1:${exchange.apiPort}/`, auditor: { cert: auditor.certFile, key: auditor.keyFile } } : {}), parties: exchange.parties.map((p) => ({ name: p.name, role: p.role, dvdv: p.dvdv, config: p.configFile })) }, null, 2));
       return exitCode.ok;
-    }),
+    }, args.includes('--json')),
 };
 
 /** The processes of a one-machine exchange: the hub, each agency's connector, each Standesamt's watch directory. */
@@ -88,57 +94,118 @@ export function exchangeProcesses(exchange: Exchange): ProcessSpec[] {
   ];
 }
 
+/** A child given up: at error level with its last lines (JSON, like every log line on stderr). */
+function reportGivenUp(given: ChildGivenUp): void {
+  createLogger('supervisor').error(
+    { event: 'supervisor.gave-up', child: given.name, tries: given.tries, code: given.code, signal: given.signal, lastLines: given.lastLines },
+    given.refused ? `${given.name} refused to start (exit 2): not started again` : `${given.name} died ${given.tries} times in a row soon after starting: given up`,
+  );
+}
+
+/** The hub first, the parties once it is ready (no retries against a NATS that is not there yet); a hub that does not come up ends it all. */
+export async function startExchangeProcesses(exchange: Exchange, log: (name: string, line: string) => void): Promise<Supervisor> {
+  const [hub, ...parties] = exchangeProcesses(exchange);
+  const supervisor = superviseProcesses([hub!], { log, restart: true, onGiveUp: reportGivenUp });
+  try {
+    await supervisor.waitFor('hub', /^ready:/, 120_000);
+  } catch (error) {
+    await supervisor.stop();
+    throw error instanceof ChildGaveUpError ? error : Object.assign(new Error(`the hub did not become ready: ${(error as Error).message}`), { code: 'hub-not-ready', hint: 'its log lines are above' });
+  }
+  supervisor.add(parties);
+  return supervisor;
+}
+
 const start: Command = {
   path: ['start'],
   summary: 'run the whole exchange on this machine, each party as its own process with its own directory (embedded defaults in ./data)',
-  usage: 'elfe start [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port 8443]',
+  usage: 'elfe start [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port 8443] [--json]',
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
       const exchange = await provision(values, { apiPort: 8443 });
+      // Identities, nats-server and ports are checked here, before any process starts: a busy port is named, not retried.
+      await checkHubPrerequisites(loadConfig(exchange.hubConfigFile));
       for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) mkdirSync(path.join(p.dir, 'watch'), { recursive: true });
       const auditor = await enrolAuditor(exchange);
-      const supervisor = superviseProcesses(exchangeProcesses(exchange), { log: (name, line) => io.err(`[${name}] ${line}`), restart: true });
-      io.out(`elfe exchange running from ${exchange.root}: NATS ${exchange.natsUrl}${exchange.metricsPort !== undefined ? `, metrics http://127.0.0.1:${exchange.metricsPort}/metrics` : ''}`);
+      // Where the dashboard will be (before the hub's ready line, which scripts wait for).
       io.err(exchange.apiPort !== undefined ? dashboardLine(exchange.apiPort, auditor) : `dashboard: off (no "api" in ${exchange.hubConfigFile})`);
+      const supervisor = await startExchangeProcesses(exchange, (name, line) => io.err(`[${name}] ${line}`));
+      io.out(`elfe exchange running from ${exchange.root}: NATS ${exchange.natsUrl}${exchange.metricsPort !== undefined ? `, metrics http://127.0.0.1:${exchange.metricsPort}/metrics` : ''}`);
       io.out(`Standesämter drop births into ${path.join(exchange.root, 'parties', 'sta-<nummer>', 'watch')}; agencies' inboxes are ${path.join(exchange.root, 'parties', '<name>', 'inbox')}`);
-      const why = await untilStopped();
-      io.err(`stopping (${why})`);
+      const outcome = await Promise.race([untilStopped().then((why) => ({ why })), supervisor.failed.then((given) => ({ given }))]);
+      io.err(`stopping (${'why' in outcome ? outcome.why : `${outcome.given.name} given up`})`);
       await supervisor.stop();
+      if ('given' in outcome) throw new ChildGaveUpError(outcome.given);
       return exitCode.ok;
-    }),
+    }, args.includes('--json')),
 };
+
+/** Marks a directory the demo laid out, so that the next demo may replace it. */
+const demoMarker = '.elfe-demo';
+
+/**
+ * The demo's data directory: `./data/demo` unless given; one an earlier demo laid out is
+ * replaced (each demo starts from an empty exchange, and runs do not pile up); any other
+ * directory with content is refused. Ignored by git (a `.gitignore` of `*` inside).
+ */
+function demoDataDir(given: string | undefined): string {
+  const dir = path.resolve(given ?? path.join('data', 'demo'));
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    if (!existsSync(path.join(dir, demoMarker))) {
+      throw Object.assign(new Error(`${dir} holds files that no earlier demo wrote`), { code: 'data-dir-not-empty', hint: 'give the demo an empty or new directory with --data DIR (an earlier demo\'s directory is replaced)' });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(dir, demoMarker), 'laid out by elfe demo; the next elfe demo with this directory replaces it\n');
+  writeFileSync(path.join(dir, '.gitignore'), '# keys and personal data of a demo exchange: never committed\n*\n');
+  return dir;
+}
+
+/** The demo's stderr: its own lines and the children's warnings and errors; their routine log only with --verbose. */
+function demoLog(io: Io, verbose: boolean) {
+  return (line: string) => {
+    const child = /^\[[^\]]+\] (.*)$/.exec(line);
+    if (!verbose && child) {
+      const text = child[1]!;
+      if (text.startsWith('{')) {
+        try {
+          if (((JSON.parse(text) as { level?: number }).level ?? 50) < 40) return;
+        } catch {
+          // not JSON: shown
+        }
+      } else if (/^(ready:|hub verifier key:|sequencer:)/.test(text)) return;
+    }
+    io.err(line);
+  };
+}
 
 const demo: Command = {
   path: ['demo'],
   summary: 'run the exchange as separate processes, send N synthetic births through it, report deliveries, receipts and the audit',
-  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--json] [--keep]',
+  usage: 'elfe demo [--births N] [--data DIR] [--seed S] [--json] [--keep] [--verbose]',
   run: (args, io) =>
     reportingErrors(io, async () => {
-      const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' } });
+      const { values } = parseCommandArgs(args, { births: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' }, verbose: { type: 'boolean' } });
       const births = Number(values.births ?? 100);
       if (!Number.isSafeInteger(births) || births < 1 || births > 1_000_000) throw new UsageError('--births must be a whole number from 1');
-      mkdirSync(path.resolve('data'), { recursive: true });
-      const dataDir = path.resolve(values.data ?? mkdtempSync(path.resolve('data', 'demo-')));
+      const dataDir = demoDataDir(values.data);
+      const log = demoLog(io, values.verbose === true);
+      if (!values.json) io.err(`starting the exchange in ${dataDir}: a CA, the hub and every agency's connector as separate processes …`);
       const summary = await runDemo({
         births,
         dataDir,
         ...(values.seed ? { seed: Number(values.seed) } : {}),
         ...(io.isTTY || !values.json ? { onProgress: progressBar(io) } : {}),
-        log: (line) => io.err(line),
+        log,
         ...(values.keep ? { keep: true } : {}),
       });
       io.err('');
       if (values.json) io.out(JSON.stringify(summary));
-      else {
-        io.out(`${summary.births} births → ${summary.deliveries.elterngeldstelle} deliveries to Elterngeldstellen, ${summary.deliveries.familienkasse} to Familienkassen`);
-        io.out(`acknowledged ${summary.acknowledged}, rejected ${summary.rejected}, dead-lettered ${summary.deadLettered}, without an answer ${summary.unanswered}`);
-        io.out(`latency p50 ${summary.latencyMs.p50} ms, p99 ${summary.latencyMs.p99} ms; ${summary.birthsPerSecond.toFixed(1)} births/s`);
-        io.out(`audit: ${summary.audit.ok ? 'intact' : `NOT intact at ${summary.audit.firstBadPosition}: ${summary.audit.reason}`} (${summary.audit.entries} entries, ${summary.audit.checkpoints} checkpoints)`);
-        io.out(`data: ${summary.dataDir}`);
-      }
+      else for (const line of demoReport(summary, { replacedByNext: values.data === undefined })) io.out(line);
       return summary.audit.ok && summary.unanswered === 0 && summary.rejected === 0 && summary.deadLettered === 0 ? exitCode.ok : exitCode.failed;
-    }),
+    }, args.includes('--json')),
 };
 
 export const hubCommands: readonly Command[] = [hubStart, exchangeInit, start, demo];

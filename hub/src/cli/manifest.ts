@@ -1,12 +1,12 @@
-// The command manifest of a compiled installation: each command's words, summary, usage and
-// module, written by the build, so that `elfe --help` and every command load only what they
-// need instead of every module of the command line.
+// The command manifest of a compiled installation: each command's words, summary, usage, help
+// (options with defaults, notes, examples) and module, written by the build, so that `elfe
+// --help` and every command load only what they need instead of every module of the command line.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Command } from './command.ts';
+import type { Command, CommandHelp } from './command.ts';
 
-export interface CommandSpec {
+export interface CommandSpec extends CommandHelp {
   readonly path: readonly string[];
   readonly summary: string;
   readonly usage: string;
@@ -24,6 +24,9 @@ export function lazyCommands(): readonly Command[] | undefined {
     path: spec.path,
     summary: spec.summary,
     usage: spec.usage,
+    ...(spec.options ? { options: spec.options } : {}),
+    ...(spec.notes ? { notes: spec.notes } : {}),
+    ...(spec.examples ? { examples: spec.examples } : {}),
     async run(args, io) {
       const mod = (await import(pathToFileURL(path.join(import.meta.dirname, `${spec.module}.js`)).href)) as Record<string, readonly Command[]>;
       const command = mod[spec.module]?.find((c) => c.path.join(' ') === spec.path.join(' '));

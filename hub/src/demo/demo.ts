@@ -50,6 +50,25 @@ export interface DemoSummary {
   readonly audit: { readonly ok: boolean; readonly entries: number; readonly checkpoints: number; readonly firstBadPosition: number | null; readonly reason: string | null };
   readonly dataDir: string;
   readonly layout: { readonly ca: string; readonly hub: string; readonly parties: readonly string[] };
+  /** Deliveries by recipient role and kind, as the log recorded them. */
+  readonly byKind: { readonly elterngeldstelle: KindCounts; readonly familienkasse: KindCounts };
+  /** What the synthetic births were made of, and the deliveries that follows from it: the words of the final report. */
+  readonly scenario: {
+    readonly standesaemter: number;
+    readonly withConsent: number;
+    readonly withoutConsent: number;
+    readonly idnr: { readonly early: number; readonly late: number; readonly never: number };
+    readonly withdrawals: number;
+    readonly corrections: number;
+    /** Corrections of births whose consent was withdrawn first: the Elterngeldstelle does not get them. */
+    readonly correctionsAfterWithdrawal: number;
+    readonly expected: { readonly elterngeldstelle: KindCounts; readonly familienkasse: KindCounts };
+  };
+}
+
+export interface KindCounts {
+  readonly initial: number;
+  readonly correction: number;
 }
 
 const percentile = (values: number[], p: number) => {
@@ -80,16 +99,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   // The dashboard, opened with an auditor's client certificate (mutual TLS).
   const auditor = await enrolAuditor(exchange, 'aud-demo');
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
-  const supervisor = superviseProcesses(
-    [{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))],
-    { log: (name, line) => say(`[${name}] ${line}`), restart: true },
-  );
+  // The hub first, the agencies once it is ready: nobody retries against a NATS that is not there yet.
+  const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }], { log: (name, line) => say(`[${name}] ${line}`), restart: true });
   const submittedAt = new Map<string, number>();
   const submitters = new Map<string, Submitter>();
   let firstSubmit = 0;
+  const startedAt = Date.now();
+  // Quiet while it starts; said once when it takes long.
+  const slow = setTimeout(() => say(`still starting the hub and ${agencies.length} agencies after ${Math.round((Date.now() - startedAt) / 1000)} s (a first start compiles and creates the streams) …`), 10_000);
   try {
-    await supervisor.waitFor('hub', /^ready:/, 120_000);
-    await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+    try {
+      await supervisor.waitFor('hub', /^ready:/, 120_000);
+      supervisor.add(agencies.map((p) => ({ name: p.name, args: partyCommand(p) })));
+      await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+    } finally {
+      clearTimeout(slow);
+    }
     if (exchange.apiPort !== undefined) say(dashboardLine(exchange.apiPort, auditor));
     for (const p of exchange.parties.filter((p) => p.role === 'standesamt' || p.role === 'meldebehoerde')) {
       submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), say, { concurrency: 32 }));
@@ -184,22 +209,39 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     for (const s of submitters.values()) await s.close();
     await supervisor.stop();
   }
-  return summarize(options, exchange.hubDir, firstSubmit, submittedAt, { ca: exchange.caDir, hub: exchange.hubDir, parties: exchange.parties.map((p) => p.dir) });
+  const scenarios = makeScenarios({ births: options.births, seed, standesaemter: hubConfig.standesaemter, firstEntry: 1 + (seed % 1000) * 10_000 });
+  return summarize(options, exchange.hubDir, firstSubmit, submittedAt, { ca: exchange.caDir, hub: exchange.hubDir, parties: exchange.parties.map((p) => p.dir) }, scenarioOf(scenarios));
+}
+
+/** What the births were made of, and the deliveries that follow from it. */
+function scenarioOf(scenarios: readonly BirthScenario[]): DemoSummary['scenario'] {
+  const expected = expectedDeliveries(scenarios);
+  const kinds = (role: string) => ({ initial: expected.filter((d) => d.role === role && d.kind === 'initial').length, correction: expected.filter((d) => d.role === role && d.kind === 'correction').length });
+  return {
+    standesaemter: new Set(scenarios.map((s) => s.standesamt.standesamtsnummer)).size,
+    withConsent: scenarios.filter((s) => s.registration.consent.elterngeldstelle).length,
+    withoutConsent: scenarios.filter((s) => !s.registration.consent.elterngeldstelle).length,
+    idnr: { early: scenarios.filter((s) => s.idnr === 'early').length, late: scenarios.filter((s) => s.idnr === 'late').length, never: scenarios.filter((s) => s.idnr === 'never').length },
+    withdrawals: scenarios.filter((s) => s.withdrawal).length,
+    corrections: scenarios.filter((s) => s.correction).length,
+    correctionsAfterWithdrawal: scenarios.filter((s) => s.correction && s.withdrawal).length,
+    expected: { elterngeldstelle: kinds('elterngeldstelle'), familienkasse: kinds('familienkasse') },
+  };
 }
 
 /** What the hub's log recorded, read after the hub stopped, and the audit of it. */
-async function summarize(options: DemoOptions, hubDir: string, firstSubmit: number, submittedAt: ReadonlyMap<string, number>, layout: DemoSummary['layout']): Promise<DemoSummary> {
+async function summarize(options: DemoOptions, hubDir: string, firstSubmit: number, submittedAt: ReadonlyMap<string, number>, layout: DemoSummary['layout'], scenario: DemoSummary['scenario']): Promise<DemoSummary> {
   const files = logFiles(hubDir);
   // Read with the hub's case keys: birth cases are stored as ciphertext.
   const raw = openSqliteEventStore(files.events);
   const store = openCaseLog(raw, hubDir);
-  const scheduled = new Map<string, { role: string; causationId: string }>();
+  const scheduled = new Map<string, { role: string; kind: string; causationId: string }>();
   const outcomes = new Map<string, { kind: 'acknowledged' | 'rejected' | 'deadLettered'; at: number }>();
   let audit: AuditReport;
   try {
     for await (const stored of store.readAll()) {
       const event = fromRecord(stored);
-      if (event?.type === 'DeliveryScheduled') scheduled.set(event.data.deliveryId, { role: event.data.recipient.role, causationId: event.causationId ?? '' });
+      if (event?.type === 'DeliveryScheduled') scheduled.set(event.data.deliveryId, { role: event.data.recipient.role, kind: event.data.kind, causationId: event.causationId ?? '' });
       else if (event?.type === 'DeliveryAcknowledged' || event?.type === 'DeliveryRejected' || event?.type === 'DeliveryDeadLettered') {
         const kind = event.type === 'DeliveryAcknowledged' ? 'acknowledged' : event.type === 'DeliveryRejected' ? 'rejected' : 'deadLettered';
         if (!outcomes.has(event.data.deliveryId)) outcomes.set(event.data.deliveryId, { kind, at: Date.parse(stored.recordedAt) });
@@ -221,6 +263,7 @@ async function summarize(options: DemoOptions, hubDir: string, firstSubmit: numb
   const values = [...outcomes.values()];
   const lastAnswer = Math.max(firstSubmit, ...values.map((o) => o.at));
   const count = (role: string) => [...scheduled.values()].filter((d) => d.role === role).length;
+  const kinds = (role: string): KindCounts => ({ initial: [...scheduled.values()].filter((d) => d.role === role && d.kind === 'initial').length, correction: [...scheduled.values()].filter((d) => d.role === role && d.kind === 'correction').length });
   return {
     births: options.births,
     deliveries: { elterngeldstelle: count('elterngeldstelle'), familienkasse: count('familienkasse') },
@@ -233,6 +276,8 @@ async function summarize(options: DemoOptions, hubDir: string, firstSubmit: numb
     audit: { ok: audit.ok, entries: audit.entries, checkpoints: audit.checkpoints, firstBadPosition: audit.firstBadPosition, reason: audit.reason },
     dataDir: path.resolve(options.dataDir),
     layout,
+    byKind: { elterngeldstelle: kinds('elterngeldstelle'), familienkasse: kinds('familienkasse') },
+    scenario,
   };
 }
 

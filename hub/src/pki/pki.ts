@@ -101,11 +101,19 @@ export interface IssuedCertificate {
 }
 
 /** Creates the exchange's CA: EC P-256, self-signed, CA:true, keyCertSign and cRLSign, and an empty CRL. */
+/** A `.gitignore` of `*` in `dir`: git ignores the directory and all it holds (keys, personal data). */
+export function ignoredByGit(dir: string): void {
+  const file = path.join(dir, '.gitignore');
+  if (!existsSync(file)) writeFileSync(file, '# private keys and state of elfe: never committed\n*\n');
+}
+
 export async function pkiInit(dir: string, options: { name?: string; validDays?: number; now?: Date } = {}): Promise<IssuedCertificate> {
   const f = files(dir);
   if (existsSync(f.caKey)) throw new PkiError('ca-exists', `a CA already exists in ${dir}`);
   mkdirSync(f.issued, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
+  // The CA key is never committed by accident, wherever the directory lies (`git add -A` skips it).
+  ignoredByGit(dir);
   const now = options.now ?? new Date();
   const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const serial = newSerial();

@@ -37,6 +37,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** True when nothing listens on `host:port` (this process could bind it). */
+export async function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    // Only a listener there counts; another failure (an address not on this machine) is the real start's to report.
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code !== 'EADDRINUSE'));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Another process listens on the port this nats-server is configured for. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  readonly code = 'port-in-use';
+  readonly hint: string;
+  constructor(readonly port: number) {
+    super(`port ${port} is in use by another process`);
+    this.hint = `stop the other process (ss -ltnp 'sport = :${port}' shows it), or choose another port`;
+  }
+}
+
 async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -138,6 +159,9 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
   let stopping = false;
   const launch = async () => {
     await stopStaleServer(pidFile, config);
+    // A port another process holds would answer the readiness probe below for a server that
+    // never started (and the parties would talk to that other process): refused up front.
+    if (!(await portFree(port))) throw new PortInUseError(port);
     // Through the reaper: the server ends with this process, however this process ends.
     child = spawn(process.execPath, [reaper, binary, '-c', config], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
