@@ -76,6 +76,16 @@ export const commandHelp: Readonly<Record<string, CommandHelp>> = {
     ],
     examples: ['elfe hub start --config data/hub/config.json'],
   },
+  'hub accept-shorter-log': {
+    options: [
+      { flag: '--config FILE', text: "the hub's configuration", default: 'required' },
+      { flag: '--size N', text: 'the entries the log holds now (checked against it)', default: 'required' },
+      { flag: '--reason TEXT', text: 'why the signed entries cannot be restored (recorded)', default: 'required' },
+      json,
+    ],
+    notes: ['Only after restoring what could be restored; the next start records the acceptance in the log.'],
+    examples: ['elfe hub accept-shorter-log --config data/hub/config.json --size 1200 --reason "disk lost; restored from the backup of 2 May"'],
+  },
   'exchange init': {
     options: [exchangeData, ...ports, { flag: '--api-port PORT', text: 'the HTTP API and dashboard (mutual TLS)', default: 'off' }, json],
     notes: [`Lays out the CA, the hub (with all its identities) and one directory per party with its own key, certificate and config.json. ${addresses}`],
