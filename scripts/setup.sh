@@ -17,9 +17,10 @@ step() { # step K TEXT: one progress line per step, with the time the previous o
   if [ "$1" -gt 1 ]; then echo "setup:   (${took} s)"; fi
   echo "setup: step $1/$steps: $2"
 }
-# Measured on a Debian 13 container with a fast network: about 6 minutes the first time
-# (Chromium and PostgreSQL are most of it; npm ci about 1 minute), a few seconds afterwards.
-echo "setup: the first run takes about 6 minutes (Debian packages, npm packages, nats-server); later runs a few seconds"
+# Measured on a Debian 12 machine (2 cores): npm ci and the build 1 min 36 s; Chromium and
+# PostgreSQL download about 140 MB (1 to 3 minutes); nats-server a few seconds. A second run
+# finds everything and takes about 15 s (the build).
+echo "setup: the first run takes about 5 minutes (Debian packages, npm packages, the build, nats-server); later runs about 15 s"
 
 step 1 "xmllint (Debian libxml2-utils)"
 if ! command -v xmllint >/dev/null 2>&1; then
