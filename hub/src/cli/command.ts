@@ -72,6 +72,11 @@ const hints: Record<string, string> = {
   'dependency-unavailable': 'start what it waits for (the hub: elfe hub start), or correct nats.url in the configuration',
   missing: 'make the key and certificate first: elfe pki request … --out DIR, then elfe pki sign on the CA',
   'port-in-use': 'stop the other process, or choose another port',
+  EADDRINUSE: 'another process listens on that port: stop it, or choose another port',
+  EADDRNOTAVAIL: 'the address is not one of this machine\'s: correct the host in the configuration',
+  ENOENT: 'a file or directory it names does not exist: correct the path',
+  EACCES: 'no permission for the file, directory or port it names (ports below 1024 need root)',
+  EISDIR: 'a directory where a file was expected: correct the path',
 };
 
 /**
