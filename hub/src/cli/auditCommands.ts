@@ -6,6 +6,7 @@ import {
   keyIdOf,
   logEntryBytes,
   openCheckpoint,
+  parseCheckpointBody,
   parseEvent,
   parseVerifierKey,
   parseWitnessVerifierKey,
@@ -23,7 +24,8 @@ import { verifyLog } from '../audit/verifyLog.ts';
 import { SignatureAudit } from '../audit/verifySignatures.ts';
 import { CaseKeyStore, caseKeyFile } from '../log/caseKeys.ts';
 import { readPrivateKey } from '../keys/keyDirectory.ts';
-import { defaultOrigin, logFiles, openHubEventStore, openHubLog } from '../log/openHubLog.ts';
+import { defaultOrigin, inspectHubLog, logFiles, openHubEventStore } from '../log/openHubLog.ts';
+import type { TransparentLog } from '../log/transparentLog.ts';
 import { loadConfig } from '../config/config.ts';
 import { openSqliteEventStore } from '../log/sqlite/sqliteEventStore.ts';
 import { checkpointStream } from '../log/streams.ts';
@@ -87,6 +89,20 @@ function openAnchor(note: string, hub: NoteVerifier, witnesses: readonly Cosigna
     if (!cosigned.success) return { success: false, message: `the kept checkpoint, witness ${w.name}: ${cosigned.error.message}` };
   }
   return { success: true, data: opened.data };
+}
+
+/**
+ * The data directory's log for a proof, read from a copy: an audit never writes the data
+ * directory (a tree longer than the log, or a log shorter than checkpoint.latest, is evidence
+ * to keep; it is named on stderr).
+ */
+async function inspectedLog(dataDir: string, io: Io): Promise<TransparentLog> {
+  const log = await inspectHubLog(dataDir);
+  const size = await log.size();
+  if (log.treeSize > size) io.err(`warning: the log in ${dataDir} holds ${size} entries but its tree ${log.treeSize}: entries were removed from the log`);
+  const latest = existsSync(logFiles(dataDir).latest) ? parseCheckpointBody(readFileSync(logFiles(dataDir).latest, 'utf8').split('\n\n')[0]! + '\n') : undefined;
+  if (latest && latest.treeSize > size) io.err(`warning: the log in ${dataDir} holds ${size} entries but the hub signed ${latest.treeSize} (checkpoint.latest): the log was cut`);
+  return log;
 }
 
 const originOfNote = (note: unknown): string => (typeof note === 'string' && note.split('\n')[0]) || defaultOrigin;
@@ -192,7 +208,7 @@ const auditProof: Command = {
     if (!id || extra.length > 0) throw new UsageError('expects exactly one event or message id');
     const dataDir = dataDirOf(values.data);
     requireLog(dataDir);
-    const log = await openHubLog({ dataDir, checkpoint: { everyEntries: Number.MAX_SAFE_INTEGER, everyMs: 0 } });
+    const log = await inspectedLog(dataDir, io);
     try {
       const entry = await log.getByEventId(id);
       if (!entry) {
@@ -272,7 +288,7 @@ const auditConsistency: Command = {
     const to = values.to === undefined ? undefined : Number(values.to);
     const dataDir = dataDirOf(values.data);
     requireLog(dataDir);
-    const log = await openHubLog({ dataDir, checkpoint: { everyEntries: Number.MAX_SAFE_INTEGER, everyMs: 0 } });
+    const log = await inspectedLog(dataDir, io);
     try {
       const proof = await log.consistencyProof(from, to);
       const verified = verifyConsistencyProof(proof, verifierFrom(values.key, dataDir, defaultOrigin, io));

@@ -10,9 +10,10 @@ import { witnessCommands } from './witnessCommands.ts';
 import { eraseCommands } from './eraseCommands.ts';
 import { clusterCommands } from './clusterCommands.ts';
 import { initCommands } from './initCommands.ts';
+import { logCommands } from './logCommands.ts';
 
 /** The command modules by file name; the build writes their paths and summaries to a manifest. */
-export const commandModules: Readonly<Record<string, readonly Command[]>> = { contractCommands, xmlCommands, auditCommands, hubCommands, partyCommands, submitterCommands, pkiCommands, witnessCommands, eraseCommands, clusterCommands, initCommands };
+export const commandModules: Readonly<Record<string, readonly Command[]>> = { contractCommands, xmlCommands, auditCommands, hubCommands, partyCommands, submitterCommands, pkiCommands, witnessCommands, eraseCommands, clusterCommands, initCommands, logCommands };
 
 /** Every `elfe` subcommand; each module contributes its own. */
 export const commands: readonly Command[] = Object.values(commandModules).flat();

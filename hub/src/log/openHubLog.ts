@@ -1,6 +1,9 @@
 // The hub's log on embedded defaults: SQLite in the data directory, the Merkle tree beside
 // it, the hub key created on first start, checkpoints every N entries or T milliseconds.
+import { copyFileSync, existsSync, mkdtempSync, rmSync, constants as fsConstants } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { parseWitnessVerifierKey } from '../../../contracts/index.ts';
 import { loadOrCreateHubKey } from '../keys/keyDirectory.ts';
 import { ensurePrivateDir } from './privateFiles.ts';
 import { openSqliteEventStore } from './sqlite/sqliteEventStore.ts';
@@ -10,6 +13,7 @@ import { TransparentLog, type CheckpointPolicy } from './transparentLog.ts';
 import { CosignatureStore } from '../witness/cosignatureStore.ts';
 import type { WitnessEndpoint } from '../witness/witnessClient.ts';
 import { Witnessing } from '../witness/witnessing.ts';
+import { historyFiles } from './signedHistory.ts';
 
 export interface HubLogOptions {
   readonly dataDir: string;
@@ -55,6 +59,7 @@ export const logFiles = (dataDir: string) => ({
   tree: path.join(dataDir, 'tree.sqlite'),
   hubKey: path.join(dataDir, 'hub.key.pem'),
   cosignatures: path.join(dataDir, 'cosignatures.sqlite'),
+  ...historyFiles(dataDir),
 });
 
 export async function openHubLog(options: HubLogOptions): Promise<TransparentLog> {
@@ -62,20 +67,68 @@ export async function openHubLog(options: HubLogOptions): Promise<TransparentLog
   const files = logFiles(options.dataDir);
   const hubKey = loadOrCreateHubKey(options.dataDir, options.hubKeyFile);
   const store = await openHubEventStore(options.dataDir, options.store, { ...(options.now ? { now: options.now } : {}), ...(options.fence ? { fence: options.fence } : {}), ...(options.log ? { log: options.log } : {}) });
-  const witnessing =
-    options.witnesses && options.witnesses.length > 0
-      ? new Witnessing({ witnesses: options.witnesses, store: new CosignatureStore(files.cosignatures), ...(options.log ? { log: options.log } : {}), ...(options.now ? { now: options.now } : {}) })
-      : undefined;
-  const log = await TransparentLog.open(store, {
-    treeFile: files.tree,
-    hubKey,
-    origin: options.origin ?? defaultOrigin,
-    checkpoint: options.checkpoint ?? defaultCheckpointPolicy,
-    ...(options.now ? { now: options.now } : {}),
-    ...(witnessing ? { observer: witnessing } : {}),
+  const cosignatures = options.witnesses && options.witnesses.length > 0 ? new CosignatureStore(files.cosignatures) : undefined;
+  const witnessing = cosignatures
+    ? new Witnessing({ witnesses: options.witnesses!, store: cosignatures, ...(options.log ? { log: options.log } : {}), ...(options.now ? { now: options.now } : {}) })
+    : undefined;
+  // What the witnesses cosigned counts as signed: a log shorter than that does not start either.
+  const witnessSizes = (options.witnesses ?? []).flatMap((w) => {
+    const key = parseWitnessVerifierKey(w.verifierKey);
+    const size = key.success ? cosignatures?.lastCosignedSize(key.data.name) : undefined;
+    return key.success && size !== undefined ? [{ witness: key.data.name, size }] : [];
   });
+  let log: TransparentLog;
+  try {
+    log = await TransparentLog.open(store, {
+      treeFile: files.tree,
+      hubKey,
+      origin: options.origin ?? defaultOrigin,
+      checkpoint: options.checkpoint ?? defaultCheckpointPolicy,
+      history: { files: historyFiles(options.dataDir), witnessSizes, log: options.log ?? ((line) => process.stderr.write(`${line}\n`)) },
+      ...(options.now ? { now: options.now } : {}),
+      ...(witnessing ? { observer: witnessing } : {}),
+    });
+  } catch (error) {
+    // A refused open leaves nothing open (the SQLite writer thread included).
+    await witnessing?.close().catch(() => undefined);
+    cosignatures?.close();
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   // After a restart, the latest checkpoint may not have reached the witnesses yet.
   const latest = log.latestCheckpoint();
   if (witnessing && latest) witnessing.checkpointed(latest, log);
   return log;
+}
+
+/**
+ * The SQLite log of `dataDir` opened for an audit: its files (log, tree, their WAL) are copied
+ * to a private temporary directory and opened there, so that nothing in the data directory is
+ * written (SQLite writes a WAL database's -shm even to read it); no history check, no checkpoints.
+ * `close()` removes the copy.
+ */
+export async function inspectHubLog(dataDir: string): Promise<TransparentLog> {
+  const copy = mkdtempSync(path.join(os.tmpdir(), 'elfe-audit-'));
+  const from = logFiles(dataDir);
+  const to = logFiles(copy);
+  try {
+    for (const file of ['events', 'tree'] as const) {
+      for (const suffix of ['', '-wal']) {
+        if (existsSync(from[file] + suffix)) copyFileSync(from[file] + suffix, to[file] + suffix, fsConstants.COPYFILE_FICLONE);
+      }
+    }
+    const hubKey = existsSync(from.hubKey) ? from.hubKey : undefined;
+    const key = loadOrCreateHubKey(copy, hubKey);
+    const store = openSqliteEventStore(to.events);
+    const log = await TransparentLog.open(store, { treeFile: to.tree, hubKey: key, origin: defaultOrigin, checkpoint: { everyEntries: Number.MAX_SAFE_INTEGER, everyMs: 0 }, inspect: true }).catch(async (error: unknown) => {
+      await store.close();
+      throw error;
+    });
+    const close = log.close.bind(log);
+    Object.defineProperty(log, 'close', { value: () => close().finally(() => rmSync(copy, { recursive: true, force: true })) });
+    return log;
+  } catch (error) {
+    rmSync(copy, { recursive: true, force: true });
+    throw error;
+  }
 }

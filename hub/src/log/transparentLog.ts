@@ -8,7 +8,9 @@ import {
   type Hash,
   inclusionPath,
   logEntryLeafHash,
+  openCheckpoint,
   parseEvent,
+  parseVerifierKey,
   signCheckpoint,
   storedEntryLeafHash,
   verifierKey,
@@ -19,7 +21,9 @@ import {
 import type { HubKey } from '../keys/keyDirectory.ts';
 import type { AppendResult, EventStore, ExpectedRevision, JsonValue, NewEvent, ReadAllOptions, ReadStreamOptions, StoredEvent, Subscription } from './eventStore.ts';
 import { TreeStore } from './merkle/treeStore.ts';
-import { checkpointStream } from './streams.ts';
+import { checkpointStream, securityStream } from './streams.ts';
+import { securityEvent, toRecord } from './records.ts';
+import { LogHistoryError, readAcceptance, readDecisions, readLatestSigned, recordDecision, writeFileDurably, type historyFiles, type ShorterLogAcceptance } from './signedHistory.ts';
 
 export interface CheckpointPolicy {
   /** Sign a checkpoint once this many entries arrived since the last one. */
@@ -38,6 +42,23 @@ export interface TransparentLogOptions {
   readonly now?: () => Date;
   /** Told of every checkpoint signed (e.g. to obtain witness cosignatures). */
   readonly observer?: CheckpointObserver;
+  /**
+   * What the hub already signed, kept outside the log: every checkpoint is also written to
+   * `files.latest`; at open a log or tree shorter than it (or than a witness's cosigned size)
+   * stops with a LogHistoryError, unless the operator's acceptance (`files.acceptance`) names
+   * the log's size, which is then recorded in the log.
+   */
+  readonly history?: SignedHistory;
+  /** Opened to read only (an audit on a copy): no history check, no timer, a longer tree left as it is. */
+  readonly inspect?: boolean;
+}
+
+export interface SignedHistory {
+  readonly files: ReturnType<typeof historyFiles>;
+  /** The largest size each configured witness cosigned (from the cosignature store). */
+  readonly witnessSizes?: readonly { readonly witness: string; readonly size: number }[];
+  /** Where the decisions applied at open are reported. */
+  readonly log?: (line: string) => void;
 }
 
 /** Follows the log's checkpoints; `checkpointed` must not throw nor block the append path. */
@@ -94,12 +115,30 @@ export class TransparentLog implements EventStore {
   static async open(store: EventStore, options: TransparentLogOptions): Promise<TransparentLog> {
     const tree = new TreeStore(options.treeFile);
     const log = new TransparentLog(store, tree, options);
-    const stored = await store.size();
-    // The tree is written after the store commits, so after a crash it can only lag.
-    if (tree.size > stored) tree.truncate(stored);
-    await log.#sync();
-    log.#latest = await log.#lastCheckpoint();
-    if (options.checkpoint.everyMs > 0) {
+    try {
+      const stored = await store.size();
+      const history = options.inspect ? undefined : options.history;
+      const acceptance = history ? readAcceptance(history.files.acceptance) : undefined;
+      if (acceptance && acceptance.size !== stored) {
+        throw new LogHistoryError('acceptance-mismatch', `the operator accepted a log of ${acceptance.size} entries (${history!.files.acceptance}), but the log holds ${stored}`, { log: stored, tree: tree.size, signed: acceptance.signedSize, signedBy: acceptance.signedBy }, `restore the data the decision was about, or decide again: elfe hub accept-shorter-log --size ${stored} --reason TEXT`);
+      }
+      // The tree is written after the store commits, so after a crash it can only lag: a longer
+      // tree means the log lost entries. It is kept as evidence; only an accepted decision cuts it.
+      if (tree.size > stored && !options.inspect) {
+        if (!acceptance) {
+          throw new LogHistoryError('tree-longer-than-log', `the log holds ${stored} entries but its Merkle tree ${tree.size}: entries were removed from the log`, { log: stored, tree: tree.size }, `restore the log from a backup; only if it cannot be restored: elfe hub accept-shorter-log --size ${stored} --reason TEXT`);
+        }
+        history?.log?.(`log: the operator's decision cuts the tree from ${tree.size} to ${stored} leaves`);
+        tree.truncate(stored);
+      }
+      if (tree.size <= stored) await log.#sync();
+      log.#latest = await log.#lastCheckpoint();
+      if (history) await log.#checkHistory(history, stored, acceptance);
+    } catch (error) {
+      tree.close();
+      throw error;
+    }
+    if (options.checkpoint.everyMs > 0 && !options.inspect) {
       log.#timer = setInterval(() => void log.#maybeCheckpoint(true).catch(() => undefined), options.checkpoint.everyMs);
       log.#timer.unref();
     }
@@ -108,6 +147,68 @@ export class TransparentLog implements EventStore {
 
   get treeSize(): number {
     return this.#tree.size;
+  }
+
+  /** The size the hub signed last, kept outside the log (checkpoint.latest); checkpoints never go below it. */
+  #signedFloor = 0;
+
+  /**
+   * Compares the log with what the hub already signed (checkpoint.latest, the witnesses'
+   * cosigned sizes): shorter, or another root at the signed size, stops the open unless the
+   * operator accepted exactly this log; the acceptance is then recorded in the log and signed.
+   */
+  async #checkHistory(history: SignedHistory, stored: number, acceptance: ShorterLogAcceptance | undefined): Promise<void> {
+    const files = history.files;
+    const note = readLatestSigned(files.latest);
+    let signed: { size: number; by: string; root?: Uint8Array } | undefined;
+    if (note !== undefined) {
+      const verifier = parseVerifierKey(this.verifierKey);
+      const opened = verifier.success ? openCheckpoint(note, verifier.data) : undefined;
+      if (!opened?.success) {
+        throw new LogHistoryError('signed-checkpoint-unreadable', `${files.latest} is not a checkpoint signed by this hub's key (${opened && !opened.success ? opened.error.message : 'no verifier'})`, { log: stored, tree: this.#tree.size }, 'restore checkpoint.latest from a backup, or start with the hub key that signed it');
+      }
+      signed = { size: opened.data.treeSize, by: files.latest, root: opened.data.rootHash };
+    }
+    const fileSize = signed?.size ?? 0;
+    // Witness sizes an earlier decision already overrode do not count again.
+    const floor = Math.max(0, ...readDecisions(files.decisions).map((d) => d.signedSize));
+    for (const w of history.witnessSizes ?? []) {
+      if (w.size > floor && w.size > (signed?.size ?? 0)) signed = { size: w.size, by: `witness ${w.witness}` };
+    }
+    const sizes = { log: stored, tree: this.#tree.size, ...(signed ? { signed: signed.size, signedBy: signed.by } : {}) };
+    let problem: LogHistoryError | undefined;
+    if (signed && stored < signed.size) {
+      problem = new LogHistoryError(
+        'log-shorter-than-signed',
+        `the log holds ${stored} entries (tree ${this.#tree.size}), but the hub already signed a checkpoint of ${signed.size} (${signed.by}): signing on would fork the log`,
+        sizes,
+        `restore the log and its tree from a backup that holds at least ${signed.size} entries; only if that is impossible: elfe hub accept-shorter-log --size ${stored} --reason TEXT`,
+      );
+    } else if (signed?.root && signed.size > 0 && !Buffer.from(this.#tree.root(signed.size)).equals(Buffer.from(signed.root))) {
+      problem = new LogHistoryError('log-differs-from-signed', `the log's first ${signed.size} entries are not those the hub signed (${signed.by}): the log was rewritten`, sizes, `restore the log from a backup; only if that is impossible: elfe hub accept-shorter-log --size ${stored} --reason TEXT`);
+    }
+    if (problem && !acceptance) throw problem;
+    if (acceptance) {
+      await this.#applyAcceptance(history, acceptance, signed);
+      return;
+    }
+    this.#signedFloor = signed?.size ?? 0;
+    // checkpoint.latest lags the log after a crash between the append and the file (or is new): catch up.
+    const latest = this.#latest?.record;
+    if (latest && latest.treeSize > fileSize) writeFileDurably(files.latest, latest.note);
+  }
+
+  /** Records the operator's decision in the log, moves it to the decisions file and signs the log as it now is. */
+  async #applyAcceptance(history: SignedHistory, acceptance: ShorterLogAcceptance, signed: { size: number; by: string } | undefined): Promise<void> {
+    const now = this.#now();
+    const reason = `the operator ${acceptance.operator} accepted a log of ${acceptance.size} entries although ${signed ? `a checkpoint of ${signed.size} was signed (${signed.by})` : `${acceptance.signedSize} were signed`}, decided ${acceptance.decidedAt}: ${acceptance.reason}`;
+    const event = { ...securityEvent(now, { code: 'shorter-log-accepted', reason: reason.slice(0, 500), subject: { name: acceptance.operator.slice(0, 200), role: 'operator' } }), purpose: 'Operator decision: the log continues from a shorter history' };
+    const result = await this.#store.append(securityStream, [toRecord(event, { acceptance: { ...acceptance } as unknown as JsonValue })]);
+    await this.#sync();
+    recordDecision(history.files, { ...acceptance, signedSize: Math.max(acceptance.signedSize, signed?.size ?? 0), appliedAt: now.toISOString(), appliedAtPosition: result.positions[0]! });
+    history.log?.(`log: applied the operator's decision to continue from a log of ${acceptance.size} entries (signed before: ${signed?.size ?? acceptance.signedSize}); recorded at position ${result.positions[0]}`);
+    this.#signedFloor = 0;
+    await this.checkpointNow();
   }
 
   /** Leaves hashed by this process; a restart that reads the frontier hashes only new ones. */
@@ -169,6 +270,7 @@ export class TransparentLog implements EventStore {
     const treeSize = this.#tree.size;
     // Tree sizes only grow: a checkpoint of this size can only be the latest.
     if (this.#latest?.record.treeSize === treeSize) return this.#latest.record;
+    if (treeSize < this.#signedFloor) throw new LogHistoryError('log-shorter-than-signed', `the tree holds ${treeSize} leaves, but the hub already signed ${this.#signedFloor}: not signing a shorter log`, { log: treeSize, tree: treeSize, signed: this.#signedFloor }, 'stop the hub and restore the log');
     const time = this.#now().toISOString();
     const note = signCheckpoint({ origin: this.#options.origin, treeSize, rootHash: this.#tree.root(treeSize), time }, this.#options.origin, this.#options.hubKey.privateKey);
     const messageId = hubDerivedUuid('checkpoint', this.#options.origin, String(treeSize));
@@ -193,6 +295,11 @@ export class TransparentLog implements EventStore {
     const result = await this.#store.append(checkpointStream, [{ eventId: messageId, type: event.type, data: event as unknown as JsonValue, metadata: {} }]);
     const record = { treeSize, note, position: result.positions[0]! };
     this.#latest = { record, revision: result.nextExpectedRevision };
+    // Beside the log, so that cutting the log does not cut what the hub signed (before any witness or proof sees it).
+    if (this.#options.history && !this.#options.inspect) {
+      writeFileDurably(this.#options.history.files.latest, note);
+      this.#signedFloor = treeSize;
+    }
     await this.#sync();
     this.#options.observer?.checkpointed(record, this);
     return record;
