@@ -108,4 +108,22 @@ describe.skipIf(!natsAvailable)('ingress', () => {
     );
     expect(JSON.stringify(security.map((e) => e.data))).not.toMatch(/Müller|Sophie|Mallory|3657426/);
   });
+
+  it('without a current CRL the hub answers unavailable (retryable, no security event): the submission waits at the office, nothing is stored', async () => {
+    const blind = createMemoryEventStore();
+    const local = await connect({ servers: nats.url });
+    // A hub whose trust holds no current revocation list: the verifier can check nobody.
+    const noCrl = startIngress({ nc: local, log: blind, verifier: { verify: () => ({ success: false, error: { code: 'revocation-unknown', message: 'no current CRL' } }) } as never });
+    await ingress.stop();
+    try {
+      const reply = await send(signed(registered(sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: 'CRL-1' } } as never))));
+      expect(codeOf(reply)).toBe('unavailable');
+      expect(await collect(blind.readAll())).toEqual([]);
+    } finally {
+      await noCrl.stop();
+      await local.close();
+      await blind.close();
+      ingress = startIngress({ nc, log: store, verifier: keySetVerifier(loadTrustedKeys(path.join(os.tmpdir(), 'none'))), maxBytes: 64 * 1024 });
+    }
+  });
 });

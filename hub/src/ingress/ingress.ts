@@ -165,6 +165,9 @@ export function startIngress(options: IngressOptions): Ingress {
     const type = typeof payload?.type === 'string' ? payload.type : undefined;
     const verified = verifier.verify(signed.data.payload, signature, now());
     if (!verified.success) {
+      // The hub's own state, not the sender's doing: without a current CRL nothing can be checked
+      // now; answered as retryable, so the submission waits in the office's outbox.
+      if (verified.error.code === 'revocation-unknown') return refusal('unavailable', `the hub cannot check certificates now (${verified.error.message}); retry later`, messageId ? { messageId } : {});
       await recordSecurity(verified.error.code, verified.error.message, undefined, claimedSubject(signature), type, messageId);
       return refusal(verified.error.code, verified.error.message, messageId ? { messageId } : {});
     }
