@@ -11,13 +11,18 @@ export interface Caller {
   readonly serial: string;
 }
 
-export type CallerResult = { success: true; data: Caller } | { success: false; error: { status: 401 | 403; title: string; detail: string } };
+export type CallerResult = { success: true; data: Caller } | { success: false; error: { status: 401 | 403 | 503; title: string; detail: string } };
 
-export function callerOf(socket: TLSSocket, revoked: () => ReadonlySet<string>): CallerResult {
+/** The CA's revocation list as the hub holds it: the revoked serials, and why none can be trusted when no good list is in force. */
+export type RevocationList = (() => ReadonlySet<string>) & { readonly unusable?: { readonly message: string } | undefined };
+
+export function callerOf(socket: TLSSocket, revoked: RevocationList): CallerResult {
   const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
   if (!peer || !peer.raw || !socket.authorized) return { success: false, error: { status: 401, title: 'client certificate required', detail: 'call with a certificate of the exchange CA (mutual TLS)' } };
   const facts = certificateFacts(new X509Certificate(peer.raw));
   if (!facts) return { success: false, error: { status: 403, title: 'not a party certificate', detail: 'the certificate names no elfe role and DVDV address' } };
+  // Fails closed: without a current revocation list no certificate is trusted.
+  if (revoked.unusable) return { success: false, error: { status: 503, title: 'revocation status unknown', detail: `the hub holds no current CRL (${revoked.unusable.message}); no certificate is trusted until the CA publishes one` } };
   if (revoked().has(normalizeSerial(facts.serial))) return { success: false, error: { status: 401, title: 'certificate revoked', detail: `certificate ${facts.serial} is on the CA's revocation list` } };
   return { success: true, data: { role: facts.role, dvdv: facts.dvdv, serial: facts.serial } };
 }

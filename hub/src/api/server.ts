@@ -21,7 +21,7 @@ import { ProofUnavailableError, type TransparentLog } from '../log/transparentLo
 import type { ReadSide } from '../readside/readSide.ts';
 import { lookUp, statusOfCase, transparency } from '../readside/queries.ts';
 import { handOffStatus, type StatusContext } from '../readside/status.ts';
-import { callerOf, isAgency, maySee, seesAll, type Caller } from './access.ts';
+import { callerOf, isAgency, maySee, seesAll, type Caller, type RevocationList } from './access.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { CaseStatusSchema, CheckpointSchema, ConsistencyProofSchema, InclusionProofSchema, LookUpSchema, ProblemSchema, SummarySchema, TransparencyRequestSchema, TransparencySchema } from './schemas.ts';
 import { entryBundle, hashTile, parseTilePath } from './tiles.ts';
@@ -31,7 +31,7 @@ export interface ApiOptions {
   readonly port: number;
   readonly host?: string;
   readonly tls: { readonly key: string; readonly cert: string; readonly ca: string };
-  readonly revoked: () => ReadonlySet<string>;
+  readonly revoked: RevocationList;
   readonly log: TransparentLog;
   readonly readSide: ReadSide;
   readonly relayPosition: () => number;
