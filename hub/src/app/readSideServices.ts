@@ -13,7 +13,7 @@ import { logFiles } from '../log/openHubLog.ts';
 import type { TransparentLog } from '../log/transparentLog.ts';
 import type { EventStore } from '../log/eventStore.ts';
 import { startReadSide, type ReadSide } from '../readside/readSide.ts';
-import { reconcileDeadLetters } from '../readside/reconcile.ts';
+import { ensureDeadLetterStream, reconcileDeadLetters } from '../readside/reconcile.ts';
 import { CosignatureStore } from '../witness/cosignatureStore.ts';
 import type { Metric } from './metrics.ts';
 
@@ -57,11 +57,13 @@ export async function startReadSideServices(options: {
     say: (event, fields) => logger.info({ event, ...fields }, event),
   });
   const reconciled = { deadLetters: 0, failures: 0 };
+  // From the first start on, the advisories of given-up deliveries are kept in a stream, also while the hub is down.
+  await ensureDeadLetterStream(jsm).catch((error: unknown) => logger.error({ event: 'readside.dead-letter-stream-failed', error: (error as Error).message }, 'the stream of dead-letter advisories could not be created; retried at each reconciliation'));
   const reconcileNow = async () => {
     try {
       const n = await reconcileDeadLetters({ jsm, log: events, store: readSide.store, limits: config.delivery });
       reconciled.deadLetters += n;
-      if (n > 0) logger.warn({ event: 'readside.dead-letters-reconciled', count: n }, 'dead letters found in the consumers\' state');
+      if (n > 0) logger.warn({ event: 'readside.dead-letters-reconciled', count: n }, 'dead letters recorded from the kept max-deliveries advisories');
       return n;
     } catch (error) {
       reconciled.failures++;
