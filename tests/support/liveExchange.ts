@@ -209,10 +209,15 @@ export function submitSubjectFor(nc: NatsConnection): string {
   return dvdv ? submitSubjectOf(dvdv) : submitSubject;
 }
 
-/** Sends a signed submission over `nc` and returns the hub's parsed answer. */
+/**
+ * Sends a signed submission over `nc` and returns the hub's parsed answer, without its
+ * signature (every answer of the running hub carries one; signatures differ between answers).
+ */
 export async function submit(nc: NatsConnection, payload: unknown, signer: Signer, timeout = 10_000): Promise<SubmissionReply> {
   const reply = await nc.request(submitSubjectFor(nc), signedBytes(payload, signer), { timeout });
-  return SubmissionReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
+  const { signature, ...answer } = SubmissionReplySchema.parse(JSON.parse(decoder.decode(reply.data)));
+  if (!signature) throw new Error('the hub answered without signing its answer');
+  return answer as SubmissionReply;
 }
 
 export const codeOf = (r: SubmissionReply): string => (r.ok ? 'ok' : r.error.code);

@@ -29,6 +29,8 @@ export async function openSubmitter(
     outboxFile: outboxFileOf(config),
     clockSkewMs: config.clockSkewSeconds * 1000,
     retentionMs: config.outbox.retentionHours * 3_600_000,
+    // The hub's answers count only when the hub signed them.
+    hubVerifier: trust.verifier,
     ...(events ? { log: events } : {}),
     ...rest,
   });

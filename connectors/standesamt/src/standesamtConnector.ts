@@ -8,6 +8,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import {
   defaultClockSkewMs,
   futureDateOf,
+  hubIngressIdentity,
+  verifyReply,
+  type Verifier,
   inboxPrefixOf,
   SubmissionReplySchema,
   submitSubjectOf,
@@ -37,6 +40,13 @@ export interface StandesamtConnectorOptions {
   readonly retentionMs?: number;
   /** Told about every final answer (accepted or refused). */
   readonly onReply?: (messageId: string, reply: SubmissionReply) => void;
+  /**
+   * Checks the hub's signature on its answers (the exchange's certificates); an answer that is
+   * not signed by the hub's ingress identity, or is about another message, changes nothing.
+   */
+  readonly hubVerifier?: Verifier;
+  /** The address that signs the hub's answers (default the hub's ingress identity). */
+  readonly hubReplyDvdv?: string;
   readonly log?: ConnectorLog;
 }
 
@@ -207,6 +217,14 @@ export class StandesamtConnector {
       reply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(answer.data)));
     } catch (error) {
       return (error as Error).message.slice(0, 200) || 'no answer'; // no responders, timeout, garbled answer: stays pending
+    }
+    if (this.#options.hubVerifier) {
+      // Only the hub's own signed word moves an entry: anything else could fake "registered".
+      const genuine = verifyReply(reply, this.#options.hubVerifier, { dvdv: this.#options.hubReplyDvdv ?? hubIngressIdentity.dvdv, messageId });
+      if (!genuine.success) {
+        this.#log('warn', 'submission.reply-unverified', { messageId, code: genuine.error.code }, `an answer not signed by the hub was ignored (${genuine.error.code})`);
+        return `an answer not signed by the hub (${genuine.error.code})`;
+      }
     }
     if (reply.ok) {
       this.#outbox.markAccepted(messageId, { position: reply.position, duplicate: reply.duplicate, ...(reply.routing ? { routing: reply.routing } : {}) });

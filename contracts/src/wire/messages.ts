@@ -11,7 +11,8 @@ import {
 import { DvdvAddressSchema, GeburtenregisterKeySchema } from '../identifiers/registry.ts';
 import { TimestampSchema } from '../envelope.ts';
 import { DeliveryPayloadSchema } from '../events/dataSets.ts';
-import { signedSchema } from './signing.ts';
+import { DetachedSignatureSchema, signedSchema, VerificationError, type Signer, type Verifier } from './signing.ts';
+import { fail, ok, type Result } from '../result.ts';
 import { deterministicUuid, sha256Hex as sha256HexOf } from '../hashing.ts';
 
 /**
@@ -124,6 +125,8 @@ export const SubmissionReplySchema = z.discriminatedUnion('ok', [
       duplicate: z.boolean(),
       /** The routing decision for the case as it stands after this submission. */
       routing: z.array(HandOffOutlookSchema).max(10).optional(),
+      /** The hub's ingress identity's signature over the answer without this field (see `signReply`). */
+      signature: DetachedSignatureSchema.optional(),
     })
     .strict(),
   z
@@ -131,10 +134,32 @@ export const SubmissionReplySchema = z.discriminatedUnion('ok', [
       ok: z.literal(false),
       messageId: z.string().max(100).optional(),
       error: z.object({ code: SubmissionErrorCodeSchema, message: z.string().max(1000), path: z.string().max(500).optional() }).strict(),
+      signature: DetachedSignatureSchema.optional(),
     })
     .strict(),
 ]);
 export type SubmissionReply = z.infer<typeof SubmissionReplySchema>;
+
+/** The hub's answer, signed by its ingress identity over the answer without the signature. */
+export function signReply(reply: SubmissionReply, signer: Signer): SubmissionReply {
+  const { signature: _, ...unsigned } = reply;
+  return { ...unsigned, signature: signer.sign(unsigned) } as SubmissionReply;
+}
+
+/**
+ * Whether an answer is the hub's: signed, by a certificate of the `hub` role with the expected
+ * address (the hub's ingress), and about the message that was sent (an answer without a
+ * message id is taken only as a refusal of an unreadable submission).
+ */
+export function verifyReply(reply: SubmissionReply, verifier: Verifier, expected: { dvdv: string; messageId: string }): Result<SubmissionReply, VerificationError> {
+  const { signature, ...unsigned } = reply;
+  if (!signature) return fail(new VerificationError('signature-malformed', 'the answer is not signed'));
+  const who = verifier.verify(unsigned, signature);
+  if (!who.success) return who;
+  if (who.data.role !== 'hub' || who.data.dvdv !== expected.dvdv) return fail(new VerificationError('signature-invalid', `the answer is signed by ${who.data.role} ${who.data.dvdv}, not by the hub's ${expected.dvdv}`));
+  if (reply.messageId !== undefined ? reply.messageId !== expected.messageId : reply.ok) return fail(new VerificationError('signature-invalid', 'the answer is about another message'));
+  return ok(reply);
+}
 
 /** A delivery as the hub publishes it to an agency (signed by the hub). */
 export const DeliverySchema = z

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { CrlError, hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
+import { certificateSigner, CrlError, hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
 import { loadCredentials } from '../../../connectors/kit/credentials.ts';
 import { connectWithRetry } from '../../../connectors/kit/natsConnection.ts';
 import { createLogger, eventLog, lineLog, type Logger } from '../../../connectors/kit/logger.ts';
@@ -248,6 +248,8 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       routing: config.routing,
       meldebehoerden: config.meldebehoerden,
       caseStream: (key) => caseLog.caseStream(key),
+      // Answers are signed by the ingress identity: its own key, nothing else of the hub's.
+      replySigner: ingressSigner(ingressCredentials),
     });
     undo.push(() => ingress.stop());
     const readSide = await startReadSideServices({
@@ -398,6 +400,12 @@ function ingressTls(config: HubConfig, trust: Trust) {
   const dir = path.join(config.dataDir, 'ingress');
   const credentials = requireIdentity(dir, 'ingress', `--role hub --dvdv ${hubIngressIdentity.dvdv}`);
   return { caFile: trust.tls.caFile, certFile: credentials.certFile, keyFile: credentials.keyFile };
+}
+
+/** The ingress identity as a signer of the hub's answers. */
+function ingressSigner(credentials: { certFile: string }) {
+  const own = loadCredentials(path.dirname(credentials.certFile));
+  return certificateSigner(own.privateKey, own.certificatePem);
 }
 
 /** Changes when a certificate is issued or the CRL is rewritten (cheap: two stat calls). */

@@ -17,6 +17,8 @@ import {
   canonicalHash,
   defaultClockSkewMs,
   futureDateOf,
+  signReply,
+  type Signer,
   SignedSubmissionSchema,
   SubmissionSchema,
   submitSubject,
@@ -56,6 +58,8 @@ export interface IngressOptions {
   readonly now?: () => Date;
   /** The log stream of a birth case (default: the register key in clear; the hub passes the case log's keyed one). */
   readonly caseStream?: (registerKey: GeburtenregisterKey) => string;
+  /** Signs every answer (the hub's ingress identity), so an office reports nothing the hub did not say. */
+  readonly replySigner?: Signer;
   /** Tolerance for clocks running ahead of the hub's (default 5 minutes). */
   readonly clockSkewMs?: number;
   /** The routing table, to answer where the case's hand-offs stand; without it the answer carries none. */
@@ -275,7 +279,7 @@ export function startIngress(options: IngressOptions): Ingress {
       stats.unanswered++;
       return;
     }
-    m.respond(JSON.stringify(reply));
+    m.respond(JSON.stringify(options.replySigner ? signReply(reply, options.replySigner) : reply));
   };
 
   const respond = async (m: Msg) => {
