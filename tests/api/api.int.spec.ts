@@ -161,9 +161,15 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
   it('answers the Datenschutzcockpit by IdNr (POST only, cockpit role only)', async () => {
     const r = await call('POST', '/api/v1/transparency', who['cockpit'], { idnr });
     expect(r.status).toBe(200);
-    const exchanges = r.json()['exchanges'] as { recipient: string; legalBasis: string }[];
+    const exchanges = r.json()['exchanges'] as { recipient: string; legalBasis: string; purpose: string; data: string }[];
     expect(exchanges.length).toBeGreaterThan(0);
     expect(exchanges[0]!.legalBasis).toMatch(/§/);
+    // In German: the citizen reads it (the log keeps what routing recorded).
+    for (const e of exchanges) {
+      expect(e.purpose).toMatch(/Mitteilung der Geburt an die/);
+      expect(e.legalBasis).not.toMatch(/data set modelled/);
+      expect(e.data).toMatch(/Geburtsdatum/);
+    }
     expect((await call('POST', '/api/v1/transparency', who['auditor'], { idnr })).status).toBe(403);
     const bad = await call('POST', '/api/v1/transparency', who['cockpit'], { idnr: '123' });
     expect(bad.status).toBe(400);
@@ -203,15 +209,16 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
     expect(Object.keys(doc.paths).some((p) => p.startsWith('/tile/'))).toBe(true);
   });
 
-  it('serves the dashboard under a strict CSP, to operators and auditors only', async () => {
+  it('serves the dashboard under a strict CSP, German first, to the parties of the exchange', async () => {
     const r = await call('GET', '/', who['auditor']);
     expect(r.status).toBe(200);
     expect(r.headers['content-security-policy']).toContain("script-src 'self'");
     expect(r.body).not.toMatch(/<script>|style=/);
-    expect(r.body).toContain('Overdue and escalated');
+    expect(r.body).toContain('<html lang="de">');
+    expect(r.body).toContain('Die Vermittlung auf einen Blick');
     expect((await call('GET', '/static/htmx.min.js', who['auditor'])).status).toBe(200);
-    expect((await call('GET', '/', who['sta'])).status).toBe(403);
+    expect((await call('GET', '/', who['sta'])).status).toBe(200);
     const look = await call('GET', `/dashboard/lookup?id=${encodeURIComponent(hub.caseLog.caseStream(b.registerKey))}`, who['auditor']);
-    expect(look.body).toContain('birth case');
+    expect(look.body).toContain('Geburtsfall');
   });
 });

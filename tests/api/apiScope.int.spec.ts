@@ -174,13 +174,41 @@ describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themse
       expect((await call(`/api/v1/cases/${caseA}`, who.otherSta)).status).toBe(404);
     });
 
-    it('summary and dashboard: auditors only (every recipient\'s counts), never an agency or a Standesamt', async () => {
+    it('summary: auditors only (every recipient\'s counts), never an agency or a Standesamt', async () => {
       expect((await call('/api/v1/summary', who.auditor)).status).toBe(200);
       for (const party of [who.egs, who.fka, who.sta]) {
         const r = await call('/api/v1/summary', party);
         expect(r.status).toBe(403);
         expect(r.headers['content-type']).toMatch(problemType);
-        for (const page of ['/', '/dashboard/late', `/dashboard/lookup?id=${fkaA}`, `/dashboard/cases/${caseA}`]) expect((await call(page, party)).status, page).toBe(403);
+      }
+    });
+
+    it('dashboard: the same pages for every role, each sees its own part', async () => {
+      // A Standesamt: its own births and their whole story; another Standesamt: nothing of them.
+      const home = await call('/', who.sta);
+      expect(home.status).toBe(200);
+      expect(home.body).toContain('Ihre Geburtsmeldungen');
+      expect(home.body).toContain('11007007/G/2026/scope-a');
+      for (const page of [`/dashboard/cases/${caseA}`, `/dashboard/deliveries/${fkaA}`, `/dashboard/deliveries/${egsA}`]) expect((await call(page, who.sta)).status, page).toBe(200);
+      const other = await call('/', who.otherSta);
+      expect(other.status).toBe(200);
+      expect(other.body).not.toContain('scope-a');
+      for (const page of [`/dashboard/cases/${caseA}`, `/dashboard/deliveries/${fkaA}`, `/dashboard/lookup?id=${fkaA}`, `/dashboard/entries/${fkaA}`]) expect((await call(page, who.otherSta)).status, page).toBe(404);
+      // An agency: its own hand-offs only; the other agency's delivery is unknown, a case without its hand-off too.
+      const egsHome = await call('/', who.egs);
+      expect(egsHome.status).toBe(200);
+      expect(egsHome.body).toContain(egsA);
+      expect(egsHome.body).not.toContain(fkaA);
+      expect((await call(`/dashboard/deliveries/${egsA}`, who.egs)).status).toBe(200);
+      for (const page of [`/dashboard/deliveries/${fkaA}`, `/dashboard/lookup?id=${fkaA}`, `/dashboard/entries/${fkaA}`, `/dashboard/cases/${caseB}`]) expect((await call(page, who.egs)).status, page).toBe(404);
+      const fkaOnB = await call(`/dashboard/cases/${caseB}`, who.fka);
+      expect(fkaOnB.status).toBe(200);
+      expect(fkaOnB.body).not.toMatch(/Einwilligung|Elterngeldstelle/);
+      // The auditor: everything, the proof's download without the entry's content (its hash instead).
+      const proof = await call(`/dashboard/entries/${fkaA}/proof.json`, who.auditor);
+      if (proof.status === 200) {
+        expect(proof.json()).toHaveProperty('leafHash');
+        expect(JSON.stringify(proof.json()['entry'])).not.toMatch(/payload|Kunigundis/);
       }
     });
   });

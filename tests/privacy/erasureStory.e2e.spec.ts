@@ -124,7 +124,7 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
     expect((await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, partyIdentity('egs-11000000'))).status).toBe(404);
     // The dashboard says "erased", with when and why.
     const page = await call('GET', `/dashboard/lookup?id=${encodeURIComponent(keys.running)}`, hubIdentity());
-    expect(page.text).toMatch(/Erased: this birth case was erased on .*Art\. 17 DSGVO/);
+    expect(page.text).toMatch(/Dieser Geburtsfall wurde am .* gelöscht; Grund: Art\. 17 DSGVO/);
     // The hub's own log lines (its API served the register key in URLs above) never name it.
     expect(x.hub.output).not.toContain(running.registration.registerKey.eintragsnummer);
     // The Datenschutzcockpit: counted as erased, only the protocol's fields.

@@ -18,6 +18,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ProofUnavailableError, type TransparentLog } from '../log/transparentLog.ts';
+import type { EventStore } from '../log/eventStore.ts';
 import type { ReadSide } from '../readside/readSide.ts';
 import { lookUp, statusOfCase, transparency } from '../readside/queries.ts';
 import { handOffStatus, type StatusContext } from '../readside/status.ts';
@@ -33,6 +34,8 @@ export interface ApiOptions {
   readonly tls: { readonly key: string; readonly cert: string; readonly ca: string };
   readonly revoked: RevocationList;
   readonly log: TransparentLog;
+  /** The log's entries as the hub reads them (case data opened while its key exists): the dashboard's timelines; default `log`. */
+  readonly events?: EventStore;
   readonly readSide: ReadSide;
   readonly relayPosition: () => number;
   /** The latest checkpoint's note with witness cosignatures. */
@@ -334,7 +337,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const htmx = readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'), 'utf8');
-  await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, cosignedNote: options.cosignedNote, certificates: options.certificates, ...(options.erasure ? { erasure: options.erasure } : {}) });
+  await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, events: options.events ?? options.log, cosignedNote: options.cosignedNote, certificates: options.certificates, ...(options.erasure ? { erasure: options.erasure } : {}) });
 
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;

@@ -98,6 +98,7 @@ export async function startReadSideServices(options: {
         tls: { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), ca: trust.caCertificatePem },
         revoked: trust.revoked,
         log,
+        events,
         readSide,
         relayPosition,
         cosignedNote: (treeSize, note) => `${note}${cosignatures?.linesFor(treeSize) ?? ''}`,

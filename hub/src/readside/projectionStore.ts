@@ -96,6 +96,19 @@ export interface ProjectionStore {
   erasedCase(caseId: string): ErasedRow | undefined;
   /** What the protocol keeps about the person with this IdNr from erased cases (by keyed hash). */
   protocolOfPerson(idnr: string): ProtocolRow[];
+  /**
+   * Every case in exactly one state per recipient role: its latest hand-off's state, or why it
+   * is held back (`held-back:no-consent`, `held-back:consent-withdrawn`, `held-back:no-idnr`,
+   * `waiting` for routing). Per role the counts add up to the number of cases in scope; with
+   * `recipient`, only cases handed to that recipient.
+   */
+  statesByRecipient(scope: { standesamt?: string; recipient?: string }, relayPosition: number): { role: string; state: string; count: number }[];
+  /** Births per day of birth, and per hour (UTC, `YYYY-MM-DDTHH`) of registration: the caller folds hours into local days. */
+  births(scope: { standesamt?: string }, days: number): { byBirth: { day: string; births: number }[]; byRegisteredHour: { hour: string; births: number }[] };
+  /** The latest registered cases (of one Standesamt). */
+  casesWhere(scope: { standesamt?: string }, limit: number): CaseRow[];
+  /** How many cases were erased. */
+  erasedCount(): number;
   close(): void;
 }
 
@@ -305,6 +318,44 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
       return row && { ...row, recipients: s.noticesOf.all(caseId) as ErasedRow['recipients'] };
     },
     protocolOfPerson: (idnr) => s.protocolOfPerson.all(hash(idnr)) as ProtocolRow[],
+    statesByRecipient(scope, relayPosition) {
+      const where: string[] = [];
+      const args: (string | number)[] = [relayPosition];
+      if (scope.standesamt) {
+        where.push('c.standesamt = ?');
+        args.push(scope.standesamt);
+      }
+      if (scope.recipient) {
+        where.push('l.recipient = ?');
+        args.push(scope.recipient);
+      }
+      return db
+        .prepare(
+          `SELECT r.role AS role, CASE
+             WHEN l.delivery_id IS NOT NULL THEN COALESCE(l.outcome, CASE WHEN l.escalated_at IS NOT NULL THEN 'escalated' WHEN l.overdue_at IS NOT NULL THEN 'overdue' WHEN l.scheduled_position < ? THEN 'delivered' ELSE 'scheduled' END)
+             WHEN r.role = 'elterngeldstelle' AND c.consent_withdrawn_at IS NOT NULL THEN 'held-back:consent-withdrawn'
+             WHEN r.role = 'elterngeldstelle' AND c.consent = 0 THEN 'held-back:no-consent'
+             WHEN r.role = 'familienkasse' AND c.idnr_known = 0 THEN 'held-back:no-idnr'
+             ELSE 'waiting' END AS state, COUNT(*) AS count
+           FROM cases c CROSS JOIN (SELECT 'elterngeldstelle' AS role UNION ALL SELECT 'familienkasse') r
+           LEFT JOIN handoffs l ON l.case_id = c.case_id AND l.role = r.role
+             AND l.scheduled_position = (SELECT MAX(h2.scheduled_position) FROM handoffs h2 WHERE h2.case_id = c.case_id AND h2.role = r.role)
+           ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+           GROUP BY r.role, state ORDER BY r.role, count DESC`,
+        )
+        .all(...args) as { role: string; state: string; count: number }[];
+    },
+    births(scope, days) {
+      const where = scope.standesamt ? 'WHERE standesamt = ?' : '';
+      const args = scope.standesamt ? [scope.standesamt] : [];
+      return {
+        byBirth: db.prepare(`SELECT birth_date AS day, COUNT(*) AS births FROM cases ${where} GROUP BY day ORDER BY day DESC LIMIT ?`).all(...args, days) as { day: string; births: number }[],
+        byRegisteredHour: db.prepare(`SELECT substr(registered_at, 1, 13) AS hour, COUNT(*) AS births FROM cases ${where} GROUP BY hour ORDER BY hour DESC LIMIT ?`).all(...args, days * 24) as { hour: string; births: number }[],
+      };
+    },
+    casesWhere: (scope, limit) =>
+      (db.prepare(`SELECT ${caseCols} FROM cases ${scope.standesamt ? 'WHERE standesamt = ?' : ''} ORDER BY registered_at DESC LIMIT ?`).all(...(scope.standesamt ? [scope.standesamt] : []), limit) as RawCase[]).map(toCase),
+    erasedCount: () => (db.prepare('SELECT COUNT(*) AS n FROM erased').get() as { n: number }).n,
     close: () => db.close(),
   };
 }

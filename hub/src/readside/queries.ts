@@ -108,16 +108,30 @@ export interface TransparencyAnswer {
   readonly erasedCases: number;
 }
 
-const dataOf: Record<string, string> = {
-  'beeg-25': "child's date and place of birth, birth name and first names; both parents' names; Elterngeld application number (§ 25 BEEG)",
-  kindergeld: "child and entitled person: IdNr, names, date of birth, sex, address; the child's parents' names",
+/** The data set's content, in German (the Datenschutzcockpit answers citizens in German). */
+export const dataOf: Record<string, string> = {
+  'beeg-25': 'Geburtsdatum und -ort, Geburtsname und Vornamen des Kindes; Namen beider Eltern; Antragsnummer für das Elterngeld (§ 25 BEEG)',
+  kindergeld: 'Kind und berechtigte Person: Steuer-ID, Namen, Geburtsdatum, Geschlecht, Anschrift; Namen der Eltern des Kindes',
 };
 
 /** The category of a data set, as the protocol of an erased case keeps it. */
 const erasedCategory: Record<string, string> = {
-  'beeg-25': 'birth notification to the Elterngeldstelle (§ 25 BEEG data set)',
-  kindergeld: 'birth notification to the Familienkasse (Kindergeld data set)',
+  'beeg-25': 'Geburtsmitteilung an die Elterngeldstelle (Datensatz nach § 25 BEEG)',
+  kindergeld: 'Geburtsmitteilung an die Familienkasse (Kindergeld-Datensatz)',
 };
+
+/**
+ * Purposes and legal bases as the log records them (routing writes them in English), in German:
+ * the log keeps what was written, the answers to people speak German.
+ */
+const germanTexts: Record<string, string> = {
+  "Elterngeld: notification of the birth to the Elterngeldstelle with the parents' consent (closed data set of § 25 BEEG)": 'Elterngeld: Mitteilung der Geburt an die Elterngeldstelle mit Einwilligung der Eltern (abschließender Datensatz nach § 25 BEEG)',
+  'Kindergeld: notification of the birth to the responsible Familienkasse': 'Kindergeld: Mitteilung der Geburt an die zuständige Familienkasse',
+  '§ 62 Abs. 1 EStG; data set modelled on KiGAbV § 3': '§ 62 Abs. 1 EStG; Datensatz nach dem Vorbild von § 3 KiGAbV',
+};
+
+/** A purpose or legal basis in German (as recorded when it is German already or unknown). */
+export const inGerman = (text: string): string => germanTexts[text] ?? text.replace(/\bdata set modelled on\b/, 'Datensatz nach dem Vorbild von');
 
 /** Which public bodies received which data about the person with this IdNr, in the last two years. */
 export function transparency(store: ProjectionStore, ctx: StatusContext, idnr: string, now: Date): TransparencyAnswer {
@@ -133,9 +147,9 @@ export function transparency(store: ProjectionStore, ctx: StatusContext, idnr: s
       recipientName: p.recipientName,
       sender: p.sender,
       at: p.at,
-      data: `${erasedCategory[p.dataSet] ?? p.dataSet} (erased: the data of this case was erased; the record of the exchange remains for two years, § 9 IDNrG)`,
-      legalBasis: p.legalBasis,
-      purpose: p.purpose,
+      data: `${erasedCategory[p.dataSet] ?? p.dataSet} (gelöscht: die Daten dieses Falls wurden gelöscht; der Nachweis der Übermittlung bleibt zwei Jahre erhalten, § 9 IDNrG)`,
+      legalBasis: inGerman(p.legalBasis),
+      purpose: inGerman(p.purpose),
       state: 'erased',
     });
   }
@@ -149,9 +163,9 @@ export function transparency(store: ProjectionStore, ctx: StatusContext, idnr: s
         recipientName: h.recipientName,
         sender: `Standesamt ${c.standesamt} via elfe-hub`,
         at: h.scheduledAt,
-        data: c.erasedAt ? 'erased: the data of this case was erased; the record of the exchange remains' : (dataOf[h.dataSet] ?? h.dataSet),
-        legalBasis: h.legalBasis,
-        purpose: h.purpose,
+        data: c.erasedAt ? 'gelöscht: die Daten dieses Falls wurden gelöscht; der Nachweis der Übermittlung bleibt erhalten' : (dataOf[h.dataSet] ?? h.dataSet),
+        legalBasis: inGerman(h.legalBasis),
+        purpose: inGerman(h.purpose),
         state: handOffStatus(h, ctx).state,
       });
     }

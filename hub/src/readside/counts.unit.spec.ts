@@ -1,0 +1,81 @@
+// Counts that add up: per recipient role, every birth case in exactly one state (its latest
+// hand-off's, or why it is held back), held-back and waiting cases counted; births per day by
+// date of birth and by hour of registration.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { ReadFact } from './facts.ts';
+import { openProjectionStore } from './projectionStore.ts';
+
+let position = 0;
+const at = '2026-11-20T22:30:00.000Z';
+const base = (messageId: string, stream: string) => ({ messageId, position: position++, stream, at });
+const uuid = () => `00000000-0000-4000-8000-${String(position).padStart(12, '0')}`;
+const registered = (caseId: string, standesamt: string, consent: boolean, idnr: boolean): ReadFact => ({
+  ...base(uuid(), caseId),
+  kind: 'registered',
+  caseId,
+  registerKey: `${standesamt}/G/2026/${caseId}`,
+  standesamt,
+  birthDate: '2026-11-19',
+  consent,
+  idnrs: idnr ? ['36574261809', '86095742719'] : [],
+});
+const scheduled = (caseId: string, deliveryId: string, role: 'elterngeldstelle' | 'familienkasse', kind: 'initial' | 'correction' = 'initial'): ReadFact => ({
+  ...base(deliveryId, caseId),
+  kind: 'scheduled',
+  caseId,
+  deliveryId,
+  recipient: role === 'elterngeldstelle' ? 'egs:11000000' : 'fka:ost',
+  recipientName: role,
+  role,
+  handOffKind: kind,
+  legalBasis: 'x',
+  purpose: 'p',
+  dataSet: role === 'elterngeldstelle' ? 'beeg-25' : 'kindergeld',
+});
+
+describe('counts per recipient', () => {
+  it('puts every case in exactly one state per recipient; the counts add up to the cases', () => {
+    const store = openProjectionStore(':memory:', randomBytes(32));
+    const d = (n: number) => `11111111-1111-4111-8111-${String(n).padStart(12, '0')}`;
+    store.apply(
+      [
+        // A: both handed off; the Elterngeldstelle acknowledged the correction (its latest), the Familienkasse's is open.
+        registered('birth-11007007-a', '11007007', true, true),
+        scheduled('birth-11007007-a', d(1), 'elterngeldstelle'),
+        scheduled('birth-11007007-a', d(2), 'familienkasse'),
+        scheduled('birth-11007007-a', d(3), 'elterngeldstelle', 'correction'),
+        { ...base(uuid(), `delivery-${d(3)}`), kind: 'acknowledged', deliveryId: d(3) },
+        // B: no consent, no IdNr: held back twice.
+        registered('birth-11007007-b', '11007007', false, false),
+        // C: consent withdrawn before any hand-off; IdNr known but not yet routed (waiting).
+        registered('birth-04011000-c', '04011000', true, true),
+        { ...base(uuid(), 'birth-04011000-c'), kind: 'consent-withdrawn', caseId: 'birth-04011000-c' },
+        // D: overdue at the Familienkasse, no hand-off to the Elterngeldstelle yet.
+        registered('birth-04011000-d', '04011000', true, true),
+        scheduled('birth-04011000-d', d(4), 'familienkasse'),
+        { ...base(uuid(), `delivery-${d(4)}`), kind: 'overdue', deliveryId: d(4), dueAt: at },
+      ],
+      position,
+    );
+    const relay = position; // everything published
+    const rows = store.statesByRecipient({}, relay);
+    const of = (role: string) => Object.fromEntries(rows.filter((r) => r.role === role).map((r) => [r.state, r.count]));
+    expect(of('elterngeldstelle')).toEqual({ acknowledged: 1, 'held-back:no-consent': 1, 'held-back:consent-withdrawn': 1, waiting: 1 });
+    expect(of('familienkasse')).toEqual({ delivered: 1, 'held-back:no-idnr': 1, waiting: 1, overdue: 1 });
+    for (const role of ['elterngeldstelle', 'familienkasse']) expect(rows.filter((r) => r.role === role).reduce((a, r) => a + r.count, 0)).toBe(4);
+    // Not yet published: scheduled, not delivered.
+    expect(store.statesByRecipient({}, 0).find((r) => r.role === 'familienkasse' && r.state === 'scheduled')?.count).toBe(1);
+    // A Standesamt's own cases; an agency's own hand-offs.
+    expect(store.statesByRecipient({ standesamt: '11007007' }, relay).filter((r) => r.role === 'familienkasse').reduce((a, r) => a + r.count, 0)).toBe(2);
+    expect(store.statesByRecipient({ recipient: 'fka:ost' }, relay).sort((a, z) => a.state.localeCompare(z.state))).toEqual([
+      { role: 'familienkasse', state: 'delivered', count: 1 },
+      { role: 'familienkasse', state: 'overdue', count: 1 },
+    ]);
+    // Births: by date of birth, and by hour of registration (22:30 UTC is the next day in Berlin: the caller folds).
+    expect(store.births({}, 14)).toEqual({ byBirth: [{ day: '2026-11-19', births: 4 }], byRegisteredHour: [{ hour: '2026-11-20T22', births: 4 }] });
+    expect(store.births({ standesamt: '04011000' }, 14).byBirth).toEqual([{ day: '2026-11-19', births: 2 }]);
+    expect(store.casesWhere({ standesamt: '11007007' }, 10).map((c) => c.caseId).sort()).toEqual(['birth-11007007-a', 'birth-11007007-b']);
+    store.close();
+  });
+});
