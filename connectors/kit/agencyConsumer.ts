@@ -13,7 +13,7 @@
 // kept, sent, and only then the notice acknowledged.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import {
@@ -39,6 +39,7 @@ import {
 } from '../../contracts/index.ts';
 import { ensurePrivateDir, writeFileAtomic } from './atomicFile.ts';
 import { syncDir } from './erasure.ts';
+import { isStorageFull, StorageEpisodes } from './storageFull.ts';
 
 export type HandlerOutcome = { readonly ok: true; readonly reference?: string } | { readonly ok: false; readonly reasonCode: string; readonly reason: string };
 
@@ -72,7 +73,8 @@ export interface AgencyConsumerOptions {
 }
 
 export interface AgencyConsumer {
-  readonly stats: { received: number; handled: number; redelivered: number; refused: number; erased: number };
+  /** `held`: deliveries not acknowledged now because the disk is full (handled once space is back). */
+  readonly stats: { received: number; handled: number; redelivered: number; refused: number; erased: number; held: number };
   stop(): Promise<void>;
 }
 
@@ -113,7 +115,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
     }
   }
-  const stats = { received: 0, handled: 0, redelivered: 0, refused: 0, erased: 0 };
+  const stats = { received: 0, handled: 0, redelivered: 0, refused: 0, erased: 0, held: 0 };
   const decoder = new TextDecoder();
 
   const receiptFor = async (delivery: Delivery): Promise<Receipt> => {
@@ -195,6 +197,121 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
     return signed.payload;
   };
 
+  /**
+   * Handles one message to its end: acknowledged, refused (term), or left for a redelivery
+   * (nak). `full` when the inbox or the connector's state cannot be written for lack of space:
+   * then it is neither acknowledged nor nak'ed (a redelivery would count against max_deliver).
+   */
+  const handleMessage = async (m: JsMsg): Promise<'done' | 'full'> => {
+    let delivery: Delivery;
+    let json: unknown;
+    try {
+      json = JSON.parse(decoder.decode(m.data));
+    } catch {
+      stats.refused++;
+      log(`refused delivery (stream seq ${m.seq}): not JSON`);
+      m.term();
+      return 'done';
+    }
+    if ((json as { payload?: { type?: unknown } } | null)?.payload?.type === 'erasure-notice') {
+      let notice: ErasureNotice;
+      try {
+        notice = verifiedNotice(json);
+      } catch (error) {
+        stats.refused++;
+        log(`refused erasure notice (stream seq ${m.seq}): ${(error as Error).message}`);
+        m.term();
+        return 'done';
+      }
+      try {
+        const receipt = await erasureReceiptFor(notice);
+        await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `erasure-receipt:${receipt.noticeId}` });
+        m.ack();
+      } catch (error) {
+        if (isStorageFull(error, options.stateDir)) return full(error, `erasure notice ${notice.noticeId}`);
+        log(`erasure notice ${notice.noticeId} not finished, will be redelivered: ${(error as Error).message}`);
+        m.nak(1000);
+      }
+      return 'done';
+    }
+    try {
+      const signed = SignedDeliverySchema.parse(json);
+      const verified = hubVerifier.verify(signed.payload, signed.signature, now());
+      if (!verified.success && verified.error.code === 'revocation-unknown') {
+        // This party holds no current CRL, so it can check no signature: the delivery is not
+        // taken now, and not thrown away either; it comes again once a current CRL is here.
+        log(`delivery (stream seq ${m.seq}) not checked, will be redelivered: ${verified.error.message}`);
+        m.nak(options.revocationUnknownRetryMs ?? 60_000);
+        return 'done';
+      }
+      if (!verified.success) throw new Error(`not signed by the hub: ${verified.error.code}`);
+      if (verified.data.role !== 'hub' || verified.data.dvdv !== hubDvdv) throw new Error(`signed by ${verified.data.role} ${verified.data.dvdv}, not by the hub ${hubDvdv}`);
+      if (signed.payload.recipient.dvdv !== dvdv) throw new Error(`addressed to ${signed.payload.recipient.dvdv}`);
+      delivery = signed.payload;
+    } catch (error) {
+      // Nothing forged or foreign is acted on, and it is not redelivered either.
+      stats.refused++;
+      log(`refused delivery (stream seq ${m.seq}): ${(error as Error).message}`);
+      m.term();
+      return 'done';
+    }
+    if (existsSync(erasedMarker(delivery.deliveryId))) {
+      // The hub erased its case since: nothing is handed over (and the hub can log no receipt for it).
+      log(`delivery ${delivery.deliveryId} belongs to an erased case: not handed over`);
+      m.ack();
+      return 'done';
+    }
+    try {
+      const receipt = await receiptFor(delivery);
+      // One final answer per delivery: the dedup id does not depend on the answer.
+      await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `receipt:${receipt.deliveryId}` });
+      m.ack();
+    } catch (error) {
+      if (isStorageFull(error, options.stateDir)) return full(error, `delivery ${delivery.deliveryId}`);
+      log(`delivery ${delivery.deliveryId} not finished, will be redelivered: ${(error as Error).message}`);
+      m.nak(1000);
+    }
+    return 'done';
+  };
+
+  // A full disk (the inbox, the connector's state): the delivery is not acknowledged, and it
+  // and every later one are held in order (kept from being redelivered with `working()`, so a
+  // long episode does not use up max_deliver), tried again every second, and handled once
+  // space is back. Reported once when it starts and once when it ends.
+  const held: JsMsg[] = [];
+  const episodes = new StorageEpisodes({
+    full: (error, what) =>
+      log(`storage full: ${what} cannot be written (${(error as Error).message}); it is not acknowledged and is held, with the deliveries after it, until space is freed in ${options.stateDir} or the inbox (connector.storage-full)`),
+    recovered: (refused, fullForMs) => log(`storage writable again after ${Math.round(fullForMs / 1000)} s: the held deliveries are handled (${refused} attempts refused meanwhile) (connector.storage-recovered)`),
+  });
+  const full = (error: unknown, what: string): 'full' => {
+    episodes.failed(error, what, options.stateDir);
+    return 'full';
+  };
+  const keepAliveMs = Math.max(500, Math.min(5000, (options.ackWaitMs ?? 30_000) / 3));
+  let keptAlive = 0;
+  let draining: Promise<void> | undefined;
+  const drainHeld = (): Promise<void> => {
+    if (draining || held.length === 0) return draining ?? Promise.resolve();
+    draining = (async () => {
+      if (Date.now() - keptAlive >= keepAliveMs) {
+        keptAlive = Date.now();
+        for (const m of held) m.working();
+      }
+      while (held.length > 0) {
+        if ((await handleMessage(held[0]!)) === 'full') return;
+        held.shift();
+        stats.held = held.length;
+        episodes.succeeded();
+      }
+    })()
+      .catch((error: unknown) => log(`held deliveries: ${(error as Error).message}`))
+      .finally(() => (draining = undefined));
+    return draining;
+  };
+  const holdTimer = setInterval(() => void drainHeld(), 1000);
+  holdTimer.unref();
+
   const consumer = await js.consumers.get(deliveryStream, name);
   // Short pulls (heartbeat every second): when a cluster node dies or the consumer's leader moves,
   // a pull lost with it is noticed after two missed heartbeats (~2 s), not the default 30 s.
@@ -202,77 +319,20 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const done = (async () => {
     for await (const m of messages) {
       stats.received++;
-      let delivery: Delivery;
-      let json: unknown;
-      try {
-        json = JSON.parse(decoder.decode(m.data));
-      } catch {
-        stats.refused++;
-        log(`refused delivery (stream seq ${m.seq}): not JSON`);
-        m.term();
-        continue;
-      }
-      if ((json as { payload?: { type?: unknown } } | null)?.payload?.type === 'erasure-notice') {
-        let notice: ErasureNotice;
-        try {
-          notice = verifiedNotice(json);
-        } catch (error) {
-          stats.refused++;
-          log(`refused erasure notice (stream seq ${m.seq}): ${(error as Error).message}`);
-          m.term();
-          continue;
-        }
-        try {
-          const receipt = await erasureReceiptFor(notice);
-          await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `erasure-receipt:${receipt.noticeId}` });
-          m.ack();
-        } catch (error) {
-          log(`erasure notice ${notice.noticeId} not finished, will be redelivered: ${(error as Error).message}`);
-          m.nak(1000);
-        }
-        continue;
-      }
-      try {
-        const signed = SignedDeliverySchema.parse(json);
-        const verified = hubVerifier.verify(signed.payload, signed.signature, now());
-        if (!verified.success && verified.error.code === 'revocation-unknown') {
-          // This party holds no current CRL, so it can check no signature: the delivery is not
-          // taken now, and not thrown away either; it comes again once a current CRL is here.
-          log(`delivery (stream seq ${m.seq}) not checked, will be redelivered: ${verified.error.message}`);
-          m.nak(options.revocationUnknownRetryMs ?? 60_000);
-          continue;
-        }
-        if (!verified.success) throw new Error(`not signed by the hub: ${verified.error.code}`);
-        if (verified.data.role !== 'hub' || verified.data.dvdv !== hubDvdv) throw new Error(`signed by ${verified.data.role} ${verified.data.dvdv}, not by the hub ${hubDvdv}`);
-        if (signed.payload.recipient.dvdv !== dvdv) throw new Error(`addressed to ${signed.payload.recipient.dvdv}`);
-        delivery = signed.payload;
-      } catch (error) {
-        // Nothing forged or foreign is acted on, and it is not redelivered either.
-        stats.refused++;
-        log(`refused delivery (stream seq ${m.seq}): ${(error as Error).message}`);
-        m.term();
-        continue;
-      }
-      if (existsSync(erasedMarker(delivery.deliveryId))) {
-        // The hub erased its case since: nothing is handed over (and the hub can log no receipt for it).
-        log(`delivery ${delivery.deliveryId} belongs to an erased case: not handed over`);
-        m.ack();
-        continue;
-      }
-      try {
-        const receipt = await receiptFor(delivery);
-        // One final answer per delivery: the dedup id does not depend on the answer.
-        await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `receipt:${receipt.deliveryId}` });
-        m.ack();
-      } catch (error) {
-        log(`delivery ${delivery.deliveryId} not finished, will be redelivered: ${(error as Error).message}`);
-        m.nak(1000);
-      }
+      // Behind held ones: in order, once space is back.
+      if (held.length > 0 || (await handleMessage(m)) === 'full') {
+        held.push(m);
+        stats.held = held.length;
+        if (held.length === 1) keptAlive = Date.now();
+      } else episodes.succeeded();
     }
   })();
   return {
     stats,
     async stop() {
+      // Held deliveries stay unacknowledged: they come again to the next start.
+      clearInterval(holdTimer);
+      await draining;
       await messages.close();
       await done;
     },

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 // Inbox files carry personal data: the owner's alone (0600, directories 0700), whatever the umask.
@@ -23,14 +23,22 @@ export function writeFileAtomic(file: string, content: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', fileMode);
   try {
-    // A stale temporary file keeps its old mode under 'w'; the umask filters the one given to open.
-    fchmodSync(fd, fileMode);
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      // A stale temporary file keeps its old mode under 'w'; the umask filters the one given to open.
+      fchmodSync(fd, fileMode);
+      const bytes = Buffer.from(content, 'utf8');
+      // writeSync may write less than asked (a disk filling up): the rest, or ENOSPC.
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (error) {
+    // A full disk leaves no partial temporary file taking up what space is left.
+    rmSync(tmp, { force: true });
+    throw error;
   }
-  renameSync(tmp, file);
   const dir = openSync(path.dirname(file), 'r');
   try {
     fsyncSync(dir);

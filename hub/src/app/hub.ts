@@ -22,6 +22,8 @@ import { startMetricsServer, type Metric } from './metrics.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { openHubLog } from '../log/openHubLog.ts';
+import { logStorage } from '../log/storageHealth.ts';
+import { freeBytes } from '../../../connectors/kit/storageFull.ts';
 import { openCaseLog, type CaseLog } from '../log/caseLog.ts';
 import { startRetention, type Retention } from '../log/retention.ts';
 import { acquirePostgresLease, type Lease } from '../log/postgres/postgresLease.ts';
@@ -154,6 +156,16 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       undo.push(() => taken.release());
     }
     const heldLease = lease;
+    // A full data directory: writes are refused (submissions answered `unavailable`) and resume by themselves once space is freed.
+    logStorage.reportTo({
+      full: (error, where) =>
+        logger.error(
+          { event: 'log.storage-full', where, dataDir, freeBytes: freeBytes(dataDir), error: (error as Error).message },
+          `the hub's data directory ${dataDir} is full: nothing more is recorded and submissions are answered unavailable (their senders keep them and send them again) until space is freed; the hub resumes by itself`,
+        ),
+      recovered: (refused, fullForMs) => logger.warn({ event: 'log.storage-recovered', dataDir, refused, fullForMs }, `the hub records again: its data directory has space (${refused} writes were refused in ${Math.round(fullForMs / 1000)} s)`),
+    });
+    undo.push(() => logStorage.reportTo(undefined));
     const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: lineLog(logger, 'log.witness'), store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
     // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
     undo.push(() => log.close());
@@ -313,6 +325,8 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       { name: 'elfe_submissions_total', help: 'Submissions by outcome', type: 'counter', samples: Object.entries(ingress.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
       { name: 'elfe_deliveries_total', help: 'Delivery decisions by outcome', type: 'counter', samples: Object.entries(scheduler.stats).filter(([k]) => k !== 'position' && k !== 'heldBack').map(([outcome, value]) => ({ labels: { outcome }, value })) },
       { name: 'elfe_deliveries_held_back', help: 'Deliveries held back now (the recipient has no usable certificate)', type: 'gauge', samples: [{ value: scheduler.stats.heldBack }] },
+      { name: 'elfe_storage_full', help: '1 while the data directory is full (writes refused, submissions answered unavailable)', type: 'gauge', samples: [{ value: logStorage.full ? 1 : 0 }] },
+      { name: 'elfe_storage_full_total', help: 'Writes to the log, its tree or the case keys refused because the data directory was full', type: 'counter', samples: [{ value: logStorage.refused }] },
       { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
       ...readSide.metrics(),
       ...crlMetrics(trust, crlAlerts),
@@ -359,6 +373,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
         await caseLog.close();
         await lease?.release();
         await nats?.stop();
+        logStorage.reportTo(undefined);
         lock.release();
       },
     };

@@ -39,6 +39,7 @@ import type { RoutingTable } from '../routing/routingTable.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type JsonValue, type StoredEvent } from '../log/eventStore.ts';
 import { toRecord } from '../log/records.ts';
 import { SignatureKeeper } from '../log/signatures.ts';
+import { logStorage } from '../log/storageHealth.ts';
 import { birthStream } from '../log/streams.ts';
 import type { GeburtenregisterKey } from '../../../contracts/index.ts';
 import { authorityRule, decideAuthority, decideIdNr } from '../routing/authority.ts';
@@ -288,10 +289,13 @@ export function startIngress(options: IngressOptions): Ingress {
       reply = await handle(m.data);
     } catch (error) {
       // A case erased while its submission was in flight is gone, not busy: the same answer as after.
+      // A full disk (the log, its tree, the case keys) is told apart: counted, logged once per episode.
       reply =
         error instanceof CaseErasedError
           ? refusal('unknown-case', 'this birth case was erased')
-          : refusal('unavailable', `the hub could not record the submission: ${(error as Error).message}`);
+          : logStorage.failed(error, 'ingress')
+            ? refusal('unavailable', 'the hub cannot record the submission now: its storage is full; send it again later')
+            : refusal('unavailable', `the hub could not record the submission: ${(error as Error).message}`);
     }
     if (!reply.ok) stats.refused++;
     answer(m, reply);

@@ -9,6 +9,7 @@ import { hubDerivedUuid, type HandOffEscalated, type HandOffOverdue } from '../.
 import { DuplicateEventIdError, type EventStore, type Subscription } from '../log/eventStore.ts';
 import { hubProducer, toRecord } from '../log/records.ts';
 import { deliveryStream } from '../log/streams.ts';
+import { isStorageFull } from '../log/storageHealth.ts';
 import { readFact, type ReadFact } from './facts.ts';
 import { openProjectionStore, type ProjectionStore } from './projectionStore.ts';
 import { deadlinePassed, type HandOffRow } from './status.ts';
@@ -93,14 +94,43 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     stats.applied += facts.length;
   }
   let stopping = false;
-  const subscription: Subscription = log.subscribe(store.position);
+  let subscription: Subscription = log.subscribe(store.position);
+  /** Ends the wait while the disk is full (on stop). */
+  let wake: (() => void) | undefined;
   const following = (async () => {
-    for await (const e of subscription) {
-      if (e.position < store.position) continue;
-      const f = readFact(e);
-      store.apply(f ? [f] : [], e.position + 1);
-      if (f) stats.applied++;
-      notify();
+    // A full disk stops the projections' writes, not the read side: they follow again from
+    // where they are once space is back (the hub reports the episode; the API answers meanwhile).
+    let waitMs = 0;
+    for (;;) {
+      try {
+        for await (const e of subscription) {
+          if (e.position < store.position) continue;
+          const f = readFact(e);
+          store.apply(f ? [f] : [], e.position + 1);
+          if (f) stats.applied++;
+          if (waitMs > 0) {
+            waitMs = 0;
+            say('readside.storage-recovered', { position: store.position });
+          }
+          notify();
+        }
+        return;
+      } catch (error) {
+        if (stopping || !isStorageFull(error, path.join(options.dir, 'readside.sqlite'))) throw error;
+        if (waitMs === 0) say('readside.storage-full', { error: (error as Error).message, position: store.position });
+        waitMs = Math.min(Math.max(250, waitMs * 2), 5000);
+        await subscription.close();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+        if (stopping) return;
+        subscription = log.subscribe(store.position);
+      }
     }
   })().catch((error: unknown) => {
     if (!stopping) say('readside.failed', { error: (error as Error).message });
@@ -194,6 +224,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     heldBackReason: (caseId, role) => held.get(`${caseId}|${role}`),
     async stop() {
       stopping = true;
+      wake?.();
       clearInterval(timer);
       await checking?.catch(() => undefined);
       await subscription.close();

@@ -13,6 +13,7 @@ import { fromRecord, hubProducer, toRecord } from '../log/records.ts';
 import { erasureStream } from '../log/streams.ts';
 import { CaseErasedError } from '../log/caseLog.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
+import { isStorageFull } from '../log/storageHealth.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
 import type { RoutingTable } from '../routing/routingTable.ts';
@@ -223,7 +224,12 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   let notRetried = Number.POSITIVE_INFINITY;
   /** The first event with a delivery held back: the kept position stays before it, so a restart decides it again. */
   let firstHeldBack = Number.POSITIVE_INFINITY;
-  const position = positionKeeper(options.positionFile, () => Math.min(firstHeldBack, stats.position), from, 1000);
+  /** The first event whose decisions could not be written before a stop (a full disk): a restart decides it again. */
+  let undecided = Number.POSITIVE_INFINITY;
+  let stopping = false;
+  /** End the waits between attempts while the disk is full (on stop). */
+  const wakers = new Set<() => void>();
+  const position = positionKeeper(options.positionFile, () => Math.min(firstHeldBack, undecided, stats.position), from, 1000);
   /** Events being decided, by position (increasing); below the first, everything is decided. */
   const deciding: number[] = [];
   let seen = from;
@@ -246,7 +252,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
         deciding.push(stored.position);
         await lanes.run(stored.stream, async () => {
           try {
-            await decideOn(stored);
+            await decideUntilWritten(stored);
           } finally {
             deciding.splice(deciding.indexOf(stored.position), 1);
             advance();
@@ -351,6 +357,39 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   }, options.heldBackRetryMs ?? 2000);
   retryTimer.unref();
 
+  /**
+   * Decides on an event. While the disk is full its decisions cannot be written: it is decided
+   * again, from the log as a restart would, until they are (the case's later events wait
+   * behind it); the hub does not stop, and nothing is skipped. Stopped meanwhile, the kept
+   * position stays before it.
+   */
+  async function decideUntilWritten(stored: StoredEvent): Promise<void> {
+    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5000)) {
+      try {
+        await decideOn(stored);
+        return;
+      } catch (error) {
+        if (!isStorageFull(error)) throw error;
+        cases.delete(stored.stream);
+      }
+      if (!stopping) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            wakers.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, waitMs);
+          wakers.add(wake);
+        });
+      }
+      if (stopping) {
+        undecided = Math.min(undecided, stored.position);
+        return;
+      }
+    }
+  }
+
   async function decideOn(stored: StoredEvent): Promise<void> {
     // An erased case is routed no more (its entries no longer open).
     if (stored.type === 'CaseErased') {
@@ -404,6 +443,8 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   return {
     stats,
     async stop() {
+      stopping = true;
+      for (const wake of [...wakers]) wake();
       clearInterval(retryTimer);
       await retrying;
       await subscription.close();

@@ -3,10 +3,12 @@
 // a restart reads the frontier instead of rehashing history, and proofs come from storage.
 import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../privateFiles.ts';
+import { asStorageFull, logStorage } from '../storageHealth.ts';
 import { isPowerOfTwo, nodeHash, splitPoint, emptyRoot, type Hash, type RangeHasher } from '../../../../contracts/index.ts';
 
 export class TreeStore {
   readonly #db: Database.Database;
+  readonly #file: string;
   readonly #get: Database.Statement;
   readonly #put: Database.Statement;
   readonly #leaves: Database.Statement;
@@ -16,6 +18,7 @@ export class TreeStore {
 
   constructor(file: string) {
     if (file !== ':memory:') preparePrivateDatabaseFile(file);
+    this.#file = file;
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
@@ -45,24 +48,39 @@ export class TreeStore {
     return hashes;
   }
 
-  /** Appends leaf hashes in one transaction; the leaves must continue the tree at `size`. */
+  /**
+   * Appends leaf hashes in one transaction; the leaves must continue the tree at `size`. The
+   * size moves only once the transaction committed: a failed one (a full disk) leaves the tree
+   * as it was, and the same leaves are appended again later.
+   */
   append(leaves: readonly Hash[]): void {
     if (leaves.length === 0) return;
-    this.#db.transaction(() => {
-      for (const leaf of leaves) {
-        let index = this.#size;
-        let hash = leaf;
-        this.#put.run(0, index, hash);
-        // Each time a right child completes a subtree, store the parent.
-        for (let level = 0; index % 2 === 1; level++) {
-          hash = nodeHash(this.node(level, index - 1), hash);
-          index = Math.floor(index / 2);
-          this.#put.run(level + 1, index, hash);
+    let size = this.#size;
+    try {
+      this.#db.transaction(() => {
+        size = this.#size;
+        for (const leaf of leaves) {
+          let index = size;
+          let hash = leaf;
+          this.#put.run(0, index, hash);
+          // Each time a right child completes a subtree, store the parent.
+          for (let level = 0; index % 2 === 1; level++) {
+            hash = nodeHash(this.node(level, index - 1), hash);
+            index = Math.floor(index / 2);
+            this.#put.run(level + 1, index, hash);
+          }
+          size++;
         }
-        this.#size++;
-        this.leavesAdded++;
-      }
-    })();
+      })();
+    } catch (error) {
+      if (this.#file === ':memory:') throw error;
+      const typed = asStorageFull(error, this.#file);
+      logStorage.failed(typed, 'tree', this.#file);
+      throw typed;
+    }
+    this.leavesAdded += size - this.#size;
+    this.#size = size;
+    if (this.#file !== ':memory:') logStorage.succeeded();
   }
 
   /** Merkle Tree Hash of leaves [start, end) from stored complete subtrees. */

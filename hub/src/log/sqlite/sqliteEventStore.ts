@@ -23,6 +23,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../../infra/repoRoot.ts';
 import { preparePrivateDatabaseFile } from '../privateFiles.ts';
+import { asStorageFull, logStorage, StorageFullError } from '../storageHealth.ts';
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import { canonicalJson, type StoredLogEntry } from '../../../../contracts/index.ts';
@@ -42,7 +43,7 @@ import {
   type Subscription,
 } from '../eventStore.ts';
 
-export { DuplicateEventIdError, StoreClosedError };
+export { DuplicateEventIdError, StoreClosedError, StorageFullError };
 
 export interface SqliteEventStoreOptions {
   /** Clock for `recordedAt` (tests pass a fixed one). */
@@ -135,6 +136,7 @@ const toEntry = (r: RawRow): StoredLogEntry => ({ position: r[0], stream: r[1], 
 
 export class SqliteEventStore implements EventStore {
   readonly #db: Database.Database;
+  readonly #file: string;
   readonly #writer: Worker | undefined;
   #inFlight: Pending[] | undefined;
   #writerFailed: Error | undefined;
@@ -153,6 +155,7 @@ export class SqliteEventStore implements EventStore {
 
   constructor(file: string, options: SqliteEventStoreOptions = {}) {
     if (file !== ':memory:') preparePrivateDatabaseFile(file);
+    this.#file = file;
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
@@ -212,9 +215,11 @@ export class SqliteEventStore implements EventStore {
     const before = this.#next;
     this.#next = reply.next;
     if ('error' in reply) {
-      const error = Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {});
+      // A full disk is typed (nothing of the group was committed; the same appends succeed once space is back).
+      const error = this.#storageFull(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}));
       for (const p of batch) p.reject(error);
     } else {
+      logStorage.succeeded();
       batch.forEach((p, i) => {
         const outcome = reply.outcomes[i]!;
         if ('ok' in outcome) p.resolve(outcome.ok);
@@ -272,7 +277,8 @@ export class SqliteEventStore implements EventStore {
       this.commits++;
     } catch (error) {
       this.#next = next;
-      for (const p of batch) p.reject(error);
+      const failure = this.#storageFull(error);
+      for (const p of batch) p.reject(failure);
       return;
     }
     batch.forEach((p, i) => {
@@ -281,6 +287,14 @@ export class SqliteEventStore implements EventStore {
       else p.reject(outcome.error);
     });
     if (this.#next > next) this.#appended.emit('appended');
+  }
+
+  /** `error` as a StorageFullError when the disk of the log is full (reported once per episode). */
+  #storageFull(error: unknown): unknown {
+    if (this.#file === ':memory:') return error;
+    const typed = asStorageFull(error, this.#file);
+    logStorage.failed(typed, 'log', this.#file);
+    return typed;
   }
 
   #head(stream: string, heads: Map<string, number>): number | undefined {

@@ -1,0 +1,135 @@
+// The log's parts on a full disk (a small tmpfs): a refused write is a StorageFullError, leaves
+// nothing half-done (the Merkle tree keeps its size, so the same leaves go in again), what was
+// acknowledged stays, and the next write after space is freed succeeds on the same open store.
+// The scheduler, whose decisions cannot be written meanwhile, waits and decides again instead
+// of dying (which stopped routing and, unhandled, the hub).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageFullError } from '../../connectors/kit/storageFull.ts';
+import type { EventStore, NewEvent } from '../../hub/src/log/eventStore.ts';
+import { TreeStore } from '../../hub/src/log/merkle/treeStore.ts';
+import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
+import { fromRecord, toRecord } from '../../hub/src/log/records.ts';
+import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
+import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
+import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
+import { until } from '../support/processes.ts';
+import { fillUpTo, mountTmpfs, tmpfsRefused, unmount } from '../support/tmpfs.ts';
+
+if (tmpfsRefused) console.warn(`skipped: ${tmpfsRefused}`);
+
+const mounts: string[] = [];
+afterEach(() => {
+  for (const dir of mounts.splice(0)) unmount(dir);
+});
+
+/** A fresh tmpfs of `size`. */
+function smallDisk(size: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-full-'));
+  const refused = mountTmpfs(dir, size);
+  if (refused) throw new Error(refused);
+  mounts.push(dir);
+  return dir;
+}
+
+describe.skipIf(tmpfsRefused !== undefined)('the log on a full disk', () => {
+  it('the Merkle tree: a refused append leaves it as it was, and the same leaves go in once space is back', () => {
+    const dir = smallDisk('2m');
+    const tree = new TreeStore(path.join(dir, 'tree.sqlite'));
+    const reference = new TreeStore(':memory:');
+    const filler = path.join(dir, 'filler');
+    fillUpTo(filler, 96 * 1024);
+    const all: Buffer[] = [];
+    let refused: unknown;
+    for (let i = 0; i < 10_000 && !refused; i++) {
+      const batch = Array.from({ length: 50 }, () => randomBytes(32));
+      try {
+        tree.append(batch);
+        all.push(...batch);
+      } catch (error) {
+        refused = error;
+        expect(tree.size, 'the size a refused append left').toBe(all.length);
+        rmSync(filler);
+        tree.append(batch);
+        all.push(...batch);
+      }
+    }
+    expect(refused).toBeInstanceOf(StorageFullError);
+    const more = Array.from({ length: 7 }, () => randomBytes(32));
+    tree.append(more);
+    all.push(...more);
+    reference.append(all);
+    expect(tree.size).toBe(all.length);
+    expect(Buffer.from(tree.root()).equals(Buffer.from(reference.root()))).toBe(true);
+    tree.close();
+    reference.close();
+  });
+
+  it('the event store: a refused append is a StorageFullError, every acknowledged one stays, the next one after space is freed succeeds', async () => {
+    const dir = smallDisk('4m');
+    const store = openSqliteEventStore(path.join(dir, 'log.sqlite'));
+    const filler = path.join(dir, 'filler');
+    fillUpTo(filler, 128 * 1024);
+    const acknowledged: string[] = [];
+    const event = (i: number): NewEvent => ({ eventId: `e-${i}`, type: 'Filler', data: { i, text: 'x'.repeat(2000) }, metadata: {} });
+    let refused: unknown;
+    let i = 0;
+    for (; i < 10_000 && !refused; i++) {
+      try {
+        await store.append(`s-${i % 7}`, [event(i)]);
+        acknowledged.push(`e-${i}`);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toBeInstanceOf(StorageFullError);
+    await expect(store.append('s-x', [event(i)])).rejects.toBeInstanceOf(StorageFullError);
+    rmSync(filler);
+    const after = await store.append('s-x', [event(i + 1)]);
+    expect(after.positions[0]).toBe(acknowledged.length);
+    const ids: string[] = [];
+    for await (const e of store.readAll()) ids.push(e.eventId);
+    expect(ids).toEqual([...acknowledged, `e-${i + 1}`]);
+    await store.close();
+  });
+});
+
+describe('the scheduler while its decisions cannot be written', () => {
+  it('waits and decides again once space is back, without dying or skipping the event', async () => {
+    const inner = createMemoryEventStore();
+    let full = true;
+    let refused = 0;
+    const log = new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property === 'append')
+          return (stream: string, events: readonly NewEvent[], expected?: Parameters<EventStore['append']>[2]) => {
+            if (full && events.some((e) => e.type === 'DeliveryScheduled')) {
+              refused++;
+              return Promise.reject(new StorageFullError('log.sqlite', { cause: Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) }));
+            }
+            return target.append(stream, events, expected);
+          };
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as EventStore;
+    const birth = sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: '77' } });
+    await log.append(`birth-${'7'.repeat(32)}`, [toRecord(registered(birth))]);
+    const positionFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'elfe-scheduler-')), 'scheduler.position');
+    const scheduler = startScheduler({ log, table: testRoutingTable, positionFile });
+    await until(() => refused >= 2, 10_000, 'the decisions refused twice');
+    expect(scheduler.stats.scheduled).toBe(0);
+    expect(scheduler.stats.position).toBe(0);
+    full = false;
+    await until(() => scheduler.stats.scheduled >= 1, 10_000, 'the decisions written once space is back');
+    const types: string[] = [];
+    for await (const e of inner.readAll()) types.push(fromRecord(e)?.type ?? e.type);
+    expect(types.filter((t) => t === 'DeliveryScheduled').length).toBe(scheduler.stats.scheduled);
+    await until(() => scheduler.stats.position === 1 + scheduler.stats.scheduled, 10_000, 'the position past the decided event');
+    await scheduler.stop();
+  });
+});
