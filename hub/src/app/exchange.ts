@@ -5,6 +5,9 @@
 //   DATA/hub/                the hub: its key and certificate (and its ingress responder's in
 //                            ingress/), log signing key, log, tree, nats store
 //   DATA/parties/<name>/     one party: its key, certificate, configuration, outbox or inbox, state
+//   DATA/witness/            a local witness (C2SP tlog-witness): its own Ed25519 key, config.json
+//                            and state/ (the last checkpoint it cosigned, its lock); the hub's
+//                            config names it in "witnesses", so every checkpoint goes to it
 //
 // Each party generates its key pair and a CSR in its own directory; the operator registers the
 // party in the CA's register (role, address, name) and the CA signs the CSR under its policy
@@ -13,7 +16,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hubIdentity, hubIngressIdentity, type Role } from '../../../contracts/index.ts';
 import { createRequest, type RequestOptions } from '../../../connectors/kit/credentials.ts';
+import { verifierKey } from '../../../contracts/index.ts';
 import { parseConfig, type HubConfig } from '../config/config.ts';
+import { loadOrCreateHubKey } from '../keys/keyDirectory.ts';
+import { createWitnessKey } from '../witness/witnessKey.ts';
 import { adoptCertificate, pkiInit, registerParty, signRequest } from '../pki/pki.ts';
 
 export interface PartySpec {
@@ -39,7 +45,18 @@ export interface Exchange {
   /** Port of the hub's HTTP API and dashboard, when its configuration enables it. */
   readonly apiPort?: number;
   readonly parties: readonly ProvisionedParty[];
+  /** The local witness, when the layout has one. */
+  readonly witness?: LocalWitness;
   party(name: string): ProvisionedParty;
+}
+
+export interface LocalWitness {
+  readonly dir: string;
+  readonly configFile: string;
+  /** Its submission prefix, as the hub's config names it. */
+  readonly url: string;
+  readonly port: number;
+  readonly verifierKey: string;
 }
 
 export interface ProvisionOptions {
@@ -53,6 +70,12 @@ export interface ProvisionOptions {
   readonly meldebehoerde?: { readonly dvdv: string; readonly name: string };
   /** An external NATS (e.g. the nodes of `elfe cluster nats`, comma-separated) instead of the hub's local nats-server. */
   readonly nats?: { readonly url: string; readonly replicas?: number };
+  /**
+   * Lay out a local witness in `DATA/witness/` listening on `port` (kept once written) and name
+   * it in the hub's "witnesses" (`elfe exchange init`, `elfe start`). Not when the hub's
+   * configuration already names its own witnesses.
+   */
+  readonly witness?: { readonly port: number };
 }
 
 export const partyNameOf = (dvdv: string): string => dvdv.replace(':', '-');
@@ -166,6 +189,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
   }
 
   const hubConfigFile = path.join(hubDir, 'config.json');
+  const witness = options.witness ? layOutWitness(abs, hubDir, hubConfigFile, options.witness.port, options.hub?.log?.origin) : undefined;
   if (!existsSync(hubConfigFile)) {
     writeJson(hubConfigFile, {
       // The one Meldebehörde laid out here is responsible for every case (unless the table says otherwise).
@@ -178,6 +202,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
       trust: { caCertFile: '../ca/ca.cert.pem', crlFile: '../ca/crl.pem', issuedDir: '../ca/issued' },
       ...(options.metricsPort !== undefined ? { metrics: { port: options.metricsPort } } : {}),
       ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
+      ...(witness ? { witnesses: [{ url: witness.url, verifierKey: witness.verifierKey }] } : {}),
     });
   }
   const written = JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { nats?: { port?: number; url?: string }; metrics?: { port?: number }; api?: { port?: number } };
@@ -192,6 +217,7 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
     ...(written.metrics?.port !== undefined ? { metricsPort: written.metrics.port } : {}),
     ...(written.api?.port !== undefined ? { apiPort: written.api.port } : {}),
     parties,
+    ...(witness ? { witness } : {}),
     party(name) {
       const found = parties.find((p) => p.name === name);
       if (!found) throw new Error(`no party ${name} in ${abs}`);
@@ -199,6 +225,56 @@ export async function provisionExchange(root: string, options: ProvisionOptions)
     },
   };
 }
+
+const witnessName = 'elfe-witness.local/w1';
+
+/**
+ * The local witness of `DATA/witness/`: made when missing (its key, a config.json naming the
+ * hub's log verifier key, state/), and added to the hub's "witnesses" of a configuration that
+ * names none yet. The hub's log key is made here for that (the hub would make it at its first
+ * start). Kept as it is once laid out; none when the hub's configuration names its own witnesses.
+ */
+function layOutWitness(root: string, hubDir: string, hubConfigFile: string, port: number, configuredOrigin: string | undefined): LocalWitness | undefined {
+  const dir = path.join(root, 'witness');
+  const configFile = path.join(dir, 'config.json');
+  const hubConfig = existsSync(hubConfigFile) ? (JSON.parse(readFileSync(hubConfigFile, 'utf8')) as { witnesses?: unknown; log?: { origin?: string } }) : undefined;
+  if (existsSync(configFile)) {
+    const written = JSON.parse(readFileSync(configFile, 'utf8')) as { port: number; host?: string; verifierKey: string };
+    const url = `http://${written.host ?? '127.0.0.1'}:${written.port}`;
+    return { dir, configFile, url, port: written.port, verifierKey: written.verifierKey };
+  }
+  if (hubConfig && hubConfig.witnesses !== undefined) return undefined;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const hubKey = loadOrCreateHubKey(hubDir);
+  const logKey = verifierKey(hubConfig?.log?.origin ?? configuredOrigin ?? 'elfe-hub/log', hubKey.publicKey);
+  const keyFile = path.join(dir, 'witness.key');
+  const key = existsSync(keyFile) ? undefined : createWitnessKey(keyFile, witnessName);
+  if (!key) throw Object.assign(new Error(`${keyFile} exists without ${configFile}`), { code: 'invalid-config', hint: `move ${dir} away (a witness key is never overwritten), then run again` });
+  const url = `http://127.0.0.1:${port}`;
+  writeJson(configFile, {
+    '//': {
+      role: "a witness (C2SP tlog-witness) on this machine: it cosigns each of the hub's checkpoints after checking that it extends the last one it cosigned. Run by the same operator it only catches accidents; witnesses run by other organisations on their machines are what make a fork visible (README, Witnesses)",
+      key: "the witness's Ed25519 key (0600, never leaves this directory)",
+      verifierKey: "this witness's verifier key, named in the hub's \"witnesses\" with the url",
+      log: "the hub's log verifier key (elfe keys show --data hub): the only log it cosigns",
+      state: 'the last checkpoint it cosigned (and its lock: one witness process per state)',
+    },
+    role: 'witness',
+    name: key.name,
+    key: 'witness.key',
+    verifierKey: key.verifierKey,
+    log: logKey,
+    host: '127.0.0.1',
+    port,
+    state: 'state',
+  });
+  mkdirSync(path.join(dir, 'state'), { recursive: true, mode: 0o700 });
+  if (hubConfig) writeJson(hubConfigFile, { ...hubConfig, witnesses: [{ url, verifierKey: key.verifierKey }] });
+  return { dir, configFile, url, port, verifierKey: key.verifierKey };
+}
+
+/** The command line that runs the local witness as its own process. */
+export const witnessCommand = (witness: Pick<LocalWitness, 'configFile'>): string[] => ['witness', 'start', '--config', witness.configFile];
 
 /** The command line that runs one party as its own process. */
 export function partyCommand(party: Pick<ProvisionedParty, 'role' | 'configFile'>): string[] {

@@ -13,6 +13,7 @@ const config = (what: string) => ({ flag: '--config FILE', text: `${what}'s conf
 const hubData = { flag: '--data DIR', text: "the hub's data directory (log, keys)", default: '$ELFE_DATA_DIR, else ./data/hub' } as const;
 const caDir = { flag: '--dir CA_DIR', text: "the CA's directory (its key never leaves it)", default: '$ELFE_PKI_DIR, else ./data/pki' } as const;
 const exchangeData = { flag: '--data DIR', text: 'where the exchange is laid out (ca/, hub/, parties/); ignored by git (a .gitignore inside)', default: './data' } as const;
+const witnessPort = { flag: '--witness-port PORT', text: "the local witness's port on 127.0.0.1 (kept in witness/config.json once written)", default: 'a free port, chosen when laid out' } as const;
 const ports = [
   { flag: '--nats-port PORT', text: "the hub's nats-server port (kept in hub/config.json once written)", default: '4222' },
   { flag: '--metrics-port PORT', text: 'Prometheus metrics on 127.0.0.1', default: '9464' },
@@ -87,14 +88,14 @@ export const commandHelp: Readonly<Record<string, CommandHelp>> = {
     examples: ['elfe hub accept-shorter-log --config data/hub/config.json --size 1200 --reason "disk lost; restored from the backup of 2 May"'],
   },
   'exchange init': {
-    options: [exchangeData, ...ports, { flag: '--api-port PORT', text: 'the HTTP API and dashboard (mutual TLS)', default: 'off' }, json],
-    notes: [`Lays out the CA, the hub (with all its identities) and one directory per party with its own key, certificate and config.json. ${addresses}`],
+    options: [exchangeData, ...ports, { flag: '--api-port PORT', text: 'the HTTP API and dashboard (mutual TLS)', default: 'off' }, witnessPort, json],
+    notes: [`Lays out the CA, the hub (with all its identities), one directory per party with its own key, certificate and config.json, and a local witness in DIR/witness/ (its own key, state and config.json; named in the hub's "witnesses"; run it with elfe witness start --config DIR/witness/config.json). ${addresses}`],
     examples: ['elfe exchange init --data data --api-port 8443'],
   },
   start: {
-    options: [exchangeData, ...ports, { flag: '--api-port PORT', text: 'the HTTP API and dashboard (mutual TLS)', default: '8443' }, json],
+    options: [exchangeData, ...ports, { flag: '--api-port PORT', text: 'the HTTP API and dashboard (mutual TLS)', default: '8443' }, witnessPort, json],
     notes: [
-      'Lays out ./data on the first run (as elfe exchange init), checks the hub\'s identities and ports, starts the hub and, once it is ready, one connector per agency and one watch directory per Standesamt, each its own process. A busy port stops it at once, naming the port. A child that dies is started again with a growing pause; one that dies 5 times in a row soon after starting (or refuses to start) is reported with its last lines and ends elfe start (exit 2).',
+      'Lays out ./data on the first run (as elfe exchange init), checks the hub\'s identities and ports, starts the local witness (data/witness/: it cosigns every checkpoint of the hub) and the hub and, once it is ready, one connector per agency and one watch directory per Standesamt, each its own process. A busy port stops it at once, naming the port. A child that dies is started again with a growing pause; one that dies 5 times in a row soon after starting (or refuses to start) is reported with its last lines and ends elfe start (exit 2).',
     ],
     examples: ['elfe start', 'elfe start --data /srv/elfe --nats-port 14222 --api-port 18443'],
   },
@@ -179,13 +180,16 @@ export const commandHelp: Readonly<Record<string, CommandHelp>> = {
   'witness key create': { options: [{ flag: '--out FILE', text: "the witness's key file (0600)", default: 'required' }, { flag: '--name NAME', text: "the witness's name", default: 'required' }, json], examples: ['elfe witness key create --out witness.key --name witness.example'] },
   'witness start': {
     options: [
-      { flag: '--key FILE', text: "the witness's key", default: 'required' },
-      { flag: '--log VERIFIER_KEY', text: "a log's verifier key to cosign (repeatable)", default: 'required' },
+      { flag: '--config FILE', text: "the witness's config.json (elfe init witness, elfe exchange init: key, log, host, port, state); each option below overrides it" },
+      { flag: '--key FILE', text: "the witness's key", default: 'required without --config' },
+      { flag: '--log VERIFIER_KEY', text: "a log's verifier key to cosign (repeatable)", default: 'required without --config' },
       { flag: '--port P', text: 'HTTP port', default: 'a free port' },
       { flag: '--host H', text: 'listen address', default: '127.0.0.1' },
-      { flag: '--state DIR', text: 'the last cosigned checkpoint per log', default: './data/witness' },
+      { flag: '--state DIR', text: 'the last cosigned checkpoint per log, and the lock (one witness process per state)', default: './data/witness' },
+      json,
     ],
-    examples: ['elfe witness start --key witness.key --log "$(elfe keys show --data data/hub --json | jq -r .verifierKey)" --port 8480'],
+    notes: ['Prints "ready: …" on stdout once it listens. A second witness on the same state directory is refused (data-dir-locked, exit 2); a dead one\'s lock is taken over, and it continues from the size it last cosigned.'],
+    examples: ['elfe witness start --config data/witness/config.json', 'elfe witness start --key witness.key --log "$(elfe keys show --data data/hub --json | jq -r .verifierKey)" --port 8480'],
   },
   init: {
     options: [

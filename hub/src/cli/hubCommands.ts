@@ -4,10 +4,11 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger } from '../../../connectors/kit/logger.ts';
-import { checkHubPrerequisites, startHub } from '../app/hub.ts';
-import { dashboardLine, enrolAuditor, partyCommand, provisionExchange, type Exchange } from '../app/exchange.ts';
+import { checkHubPrerequisites, requireFreePort, startHub } from '../app/hub.ts';
+import { dashboardLine, enrolAuditor, partyCommand, provisionExchange, witnessCommand, type Exchange } from '../app/exchange.ts';
 import { ChildGaveUpError, superviseProcesses, type ChildGivenUp, type ProcessSpec, type Supervisor } from '../app/supervisor.ts';
 import { loadConfig } from '../config/config.ts';
+import { freePort } from '../infra/nats/natsServer.ts';
 import { ignoredByGit } from '../pki/pki.ts';
 import { runDemo } from '../demo/demo.ts';
 import { demoReport } from '../demo/report.ts';
@@ -54,7 +55,7 @@ const hubStart: Command = {
     }, args.includes('--json')),
 };
 
-const dataOption = { data: { type: 'string' }, 'nats-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'api-port': { type: 'string' }, json: { type: 'boolean' } } as const;
+const dataOption = { data: { type: 'string' }, 'nats-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'api-port': { type: 'string' }, 'witness-port': { type: 'string' }, json: { type: 'boolean' } } as const;
 const portOf = (text: string | undefined, fallback: number) => {
   const port = Number(text ?? fallback);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('ports are whole numbers from 0 to 65535');
@@ -62,32 +63,35 @@ const portOf = (text: string | undefined, fallback: number) => {
 };
 
 /** `apiPort`: the API's port when `--api-port` is not given (none: no API unless asked for). */
-const provision = (values: { data?: string | undefined; 'nats-port'?: string | undefined; 'metrics-port'?: string | undefined; 'api-port'?: string | undefined }, defaults: { apiPort?: number } = {}): Promise<Exchange> => {
+const provision = async (values: { data?: string | undefined; 'nats-port'?: string | undefined; 'metrics-port'?: string | undefined; 'api-port'?: string | undefined; 'witness-port'?: string | undefined }, defaults: { apiPort?: number } = {}): Promise<Exchange> => {
   const apiPort = values['api-port'] !== undefined ? portOf(values['api-port'], 8443) : defaults.apiPort;
+  // The local witness's port: a free one when laid out (then kept in witness/config.json).
+  const witnessPort = values['witness-port'] !== undefined ? portOf(values['witness-port'], 0) : await freePort();
   // Keys of every party and the CA's: ignored by git wherever the directory lies.
   const root = path.resolve(values.data ?? 'data');
   mkdirSync(root, { recursive: true, mode: 0o700 });
   ignoredByGit(root);
-  return provisionExchange(path.resolve(values.data ?? 'data'), { natsPort: portOf(values['nats-port'], 4222), metricsPort: portOf(values['metrics-port'], 9464), ...(apiPort !== undefined ? { apiPort } : {}) });
+  return provisionExchange(path.resolve(values.data ?? 'data'), { natsPort: portOf(values['nats-port'], 4222), metricsPort: portOf(values['metrics-port'], 9464), ...(apiPort !== undefined ? { apiPort } : {}), witness: { port: witnessPort } });
 };
 
 const exchangeInit: Command = {
   path: ['exchange', 'init'],
   summary: 'lay out a whole exchange on this machine: the CA, and every party with its own key, certificate (from a CSR) and configuration',
-  usage: 'elfe exchange init [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port PORT] [--json]',
+  usage: 'elfe exchange init [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port PORT] [--witness-port PORT] [--json]',
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
       const exchange = await provision(values);
       const auditor = exchange.apiPort !== undefined ? await enrolAuditor(exchange) : undefined;
-      io.out(JSON.stringify({ root: exchange.root, ca: exchange.caDir, hub: exchange.hubConfigFile, nats: exchange.natsUrl, ...(auditor ? { dashboard: `https://127.0.0.1:${exchange.apiPort}/`, auditor: { cert: auditor.certFile, key: auditor.keyFile } } : {}), parties: exchange.parties.map((p) => ({ name: p.name, role: p.role, dvdv: p.dvdv, config: p.configFile })) }, null, 2));
+      io.out(JSON.stringify({ root: exchange.root, ca: exchange.caDir, hub: exchange.hubConfigFile, nats: exchange.natsUrl, ...(auditor ? { dashboard: `https://127.0.0.1:${exchange.apiPort}/`, auditor: { cert: auditor.certFile, key: auditor.keyFile } } : {}), ...(exchange.witness ? { witness: { url: exchange.witness.url, verifierKey: exchange.witness.verifierKey, config: exchange.witness.configFile, run: `elfe ${witnessCommand(exchange.witness).join(' ')}` } } : {}), parties: exchange.parties.map((p) => ({ name: p.name, role: p.role, dvdv: p.dvdv, config: p.configFile })) }, null, 2));
       return exitCode.ok;
     }, args.includes('--json')),
 };
 
-/** The processes of a one-machine exchange: the hub, each agency's connector, each Standesamt's watch directory. */
+/** The processes of a one-machine exchange: the local witness, the hub, each agency's connector, each Standesamt's watch directory. */
 export function exchangeProcesses(exchange: Exchange): ProcessSpec[] {
   return [
+    ...(exchange.witness ? [{ name: 'witness', args: witnessCommand(exchange.witness) }] : []),
     { name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] },
     ...exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse').map((p) => ({ name: p.name, args: partyCommand(p) })),
     ...exchange.parties.filter((p) => p.role === 'standesamt').map((p) => ({ name: p.name, args: ['standesamt', 'watch', path.join(p.dir, 'watch'), '--config', p.configFile] })),
@@ -102,15 +106,17 @@ function reportGivenUp(given: ChildGivenUp): void {
   );
 }
 
-/** The hub first, the parties once it is ready (no retries against a NATS that is not there yet); a hub that does not come up ends it all. */
+/** The witness and the hub first (the hub's first checkpoint finds its witness), the parties once the hub is ready (no retries against a NATS that is not there yet); a witness or hub that does not come up ends it all. */
 export async function startExchangeProcesses(exchange: Exchange, log: (name: string, line: string) => void): Promise<Supervisor> {
-  const [hub, ...parties] = exchangeProcesses(exchange);
-  const supervisor = superviseProcesses([hub!], { log, restart: true, onGiveUp: reportGivenUp });
+  const all = exchangeProcesses(exchange);
+  const first = all.filter((p) => p.name === 'witness' || p.name === 'hub');
+  const parties = all.filter((p) => !first.includes(p));
+  const supervisor = superviseProcesses(first, { log, restart: true, onGiveUp: reportGivenUp });
   try {
-    await supervisor.waitFor('hub', /^ready:/, 120_000);
+    for (const p of first) await supervisor.waitFor(p.name, /^ready:/, 120_000);
   } catch (error) {
     await supervisor.stop();
-    throw error instanceof ChildGaveUpError ? error : Object.assign(new Error(`the hub did not become ready: ${(error as Error).message}`), { code: 'hub-not-ready', hint: 'its log lines are above' });
+    throw error instanceof ChildGaveUpError ? error : Object.assign(new Error(`the hub or its witness did not become ready: ${(error as Error).message}`), { code: 'hub-not-ready', hint: 'its log lines are above' });
   }
   supervisor.add(parties);
   return supervisor;
@@ -119,19 +125,21 @@ export async function startExchangeProcesses(exchange: Exchange, log: (name: str
 const start: Command = {
   path: ['start'],
   summary: 'run the whole exchange on this machine, each party as its own process with its own directory (embedded defaults in ./data)',
-  usage: 'elfe start [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port 8443] [--json]',
+  usage: 'elfe start [--data DIR] [--nats-port 4222] [--metrics-port 9464] [--api-port 8443] [--witness-port PORT] [--json]',
   run: (args, io) =>
     reportingErrors(io, async () => {
       const { values } = parseCommandArgs(args, dataOption);
       const exchange = await provision(values, { apiPort: 8443 });
       // Identities, nats-server and ports are checked here, before any process starts: a busy port is named, not retried.
       await checkHubPrerequisites(loadConfig(exchange.hubConfigFile));
+      if (exchange.witness) await requireFreePort(exchange.witness.port, `the local witness, ${exchange.witness.configFile}`);
       for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) mkdirSync(path.join(p.dir, 'watch'), { recursive: true });
       const auditor = await enrolAuditor(exchange);
       // Where the dashboard will be (before the hub's ready line, which scripts wait for).
       io.err(exchange.apiPort !== undefined ? dashboardLine(exchange.apiPort, auditor) : `dashboard: off (no "api" in ${exchange.hubConfigFile})`);
       const supervisor = await startExchangeProcesses(exchange, (name, line) => io.err(`[${name}] ${line}`));
       io.out(`elfe exchange running from ${exchange.root}: NATS ${exchange.natsUrl}${exchange.metricsPort !== undefined ? `, metrics http://127.0.0.1:${exchange.metricsPort}/metrics` : ''}`);
+      if (exchange.witness) io.out(`witness: ${exchange.witness.url} (${exchange.witness.configFile}) cosigns every checkpoint of the hub; witnesses on other organisations' machines: README, Witnesses`);
       io.out(`Standesämter drop births into ${path.join(exchange.root, 'parties', 'sta-<nummer>', 'watch')}; agencies' inboxes are ${path.join(exchange.root, 'parties', '<name>', 'inbox')}`);
       const outcome = await Promise.race([untilStopped().then((why) => ({ why })), supervisor.failed.then((given) => ({ given }))]);
       io.err(`stopping (${'why' in outcome ? outcome.why : `${outcome.given.name} given up`})`);

@@ -13,6 +13,10 @@ export interface WitnessingOptions {
   readonly log?: (line: string) => void;
   readonly timeoutMs?: number;
   readonly now?: () => Date;
+  /** First pause before a checkpoint is sent again to a witness that was unreachable (doubling up to `maxRetryMs`); default 2 s. */
+  readonly retryMs?: number;
+  /** Default 60 s. */
+  readonly maxRetryMs?: number;
 }
 
 export interface WitnessingStats {
@@ -24,6 +28,9 @@ interface Lane {
   readonly client: WitnessClient;
   pending: { record: CheckpointRecord; log: TransparentLog } | undefined;
   running: Promise<void> | undefined;
+  /** While the witness is unreachable: the pending retry and the next pause. */
+  retry: NodeJS.Timeout | undefined;
+  retryMs: number;
 }
 
 export class Witnessing implements CheckpointObserver {
@@ -31,20 +38,26 @@ export class Witnessing implements CheckpointObserver {
   readonly #store: CosignatureStore;
   readonly #say: (line: string) => void;
   readonly #now: () => Date;
+  readonly #retryMs: number;
+  readonly #maxRetryMs: number;
+  #closed = false;
   readonly stats: WitnessingStats = { cosigned: 0, refused: {} };
 
   constructor(options: WitnessingOptions) {
     this.#store = options.store;
     this.#say = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.#now = options.now ?? (() => new Date());
+    this.#retryMs = options.retryMs ?? 2_000;
+    this.#maxRetryMs = options.maxRetryMs ?? 60_000;
     this.#lanes = options.witnesses.map((endpoint) => {
       const client = new WitnessClient(endpoint, { ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
       client.knownSize = options.store.lastCosignedSize(client.name) ?? 0;
-      return { client, pending: undefined, running: undefined };
+      return { client, pending: undefined, running: undefined, retry: undefined, retryMs: this.#retryMs };
     });
   }
 
   checkpointed(record: CheckpointRecord, log: TransparentLog): void {
+    if (this.#closed) return;
     for (const lane of this.#lanes) {
       if (!lane.pending || lane.pending.record.treeSize < record.treeSize) lane.pending = { record, log };
       lane.running ??= this.#drain(lane).finally(() => (lane.running = undefined));
@@ -66,6 +79,8 @@ export class Witnessing implements CheckpointObserver {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    for (const lane of this.#lanes) clearTimeout(lane.retry);
     await this.settled();
   }
 
@@ -77,8 +92,23 @@ export class Witnessing implements CheckpointObserver {
         const lines = await lane.client.submit({ note: record.note, treeSize: record.treeSize, consistencyPath: (from) => log.consistencyPath(from, record.treeSize) });
         this.#store.add(record.treeSize, lane.client.name, lines);
         this.stats.cosigned++;
+        clearTimeout(lane.retry);
+        lane.retry = undefined;
+        lane.retryMs = this.#retryMs;
       } catch (error) {
         const code: WitnessRefusalCode = error instanceof WitnessRefusedError ? error.code : 'unexpected-answer';
+        // A witness that is down (restarting, say) gets the checkpoint again later, unless a newer one is on its way.
+        if (code === 'unreachable' && !this.#closed) {
+          clearTimeout(lane.retry);
+          lane.retry = setTimeout(() => {
+            lane.retry = undefined;
+            // Not once a newer checkpoint was cosigned: the witness is past it (and would say so with a 409).
+            if (this.#closed || lane.client.knownSize >= record.treeSize || lane.pending) return;
+            lane.pending = { record, log };
+            lane.running ??= this.#drain(lane).finally(() => (lane.running = undefined));
+          }, lane.retryMs).unref();
+          lane.retryMs = Math.min(this.#maxRetryMs, lane.retryMs * 2);
+        }
         const message = (error as Error).message;
         this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
         this.#say(`WITNESS REFUSED checkpoint ${record.treeSize} (${code}): ${message}`);
