@@ -4,11 +4,12 @@
 // such a data directory changes no byte of it. Only the operator's `elfe hub accept-shorter-log`
 // lets the hub start again, and the decision is recorded in the log.
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { witnessVerifierKey } from '../../contracts/index.ts';
 import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
@@ -16,6 +17,7 @@ import { newEvent } from '../../hub/src/log/conformance/eventStoreConformance.ts
 import { TreeStore } from '../../hub/src/log/merkle/treeStore.ts';
 import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
+import { CosignatureStore } from '../../hub/src/witness/cosignatureStore.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 import { ElfeProcess, pidsWith, runElfe } from '../support/processes.ts';
 
@@ -84,6 +86,28 @@ describe('a log shorter than its own tree is not cut silently', () => {
     const tree = new TreeStore(logFiles(dataDir).tree);
     expect(tree.size).toBe(12);
     tree.close();
+  });
+});
+
+describe('what a witness cosigned counts as signed', () => {
+  it("a log shorter than a configured witness's last cosigned size does not open, naming the witness", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'elfe-witnessed-'));
+    const log = await openHubLog({ dataDir, checkpoint: { everyEntries: 1_000_000, everyMs: 0 } });
+    for (let i = 0; i < 10; i++) await log.append('s', [newEvent('E', { i })]);
+    await log.close();
+    // The witness vouched for a size of 15 (the hub keeps its cosignatures beside the log); the log holds 10.
+    const name = 'test.example/witness';
+    const witnesses = [{ url: 'http://127.0.0.1:9', verifierKey: witnessVerifierKey(name, generateKeyPairSync('ed25519').publicKey) }];
+    const cosignatures = new CosignatureStore(logFiles(dataDir).cosignatures);
+    cosignatures.add(15, name, `— ${name} AAAA`);
+    cosignatures.close();
+    const refused = await openHubLog({ dataDir, checkpoint: { everyEntries: 1_000_000, everyMs: 0 }, witnesses, log: () => undefined }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ name: 'LogHistoryError', code: 'log-shorter-than-signed', sizes: { log: 10, signed: 15, signedBy: `witness ${name}` } });
+    // Without the witness configured, the same log opens (nothing else was signed).
+    await (await openHubLog({ dataDir, checkpoint: { everyEntries: 1_000_000, everyMs: 0 } })).close();
   });
 });
 
