@@ -3,7 +3,7 @@ import { EnvelopeSchema } from './envelope.ts';
 import { ElfeEventSchema } from './events/events.ts';
 import { ElterngeldDataSetSchema, KindergeldDataSetSchema } from './events/dataSets.ts';
 import { BirthRegisteredDataSchema } from './events/birthRegistered.ts';
-import { SignedDeliverySchema, SignedErasureNoticeSchema, SignedErasureReceiptSchema, SignedReceiptSchema, SubmissionReplySchema } from './wire/messages.ts';
+import { SignedDeliverySchema, SignedErasureNoticeSchema, SignedErasureReceiptSchema, SignedMilestoneSchema, SignedReceiptSchema, SubmissionReplySchema } from './wire/messages.ts';
 
 /** Every contract published as JSON Schema: the open interface agencies integrate against. */
 export const publishedSchemas: Readonly<Record<string, z.ZodType>> = {
@@ -16,6 +16,7 @@ export const publishedSchemas: Readonly<Record<string, z.ZodType>> = {
   'receipt.schema.json': SignedReceiptSchema,
   'erasure-notice.schema.json': SignedErasureNoticeSchema,
   'erasure-receipt.schema.json': SignedErasureReceiptSchema,
+  'milestone.schema.json': SignedMilestoneSchema,
   'submission-reply.schema.json': SubmissionReplySchema,
 };
 

@@ -21,6 +21,7 @@ import {
   type ChildIdNrAssigned,
   type GeburtenregisterKey,
   type ParentalConsentWithdrawn,
+  type TrackingCodeRevoked,
   type Result,
   type SignerIdentity,
   type Submission,
@@ -135,4 +136,17 @@ export function idNrAssignmentOf(
       ...(input.correctionReason ? { correction: { reason: input.correctionReason } } : {}),
     },
   } as ChildIdNrAssigned;
+}
+
+/**
+ * The Standesamt revokes the tracking code it handed to the parents (lost, or handed to the
+ * wrong person): the old code shows nothing any more, the hub's answer carries the new one.
+ */
+export function trackingRevocationOf(identity: SignerIdentity, registerKey: GeburtenregisterKey, revokedAt: string, options: MessageOptions = {}): TrackingCodeRevoked {
+  const occurredAt = options.occurredAt ?? new Date().toISOString();
+  return {
+    ...envelope(identity, options.messageId ?? contentMessageId('TrackingCodeRevoked', { registerKey, revokedAt }), registerKey, 'Art. 32 DSGVO (Sicherheit der Verarbeitung)', 'Widerruf des Sendungsverfolgungs-Codes einer Geburt', occurredAt),
+    type: 'TrackingCodeRevoked',
+    data: { registerKey, revokedAt },
+  } as TrackingCodeRevoked;
 }

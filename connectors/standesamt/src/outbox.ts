@@ -32,6 +32,8 @@ export interface OutboxRecord {
   readonly error: string | null;
   /** The hub's routing outlook (JSON), when it sent one. */
   readonly routing: unknown;
+  /** The birth's tracking code for the parents, when the hub sent one. */
+  readonly trackingCode: string | null;
 }
 
 interface Row {
@@ -46,6 +48,7 @@ interface Row {
   code: string | null;
   error: string | null;
   routing: string | null;
+  tracking_code: string | null;
 }
 
 const toRecord = (r: Row): OutboxRecord => ({
@@ -60,6 +63,7 @@ const toRecord = (r: Row): OutboxRecord => ({
   code: r.code,
   error: r.error,
   routing: r.routing ? (JSON.parse(r.routing) as unknown) : null,
+  trackingCode: r.tracking_code,
 });
 
 /** Creates the file with mode 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode. */
@@ -93,17 +97,17 @@ export class Outbox {
     )`);
     // Outboxes written before answers were kept in full.
     const columns = new Set((this.#db.pragma('table_info(outbox)') as { name: string }[]).map((c) => c.name));
-    for (const [name, type] of [['type', 'TEXT'], ['code', 'TEXT'], ['duplicate', 'INTEGER'], ['routing', 'TEXT'], ['answered_at', 'TEXT']] as const) {
+    for (const [name, type] of [['type', 'TEXT'], ['code', 'TEXT'], ['duplicate', 'INTEGER'], ['routing', 'TEXT'], ['answered_at', 'TEXT'], ['tracking_code', 'TEXT']] as const) {
       if (!columns.has(name)) this.#db.exec(`ALTER TABLE outbox ADD COLUMN ${name} ${type}`);
     }
     this.#db.exec(`UPDATE outbox SET status = 'accepted' WHERE status = 'delivered'; UPDATE outbox SET status = 'refused' WHERE status = 'rejected';
       CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_key); CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, answered_at)`);
     privateFile(file);
-    const fields = 'message_id, case_key, type, status, created_at, answered_at, position, duplicate, code, error, routing';
+    const fields = 'message_id, case_key, type, status, created_at, answered_at, position, duplicate, code, error, routing, tracking_code';
     this.#stmts = {
       add: this.#db.prepare('INSERT OR IGNORE INTO outbox (message_id, case_key, type, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
       pending: this.#db.prepare("SELECT seq, message_id AS messageId, case_key AS caseKey, body, status FROM outbox WHERE status = 'pending' ORDER BY seq"),
-      accepted: this.#db.prepare("UPDATE outbox SET status = 'accepted', position = ?, duplicate = ?, routing = ?, answered_at = ?, updated_at = ? WHERE message_id = ?"),
+      accepted: this.#db.prepare("UPDATE outbox SET status = 'accepted', position = ?, duplicate = ?, routing = ?, tracking_code = ?, answered_at = ?, updated_at = ? WHERE message_id = ?"),
       refused: this.#db.prepare("UPDATE outbox SET status = 'refused', code = ?, error = ?, answered_at = ?, updated_at = ? WHERE message_id = ?"),
       counts: this.#db.prepare('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status'),
       get: this.#db.prepare(`SELECT ${fields} FROM outbox WHERE message_id = ?`),
@@ -123,9 +127,9 @@ export class Outbox {
     return this.#stmts.pending.all() as OutboxEntry[];
   }
 
-  markAccepted(messageId: string, answer: { position: number; duplicate: boolean; routing?: unknown }): void {
+  markAccepted(messageId: string, answer: { position: number; duplicate: boolean; routing?: unknown; trackingCode?: string }): void {
     const now = new Date().toISOString();
-    this.#stmts.accepted.run(answer.position, answer.duplicate ? 1 : 0, answer.routing === undefined ? null : JSON.stringify(answer.routing), now, now, messageId);
+    this.#stmts.accepted.run(answer.position, answer.duplicate ? 1 : 0, answer.routing === undefined ? null : JSON.stringify(answer.routing), answer.trackingCode ?? null, now, now, messageId);
   }
 
   markRefused(messageId: string, code: string, message: string): void {

@@ -227,7 +227,7 @@ export class StandesamtConnector {
       }
     }
     if (reply.ok) {
-      this.#outbox.markAccepted(messageId, { position: reply.position, duplicate: reply.duplicate, ...(reply.routing ? { routing: reply.routing } : {}) });
+      this.#outbox.markAccepted(messageId, { position: reply.position, duplicate: reply.duplicate, ...(reply.routing ? { routing: reply.routing } : {}), ...(reply.trackingCode ? { trackingCode: reply.trackingCode } : {}) });
       this.#log('info', 'submission.accepted', { messageId, position: reply.position, duplicate: reply.duplicate }, 'the hub registered the submission');
     } else if (reply.error.code === 'unavailable') {
       return `hub unavailable: ${reply.error.message.slice(0, 200)}`;

@@ -315,6 +315,49 @@ export const ErasureConfirmedSchema = event(
     .strict(),
 );
 
+/** What an agency reports about a hand-off it received: where the benefit stands. No amounts, no reasons beyond a code. */
+export const MilestoneStatusSchema = z.enum(['in-bearbeitung', 'bewilligt', 'abgelehnt', 'ausgezahlt']);
+export type MilestoneStatus = z.infer<typeof MilestoneStatusSchema>;
+/** An agency's code for a decision (e.g. `B-12`): letters, digits, `.`, `_`, `-`; never free text. */
+export const MilestoneCodeSchema = z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'a code of letters, digits, ".", "_" or "-" (at most 32), no free text');
+
+/**
+ * A milestone of a hand-off, reported by its recipient with a signed milestone (kept beside
+ * the entry, stream `delivery-<id>`, sealed with the case): in Bearbeitung, bewilligt,
+ * abgelehnt, ausgezahlt.
+ */
+export const HandOffMilestoneSchema = event(
+  'HandOffMilestone',
+  1,
+  z
+    .object({
+      deliveryId: z.uuid(),
+      recipient: DvdvAddressSchema,
+      /** The agency's id of this report (a report sent again is the same). */
+      milestoneId: z.uuid(),
+      status: MilestoneStatusSchema,
+      code: MilestoneCodeSchema.optional(),
+      /** When the agency reported it (its own clock, as signed). */
+      reportedAt: TimestampSchema,
+    })
+    .strict(),
+);
+
+/**
+ * The Standesamt revoked the tracking code of a birth case (e.g. the code was handed to the
+ * wrong person): the old code shows nothing any more, the hub derives a new one.
+ */
+export const TrackingCodeRevokedSchema = event(
+  'TrackingCodeRevoked',
+  1,
+  z
+    .object({
+      registerKey: GeburtenregisterKeySchema,
+      revokedAt: TimestampSchema,
+    })
+    .strict(),
+);
+
 export const ElfeEventSchema = z.discriminatedUnion('type', [
   BirthRegisteredSchema,
   BirthRegistrationCorrectedSchema,
@@ -332,6 +375,8 @@ export const ElfeEventSchema = z.discriminatedUnion('type', [
   CaseErasedSchema,
   ErasureNoticeScheduledSchema,
   ErasureConfirmedSchema,
+  HandOffMilestoneSchema,
+  TrackingCodeRevokedSchema,
 ]);
 export type ElfeEvent = z.infer<typeof ElfeEventSchema>;
 export type ElfeEventType = ElfeEvent['type'];
@@ -353,4 +398,6 @@ export type CertificateSeen = EventOf<'CertificateSeen'>;
 export type CaseErased = EventOf<'CaseErased'>;
 export type ErasureNoticeScheduled = EventOf<'ErasureNoticeScheduled'>;
 export type ErasureConfirmed = EventOf<'ErasureConfirmed'>;
+export type HandOffMilestone = EventOf<'HandOffMilestone'>;
+export type TrackingCodeRevoked = EventOf<'TrackingCodeRevoked'>;
 

@@ -5,8 +5,11 @@ import {
   ChildIdNrAssignedSchema,
   DeliveryCorrectionSchema,
   DeliveryScheduledSchema,
+  MilestoneCodeSchema,
+  MilestoneStatusSchema,
   ParentalConsentWithdrawnSchema,
   RecipientSchema,
+  TrackingCodeRevokedSchema,
 } from '../events/events.ts';
 import { DvdvAddressSchema, GeburtenregisterKeySchema } from '../identifiers/registry.ts';
 import { TimestampSchema } from '../envelope.ts';
@@ -55,6 +58,7 @@ export const SubmissionSchema = z.discriminatedUnion('type', [
   BirthRegistrationCorrectedSchema.omit(hubOnly).extend(submitted).strict(),
   ParentalConsentWithdrawnSchema.omit(hubOnly).extend(submitted).strict(),
   ChildIdNrAssignedSchema.omit(hubOnly).extend(submitted).strict(),
+  TrackingCodeRevokedSchema.omit(hubOnly).extend(submitted).strict(),
 ]);
 export type Submission = z.infer<typeof SubmissionSchema>;
 export type SubmissionType = Submission['type'];
@@ -116,6 +120,9 @@ export const HandOffOutlookSchema = z
   .strict();
 export type HandOffOutlook = z.infer<typeof HandOffOutlookSchema>;
 
+/** A tracking code as printed: `K7QM-2XWP-9HDA-R4TC` (Crockford base32, 16 characters, 80 bits). */
+export const TrackingCodeSchema = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/);
+
 export const SubmissionReplySchema = z.discriminatedUnion('ok', [
   z
     .object({
@@ -127,6 +134,11 @@ export const SubmissionReplySchema = z.discriminatedUnion('ok', [
       routing: z.array(HandOffOutlookSchema).max(10).optional(),
       /** The hub's ingress identity's signature over the answer without this field (see `signReply`). */
       signature: DetachedSignatureSchema.optional(),
+      /**
+       * The birth's tracking code for the family (Sendungsverfolgung), in answers to the
+       * Standesamt that owns the case: 80 bits in four groups of Crockford base32.
+       */
+      trackingCode: TrackingCodeSchema.optional(),
     })
     .strict(),
   z
@@ -272,3 +284,22 @@ export const ErasureReceiptSchema = z
   .strict();
 export type ErasureReceipt = z.infer<typeof ErasureReceiptSchema>;
 export const SignedErasureReceiptSchema = signedSchema(ErasureReceiptSchema);
+
+
+/**
+ * An agency's milestone for a hand-off it received (signed by the agency, published on its
+ * receipt subject): what became of it. No amounts, no reasons beyond a code.
+ */
+export const MilestoneSchema = z
+  .object({
+    type: z.literal('milestone'),
+    milestoneId: z.uuid(),
+    deliveryId: z.uuid(),
+    recipient: DvdvAddressSchema,
+    status: MilestoneStatusSchema,
+    code: MilestoneCodeSchema.optional(),
+    reportedAt: TimestampSchema,
+  })
+  .strict();
+export type Milestone = z.infer<typeof MilestoneSchema>;
+export const SignedMilestoneSchema = signedSchema(MilestoneSchema);

@@ -24,6 +24,7 @@ import { lookUp, statusOfCase, transparency } from '../readside/queries.ts';
 import { handOffStatus, type StatusContext } from '../readside/status.ts';
 import { callerOf, isAgency, maySee, seesAll, type Caller, type RevocationList } from './access.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { isPublicTrackingRoute, trackingRoutes } from './tracking.ts';
 import { CaseStatusSchema, CheckpointSchema, ConsistencyProofSchema, InclusionProofSchema, LookUpSchema, ProblemSchema, SummarySchema, TransparencyRequestSchema, TransparencySchema } from './schemas.ts';
 import { entryBundle, hashTile, parseTilePath } from './tiles.ts';
 import { erasedProblem, erasureRoutes, type ErasureOptions, type Problem } from './erasure.ts';
@@ -47,6 +48,8 @@ export interface ApiOptions {
   readonly now?: () => Date;
   /** Open connections one client certificate may hold at once (default 16); beyond it the answer is 429. */
   readonly maxConnectionsPerCertificate?: number;
+  /** The family's page: code lookups per client address and minute (default 10). */
+  readonly trackingLookupsPerMinute?: number;
 }
 
 export interface ApiServer {
@@ -222,6 +225,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
       return sendProblem(request, reply, 429, 'too many connections', `at most ${maxPerCertificate} open connections per client certificate; close some and retry`);
     }
     if (request.url.length > maxUrlLength) return sendProblem(request, reply, 414, 'URI too long', `request targets are at most ${maxUrlLength} characters`, { instance: false });
+    // The family's page (Sendungsverfolgung, tracking.ts) is public: no client certificate; it limits lookups per client itself.
+    if (isPublicTrackingRoute(request.routeOptions.url)) return undefined;
     const who = callerOf(request.raw.socket as TLSSocket, options.revoked);
     if (!who.success) return sendProblem(request, reply, who.error.status, who.error.title, who.error.detail);
     request.caller = who.data;
@@ -338,6 +343,8 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
 
   const htmx = readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'), 'utf8');
   await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, events: options.events ?? options.log, cosignedNote: options.cosignedNote, certificates: options.certificates, ...(options.erasure ? { erasure: options.erasure } : {}) });
+
+  await app.register(trackingRoutes, { readSide: options.readSide, statusCtx, log: options.log, cosignedNote: options.cosignedNote, now, ...(options.trackingLookupsPerMinute ? { lookupsPerMinute: options.trackingLookupsPerMinute } : {}) });
 
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;

@@ -21,6 +21,7 @@ import { jetStreamWithStreams } from '../infra/nats/streams.ts';
 import { startMetricsServer, type Metric } from './metrics.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
+import { trackingCodeOf, trackingKey } from '../tracking/trackingCode.ts';
 import { openHubLog } from '../log/openHubLog.ts';
 import { logStorage } from '../log/storageHealth.ts';
 import { freeBytes } from '../../../connectors/kit/storageFull.ts';
@@ -251,6 +252,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: sayLine });
     const js = jetstream(nc);
 
+    const tracking = trackingKey(dataDir);
     const ingress = startIngress({
       nc: ingressNc,
       log: caseLog,
@@ -262,6 +264,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       caseStream: (key) => caseLog.caseStream(key),
       // Answers are signed by the ingress identity: its own key, nothing else of the hub's.
       replySigner: ingressSigner(ingressCredentials),
+      trackingCode: (stream, generation) => trackingCodeOf(tracking, stream, generation),
     });
     undo.push(() => ingress.stop());
     const readSide = await startReadSideServices({

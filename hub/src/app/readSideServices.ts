@@ -15,6 +15,7 @@ import type { EventStore } from '../log/eventStore.ts';
 import { startReadSide, type ReadSide } from '../readside/readSide.ts';
 import { ensureDeadLetterStream, reconcileDeadLetters } from '../readside/reconcile.ts';
 import { CosignatureStore } from '../witness/cosignatureStore.ts';
+import { trackingKey } from '../tracking/trackingCode.ts';
 import type { Metric } from './metrics.ts';
 
 export interface ReadSideServices extends ReadSide {
@@ -55,6 +56,7 @@ export async function startReadSideServices(options: {
     dir: path.join(config.dataDir, 'readside'),
     escalation: config.escalation,
     say: (event, fields) => logger.info({ event, ...fields }, event),
+    trackingKey: trackingKey(config.dataDir),
   });
   const reconciled = { deadLetters: 0, failures: 0 };
   // From the first start on, the advisories of given-up deliveries are kept in a stream, also while the hub is down.
@@ -95,6 +97,7 @@ export async function startReadSideServices(options: {
         port: config.api.port,
         host: config.api.host,
         maxConnectionsPerCertificate: config.api.maxConnectionsPerCertificate,
+        trackingLookupsPerMinute: config.api.trackingLookupsPerMinute,
         tls: { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'), ca: trust.caCertificatePem },
         revoked: trust.revoked,
         log,

@@ -30,7 +30,7 @@ export interface SignatureTally {
 }
 
 /** Types whose entries must carry a party's signature. */
-const signedTypes = new Set(['BirthRegistered', 'BirthRegistrationCorrected', 'ParentalConsentWithdrawn', 'ChildIdNrAssigned', 'DeliveryAcknowledged', 'DeliveryRejected', 'ErasureConfirmed']);
+const signedTypes = new Set(['BirthRegistered', 'BirthRegistrationCorrected', 'ParentalConsentWithdrawn', 'ChildIdNrAssigned', 'DeliveryAcknowledged', 'DeliveryRejected', 'ErasureConfirmed', 'HandOffMilestone', 'TrackingCodeRevoked']);
 const receiptTypes = new Set(['DeliveryAcknowledged', 'DeliveryRejected']);
 
 export interface SignatureAuditOptions {
@@ -100,6 +100,13 @@ export class SignatureAudit {
       const agency = signer.role === 'elterngeldstelle' || signer.role === 'familienkasse';
       if (!agency || receipt?.recipient !== signer.dvdv || receipt.noticeId !== d.noticeId || receipt.recipient !== d.recipient || receipt.erasedAt !== d.erasedAt || JSON.stringify(receipt.deliveryIds) !== JSON.stringify(d.deliveryIds)) {
         return { code: 'signer-mismatch', reason: `the erasure receipt signed by ${signer.dvdv} is not the one the entry records` };
+      }
+    } else if (stored.type === 'HandOffMilestone') {
+      // A recipient's milestone: delivery, recipient, status and code are the entry's.
+      const m = payload as { milestoneId?: string; deliveryId?: string; recipient?: string; status?: string; code?: string } | null;
+      const d = (data?.data ?? {}) as { milestoneId?: string; deliveryId?: string; recipient?: string; status?: string; code?: string };
+      if (m?.recipient !== signer.dvdv || m.recipient !== d.recipient || m.deliveryId !== d.deliveryId || m.milestoneId !== d.milestoneId || m.status !== d.status || m.code !== d.code) {
+        return { code: 'signer-mismatch', reason: `the milestone signed by ${signer.dvdv} is not the one the entry records` };
       }
     } else if (receiptTypes.has(stored.type)) {
       const receipt = payload as { deliveryId?: string; recipient?: string; receivedHash?: string } | null;

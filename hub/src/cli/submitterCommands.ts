@@ -12,7 +12,7 @@ import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger, type Logger } from '../../../connectors/kit/logger.ts';
 import { loadPartyConfig, type PartyConfig } from '../../../connectors/kit/partyConfig.ts';
 import { openSubmitter, outboxFileOf, type Submitter } from '../../../connectors/standesamt/src/main.ts';
-import { correctionOf, idNrAssignmentOf, registrationOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
+import { correctionOf, idNrAssignmentOf, registrationOf, trackingRevocationOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
 import { Outbox, type OutboxRecord } from '../../../connectors/standesamt/src/outbox.ts';
 import { enqueueSigned, type ConnectorLog } from '../../../connectors/standesamt/src/standesamtConnector.ts';
 import { hintFor, scanDirectory, watchDirectory, type WatchResult } from '../../../connectors/standesamt/src/watchDirectory.ts';
@@ -111,15 +111,19 @@ const doneWords: Record<Submission['type'], string> = {
   BirthRegistrationCorrected: 'correction registered',
   ParentalConsentWithdrawn: 'consent withdrawal registered',
   ChildIdNrAssigned: 'IdNr registered',
+  TrackingCodeRevoked: 'tracking code revoked',
 };
+
+/** The tracking code for the parents (Sendungsverfolgung), as the hub answered it. */
+const trackingText = (code: string | null | undefined) => (code ? `\ntracking code for the parents: ${code} (to hand over with the birth certificate; the family sees the hand-offs at /sendungsverfolgung)` : '');
 
 const routingText = (routing: unknown) => (Array.isArray(routing) && routing.length > 0 ? `; ${describeOutlook(routing as HandOffOutlook[])}` : '');
 
 /** Prints one outbox entry's state as the hub answered it; returns the exit code. */
 function reportAnswer(io: Io, record: OutboxRecord, type: Submission['type'], json: boolean): number {
   if (record.status === 'accepted') {
-    if (json) io.out(JSON.stringify({ accepted: true, type, messageId: record.messageId, registerKey: record.registerKey, position: record.position, duplicate: record.duplicate, routing: record.routing ?? [] }));
-    else io.out(`${record.duplicate ? `already ${doneWords[type]} (the same submission)` : doneWords[type]}: ${record.registerKey}, log position ${record.position}${routingText(record.routing)}`);
+    if (json) io.out(JSON.stringify({ accepted: true, type, messageId: record.messageId, registerKey: record.registerKey, position: record.position, duplicate: record.duplicate, routing: record.routing ?? [], ...(record.trackingCode ? { trackingCode: record.trackingCode } : {}) }));
+    else io.out(`${record.duplicate ? `already ${doneWords[type]} (the same submission)` : doneWords[type]}: ${record.registerKey}, log position ${record.position}${routingText(record.routing)}${trackingText(record.trackingCode)}`);
     return exitCode.ok;
   }
   if (record.status === 'refused') {
@@ -201,6 +205,30 @@ const standesamtWithdraw: Command = {
         if (Number.isNaN(Date.parse(at))) throw new UsageError('--at must be an ISO 8601 time');
         const config = configOf(values);
         return submitOne(io, config, (identity) => withdrawalOf(identity, registerKey, new Date(at).toISOString(), idOption(values)), values.json === true);
+      },
+      args.includes('--json'),
+    ),
+};
+
+const standesamtRevokeTracking: Command = {
+  path: ['standesamt', 'revoke-tracking-code'],
+  summary: "revoke a birth's tracking code for the parents (lost, or handed to the wrong person): the old code shows nothing any more; the answer carries the new one",
+  usage: 'elfe standesamt revoke-tracking-code --register KEY --config FILE [--json]',
+  options: [
+    { flag: '--register KEY', text: 'the Geburtenregister key of the birth (Standesamtsnummer/G/year/entry), e.g. 11007007/G/2026/334', default: 'required' },
+    { flag: '--config FILE', text: "the Standesamt's config.json (role standesamt, dvdv psw:<Standesamtsnummer>)", default: 'required' },
+    { flag: '--json', text: 'the answer as one JSON object (with trackingCode, the new code)' },
+  ],
+  examples: ['elfe standesamt revoke-tracking-code --register 11007007/G/2026/334 --config data/parties/psw-11007007/config.json'],
+  run: (args, io) =>
+    reportingErrors(
+      io,
+      async () => {
+        const { values } = parseCommandArgs(args, { config: { type: 'string' }, json: { type: 'boolean' }, register: { type: 'string' } });
+        const registerKey = registerOf(values.register);
+        const config = configOf(values);
+        if (config.role !== 'standesamt') throw new UsageError(`this configuration is for a ${config.role}; only the Standesamt of the birth revokes its tracking code`);
+        return submitOne(io, config, (identity) => trackingRevocationOf(identity, registerKey, new Date().toISOString()), values.json === true);
       },
       args.includes('--json'),
     ),
@@ -301,6 +329,10 @@ function statusCommand(role: 'standesamt' | 'meldebehoerde'): Command {
                 const what = e.status === 'accepted' ? `log position ${e.position}${e.duplicate ? ' (sent again)' : ''}${routingText(e.routing)}` : e.status === 'refused' ? `${e.code}: ${e.error}` : "waiting for the hub's answer";
                 io.out(`${statusWords[e.status]}  ${e.registerKey}  ${e.type ?? ''}  ${minute(e.answeredAt ?? e.createdAt)}  ${what}`);
               }
+              // The current tracking code per birth: the latest the hub answered (a revocation's answer carries the new one).
+              const codes = new Map<string, string>();
+              for (const e of entries) if (e.trackingCode) codes.set(e.registerKey, e.trackingCode);
+              for (const [key, code] of codes) io.out(`tracking code for the parents of ${key}: ${code}`);
               if (registerKey && entries.length === 0) io.out('no entry for this register key (never sent from here, or answered longer ago than the retention)');
             }
             return exitCode.ok;
@@ -318,6 +350,7 @@ export const submitterCommands: readonly Command[] = [
   standesamtCorrect,
   standesamtWithdraw,
   standesamtWatch,
+  standesamtRevokeTracking,
   statusCommand('standesamt'),
   meldebehoerdeIdnr,
   statusCommand('meldebehoerde'),

@@ -163,6 +163,8 @@ export const HubConfigSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         /** Open connections one client certificate may hold at once; beyond it the answer is 429 and the connection is closed. */
         maxConnectionsPerCertificate: z.number().int().min(1).max(10_000).default(16),
+        /** The family's page (/sendungsverfolgung, no client certificate): code lookups per client address and minute; beyond it 429. */
+        trackingLookupsPerMinute: z.number().int().min(1).max(100_000).default(10),
       })
       .strict()
       .optional(),

@@ -67,6 +67,11 @@ export interface IngressOptions {
   readonly routing?: RoutingTable;
   /** Which Meldebehörde is responsible for a case, by Standesamt (default: `mbh:demo` for every case). */
   readonly meldebehoerden?: MeldebehoerdeTable;
+  /**
+   * The tracking code of a case (its stream) in a generation (the revocations so far): the
+   * answers to the case's Standesamt carry it; without it they carry none.
+   */
+  readonly trackingCode?: (caseStream: string, generation: number) => string;
 }
 
 export interface Ingress {
@@ -141,6 +146,17 @@ export function startIngress(options: IngressOptions): Ingress {
     return state;
   };
   const routingOf = (state: CaseState, event: Submission) => (options.routing ? { routing: outlookOf(state, options.routing, correctedRoles(event)) } : {});
+  /** The case's current tracking code, for an answer to its Standesamt (read after the append: a revocation counts). */
+  const trackingOf = async (stream: string, event: Submission): Promise<{ trackingCode?: string }> => {
+    if (!options.trackingCode || event.producer.role !== 'standesamt') return {};
+    let generation = 0;
+    let registered = false;
+    for await (const e of log.readStream(stream)) {
+      if (e.type === 'BirthRegistered') registered = true;
+      if (e.type === 'TrackingCodeRevoked') generation++;
+    }
+    return registered ? { trackingCode: options.trackingCode(stream, generation) } : {};
+  };
 
   const recordSecurity = (code: string, reason: string, sender: string | undefined, subject: SecuritySubject, messageType?: string, refusedMessageId?: string) =>
     security.record(sender, {
@@ -200,7 +216,7 @@ export function startIngress(options: IngressOptions): Ingress {
     const answerExisting = async (existing: StoredEvent): Promise<SubmissionReply> => {
       if (!isSameSubmission(existing, event, (signed.data.payload as { data?: unknown }).data, stream, signer)) return refusal('conflict', conflictMessage, { messageId: event.messageId });
       stats.duplicates++;
-      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true, ...(options.routing ? routingOf(await readCase(stream), event) : {}) };
+      return { ok: true, messageId: event.messageId, position: existing.position, duplicate: true, ...(options.routing ? routingOf(await readCase(stream), event) : {}), ...(await trackingOf(stream, event)) };
     };
     const existing = await log.getByEventId(event.messageId);
     if (existing) return await answerExisting(existing);
@@ -240,7 +256,7 @@ export function startIngress(options: IngressOptions): Ingress {
       // The consent is withdrawn once; a second withdrawal by the case's owner is the same fact.
       if (event.type === 'ParentalConsentWithdrawn' && withdrawal) {
         stats.duplicates++;
-        return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state, event) };
+        return { ok: true, messageId: event.messageId, position: withdrawal.position, duplicate: true, ...routingOf(state, event), ...(await trackingOf(stream, event)) };
       }
       // The IdNr once: the same again is a duplicate; a different one only as an explicit correction.
       if (event.type === 'ChildIdNrAssigned') {
@@ -259,7 +275,7 @@ export function startIngress(options: IngressOptions): Ingress {
       try {
         const appended = await log.append(stream, [record], expected);
         stats.accepted++;
-        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false, ...routingOf(evolve(state, event), event) };
+        return { ok: true, messageId: event.messageId, position: appended.positions[0]!, duplicate: false, ...routingOf(evolve(state, event), event), ...(await trackingOf(stream, event)) };
       } catch (error) {
         if (error instanceof DuplicateEventIdError) {
           const stored = await log.getByEventId(event.messageId);

@@ -52,6 +52,10 @@ export type ReadFact = Base &
     | { readonly kind: 'erased'; readonly caseId: string; readonly erasedAt: string; readonly reason: string }
     /** A recipient of the erased case was sent the erasure notice, or confirmed it with its signed receipt (Art. 19 DSGVO). */
     | { readonly kind: 'erasure-notice' | 'erasure-confirmed'; readonly caseId: string; readonly noticeId: string; readonly recipient: string; readonly deliveryIds: readonly string[] }
+    /** An agency's milestone of a hand-off it received (signed by it). */
+    | { readonly kind: 'milestone'; readonly deliveryId: string; readonly recipient: string; readonly status: 'in-bearbeitung' | 'bewilligt' | 'abgelehnt' | 'ausgezahlt'; readonly code?: string; readonly reportedAt: string }
+    /** The Standesamt revoked the case's tracking code (a new one replaces it). */
+    | { readonly kind: 'tracking-revoked'; readonly caseId: string }
     | { readonly kind: 'security' }
   );
 
@@ -119,5 +123,11 @@ export function readFact(stored: StoredEvent): ReadFact | undefined {
     case 'ErasureConfirmed':
       // In the case's erasure stream, `erasure-<case id>`.
       return { ...base, kind: 'erasure-confirmed', caseId: `birth-${stored.stream.slice('erasure-'.length)}`, noticeId: event.data.noticeId, recipient: event.data.recipient, deliveryIds: event.data.deliveryIds };
+    case 'HandOffMilestone': {
+      const d = event.data;
+      return { ...base, kind: 'milestone', deliveryId: d.deliveryId, recipient: d.recipient, status: d.status, ...(d.code ? { code: d.code } : {}), reportedAt: d.reportedAt };
+    }
+    case 'TrackingCodeRevoked':
+      return { ...base, kind: 'tracking-revoked', caseId: stored.stream };
   }
 }

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { preparePrivateDatabaseFile } from '../log/privateFiles.ts';
 import type { ReadFact } from './facts.ts';
 import type { CaseRow, HandOffRow } from './status.ts';
+import { trackingCodeOf, trackingDigest } from '../tracking/trackingCode.ts';
 
 /** Bumped when the tables change: an older file is rebuilt from the log. */
 const schemaVersion = '2';
@@ -44,7 +45,28 @@ CREATE TABLE IF NOT EXISTS protocol (idnr_hash BLOB NOT NULL, case_id TEXT NOT N
 CREATE INDEX IF NOT EXISTS protocol_person ON protocol (idnr_hash);
 CREATE TABLE IF NOT EXISTS erasure_notices (notice_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, recipient TEXT NOT NULL, told_at TEXT, confirmed_at TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS erasure_notices_case ON erasure_notices (case_id);
+CREATE TABLE IF NOT EXISTS milestones (message_id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, case_id TEXT, recipient TEXT NOT NULL, status TEXT NOT NULL, code TEXT,
+  reported_at TEXT NOT NULL, at TEXT NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS milestones_delivery ON milestones (delivery_id, position);
+CREATE INDEX IF NOT EXISTS milestones_case ON milestones (case_id);
+CREATE TABLE IF NOT EXISTS tracking (code_digest TEXT PRIMARY KEY, case_id TEXT NOT NULL, generation INTEGER NOT NULL, revoked_at TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tracking_case ON tracking (case_id);
 `;
+
+/** An agency's milestone of a hand-off (what became of it), as the timeline and the family page show it. */
+export interface MilestoneRow {
+  readonly messageId: string;
+  readonly deliveryId: string;
+  readonly caseId: string | null;
+  readonly recipient: string;
+  readonly status: 'in-bearbeitung' | 'bewilligt' | 'abgelehnt' | 'ausgezahlt';
+  readonly code: string | null;
+  /** When the agency reported it (its clock, as signed). */
+  readonly reportedAt: string;
+  /** When the hub logged it. */
+  readonly at: string;
+  readonly position: number;
+}
 
 /** What the § 9 IDNrG protocol keeps of a hand-off of an erased case: who, when, why, which category; nothing of the data. */
 export interface ProtocolRow {
@@ -66,6 +88,7 @@ export interface ErasedRow {
   readonly recipients: readonly { readonly recipient: string; readonly toldAt: string | null; readonly confirmedAt: string | null }[];
 }
 
+const milestoneCols = 'message_id AS messageId, delivery_id AS deliveryId, case_id AS caseId, recipient, status, code, reported_at AS reportedAt, at, position';
 const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
 const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
   scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt`;
@@ -109,13 +132,23 @@ export interface ProjectionStore {
   casesWhere(scope: { standesamt?: string }, limit: number): CaseRow[];
   /** How many cases were erased. */
   erasedCount(): number;
+  /** The milestones the recipient reported for a hand-off, in log order. */
+  milestonesOf(deliveryId: string): MilestoneRow[];
+  /** The milestones of all hand-offs of a case, in log order. */
+  milestonesOfCase(caseId: string): MilestoneRow[];
+  /** The case a tracking code (as printed) stands for, while it is not revoked. */
+  caseOfTrackingCode(code: string): string | undefined;
   close(): void;
 }
 
 /** How long the protocol of an erased case's hand-offs is kept (§ 9 IDNrG: two years). */
 const protocolYears = 2;
 
-export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionStore {
+/**
+ * `trackingKey`: the hub secret of tracking codes (tracking/trackingCode.ts); without it no
+ * code is projected and none is found.
+ */
+export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?: Buffer): ProjectionStore {
   if (file !== ':memory:') preparePrivateDatabaseFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -128,11 +161,17 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
   const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const version = (metaGet.get('schema') as { value: string } | undefined)?.value;
   if (version !== undefined && version !== schemaVersion) {
-    for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'meta']) db.exec(`DELETE FROM ${t}`);
+    for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'milestones', 'tracking', 'meta']) db.exec(`DELETE FROM ${t}`);
   }
   // A file written before erasures were projected may hold erased cases' rows: rebuilt from the log.
   if (version === '1') for (const t of ['erased', 'protocol']) db.exec(`DELETE FROM ${t}`);
   metaSet.run('schema', schemaVersion);
+  // Milestones and tracking codes came later: a file projected without them is rebuilt from the log.
+  if (trackingKey && (metaGet.get('tracking') as { value: string } | undefined)?.value !== '1') {
+    for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'milestones', 'tracking']) db.exec(`DELETE FROM ${t}`);
+    metaSet.run('position', '0');
+    metaSet.run('tracking', '1');
+  }
   let position = Number((metaGet.get('position') as { value: string } | undefined)?.value ?? 0);
 
   const hash = (idnr: string) => createHmac('sha256', idnrKey).update(idnr).digest();
@@ -170,6 +209,16 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
     noticeTold: db.prepare('INSERT INTO erasure_notices (notice_id, case_id, recipient, told_at) VALUES (?, ?, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET told_at = COALESCE(told_at, excluded.told_at)'),
     noticeConfirmed: db.prepare('INSERT INTO erasure_notices (notice_id, case_id, recipient, confirmed_at) VALUES (?, ?, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET confirmed_at = COALESCE(confirmed_at, excluded.confirmed_at)'),
     noticesOf: db.prepare('SELECT recipient, told_at AS toldAt, confirmed_at AS confirmedAt FROM erasure_notices WHERE case_id = ? ORDER BY recipient'),
+    milestone: db.prepare(`INSERT OR IGNORE INTO milestones (message_id, delivery_id, case_id, recipient, status, code, reported_at, at, position)
+      VALUES (@messageId, @deliveryId, @caseId, @recipient, @status, @code, @reportedAt, @at, @position)`),
+    milestonesOf: db.prepare(`SELECT ${milestoneCols} FROM milestones WHERE delivery_id = ? ORDER BY position`),
+    milestonesOfCase: db.prepare(`SELECT ${milestoneCols} FROM milestones WHERE case_id = ? ORDER BY position`),
+    dropMilestones: db.prepare('DELETE FROM milestones WHERE case_id = ?'),
+    trackingAdd: db.prepare('INSERT OR IGNORE INTO tracking (code_digest, case_id, generation, revoked_at) VALUES (?, ?, ?, NULL)'),
+    trackingRevoke: db.prepare('UPDATE tracking SET revoked_at = ? WHERE case_id = ? AND revoked_at IS NULL'),
+    trackingGenerations: db.prepare('SELECT COUNT(*) AS n FROM tracking WHERE case_id = ?'),
+    trackingCase: db.prepare('SELECT case_id AS caseId FROM tracking WHERE code_digest = ? AND revoked_at IS NULL'),
+    dropTracking: db.prepare('DELETE FROM tracking WHERE case_id = ?'),
     protocolOfPerson: db.prepare(`SELECT case_id AS caseId, recipient, recipient_name AS recipientName, sender, at, legal_basis AS legalBasis, purpose, data_set AS dataSet
       FROM protocol WHERE idnr_hash = ? ORDER BY at`),
   };
@@ -185,6 +234,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
       case 'registered':
       case 'corrected':
         s.insertCase.run({ caseId: f.caseId, registerKey: f.registerKey, standesamt: f.standesamt, at: f.at, birthDate: f.birthDate, consent: f.consent ? 1 : 0, idnrKnown: f.idnrs.length >= 2 ? 1 : 0 });
+        // The first tracking code of the case (generation 0), by its digest.
+        if (trackingKey && f.kind === 'registered') s.trackingAdd.run(trackingDigest(trackingCodeOf(trackingKey, f.caseId, 0)), f.caseId, 0);
         for (const idnr of f.idnrs) s.person.run(hash(idnr), f.caseId);
         s.id.run(f.caseId, 'case', f.caseId, null, f.position, 'birth case');
         s.id.run(f.registerKey, 'register-key', f.caseId, null, f.position, 'Geburtenregister key');
@@ -227,6 +278,21 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
       case 'security':
         s.id.run(f.messageId, 'message', null, null, f.position, 'SecurityEventRecorded');
         return;
+      case 'milestone': {
+        const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
+        s.milestone.run({ messageId: f.messageId, deliveryId: f.deliveryId, caseId: h?.caseId ?? null, recipient: f.recipient, status: f.status, code: f.code ?? null, reportedAt: f.reportedAt, at: f.at, position: f.position });
+        s.id.run(f.messageId, 'message', h?.caseId ?? null, f.deliveryId, f.position, 'HandOffMilestone');
+        return;
+      }
+      case 'tracking-revoked': {
+        s.id.run(f.messageId, 'message', f.caseId, null, f.position, 'TrackingCodeRevoked');
+        if (!trackingKey) return;
+        // The revoked code shows nothing any more; the next generation's code replaces it.
+        s.trackingRevoke.run(f.at, f.caseId);
+        const generation = (s.trackingGenerations.get(f.caseId) as { n: number }).n;
+        s.trackingAdd.run(trackingDigest(trackingCodeOf(trackingKey, f.caseId, generation)), f.caseId, generation);
+        return;
+      }
       case 'erased': {
         // One transaction with the position: the protocol keeps its part, everything else of the case goes.
         const cutoff = twoYearsBefore(f.erasedAt);
@@ -235,6 +301,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
         s.dropRegisterKeyIds.run(f.caseId);
         s.markErasedIds.run(f.caseId);
         s.dropHandOffs.run(f.caseId);
+        s.dropMilestones.run(f.caseId);
+        s.dropTracking.run(f.caseId);
         s.dropPersons.run(f.caseId);
         s.dropCase.run(f.caseId);
         s.id.run(f.messageId, 'erased', f.caseId, null, f.position, 'CaseErased');
@@ -267,7 +335,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
     },
     reset() {
       db.transaction(() => {
-        for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices']) db.exec(`DELETE FROM ${t}`);
+        for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'milestones', 'tracking']) db.exec(`DELETE FROM ${t}`);
         metaSet.run('position', '0');
       })();
       position = 0;
@@ -356,6 +424,9 @@ export function openProjectionStore(file: string, idnrKey: Buffer): ProjectionSt
     casesWhere: (scope, limit) =>
       (db.prepare(`SELECT ${caseCols} FROM cases ${scope.standesamt ? 'WHERE standesamt = ?' : ''} ORDER BY registered_at DESC LIMIT ?`).all(...(scope.standesamt ? [scope.standesamt] : []), limit) as RawCase[]).map(toCase),
     erasedCount: () => (db.prepare('SELECT COUNT(*) AS n FROM erased').get() as { n: number }).n,
+    milestonesOf: (deliveryId) => s.milestonesOf.all(deliveryId) as MilestoneRow[],
+    milestonesOfCase: (caseId) => s.milestonesOfCase.all(caseId) as MilestoneRow[],
+    caseOfTrackingCode: (code) => (s.trackingCase.get(trackingDigest(code)) as { caseId: string } | undefined)?.caseId,
     close: () => db.close(),
   };
 }

@@ -33,6 +33,8 @@ export interface ReadSideOptions {
   /** Structured log line (never personal data). */
   readonly say?: (event: string, fields?: Record<string, unknown>) => void;
   readonly fetch?: typeof fetch;
+  /** The hub secret of tracking codes (tracking/trackingCode.ts): the family page finds cases by their code. */
+  readonly trackingKey?: Buffer;
 }
 
 export interface ReadSide {
@@ -62,7 +64,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
   const { log } = options;
   const now = options.now ?? (() => new Date());
   const say = options.say ?? (() => undefined);
-  const store = openProjectionStore(path.join(options.dir, 'readside.sqlite'), idnrIndexKey(options.dir));
+  const store = openProjectionStore(path.join(options.dir, 'readside.sqlite'), idnrIndexKey(options.dir), options.trackingKey);
   const stats = { applied: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
   const held = new Map<string, string>();
   const waiters = new Set<{ position: number; resolve: () => void }>();

@@ -17,8 +17,10 @@ import {
   receivedHashOf,
   deliveryStream as deliveryJsStream,
   SignedErasureReceiptSchema,
+  SignedMilestoneSchema,
   SignedReceiptSchema,
   type DeliveryAcknowledged,
+  type HandOffMilestone,
   type ErasureConfirmed,
   type DeliveryDeadLettered,
   type DeliveryRejected,
@@ -64,6 +66,8 @@ export interface ReceiptProcessor {
     securityEventsSuppressed: number;
     /** Erasure notices confirmed by their recipients. */
     erasuresConfirmed: number;
+    /** Milestones of hand-offs logged (in Bearbeitung, bewilligt, abgelehnt, ausgezahlt). */
+    milestones: number;
   };
   stop(): Promise<void>;
 }
@@ -90,7 +94,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
   const { nc, js, jsm, log, verifier } = options;
   const now = options.now ?? (() => new Date());
   const concurrency = Math.max(1, options.concurrency ?? 64);
-  const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0, repeated: 0, contradicted: 0, securityEvents: 0, securityEventsSuppressed: 0, erasuresConfirmed: 0 };
+  const stats = { acknowledged: 0, rejected: 0, deadLettered: 0, refused: 0, repeated: 0, contradicted: 0, securityEvents: 0, securityEventsSuppressed: 0, erasuresConfirmed: 0, milestones: 0 };
   const security = startSecurityRecorder(log, now, stats, options.securityEvents);
   const signatures = new SignatureKeeper(log, now);
   const refuse = async (code: string, reason: string, sender: string | undefined, subject: SecuritySubject) => {
@@ -159,9 +163,58 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     stats.erasuresConfirmed++;
   }
 
+  /**
+   * A milestone: only the recipient of that delivery reports what became of it; anything else
+   * is refused and recorded as a security event (nothing else is logged). Logged once per
+   * milestone id, with the signed milestone kept beside it, in the delivery's stream.
+   */
+  async function handleMilestone(json: unknown, receivedAt: Date): Promise<void> {
+    const parsed = SignedMilestoneSchema.safeParse(json);
+    if (!parsed.success) return refuse('malformed', `milestone does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`, undefined, {});
+    const milestone = parsed.data.payload;
+    const signer = verifier.verify(milestone, parsed.data.signature, receivedAt);
+    if (!signer.success && signer.error.code === 'revocation-unknown') throw new RevocationUnknown(signer.error.message);
+    if (!signer.success) return refuse(signer.error.code, signer.error.message, undefined, claimedSubject(parsed.data.signature));
+    const sender = senderOf(signer.data);
+    const who = verifiedSubject(signer.data, parsed.data.signature);
+    const refuseMilestone = async (code: string, reason: string) => {
+      stats.refused++;
+      await security.record(sender, { code, reason: reason.slice(0, 500), subject: who, messageType: 'Milestone' });
+    };
+    if (signer.data.dvdv !== milestone.recipient || (signer.data.role !== 'elterngeldstelle' && signer.data.role !== 'familienkasse')) {
+      return refuseMilestone('producer-mismatch', `milestone for ${milestone.recipient} signed by ${signer.data.dvdv}`);
+    }
+    const stored = await log.getByEventId(milestone.deliveryId);
+    const scheduled = stored && fromRecord(stored);
+    if (!scheduled || scheduled.type !== 'DeliveryScheduled') return refuseMilestone('unknown-delivery', `no delivery ${milestone.deliveryId}`);
+    if (scheduled.data.recipient.dvdv !== signer.data.dvdv) return refuseMilestone('not-recipient', `delivery ${milestone.deliveryId} was not for ${signer.data.dvdv}: only its recipient reports its milestones`);
+    const messageId = hubDerivedUuid('milestone', milestone.deliveryId, milestone.milestoneId);
+    if (await log.getByEventId(messageId)) {
+      stats.repeated++;
+      return;
+    }
+    const event: HandOffMilestone = {
+      ...envelope(messageId, now(), scheduled.correlationId),
+      purpose: 'Record of what became of a hand-off, as its recipient reported it',
+      causationId: milestone.deliveryId,
+      type: 'HandOffMilestone',
+      data: { deliveryId: milestone.deliveryId, recipient: milestone.recipient, milestoneId: milestone.milestoneId, status: milestone.status, ...(milestone.code ? { code: milestone.code } : {}), reportedAt: milestone.reportedAt },
+    };
+    try {
+      const signed = { payload: (json as { payload: JsonValue }).payload, signature: { ...(await signatures.keep(parsed.data.signature)) } };
+      await log.append(deliveryStream(milestone.deliveryId), [toRecord(event, { signerKeyId: signer.data.keyId, hubReceivedAt: receivedAt.toISOString(), signed })]);
+    } catch (error) {
+      if (!(error instanceof DuplicateEventIdError)) throw error;
+      stats.repeated++;
+      return;
+    }
+    stats.milestones++;
+  }
+
   async function handle(json: unknown, receivedAt: Date): Promise<void> {
     if (json === undefined) return refuse('malformed', 'receipt is not JSON', undefined, {});
     if ((json as { payload?: { type?: unknown } } | null)?.payload?.type === 'erasure-receipt') return handleErasure(json, receivedAt);
+    if ((json as { payload?: { type?: unknown } } | null)?.payload?.type === 'milestone') return handleMilestone(json, receivedAt);
     const parsed = SignedReceiptSchema.safeParse(json);
     if (!parsed.success) return refuse('malformed', `receipt does not match the contract: ${parsed.error.issues[0]?.message ?? ''}`, undefined, {});
     const receipt = parsed.data.payload;

@@ -35,6 +35,8 @@ export const authorityTable = {
   BirthRegistrationCorrected: { standesamt: { owner: 'required', caseMust: 'present' } },
   ParentalConsentWithdrawn: { standesamt: { owner: 'required', caseMust: 'present' } },
   ChildIdNrAssigned: { meldebehoerde: { owner: 'responsible-meldebehoerde', caseMust: 'present' } },
+  /** The tracking code the Standesamt handed to the parents: only the case's Standesamt revokes it. */
+  TrackingCodeRevoked: { standesamt: { owner: 'required', caseMust: 'present' } },
 } as const satisfies Readonly<Record<SubmissionType, Partial<Readonly<Record<Role, AuthorityRule>>>>>;
 
 export type AuthorityRefusalCode = 'role-not-allowed' | 'not-case-owner' | 'not-responsible' | 'unknown-case' | 'conflict';

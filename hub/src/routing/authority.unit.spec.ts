@@ -28,8 +28,8 @@ describe('who may say what about a birth case', () => {
     given('no case').when(meldebehoerde, 'BirthRegistered').then('role-not-allowed');
   });
 
-  it('only the owning office corrects or passes on a consent withdrawal, for an existing case', () => {
-    for (const type of ['BirthRegistrationCorrected', 'ParentalConsentWithdrawn'] as const) {
+  it('only the owning office corrects, passes on a consent withdrawal or revokes the tracking code, for an existing case', () => {
+    for (const type of ['BirthRegistrationCorrected', 'ParentalConsentWithdrawn', 'TrackingCodeRevoked'] as const) {
       given('case exists').when(owner, type).then('allowed');
       given('case exists').when(otherStandesamt, type).then('not-case-owner');
       given('no case').when(owner, type).then('unknown-case');
@@ -94,6 +94,6 @@ describe('who may say what about a birth case', () => {
   });
 
   it('the table names every submission type', () => {
-    expect(Object.keys(authorityTable).sort()).toEqual(['BirthRegistered', 'BirthRegistrationCorrected', 'ChildIdNrAssigned', 'ParentalConsentWithdrawn']);
+    expect(Object.keys(authorityTable).sort()).toEqual(['BirthRegistered', 'BirthRegistrationCorrected', 'ChildIdNrAssigned', 'ParentalConsentWithdrawn', 'TrackingCodeRevoked']);
   });
 });
