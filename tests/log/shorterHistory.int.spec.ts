@@ -5,7 +5,7 @@
 // lets the hub start again, and the decision is recorded in the log.
 import Database from 'better-sqlite3';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,6 +86,30 @@ describe('a log shorter than its own tree is not cut silently', () => {
     const tree = new TreeStore(logFiles(dataDir).tree);
     expect(tree.size).toBe(12);
     tree.close();
+  });
+});
+
+describe('an audit beside a running hub', () => {
+  it('reads a snapshot taken with SQLite backup while the hub holds the data directory and appends', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'elfe-running-'));
+    const log = await openHubLog({ dataDir, checkpoint: { everyEntries: 20, everyMs: 0 } });
+    const events = Array.from({ length: 50 }, (_, i) => newEvent('E', { i }));
+    for (const e of events) await log.append('s', [e]);
+    // This process stands for the hub: it holds the lock and keeps appending during the audit.
+    writeFileSync(path.join(dataDir, 'hub.lock'), String(process.pid));
+    let more = true;
+    const appending = (async () => {
+      for (let i = 0; more; i++) await log.append('t', [newEvent('E', { more: i })]);
+    })();
+    try {
+      const proof = await runElfe(['audit', 'proof', events[7]!.eventId, '--data', dataDir, '--json']);
+      expect(proof.code, proof.stderr).toBe(0);
+      expect(JSON.parse(proof.stdout)).toMatchObject({ kind: 'elfe-inclusion-proof', leafIndex: 7 });
+    } finally {
+      more = false;
+      await appending;
+      await log.close();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 // The hub's log on embedded defaults: SQLite in the data directory, the Merkle tree beside
 // it, the hub key created on first start, checkpoints every N entries or T milliseconds.
-import { copyFileSync, existsSync, mkdtempSync, rmSync, constants as fsConstants } from 'node:fs';
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseWitnessVerifierKey } from '../../../contracts/index.ts';
@@ -101,10 +102,23 @@ export async function openHubLog(options: HubLogOptions): Promise<TransparentLog
   return log;
 }
 
+/** Whether a hub process holds the data directory's lock (`hub.lock`, see dataDirLock.ts). */
+function hubRunning(dataDir: string): boolean {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'hub.lock'), 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * The SQLite log of `dataDir` opened for an audit: its files (log, tree, their WAL) are copied
  * to a private temporary directory and opened there, so that nothing in the data directory is
- * written (SQLite writes a WAL database's -shm even to read it); no history check, no checkpoints.
+ * written (SQLite writes a WAL database's -shm even to read it); while a hub runs, a snapshot is
+ * taken with SQLite's backup instead. No history check, no checkpoints.
  * `close()` removes the copy.
  */
 export async function inspectHubLog(dataDir: string): Promise<TransparentLog> {
@@ -112,7 +126,20 @@ export async function inspectHubLog(dataDir: string): Promise<TransparentLog> {
   const from = logFiles(dataDir);
   const to = logFiles(copy);
   try {
+    const running = hubRunning(dataDir);
     for (const file of ['events', 'tree'] as const) {
+      if (!existsSync(from[file])) continue;
+      if (running) {
+        // A running hub writes meanwhile: a consistent snapshot through SQLite's backup (its -shm is the hub's anyway).
+        const source = new Database(from[file], { readonly: true, fileMustExist: true });
+        try {
+          await source.backup(to[file]);
+        } finally {
+          source.close();
+        }
+        continue;
+      }
+      // No hub: the files as they lie, WAL included; nothing of the data directory is opened.
       for (const suffix of ['', '-wal']) {
         if (existsSync(from[file] + suffix)) copyFileSync(from[file] + suffix, to[file] + suffix, fsConstants.COPYFILE_FICLONE);
       }
