@@ -200,7 +200,13 @@ describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themse
       expect(egsHome.body).toContain(egsA);
       expect(egsHome.body).not.toContain(fkaA);
       expect((await call(`/dashboard/deliveries/${egsA}`, who.egs)).status).toBe(200);
-      for (const page of [`/dashboard/deliveries/${fkaA}`, `/dashboard/lookup?id=${fkaA}`, `/dashboard/entries/${fkaA}`, `/dashboard/cases/${caseB}`]) expect((await call(page, who.egs)).status, page).toBe(404);
+      for (const page of [`/dashboard/deliveries/${fkaA}`, `/dashboard/lookup?id=${fkaA}`, `/dashboard/entries/${fkaA}`, `/dashboard/cases/${caseB}`, '/dashboard/offices/fka%3Aost', '/dashboard/offices/psw%3A11007007']) expect((await call(page, who.egs)).status, page).toBe(404);
+      expect((await call('/dashboard/offices/egs%3A11000000', who.egs)).status).toBe(200);
+      // Offices' pages: a Standesamt its own and its births' recipients; not another Standesamt's.
+      expect((await call('/dashboard/offices/psw%3A11007007', who.sta)).status).toBe(200);
+      expect((await call('/dashboard/offices/fka%3Aost', who.sta)).status).toBe(200);
+      expect((await call('/dashboard/offices/psw%3A11007007', who.otherSta)).status).toBe(404);
+      expect((await call('/dashboard/offices/fka%3Aost', who.otherSta)).status).toBe(404);
       const fkaOnB = await call(`/dashboard/cases/${caseB}`, who.fka);
       expect(fkaOnB.status).toBe(200);
       expect(fkaOnB.body).not.toMatch(/Einwilligung|Elterngeldstelle/);

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateSigner, submitSubjectOf, type Signer } from '../../contracts/index.ts';
 import { idNrFrom } from '../../contracts/src/testing/sampleBirth.ts';
 import { createRequest, loadCredentials } from '../../connectors/kit/credentials.ts';
+import { milestoneOf, publishMilestone } from '../../connectors/kit/milestones.ts';
 import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { startHub, type RunningHub } from '../../hub/src/app/hub.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
@@ -50,7 +51,7 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
 
   const submit = async (nc: NatsConnection, dvdv: string, payload: unknown, signer: Signer) =>
     JSON.parse(new TextDecoder().decode((await nc.request(submitSubjectOf(dvdv), signedBytes(payload, signer), { timeout: 10_000 })).data)) as { ok: boolean };
-  const connectAs = (name: string, role: 'standesamt' | 'meldebehoerde', dvdv: string) => {
+  const connectAs = (name: string, role: 'standesamt' | 'meldebehoerde' | 'elterngeldstelle', dvdv: string) => {
     const c = loadCredentials(path.join(root, 'parties', name));
     return connect({ servers: hub.natsUrl, tls: { caFile: path.join(root, 'ca', 'ca.cert.pem'), certFile: c.certFile, keyFile: c.keyFile }, inboxPrefix: ownInboxPrefix(role, dvdv) });
   };
@@ -141,6 +142,16 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
 
     // htmx refreshes the late list every 2 s: wait for it on the page, without reloading.
     const caseId = hub.caseLog.caseStream(b.registerKey);
+    // The Elterngeldstelle reports what became of the correction: Elterngeld granted (signed milestone).
+    const correction = async () => hub.readSide.store.handOffsOf(caseId).find((h) => h.role === 'elterngeldstelle' && h.kind === 'correction');
+    await expect.poll(correction, { timeout: 20_000 }).toBeDefined();
+    const egs = await connectAs('egs-11000000', 'elterngeldstelle', 'egs:11000000');
+    try {
+      await publishMilestone(egs, signerOf('egs-11000000'), milestoneOf('egs:11000000', { deliveryId: (await correction())!.deliveryId, status: 'bewilligt', code: 'B-12' }));
+    } finally {
+      await egs.close();
+    }
+    await expect.poll(async () => hub.readSide.store.milestonesOf((await correction())!.deliveryId).length, { timeout: 20_000 }).toBe(1);
     const lateRow = page.locator('#late tbody tr');
     await lateRow.first().waitFor({ state: 'visible', timeout: 30_000 });
     expect(await lateRow.first().locator('td').nth(2).textContent()).toBe('überfällig');
@@ -174,6 +185,7 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
       /Steuer-ID des Kindes zugeteilt und mitgeteilt von Meldebehörde Berlin/,
       /Erstmitteilung an .* veranlasst/,
       /Berichtigung an .* veranlasst/,
+      /Elterngeldstelle Berlin meldet \(Berichtigung\): Elterngeld bewilligt, Kennzeichen B-12/,
       /Überfällig: .* hat die Berichtigung bis \d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} Uhr nicht quittiert/,
     ])
       expect(story).toMatch(step);
@@ -189,9 +201,18 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
     expect(await page.locator('h1').textContent()).toMatch(/^Übermittlung an /);
     const details = (await page.locator('dl').textContent()) ?? '';
     expect(details).toMatch(/Rechtsgrundlage/);
+    expect(details).toMatch(/Bearbeitungsstand/);
     expect(details).toMatch(/Mitteilung der Geburt an die/);
     await checkAccessibility(page, 'delivery');
     await shot(page, 'delivery.png');
+
+    // The recipient by its name, its address a link to its page.
+    await page.locator('dl a[href^="/dashboard/offices/"]').first().click();
+    await page.locator('#recent-h').waitFor();
+    expect(await page.locator('h1').textContent()).toMatch(/\((egs|fka):[^)]+\)$/);
+    await checkAccessibility(page, 'office');
+    await page.goBack();
+    await page.locator('#entries-h').waitFor();
 
     // Its log entry: the proof in words (or that the next checkpoint brings it), the raw JSON as a download.
     await page.locator('a[href^="/dashboard/entries/"]').first().click();
@@ -207,6 +228,14 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
     expect(await page.locator('h1').textContent()).toBe(`Birth case ${registerKey}`);
     await page.getByRole('link', { name: 'Deutsch' }).click();
     await page.locator('html[lang="de"]').waitFor();
+
+    // The second birth: the Familienkasse waits for the IdNr, and the page says what releases it.
+    await page.goto(`${hub.readSide.api!.url}/dashboard/cases/${encodeURIComponent(hub.caseLog.caseStream(waiting.registerKey))}`);
+    const held = page.locator('#now tr', { hasText: 'Familienkasse' });
+    expect(await held.locator('td').first().textContent()).toBe('wartet auf die Steuer-ID');
+    expect(await held.textContent()).toMatch(/Freigabe: sobald die Meldebehörde die Steuer-ID mitteilt/);
+    expect(await page.locator('ol.story').textContent()).toMatch(/Familienkasse: zurückgehalten/);
+    await checkAccessibility(page, 'case held back');
 
     // A way back on every page.
     await page.getByRole('link', { name: 'Zurück zur Übersicht' }).click();
@@ -227,6 +256,9 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
       expect((await p.goto(`${hub.readSide.api!.url}/`))?.status()).toBe(200);
       expect(await p.locator('h1').textContent()).toBe('Ihre Geburtsmeldungen');
       expect(await p.locator('#cases').textContent()).toContain(registerKey);
+      // Its own late hand-offs, its own counts.
+      expect(await p.locator('#late tbody tr').count()).toBeGreaterThan(0);
+      expect(await p.locator('#states [data-total="familienkasse"]').textContent()).toBe('2');
       expect(await p.locator('main').textContent()).not.toMatch(/Prüfpunkt und seine Zeugen/);
       await checkAccessibility(p, 'Standesamt dashboard');
       await shot(p, 'standesamt.png');

@@ -7,7 +7,7 @@
 // comes from the message catalogue (i18n.ts); times in Europe/Berlin, to the minute.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { logEntryBytes, type LogEntry } from '../../../contracts/index.ts';
+import { logEntryBytes, parseRegisterKey, type LogEntry } from '../../../contracts/index.ts';
 import { ProofUnavailableError, type TransparentLog } from '../log/transparentLog.ts';
 import type { EventStore } from '../log/eventStore.ts';
 import { fromRecord } from '../log/records.ts';
@@ -77,6 +77,8 @@ interface Ctx {
 
 const caseLink = (caseId: string, label: string) => `<a href="/dashboard/cases/${enc(caseId)}">${label}</a>`;
 const deliveryLink = (deliveryId: string, label: string) => `<a href="/dashboard/deliveries/${enc(deliveryId)}">${label}</a>`;
+/** An office by its name, its DVDV address a link to its page (Standesämter and benefit agencies). */
+const officeLink = (dvdv: string, name: string) => `${esc(name)} <a href="/dashboard/offices/${enc(dvdv)}"><code>${esc(dvdv)}</code></a>`;
 const entryLink = (id: string, label?: string) => `<a href="/dashboard/entries/${enc(id)}">${label ?? `<code>${esc(id)}</code>`}</a>`;
 
 function whoAmI(x: Ctx): string {
@@ -139,6 +141,9 @@ function heldBackOf(m: Messages, c: CaseRow, role: 'elterngeldstelle' | 'familie
   return reason ? { key: 'held-back', text: m.t('held.certificate', { reason }) } : { key: 'waiting', text: m.t('held.waiting') };
 }
 
+/** A milestone's status in words ("Elterngeld bewilligt"). */
+const milestoneText = (m: Messages, role: string, status: string): string => m.t(`milestone.${status}`, { benefit: m.t(`benefit.${role}`), defaultValue: status });
+
 interface StoryItem {
   readonly position: number;
   readonly at: string | null;
@@ -172,6 +177,12 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
   const lateOf = (scope: Scope) =>
     store.handOffsWhere({ lateOnly: true, ...(scope.kind === 'standesamt' ? { standesamt: scope.nr } : scope.kind === 'agency' ? { recipient: scope.dvdv } : {}) }, 50);
 
+  /** The latest milestone the recipient reported for a hand-off, in words. */
+  const latestMilestone = (m: Messages, h: HandOffRow): string => {
+    const last = store.milestonesOf(h.deliveryId).at(-1);
+    return last ? `${milestoneText(m, h.role, last.status)} (${esc(m.time(last.at))})` : m.t('milestone.none');
+  };
+
   function lateTable(x: Ctx): string {
     const { t } = x.m;
     const ctx = options.statusCtx();
@@ -181,24 +192,26 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
 ${late
   .map((h) => {
     const key = h.escalatedAt ? 'escalated' : 'overdue';
-    return `<tr class="late${key === 'escalated' ? ' escalated' : ''}"><td>${deliveryLink(h.deliveryId, `${t(`kind.${h.kind}`)} <code>…${esc(h.deliveryId.slice(-6))}</code>`)}</td><td>${esc(h.recipientName)} <code>${esc(h.recipient)}</code></td><td>${t(`state.${key}`)}</td><td>${whyOf(x.m, h, ctx)}</td><td>${caseLink(h.caseId, t('search.open'))}</td></tr>`;
+    return `<tr class="late${key === 'escalated' ? ' escalated' : ''}"><td>${deliveryLink(h.deliveryId, `${t(`kind.${h.kind}`)} <code>…${esc(h.deliveryId.slice(-6))}</code>`)}</td><td>${officeLink(h.recipient, h.recipientName)}</td><td>${t(`state.${key}`)}</td><td>${whyOf(x.m, h, ctx)}</td><td>${caseLink(h.caseId, t('search.open'))}</td></tr>`;
   })
   .join('\n')}</tbody></table>`;
   }
 
   const stateOrder = ['acknowledged', 'delivered', 'scheduled', 'overdue', 'escalated', 'rejected', 'dead-letter', 'held-back:no-consent', 'held-back:consent-withdrawn', 'held-back:no-idnr', 'waiting'];
 
-  function statesTable(x: Ctx): string {
+  const scopeFilter = (scope: Scope): { standesamt?: string; recipient?: string } => (scope.kind === 'standesamt' ? { standesamt: scope.nr } : scope.kind === 'agency' ? { recipient: scope.dvdv } : {});
+
+  function statesTable(x: Ctx, filter = scopeFilter(x.scope)): string {
     const { t } = x.m;
     const ctx = options.statusCtx();
-    const rows = store.statesByRecipient(x.scope.kind === 'standesamt' ? { standesamt: x.scope.nr } : x.scope.kind === 'agency' ? { recipient: x.scope.dvdv } : {}, ctx.relayPosition);
-    const roles = (['elterngeldstelle', 'familienkasse'] as const).filter((r) => x.scope.kind !== 'agency' || rows.some((row) => row.role === r && row.count > 0));
+    const rows = store.statesByRecipient(filter, ctx.relayPosition);
+    const roles = (['elterngeldstelle', 'familienkasse'] as const).filter((r) => filter.recipient === undefined || rows.some((row) => row.role === r && row.count > 0));
     const count = (role: string, state: string) => rows.find((r) => r.role === role && r.state === state)?.count ?? 0;
     const states = stateOrder.filter((s) => roles.some((r) => count(r, s) > 0) || ['acknowledged', 'delivered', 'held-back:no-idnr', 'waiting'].includes(s));
     const total = (role: string) => rows.filter((r) => r.role === role).reduce((a, r) => a + r.count, 0);
     return `<table id="states"><caption>${t('home.statesCaption')}</caption><thead><tr><th scope="col">${t('col.state')}</th>${roles.map((r) => `<th scope="col">${t(`recipientRole.${r}`)}</th>`).join('')}</tr></thead><tbody>
 ${states.map((s) => `<tr><th scope="row">${t(`state.${s}`)}</th>${roles.map((r) => `<td class="n">${count(r, s)}</td>`).join('')}</tr>`).join('\n')}
-<tr><th scope="row">${x.scope.kind === 'agency' ? t('home.totalAgency') : t('home.total')}</th>${roles.map((r) => `<td class="n" data-total="${r}">${total(r)}</td>`).join('')}</tr></tbody></table>`;
+<tr><th scope="row">${filter.recipient !== undefined ? t('home.totalAgency') : t('home.total')}</th>${roles.map((r) => `<td class="n" data-total="${r}">${total(r)}</td>`).join('')}</tr></tbody></table>`;
   }
 
   function birthsTable(x: Ctx): string {
@@ -222,10 +235,10 @@ ${sorted.map(([d, v]) => `<tr><th scope="row"><time datetime="${esc(d)}">${esc(x
 ${cases.map((c) => `<tr><td>${caseLink(c.caseId, esc(c.registerKey))}</td><td>${esc(x.m.time(c.registeredAt))}</td></tr>`).join('')}</tbody></table>`;
   }
 
-  function recentHandOffs(x: Ctx & { scope: { kind: 'agency'; dvdv: string } }): string {
+  function recentHandOffs(x: Ctx, filter: { recipient: string; standesamt?: string }): string {
     const { t } = x.m;
     const ctx = options.statusCtx();
-    const rows = store.handOffsWhere({ recipient: x.scope.dvdv }, 20);
+    const rows = store.handOffsWhere(filter, 20);
     if (rows.length === 0) return `<p>${t('home.none')}</p>`;
     return `<table id="handoffs"><thead><tr><th scope="col">${t('col.delivery')}</th><th scope="col">${t('col.kind')}</th><th scope="col">${t('col.scheduled')}</th><th scope="col">${t('col.state')}</th></tr></thead><tbody>
 ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryId)}</code>`)}</td><td>${t(`kind.${h.kind}`)}</td><td>${esc(x.m.time(h.scheduledAt))}</td><td>${t(`state.${stateKey(h, ctx)}`)}</td></tr>`).join('')}</tbody></table>`;
@@ -237,7 +250,7 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
     const late = `<section aria-labelledby="late-h"><h2 id="late-h">${t('home.late')}</h2><div hx-get="/dashboard/late" hx-trigger="every 2s" hx-swap="innerHTML">${lateTable(x)}</div></section>`;
     const states = `<section aria-labelledby="state-h"><h2 id="state-h">${x.scope.kind === 'agency' ? t('home.statesAgency') : t('home.states')}</h2>${statesTable(x)}</section>`;
     if (x.scope.kind === 'agency') {
-      const body = `${late}${states}<section aria-labelledby="recent-h"><h2 id="recent-h">${t('home.recentHandOffs')}</h2>${recentHandOffs(x as Ctx & { scope: { kind: 'agency'; dvdv: string } })}</section>`;
+      const body = `${late}${states}<section aria-labelledby="recent-h"><h2 id="recent-h">${t('home.recentHandOffs')}</h2>${recentHandOffs(x, { recipient: x.scope.dvdv })}</section>`;
       return html(reply, page(x, t('home.titleAgency'), body));
     }
     const counts = store.counts();
@@ -259,8 +272,9 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
     const problem = erasedProblem(store, id, request.caller!, options.erasure);
     if (!problem) return undefined;
     const row = store.lookUp(id);
-    const caseId = row?.caseId ?? (options.erasure ? undefined : id);
-    const erased = caseId ? store.erasedCase(caseId) : undefined;
+    const key = row ? undefined : parseRegisterKey(id);
+    const caseId = row?.caseId ?? (key?.success && options.erasure ? options.erasure.caseStream(key.data) : id);
+    const erased = store.erasedCase(caseId);
     const { t } = x.m;
     const text = erased
       ? `${t('case.erased', { at: x.m.time(erased.erasedAt), reason: erased.reason })}${erased.recipients.length ? ` ${t('case.erasedTold', { who: erased.recipients.map((r) => (r.confirmedAt ? t('case.confirmed', { who: r.recipient, at: x.m.time(r.confirmedAt) }) : t('case.notConfirmed', { who: r.recipient }))).join(', ') })}` : ''}`
@@ -300,12 +314,12 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
     const items: StoryItem[] = [];
     const agency = x.scope.kind === 'agency';
     const mine = new Set(handOffs.map((h) => h.deliveryId));
-    let registeredBy = `Standesamt <code>psw:${esc(c.standesamt)}</code>`;
-    const named = (h: HandOffRow | undefined, fallback: string) => (h ? `${esc(h.recipientName)} <code>${esc(h.recipient)}</code>` : esc(fallback));
+    let registeredBy = officeLink(`psw:${c.standesamt}`, 'Standesamt');
+    const named = (h: HandOffRow | undefined, fallback: string) => (h ? officeLink(h.recipient, h.recipientName) : esc(fallback));
     for await (const stored of options.events.readStream(c.caseId)) {
       const e = fromRecord(stored);
       if (!e) continue;
-      const office = `${esc(e.producer.name)} <code>${esc(e.producer.dvdv)}</code>`;
+      const office = e.producer.role === 'standesamt' ? officeLink(e.producer.dvdv, e.producer.name) : `${esc(e.producer.name)} <code>${esc(e.producer.dvdv)}</code>`;
       const base = { position: stored.position, at: stored.recordedAt, entryId: e.messageId };
       switch (e.type) {
         case 'BirthRegistered':
@@ -358,15 +372,43 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
           case 'HandOffEscalated':
             items.push({ ...base, html: t('event.escalated', { name, what, due: x.m.time(e.data.dueAt) }) });
             break;
+          case 'HandOffMilestone': {
+            // What became of the hand-off at the agency (in Bearbeitung, bewilligt, abgelehnt, ausgezahlt).
+            const status = milestoneText(x.m, h.role, e.data.status);
+            items.push({ ...base, html: e.data.code ? t('event.milestoneCode', { name, kind: t(`kind.${h.kind}`), status, code: e.data.code }) : t('event.milestone', { name, kind: t(`kind.${h.kind}`), status }) });
+            break;
+          }
           default:
-            // Entries the read side learns later (the agencies' milestones) appear by their type
-            // until the catalogue names them.
+            // Entries the read side learns later appear by their type until the catalogue names them.
             items.push({ ...base, html: `${esc(name)}: ${t('event.other', { type: t(`type.${e.type}`, { defaultValue: e.type }) })}` });
         }
       }
     }
     return { items: items.sort((a, z) => a.position - z.position), office: registeredBy };
   }
+
+  // An office's page: a Standesamt's births, an agency's hand-offs, each within the caller's part.
+  app.get<{ Params: { dvdv: string } }>('/dashboard/offices/:dvdv', { ...hide, preHandler: guard }, async (request, reply) => {
+    const x = ctxOf(request, reply)!;
+    const { t } = x.m;
+    const dvdv = request.params.dvdv.slice(0, 100);
+    if (dvdv.startsWith('psw:')) {
+      const nr = dvdv.slice('psw:'.length);
+      if (!(x.scope.kind === 'all' || (x.scope.kind === 'standesamt' && x.scope.nr === nr))) return notFound(reply, x, t('office.notFound'));
+      const y = { ...x, scope: { kind: 'standesamt', nr } as Scope };
+      const body = `<section aria-labelledby="state-h"><h2 id="state-h">${t('home.states')}</h2>${statesTable(y)}</section>
+<section aria-labelledby="births-h"><h2 id="births-h">${t('home.births')}</h2>${birthsTable(y)}</section>
+<section aria-labelledby="recent-h"><h2 id="recent-h">${t('home.recent')}</h2>${recentCases(y)}</section>`;
+      return html(reply, page(x, t('office.standesamt', { dvdv }), body, { back: '/' }));
+    }
+    const filter = { recipient: dvdv, ...(x.scope.kind === 'standesamt' ? { standesamt: x.scope.nr } : {}) };
+    const rows = store.handOffsWhere(filter, 1);
+    if (x.scope.kind === 'agency' ? x.scope.dvdv !== dvdv : rows.length === 0) return notFound(reply, x, t('office.notFound'));
+    const name = rows[0]?.recipientName ?? dvdv;
+    const body = `<section aria-labelledby="state-h"><h2 id="state-h">${t('home.statesAgency')}</h2>${statesTable(x, filter)}</section>
+<section aria-labelledby="recent-h"><h2 id="recent-h">${t('home.recentHandOffs')}</h2>${recentHandOffs(x, filter)}</section>`;
+    return html(reply, page(x, t('office.agency', { name, dvdv }), body, { back: '/' }));
+  });
 
   app.get<{ Params: { caseId: string } }>('/dashboard/cases/:caseId', { ...hide, preHandler: guard }, async (request, reply) => {
     const x = ctxOf(request, reply)!;
@@ -387,17 +429,17 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
       const latest = mine.at(-1);
       if (latest) {
         const s = handOffStatus(latest, ctx);
-        now.push(`<tr${s.overdue || s.escalated ? ` class="late${s.escalated ? ' escalated' : ''}"` : ''}><th scope="row">${esc(latest.recipientName)} <code>${esc(latest.recipient)}</code></th><td>${t(`state.${stateKey(latest, ctx)}`)}</td><td>${whyOf(x.m, latest, ctx)}</td><td>${deliveryLink(latest.deliveryId, `${t(`kind.${latest.kind}`)} <code>…${esc(latest.deliveryId.slice(-6))}</code>`)}</td></tr>`);
+        now.push(`<tr${s.overdue || s.escalated ? ` class="late${s.escalated ? ' escalated' : ''}"` : ''}><th scope="row">${officeLink(latest.recipient, latest.recipientName)}</th><td>${t(`state.${stateKey(latest, ctx)}`)}</td><td>${whyOf(x.m, latest, ctx)}</td><td>${latestMilestone(x.m, latest)}</td><td>${deliveryLink(latest.deliveryId, `${t(`kind.${latest.kind}`)} <code>…${esc(latest.deliveryId.slice(-6))}</code>`)}</td></tr>`);
       } else {
         const held = heldBackOf(x.m, c, role, ctx);
-        now.push(`<tr><th scope="row">${t(`recipientRole.${role}`)}</th><td>${t(`state.${held.key}`)}</td><td>${held.text}</td><td></td></tr>`);
+        now.push(`<tr><th scope="row">${t(`recipientRole.${role}`)}</th><td>${t(`state.${held.key}`)}</td><td>${held.text}</td><td></td><td></td></tr>`);
         story.push({ position: Number.MAX_SAFE_INTEGER, at: null, html: `${t('event.heldBack', { role: t(`recipientRole.${role}`) })}: ${held.text}` });
       }
     }
     const storyHtml = `<ol class="story" aria-labelledby="story-h">${story
       .map((s) => `<li>${s.at ? `<time datetime="${esc(s.at)}">${esc(x.m.time(s.at))}</time>: ` : ''}${s.html}${s.entryId ? ` (${entryLink(s.entryId, t('col.entry'))})` : ''}</li>`)
       .join('\n')}</ol>`;
-    const nowTable = `<table id="now"><thead><tr><th scope="col">${t('col.recipient')}</th><th scope="col">${t('col.state')}</th><th scope="col">${t('col.why')}</th><th scope="col">${t('col.delivery')}</th></tr></thead><tbody>${now.join('')}</tbody></table>`;
+    const nowTable = `<table id="now"><thead><tr><th scope="col">${t('col.recipient')}</th><th scope="col">${t('col.state')}</th><th scope="col">${t('col.why')}</th><th scope="col">${t('milestone.latest')}</th><th scope="col">${t('col.delivery')}</th></tr></thead><tbody>${now.join('')}</tbody></table>`;
     const body = `<p>${t('case.intro', { at: x.m.time(c.registeredAt), office: '\u0000' }).replace('\u0000', office)}</p>
 <section aria-labelledby="now-h"><h2 id="now-h">${t('case.now')}</h2>${nowTable}</section>
 <section aria-labelledby="story-h"><h2 id="story-h">${t('case.story')}</h2>${storyHtml}</section>`;
@@ -423,11 +465,12 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
     const steps = s.steps.map((st) => `<li><time datetime="${esc(st.at)}">${esc(x.m.time(st.at))}</time>: ${t(`state.${st.step === 'delivered' ? 'delivered' : st.step}`)}</li>`).join('');
     const party = s.nextParty === 'hub' ? 'elfe-hub' : s.nextParty === h.recipient ? `${esc(h.recipientName)} <code>${esc(h.recipient)}</code>` : s.nextParty ? `<code>${esc(s.nextParty)}</code>` : '';
     const body = `<dl>
-<dt>${t('delivery.recipient')}</dt><dd>${esc(h.recipientName)} <code>${esc(h.recipient)}</code></dd>
+<dt>${t('delivery.recipient')}</dt><dd>${officeLink(h.recipient, h.recipientName)}</dd>
 <dt>${t('delivery.kind')}</dt><dd>${t(`kind.${h.kind}`)}</dd>
 <dt>${t('entry.case')}</dt><dd>${x.scope.kind === 'agency' || !c ? `<code>${esc(h.caseId)}</code>` : caseLink(h.caseId, esc(c.registerKey))}</dd>
 <dt>${t('delivery.scheduledAt')}</dt><dd>${esc(x.m.time(h.scheduledAt))}</dd>
 <dt>${t('delivery.state')}</dt><dd>${t(`state.${stateKey(h, ctx)}`)}: ${whyOf(x.m, h, ctx)}</dd>
+<dt>${t('milestone.latest')}</dt><dd>${latestMilestone(x.m, h)}</dd>
 ${party ? `<dt>${t('delivery.next')}</dt><dd>${party}</dd>` : ''}
 <dt>${t('delivery.legalBasis')}</dt><dd>${esc(x.m.locale === 'de' ? inGerman(h.legalBasis) : h.legalBasis)}</dd>
 <dt>${t('delivery.purpose')}</dt><dd>${esc(x.m.locale === 'de' ? inGerman(h.purpose) : h.purpose)}</dd>

@@ -75,6 +75,10 @@ describe('counts per recipient', () => {
     // Births: by date of birth, and by hour of registration (22:30 UTC is the next day in Berlin: the caller folds).
     expect(store.births({}, 14)).toEqual({ byBirth: [{ day: '2026-11-19', births: 4 }], byRegisteredHour: [{ hour: '2026-11-20T22', births: 4 }] });
     expect(store.births({ standesamt: '04011000' }, 14).byBirth).toEqual([{ day: '2026-11-19', births: 2 }]);
+    // Hand-offs of one Standesamt's cases (case ids name no Standesamt).
+    expect(store.handOffsWhere({ standesamt: '04011000' }, 10).map((h) => h.deliveryId)).toEqual([d(4)]);
+    expect(store.handOffsWhere({ standesamt: '11007007', lateOnly: true }, 10)).toEqual([]);
+    expect(store.handOffsWhere({ standesamt: '04011000', lateOnly: true }, 10).map((h) => h.deliveryId)).toEqual([d(4)]);
     expect(store.casesWhere({ standesamt: '11007007' }, 10).map((c) => c.caseId).sort()).toEqual(['birth-11007007-a', 'birth-11007007-b']);
     store.close();
   });

@@ -357,8 +357,9 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
         args.push(filter.recipient);
       }
       if (filter.standesamt) {
-        where.push('case_id LIKE ?');
-        args.push(`birth-${filter.standesamt}-%`);
+        // Case ids are keyed hashes (they name no Standesamt): by the case's row.
+        where.push('case_id IN (SELECT case_id FROM cases WHERE standesamt = ?)');
+        args.push(filter.standesamt);
       }
       if (filter.lateOnly) where.push('outcome IS NULL AND (overdue_at IS NOT NULL OR escalated_at IS NOT NULL)');
       if (filter.outcome) {
