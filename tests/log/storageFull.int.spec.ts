@@ -10,7 +10,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageFullError } from '../../connectors/kit/storageFull.ts';
 import type { EventStore, NewEvent } from '../../hub/src/log/eventStore.ts';
+import { CaseKeyStore } from '../../hub/src/log/caseKeys.ts';
 import { TreeStore } from '../../hub/src/log/merkle/treeStore.ts';
+import { logStorage } from '../../hub/src/log/storageHealth.ts';
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import { fromRecord, toRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
@@ -95,6 +97,29 @@ describe.skipIf(tmpfsRefused !== undefined)('the log on a full disk', () => {
     for await (const e of store.readAll()) ids.push(e.eventId);
     expect(ids).toEqual([...acknowledged, `e-${i + 1}`]);
     await store.close();
+  });
+});
+
+describe.skipIf(tmpfsRefused !== undefined)('the case keys on a full disk', () => {
+  it('keeps hand-off times it cannot write and writes them once space is back, never throwing from its timer; close still closes', async () => {
+    const dir = smallDisk('2m');
+    const file = path.join(dir, 'keys', 'cases.sqlite');
+    const keys = new CaseKeyStore(file);
+    const ids = Array.from({ length: 3000 }, (_, i) => keys.caseIdOf(`11007007-G-2026-${i}`));
+    await Promise.all(ids.map((id) => keys.keyFor(id, new Date('2026-11-01T00:00:00Z'))));
+    const filler = path.join(dir, 'filler');
+    fillUpTo(filler, 0);
+    const refusedBefore = logStorage.refused;
+    for (const id of ids) keys.handedOff(id, new Date('2026-11-20T00:00:00Z'));
+    // Its timer flushes a second later: refused, kept, tried again (an exception there ended the hub).
+    await until(() => logStorage.refused > refusedBefore, 10_000, 'the hand-off times refused');
+    rmSync(filler);
+    await until(() => keys.idleSince(new Date('2026-11-10T00:00:00Z')).length === 0, 10_000, 'the hand-off times written once space is back');
+    keys.close();
+    const again = new CaseKeyStore(file);
+    expect(again.idleSince(new Date('2026-11-10T00:00:00Z'))).toEqual([]);
+    expect(again.idleSince(new Date('2026-11-21T00:00:00Z'))).toHaveLength(ids.length);
+    again.close();
   });
 });
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { formatRegisterKey, type GeburtenregisterKey } from '../../../contracts/index.ts';
 import { preparePrivateDatabaseFile } from './privateFiles.ts';
+import { logStorage } from './storageHealth.ts';
 
 export const caseKeyFile = (dataDir: string): string => path.join(dataDir, 'keys', 'cases.sqlite');
 
@@ -144,19 +145,39 @@ export class CaseKeyStore {
     const iso = at.toISOString();
     const known = this.#handoffs.get(caseId);
     if (known === undefined || known < iso) this.#handoffs.set(caseId, iso);
-    this.#handoffTimer ??= setTimeout(() => this.flushHandoffs(), handoffFlushMs).unref();
+    this.#handoffTimer ??= setTimeout(() => this.#flushLater(), handoffFlushMs).unref();
   }
 
-  /** Writes the hand-off times recorded so far. */
+  /**
+   * Writes the hand-off times recorded so far. Not written (a full disk), they are kept and
+   * tried again a second later, never thrown from the timer (which ended the hub).
+   */
   flushHandoffs(): void {
     if (this.#handoffTimer) clearTimeout(this.#handoffTimer);
     this.#handoffTimer = undefined;
     if (this.#handoffs.size === 0) return;
     const batch = this.#handoffs;
     this.#handoffs = new Map();
-    this.#db.transaction(() => {
-      for (const [caseId, at] of batch) this.#stmts.handedOff.run(at, caseId, at);
-    })();
+    try {
+      this.#db.transaction(() => {
+        for (const [caseId, at] of batch) this.#stmts.handedOff.run(at, caseId, at);
+      })();
+    } catch (error) {
+      for (const [caseId, at] of batch) {
+        const known = this.#handoffs.get(caseId);
+        if (known === undefined || known < at) this.#handoffs.set(caseId, at);
+      }
+      this.#handoffTimer ??= setTimeout(() => this.#flushLater(), handoffFlushMs).unref();
+      throw error;
+    }
+  }
+
+  #flushLater(): void {
+    try {
+      this.flushHandoffs();
+    } catch (error) {
+      if (!logStorage.failed(error, 'case keys', this.file)) throw error;
+    }
   }
 
   /** Cases whose last hand-off (or, without one, their first entry) is before `cutoff`. */
@@ -187,8 +208,16 @@ export class CaseKeyStore {
   }
 
   close(): void {
-    this.flushHandoffs();
-    this.#cache.clear();
-    this.#db.close();
+    try {
+      this.flushHandoffs();
+    } catch (error) {
+      // A full disk: the times are lost, which is safe (see handedOff); the store still closes.
+      if (!logStorage.failed(error, 'case keys', this.file)) throw error;
+    } finally {
+      if (this.#handoffTimer) clearTimeout(this.#handoffTimer);
+      this.#handoffTimer = undefined;
+      this.#cache.clear();
+      this.#db.close();
+    }
   }
 }
