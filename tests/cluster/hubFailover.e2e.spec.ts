@@ -86,7 +86,7 @@ describe.skipIf(ready !== '')('the hub on PostgreSQL, and hub failover', () => {
   });
 
   it('kill -9 of the active hub mid-burst: the standby takes over; nothing lost, nothing twice, the log verifies', async () => {
-    hub2 = hubProcess(path.join(standbyHubDir(d.exchange), 'config.json'), 'hub2');
+    hub2 = hubProcess(path.join(await standbyHubDir(d.exchange), 'config.json'), 'hub2');
     await until(() => /standing by/.test(hub2!.output), 60_000, 'hub2 standing by');
     expect(hub2.output).not.toMatch(/^ready:/m);
 

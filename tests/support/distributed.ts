@@ -50,13 +50,19 @@ export async function provisionDistributed(options: { natsUrl: string; replicas?
 }
 
 /** A second hub directory holding the same hub identity (certificates, log key) and configuration. */
-export function standbyHubDir(exchange: Exchange, name = 'hub2'): string {
+export async function standbyHubDir(exchange: Exchange, name = 'hub2'): Promise<string> {
   const dir = path.join(exchange.root, name);
   mkdirSync(path.join(dir, 'ingress'), { recursive: true, mode: 0o700 });
   for (const f of ['cert.pem', 'key.pem', 'hub.key.pem', 'ingress/cert.pem', 'ingress/key.pem']) copyFileSync(path.join(exchange.hubDir, f), path.join(dir, f));
   // The same configuration, and the same case key store (shared storage between the two hubs).
-  const config = JSON.parse(readFileSync(path.join(exchange.hubDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify({ ...config, keys: { caseKeyFile: path.join(exchange.hubDir, 'keys', 'cases.sqlite') } }, null, 2)}\n`);
+  // Its own metrics and API ports: the second hub stands for another machine, and on this one a
+  // port held by the first hub is refused at start.
+  const config = JSON.parse(readFileSync(path.join(exchange.hubDir, 'config.json'), 'utf8')) as { metrics?: { port?: number }; api?: Record<string, unknown> } & Record<string, unknown>;
+  const own = {
+    ...(config.metrics?.port ? { metrics: { ...config.metrics, port: await freePort() } } : {}),
+    ...(config.api ? { api: { ...config.api, port: await freePort() } } : {}),
+  };
+  writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify({ ...config, ...own, keys: { caseKeyFile: path.join(exchange.hubDir, 'keys', 'cases.sqlite') } }, null, 2)}\n`);
   return dir;
 }
 
