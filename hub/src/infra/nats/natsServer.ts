@@ -26,15 +26,24 @@ export function findNatsServer(): string | undefined {
   return undefined;
 }
 
+/** Ports this process handed out already: the system may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
+  for (let attempt = 0; ; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const chosen = (server.address() as net.AddressInfo).port;
+        server.close(() => resolve(chosen));
+      });
     });
-  });
+    if (!handedOut.has(port) || attempt >= 20) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** True when nothing listens on `host:port` (this process could bind it). */
