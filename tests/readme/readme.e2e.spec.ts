@@ -97,13 +97,13 @@ describe('the README, run as written', () => {
   it.skipIf(!natsAvailable)('Several machines: every party set up by elfe init, registered and signed by the CA; registration, IdNr, correction and withdrawal accepted and delivered', async () => {
     // The section's first block is the walkthrough (the later ones show a rotation).
     const commands = commandsOf(shellBlocksOf(readme, 'Several machines')[0]!);
-    expect(commands.filter((c) => c.startsWith('npx elfe init ')).length).toBeGreaterThanOrEqual(5);
+    expect(commands.filter((c) => c.startsWith('elfe init ')).length).toBeGreaterThanOrEqual(5);
     const dir = emptyDir('several');
     const run = await runScript(dir, scriptOf(commands, await ports()), 280_000);
     runs.push(run);
     expect(run.code, failureText(run)).toBe(0);
     // The CA's lines in the README are the ones elfe init printed for the operator.
-    for (const line of commands.filter((c) => /^npx elfe pki (register|sign) /.test(c))) expect(run.stdout, line).toContain(`  ${line.replace(/^npx /, '')}\n`);
+    for (const line of commands.filter((c) => /^elfe pki (register|sign) /.test(c))) expect(run.stdout, line).toContain(`  ${line}\n`);
     // elfe init wrote each party's key (0600), request and configuration; the CA's certificates came back.
     const sites = path.join(dir, 'sites');
     for (const party of ['hub', 'hub/ingress', 'hub/api', 'hub/nats-server', 'egs', 'fka', 'sta', 'mbh']) {
@@ -136,7 +136,7 @@ describe('the README, run as written', () => {
 
   it('fails, at that command, when a README command is changed to one that does not work', async () => {
     const commands = commandsOf(shellBlocksOf(readme, 'Several machines')[0]!);
-    const index = commands.findIndex((c) => c.startsWith('npx elfe init elterngeldstelle '));
+    const index = commands.findIndex((c) => c.startsWith('elfe init elterngeldstelle '));
     expect(index).toBeGreaterThan(0);
     // The Elterngeldstelle's address given with the Familienkasse's prefix: the command refuses it.
     const mutated = commands.map((c, i) => (i === index ? c.replace('--dvdv egs:11000000', '--dvdv fka:11000000') : c));
