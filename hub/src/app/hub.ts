@@ -13,6 +13,7 @@ import { createLogger, eventLog, lineLog, type Logger } from '../../../connector
 import { certificateTrust, type Trust } from '../../../connectors/kit/trust.ts';
 import type { HubConfig } from '../config/config.ts';
 import { natsSecurityConfig } from '../pki/natsConfig.ts';
+import { routingProblems } from '../routing/routingCheck.ts';
 import { pkiStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
 import { findNatsServer, freePort, portFree, startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
@@ -141,6 +142,8 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
   const crlAlerts = new Map<string, number>();
   // Every identity, the nats-server binary and the ports are checked before anything starts.
   const { trust, ingress: ingressCredentials } = await checkHubPrerequisites(config, { logger, onCrlAlert: (code) => crlAlerts.set(code, (crlAlerts.get(code) ?? 0) + 1) });
+  // What the routing tables leave open (errors already stopped the configuration): said once, at start.
+  for (const p of routingProblems(config)) if (p.level === 'warning') logger.warn({ event: 'routing.warning', path: p.path }, p.message);
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
   // What started so far, stopped in reverse order when a later step fails: a failed start leaves nothing running.
