@@ -19,6 +19,18 @@ export interface SlopeResult {
   readonly longestMs: number;
 }
 
+/**
+ * The same samples (after each lifetime's warm-up) as one line over the whole soak: whether the
+ * level a process settles at climbs from one lifetime to the next (a store that grows, caches
+ * loaded at start), which within-lifetime slopes over short lifetimes cannot show.
+ */
+export function acrossSoakPerMinute(samples: readonly Sample[], warmupMs = 10_000): number | undefined {
+  const firstOf = new Map<number, number>();
+  for (const s of samples) if (!firstOf.has(s.pid)) firstOf.set(s.pid, s.t);
+  const kept = samples.filter((s) => s.t - firstOf.get(s.pid)! >= warmupMs).map((s) => ({ ...s, pid: 0 }));
+  return slopePerMinute(kept, 0).perMinute;
+}
+
 export function slopePerMinute(samples: readonly Sample[], warmupMs = 10_000): SlopeResult {
   const byPid = new Map<number, Sample[]>();
   for (const s of samples) byPid.set(s.pid, [...(byPid.get(s.pid) ?? []), s]);

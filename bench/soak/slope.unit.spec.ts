@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { slopePerMinute } from './slope.ts';
+import { acrossSoakPerMinute, slopePerMinute } from './slope.ts';
 
 describe('the soak slope', () => {
   it('is the shared slope of the segments, a restart drop not counted, the warm-up left out', () => {
@@ -18,6 +18,8 @@ describe('the soak slope', () => {
     expect(r.perMinute).toBeCloseTo(2, 6);
     expect(r.segments).toBe(2);
     expect(r.longestMs).toBe(60_000);
+    // Across the soak the restarted process sits lower: the one line falls.
+    expect(acrossSoakPerMinute(samples, 10_000)).toBeLessThan(0);
   });
 
   it('flat is zero, too few samples is undefined', () => {

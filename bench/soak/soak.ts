@@ -21,7 +21,7 @@ import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.
 import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
 import { filesIn, PartyProcess, procSample, processAlive, runElfe, until } from './processes.ts';
-import { slopePerMinute, type Sample, type SlopeResult } from './slope.ts';
+import { acrossSoakPerMinute, slopePerMinute, type Sample, type SlopeResult } from './slope.ts';
 
 export type Kind = 'hub' | 'nats-server' | 'connector-egs' | 'connector-fka' | 'watcher' | 'witness';
 export const kinds: readonly Kind[] = ['hub', 'nats-server', 'connector-egs', 'connector-fka', 'watcher', 'witness'];
@@ -46,6 +46,9 @@ export interface ResourceSlope {
   readonly process: 'hub' | 'connector-egs' | 'connector-fka';
   readonly rss: SlopeResult;
   readonly fds: SlopeResult;
+  /** One line through every sample (after each lifetime's warm-up), per minute of the soak. */
+  readonly rssAcross: number | undefined;
+  readonly fdsAcross: number | undefined;
   readonly lastRssBytes: number | undefined;
   readonly lastFds: number | undefined;
 }
@@ -372,6 +375,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     process: k,
     rss: slopePerMinute(s.rss),
     fds: slopePerMinute(s.fds),
+    rssAcross: acrossSoakPerMinute(s.rss),
+    fdsAcross: acrossSoakPerMinute(s.fds),
     lastRssBytes: s.rss.at(-1)?.value,
     lastFds: s.fds.at(-1)?.value,
   }));
@@ -407,8 +412,8 @@ export function renderSoak(r: SoakResult): string {
     `soak: ${r.minutes.toFixed(2)} min under SIGKILL, ${r.births} births (${r.achievedRate.toFixed(1)}/s of ${r.rate}/s asked), ${r.deliveries} deliveries, ${r.inboxFiles} inbox files`,
     `kills: ${kinds.map((k) => `${k} ${r.kills[k]}`).join(', ')} (${Object.values(r.kills).reduce((a, b) => a + b, 0)} in all)`,
     `stall (births waiting, no delivery arriving): p50 ${(r.p50StallMs / 1000).toFixed(1)} s, max ${(r.maxStallMs / 1000).toFixed(1)} s; drain after the last kill ${(r.drainMs / 1000).toFixed(1)} s`,
-    'resources (least-squares slope per minute within each process lifetime, first 10 s of each left out):',
-    ...r.resources.map((x) => `  ${x.process.padEnd(14)} RSS ${signed(x.rss.perMinute === undefined ? undefined : x.rss.perMinute / 2 ** 20, 2)} MB/min (last ${mb(x.lastRssBytes)} MB), fds ${signed(x.fds.perMinute, 2)}/min (last ${x.lastFds ?? '?'}); ${x.rss.segments} lifetimes, ${x.rss.samples} samples, longest ${(x.rss.longestMs / 60_000).toFixed(1)} min`),
+    'resources (least-squares slope per minute: within each process lifetime | one line across the soak; first 10 s of each lifetime left out):',
+    ...r.resources.map((x) => `  ${x.process.padEnd(14)} RSS ${signed(x.rss.perMinute === undefined ? undefined : x.rss.perMinute / 2 ** 20, 2)} | ${signed(x.rssAcross === undefined ? undefined : x.rssAcross / 2 ** 20, 2)} MB/min (last ${mb(x.lastRssBytes)} MB), fds ${signed(x.fds.perMinute, 2)} | ${signed(x.fdsAcross, 2)} /min (last ${x.lastFds ?? '?'}); ${x.rss.segments} lifetimes, ${x.rss.samples} samples, longest ${(x.rss.longestMs / 60_000).toFixed(1)} min`),
     r.failures.length === 0 ? 'result: every birth registered, every delivery exactly once in its inbox and acknowledged, audit verify passes with the witness-cosigned checkpoint' : `result: FAILED\n${r.failures.map((f) => `  - ${f}`).join('\n')}`,
   ];
   return lines.join('\n');
