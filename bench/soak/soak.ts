@@ -2,7 +2,10 @@
 // nats-server, both agencies' connectors, the Standesamt's watcher and the local witness, each
 // with its own command), births dropped into the watch directory at a steady rate, and a
 // scheduler that kills a random process with SIGKILL every few seconds and starts it again with
-// its normal command (the nats-server is the hub's child: the hub starts it again). At the end,
+// its normal command (the nats-server is the hub's child: the hub starts it again). The
+// Meldebehörde sends the child's IdNr for most births once the Standesamt's watcher has them
+// registered (its submitter, with its own key and outbox, runs in the soak's own process and is
+// not killed), so the Familienkasse's connector receives hand-offs too. At the end,
 // with the killing stopped: every birth registered, each delivery exactly once in its inbox and
 // acknowledged in the hub's log, `elfe audit verify` passes against the hub's latest checkpoint
 // carrying the witness's cosignature, and the RSS and open file descriptors of the hub and the
@@ -11,7 +14,10 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { formatRegisterKey, render081020, render081021 } from '../../contracts/index.ts';
+import { deterministicUuid, formatRegisterKey, render081020, render081021 } from '../../contracts/index.ts';
+import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
+import { openSubmitter } from '../../connectors/standesamt/src/main.ts';
+import { idNrAssignmentOf } from '../../connectors/standesamt/src/messages.ts';
 import { defaultStandesaemter } from '../../hub/src/config/config.ts';
 import { makeScenarios, type BirthScenario } from '../../hub/src/demo/synthetic.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
@@ -61,6 +67,8 @@ export interface SoakResult {
   readonly achievedRate: number;
   readonly kills: Record<Kind, number>;
   readonly deliveries: number;
+  /** IdNrs the Meldebehörde sent (each one hand-off to the Familienkasse). */
+  readonly idnrs: number;
   readonly inboxFiles: number;
   /** Longest time (ms) during the soak in which births were waiting and none got its delivery. */
   readonly maxStallMs: number;
@@ -75,6 +83,12 @@ export interface SoakResult {
 const standesamt = defaultStandesaemter.find((s) => s.standesamtsnummer === '11007007')!;
 const egsName = 'egs-11000000';
 const fkaName = 'fka-ost';
+const mbhName = 'mbh-demo';
+
+const baseOf = (s: BirthScenario) => {
+  const k = s.registration.registerKey;
+  return `${k.standesamtsnummer}_G_${k.jahr}_${k.eintragsnummer}`;
+};
 
 function dropBirth(watchDir: string, s: BirthScenario): void {
   const sta = { dvdv: `psw:${s.standesamt.standesamtsnummer}`, name: s.standesamt.name };
@@ -83,8 +97,7 @@ function dropBirth(watchDir: string, s: BirthScenario): void {
   const notice = render081020(s.registration, { ...info(s.ids.notice), institution: s.institution, zuordnung: s.registration.zuordnungGeburtsanzeige! });
   const supplement = render081021(s.registration, { ...info(s.ids.supplement), zuordnung: s.registration.zuordnungGeburtsanzeige!, parentsEmail: 'eltern@example.org' });
   if (!notice.success || !supplement.success) throw new Error(`birth ${s.index} cannot be written as XML`);
-  const k = s.registration.registerKey;
-  const base = path.join(watchDir, `${k.standesamtsnummer}_G_${k.jahr}_${k.eintragsnummer}`);
+  const base = path.join(watchDir, baseOf(s));
   writeFileSync(`${base}.081021.xml.tmp`, supplement.data);
   renameSync(`${base}.081021.xml.tmp`, `${base}.081021.xml`);
   writeFileSync(`${base}.081020.xml.tmp`, notice.data);
@@ -172,6 +185,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   procs.set('connector-fka', new PartyProcess(fkaName, ['connector', 'familienkasse', '--config', path.join(party(fkaName), 'config.json')]));
   procs.set('watcher', new PartyProcess('watcher', ['standesamt', 'watch', watchDir, '--config', path.join(party(staName), 'config.json')]));
   await Promise.all([...procs.values()].map((p) => p.ready()));
+  const melde = await openSubmitter(loadPartyConfig(path.join(party(mbhName), 'config.json')), () => {}, { concurrency: 8 });
   // Interrupted (Ctrl-C, a test's timeout): the parties go with the soak.
   const interrupted = (signal: NodeJS.Signals) => {
     for (const p of procs.values()) void p.kill('SIGTERM');
@@ -192,6 +206,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const endAt = t0 + options.minutes * 60_000;
   let births = 0;
   let consented = 0;
+  /** Births dropped whose IdNr is to follow their registration, by file base name. */
+  const awaitingIdNr = new Map<string, BirthScenario>();
+  let idnrs = 0;
   const natsPidFile = path.join(hubDir, 'nats', 'nats-server.pid');
   const natsPid = () => {
     try {
@@ -212,10 +229,33 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         if (pending.length === 0) pending = makeScenarios({ births: 500, seed: 1000 + chunk++, standesaemter: [standesamt], firstEntry: 100_000 + births });
         const s = pending.shift()!;
         dropBirth(watchDir, s);
+        if (s.idnr !== 'never') awaitingIdNr.set(baseOf(s), s);
         births++;
         if (s.registration.consent.elterngeldstelle) consented++;
       }
       await sleep(100);
+    }
+  })();
+
+  // The Meldebehörde: a birth's IdNr once the Standesamt's watcher has it registered (done/).
+  const sendIdNrs = () => {
+    if (awaitingIdNr.size === 0) return;
+    for (const file of filesIn(path.join(watchDir, 'done'), /\.081020\.xml$/)) {
+      const base = file.replace(/\.081020\.xml$/, '');
+      const s = awaitingIdNr.get(base);
+      if (!s) continue;
+      awaitingIdNr.delete(base);
+      const event = idNrAssignmentOf(melde.trust.identity, { registerKey: s.registration.registerKey, childIdNr: s.childIdNr, ...(s.parent1IdNr ? { parent1IdNr: s.parent1IdNr } : {}) }, { messageId: deterministicUuid('soak-idnr', base) });
+      const queued = melde.connector.enqueue(event);
+      if (!queued.success) failures.push(`the Meldebehörde could not queue the IdNr of ${base}: ${queued.error.code}`);
+      else idnrs++;
+    }
+    void melde.connector.flush();
+  };
+  const idnrLoop = (async () => {
+    while (!stop) {
+      sendIdNrs();
+      await sleep(1000);
     }
   })();
 
@@ -299,8 +339,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await Promise.all([...procs.values()].map((p) => p.ready(180_000)));
     const drainTimeout = options.drainTimeoutMs ?? 600_000;
     await until(() => filesIn(path.join(watchDir, 'done'), /\.081020\.xml$/).length + filesIn(path.join(watchDir, 'failed')).length >= births, drainTimeout, 'every birth submitted');
+    await until(() => {
+      sendIdNrs();
+      const { pending } = melde.connector.counts();
+      return awaitingIdNr.size === 0 && pending === 0;
+    }, drainTimeout, "every IdNr answered by the hub");
     await until(async () => {
-      if (inbox(egsName).length < consented) return false;
+      if (inbox(egsName).length < consented || inbox(fkaName).length < idnrs) return false;
       state = await readLog(hubDir);
       return state.registered >= births && state.scheduled.length > 0 && state.scheduled.every((d) => state!.acknowledged.has(d.deliveryId));
     }, drainTimeout, 'every delivery in its inbox and acknowledged');
@@ -319,6 +364,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   }
   stop = true;
   await sampler;
+  await idnrLoop;
+  const idnrRefused = melde.connector.list().filter((r) => r.status === 'refused');
+  if (idnrRefused.length > 0) failures.push(`${idnrRefused.length} IdNrs refused by the hub (e.g. ${idnrRefused[0]!.code ?? '?'})`);
+  await melde.close();
 
   state = await readLog(hubDir);
   const failed = filesIn(path.join(watchDir, 'failed'));
@@ -342,6 +391,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     if (extra.length > 0) failures.push(`${name}: ${extra.length} inbox files that are no scheduled delivery (e.g. ${extra[0]})`);
   }
   if (inbox(egsName).length !== consented) failures.push(`${egsName}: ${inbox(egsName).length} deliveries for ${consented} births with consent`);
+  if (inbox(fkaName).length !== idnrs) failures.push(`${fkaName}: ${inbox(fkaName).length} deliveries for ${idnrs} IdNrs sent`);
 
   // The witness: it catches up with the hub's latest checkpoint, and the auditor checks that
   // checkpoint, with the witness's cosignature, against the log.
@@ -390,6 +440,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     achievedRate: births / ((killingEnded - t0) / 1000),
     kills,
     deliveries: state.scheduled.length,
+    idnrs,
     inboxFiles,
     maxStallMs: sorted.at(-1) ?? 0,
     p50StallMs: sorted[Math.floor(sorted.length / 2)] ?? 0,
@@ -409,7 +460,7 @@ const signed = (n: number | undefined, digits: number) => (n === undefined ? 'n/
 
 export function renderSoak(r: SoakResult): string {
   const lines = [
-    `soak: ${r.minutes.toFixed(2)} min under SIGKILL, ${r.births} births (${r.achievedRate.toFixed(1)}/s of ${r.rate}/s asked), ${r.deliveries} deliveries, ${r.inboxFiles} inbox files`,
+    `soak: ${r.minutes.toFixed(2)} min under SIGKILL, ${r.births} births (${r.achievedRate.toFixed(1)}/s of ${r.rate}/s asked), ${r.idnrs} IdNrs, ${r.deliveries} deliveries, ${r.inboxFiles} inbox files`,
     `kills: ${kinds.map((k) => `${k} ${r.kills[k]}`).join(', ')} (${Object.values(r.kills).reduce((a, b) => a + b, 0)} in all)`,
     `stall (births waiting, no delivery arriving): p50 ${(r.p50StallMs / 1000).toFixed(1)} s, max ${(r.maxStallMs / 1000).toFixed(1)} s; drain after the last kill ${(r.drainMs / 1000).toFixed(1)} s`,
     'resources (least-squares slope per minute: within each process lifetime | one line across the soak; first 10 s of each lifetime left out):',
