@@ -126,7 +126,8 @@ async function run(mode: Mode, births: number, seed: number): Promise<RunResult>
 }
 
 function lastTestFigures(): Figure[] {
-  const dir = path.resolve(import.meta.dirname, '../results');
+  // The cluster tests write their last figures beside their other output (tests never write into bench/).
+  const dir = path.resolve(import.meta.dirname, '../../tests/output');
   const figures: Figure[] = [];
   const read = (file: string) => (existsSync(path.join(dir, file)) ? (JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>) : undefined);
   const stall = read('nats-cluster-stall.json');

@@ -3,7 +3,9 @@
 // of a burst the node leading the delivery stream is killed with SIGKILL: nothing is lost and
 // nothing duplicated at any inbox. The stall (longest time without a new delivery in any inbox,
 // from the kill on) is measured over several runs; p50 and max are printed and written to
-// bench/results/nats-cluster-stall.json, where the benchmark picks them up.
+// tests/output/nats-cluster-stall.json, where the benchmark picks them up. The killed node is
+// started once and must catch up by itself.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -12,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryStream } from '../../contracts/index.ts';
 import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { connectWithRetry } from '../../connectors/kit/natsConnection.ts';
-import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
+import { findNatsServer, freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
@@ -69,7 +71,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
     const watch = new ProgressWatch(() => d.delivered());
     const stalls: number[] = [];
     const killed: string[] = [];
-    let rejoinRestarts = 0;
+    const catchUps: number[] = [];
     let expected = 0;
     try {
       for (let run = 1; run <= runs; run++) {
@@ -84,27 +86,20 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
         killed.push(leader);
         await until(() => d.delivered() >= expected, 120_000, `run ${run}: every delivery after the kill of ${leader}`);
         stalls.push(watch.longestStallSince(killedAt));
-        // The node comes back and catches up before the next run. Seen here (nats-server 2.10.27,
-        // under load): a node restarted after SIGKILL rejoins the cluster but does not resume its
-        // replica of the stream; restarting it once more (SIGTERM, start) brings it back. Counted
-        // and reported, not hidden.
+        // The node comes back by itself and catches up its replica before the next run: started
+        // once, nothing else done to it (in production nobody restarts it a second time).
+        const restartedAt = Date.now();
         await node.server.restart();
         let seen = '';
-        const current = async () => {
+        await until(async () => {
           const info = await jsm.streams.info(deliveryStream).catch((e: Error) => e);
           seen = info instanceof Error ? info.message : JSON.stringify(info.cluster);
           if (info instanceof Error || !info.cluster?.leader) return false;
           return info.cluster.leader === leader || (info.cluster.replicas ?? []).some((r) => r.name === leader && r.current);
-        };
-        const caughtUp = await until(current, 20_000, 'current').then(() => true, () => false);
-        if (!caughtUp) {
-          rejoinRestarts++;
-          console.warn(`run ${run}: ${leader} restarted after SIGKILL but not current within 20 s (${seen}); restarting it once more`);
-          await node.server.restart();
-          await until(current, 60_000, `run ${run}: ${leader} current again`).catch((error: Error) => {
-            throw new Error(`${error.message}; last seen ${seen}`);
-          });
-        }
+        }, 90_000, `run ${run}: ${leader} current again after one restart`).catch((error: Error) => {
+          throw new Error(`${error.message}; last seen ${seen}`);
+        });
+        catchUps.push(Date.now() - restartedAt);
       }
     } finally {
       watch.stop();
@@ -115,9 +110,9 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
     expect(d.delivered()).toBe(expected);
     const streamMessages = (await jsm.streams.info(deliveryStream)).state.messages;
 
-    const report = { runs, birthsPerRun, killed, rejoinRestarts, stallsMs: stalls, p50Ms: percentile(stalls, 50), maxMs: Math.max(...stalls), measuredAt: new Date().toISOString() };
-    console.log(`NATS cluster: leader of ${deliveryStream} killed mid-burst ${runs}×; stall p50 ${report.p50Ms} ms, max ${report.maxMs} ms (${stalls.join(', ')} ms)${rejoinRestarts > 0 ? `; ${rejoinRestarts} killed node(s) needed a second restart to resume the stream replica` : ''}`);
-    const dir = path.resolve(import.meta.dirname, '../../bench/results');
+    const report = { runs, birthsPerRun, natsServer: spawnSync(findNatsServer()!, ['--version'], { encoding: 'utf8' }).stdout.trim(), killed, catchUpMs: catchUps, stallsMs: stalls, p50Ms: percentile(stalls, 50), maxMs: Math.max(...stalls), measuredAt: new Date().toISOString() };
+    console.log(`${report.natsServer}: leader of ${deliveryStream} killed mid-burst ${runs}×; stall p50 ${report.p50Ms} ms, max ${report.maxMs} ms (${stalls.join(', ')} ms); the killed node current again ${catchUps.join(', ')} ms after its restart`);
+    const dir = path.resolve(import.meta.dirname, '../output');
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'nats-cluster-stall.json'), `${JSON.stringify(report, null, 2)}\n`);
 
