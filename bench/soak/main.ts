@@ -1,4 +1,4 @@
-// `npm run soak -- --minutes N [--rate R] [--kill-every S] [--seed N] [--keep]`: the chaos soak
+// `npm run soak -- --minutes N [--rate R] [--kill-every S] [--drain-minutes M] [--seed N] [--keep]`: the chaos soak
 // (bench/soak/soak.ts). Exit 0 when everything held, 1 when not; the figures on stdout.
 import { renderSoak, runSoak } from './soak.ts';
 
@@ -23,6 +23,7 @@ const result = await runSoak({
   rate: num('rate', 20),
   killEveryMs: num('kill-every', 5) * 1000,
   seed: num('seed', 25),
+  drainTimeoutMs: num('drain-minutes', 10) * 60_000,
   keep: argv.includes('--keep'),
 });
 console.log(renderSoak(result));

@@ -76,6 +76,8 @@ export interface SoakResult {
   /** From the end of the killing until every delivery was in its inbox and acknowledged. */
   readonly drainMs: number;
   readonly resources: readonly ResourceSlope[];
+  /** The machine's 1-minute load average over the soak: mean and max (other work on the same cores counts). */
+  readonly load: { readonly mean: number; readonly max: number };
   /** What did not hold; empty when the soak passed. */
   readonly failures: readonly string[];
 }
@@ -286,6 +288,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
   // Samples: RSS and open fds from /proc; progress for the stall figure.
   const stalls: number[] = [];
+  const loads: number[] = [];
   let lastProgressAt = Date.now();
   let lastDelivered = 0;
   let stallOpen = false;
@@ -296,6 +299,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       const now = Date.now();
       if (now >= nextSample) {
         nextSample = now + sampleEveryMs;
+        loads.push(os.loadavg()[0]!);
         for (const [k, s] of samples) {
           const pid = pidOf(k);
           const p = procs.get(k)!;
@@ -323,7 +327,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await sleep(1000);
     if (Date.now() - progressLine >= 30_000) {
       progressLine = Date.now();
-      log(`soak: +${((Date.now() - t0) / 1000).toFixed(0)} s births ${births}, done ${filesIn(path.join(watchDir, 'done'), /\.081020\.xml$/).length}, egs inbox ${inbox(egsName).length}/${consented}, kills ${JSON.stringify(kills)}`);
+      log(`soak: +${((Date.now() - t0) / 1000).toFixed(0)} s load ${os.loadavg()[0]!.toFixed(1)}, births ${births}, done ${filesIn(path.join(watchDir, 'done'), /\.081020\.xml$/).length}, egs inbox ${inbox(egsName).length}/${consented}, kills ${JSON.stringify(kills)}`);
     }
   }
   await driver;
@@ -446,6 +450,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     p50StallMs: sorted[Math.floor(sorted.length / 2)] ?? 0,
     drainMs,
     resources,
+    load: { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(0, ...loads) },
     failures,
   };
   if (failures.length > 0) {
@@ -461,6 +466,7 @@ const signed = (n: number | undefined, digits: number) => (n === undefined ? 'n/
 export function renderSoak(r: SoakResult): string {
   const lines = [
     `soak: ${r.minutes.toFixed(2)} min under SIGKILL, ${r.births} births (${r.achievedRate.toFixed(1)}/s of ${r.rate}/s asked), ${r.idnrs} IdNrs, ${r.deliveries} deliveries, ${r.inboxFiles} inbox files`,
+    `machine: ${os.cpus().length} cores, load average (1 min) mean ${r.load.mean.toFixed(1)}, max ${r.load.max.toFixed(1)}`,
     `kills: ${kinds.map((k) => `${k} ${r.kills[k]}`).join(', ')} (${Object.values(r.kills).reduce((a, b) => a + b, 0)} in all)`,
     `stall (births waiting, no delivery arriving): p50 ${(r.p50StallMs / 1000).toFixed(1)} s, max ${(r.maxStallMs / 1000).toFixed(1)} s; drain after the last kill ${(r.drainMs / 1000).toFixed(1)} s`,
     'resources (least-squares slope per minute: within each process lifetime | one line across the soak; first 10 s of each lifetime left out):',
