@@ -20,6 +20,8 @@ describe.skipIf(!natsAvailable)('the chaos soak, short', () => {
     console.log(renderSoak(result));
     expect(result.failures).toEqual([]);
     expect(result.births).toBeGreaterThan(800);
+    // The Familienkasse's connector is soaked too: most births get their IdNr, each one hand-off.
+    expect(result.idnrs).toBeGreaterThan(result.births / 2);
     expect(Object.values(result.kills).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10);
     expect(result.kills.hub).toBeGreaterThan(0);
     for (const r of result.resources) {
