@@ -11,7 +11,7 @@ import path from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryStream } from '../../contracts/index.ts';
+import { deliveryStream, receiptStream } from '../../contracts/index.ts';
 import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { connectWithRetry } from '../../connectors/kit/natsConnection.ts';
 import { findNatsServer, freePort } from '../../hub/src/infra/nats/natsServer.ts';
@@ -67,6 +67,20 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
     expect(info.cluster?.replicas?.length).toBe(2);
   });
 
+  /** What the streams, their consumers and the processes say, for a failure's message. */
+  async function diagnosis(): Promise<string> {
+    const lines: string[] = [`receipts logged (metric): ${await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}').catch(() => NaN)}`];
+    for (const stream of [deliveryStream, receiptStream]) {
+      const info = await jsm.streams.info(stream).catch((e: Error) => e);
+      lines.push(`${stream}: ${info instanceof Error ? info.message : JSON.stringify({ messages: info.state.messages, cluster: info.cluster })}`);
+      for await (const c of jsm.consumers.list(stream)) {
+        lines.push(`  consumer ${c.name}: ${JSON.stringify({ pending: c.num_pending, ackPending: c.num_ack_pending, redelivered: c.num_redelivered, waiting: c.num_waiting, delivered: c.delivered, ackFloor: c.ack_floor, cluster: c.cluster })}`);
+      }
+    }
+    for (const p of [hub, ...connectors]) lines.push(`--- ${p.name ?? 'process'} (last output)\n${p.output.slice(-4000)}`);
+    return lines.join('\n');
+  }
+
   it('killing the delivery stream\'s leader mid-burst loses nothing and duplicates nothing; the stall is measured', async () => {
     const watch = new ProgressWatch(() => d.delivered());
     const stalls: number[] = [];
@@ -84,7 +98,9 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
         const killedAt = Date.now();
         await node.server.kill();
         killed.push(leader);
-        await until(() => d.delivered() >= expected, 120_000, `run ${run}: every delivery after the kill of ${leader}`);
+        await until(() => d.delivered() >= expected, 120_000, `run ${run}: every delivery after the kill of ${leader}`).catch(async (error: Error) => {
+          throw new Error(`${error.message} (${d.delivered()} of ${expected})\n${await diagnosis()}`);
+        });
         stalls.push(watch.longestStallSince(killedAt));
         // The node comes back by itself and catches up its replica before the next run: started
         // once, nothing else done to it (in production nobody restarts it a second time).
@@ -105,7 +121,9 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
       watch.stop();
     }
     // Every delivery acknowledged by its agency and the receipt logged.
-    await until(async () => (await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}')) >= expected, 120_000, 'every receipt logged');
+    await until(async () => (await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}')) >= expected, 120_000, 'every receipt logged').catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await diagnosis()}`);
+    });
     await new Promise((r) => setTimeout(r, 1500));
     expect(d.delivered()).toBe(expected);
     const streamMessages = (await jsm.streams.info(deliveryStream)).state.messages;
