@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything elfe-hub and its tests need on a fresh Debian machine:
 # Debian packages (xmllint, postgresql, chromium), npm packages, the compiled command line,
-# nats-server >= 2.10, and `elfe` on the PATH. Safe to run again (then it takes seconds).
+# nats-server >= 2.11, and `elfe` on the PATH. Safe to run again (then it takes seconds).
 # ELFE_BIN_DIR=DIR puts the `elfe` link there; ELFE_NO_LINK=1 leaves the PATH alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,9 +63,9 @@ fi
 step 5 "compiling the command line (npm run build)"
 npm run build --silent
 
-# nats-server >= 2.10 for JetStream (tests that need it skip, saying so, when it is missing).
-step 6 "nats-server >= 2.10"
-bash scripts/natsServer.sh || echo "setup: nats-server >= 2.10 unavailable; tests that need it will skip"
+# nats-server >= 2.11 for JetStream, clusters included (tests that need it skip, saying so, when it is missing).
+step 6 "nats-server >= 2.11"
+bash scripts/natsServer.sh || echo "setup: no nats-server >= 2.10 available; tests that need it will skip"
 
 # `elfe` from any directory, without npx (npx costs about a second per command): a link to
 # bin/elfe.js in /usr/local/bin when writable (root), else in ~/.local/bin.

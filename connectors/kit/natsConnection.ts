@@ -27,3 +27,15 @@ export async function connectWithRetry(options: ConnectionOptions & { servers: s
     }
   }
 }
+
+/**
+ * A warning when the connection's nats-server is part of a cluster and older than 2.11: there a
+ * publish whose stream leader dies can be retried with the same Nats-Msg-Id, answered as a
+ * duplicate and yet never stored (nats-server PR 6415, fixed in 2.11), which loses the message.
+ */
+export function clusterVersionWarning(info: { version?: string; cluster?: string } | undefined): string | undefined {
+  if (!info?.cluster || !info.version) return undefined;
+  const [major = 0, minor = 0] = info.version.split('.').map((n) => Number.parseInt(n, 10));
+  if (major > 2 || (major === 2 && minor >= 11)) return undefined;
+  return `nats-server ${info.version} runs in cluster ${info.cluster}: below 2.11 a publish retried after a stream leader died can be taken as a duplicate and lost; upgrade every node to >= 2.11`;
+}

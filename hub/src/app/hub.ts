@@ -8,7 +8,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { certificateSigner, CrlError, hubIdentity, hubIngressIdentity } from '../../../contracts/index.ts';
 import { loadCredentials } from '../../../connectors/kit/credentials.ts';
-import { connectWithRetry } from '../../../connectors/kit/natsConnection.ts';
+import { clusterVersionWarning, connectWithRetry } from '../../../connectors/kit/natsConnection.ts';
 import { createLogger, eventLog, lineLog, type Logger } from '../../../connectors/kit/logger.ts';
 import { certificateTrust, type Trust } from '../../../connectors/kit/trust.ts';
 import type { HubConfig } from '../config/config.ts';
@@ -249,6 +249,8 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     }
     const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, sayLine);
     undo.push(() => nc.close());
+    const tooOld = clusterVersionWarning(nc.info);
+    if (tooOld) logger.warn({ event: 'nats.version-too-old-for-cluster', version: nc.info?.version }, tooOld);
     // Submissions are taken and answered on a connection that may publish nothing but responses.
     const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressCredentials }, sayLine);
     undo.push(() => ingressNc.close());
