@@ -5,6 +5,7 @@ import { runElterngeldConnector } from '../../../connectors/elterngeld/src/main.
 import { runFamilienkasseConnector } from '../../../connectors/familienkasse/src/main.ts';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger, lineLog } from '../../../connectors/kit/logger.ts';
+import { milestoneDirOf } from '../../../connectors/kit/milestoneFolder.ts';
 import { milestoneOf, publishMilestone } from '../../../connectors/kit/milestones.ts';
 import { openParty } from '../../../connectors/kit/party.ts';
 import { loadPartyConfig, type PartyConfig } from '../../../connectors/kit/partyConfig.ts';
@@ -51,7 +52,7 @@ function connectorCommand(kind: 'elterngeld' | 'familienkasse'): Command {
         const log = lineLog(logger, 'connector.note');
         const running = kind === 'elterngeld' ? await runElterngeldConnector(config, log) : await runFamilienkasseConnector(config, log);
         logger.info({ event: 'connector.ready' }, 'consuming');
-        io.out(`ready: ${config.role} ${config.dvdv} consuming; inbox ${config.inboxDir ?? path.join(config.dir, 'inbox')}`);
+        io.out(`ready: ${config.role} ${config.dvdv} consuming; inbox ${config.inboxDir ?? path.join(config.dir, 'inbox')}; milestones ${milestoneDirOf(config.dir)}`);
         const why = await untilStopped();
         logger.info({ event: 'connector.stopping', reason: why }, 'stopping');
         await running.stop();
