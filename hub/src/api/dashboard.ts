@@ -138,7 +138,7 @@ function heldBackOf(m: Messages, c: CaseRow, role: 'elterngeldstelle' | 'familie
   if (role === 'elterngeldstelle' && !c.consent) return { key: 'held-back:no-consent', text: m.t('held.no-consent') };
   if (role === 'familienkasse' && !c.idnrKnown) return { key: 'held-back:no-idnr', text: m.t('held.no-idnr') };
   const reason = ctx.heldBack(c.caseId, role);
-  return reason ? { key: 'held-back', text: m.t('held.certificate', { reason }) } : { key: 'waiting', text: m.t('held.waiting') };
+  return reason ? { key: 'held-back:certificate', text: m.t('held.certificate', { reason }) } : { key: 'waiting', text: m.t('held.waiting') };
 }
 
 /** A milestone's status in words ("Elterngeld bewilligt"). */
@@ -197,7 +197,7 @@ ${late
   .join('\n')}</tbody></table>`;
   }
 
-  const stateOrder = ['acknowledged', 'delivered', 'scheduled', 'overdue', 'escalated', 'rejected', 'dead-letter', 'held-back:no-consent', 'held-back:consent-withdrawn', 'held-back:no-idnr', 'waiting'];
+  const stateOrder = ['acknowledged', 'delivered', 'scheduled', 'overdue', 'escalated', 'rejected', 'dead-letter', 'held-back:no-consent', 'held-back:consent-withdrawn', 'held-back:no-idnr', 'held-back:certificate', 'waiting'];
 
   const scopeFilter = (scope: Scope): { standesamt?: string; recipient?: string } => (scope.kind === 'standesamt' ? { standesamt: scope.nr } : scope.kind === 'agency' ? { recipient: scope.dvdv } : {});
 
@@ -207,7 +207,7 @@ ${late
     const rows = store.statesByRecipient(filter, ctx.relayPosition);
     const roles = (['elterngeldstelle', 'familienkasse'] as const).filter((r) => filter.recipient === undefined || rows.some((row) => row.role === r && row.count > 0));
     const count = (role: string, state: string) => rows.find((r) => r.role === role && r.state === state)?.count ?? 0;
-    const states = stateOrder.filter((s) => roles.some((r) => count(r, s) > 0) || ['acknowledged', 'delivered', 'held-back:no-idnr', 'waiting'].includes(s));
+    const states = stateOrder.filter((s) => roles.some((r) => count(r, s) > 0) || ['acknowledged', 'delivered', 'held-back:no-idnr', 'held-back:certificate', 'waiting'].includes(s));
     const total = (role: string) => rows.filter((r) => r.role === role).reduce((a, r) => a + r.count, 0);
     return `<table id="states"><caption>${t('home.statesCaption')}</caption><thead><tr><th scope="col">${t('col.state')}</th>${roles.map((r) => `<th scope="col">${t(`recipientRole.${r}`)}</th>`).join('')}</tr></thead><tbody>
 ${states.map((s) => `<tr><th scope="row">${t(`state.${s}`)}</th>${roles.map((r) => `<td class="n">${count(r, s)}</td>`).join('')}</tr>`).join('\n')}

@@ -122,7 +122,7 @@ export interface ProjectionStore {
   /**
    * Every case in exactly one state per recipient role: its latest hand-off's state, or why it
    * is held back (`held-back:no-consent`, `held-back:consent-withdrawn`, `held-back:no-idnr`,
-   * `waiting` for routing). Per role the counts add up to the number of cases in scope; with
+   * `held-back:certificate` for an unusable recipient certificate, `waiting` for routing). Per role the counts add up to the number of cases in scope; with
    * `recipient`, only cases handed to that recipient.
    */
   statesByRecipient(scope: { standesamt?: string; recipient?: string }, relayPosition: number): { role: string; state: string; count: number }[];
@@ -132,6 +132,13 @@ export interface ProjectionStore {
   casesWhere(scope: { standesamt?: string }, limit: number): CaseRow[];
   /** How many cases were erased. */
   erasedCount(): number;
+  /**
+   * A hand-off the scheduler holds back because the recipient's certificate is unusable
+   * (missing, expired, revoked), or released (`reason` undefined). Not from the log: the
+   * scheduler reports it again after a restart, so it lives only as long as this store is open.
+   */
+  holdBack(caseId: string, role: string, reason: string | undefined): void;
+  heldBackReason(caseId: string, role: string): string | undefined;
   /** The milestones the recipient reported for a hand-off, in log order. */
   milestonesOf(deliveryId: string): MilestoneRow[];
   /** The milestones of all hand-offs of a case, in log order. */
@@ -157,6 +164,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
   // An erased case's rows are overwritten, not merely unlinked (free pages keep old bytes otherwise).
   db.pragma('secure_delete = ON');
   db.exec(schema);
+  // Held-back hand-offs (recipient certificate): the scheduler's knowledge, for this process only.
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS holds (case_id TEXT NOT NULL, role TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (case_id, role)) WITHOUT ROWID');
   const metaGet = db.prepare('SELECT value FROM meta WHERE key = ?');
   const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const version = (metaGet.get('schema') as { value: string } | undefined)?.value;
@@ -219,6 +228,9 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     trackingGenerations: db.prepare('SELECT COUNT(*) AS n FROM tracking WHERE case_id = ?'),
     trackingCase: db.prepare('SELECT case_id AS caseId FROM tracking WHERE code_digest = ? AND revoked_at IS NULL'),
     dropTracking: db.prepare('DELETE FROM tracking WHERE case_id = ?'),
+    hold: db.prepare('INSERT OR REPLACE INTO holds (case_id, role, reason) VALUES (?, ?, ?)'),
+    release: db.prepare('DELETE FROM holds WHERE case_id = ? AND role = ?'),
+    holdReason: db.prepare('SELECT reason FROM holds WHERE case_id = ? AND role = ?'),
     protocolOfPerson: db.prepare(`SELECT case_id AS caseId, recipient, recipient_name AS recipientName, sender, at, legal_basis AS legalBasis, purpose, data_set AS dataSet
       FROM protocol WHERE idnr_hash = ? ORDER BY at`),
   };
@@ -405,6 +417,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
              WHEN r.role = 'elterngeldstelle' AND c.consent_withdrawn_at IS NOT NULL THEN 'held-back:consent-withdrawn'
              WHEN r.role = 'elterngeldstelle' AND c.consent = 0 THEN 'held-back:no-consent'
              WHEN r.role = 'familienkasse' AND c.idnr_known = 0 THEN 'held-back:no-idnr'
+             WHEN EXISTS (SELECT 1 FROM holds x WHERE x.case_id = c.case_id AND x.role = r.role) THEN 'held-back:certificate'
              ELSE 'waiting' END AS state, COUNT(*) AS count
            FROM cases c CROSS JOIN (SELECT 'elterngeldstelle' AS role UNION ALL SELECT 'familienkasse') r
            LEFT JOIN handoffs l ON l.case_id = c.case_id AND l.role = r.role
@@ -425,6 +438,11 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     casesWhere: (scope, limit) =>
       (db.prepare(`SELECT ${caseCols} FROM cases ${scope.standesamt ? 'WHERE standesamt = ?' : ''} ORDER BY registered_at DESC LIMIT ?`).all(...(scope.standesamt ? [scope.standesamt] : []), limit) as RawCase[]).map(toCase),
     erasedCount: () => (db.prepare('SELECT COUNT(*) AS n FROM erased').get() as { n: number }).n,
+    holdBack(caseId, role, reason) {
+      if (reason === undefined) s.release.run(caseId, role);
+      else s.hold.run(caseId, role, reason.slice(0, 500));
+    },
+    heldBackReason: (caseId, role) => (s.holdReason.get(caseId, role) as { reason: string } | undefined)?.reason,
     milestonesOf: (deliveryId) => s.milestonesOf.all(deliveryId) as MilestoneRow[],
     milestonesOfCase: (caseId) => s.milestonesOfCase.all(caseId) as MilestoneRow[],
     caseOfTrackingCode: (code) => (s.trackingCase.get(trackingDigest(code)) as { caseId: string } | undefined)?.caseId,

@@ -66,7 +66,6 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
   const say = options.say ?? (() => undefined);
   const store = openProjectionStore(path.join(options.dir, 'readside.sqlite'), idnrIndexKey(options.dir), options.trackingKey);
   const stats = { applied: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
-  const held = new Map<string, string>();
   const waiters = new Set<{ position: number; resolve: () => void }>();
   const notify = () => {
     for (const w of waiters) {
@@ -219,11 +218,11 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
       });
     },
     checkDeadlines,
-    heldBack(caseId, role, reason) {
-      if (reason === undefined) held.delete(`${caseId}|${role}`);
-      else held.set(`${caseId}|${role}`, reason);
+    heldBack: (caseId, role, reason) => {
+      // The scheduler may still report while the hub stops: the store is closed then.
+      if (!stopping) store.holdBack(caseId, role, reason);
     },
-    heldBackReason: (caseId, role) => held.get(`${caseId}|${role}`),
+    heldBackReason: (caseId, role) => store.heldBackReason(caseId, role),
     async stop() {
       stopping = true;
       wake?.();
