@@ -107,9 +107,15 @@ function page(x: Ctx, title: string, body: string, options: { back?: string } = 
 ${body}</main></body></html>`;
 }
 
+/** An acknowledged hand-off whose agency has not decided in time: `decision-overdue` or `decision-escalated`. */
+const decisionLateKey = (h: HandOffRow): 'decision-overdue' | 'decision-escalated' | undefined =>
+  h.outcome !== 'acknowledged' || h.decidedAt !== null ? undefined : h.decisionEscalatedAt ? 'decision-escalated' : h.decisionOverdueAt ? 'decision-overdue' : undefined;
+
 /** The state of a hand-off as a catalogue key. */
 function stateKey(h: HandOffRow, ctx: StatusContext): string {
   const s = handOffStatus(h, ctx);
+  const late = decisionLateKey(h);
+  if (late) return late;
   if (s.state === 'delivered' && s.escalated) return 'escalated';
   if (s.state === 'delivered' && s.overdue) return 'overdue';
   return s.state;
@@ -191,13 +197,13 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     return `<table id="late"><caption>${t('home.lateCaption')}</caption><thead><tr><th scope="col">${t('col.delivery')}</th><th scope="col">${t('col.recipient')}</th><th scope="col">${t('col.state')}</th><th scope="col">${t('col.why')}</th><th scope="col">${t('col.case')}</th></tr></thead><tbody>
 ${late
   .map((h) => {
-    const key = h.escalatedAt ? 'escalated' : 'overdue';
-    return `<tr class="late${key === 'escalated' ? ' escalated' : ''}"><td>${deliveryLink(h.deliveryId, `${t(`kind.${h.kind}`)} <code>…${esc(h.deliveryId.slice(-6))}</code>`)}</td><td>${officeLink(h.recipient, h.recipientName)}</td><td>${t(`state.${key}`)}</td><td>${whyOf(x.m, h, ctx)}</td><td>${caseLink(h.caseId, t('search.open'))}</td></tr>`;
+    const key = decisionLateKey(h) ?? (h.escalatedAt ? 'escalated' : 'overdue');
+    return `<tr class="late${key.endsWith('escalated') ? ' escalated' : ''}"><td>${deliveryLink(h.deliveryId, `${t(`kind.${h.kind}`)} <code>…${esc(h.deliveryId.slice(-6))}</code>`)}</td><td>${officeLink(h.recipient, h.recipientName)}</td><td>${t(`state.${key}`)}</td><td>${whyOf(x.m, h, ctx)}</td><td>${caseLink(h.caseId, t('search.open'))}</td></tr>`;
   })
   .join('\n')}</tbody></table>`;
   }
 
-  const stateOrder = ['acknowledged', 'delivered', 'scheduled', 'overdue', 'escalated', 'rejected', 'dead-letter', 'held-back:no-consent', 'held-back:consent-withdrawn', 'held-back:no-idnr', 'held-back:certificate', 'waiting'];
+  const stateOrder = ['acknowledged', 'delivered', 'scheduled', 'overdue', 'escalated', 'decision-overdue', 'decision-escalated', 'rejected', 'dead-letter', 'held-back:no-consent', 'held-back:consent-withdrawn', 'held-back:no-idnr', 'held-back:certificate', 'waiting'];
 
   const scopeFilter = (scope: Scope): { standesamt?: string; recipient?: string } => (scope.kind === 'standesamt' ? { standesamt: scope.nr } : scope.kind === 'agency' ? { recipient: scope.dvdv } : {});
 
@@ -367,11 +373,12 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
             items.push({ ...base, html: t('event.deadLettered', { name, attempts: e.data.deliveryAttempts }) });
             break;
           case 'HandOffOverdue':
-            items.push({ ...base, html: t('event.overdue', { name, what, due: x.m.time(e.data.dueAt) }) });
+          case 'HandOffEscalated': {
+            // Late for the receipt, or (acknowledged) for the agency's decision.
+            const late = `${e.data.step === 'decide' ? 'decision' : ''}${e.type === 'HandOffOverdue' ? 'Overdue' : 'Escalated'}`;
+            items.push({ ...base, html: t(`event.${late.charAt(0).toLowerCase()}${late.slice(1)}`, { name, what, benefit: t(`benefit.${h.role}`), due: x.m.time(e.data.dueAt) }) });
             break;
-          case 'HandOffEscalated':
-            items.push({ ...base, html: t('event.escalated', { name, what, due: x.m.time(e.data.dueAt) }) });
-            break;
+          }
           case 'HandOffMilestone': {
             // What became of the hand-off at the agency (in Bearbeitung, bewilligt, abgelehnt, ausgezahlt).
             const status = milestoneText(x.m, h.role, e.data.status);

@@ -115,7 +115,7 @@ export async function startReadSideServices(options: {
     metrics() {
       const c = readSide.store.counts();
       return [
-        { name: 'elfe_handoffs_late', help: 'Hand-offs without an answer past a deadline, by step', type: 'gauge', samples: [{ labels: { step: 'overdue' }, value: c.overdue }, { labels: { step: 'escalated' }, value: c.escalated }] },
+        { name: 'elfe_handoffs_late', help: 'Hand-offs past a deadline, by step: without a receipt (overdue, escalated), acknowledged without a decision (decision-overdue, decision-escalated)', type: 'gauge', samples: [{ labels: { step: 'overdue' }, value: c.overdue }, { labels: { step: 'escalated' }, value: c.escalated }, { labels: { step: 'decision-overdue' }, value: c.decisionOverdue }, { labels: { step: 'decision-escalated' }, value: c.decisionEscalated }] },
         {
           name: 'elfe_cases_held_back',
           help: 'Birth cases without a hand-off to a recipient role, by why: no-consent, consent-withdrawn, no-idnr, certificate (the recipient certificate is unusable), waiting (for routing)',

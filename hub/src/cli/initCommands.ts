@@ -153,7 +153,7 @@ const hubComments: Record<string, string> = {
   retention: 'a case is erased afterLastHandoffDays days after its last hand-off (default 730), checked every checkEveryMs',
   metrics: 'port: Prometheus metrics on 127.0.0.1:<port>/metrics (absent: off)',
   api: "port, host: the HTTP API and dashboard (mutual TLS; its TLS identity in <dataDir>/api/; absent: off); maxConnectionsPerCertificate (default 16)",
-  escalation: 'deadlines of a hand-off: acknowledgeWithinMs, escalateAfterMs, per-recipient overrides, webhooks per responsible party, reconcileEveryMs',
+  escalation: 'deadlines of a hand-off: acknowledgeWithinMs, escalateAfterMs, per-recipient overrides, webhooks per responsible party, reconcileEveryMs; decision: per agency kind (elterngeldstelle, familienkasse) { decideWithinMs, escalateAfterMs } after the receipt until the agency reports bewilligt or abgelehnt (default Elterngeldstelle 42 and 84 days, Familienkasse 28 and 56 days)',
 };
 
 /** Sets up one party's directory; never overwrites a key or a configuration. */

@@ -54,7 +54,7 @@ describe('counts per recipient', () => {
         // D: overdue at the Familienkasse, no hand-off to the Elterngeldstelle yet.
         registered('birth-04011000-d', '04011000', true, true),
         scheduled('birth-04011000-d', d(4), 'familienkasse'),
-        { ...base(uuid(), `delivery-${d(4)}`), kind: 'overdue', deliveryId: d(4), dueAt: at },
+        { ...base(uuid(), `delivery-${d(4)}`), kind: 'overdue', deliveryId: d(4), dueAt: at, step: 'acknowledge' },
       ],
       position,
     );

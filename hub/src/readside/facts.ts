@@ -46,7 +46,7 @@ export type ReadFact = Base &
         readonly dataSet: 'beeg-25' | 'kindergeld';
       }
     | { readonly kind: 'acknowledged' | 'rejected' | 'dead-lettered'; readonly deliveryId: string; readonly reason?: string }
-    | { readonly kind: 'overdue' | 'escalated'; readonly deliveryId: string; readonly dueAt: string }
+    | { readonly kind: 'overdue' | 'escalated'; readonly deliveryId: string; readonly dueAt: string; readonly step: 'acknowledge' | 'decide' }
     | { readonly kind: 'checkpoint'; readonly treeSize: number }
     /** The case was erased: its rows go, what the § 9 IDNrG protocol keeps stays. */
     | { readonly kind: 'erased'; readonly caseId: string; readonly erasedAt: string; readonly reason: string }
@@ -109,9 +109,9 @@ export function readFact(stored: StoredEvent): ReadFact | undefined {
     case 'DeliveryDeadLettered':
       return { ...base, kind: 'dead-lettered', deliveryId: event.data.deliveryId, reason: `given up after ${event.data.deliveryAttempts} delivery attempts` };
     case 'HandOffOverdue':
-      return { ...base, kind: 'overdue', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt };
+      return { ...base, kind: 'overdue', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt, step: event.data.step };
     case 'HandOffEscalated':
-      return { ...base, kind: 'escalated', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt };
+      return { ...base, kind: 'escalated', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt, step: event.data.step };
     case 'LogCheckpointSigned':
       return { ...base, kind: 'checkpoint', treeSize: event.data.treeSize };
     case 'SecurityEventRecorded':

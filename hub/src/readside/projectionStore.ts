@@ -13,7 +13,7 @@ import type { CaseRow, HandOffRow } from './status.ts';
 import { trackingCodeOf, trackingDigest } from '../tracking/trackingCode.ts';
 
 /** Bumped when the tables change: an older file is rebuilt from the log. */
-const schemaVersion = '2';
+const schemaVersion = '3';
 
 export type IdKind = 'message' | 'delivery' | 'receipt' | 'case' | 'register-key' | 'checkpoint' | 'erased';
 
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, register_key TEXT NO
 CREATE INDEX IF NOT EXISTS cases_day ON cases (substr(registered_at, 1, 10));
 CREATE TABLE IF NOT EXISTS handoffs (delivery_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, recipient TEXT NOT NULL, recipient_name TEXT NOT NULL, role TEXT NOT NULL,
   kind TEXT NOT NULL, legal_basis TEXT NOT NULL, purpose TEXT NOT NULL, data_set TEXT NOT NULL, scheduled_at TEXT NOT NULL, scheduled_position INTEGER NOT NULL,
-  outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT);
+  outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT, decided_at TEXT, decision_overdue_at TEXT, decision_escalated_at TEXT);
 CREATE INDEX IF NOT EXISTS handoffs_case ON handoffs (case_id);
 CREATE INDEX IF NOT EXISTS handoffs_open ON handoffs (scheduled_at) WHERE outcome IS NULL;
 CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, delivery_id TEXT, position INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
@@ -88,10 +88,13 @@ export interface ErasedRow {
   readonly recipients: readonly { readonly recipient: string; readonly toldAt: string | null; readonly confirmedAt: string | null }[];
 }
 
+/** An acknowledged hand-off past its decision deadline without a decision milestone. */
+const decisionLate = "outcome = 'acknowledged' AND decided_at IS NULL AND (decision_overdue_at IS NOT NULL OR decision_escalated_at IS NOT NULL)";
 const milestoneCols = 'message_id AS messageId, delivery_id AS deliveryId, case_id AS caseId, recipient, status, code, reported_at AS reportedAt, at, position';
 const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
 const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
-  scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt`;
+  scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt,
+  decided_at AS decidedAt, decision_overdue_at AS decisionOverdueAt, decision_escalated_at AS decisionEscalatedAt`;
 
 type RawCase = Omit<CaseRow, 'consent' | 'idnrKnown'> & { consent: number; idnrKnown: number };
 const toCase = (r: RawCase): CaseRow => ({ ...r, consent: r.consent === 1, idnrKnown: r.idnrKnown === 1 });
@@ -110,11 +113,14 @@ export interface ProjectionStore {
   /** Cases of the person with this IdNr (by keyed hash). */
   casesOfPerson(idnr: string): CaseRow[];
   openHandOffs(scheduledBefore: string, limit?: number): HandOffRow[];
+  /** Acknowledged hand-offs without a decision milestone (and not yet escalated for it), acknowledged before the given time. */
+  undecidedHandOffs(acknowledgedBefore: string, limit?: number): HandOffRow[];
   handOffsWhere(filter: { recipient?: string; standesamt?: string; lateOnly?: boolean; outcome?: string }, limit: number): HandOffRow[];
   birthsPerDay(days: number): { day: string; births: number }[];
   handOffsByState(): { state: string; count: number }[];
   latestCheckpoints(limit: number): { treeSize: number; position: number; at: string }[];
-  counts(): { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number };
+  /** Hand-offs late for the receipt (`overdue`, `escalated`) and, acknowledged, late for the decision (`decisionOverdue`, `decisionEscalated`). */
+  counts(): { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number; decisionOverdue: number; decisionEscalated: number };
   /** The erasure of a case, if it was erased. */
   erasedCase(caseId: string): ErasedRow | undefined;
   /** What the protocol keeps about the person with this IdNr from erased cases (by keyed hash). */
@@ -170,6 +176,9 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
   const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const version = (metaGet.get('schema') as { value: string } | undefined)?.value;
   if (version !== undefined && version !== schemaVersion) {
+    // Columns added since (the decision deadlines): the rows are rebuilt from the log below.
+    const columns = new Set((db.prepare('PRAGMA table_info(handoffs)').all() as { name: string }[]).map((c) => c.name));
+    for (const c of ['decided_at', 'decision_overdue_at', 'decision_escalated_at']) if (!columns.has(c)) db.exec(`ALTER TABLE handoffs ADD COLUMN ${c} TEXT`);
     for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'milestones', 'tracking', 'meta']) db.exec(`DELETE FROM ${t}`);
   }
   // A file written before erasures were projected may hold erased cases' rows: rebuilt from the log.
@@ -197,6 +206,10 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     answer: db.prepare('UPDATE handoffs SET outcome = ?, answered_at = ?, reason = ? WHERE delivery_id = ? AND outcome IS NULL'),
     overdue: db.prepare('UPDATE handoffs SET overdue_at = COALESCE(overdue_at, ?) WHERE delivery_id = ?'),
     escalated: db.prepare('UPDATE handoffs SET escalated_at = COALESCE(escalated_at, ?) WHERE delivery_id = ?'),
+    decisionOverdue: db.prepare('UPDATE handoffs SET decision_overdue_at = COALESCE(decision_overdue_at, ?) WHERE delivery_id = ?'),
+    decisionEscalated: db.prepare('UPDATE handoffs SET decision_escalated_at = COALESCE(decision_escalated_at, ?) WHERE delivery_id = ?'),
+    decided: db.prepare('UPDATE handoffs SET decided_at = COALESCE(decided_at, ?) WHERE delivery_id = ?'),
+    undecided: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE outcome = 'acknowledged' AND decided_at IS NULL AND decision_escalated_at IS NULL AND answered_at <= ? ORDER BY answered_at LIMIT ?`),
     checkpoint: db.prepare('INSERT OR IGNORE INTO checkpoints (tree_size, position, at) VALUES (?, ?, ?)'),
     caseById: db.prepare(`SELECT ${caseCols} FROM cases WHERE case_id = ?`),
     handOffsOf: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE case_id = ? ORDER BY scheduled_position`),
@@ -277,7 +290,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
       }
       case 'overdue':
       case 'escalated': {
-        (f.kind === 'overdue' ? s.overdue : s.escalated).run(f.at, f.deliveryId);
+        if (f.step === 'decide') (f.kind === 'overdue' ? s.decisionOverdue : s.decisionEscalated).run(f.at, f.deliveryId);
+        else (f.kind === 'overdue' ? s.overdue : s.escalated).run(f.at, f.deliveryId);
         const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
         s.id.run(f.messageId, 'message', h?.caseId ?? null, f.deliveryId, f.position, f.kind === 'overdue' ? 'HandOffOverdue' : 'HandOffEscalated');
         return;
@@ -292,6 +306,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
         return;
       case 'milestone': {
         const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
+        // Bewilligt or abgelehnt is the decision; ausgezahlt implies one.
+        if (f.status !== 'in-bearbeitung') s.decided.run(f.at, f.deliveryId);
         s.milestone.run({ messageId: f.messageId, deliveryId: f.deliveryId, caseId: h?.caseId ?? null, recipient: f.recipient, status: f.status, code: f.code ?? null, reportedAt: f.reportedAt, at: f.at, position: f.position });
         s.id.run(f.messageId, 'message', h?.caseId ?? null, f.deliveryId, f.position, 'HandOffMilestone');
         return;
@@ -361,6 +377,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     lookUp: (id) => s.lookUp.get(id) as IdRow | undefined,
     casesOfPerson: (idnr) => (s.casesOfPerson.all(hash(idnr)) as RawCase[]).map(toCase),
     openHandOffs: (before, limit = 1000) => s.open.all(before, limit) as HandOffRow[],
+    undecidedHandOffs: (before, limit = 1000) => s.undecided.all(before, limit) as HandOffRow[],
     handOffsWhere(filter, limit) {
       const where: string[] = [];
       const args: (string | number)[] = [];
@@ -373,12 +390,12 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
         where.push('case_id IN (SELECT case_id FROM cases WHERE standesamt = ?)');
         args.push(filter.standesamt);
       }
-      if (filter.lateOnly) where.push('outcome IS NULL AND (overdue_at IS NOT NULL OR escalated_at IS NOT NULL)');
+      if (filter.lateOnly) where.push(`((outcome IS NULL AND (overdue_at IS NOT NULL OR escalated_at IS NOT NULL)) OR (${decisionLate}))`);
       if (filter.outcome) {
         where.push('outcome = ?');
         args.push(filter.outcome);
       }
-      const sql = `SELECT ${handOffCols} FROM handoffs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY (escalated_at IS NULL), (overdue_at IS NULL), scheduled_position DESC LIMIT ?`;
+      const sql = `SELECT ${handOffCols} FROM handoffs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY (escalated_at IS NULL AND decision_escalated_at IS NULL), (overdue_at IS NULL AND decision_overdue_at IS NULL), scheduled_position DESC LIMIT ?`;
       return db.prepare(sql).all(...args, limit) as HandOffRow[];
     },
     birthsPerDay: (days) => db.prepare('SELECT substr(registered_at, 1, 10) AS day, COUNT(*) AS births FROM cases GROUP BY day ORDER BY day DESC LIMIT ?').all(days) as { day: string; births: number }[],
@@ -391,9 +408,11 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
           `SELECT (SELECT COUNT(*) FROM cases) AS cases, (SELECT COUNT(*) FROM handoffs) AS handOffs,
            (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND overdue_at IS NOT NULL AND escalated_at IS NULL) AS overdue,
            (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND escalated_at IS NOT NULL) AS escalated,
-           (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters`,
+           (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters,
+           (SELECT COUNT(*) FROM handoffs WHERE ${decisionLate} AND decision_escalated_at IS NULL) AS decisionOverdue,
+           (SELECT COUNT(*) FROM handoffs WHERE ${decisionLate} AND decision_escalated_at IS NOT NULL) AS decisionEscalated`,
         )
-        .get() as { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number },
+        .get() as ReturnType<ProjectionStore['counts']>,
     erasedCase: (caseId) => {
       const row = s.erasedCase.get(caseId) as Omit<ErasedRow, 'recipients'> | undefined;
       return row && { ...row, recipients: s.noticesOf.all(caseId) as ErasedRow['recipients'] };
@@ -413,6 +432,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
       return db
         .prepare(
           `SELECT r.role AS role, CASE
+             WHEN l.delivery_id IS NOT NULL AND l.outcome = 'acknowledged' AND l.decided_at IS NULL AND l.decision_escalated_at IS NOT NULL THEN 'decision-escalated'
+             WHEN l.delivery_id IS NOT NULL AND l.outcome = 'acknowledged' AND l.decided_at IS NULL AND l.decision_overdue_at IS NOT NULL THEN 'decision-overdue'
              WHEN l.delivery_id IS NOT NULL THEN COALESCE(l.outcome, CASE WHEN l.escalated_at IS NOT NULL THEN 'escalated' WHEN l.overdue_at IS NOT NULL THEN 'overdue' WHEN l.scheduled_position < ? THEN 'delivered' ELSE 'scheduled' END)
              WHEN r.role = 'elterngeldstelle' AND c.consent_withdrawn_at IS NOT NULL THEN 'held-back:consent-withdrawn'
              WHEN r.role = 'elterngeldstelle' AND c.consent = 0 THEN 'held-back:no-consent'
