@@ -348,7 +348,9 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
           const h = handOffs.find((r) => r.deliveryId === e.data.deliveryId);
           if (!mine.has(e.data.deliveryId) || !h) break;
           items.push({ position: stored.position, at: stored.recordedAt, entryId: e.data.deliveryId, html: `${t('event.scheduled', { kind: t(`kind.${h.kind}`), name: '\u0000' }).replace('\u0000', named(h, e.data.recipient.name))}: ${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryId)}</code>`)}` });
-          if (handOffStatus(h, ctx).steps.some((s) => s.step === 'delivered')) items.push({ position: stored.position + 0.1, at: null, html: t('event.delivered', { name: h.recipientName }) });
+          // When it was put into the recipient's queue is not logged; when the recipient stored it, its receipt says.
+          if (h.receivedAt) items.push({ position: stored.position + 0.1, at: h.receivedAt, html: t('event.stored', { name: h.recipientName }) });
+          else if (handOffStatus(h, ctx).steps.some((s) => s.step === 'delivered')) items.push({ position: stored.position + 0.1, at: null, html: t('event.delivered', { name: h.recipientName }) });
           break;
         }
         default:

@@ -43,11 +43,12 @@ describe('decision deadlines after the receipt', () => {
     const egs = scheduled.find((d) => d.data.recipient.role === 'elterngeldstelle')!;
     const fka = scheduled.find((d) => d.data.recipient.role === 'familienkasse')!;
     expect(egs && fka).toBeTruthy();
+    const receivedAt = '2026-12-01T08:00:00.000Z';
     for (const d of [egs, fka]) {
       const ack: DeliveryAcknowledged = {
         ...envelope(hubDerivedUuid('receipt', d.data.deliveryId), d.correlationId),
         type: 'DeliveryAcknowledged',
-        data: { deliveryId: d.data.deliveryId, recipient: d.data.recipient.dvdv, receivedHash: receivedHashOf(d.data)!, receivedAt: new Date().toISOString() },
+        data: { deliveryId: d.data.deliveryId, recipient: d.data.recipient.dvdv, receivedHash: receivedHashOf(d.data)!, receivedAt },
       };
       await log.append(deliveryStream(d.data.deliveryId), [toRecord(ack)]);
     }
@@ -80,6 +81,8 @@ describe('decision deadlines after the receipt', () => {
         .filter((e) => e?.type === 'HandOffOverdue' || e?.type === 'HandOffEscalated')
         .map((e) => [e!.type, (e!.data as { deliveryId: string }).deliveryId === egs.data.deliveryId ? 'egs' : 'fka', (e!.data as { step: string }).step]);
     await settle();
+    // The delivered step's own time: when the agency stored it, as its receipt says (not when the hub logged the receipt).
+    expect(readSide.store.handOff(fka.data.deliveryId)?.receivedAt).toBe(receivedAt);
 
     // The Familienkasse is working on it: not a decision.
     await milestone(fka, 'in-bearbeitung');

@@ -45,7 +45,7 @@ export type ReadFact = Base &
         readonly purpose: string;
         readonly dataSet: 'beeg-25' | 'kindergeld';
       }
-    | { readonly kind: 'acknowledged' | 'rejected' | 'dead-lettered'; readonly deliveryId: string; readonly reason?: string }
+    | { readonly kind: 'acknowledged' | 'rejected' | 'dead-lettered'; readonly deliveryId: string; readonly reason?: string; /** The recipient's time of storing it, as its receipt says. */ readonly receivedAt?: string }
     | { readonly kind: 'overdue' | 'escalated'; readonly deliveryId: string; readonly dueAt: string; readonly step: 'acknowledge' | 'decide' }
     | { readonly kind: 'checkpoint'; readonly treeSize: number }
     /** The case was erased: its rows go, what the § 9 IDNrG protocol keeps stays. */
@@ -103,7 +103,7 @@ export function readFact(stored: StoredEvent): ReadFact | undefined {
       };
     }
     case 'DeliveryAcknowledged':
-      return { ...base, kind: 'acknowledged', deliveryId: event.data.deliveryId };
+      return { ...base, kind: 'acknowledged', deliveryId: event.data.deliveryId, receivedAt: event.data.receivedAt };
     case 'DeliveryRejected':
       return { ...base, kind: 'rejected', deliveryId: event.data.deliveryId, reason: `${event.data.reasonCode}: ${event.data.reason}`.slice(0, 500) };
     case 'DeliveryDeadLettered':

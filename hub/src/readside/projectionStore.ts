@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, register_key TEXT NO
 CREATE INDEX IF NOT EXISTS cases_day ON cases (substr(registered_at, 1, 10));
 CREATE TABLE IF NOT EXISTS handoffs (delivery_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, recipient TEXT NOT NULL, recipient_name TEXT NOT NULL, role TEXT NOT NULL,
   kind TEXT NOT NULL, legal_basis TEXT NOT NULL, purpose TEXT NOT NULL, data_set TEXT NOT NULL, scheduled_at TEXT NOT NULL, scheduled_position INTEGER NOT NULL,
-  outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT, decided_at TEXT, decision_overdue_at TEXT, decision_escalated_at TEXT);
+  outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT, decided_at TEXT, decision_overdue_at TEXT, decision_escalated_at TEXT, received_at TEXT);
 CREATE INDEX IF NOT EXISTS handoffs_case ON handoffs (case_id);
 CREATE INDEX IF NOT EXISTS handoffs_open ON handoffs (scheduled_at) WHERE outcome IS NULL;
 CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, delivery_id TEXT, position INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
@@ -94,7 +94,7 @@ const milestoneCols = 'message_id AS messageId, delivery_id AS deliveryId, case_
 const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
 const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
   scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt,
-  decided_at AS decidedAt, decision_overdue_at AS decisionOverdueAt, decision_escalated_at AS decisionEscalatedAt`;
+  received_at AS receivedAt, decided_at AS decidedAt, decision_overdue_at AS decisionOverdueAt, decision_escalated_at AS decisionEscalatedAt`;
 
 type RawCase = Omit<CaseRow, 'consent' | 'idnrKnown'> & { consent: number; idnrKnown: number };
 const toCase = (r: RawCase): CaseRow => ({ ...r, consent: r.consent === 1, idnrKnown: r.idnrKnown === 1 });
@@ -178,7 +178,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
   if (version !== undefined && version !== schemaVersion) {
     // Columns added since (the decision deadlines): the rows are rebuilt from the log below.
     const columns = new Set((db.prepare('PRAGMA table_info(handoffs)').all() as { name: string }[]).map((c) => c.name));
-    for (const c of ['decided_at', 'decision_overdue_at', 'decision_escalated_at']) if (!columns.has(c)) db.exec(`ALTER TABLE handoffs ADD COLUMN ${c} TEXT`);
+    for (const c of ['decided_at', 'decision_overdue_at', 'decision_escalated_at', 'received_at']) if (!columns.has(c)) db.exec(`ALTER TABLE handoffs ADD COLUMN ${c} TEXT`);
     for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'milestones', 'tracking', 'meta']) db.exec(`DELETE FROM ${t}`);
   }
   // A file written before erasures were projected may hold erased cases' rows: rebuilt from the log.
@@ -203,7 +203,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     id: db.prepare('INSERT OR IGNORE INTO ids (id, kind, case_id, delivery_id, position, type) VALUES (?, ?, ?, ?, ?, ?)'),
     schedule: db.prepare(`INSERT OR IGNORE INTO handoffs (delivery_id, case_id, recipient, recipient_name, role, kind, legal_basis, purpose, data_set, scheduled_at, scheduled_position)
       VALUES (@deliveryId, @caseId, @recipient, @recipientName, @role, @handOffKind, @legalBasis, @purpose, @dataSet, @at, @position)`),
-    answer: db.prepare('UPDATE handoffs SET outcome = ?, answered_at = ?, reason = ? WHERE delivery_id = ? AND outcome IS NULL'),
+    answer: db.prepare('UPDATE handoffs SET outcome = ?, answered_at = ?, reason = ?, received_at = ? WHERE delivery_id = ? AND outcome IS NULL'),
     overdue: db.prepare('UPDATE handoffs SET overdue_at = COALESCE(overdue_at, ?) WHERE delivery_id = ?'),
     escalated: db.prepare('UPDATE handoffs SET escalated_at = COALESCE(escalated_at, ?) WHERE delivery_id = ?'),
     decisionOverdue: db.prepare('UPDATE handoffs SET decision_overdue_at = COALESCE(decision_overdue_at, ?) WHERE delivery_id = ?'),
@@ -282,7 +282,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
       case 'acknowledged':
       case 'rejected':
       case 'dead-lettered': {
-        s.answer.run(f.kind === 'dead-lettered' ? 'dead-letter' : f.kind, f.at, f.reason ?? null, f.deliveryId);
+        s.answer.run(f.kind === 'dead-lettered' ? 'dead-letter' : f.kind, f.at, f.reason ?? null, f.receivedAt ?? null, f.deliveryId);
         const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
         const type = f.kind === 'acknowledged' ? 'DeliveryAcknowledged' : f.kind === 'rejected' ? 'DeliveryRejected' : 'DeliveryDeadLettered';
         s.id.run(f.messageId, f.kind === 'dead-lettered' ? 'message' : 'receipt', h?.caseId ?? null, f.deliveryId, f.position, type);

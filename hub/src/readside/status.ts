@@ -32,6 +32,8 @@ export interface HandOffRow {
   readonly reason: string | null;
   readonly overdueAt: string | null;
   readonly escalatedAt: string | null;
+  /** When the recipient's connector stored the hand-off, as its signed receipt says (acknowledged only). */
+  readonly receivedAt: string | null;
   /** When the agency's first decision milestone (bewilligt, abgelehnt, ausgezahlt) was logged. */
   readonly decidedAt: string | null;
   /** When the decision deadline after the receipt was recorded as missed, and when escalated. */
