@@ -1,13 +1,16 @@
 // The dashboard in a real browser: Debian's Chromium driven by playwright-core, with client
 // certificates (mutual TLS): an auditor's German browser, then a Standesamt's. The hub runs
-// in-process with short deadlines and no agency answers, so the hand-offs go overdue while the
-// page is open; htmx refreshes the late list. A birth is registered, corrected (with a reason),
-// its consent withdrawn and its IdNr assigned; a second birth waits for its IdNr. The test walks
+// in-process with short deadlines; the Elterngeldstelle's connector runs (it acknowledges), the
+// Familienkasse's does not, so its hand-offs go overdue while the page is open; htmx refreshes
+// the late list. A birth is registered, corrected (with a reason), its consent withdrawn and its
+// IdNr assigned; a second birth waits for its IdNr. The Elterngeldstelle's case system drops a
+// milestone (Elterngeld bewilligt) into its connector's milestone folder; the other hand-off it
+// acknowledged waits past its decision deadline. The test walks
 // by keyboard only from the search to the case's timeline and on to a delivery, switches to
 // English and back, checks every page with axe-core (WCAG 2.1 AA and best practices: zero
 // violations), that the strict Content-Security-Policy was never violated, and keeps
 // screenshots in tests/output/.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateSigner, submitSubjectOf, type Signer } from '../../contracts/index.ts';
 import { idNrFrom } from '../../contracts/src/testing/sampleBirth.ts';
 import { createRequest, loadCredentials } from '../../connectors/kit/credentials.ts';
-import { milestoneOf, publishMilestone } from '../../connectors/kit/milestones.ts';
+import { runElterngeldConnector, type RunningConnector } from '../../connectors/elterngeld/src/main.ts';
+import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
 import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { startHub, type RunningHub } from '../../hub/src/app/hub.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
@@ -43,6 +47,7 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
   let page: Page;
   let sta: NatsConnection;
   let mbh: NatsConnection;
+  let egsConnector: RunningConnector;
   const violations: string[] = [];
   const idnr = idNrFrom('3657426180');
   const b = birthOf('11007007', 'e2e-dash-1');
@@ -102,8 +107,15 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
     const exchange = await provisionExchange(root, {
       natsPort: await freePort(),
       apiPort: 0,
-      // Overdue quickly; escalation far away, so the page shows "overdue".
-      hub: { escalation: { acknowledgeWithinMs: 2000, escalateAfterMs: 600_000, reconcileEveryMs: 60_000 } } as never,
+      // Overdue quickly; escalation far away, so the page shows "overdue". The same for the decision after a receipt.
+      hub: {
+        escalation: {
+          acknowledgeWithinMs: 2000,
+          escalateAfterMs: 600_000,
+          reconcileEveryMs: 60_000,
+          decision: { elterngeldstelle: { decideWithinMs: 3000, escalateAfterMs: 600_000 }, familienkasse: { decideWithinMs: 3000, escalateAfterMs: 600_000 } },
+        },
+      } as never,
     });
     hub = await startHub(loadConfig(exchange.hubConfigFile));
     // An auditor: its own key and CSR, signed by the exchange CA.
@@ -117,6 +129,8 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
     watch('auditor', page);
     sta = await connectAs('sta-11007007', 'standesamt', 'psw:11007007');
     mbh = await connectAs('mbh-demo', 'meldebehoerde', 'mbh:demo');
+    // The Elterngeldstelle's connector, as its own process would run it: inbox, receipts, milestone folder.
+    egsConnector = await runElterngeldConnector(loadPartyConfig(path.join(root, 'parties', 'egs-11000000', 'config.json')), () => undefined);
   }, 120_000);
 
   afterAll(async () => {
@@ -124,6 +138,7 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
     await browser?.close();
     await sta?.close();
     await mbh?.close();
+    await egsConnector?.stop();
     await hub?.stop();
   });
 
@@ -142,24 +157,37 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
 
     // htmx refreshes the late list every 2 s: wait for it on the page, without reloading.
     const caseId = hub.caseLog.caseStream(b.registerKey);
-    // The Elterngeldstelle reports what became of the correction: Elterngeld granted (signed milestone).
+    // The Elterngeldstelle's case system reports what became of the correction: it drops a
+    // milestone file into its connector's folder; the connector signs and sends it, and moves
+    // the file to done/ once the hub logged it.
     const correction = async () => hub.readSide.store.handOffsOf(caseId).find((h) => h.role === 'elterngeldstelle' && h.kind === 'correction');
-    await expect.poll(correction, { timeout: 20_000 }).toBeDefined();
-    const egs = await connectAs('egs-11000000', 'elterngeldstelle', 'egs:11000000');
-    try {
-      await publishMilestone(egs, signerOf('egs-11000000'), milestoneOf('egs:11000000', { deliveryId: (await correction())!.deliveryId, status: 'bewilligt', code: 'B-12' }));
-    } finally {
-      await egs.close();
-    }
+    await expect.poll(async () => (await correction())?.outcome, { timeout: 30_000 }).toBe('acknowledged');
+    const milestones = path.join(root, 'parties', 'egs-11000000', 'milestones');
+    writeFileSync(path.join(milestones, '.bescheid.json.tmp'), JSON.stringify({ deliveryId: (await correction())!.deliveryId, status: 'bewilligt', code: 'B-12' }));
+    renameSync(path.join(milestones, '.bescheid.json.tmp'), path.join(milestones, 'bescheid.json'));
+    await expect.poll(() => existsSync(path.join(milestones, 'done', 'bescheid.json')), { timeout: 30_000 }).toBe(true);
     await expect.poll(async () => hub.readSide.store.milestonesOf((await correction())!.deliveryId).length, { timeout: 20_000 }).toBe(1);
-    const lateRow = page.locator('#late tbody tr');
-    await lateRow.first().waitFor({ state: 'visible', timeout: 30_000 });
-    expect(await lateRow.first().locator('td').nth(2).textContent()).toBe('überfällig');
-    await page.reload();
-    // Counts that add up: per recipient, every case in exactly one state.
+    const lateStates = () => page.locator('#late tbody tr td:nth-child(3)').allTextContents();
+    await expect.poll(lateStates, { timeout: 30_000 }).toContain('überfällig');
+    // Counts that add up: per recipient, every case in exactly one state. The second birth's
+    // Elterngeld hand-off was acknowledged and waits past its decision deadline.
+    const count = async (state: string, column: number) => {
+      const row = page.locator('#states tr', { hasText: state });
+      return (await row.count()) === 0 ? undefined : row.first().locator('td').nth(column).textContent();
+    };
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return count('quittiert, Entscheidung überfällig', 0);
+      }, { timeout: 30_000 })
+      .toBe('1');
+    expect(await lateStates()).toContain('quittiert, Entscheidung überfällig');
     expect(await page.locator('#states [data-total="elterngeldstelle"]').textContent()).toBe('2');
     expect(await page.locator('#states [data-total="familienkasse"]').textContent()).toBe('2');
-    expect(await page.locator('#states tr', { hasText: 'wartet auf die Steuer-ID' }).locator('td').nth(1).textContent()).toBe('1');
+    expect(await count('wartet auf die Steuer-ID', 1)).toBe('1');
+    // Held back for an unusable recipient certificate: counted apart (none here).
+    expect([await count('zurückgehalten: Zertifikat des Empfängers nicht nutzbar', 0), await count('zurückgehalten: Zertifikat des Empfängers nicht nutzbar', 1)]).toEqual(['0', '0']);
+    expect(await page.locator('#states tr', { hasText: /^quittiert/ }).first().locator('td').first().textContent()).toBe('1');
     // Births per day: both born on 01.11.2026, both registered today (Berlin).
     expect(await page.locator('#births tbody tr', { hasText: '01.11.2026' }).locator('td').first().textContent()).toBe('2');
     expect(await page.locator('#births tbody tr').first().locator('td').nth(1).textContent()).toBe('2');
@@ -186,7 +214,10 @@ describe.skipIf(!natsAvailable || !chromiumAvailable)('dashboard in a browser', 
       /Erstmitteilung an .* veranlasst/,
       /Berichtigung an .* veranlasst/,
       /Elterngeldstelle Berlin meldet \(Berichtigung\): Elterngeld bewilligt, Kennzeichen B-12/,
-      /Überfällig: .* hat die Berichtigung bis \d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} Uhr nicht quittiert/,
+      // The delivered step at the time the Elterngeldstelle's connector stored it (its receipt says when).
+      /\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} Uhr: Bei Elterngeldstelle Berlin angekommen und gespeichert \(Zeitpunkt laut ihrer Quittung\)/,
+      /Elterngeldstelle Berlin hat den Empfang die Berichtigung quittiert/,
+      /Überfällig: .* hat die Erstmitteilung bis \d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} Uhr nicht quittiert/,
     ])
       expect(story).toMatch(step);
     expect(story).toMatch(germanTime);

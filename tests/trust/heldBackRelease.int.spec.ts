@@ -54,6 +54,7 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
     const line = text.split('\n').find((l) => l.startsWith(`${name} `));
     return line === undefined ? undefined : Number(line.slice(name.length + 1));
   };
+  const certificateHolds = 'elfe_cases_held_back{role="elterngeldstelle",reason="certificate"}';
   const heldBackLines = () => x.hub.stderr.split('\n').filter((l) => l.includes('"delivery.held-back"') && l.includes(egsDvdv)).length;
 
   it('is scheduled once the CA issues the certificate, without a restart; a withdrawal meanwhile still stops it', async () => {
@@ -67,6 +68,9 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
     expect(x.log().filter((r) => r.type === 'BirthRegistered')).toHaveLength(2);
     expect(scheduledTo(x.log(), egsDvdv, kept)).toEqual([]);
     expect(await metric('elfe_deliveries_held_back')).toBe(2);
+    // Counted apart from the cases waiting for an IdNr: held back for the recipient's certificate.
+    expect(await metric(certificateHolds)).toBe(2);
+    expect(await metric('elfe_cases_held_back{role="familienkasse",reason="certificate"}')).toBeUndefined();
 
     // The parents of the second child withdraw their consent while the delivery is held back.
     expect(codeOf(await submit(nc, asProducer(withdrawn(withdrawnBirth), standesamt), standesamt.signer))).toBe('ok');
@@ -84,6 +88,7 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
 
     await waitFor(() => scheduledTo(x.log(), egsDvdv, kept).length > 0, 'the held-back delivery scheduled', 30_000);
     await waitFor(async () => (await metric('elfe_deliveries_held_back')) === 0, 'nothing held back any more', 30_000);
+    expect((await metric(certificateHolds)) ?? 0).toBe(0);
     // The same hub process, started once.
     expect(x.hub.pid).toBe(hubPid);
     expect(x.hub.running).toBe(true);

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { Author } from '../../../contracts/index.ts';
 import type { AgencyConsumer } from '../../kit/agencyConsumer.ts';
+import { asLines, milestoneDirOf, watchMilestoneFolder } from '../../kit/milestoneFolder.ts';
 import { openParty } from '../../kit/party.ts';
 import { PartyConfigError, type PartyConfig } from '../../kit/partyConfig.ts';
 import { startElterngeldConnector } from './elterngeldConnector.ts';
@@ -35,9 +36,12 @@ export async function runElterngeldConnector(config: PartyConfig, log: (line: st
     author,
     log,
   });
+  // The case system's milestones (in Bearbeitung, bewilligt, …), dropped as files beside the inbox.
+  const milestones = watchMilestoneFolder({ nc, dvdv: config.dvdv, signer: trust.signer, hubVerifier: trust.verifier, hubDvdv: config.hub.dvdv, dir: milestoneDirOf(config.dir), log: asLines(log) });
   return {
     consumer,
     async stop() {
+      await milestones.stop();
       await consumer.stop();
       await nc.close();
     },

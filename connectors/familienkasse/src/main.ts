@@ -2,6 +2,7 @@
 // process, with its own key, certificate, state and inbox.
 import path from 'node:path';
 import type { AgencyConsumer } from '../../kit/agencyConsumer.ts';
+import { asLines, milestoneDirOf, watchMilestoneFolder } from '../../kit/milestoneFolder.ts';
 import { openParty } from '../../kit/party.ts';
 import { PartyConfigError, type PartyConfig } from '../../kit/partyConfig.ts';
 import { startFamilienkasseConnector } from './familienkasseConnector.ts';
@@ -22,9 +23,12 @@ export async function runFamilienkasseConnector(config: PartyConfig, log: (line:
     ackWaitMs: config.delivery.ackWaitMs,
     log,
   });
+  // The case system's milestones (in Bearbeitung, bewilligt, …), dropped as files beside the inbox.
+  const milestones = watchMilestoneFolder({ nc, dvdv: config.dvdv, signer: trust.signer, hubVerifier: trust.verifier, hubDvdv: config.hub.dvdv, dir: milestoneDirOf(config.dir), log: asLines(log) });
   return {
     consumer,
     async stop() {
+      await milestones.stop();
       await consumer.stop();
       await nc.close();
     },

@@ -25,13 +25,9 @@ import { formatRegisterKey, parseRegisterKey, type GeburtenregisterKey, type Sub
 import { correctionOf, registrationOf } from './messages.ts';
 import type { ConnectorLog, StandesamtConnector } from './standesamtConnector.ts';
 import type { OutboxRecord } from './outbox.ts';
+import { errorCode, isTemporary, pollEvery, settleFile, type DropError } from '../../kit/dropFolder.ts';
 
 const birthFilePattern = /^(\d{8})_G_(\d{4})_([0-9A-Za-z.-]{1,20})\.(081020|081021)\.xml$/;
-/** Files still being written: left alone. */
-const isTemporary = (name: string) => name.startsWith('.') || name.endsWith('~') || /\.(tmp|part|swp)$/i.test(name);
-
-/** What a failure was, without its message (file system messages name paths, and paths name register keys). */
-const errorCode = (error: unknown): string => String((error as { code?: unknown }).code ?? (error as Error).name ?? 'error').slice(0, 50);
 
 /** The reason a correction made from a late 081021 carries. */
 export const lateSupplementReason = 'Angaben der Eltern (081021) nach der Beurkundung nachgereicht';
@@ -43,11 +39,7 @@ export interface WatchOptions {
   readonly log?: ConnectorLog;
 }
 
-export interface WatchError {
-  readonly code: string;
-  readonly message: string;
-  readonly path?: string;
-}
+export type WatchError = DropError;
 
 /** The final outcome of one arrival (one birth's files picked up together). */
 export interface WatchResult {
@@ -180,14 +172,10 @@ export class DropFolder {
 
   /** A file that is not named like a birth: to `failed/` under its own name, with `<name>.error.json`. */
   #failUnknown(name: string): WatchResult {
-    let target = name;
-    for (let n = 2; existsSync(path.join(this.#failed, target)) || existsSync(path.join(this.#failed, `${target}.error.json`)); n++) target = `${name}.${n}`;
     const error = { code: 'unknown-file-name', message: `${name.slice(0, 200)} is not named like a birth (…_G_…_….081020.xml or .081021.xml)` };
-    const errorFile = path.join(this.#failed, `${target}.error.json`);
-    writeFileSync(errorFile, `${JSON.stringify({ error, hint: hintFor(error.code), files: [name], at: this.#now().toISOString() }, null, 2)}\n`, { flag: 'wx' });
-    renameSync(path.join(this.#dir, name), path.join(this.#failed, target));
+    const [errorFile, target] = settleFile(this.#dir, name, this.#failed, this.#now(), { error, hint: hintFor(error.code) });
     this.#log('warn', 'watch.failed', { code: error.code }, 'a file with an unexpected name moved to failed/');
-    return { files: [name], outcome: 'failed', error, hint: hintFor(error.code), movedTo: [path.join(this.#failed, target), errorFile] };
+    return { files: [name], outcome: 'failed', error, hint: hintFor(error.code), movedTo: [target!, errorFile!] };
   }
 
   #read(file: string): string {
@@ -335,23 +323,11 @@ export function scanDirectory(dir: string, connector: StandesamtConnector, optio
 /** Scans every `intervalMs` until stopped; a failing scan is logged and tried again. */
 export function watchDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions & { intervalMs?: number; onResult?: (r: WatchResult) => void } = {}): { stop(): Promise<void> } {
   const folder = new DropFolder(dir, connector, options);
-  let stopped = false;
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(async () => {
-      if (stopped) return;
-      try {
-        for (const r of await folder.scan()) options.onResult?.(r);
-      } catch (error) {
-        options.log?.('error', 'watch.scan-failed', { reason: errorCode(error) }, 'scanning the drop folder failed; trying again');
-      }
-    });
-  }, options.intervalMs ?? 1000);
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+  return pollEvery(
+    options.intervalMs ?? 1000,
+    async () => {
+      for (const r of await folder.scan()) options.onResult?.(r);
     },
-  };
+    (error) => options.log?.('error', 'watch.scan-failed', { reason: errorCode(error) }, 'scanning the drop folder failed; trying again'),
+  );
 }

@@ -167,8 +167,11 @@ export const DeliveryDeadLetteredSchema = event(
 const handOffDeadlineFields = {
   deliveryId: z.uuid(),
   recipient: DvdvAddressSchema,
-  /** The step that is late, e.g. `acknowledge` (the recipient's signed receipt). */
-  step: z.enum(['acknowledge']),
+  /**
+   * The step that is late: `acknowledge` (the recipient's signed receipt), or `decide` (its
+   * decision milestone, bewilligt or abgelehnt, after it acknowledged the hand-off).
+   */
+  step: z.enum(['acknowledge', 'decide']),
   /** When the step was due (its deadline passed without it). */
   dueAt: TimestampSchema,
   /** The party responsible for the late step (DVDV address). */

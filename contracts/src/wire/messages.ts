@@ -303,3 +303,25 @@ export const MilestoneSchema = z
   .strict();
 export type Milestone = z.infer<typeof MilestoneSchema>;
 export const SignedMilestoneSchema = signedSchema(MilestoneSchema);
+
+/**
+ * The hub's answer to an agency's milestone, signed by the hub and published (core NATS) on the
+ * agency's own inbox (`milestoneAnswerSubject`): `logged` (now or before), or `refused` with
+ * the code the hub recorded as a security event. Sent again each time the milestone arrives.
+ */
+export const MilestoneAnswerSchema = z
+  .object({
+    type: z.literal('milestone-answer'),
+    milestoneId: z.uuid(),
+    deliveryId: z.uuid(),
+    recipient: DvdvAddressSchema,
+    outcome: z.enum(['logged', 'refused']),
+    /** For `logged`: it had been logged before (the same report again). */
+    duplicate: z.boolean().optional(),
+    code: z.string().max(50).optional(),
+    message: z.string().max(500).optional(),
+    answeredAt: TimestampSchema,
+  })
+  .strict();
+export type MilestoneAnswer = z.infer<typeof MilestoneAnswerSchema>;
+export const SignedMilestoneAnswerSchema = signedSchema(MilestoneAnswerSchema);

@@ -36,6 +36,9 @@ export const hubIngressIdentity = { dvdv: 'hub:ingress', name: 'elfe-hub ingress
  */
 export const inboxPrefixOf = (dvdv: string): string => `_INBOX.${tokens(dvdv)}`;
 
+/** Where the hub answers an agency's milestones: below the agency's own inbox, which only it reads. */
+export const milestoneAnswerSubject = (dvdv: string): string => `${inboxPrefixOf(dvdv)}.milestone-answers`;
+
 /** Whether a reply subject lies in the given party's own inbox. */
 export function isInboxOf(subject: string, dvdv: string): boolean {
   let prefix: string;

@@ -107,9 +107,15 @@ function page(x: Ctx, title: string, body: string, options: { back?: string } = 
 ${body}</main></body></html>`;
 }
 
+/** An acknowledged hand-off whose agency has not decided in time: `decision-overdue` or `decision-escalated`. */
+const decisionLateKey = (h: HandOffRow): 'decision-overdue' | 'decision-escalated' | undefined =>
+  h.outcome !== 'acknowledged' || h.decidedAt !== null ? undefined : h.decisionEscalatedAt ? 'decision-escalated' : h.decisionOverdueAt ? 'decision-overdue' : undefined;
+
 /** The state of a hand-off as a catalogue key. */
 function stateKey(h: HandOffRow, ctx: StatusContext): string {
   const s = handOffStatus(h, ctx);
+  const late = decisionLateKey(h);
+  if (late) return late;
   if (s.state === 'delivered' && s.escalated) return 'escalated';
   if (s.state === 'delivered' && s.overdue) return 'overdue';
   return s.state;
@@ -138,7 +144,7 @@ function heldBackOf(m: Messages, c: CaseRow, role: 'elterngeldstelle' | 'familie
   if (role === 'elterngeldstelle' && !c.consent) return { key: 'held-back:no-consent', text: m.t('held.no-consent') };
   if (role === 'familienkasse' && !c.idnrKnown) return { key: 'held-back:no-idnr', text: m.t('held.no-idnr') };
   const reason = ctx.heldBack(c.caseId, role);
-  return reason ? { key: 'held-back', text: m.t('held.certificate', { reason }) } : { key: 'waiting', text: m.t('held.waiting') };
+  return reason ? { key: 'held-back:certificate', text: m.t('held.certificate', { reason }) } : { key: 'waiting', text: m.t('held.waiting') };
 }
 
 /** A milestone's status in words ("Elterngeld bewilligt"). */
@@ -191,13 +197,13 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     return `<table id="late"><caption>${t('home.lateCaption')}</caption><thead><tr><th scope="col">${t('col.delivery')}</th><th scope="col">${t('col.recipient')}</th><th scope="col">${t('col.state')}</th><th scope="col">${t('col.why')}</th><th scope="col">${t('col.case')}</th></tr></thead><tbody>
 ${late
   .map((h) => {
-    const key = h.escalatedAt ? 'escalated' : 'overdue';
-    return `<tr class="late${key === 'escalated' ? ' escalated' : ''}"><td>${deliveryLink(h.deliveryId, `${t(`kind.${h.kind}`)} <code>…${esc(h.deliveryId.slice(-6))}</code>`)}</td><td>${officeLink(h.recipient, h.recipientName)}</td><td>${t(`state.${key}`)}</td><td>${whyOf(x.m, h, ctx)}</td><td>${caseLink(h.caseId, t('search.open'))}</td></tr>`;
+    const key = decisionLateKey(h) ?? (h.escalatedAt ? 'escalated' : 'overdue');
+    return `<tr class="late${key.endsWith('escalated') ? ' escalated' : ''}"><td>${deliveryLink(h.deliveryId, `${t(`kind.${h.kind}`)} <code>…${esc(h.deliveryId.slice(-6))}</code>`)}</td><td>${officeLink(h.recipient, h.recipientName)}</td><td>${t(`state.${key}`)}</td><td>${whyOf(x.m, h, ctx)}</td><td>${caseLink(h.caseId, t('search.open'))}</td></tr>`;
   })
   .join('\n')}</tbody></table>`;
   }
 
-  const stateOrder = ['acknowledged', 'delivered', 'scheduled', 'overdue', 'escalated', 'rejected', 'dead-letter', 'held-back:no-consent', 'held-back:consent-withdrawn', 'held-back:no-idnr', 'waiting'];
+  const stateOrder = ['acknowledged', 'delivered', 'scheduled', 'overdue', 'escalated', 'decision-overdue', 'decision-escalated', 'rejected', 'dead-letter', 'held-back:no-consent', 'held-back:consent-withdrawn', 'held-back:no-idnr', 'held-back:certificate', 'waiting'];
 
   const scopeFilter = (scope: Scope): { standesamt?: string; recipient?: string } => (scope.kind === 'standesamt' ? { standesamt: scope.nr } : scope.kind === 'agency' ? { recipient: scope.dvdv } : {});
 
@@ -207,7 +213,7 @@ ${late
     const rows = store.statesByRecipient(filter, ctx.relayPosition);
     const roles = (['elterngeldstelle', 'familienkasse'] as const).filter((r) => filter.recipient === undefined || rows.some((row) => row.role === r && row.count > 0));
     const count = (role: string, state: string) => rows.find((r) => r.role === role && r.state === state)?.count ?? 0;
-    const states = stateOrder.filter((s) => roles.some((r) => count(r, s) > 0) || ['acknowledged', 'delivered', 'held-back:no-idnr', 'waiting'].includes(s));
+    const states = stateOrder.filter((s) => roles.some((r) => count(r, s) > 0) || ['acknowledged', 'delivered', 'held-back:no-idnr', 'held-back:certificate', 'waiting'].includes(s));
     const total = (role: string) => rows.filter((r) => r.role === role).reduce((a, r) => a + r.count, 0);
     return `<table id="states"><caption>${t('home.statesCaption')}</caption><thead><tr><th scope="col">${t('col.state')}</th>${roles.map((r) => `<th scope="col">${t(`recipientRole.${r}`)}</th>`).join('')}</tr></thead><tbody>
 ${states.map((s) => `<tr><th scope="row">${t(`state.${s}`)}</th>${roles.map((r) => `<td class="n">${count(r, s)}</td>`).join('')}</tr>`).join('\n')}
@@ -342,7 +348,9 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
           const h = handOffs.find((r) => r.deliveryId === e.data.deliveryId);
           if (!mine.has(e.data.deliveryId) || !h) break;
           items.push({ position: stored.position, at: stored.recordedAt, entryId: e.data.deliveryId, html: `${t('event.scheduled', { kind: t(`kind.${h.kind}`), name: '\u0000' }).replace('\u0000', named(h, e.data.recipient.name))}: ${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryId)}</code>`)}` });
-          if (handOffStatus(h, ctx).steps.some((s) => s.step === 'delivered')) items.push({ position: stored.position + 0.1, at: null, html: t('event.delivered', { name: h.recipientName }) });
+          // When it was put into the recipient's queue is not logged; when the recipient stored it, its receipt says.
+          if (h.receivedAt) items.push({ position: stored.position + 0.1, at: h.receivedAt, html: t('event.stored', { name: h.recipientName }) });
+          else if (handOffStatus(h, ctx).steps.some((s) => s.step === 'delivered')) items.push({ position: stored.position + 0.1, at: null, html: t('event.delivered', { name: h.recipientName }) });
           break;
         }
         default:
@@ -367,11 +375,12 @@ ${rows.map((h) => `<tr><td>${deliveryLink(h.deliveryId, `<code>${esc(h.deliveryI
             items.push({ ...base, html: t('event.deadLettered', { name, attempts: e.data.deliveryAttempts }) });
             break;
           case 'HandOffOverdue':
-            items.push({ ...base, html: t('event.overdue', { name, what, due: x.m.time(e.data.dueAt) }) });
+          case 'HandOffEscalated': {
+            // Late for the receipt, or (acknowledged) for the agency's decision.
+            const late = `${e.data.step === 'decide' ? 'decision' : ''}${e.type === 'HandOffOverdue' ? 'Overdue' : 'Escalated'}`;
+            items.push({ ...base, html: t(`event.${late.charAt(0).toLowerCase()}${late.slice(1)}`, { name, what, benefit: t(`benefit.${h.role}`), due: x.m.time(e.data.dueAt) }) });
             break;
-          case 'HandOffEscalated':
-            items.push({ ...base, html: t('event.escalated', { name, what, due: x.m.time(e.data.dueAt) }) });
-            break;
+          }
           case 'HandOffMilestone': {
             // What became of the hand-off at the agency (in Bearbeitung, bewilligt, abgelehnt, ausgezahlt).
             const status = milestoneText(x.m, h.role, e.data.status);

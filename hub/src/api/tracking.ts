@@ -65,7 +65,8 @@ function handOffLines(handOffs: readonly HandOffRow[], milestones: (deliveryId: 
     const name = h.recipientName;
     const what = h.kind === 'correction' ? 'die Berichtigung der Geburtsmitteilung' : 'die Geburtsmitteilung';
     lines.push({ text: `${h.kind === 'correction' ? 'Berichtigung der Geburtsmitteilung' : 'Geburtsmitteilung'} an ${name} abgeschickt`, at: h.scheduledAt, sort: h.scheduledAt });
-    if (h.outcome === 'acknowledged' && h.answeredAt) lines.push({ text: `${name} hat ${what} erhalten`, at: h.answeredAt, sort: h.answeredAt });
+    // Received: when the agency's connector stored it, as its signed receipt says.
+    if (h.outcome === 'acknowledged' && h.answeredAt) lines.push({ text: `${name} hat ${what} erhalten`, at: h.receivedAt ?? h.answeredAt, sort: h.answeredAt });
     else if (h.outcome === 'rejected' && h.answeredAt) lines.push({ text: `${name} hat ${what} nicht angenommen; das Standesamt klärt das`, at: h.answeredAt, sort: h.answeredAt });
     else if (h.outcome === 'dead-letter' && h.answeredAt) lines.push({ text: `${what[0]!.toUpperCase()}${what.slice(1)} konnte ${name} nicht zugestellt werden; der Betrieb des Austauschs klärt das`, at: h.answeredAt, sort: h.answeredAt });
     for (const m of milestones(h.deliveryId)) lines.push({ text: milestoneText(m, h.role), at: m.reportedAt, sort: m.reportedAt });

@@ -315,7 +315,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
         logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
     });
     undo.push(() => relay.stop());
-    const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier });
+    const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier, answerSigner: trust.signer });
     undo.push(() => receipts.stop());
     const retention: Retention = startRetention(caseLog, {
       afterLastHandoffDays: config.retention.afterLastHandoffDays,

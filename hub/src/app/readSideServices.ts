@@ -115,7 +115,16 @@ export async function startReadSideServices(options: {
     metrics() {
       const c = readSide.store.counts();
       return [
-        { name: 'elfe_handoffs_late', help: 'Hand-offs without an answer past a deadline, by step', type: 'gauge', samples: [{ labels: { step: 'overdue' }, value: c.overdue }, { labels: { step: 'escalated' }, value: c.escalated }] },
+        { name: 'elfe_handoffs_late', help: 'Hand-offs past a deadline, by step: without a receipt (overdue, escalated), acknowledged without a decision (decision-overdue, decision-escalated)', type: 'gauge', samples: [{ labels: { step: 'overdue' }, value: c.overdue }, { labels: { step: 'escalated' }, value: c.escalated }, { labels: { step: 'decision-overdue' }, value: c.decisionOverdue }, { labels: { step: 'decision-escalated' }, value: c.decisionEscalated }] },
+        {
+          name: 'elfe_cases_held_back',
+          help: 'Birth cases without a hand-off to a recipient role, by why: no-consent, consent-withdrawn, no-idnr, certificate (the recipient certificate is unusable), waiting (for routing)',
+          type: 'gauge',
+          samples: readSide.store
+            .statesByRecipient({}, 0)
+            .filter((r) => r.state.startsWith('held-back:') || r.state === 'waiting')
+            .map((r) => ({ labels: { role: r.role, reason: r.state.replace('held-back:', '') }, value: r.count })),
+        },
         { name: 'elfe_handoffs_dead_letters', help: 'Hand-offs given up (dead letters)', type: 'gauge', samples: [{ value: c.deadLetters }] },
         { name: 'elfe_readside_position', help: 'Log position the read side projections reached', type: 'gauge', samples: [{ value: readSide.store.position }] },
         { name: 'elfe_escalation_webhooks_total', help: 'Escalation webhooks by outcome', type: 'counter', samples: [{ labels: { outcome: 'sent' }, value: readSide.stats.webhooksSent }, { labels: { outcome: 'failed' }, value: readSide.stats.webhooksFailed }] },

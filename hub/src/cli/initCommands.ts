@@ -130,7 +130,7 @@ const partyComments = (role: Role): Record<string, string> => ({
   nats: "url: the hub's NATS (TLS with this party's certificate); several nodes as a comma-separated list",
   trust: "caCertFile: the exchange CA's certificate; crlFile: the CA's revocation list (copy each new one here; re-read when it changes); crlGraceHours: how long after the CRL's nextUpdate it still counts (default 24); relative paths are relative to this file",
   hub: "dvdv: the hub whose signature on deliveries is accepted (default hub:elfe-hub)",
-  ...(role === 'elterngeldstelle' || role === 'familienkasse' ? { inboxDir: 'where deliveries are written (absent: <dir>/inbox)', delivery: 'maxDeliver: redeliveries before a delivery is dead-lettered (default 5); ackWaitMs: how long one delivery may take before it is redelivered (default 30000); the same as the hub\'s' } : {}),
+  ...(role === 'elterngeldstelle' || role === 'familienkasse' ? { inboxDir: "where deliveries are written (absent: <dir>/inbox); the agency's case system drops milestones into <dir>/milestones/ (one JSON file each: deliveryId, status, code, at; see the README)", delivery: 'maxDeliver: redeliveries before a delivery is dead-lettered (default 5); ackWaitMs: how long one delivery may take before it is redelivered (default 30000); the same as the hub\'s' } : {}),
   ...(role === 'elterngeldstelle' ? { standesaemter: 'header data of the Standesämter on whose behalf 131011 messages are written (the hub\'s list)' } : {}),
   ...(role === 'standesamt' ? { watch: 'elfe standesamt watch: pairWindowSeconds: how long a 081020 waits for its 081021 (default 5); intervalMs: how often the folder is read (default 1000)' } : {}),
   outbox: 'Standesamt, Meldebehörde: answered submissions (with their personal data) leave the outbox this many hours after the hub\'s answer (default 24)',
@@ -153,7 +153,7 @@ const hubComments: Record<string, string> = {
   retention: 'a case is erased afterLastHandoffDays days after its last hand-off (default 730), checked every checkEveryMs',
   metrics: 'port: Prometheus metrics on 127.0.0.1:<port>/metrics (absent: off)',
   api: "port, host: the HTTP API and dashboard (mutual TLS; its TLS identity in <dataDir>/api/; absent: off); maxConnectionsPerCertificate (default 16)",
-  escalation: 'deadlines of a hand-off: acknowledgeWithinMs, escalateAfterMs, per-recipient overrides, webhooks per responsible party, reconcileEveryMs',
+  escalation: 'deadlines of a hand-off: acknowledgeWithinMs, escalateAfterMs, per-recipient overrides, webhooks per responsible party, reconcileEveryMs; decision: per agency kind (elterngeldstelle, familienkasse) { decideWithinMs, escalateAfterMs } after the receipt until the agency reports bewilligt or abgelehnt (default Elterngeldstelle 42 and 84 days, Familienkasse 28 and 56 days)',
 };
 
 /** Sets up one party's directory; never overwrites a key or a configuration. */

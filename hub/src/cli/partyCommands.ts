@@ -5,6 +5,7 @@ import { runElterngeldConnector } from '../../../connectors/elterngeld/src/main.
 import { runFamilienkasseConnector } from '../../../connectors/familienkasse/src/main.ts';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger, lineLog } from '../../../connectors/kit/logger.ts';
+import { milestoneDirOf } from '../../../connectors/kit/milestoneFolder.ts';
 import { milestoneOf, publishMilestone } from '../../../connectors/kit/milestones.ts';
 import { openParty } from '../../../connectors/kit/party.ts';
 import { loadPartyConfig, type PartyConfig } from '../../../connectors/kit/partyConfig.ts';
@@ -40,7 +41,7 @@ function connectorCommand(kind: 'elterngeld' | 'familienkasse'): Command {
       { flag: '--config FILE', text: `the ${kind === 'elterngeld' ? 'Elterngeldstelle' : 'Familienkasse'}'s config.json (role, dvdv, hub nats://HOST:PORT, key, certificate, CA, CRL, inbox)`, default: 'required' },
       { flag: '--json', text: 'a start failure as {"error":{code,message,hint}} on stderr' },
     ],
-    notes: [`Role in the configuration: ${kind === 'elterngeld' ? 'elterngeldstelle (dvdv egs:<Standesamtsnummer-Präfix>, e.g. egs:11000000)' : 'familienkasse (dvdv fka:<name>, e.g. fka:nord)'}. Prints "ready: …" on stdout once it consumes; logs JSON lines on stderr; stops on SIGTERM.`, 'The hub is reached at nats://HOST:PORT (the "nats.url" of the configuration; TLS with the exchange CA; several nodes comma-separated).'],
+    notes: [`Role in the configuration: ${kind === 'elterngeld' ? 'elterngeldstelle (dvdv egs:<Standesamtsnummer-Präfix>, e.g. egs:11000000)' : 'familienkasse (dvdv fka:<name>, e.g. fka:nord)'}. Prints "ready: …" on stdout once it consumes; logs JSON lines on stderr; stops on SIGTERM.`, 'The hub is reached at nats://HOST:PORT (the "nats.url" of the configuration; TLS with the exchange CA; several nodes comma-separated).', 'Milestones from the case system: one JSON file each ({"deliveryId", "status", "code"?, "at"?}) dropped into <dir>/milestones/; moved to done/ once the hub logged it, to failed/ with <name>.error.json when refused, kept (sent again) while the hub does not answer.'],
     examples: [`elfe connector ${kind} --config data/parties/${kind === 'elterngeld' ? 'egs-11000000' : 'fka-nord'}/config.json`],
     run: (args, io) =>
       reportingErrors(io, async () => {
@@ -51,7 +52,7 @@ function connectorCommand(kind: 'elterngeld' | 'familienkasse'): Command {
         const log = lineLog(logger, 'connector.note');
         const running = kind === 'elterngeld' ? await runElterngeldConnector(config, log) : await runFamilienkasseConnector(config, log);
         logger.info({ event: 'connector.ready' }, 'consuming');
-        io.out(`ready: ${config.role} ${config.dvdv} consuming; inbox ${config.inboxDir ?? path.join(config.dir, 'inbox')}`);
+        io.out(`ready: ${config.role} ${config.dvdv} consuming; inbox ${config.inboxDir ?? path.join(config.dir, 'inbox')}; milestones ${milestoneDirOf(config.dir)}`);
         const why = await untilStopped();
         logger.info({ event: 'connector.stopping', reason: why }, 'stopping');
         await running.stop();

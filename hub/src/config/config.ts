@@ -62,6 +62,18 @@ export const LogStoreSchema = z.discriminatedUnion('kind', [
 ]);
 export type LogStoreConfig = z.infer<typeof LogStoreSchema>;
 
+const dayMs = 24 * 60 * 60 * 1000;
+const decisionDeadline = z.object({ decideWithinMs: z.number().int().positive(), escalateAfterMs: z.number().int().positive() }).strict();
+/**
+ * Decision deadlines after the receipt: an Elterngeldstelle usually decides within a few weeks
+ * once the application is complete (overdue after 6 weeks, escalated after 12); the Familienkasse
+ * decides Kindergeld faster (overdue after 4 weeks, escalated after 8).
+ */
+const decisionDefaults = {
+  elterngeldstelle: { decideWithinMs: 42 * dayMs, escalateAfterMs: 84 * dayMs },
+  familienkasse: { decideWithinMs: 28 * dayMs, escalateAfterMs: 56 * dayMs },
+};
+
 export const HubConfigSchema = z
   .object({
     /** The hub's own directory: its key and certificate (`key.pem`, `cert.pem`), the log signing key, log, tree and nats store. */
@@ -168,9 +180,14 @@ export const HubConfigSchema = z
       })
       .strict()
       .optional(),
-    /** Deadlines of a hand-off (from its scheduling to the recipient's receipt) and whom to tell. */
+    /** Deadlines of a hand-off (from its scheduling to the recipient's receipt, from the receipt to the agency's decision) and whom to tell. */
     escalation: z
       .object({
+        /**
+         * Per agency kind: the decision milestone (bewilligt or abgelehnt; ausgezahlt implies one)
+         * is overdue `decideWithinMs` after the agency acknowledged the hand-off, escalated after `escalateAfterMs`.
+         */
+        decision: z.object({ elterngeldstelle: decisionDeadline, familienkasse: decisionDeadline }).strict().default(decisionDefaults),
         acknowledgeWithinMs: z.number().int().positive().default(60 * 60 * 1000),
         escalateAfterMs: z.number().int().positive().default(3 * 24 * 60 * 60 * 1000),
         recipients: z.record(z.string(), z.object({ acknowledgeWithinMs: z.number().int().positive(), escalateAfterMs: z.number().int().positive() }).strict()).optional(),
@@ -180,7 +197,7 @@ export const HubConfigSchema = z
         reconcileEveryMs: z.number().int().positive().default(60_000),
       })
       .strict()
-      .default({ acknowledgeWithinMs: 60 * 60 * 1000, escalateAfterMs: 3 * 24 * 60 * 60 * 1000, webhooks: {}, reconcileEveryMs: 60_000 }),
+      .default({ acknowledgeWithinMs: 60 * 60 * 1000, escalateAfterMs: 3 * 24 * 60 * 60 * 1000, webhooks: {}, reconcileEveryMs: 60_000, decision: decisionDefaults }),
   })
   .strict()
   // Routing overlaps and gaps stop the hub at start, named (warnings are logged; `elfe routing show`).

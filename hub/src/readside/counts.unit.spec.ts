@@ -54,7 +54,7 @@ describe('counts per recipient', () => {
         // D: overdue at the Familienkasse, no hand-off to the Elterngeldstelle yet.
         registered('birth-04011000-d', '04011000', true, true),
         scheduled('birth-04011000-d', d(4), 'familienkasse'),
-        { ...base(uuid(), `delivery-${d(4)}`), kind: 'overdue', deliveryId: d(4), dueAt: at },
+        { ...base(uuid(), `delivery-${d(4)}`), kind: 'overdue', deliveryId: d(4), dueAt: at, step: 'acknowledge' },
       ],
       position,
     );
@@ -80,6 +80,37 @@ describe('counts per recipient', () => {
     expect(store.handOffsWhere({ standesamt: '11007007', lateOnly: true }, 10)).toEqual([]);
     expect(store.handOffsWhere({ standesamt: '04011000', lateOnly: true }, 10).map((h) => h.deliveryId)).toEqual([d(4)]);
     expect(store.casesWhere({ standesamt: '11007007' }, 10).map((c) => c.caseId).sort()).toEqual(['birth-11007007-a', 'birth-11007007-b']);
+    store.close();
+  });
+
+  it('counts hand-offs held back by an unusable recipient certificate apart from those waiting for the IdNr; the counts still add up', () => {
+    const store = openProjectionStore(':memory:', randomBytes(32));
+    store.apply(
+      [
+        // E: IdNr known, consent: both recipients' certificates unusable (held back by the scheduler).
+        registered('birth-11007007-e', '11007007', true, true),
+        // F: no IdNr yet: waits for it (a certificate problem changes nothing before the IdNr is there).
+        registered('birth-11007007-f', '11007007', true, false),
+        // G: routable, not yet handed off.
+        registered('birth-11007007-g', '11007007', true, true),
+      ],
+      position,
+    );
+    store.holdBack('birth-11007007-e', 'elterngeldstelle', 'certificate-expired');
+    store.holdBack('birth-11007007-e', 'familienkasse', 'no certificate');
+    store.holdBack('birth-11007007-f', 'familienkasse', 'no certificate');
+    const of = (role: string) => Object.fromEntries(store.statesByRecipient({}, position).filter((r) => r.role === role).map((r) => [r.state, r.count]));
+    expect(of('elterngeldstelle')).toEqual({ 'held-back:certificate': 1, waiting: 2 });
+    expect(of('familienkasse')).toEqual({ 'held-back:certificate': 1, 'held-back:no-idnr': 1, waiting: 1 });
+    expect(store.heldBackReason('birth-11007007-e', 'elterngeldstelle')).toBe('certificate-expired');
+    // A certificate issued meanwhile releases it: waiting (for the relay) again.
+    store.holdBack('birth-11007007-e', 'elterngeldstelle', undefined);
+    expect(of('elterngeldstelle')).toEqual({ waiting: 3 });
+    expect(store.heldBackReason('birth-11007007-e', 'elterngeldstelle')).toBeUndefined();
+    // Once handed off, the hand-off's state counts, not the hold.
+    store.apply([scheduled('birth-11007007-e', '22222222-2222-4222-8222-000000000001', 'familienkasse')], position);
+    expect(of('familienkasse')).toEqual({ delivered: 1, 'held-back:no-idnr': 1, waiting: 1 });
+    for (const role of ['elterngeldstelle', 'familienkasse']) expect(Object.values(of(role)).reduce((a, n) => a + n, 0)).toBe(3);
     store.close();
   });
 });

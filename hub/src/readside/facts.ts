@@ -45,8 +45,8 @@ export type ReadFact = Base &
         readonly purpose: string;
         readonly dataSet: 'beeg-25' | 'kindergeld';
       }
-    | { readonly kind: 'acknowledged' | 'rejected' | 'dead-lettered'; readonly deliveryId: string; readonly reason?: string }
-    | { readonly kind: 'overdue' | 'escalated'; readonly deliveryId: string; readonly dueAt: string }
+    | { readonly kind: 'acknowledged' | 'rejected' | 'dead-lettered'; readonly deliveryId: string; readonly reason?: string; /** The recipient's time of storing it, as its receipt says. */ readonly receivedAt?: string }
+    | { readonly kind: 'overdue' | 'escalated'; readonly deliveryId: string; readonly dueAt: string; readonly step: 'acknowledge' | 'decide' }
     | { readonly kind: 'checkpoint'; readonly treeSize: number }
     /** The case was erased: its rows go, what the § 9 IDNrG protocol keeps stays. */
     | { readonly kind: 'erased'; readonly caseId: string; readonly erasedAt: string; readonly reason: string }
@@ -103,15 +103,15 @@ export function readFact(stored: StoredEvent): ReadFact | undefined {
       };
     }
     case 'DeliveryAcknowledged':
-      return { ...base, kind: 'acknowledged', deliveryId: event.data.deliveryId };
+      return { ...base, kind: 'acknowledged', deliveryId: event.data.deliveryId, receivedAt: event.data.receivedAt };
     case 'DeliveryRejected':
       return { ...base, kind: 'rejected', deliveryId: event.data.deliveryId, reason: `${event.data.reasonCode}: ${event.data.reason}`.slice(0, 500) };
     case 'DeliveryDeadLettered':
       return { ...base, kind: 'dead-lettered', deliveryId: event.data.deliveryId, reason: `given up after ${event.data.deliveryAttempts} delivery attempts` };
     case 'HandOffOverdue':
-      return { ...base, kind: 'overdue', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt };
+      return { ...base, kind: 'overdue', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt, step: event.data.step };
     case 'HandOffEscalated':
-      return { ...base, kind: 'escalated', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt };
+      return { ...base, kind: 'escalated', deliveryId: event.data.deliveryId, dueAt: event.data.dueAt, step: event.data.step };
     case 'LogCheckpointSigned':
       return { ...base, kind: 'checkpoint', treeSize: event.data.treeSize };
     case 'SecurityEventRecorded':

@@ -13,7 +13,7 @@ import type { CaseRow, HandOffRow } from './status.ts';
 import { trackingCodeOf, trackingDigest } from '../tracking/trackingCode.ts';
 
 /** Bumped when the tables change: an older file is rebuilt from the log. */
-const schemaVersion = '2';
+const schemaVersion = '3';
 
 export type IdKind = 'message' | 'delivery' | 'receipt' | 'case' | 'register-key' | 'checkpoint' | 'erased';
 
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, register_key TEXT NO
 CREATE INDEX IF NOT EXISTS cases_day ON cases (substr(registered_at, 1, 10));
 CREATE TABLE IF NOT EXISTS handoffs (delivery_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, recipient TEXT NOT NULL, recipient_name TEXT NOT NULL, role TEXT NOT NULL,
   kind TEXT NOT NULL, legal_basis TEXT NOT NULL, purpose TEXT NOT NULL, data_set TEXT NOT NULL, scheduled_at TEXT NOT NULL, scheduled_position INTEGER NOT NULL,
-  outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT);
+  outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT, decided_at TEXT, decision_overdue_at TEXT, decision_escalated_at TEXT, received_at TEXT);
 CREATE INDEX IF NOT EXISTS handoffs_case ON handoffs (case_id);
 CREATE INDEX IF NOT EXISTS handoffs_open ON handoffs (scheduled_at) WHERE outcome IS NULL;
 CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, delivery_id TEXT, position INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
@@ -88,10 +88,13 @@ export interface ErasedRow {
   readonly recipients: readonly { readonly recipient: string; readonly toldAt: string | null; readonly confirmedAt: string | null }[];
 }
 
+/** An acknowledged hand-off past its decision deadline without a decision milestone. */
+const decisionLate = "outcome = 'acknowledged' AND decided_at IS NULL AND (decision_overdue_at IS NOT NULL OR decision_escalated_at IS NOT NULL)";
 const milestoneCols = 'message_id AS messageId, delivery_id AS deliveryId, case_id AS caseId, recipient, status, code, reported_at AS reportedAt, at, position';
 const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
 const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
-  scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt`;
+  scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt,
+  received_at AS receivedAt, decided_at AS decidedAt, decision_overdue_at AS decisionOverdueAt, decision_escalated_at AS decisionEscalatedAt`;
 
 type RawCase = Omit<CaseRow, 'consent' | 'idnrKnown'> & { consent: number; idnrKnown: number };
 const toCase = (r: RawCase): CaseRow => ({ ...r, consent: r.consent === 1, idnrKnown: r.idnrKnown === 1 });
@@ -110,11 +113,14 @@ export interface ProjectionStore {
   /** Cases of the person with this IdNr (by keyed hash). */
   casesOfPerson(idnr: string): CaseRow[];
   openHandOffs(scheduledBefore: string, limit?: number): HandOffRow[];
+  /** Acknowledged hand-offs without a decision milestone (and not yet escalated for it), acknowledged before the given time. */
+  undecidedHandOffs(acknowledgedBefore: string, limit?: number): HandOffRow[];
   handOffsWhere(filter: { recipient?: string; standesamt?: string; lateOnly?: boolean; outcome?: string }, limit: number): HandOffRow[];
   birthsPerDay(days: number): { day: string; births: number }[];
   handOffsByState(): { state: string; count: number }[];
   latestCheckpoints(limit: number): { treeSize: number; position: number; at: string }[];
-  counts(): { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number };
+  /** Hand-offs late for the receipt (`overdue`, `escalated`) and, acknowledged, late for the decision (`decisionOverdue`, `decisionEscalated`). */
+  counts(): { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number; decisionOverdue: number; decisionEscalated: number };
   /** The erasure of a case, if it was erased. */
   erasedCase(caseId: string): ErasedRow | undefined;
   /** What the protocol keeps about the person with this IdNr from erased cases (by keyed hash). */
@@ -122,7 +128,7 @@ export interface ProjectionStore {
   /**
    * Every case in exactly one state per recipient role: its latest hand-off's state, or why it
    * is held back (`held-back:no-consent`, `held-back:consent-withdrawn`, `held-back:no-idnr`,
-   * `waiting` for routing). Per role the counts add up to the number of cases in scope; with
+   * `held-back:certificate` for an unusable recipient certificate, `waiting` for routing). Per role the counts add up to the number of cases in scope; with
    * `recipient`, only cases handed to that recipient.
    */
   statesByRecipient(scope: { standesamt?: string; recipient?: string }, relayPosition: number): { role: string; state: string; count: number }[];
@@ -132,6 +138,13 @@ export interface ProjectionStore {
   casesWhere(scope: { standesamt?: string }, limit: number): CaseRow[];
   /** How many cases were erased. */
   erasedCount(): number;
+  /**
+   * A hand-off the scheduler holds back because the recipient's certificate is unusable
+   * (missing, expired, revoked), or released (`reason` undefined). Not from the log: the
+   * scheduler reports it again after a restart, so it lives only as long as this store is open.
+   */
+  holdBack(caseId: string, role: string, reason: string | undefined): void;
+  heldBackReason(caseId: string, role: string): string | undefined;
   /** The milestones the recipient reported for a hand-off, in log order. */
   milestonesOf(deliveryId: string): MilestoneRow[];
   /** The milestones of all hand-offs of a case, in log order. */
@@ -157,10 +170,15 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
   // An erased case's rows are overwritten, not merely unlinked (free pages keep old bytes otherwise).
   db.pragma('secure_delete = ON');
   db.exec(schema);
+  // Held-back hand-offs (recipient certificate): the scheduler's knowledge, for this process only.
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS holds (case_id TEXT NOT NULL, role TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (case_id, role)) WITHOUT ROWID');
   const metaGet = db.prepare('SELECT value FROM meta WHERE key = ?');
   const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const version = (metaGet.get('schema') as { value: string } | undefined)?.value;
   if (version !== undefined && version !== schemaVersion) {
+    // Columns added since (the decision deadlines): the rows are rebuilt from the log below.
+    const columns = new Set((db.prepare('PRAGMA table_info(handoffs)').all() as { name: string }[]).map((c) => c.name));
+    for (const c of ['decided_at', 'decision_overdue_at', 'decision_escalated_at', 'received_at']) if (!columns.has(c)) db.exec(`ALTER TABLE handoffs ADD COLUMN ${c} TEXT`);
     for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'milestones', 'tracking', 'meta']) db.exec(`DELETE FROM ${t}`);
   }
   // A file written before erasures were projected may hold erased cases' rows: rebuilt from the log.
@@ -185,9 +203,13 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     id: db.prepare('INSERT OR IGNORE INTO ids (id, kind, case_id, delivery_id, position, type) VALUES (?, ?, ?, ?, ?, ?)'),
     schedule: db.prepare(`INSERT OR IGNORE INTO handoffs (delivery_id, case_id, recipient, recipient_name, role, kind, legal_basis, purpose, data_set, scheduled_at, scheduled_position)
       VALUES (@deliveryId, @caseId, @recipient, @recipientName, @role, @handOffKind, @legalBasis, @purpose, @dataSet, @at, @position)`),
-    answer: db.prepare('UPDATE handoffs SET outcome = ?, answered_at = ?, reason = ? WHERE delivery_id = ? AND outcome IS NULL'),
+    answer: db.prepare('UPDATE handoffs SET outcome = ?, answered_at = ?, reason = ?, received_at = ? WHERE delivery_id = ? AND outcome IS NULL'),
     overdue: db.prepare('UPDATE handoffs SET overdue_at = COALESCE(overdue_at, ?) WHERE delivery_id = ?'),
     escalated: db.prepare('UPDATE handoffs SET escalated_at = COALESCE(escalated_at, ?) WHERE delivery_id = ?'),
+    decisionOverdue: db.prepare('UPDATE handoffs SET decision_overdue_at = COALESCE(decision_overdue_at, ?) WHERE delivery_id = ?'),
+    decisionEscalated: db.prepare('UPDATE handoffs SET decision_escalated_at = COALESCE(decision_escalated_at, ?) WHERE delivery_id = ?'),
+    decided: db.prepare('UPDATE handoffs SET decided_at = COALESCE(decided_at, ?) WHERE delivery_id = ?'),
+    undecided: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE outcome = 'acknowledged' AND decided_at IS NULL AND decision_escalated_at IS NULL AND answered_at <= ? ORDER BY answered_at LIMIT ?`),
     checkpoint: db.prepare('INSERT OR IGNORE INTO checkpoints (tree_size, position, at) VALUES (?, ?, ?)'),
     caseById: db.prepare(`SELECT ${caseCols} FROM cases WHERE case_id = ?`),
     handOffsOf: db.prepare(`SELECT ${handOffCols} FROM handoffs WHERE case_id = ? ORDER BY scheduled_position`),
@@ -219,6 +241,9 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     trackingGenerations: db.prepare('SELECT COUNT(*) AS n FROM tracking WHERE case_id = ?'),
     trackingCase: db.prepare('SELECT case_id AS caseId FROM tracking WHERE code_digest = ? AND revoked_at IS NULL'),
     dropTracking: db.prepare('DELETE FROM tracking WHERE case_id = ?'),
+    hold: db.prepare('INSERT OR REPLACE INTO holds (case_id, role, reason) VALUES (?, ?, ?)'),
+    release: db.prepare('DELETE FROM holds WHERE case_id = ? AND role = ?'),
+    holdReason: db.prepare('SELECT reason FROM holds WHERE case_id = ? AND role = ?'),
     protocolOfPerson: db.prepare(`SELECT case_id AS caseId, recipient, recipient_name AS recipientName, sender, at, legal_basis AS legalBasis, purpose, data_set AS dataSet
       FROM protocol WHERE idnr_hash = ? ORDER BY at`),
   };
@@ -257,7 +282,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
       case 'acknowledged':
       case 'rejected':
       case 'dead-lettered': {
-        s.answer.run(f.kind === 'dead-lettered' ? 'dead-letter' : f.kind, f.at, f.reason ?? null, f.deliveryId);
+        s.answer.run(f.kind === 'dead-lettered' ? 'dead-letter' : f.kind, f.at, f.reason ?? null, f.receivedAt ?? null, f.deliveryId);
         const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
         const type = f.kind === 'acknowledged' ? 'DeliveryAcknowledged' : f.kind === 'rejected' ? 'DeliveryRejected' : 'DeliveryDeadLettered';
         s.id.run(f.messageId, f.kind === 'dead-lettered' ? 'message' : 'receipt', h?.caseId ?? null, f.deliveryId, f.position, type);
@@ -265,7 +290,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
       }
       case 'overdue':
       case 'escalated': {
-        (f.kind === 'overdue' ? s.overdue : s.escalated).run(f.at, f.deliveryId);
+        if (f.step === 'decide') (f.kind === 'overdue' ? s.decisionOverdue : s.decisionEscalated).run(f.at, f.deliveryId);
+        else (f.kind === 'overdue' ? s.overdue : s.escalated).run(f.at, f.deliveryId);
         const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
         s.id.run(f.messageId, 'message', h?.caseId ?? null, f.deliveryId, f.position, f.kind === 'overdue' ? 'HandOffOverdue' : 'HandOffEscalated');
         return;
@@ -280,6 +306,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
         return;
       case 'milestone': {
         const h = s.handOff.get(f.deliveryId) as HandOffRow | undefined;
+        // Bewilligt or abgelehnt is the decision; ausgezahlt implies one.
+        if (f.status !== 'in-bearbeitung') s.decided.run(f.at, f.deliveryId);
         s.milestone.run({ messageId: f.messageId, deliveryId: f.deliveryId, caseId: h?.caseId ?? null, recipient: f.recipient, status: f.status, code: f.code ?? null, reportedAt: f.reportedAt, at: f.at, position: f.position });
         s.id.run(f.messageId, 'message', h?.caseId ?? null, f.deliveryId, f.position, 'HandOffMilestone');
         return;
@@ -349,6 +377,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     lookUp: (id) => s.lookUp.get(id) as IdRow | undefined,
     casesOfPerson: (idnr) => (s.casesOfPerson.all(hash(idnr)) as RawCase[]).map(toCase),
     openHandOffs: (before, limit = 1000) => s.open.all(before, limit) as HandOffRow[],
+    undecidedHandOffs: (before, limit = 1000) => s.undecided.all(before, limit) as HandOffRow[],
     handOffsWhere(filter, limit) {
       const where: string[] = [];
       const args: (string | number)[] = [];
@@ -361,12 +390,12 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
         where.push('case_id IN (SELECT case_id FROM cases WHERE standesamt = ?)');
         args.push(filter.standesamt);
       }
-      if (filter.lateOnly) where.push('outcome IS NULL AND (overdue_at IS NOT NULL OR escalated_at IS NOT NULL)');
+      if (filter.lateOnly) where.push(`((outcome IS NULL AND (overdue_at IS NOT NULL OR escalated_at IS NOT NULL)) OR (${decisionLate}))`);
       if (filter.outcome) {
         where.push('outcome = ?');
         args.push(filter.outcome);
       }
-      const sql = `SELECT ${handOffCols} FROM handoffs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY (escalated_at IS NULL), (overdue_at IS NULL), scheduled_position DESC LIMIT ?`;
+      const sql = `SELECT ${handOffCols} FROM handoffs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY (escalated_at IS NULL AND decision_escalated_at IS NULL), (overdue_at IS NULL AND decision_overdue_at IS NULL), scheduled_position DESC LIMIT ?`;
       return db.prepare(sql).all(...args, limit) as HandOffRow[];
     },
     birthsPerDay: (days) => db.prepare('SELECT substr(registered_at, 1, 10) AS day, COUNT(*) AS births FROM cases GROUP BY day ORDER BY day DESC LIMIT ?').all(days) as { day: string; births: number }[],
@@ -379,9 +408,11 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
           `SELECT (SELECT COUNT(*) FROM cases) AS cases, (SELECT COUNT(*) FROM handoffs) AS handOffs,
            (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND overdue_at IS NOT NULL AND escalated_at IS NULL) AS overdue,
            (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND escalated_at IS NOT NULL) AS escalated,
-           (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters`,
+           (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters,
+           (SELECT COUNT(*) FROM handoffs WHERE ${decisionLate} AND decision_escalated_at IS NULL) AS decisionOverdue,
+           (SELECT COUNT(*) FROM handoffs WHERE ${decisionLate} AND decision_escalated_at IS NOT NULL) AS decisionEscalated`,
         )
-        .get() as { cases: number; handOffs: number; overdue: number; escalated: number; deadLetters: number },
+        .get() as ReturnType<ProjectionStore['counts']>,
     erasedCase: (caseId) => {
       const row = s.erasedCase.get(caseId) as Omit<ErasedRow, 'recipients'> | undefined;
       return row && { ...row, recipients: s.noticesOf.all(caseId) as ErasedRow['recipients'] };
@@ -401,10 +432,13 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
       return db
         .prepare(
           `SELECT r.role AS role, CASE
+             WHEN l.delivery_id IS NOT NULL AND l.outcome = 'acknowledged' AND l.decided_at IS NULL AND l.decision_escalated_at IS NOT NULL THEN 'decision-escalated'
+             WHEN l.delivery_id IS NOT NULL AND l.outcome = 'acknowledged' AND l.decided_at IS NULL AND l.decision_overdue_at IS NOT NULL THEN 'decision-overdue'
              WHEN l.delivery_id IS NOT NULL THEN COALESCE(l.outcome, CASE WHEN l.escalated_at IS NOT NULL THEN 'escalated' WHEN l.overdue_at IS NOT NULL THEN 'overdue' WHEN l.scheduled_position < ? THEN 'delivered' ELSE 'scheduled' END)
              WHEN r.role = 'elterngeldstelle' AND c.consent_withdrawn_at IS NOT NULL THEN 'held-back:consent-withdrawn'
              WHEN r.role = 'elterngeldstelle' AND c.consent = 0 THEN 'held-back:no-consent'
              WHEN r.role = 'familienkasse' AND c.idnr_known = 0 THEN 'held-back:no-idnr'
+             WHEN EXISTS (SELECT 1 FROM holds x WHERE x.case_id = c.case_id AND x.role = r.role) THEN 'held-back:certificate'
              ELSE 'waiting' END AS state, COUNT(*) AS count
            FROM cases c CROSS JOIN (SELECT 'elterngeldstelle' AS role UNION ALL SELECT 'familienkasse') r
            LEFT JOIN handoffs l ON l.case_id = c.case_id AND l.role = r.role
@@ -425,6 +459,11 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
     casesWhere: (scope, limit) =>
       (db.prepare(`SELECT ${caseCols} FROM cases ${scope.standesamt ? 'WHERE standesamt = ?' : ''} ORDER BY registered_at DESC LIMIT ?`).all(...(scope.standesamt ? [scope.standesamt] : []), limit) as RawCase[]).map(toCase),
     erasedCount: () => (db.prepare('SELECT COUNT(*) AS n FROM erased').get() as { n: number }).n,
+    holdBack(caseId, role, reason) {
+      if (reason === undefined) s.release.run(caseId, role);
+      else s.hold.run(caseId, role, reason.slice(0, 500));
+    },
+    heldBackReason: (caseId, role) => (s.holdReason.get(caseId, role) as { reason: string } | undefined)?.reason,
     milestonesOf: (deliveryId) => s.milestonesOf.all(deliveryId) as MilestoneRow[],
     milestonesOfCase: (caseId) => s.milestonesOfCase.all(caseId) as MilestoneRow[],
     caseOfTrackingCode: (code) => (s.trackingCase.get(trackingDigest(code)) as { caseId: string } | undefined)?.caseId,

@@ -12,13 +12,18 @@ import { deliveryStream } from '../log/streams.ts';
 import { isStorageFull } from '../log/storageHealth.ts';
 import { readFact, type ReadFact } from './facts.ts';
 import { openProjectionStore, type ProjectionStore } from './projectionStore.ts';
-import { deadlinePassed, type HandOffRow } from './status.ts';
+import { deadlinePassed, decisionDeadlinePassed, type HandOffRow } from './status.ts';
 
 export interface EscalationPolicy {
   readonly acknowledgeWithinMs: number;
   readonly escalateAfterMs: number;
   /** Per recipient (DVDV address) deadlines that differ from the defaults. */
   readonly recipients?: Readonly<Record<string, { readonly acknowledgeWithinMs: number; readonly escalateAfterMs: number }>> | undefined;
+  /**
+   * Per agency kind: how long after its receipt the agency's decision milestone (bewilligt,
+   * abgelehnt; ausgezahlt implies one) may take before the hand-off is overdue, and escalated.
+   */
+  readonly decision?: Readonly<Record<'elterngeldstelle' | 'familienkasse', { readonly decideWithinMs: number; readonly escalateAfterMs: number }>>;
   /** Webhook URL per responsible party (DVDV address). */
   readonly webhooks?: Readonly<Record<string, string>>;
   readonly checkEveryMs?: number;
@@ -66,7 +71,6 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
   const say = options.say ?? (() => undefined);
   const store = openProjectionStore(path.join(options.dir, 'readside.sqlite'), idnrIndexKey(options.dir), options.trackingKey);
   const stats = { applied: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
-  const held = new Map<string, string>();
   const waiters = new Set<{ position: number; resolve: () => void }>();
   const notify = () => {
     for (const w of waiters) {
@@ -153,9 +157,9 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     }
   }
 
-  async function record(h: HandOffRow, step: 'overdue' | 'escalated', dueAt: string): Promise<boolean> {
+  async function record(h: HandOffRow, step: 'overdue' | 'escalated', dueAt: string, late: 'acknowledge' | 'decide' = 'acknowledge'): Promise<boolean> {
     const type = step === 'overdue' ? 'HandOffOverdue' : 'HandOffEscalated';
-    const messageId = hubDerivedUuid(step, h.deliveryId);
+    const messageId = late === 'acknowledge' ? hubDerivedUuid(step, h.deliveryId) : hubDerivedUuid(`decision-${step}`, h.deliveryId);
     const event: HandOffOverdue | HandOffEscalated = {
       messageId,
       type,
@@ -163,10 +167,10 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
       occurredAt: now().toISOString(),
       producer: hubProducer as unknown as HandOffOverdue['producer'],
       legalBasis: 'Art. 5 Abs. 2 DSGVO (Rechenschaftspflicht)',
-      purpose: step === 'overdue' ? 'A hand-off missed its deadline' : 'A hand-off missed its escalation deadline',
+      purpose: `A hand-off missed its ${step === 'overdue' ? '' : 'escalation '}deadline${late === 'decide' ? ' for the decision after the receipt' : ''}`,
       correlationId: h.deliveryId,
       causationId: h.deliveryId,
-      data: { deliveryId: h.deliveryId, recipient: h.recipient as HandOffOverdue['data']['recipient'], step: 'acknowledge', dueAt, responsible: h.recipient as HandOffOverdue['data']['responsible'] },
+      data: { deliveryId: h.deliveryId, recipient: h.recipient as HandOffOverdue['data']['recipient'], step: late, dueAt, responsible: h.recipient as HandOffOverdue['data']['responsible'] },
     } as HandOffOverdue | HandOffEscalated;
     if (await log.getByEventId(messageId)) return false;
     try {
@@ -176,9 +180,27 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
       throw error;
     }
     stats[step]++;
-    say(`handoff.${step}`, { deliveryId: h.deliveryId, recipient: h.recipient, dueAt });
-    void tell(h.recipient, { type, deliveryId: h.deliveryId, recipient: h.recipient, step: 'acknowledge', dueAt, logEntry: messageId });
+    say(`handoff.${step}`, { deliveryId: h.deliveryId, recipient: h.recipient, dueAt, step: late });
+    void tell(h.recipient, { type, deliveryId: h.deliveryId, recipient: h.recipient, step: late, dueAt, logEntry: messageId });
     return true;
+  }
+
+  /** Acknowledged hand-offs whose agency has not decided in time (per agency kind). */
+  async function checkDecisions(at: Date): Promise<number> {
+    const limits = options.escalation.decision;
+    if (!limits) return 0;
+    let recorded = 0;
+    const earliest = Math.min(limits.elterngeldstelle.decideWithinMs, limits.familienkasse.decideWithinMs);
+    for (const h of store.undecidedHandOffs(new Date(at.getTime() - earliest).toISOString(), 5000)) {
+      const due = decisionDeadlinePassed(h, limits[h.role], at);
+      if (!due) continue;
+      if (due.step === 'escalated' && h.decisionOverdueAt === null) {
+        const overdueDue = new Date(Date.parse(h.answeredAt!) + limits[h.role].decideWithinMs).toISOString();
+        if (await record(h, 'overdue', overdueDue, 'decide')) recorded++;
+      }
+      if (await record(h, due.step, due.dueAt, 'decide')) recorded++;
+    }
+    return recorded;
   }
 
   let checking: Promise<number> | undefined;
@@ -197,6 +219,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
         }
         if (await record(h, due.step, due.dueAt)) recorded++;
       }
+      recorded += await checkDecisions(at);
       return recorded;
     })().finally(() => (checking = undefined));
     return checking;
@@ -219,11 +242,11 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
       });
     },
     checkDeadlines,
-    heldBack(caseId, role, reason) {
-      if (reason === undefined) held.delete(`${caseId}|${role}`);
-      else held.set(`${caseId}|${role}`, reason);
+    heldBack: (caseId, role, reason) => {
+      // The scheduler may still report while the hub stops: the store is closed then.
+      if (!stopping) store.holdBack(caseId, role, reason);
     },
-    heldBackReason: (caseId, role) => held.get(`${caseId}|${role}`),
+    heldBackReason: (caseId, role) => store.heldBackReason(caseId, role),
     async stop() {
       stopping = true;
       wake?.();

@@ -32,6 +32,13 @@ export interface HandOffRow {
   readonly reason: string | null;
   readonly overdueAt: string | null;
   readonly escalatedAt: string | null;
+  /** When the recipient's connector stored the hand-off, as its signed receipt says (acknowledged only). */
+  readonly receivedAt: string | null;
+  /** When the agency's first decision milestone (bewilligt, abgelehnt, ausgezahlt) was logged. */
+  readonly decidedAt: string | null;
+  /** When the decision deadline after the receipt was recorded as missed, and when escalated. */
+  readonly decisionOverdueAt: string | null;
+  readonly decisionEscalatedAt: string | null;
 }
 
 export interface Step {
@@ -119,13 +126,27 @@ export function caseStatus(c: CaseRow, handOffs: readonly HandOffRow[], ctx: Sta
   return { caseId: c.caseId, registerKey: c.registerKey, standesamt: c.standesamt, registeredAt: c.registeredAt, erased: c.erasedAt !== null, recipients };
 }
 
+/** Which step's deadline (counted from `start`) has passed at `now` and is not yet recorded. */
+function dueStep(start: number, withinMs: number, escalateAfterMs: number, recorded: { overdueAt: string | null; escalatedAt: string | null }, now: Date): { step: 'overdue' | 'escalated'; dueAt: string } | undefined {
+  const escalateAt = start + escalateAfterMs;
+  if (recorded.escalatedAt === null && now.getTime() >= escalateAt) return { step: 'escalated', dueAt: new Date(escalateAt).toISOString() };
+  const overdueAt = start + withinMs;
+  if (recorded.overdueAt === null && now.getTime() >= overdueAt) return { step: 'overdue', dueAt: new Date(overdueAt).toISOString() };
+  return undefined;
+}
+
+/** Which decision deadline an acknowledged hand-off without a decision has passed at `now`, if any. */
+export function decisionDeadlinePassed(
+  h: Pick<HandOffRow, 'outcome' | 'answeredAt' | 'decidedAt' | 'decisionOverdueAt' | 'decisionEscalatedAt'>,
+  limits: { decideWithinMs: number; escalateAfterMs: number },
+  now: Date,
+): { step: 'overdue' | 'escalated'; dueAt: string } | undefined {
+  if (h.outcome !== 'acknowledged' || h.answeredAt === null || h.decidedAt !== null) return undefined;
+  return dueStep(Date.parse(h.answeredAt), limits.decideWithinMs, limits.escalateAfterMs, { overdueAt: h.decisionOverdueAt, escalatedAt: h.decisionEscalatedAt }, now);
+}
+
 /** Which deadline a hand-off without an answer has passed at `now`, if any. */
 export function deadlinePassed(h: Pick<HandOffRow, 'scheduledAt' | 'outcome' | 'overdueAt' | 'escalatedAt'>, limits: { acknowledgeWithinMs: number; escalateAfterMs: number }, now: Date): { step: 'overdue' | 'escalated'; dueAt: string } | undefined {
   if (h.outcome !== null) return undefined;
-  const scheduled = Date.parse(h.scheduledAt);
-  const escalateAt = scheduled + limits.escalateAfterMs;
-  if (h.escalatedAt === null && now.getTime() >= escalateAt) return { step: 'escalated', dueAt: new Date(escalateAt).toISOString() };
-  const overdueAt = scheduled + limits.acknowledgeWithinMs;
-  if (h.overdueAt === null && now.getTime() >= overdueAt) return { step: 'overdue', dueAt: new Date(overdueAt).toISOString() };
-  return undefined;
+  return dueStep(Date.parse(h.scheduledAt), limits.acknowledgeWithinMs, limits.escalateAfterMs, h, now);
 }

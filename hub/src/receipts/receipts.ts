@@ -19,7 +19,11 @@ import {
   SignedErasureReceiptSchema,
   SignedMilestoneSchema,
   SignedReceiptSchema,
+  milestoneAnswerSubject,
   type DeliveryAcknowledged,
+  type Milestone,
+  type MilestoneAnswer,
+  type Signer,
   type HandOffMilestone,
   type ErasureConfirmed,
   type DeliveryDeadLettered,
@@ -50,6 +54,11 @@ export interface ReceiptOptions {
   readonly now?: () => Date;
   /** Receipts handled at once (default 64). */
   readonly concurrency?: number;
+  /**
+   * Signs the answers to milestones (logged or refused), published on the agency's own inbox
+   * so its connector can settle the report; without it milestones are not answered.
+   */
+  readonly answerSigner?: Signer;
 }
 
 export interface ReceiptProcessor {
@@ -163,6 +172,24 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     stats.erasuresConfirmed++;
   }
 
+  /** Tells the agency what became of its milestone (core NATS: a lost answer is sent again when the milestone comes again). */
+  const answerMilestone = (milestone: Milestone, answer: Pick<MilestoneAnswer, 'outcome' | 'duplicate' | 'code' | 'message'>) => {
+    if (!options.answerSigner) return;
+    const payload: MilestoneAnswer = {
+      type: 'milestone-answer',
+      milestoneId: milestone.milestoneId,
+      deliveryId: milestone.deliveryId,
+      recipient: milestone.recipient,
+      ...Object.fromEntries(Object.entries(answer).filter(([, v]) => v !== undefined)),
+      answeredAt: now().toISOString(),
+    } as MilestoneAnswer;
+    try {
+      nc.publish(milestoneAnswerSubject(milestone.recipient), JSON.stringify({ payload, signature: options.answerSigner.sign(payload) }));
+    } catch {
+      // An address that makes no subject, a closed connection: the milestone is logged or refused all the same.
+    }
+  };
+
   /**
    * A milestone: only the recipient of that delivery reports what became of it; anything else
    * is refused and recorded as a security event (nothing else is logged). Logged once per
@@ -180,6 +207,8 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     const refuseMilestone = async (code: string, reason: string) => {
       stats.refused++;
       await security.record(sender, { code, reason: reason.slice(0, 500), subject: who, messageType: 'Milestone' });
+      // Answered to the signer only: its own inbox, never the inbox a forged payload names.
+      answerMilestone({ ...milestone, recipient: signer.data.dvdv as Milestone['recipient'] }, { outcome: 'refused', code, message: reason.slice(0, 500) });
     };
     if (signer.data.dvdv !== milestone.recipient || (signer.data.role !== 'elterngeldstelle' && signer.data.role !== 'familienkasse')) {
       return refuseMilestone('producer-mismatch', `milestone for ${milestone.recipient} signed by ${signer.data.dvdv}`);
@@ -191,6 +220,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     const messageId = hubDerivedUuid('milestone', milestone.deliveryId, milestone.milestoneId);
     if (await log.getByEventId(messageId)) {
       stats.repeated++;
+      answerMilestone(milestone, { outcome: 'logged', duplicate: true });
       return;
     }
     const event: HandOffMilestone = {
@@ -206,9 +236,11 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     } catch (error) {
       if (!(error instanceof DuplicateEventIdError)) throw error;
       stats.repeated++;
+      answerMilestone(milestone, { outcome: 'logged', duplicate: true });
       return;
     }
     stats.milestones++;
+    answerMilestone(milestone, { outcome: 'logged', duplicate: false });
   }
 
   async function handle(json: unknown, receivedAt: Date): Promise<void> {
