@@ -129,8 +129,8 @@ export async function buildHistory(exchange: Exchange, options: HistoryOptions):
     signers.set(p.dvdv, certificateTrust({ dir: c.dir, caCertFile: c.trust.caCertFile, crlFile: c.trust.crlFile }).signer);
   }
   const melde = signers.get(exchange.parties.find((p) => p.role === 'meldebehoerde')!.dvdv)!;
-  const hub = certificateTrust({ dir: dataDir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile });
-  const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: hub.caCertificatePem, revoked: hub.revoked });
+  const hub = certificateTrust({ dir: dataDir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir });
+  const recipients = recipientDirectory({ caFiles: hub.caFiles });
   const scratch = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'elfe-bench-keys-'));
   const keyFile = path.join(scratch, 'cases.sqlite');
   const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin });

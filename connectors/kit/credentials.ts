@@ -6,8 +6,8 @@ import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } fr
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { watchCaFiles } from './caFiles.ts';
 import {
-  crlReloader,
   DvdvAddressSchema,
   ecdsaP256,
   hostNamePattern,
@@ -120,11 +120,6 @@ export function loadCredentials(dir: string): Credentials {
   return { privateKey, certificatePem, certFile, keyFile };
 }
 
-const fileStamp = (file: string) => {
-  const s = statSync(file);
-  return `${s.ino}:${s.size}:${s.mtimeMs}`;
-};
-
 /**
  * The highest CRL number a party has taken, in a small JSON file of its own directory
  * (`crl.seen.json`), replaced atomically: after a restart an older CRL is still refused.
@@ -149,11 +144,11 @@ export function crlNumberFile(file: string): CrlNumberStore {
 export const crlNumberFileOf = (dir: string): string => path.join(dir, 'crl.seen.json');
 
 /**
- * Revoked serials (uppercase hex) from the CA's CRL file, re-read only when the file's
- * inode, size or mtime change. Throws a CrlError when the first list is not good (not the
- * CA's, older than one seen, stale); later bad lists are reported (`onError`, `lastError`)
- * while the last good one stays in force (see crlReloader).
+ * Revoked serials (uppercase hex) from the CA's CRL file, as the watcher of the CA's files reads
+ * it (re-read when the file's inode, size or mtime change). Throws a CrlError when the first
+ * list is not good (not the CA's, older than one seen, stale); later bad lists are reported
+ * (`onError`, `lastError`) while the last good one stays in force (see crlReloader).
  */
 export function crlSource(crlFile: string, caCertificatePem: string, options: CrlReloaderOptions = {}): CrlSource {
-  return crlReloader({ stamp: () => fileStamp(crlFile), read: () => readFileSync(crlFile) }, caCertificatePem, options);
+  return watchCaFiles({ caCertificatePem, crlFile, crl: options }).revoked;
 }

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { certificateSigner, certificateVerifier, type CrlReloaderOptions, type CrlSource, type Signer, type SignerIdentity, type Verifier } from '../../contracts/index.ts';
-import { crlNumberFile, crlNumberFileOf, crlSource, loadCredentials } from './credentials.ts';
+import { watchCaFiles, type CaFiles } from './caFiles.ts';
+import { crlNumberFile, crlNumberFileOf, loadCredentials } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 /** TLS options for a NATS connection as this party. */
@@ -31,6 +32,8 @@ export interface Trust {
    * older or stale list is refused and the last good one kept; `unusable` once none is good).
    */
   readonly revoked: CrlSource;
+  /** The CA's published files (its CRL; its issued certificates and holders when `issuedDir` was given). */
+  readonly caFiles: CaFiles;
   readonly tls: TlsFiles;
 }
 
@@ -39,6 +42,8 @@ export interface CertificateTrustOptions {
   readonly dir: string;
   readonly caCertFile: string;
   readonly crlFile: string;
+  /** The CA's `issued/` (the hub: its nats-server users and recipients' keys); a connector needs only the CRL. */
+  readonly issuedDir?: string;
   /** How long after its nextUpdate a CRL still counts (default 24 h); logged loudly as it runs out. */
   readonly crlGraceMs?: number;
   /** Where CRL refusals (error), the running grace (warn) and an unusable list (error) are logged; default a `trust` logger on stderr. */
@@ -78,7 +83,16 @@ export function crlChecks(options: Pick<CertificateTrustOptions, 'dir' | 'crlGra
 export function certificateTrust(options: CertificateTrustOptions): Trust {
   const own = loadCredentials(options.dir);
   const caCertificatePem = readFileSync(options.caCertFile, 'utf8');
-  const revoked = crlSource(options.crlFile, caCertificatePem, crlChecks(options));
+  let logger = options.logger;
+  const caFiles = watchCaFiles({
+    caCertificatePem,
+    crlFile: options.crlFile,
+    ...(options.issuedDir ? { issuedDir: options.issuedDir } : {}),
+    crl: crlChecks(options),
+    log: (level, fields, message) => (logger ??= createLogger('trust'))[level](fields, message),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const revoked = caFiles.revoked;
   const signer = certificateSigner(own.privateKey, own.certificatePem);
   return {
     identity: signer.identity,
@@ -96,6 +110,7 @@ export function certificateTrust(options: CertificateTrustOptions): Trust {
     decryptionKey: own.privateKey,
     caCertificatePem,
     revoked,
+    caFiles,
     tls: { caFile: options.caCertFile, certFile: own.certFile, keyFile: own.keyFile },
   };
 }

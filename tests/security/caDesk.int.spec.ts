@@ -121,7 +121,12 @@ describe.skipIf(!natsAvailable)("the CA's desk", () => {
         ]),
       ],
     });
+    const reloads = () => x.hub.output.split('nats.users-reloaded').length;
+    const before = reloads();
     writeFileSync(path.join(x.caDir, 'issued', `${serial}.cert.pem`), `${outside.toString('pem')}\n`);
+    // The hub takes the new certificate into the nats-server's users at once (a SIGHUP reload);
+    // a request in flight during the reload can lose its answer, so the birth is sent after it.
+    await waitFor(() => reloads() > before, 'the nats-server users reloaded with the new certificate');
     const delivery = await deliveredJwe('901');
     expect(await opens(delivery, path.join(x.root, 'parties', 'egs-11000000', 'key.pem'))).toBe(true);
     expect(await opens(delivery, rogue.key)).toBe(false);

@@ -2,7 +2,6 @@
 // metrics. It holds its own keys only (the certificate key it signs deliveries with, the
 // Ed25519 key of the log's checkpoints); agencies run their own connectors with their own keys.
 // Without a NATS URL it runs a local nats-server, with its own TLS identity, as a managed child.
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -14,7 +13,7 @@ import { certificateTrust, type Trust } from '../../../connectors/kit/trust.ts';
 import type { HubConfig } from '../config/config.ts';
 import { natsSecurityConfig } from '../pki/natsConfig.ts';
 import { routingProblems } from '../routing/routingCheck.ts';
-import { pkiStatus } from '../pki/pki.ts';
+import { certificateStatuses, type CertificateStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
 import { findNatsServer, freePort, portFree, startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { startConnectionLimiter, type ConnectionLimiter } from '../infra/nats/connectionLimit.ts';
@@ -117,6 +116,7 @@ export function hubTrust(config: HubConfig, options: { logger?: Logger; onCrlAle
       dir: config.dataDir,
       caCertFile: config.trust.caCertFile,
       crlFile: config.trust.crlFile,
+      issuedDir: config.trust.issuedDir,
       crlGraceMs: config.trust.crlGraceHours * 3600_000,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.onCrlAlert ? { onCrlAlert: options.onCrlAlert } : {}),
@@ -147,7 +147,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
   // One hub per data directory; a lock left by a killed hub is taken over.
   const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
   // What started so far, stopped in reverse order when a later step fails: a failed start leaves nothing running.
-  const undo: (() => unknown)[] = [() => lock.release()];
+  const undo: (() => unknown)[] = [() => lock.release(), () => trust.caFiles.stop()];
   try {
     if (lock.tookOverFrom !== undefined) say('hub.data-dir-taken-over', { fromPid: lock.tookOverFrom });
     // A shared store: stand by until this hub holds the sequencer lease; its appends are fenced on it.
@@ -176,12 +176,11 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
     const caseLog = openCaseLog(log, dataDir, config.keys.caseKeyFile ? { keyFile: config.keys.caseKeyFile } : {});
     undo[undo.length - 1] = () => caseLog.close();
     await caseLog.recover();
-    for (const c of pkiStatusOrEmpty(config)) {
+    for (const c of certificateStatusOf(trust)) {
       if (c.expiresSoon && !c.revoked) say('pki.certificate-expires-soon', { serial: c.serial, subject: c.subject, daysLeft: c.daysLeft });
     }
 
     let nats: LocalNatsServer | undefined;
-    let natsUsersTimer: NodeJS.Timeout | undefined;
     let connectionLimiter: ConnectionLimiter | undefined;
     let natsUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
     if (!natsUrl) {
@@ -192,7 +191,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       const blocked = new Set<string>();
       // The users follow the hub's checked CRL (older and stale lists refused, the last good one kept);
       // a certificate over its connection limit has no user for a while.
-      const securityConfig = () => `http: "127.0.0.1:${monitorPort}"\n${natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked, blocked)}`;
+      const securityConfig = () => `http: "127.0.0.1:${monitorPort}"\n${natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked, blocked, trust.caFiles.current().certificates)}`;
       let security = securityConfig();
       const server = await startLocalNatsServer({
         storeDir: path.join(dataDir, 'nats'),
@@ -202,9 +201,8 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       });
       nats = server;
       undo.push(() => server.stop());
-      // Issued and revoked certificates reach the nats-server's users without a restart.
-      const natsStamp = () => `${publishedPkiStamp(config)}/${Math.floor(Date.now() / 60_000)}`; // expiry counts too
-      let seen = natsStamp();
+      // Issued and revoked certificates (and one coming into or out of validity) reach the
+      // nats-server's users without a restart: told by the watcher of the CA's files.
       const regenerate = (why: string) => {
         let next: string;
         try {
@@ -218,15 +216,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
         say('nats.users-reloaded', { why }, `${why}: reloading the nats-server users`);
         void server.reconfigure(next);
       };
-      natsUsersTimer = setInterval(() => {
-        const stamp = natsStamp();
-        if (stamp === seen) return;
-        seen = stamp;
-        regenerate('certificates changed');
-      }, 2000);
-      natsUsersTimer.unref();
-      const usersTimer = natsUsersTimer;
-      undo.push(() => clearInterval(usersTimer));
+      undo.push(trust.caFiles.subscribe(() => regenerate('certificates changed')));
       connectionLimiter = startConnectionLimiter({
         monitorUrl: `http://127.0.0.1:${monitorPort}`,
         maxPerCertificate: config.nats.maxConnectionsPerCertificate,
@@ -280,11 +270,11 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       trust,
       say: sayLine,
       logger,
-      certificates: () => pkiStatusOrEmpty(config),
+      certificates: () => certificateStatusOf(trust),
       erasure: { caseStream: (key) => caseLog.caseStream(key), erase: (stream, reason) => caseLog.erase(stream, reason) },
     });
     undo.push(() => readSide.stop(), () => readSide.stopApi());
-    const recipients = recipientDirectory({ issuedDir: config.trust.issuedDir, caCertificatePem: trust.caCertificatePem, revoked: trust.revoked, revocationUnknown: () => trust.revoked.unusable?.message });
+    const recipients = recipientDirectory({ caFiles: trust.caFiles });
     const scheduler = startScheduler({
       log: caseLog,
       table: config.routing,
@@ -344,7 +334,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
             { name: 'elfe_nats_connection_limit_blocked', help: 'Certificates without a NATS user now for holding too many connections', type: 'gauge' as const, samples: [{ value: connectionLimiter.blocked.size }] },
           ]
         : []),
-      { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: pkiStatusOrEmpty(config).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
+      { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: certificateStatusOf(trust).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
     ];
     const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, hubMetrics);
 
@@ -366,7 +356,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       async stop() {
         if (stopped) return;
         stopped = true;
-        if (natsUsersTimer) clearInterval(natsUsersTimer);
+        trust.caFiles.stop();
         connectionLimiter?.stop();
         await metrics?.stop();
         await readSide.stopApi();
@@ -431,31 +421,8 @@ function ingressSigner(credentials: { certFile: string }) {
   return certificateSigner(own.privateKey, own.certificatePem);
 }
 
-/** Changes when a certificate is issued or the CRL is rewritten (cheap: two stat calls). */
-function publishedPkiStamp(config: HubConfig): string {
-  try {
-    const issued = statSync(config.trust.issuedDir);
-    const crl = statSync(config.trust.crlFile);
-    return `${issued.mtimeMs}/${crl.mtimeMs}/${crl.size}`;
-  } catch {
-    return 'unavailable';
-  }
-}
-
-const statusCache = new Map<string, { stamp: string; day: number; status: ReturnType<typeof pkiStatus> }>();
-
-/** Certificate expiry as the CA published it (empty when the hub cannot see the CA's list); parsed again only when it changed or a day passed. */
-function pkiStatusOrEmpty(config: HubConfig): ReturnType<typeof pkiStatus> {
-  const stamp = publishedPkiStamp(config);
-  const day = Math.floor(Date.now() / 86_400_000);
-  const cached = statusCache.get(config.trust.issuedDir);
-  if (cached && cached.stamp === stamp && cached.day === day) return cached.status;
-  let status: ReturnType<typeof pkiStatus>;
-  try {
-    status = pkiStatus({ caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir });
-  } catch {
-    status = [];
-  }
-  statusCache.set(config.trust.issuedDir, { stamp, day, status });
-  return status;
+/** Certificate expiry as the CA published it, from the hub's watcher of the CA's files. */
+function certificateStatusOf(trust: Trust): CertificateStatus[] {
+  const state = trust.caFiles.current();
+  return certificateStatuses(state.certificates, state.revoked);
 }

@@ -1,6 +1,6 @@
 // `elfe cluster nats`: a JetStream cluster on this machine, for trying the distributed mode and
 // for the tests. Each node its own directory, configuration, store and TLS server certificate
-// from the exchange CA; the users follow the CA's issued certificates and CRL (checked every 2 s).
+// from the exchange CA; the users follow the CA's issued certificates and CRL (their files' watcher).
 import path from 'node:path';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { findNatsServer } from '../infra/nats/natsServer.ts';
@@ -28,13 +28,9 @@ const clusterNats: Command = {
         nodes,
         ...(base !== undefined ? { clientPorts: Array.from({ length: nodes }, (_, i) => base + i), routePorts: Array.from({ length: nodes }, (_, i) => base + 100 + i) } : {}),
         onExit: (node, how) => io.err(`node ${node} exited (${how}); starting it again`),
+        onUsersReloaded: () => io.err('certificates changed: reloaded the nodes\' users'),
+        onUsersFailed: (error) => io.err(`cannot regenerate the users: ${error.message}`),
       });
-      const users = setInterval(() => {
-        void cluster.refreshUsers().then(
-          (changed) => changed && io.err('certificates changed: reloaded the nodes\' users'),
-          (error: Error) => io.err(`cannot regenerate the users: ${error.message}`),
-        );
-      }, 2000);
       const shown = { url: cluster.url, replicas: nodes >= 3 ? 3 : nodes, nodes: cluster.nodes.map((n) => ({ name: n.name, client: n.clientPort, route: n.routePort, dir: n.dir, pid: n.server.pid() })) };
       if (values.json) io.out(JSON.stringify(shown));
       else {
@@ -43,7 +39,6 @@ const clusterNats: Command = {
       }
       const why = await untilStopped();
       io.err(`stopping (${why})`);
-      clearInterval(users);
       await cluster.stop();
       return exitCode.ok;
     }, args.includes('--json')),

@@ -2,11 +2,10 @@
 // authenticated by their certificates (verify_and_map on the e-mail SAN), and subject
 // permissions per role: a Standesamt may only submit, an agency may only consume its own
 // deliveries and publish its own receipts, an auditor may only read, the hub may do all.
-import { X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { readIssuedCertificates, type PublishedCertificate } from '../../../connectors/kit/caFiles.ts';
 import { natsNodeRouteUser } from './nodeCertificates.ts';
-import { certificateFacts, consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, submitSubjectOf, type CrlSource, type Role } from '../../../contracts/index.ts';
+import { consumerName, deliveryStream, deliverySubject, hubIdentity, hubIngressIdentity, inboxPrefixOf, parseCrl, receiptSubject, submitSubject, submitSubjectOf, type CrlSource, type Role } from '../../../contracts/index.ts';
 
 interface Permissions {
   publish: string[];
@@ -86,8 +85,17 @@ export interface NatsPkiFiles {
  * certificates (role hub) keep a user, every other certificate is refused until a current CRL
  * arrives. Without it, the CRL file is read as it is.
  * `blocked` names users (e-mail SANs) left out for now (a certificate over its connection limit).
+ * `issued` are the CA's certificates as its files' watcher read them (`CaFiles`); without it
+ * `pki.issuedDir` is read once.
  */
-export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string; keyFile: string }, now = new Date(), revocation?: CrlSource, blocked?: ReadonlySet<string>): string {
+export function natsSecurityConfig(
+  pki: NatsPkiFiles,
+  server: { certFile: string; keyFile: string },
+  now = new Date(),
+  revocation?: CrlSource,
+  blocked?: ReadonlySet<string>,
+  issued?: readonly PublishedCertificate[],
+): string {
   let serials: ReadonlySet<string>;
   let onlyHub = false;
   if (revocation) {
@@ -99,11 +107,9 @@ export function natsSecurityConfig(pki: NatsPkiFiles, server: { certFile: string
     serials = parsed.data.serials;
   }
   const users: string[] = [];
-  for (const file of existsSync(pki.issuedDir) ? readdirSync(pki.issuedDir).filter((f) => f.endsWith('.cert.pem')).sort() : []) {
-    const cert = new X509Certificate(readFileSync(path.join(pki.issuedDir, file)));
-    const facts = certificateFacts(cert);
+  for (const { facts, validFrom, validTo } of issued ?? readIssuedCertificates(pki.issuedDir, readFileSync(pki.caCertFile, 'utf8')).certificates) {
     if (!facts?.natsUser || serials.has(facts.serial) || (onlyHub && facts.role !== 'hub') || blocked?.has(facts.natsUser)) continue;
-    if (now.getTime() > Date.parse(cert.validTo) || now.getTime() < Date.parse(cert.validFrom)) continue;
+    if (now.getTime() > validTo || now.getTime() < validFrom) continue;
     const p = permissionsFor(facts.role, facts.dvdv);
     const permissions = p === 'all' ? '' : `, permissions: { ${permissionBlock(p)} }`;
     users.push(`    { user: ${quote(facts.natsUser)}${permissions} }`);

@@ -8,12 +8,13 @@
 // CA (a Standesamt's, an agency's, a TLS server's) cannot open a route. A node certificate has
 // no role and no DVDV address: it is no NATS client user and signs nothing.
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { altNames, ecdsaP256, hostNamePattern, normalizeSerial, partyNamePattern, x509 } from '../../../contracts/index.ts';
+import { altNames, ecdsaP256, hostNamePattern, partyNamePattern, x509 } from '../../../contracts/index.ts';
 import { withCa } from './pki.ts';
 import { appendIssuanceLog } from './register.ts';
+import type { PublishedCertificate } from '../../../connectors/kit/caFiles.ts';
 
 /** The one name every node certificate maps to on a route (reserved `.invalid` domain, no hex serial before the `@`). */
 export const natsNodeRouteUser = 'nats-node@routes.elfe-hub.invalid';
@@ -47,17 +48,15 @@ export function isNodeCertificate(certificatePem: string): boolean {
 
 /**
  * The route pins of a cluster: SHA-256 (hex, as nats-server's `pinned_certs` wants it) of the
- * public key of every node certificate in the CA's `issued/` that is valid now and not revoked.
+ * public key of every node certificate the CA issued (as its files' watcher read them) that is
+ * valid now and not revoked.
  */
-export function nodePins(issuedDir: string, revoked: ReadonlySet<string>, now = new Date()): string[] {
+export function nodePins(issued: readonly PublishedCertificate[], revoked: ReadonlySet<string>, now = new Date()): string[] {
   const pins: string[] = [];
-  for (const file of existsSync(issuedDir) ? readdirSync(issuedDir).filter((f) => f.endsWith('.cert.pem')).sort() : []) {
-    const text = readFileSync(path.join(issuedDir, file), 'utf8');
-    if (!isNodeCertificate(text)) continue;
-    const cert = new X509Certificate(text);
-    if (revoked.has(normalizeSerial(cert.serialNumber))) continue;
-    if (now.getTime() < Date.parse(cert.validFrom) || now.getTime() > Date.parse(cert.validTo)) continue;
-    pins.push(createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('hex'));
+  for (const c of issued) {
+    if (!isNodeCertificate(c.pem) || revoked.has(c.serial)) continue;
+    if (now.getTime() < c.validFrom || now.getTime() > c.validTo) continue;
+    pins.push(createHash('sha256').update(c.cert.publicKey.export({ type: 'spki', format: 'der' })).digest('hex'));
   }
   return pins;
 }

@@ -8,7 +8,6 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import {
   altNames,
-  crlReloader,
   derInteger,
   DvdvAddressSchema,
   dvdvUriPrefix,
@@ -30,6 +29,7 @@ import {
   type RevocationList,
   type Role,
 } from '../../../contracts/index.ts';
+import { readIssuedCertificates, watchCaFiles, type PublishedCertificate } from '../../../connectors/kit/caFiles.ts';
 import { appendIssuanceLog, entryKey, readRegister, verifyIssuanceLog, writeHolders, writeRegister, type RegisterEntry } from './register.ts';
 
 /** The NATS user of one certificate: an e-mail SAN under the reserved `.invalid` domain, unique per certificate. */
@@ -633,17 +633,7 @@ export async function refreshCrl(dir: string, options: { now?: Date; crlDays?: n
 export function revocationSource(dir: string, options: { onError?: (error: CrlError) => void } = {}): CrlSource {
   const f = files(dir);
   if (!existsSync(f.caCert)) throw new PkiError('no-ca', `no CA in ${dir}`);
-  return crlReloader(
-    {
-      stamp: () => {
-        const s = statSync(f.crl);
-        return `${s.ino}:${s.size}:${s.mtimeMs}`;
-      },
-      read: () => readFileSync(f.crl),
-    },
-    readFileSync(f.caCert, 'utf8'),
-    options,
-  );
+  return watchCaFiles({ caCertificatePem: readFileSync(f.caCert, 'utf8'), crlFile: f.crl, crl: options }).revoked;
 }
 
 export interface CertificateStatus {
@@ -667,18 +657,19 @@ export interface PublishedPki {
 export function pkiStatus(source: string | PublishedPki, options: { warnDays?: number; now?: Date } = {}): CertificateStatus[] {
   const published = typeof source === 'string' ? { caCertFile: files(source).caCert, crlFile: files(source).crl, issuedDir: files(source).issued } : source;
   if (!existsSync(published.caCertFile)) throw new PkiError('no-ca', `no CA certificate at ${published.caCertFile}`);
-  const parsed = parseCrl(readFileSync(published.crlFile), readFileSync(published.caCertFile, 'utf8'));
+  const caPem = readFileSync(published.caCertFile, 'utf8');
+  const parsed = parseCrl(readFileSync(published.crlFile), caPem);
   if (!parsed.success) throw new PkiError('bad-crl', parsed.error.message, { cause: parsed.error });
-  const revoked = parsed.data.serials;
+  return certificateStatuses(readIssuedCertificates(published.issuedDir, caPem).certificates, parsed.data.serials, options);
+}
+
+/** Expiry and revocation of certificates the CA issued (as `readIssuedCertificates` or the CA files' watcher read them). */
+export function certificateStatuses(issued: readonly PublishedCertificate[], revoked: ReadonlySet<string>, options: { warnDays?: number; now?: Date } = {}): CertificateStatus[] {
   const now = (options.now ?? new Date()).getTime();
-  return readdirSync(published.issuedDir)
-    .filter((n) => n.endsWith('.cert.pem'))
-    .map((n) => {
-      const cert = new X509Certificate(readFileSync(path.join(published.issuedDir, n)));
-      const serial = normalizeSerial(cert.serialNumber);
-      const daysLeft = Math.floor((Date.parse(cert.validTo) - now) / 86_400_000);
-      return { serial, subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(cert.validTo).toISOString(), daysLeft, revoked: revoked.has(serial), expiresSoon: daysLeft <= (options.warnDays ?? 30) };
-    });
+  return issued.map(({ cert, serial, validTo }) => {
+    const daysLeft = Math.floor((validTo - now) / 86_400_000);
+    return { serial, subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(validTo).toISOString(), daysLeft, revoked: revoked.has(serial), expiresSoon: daysLeft <= (options.warnDays ?? 30) };
+  });
 }
 
 export const caCertificate = (dir: string): string => readFileSync(files(dir).caCert, 'utf8');

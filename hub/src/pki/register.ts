@@ -7,10 +7,14 @@
 //   CA_DIR/register.json        the register (the operator's working copy)
 //   CA_DIR/issuance.log         the signed issuance log
 //   CA_DIR/issued/holders.json  address → serial of the registered holder, signed by the CA
-import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { canonicalBytes, sha256Hex, type Role } from '../../../contracts/index.ts';
+import { holdersFileOf, verifyCaSignature, type HoldersStatement } from '../../../connectors/kit/caFiles.ts';
+
+// The statement of holders is read where every party reads the CA's files.
+export { holdersFileOf, readHolders, type HoldersStatement } from '../../../connectors/kit/caFiles.ts';
 
 export interface RegisterEntry {
   readonly kind: 'party' | 'tls-server';
@@ -38,7 +42,6 @@ export const entryKey = (e: { readonly kind: RegisterEntry['kind']; readonly dvd
 
 export const registerFileOf = (dir: string): string => path.join(dir, 'register.json');
 export const issuanceLogOf = (dir: string): string => path.join(dir, 'issuance.log');
-export const holdersFileOf = (issuedDir: string): string => path.join(issuedDir, 'holders.json');
 
 function writeAtomically(file: string, text: string, mode = 0o644): void {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -94,13 +97,6 @@ export async function appendIssuanceLog(dir: string, sign: CaSign, action: LogAc
   return entry.seq;
 }
 
-const verifySig = (key: KeyObject, value: unknown, sig: string) => {
-  try {
-    return cryptoVerify('sha256', canonicalBytes(value), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64'));
-  } catch {
-    return false;
-  }
-};
 
 /** Reads the issuance log and checks every line's chain link and CA signature. */
 export function verifyIssuanceLog(dir: string, caCertificatePem: string): { entries: LogEntry[]; valid: boolean; problem?: string } {
@@ -120,21 +116,13 @@ export function verifyIssuanceLog(dir: string, caCertificatePem: string): { entr
     const { sig, ...entry } = parsed;
     if (entry.seq !== i + 1) return { entries, valid: false, problem: `line ${i + 1} has sequence ${String(entry.seq)}` };
     if (entry.prev !== prev) return { entries, valid: false, problem: `line ${i + 1} does not follow line ${i}` };
-    if (typeof sig !== 'string' || !verifySig(key, entry, sig)) return { entries, valid: false, problem: `line ${i + 1} is not signed by the CA` };
+    if (typeof sig !== 'string' || !verifyCaSignature(key, entry, sig)) return { entries, valid: false, problem: `line ${i + 1} is not signed by the CA` };
     entries.push(entry);
     prev = sha256Hex(line);
   }
   return { entries, valid: true };
 }
 
-export interface HoldersStatement {
-  readonly type: 'elfe-holders/1';
-  /** The issuance log's sequence number when it was made: a newer statement has a higher one. */
-  readonly sequence: number;
-  readonly issuedAt: string;
-  /** DVDV address → serial of the certificate that holds it. */
-  readonly holders: Readonly<Record<string, string>>;
-}
 
 /** Publishes who holds each address, signed by the CA, beside the issued certificates. */
 export async function writeHolders(issuedDir: string, register: Register, sign: CaSign, sequence: number, at = new Date()): Promise<void> {
@@ -142,19 +130,4 @@ export async function writeHolders(issuedDir: string, register: Register, sign: 
   for (const e of register.entries) if (e.kind === 'party' && e.dvdv && e.holder) holders[e.dvdv] = e.holder;
   const statement: HoldersStatement = { type: 'elfe-holders/1', sequence, issuedAt: at.toISOString(), holders };
   writeAtomically(holdersFileOf(issuedDir), `${JSON.stringify({ statement, signature: await sign(canonicalBytes(statement)) }, null, 2)}\n`);
-}
-
-/** The CA's statement of holders in `issuedDir`, if present and signed by the CA. */
-export function readHolders(issuedDir: string, caCertificatePem: string | X509Certificate): HoldersStatement | { error: string } {
-  const file = holdersFileOf(issuedDir);
-  if (!existsSync(file)) return { error: 'the CA has published no statement of holders (issued/holders.json)' };
-  try {
-    const { statement, signature } = JSON.parse(readFileSync(file, 'utf8')) as { statement: HoldersStatement; signature: string };
-    const ca = typeof caCertificatePem === 'string' ? new X509Certificate(caCertificatePem) : caCertificatePem;
-    if (statement?.type !== 'elfe-holders/1' || typeof statement.holders !== 'object' || !Number.isSafeInteger(statement.sequence)) return { error: 'issued/holders.json is not a statement of holders' };
-    if (typeof signature !== 'string' || !verifySig(ca.publicKey, statement, signature)) return { error: 'issued/holders.json is not signed by the CA' };
-    return statement;
-  } catch (error) {
-    return { error: `issued/holders.json cannot be read: ${(error as Error).message}` };
-  }
 }

@@ -92,7 +92,8 @@ export interface ErasedRow {
 const decisionLate = "outcome = 'acknowledged' AND decided_at IS NULL AND (decision_overdue_at IS NOT NULL OR decision_escalated_at IS NOT NULL)";
 const milestoneCols = 'message_id AS messageId, delivery_id AS deliveryId, case_id AS caseId, recipient, status, code, reported_at AS reportedAt, at, position';
 const caseCols = 'case_id AS caseId, register_key AS registerKey, standesamt, registered_at AS registeredAt, consent, consent_withdrawn_at AS consentWithdrawnAt, idnr_known AS idnrKnown, erased_at AS erasedAt';
-const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
+// The Standesamt from the case's row: a keyed case id names none.
+const handOffCols = `delivery_id AS deliveryId, case_id AS caseId, (SELECT c.standesamt FROM cases c WHERE c.case_id = handoffs.case_id) AS standesamt, recipient, recipient_name AS recipientName, role, kind, legal_basis AS legalBasis, purpose, data_set AS dataSet,
   scheduled_at AS scheduledAt, scheduled_position AS scheduledPosition, outcome, answered_at AS answeredAt, reason, overdue_at AS overdueAt, escalated_at AS escalatedAt,
   received_at AS receivedAt, decided_at AS decidedAt, decision_overdue_at AS decisionOverdueAt, decision_escalated_at AS decisionEscalatedAt`;
 
@@ -344,6 +345,9 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
         s.noticeConfirmed.run(f.noticeId, f.caseId, f.recipient, f.at);
         s.id.run(f.messageId, 'erased', f.caseId, null, f.position, 'ErasureConfirmed');
         return;
+      default:
+        // Every fact has its case: a new kind fails the typecheck here instead of going unprojected.
+        f satisfies never;
     }
   };
   const applyBatch = db.transaction((facts: readonly ReadFact[], next: number) => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ReadFact } from './facts.ts';
 import { openProjectionStore } from './projectionStore.ts';
+import { handOffStatus } from './status.ts';
 
 const caseId = 'birth-0123456789abcdef0123456789abcdef';
 const otherCase = 'birth-fedcba9876543210fedcba9876543210';
@@ -79,5 +80,17 @@ describe('the read side and an erased case', () => {
     const dir = path.dirname(file);
     const hits = readdirSync(dir).filter((f) => readFileSync(path.join(dir, f)).includes(Buffer.from('ERASE-ME')));
     expect(hits).toEqual([]);
+  });
+});
+
+describe('hand-offs of keyed case ids', () => {
+  it("carry the Standesamt of the case's row (the id names none), so a rejection goes back to it", () => {
+    const store = openProjectionStore(':memory:', randomBytes(32));
+    const delivery = '44444444-4444-4444-8444-444444444444';
+    store.apply([registered(caseId, registerKey), scheduled(caseId, delivery, 'elterngeldstelle'), { ...base('55555555-5555-4555-8555-555555555555'), kind: 'rejected', deliveryId: delivery, reason: 'schema: bad' }], position);
+    const h = store.handOff(delivery);
+    expect(h?.standesamt).toBe('11007007');
+    expect(store.handOffsOf(caseId).map((x) => x.standesamt)).toEqual(['11007007']);
+    expect(handOffStatus(h!, { relayPosition: position }).nextParty).toBe('psw:11007007');
   });
 });

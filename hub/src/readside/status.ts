@@ -18,6 +18,8 @@ export interface CaseRow {
 export interface HandOffRow {
   readonly deliveryId: string;
   readonly caseId: string;
+  /** Standesamtsnummer of the case (from its row: keyed case ids name no Standesamt); null once the row is gone. */
+  readonly standesamt: string | null;
   readonly recipient: string;
   readonly recipientName: string;
   readonly role: 'elterngeldstelle' | 'familienkasse';
@@ -91,7 +93,7 @@ export function handOffStatus(h: HandOffRow, ctx: Pick<StatusContext, 'relayPosi
     case 'acknowledged':
       return { ...common, state: 'acknowledged', why: `${h.recipientName} confirmed receipt with a signed receipt` };
     case 'rejected':
-      return { ...common, state: 'rejected', why: `${h.recipientName} rejected the delivery (${h.reason ?? 'no reason given'})`, nextParty: `psw:${h.caseId.split('-')[1] ?? ''}` };
+      return { ...common, state: 'rejected', why: `${h.recipientName} rejected the delivery (${h.reason ?? 'no reason given'})`, ...(h.standesamt ? { nextParty: `psw:${h.standesamt}` } : {}) };
     case 'dead-letter':
       return { ...common, state: 'dead-letter', why: `the exchange gave up: ${h.reason ?? 'too many delivery attempts'}; ${h.recipientName} did not take it`, nextParty: h.recipient };
     case null:

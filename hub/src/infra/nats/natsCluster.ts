@@ -7,7 +7,8 @@
 // own host names in its certificate and in the routes.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createRequest, crlSource } from '../../../../connectors/kit/credentials.ts';
+import { watchCaFiles } from '../../../../connectors/kit/caFiles.ts';
+import { createRequest } from '../../../../connectors/kit/credentials.ts';
 import { crlChecks } from '../../../../connectors/kit/trust.ts';
 import { natsClusterConfig, natsSecurityConfig, type NatsPkiFiles } from '../../pki/natsConfig.ts';
 import { isNodeCertificate, nodePins, signNodeRequest } from '../../pki/nodeCertificates.ts';
@@ -31,6 +32,9 @@ export interface NatsClusterOptions {
   readonly crlGraceMs?: number;
   /** Restart a node that exits unexpectedly (the CLI); tests kill and restart nodes themselves. */
   readonly onExit?: (node: string, how: string) => void;
+  /** The users follow the CA's files by themselves (their watcher); told after a reload, or of a failed one. */
+  readonly onUsersReloaded?: () => void;
+  readonly onUsersFailed?: (error: Error) => void;
 }
 
 export interface NatsClusterNode {
@@ -91,10 +95,16 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
     }),
   );
   // The users follow a checked CRL: an older or stale list is refused (logged at error level) and the last good one kept.
-  const revocation = crlSource(pki.crlFile, readFileSync(pki.caCertFile, 'utf8'), crlChecks({ dir: path.resolve(options.dir), ...(options.crlGraceMs === undefined ? {} : { crlGraceMs: options.crlGraceMs }) }));
+  const caFiles = watchCaFiles({
+    caCertificatePem: readFileSync(pki.caCertFile, 'utf8'),
+    crlFile: pki.crlFile,
+    issuedDir: pki.issuedDir,
+    crl: crlChecks({ dir: path.resolve(options.dir), ...(options.crlGraceMs === undefined ? {} : { crlGraceMs: options.crlGraceMs }) }),
+  });
+  const revocation = caFiles.revoked;
   // Routes only with the keys of node certificates that are valid and not revoked (none without a good CRL).
-  const pins = () => (revocation.unusable ? [] : nodePins(pki.issuedDir, revocation()));
-  const configOf = (spec: (typeof specs)[number]) => `${natsSecurityConfig(pki, spec.identity, new Date(), revocation)}\n${spec.route(pins())}`;
+  const pins = () => (revocation.unusable ? [] : nodePins(caFiles.current().certificates, revocation()));
+  const configOf = (spec: (typeof specs)[number]) => `${natsSecurityConfig(pki, spec.identity, new Date(), revocation, undefined, caFiles.current().certificates)}\n${spec.route(pins())}`;
   const current = new Map(specs.map((s) => [s.name, configOf(s)]));
   const nodes: NatsClusterNode[] = [];
   try {
@@ -115,6 +125,25 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
     await Promise.all(nodes.map((n) => n.server.stop()));
     throw error;
   }
+  const refreshUsers = async () => {
+    let changed = false;
+    for (const spec of specs) {
+      const next = configOf(spec);
+      if (next === current.get(spec.name)) continue;
+      current.set(spec.name, next);
+      changed = true;
+      await nodes.find((n) => n.name === spec.name)!.server.reconfigure(next);
+    }
+    return changed;
+  };
+  // Issued and revoked certificates reach the users without a restart, one reload at a time.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const unsubscribe = caFiles.subscribe(() => {
+    reloading = reloading.then(refreshUsers).then(
+      (changed) => changed && options.onUsersReloaded?.(),
+      (error: Error) => options.onUsersFailed?.(error),
+    );
+  });
   return {
     nodes,
     url: nodes.map((n) => `nats://127.0.0.1:${n.clientPort}`).join(','),
@@ -123,18 +152,11 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
       if (!found) throw new Error(`no node ${name}`);
       return found;
     },
-    async refreshUsers() {
-      let changed = false;
-      for (const spec of specs) {
-        const next = configOf(spec);
-        if (next === current.get(spec.name)) continue;
-        current.set(spec.name, next);
-        changed = true;
-        await nodes.find((n) => n.name === spec.name)!.server.reconfigure(next);
-      }
-      return changed;
-    },
+    refreshUsers,
     async stop() {
+      unsubscribe();
+      caFiles.stop();
+      await reloading;
       await Promise.all(nodes.map((n) => n.server.stop()));
     },
   };
