@@ -58,6 +58,8 @@ export interface RunningHub {
   readonly lease?: Pick<Lease, 'epoch' | 'waitedMs' | 'lost'>;
   /** Its running parts: which failed, and whether each works again (the health endpoint's answer). */
   readonly lifecycle: Lifecycle;
+  /** The names of its start steps, in the order they ran (each may be made to fail with `failAt`). */
+  readonly startSteps: readonly string[];
   /** Stops every start step in reverse, each even when another fails; rejects with a `HubStopError` naming those that failed. */
   stop(): Promise<void>;
 }
@@ -434,6 +436,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
       ...(metrics ? { metricsPort: metrics.port } : {}),
       readSide,
       lifecycle,
+      startSteps: [...steps.names],
       ...(lease ? { lease } : {}),
       async stop() {
         const failures = await steps.stop();

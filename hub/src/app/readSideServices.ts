@@ -67,6 +67,7 @@ export async function startReadSideServices(options: {
   await ensureDeadLetterStream(jsm).catch((error: unknown) => logger.error({ event: 'readside.dead-letter-stream-failed', error: (error as Error).message }, 'the stream of dead-letter advisories could not be created; retried at each reconciliation'));
   const reconcileNow = async () => {
     try {
+      options.lifecycle?.component('reconcile').checkFault();
       const n = await reconcileDeadLetters({ jsm, log: events, store: readSide.store, limits: config.delivery });
       reconciled.deadLetters += n;
       if (n > 0) logger.warn({ event: 'readside.dead-letters-reconciled', count: n }, 'dead letters recorded from the kept max-deliveries advisories');
