@@ -2,7 +2,6 @@
 // loud (an error line naming it, a counted failure, the component unhealthy until it succeeds
 // again); background work is retried with one back-off policy; a start is an ordered list of
 // named steps, rolled back in reverse when one fails; a process ends on a signal or its parent's end.
-import type { Logger } from './logger.ts';
 
 // A party's process ends cleanly on SIGTERM/SIGINT, and, when a supervisor started it with
 // `ELFE_EXIT_WITH_PARENT=1` and a pipe on stdin, also when that supervisor dies (even by
@@ -130,9 +129,15 @@ export interface Lifecycle {
   injectFault(name: string, error: Error | undefined): void;
 }
 
+/** Where failures and recoveries are told: a pino logger, or an adapter for a connector's own log. */
+export interface LifecycleLog {
+  error(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 500);
 
-export function createLifecycle(options: { readonly logger: Logger }): Lifecycle {
+export function createLifecycle(options: { readonly logger: LifecycleLog }): Lifecycle {
   const components = new Map<string, Component>();
   const faults = new Map<string, Error>();
   const component = (name: string): Component => {

@@ -24,6 +24,7 @@ import path from 'node:path';
 import { formatRegisterKey, parseRegisterKey, type GeburtenregisterKey, type Submission } from '../../../contracts/index.ts';
 import { correctionOf, registrationOf } from './messages.ts';
 import type { ConnectorLog, StandesamtConnector } from './standesamtConnector.ts';
+import { createLifecycle, type Lifecycle, type Running } from '../../kit/lifecycle.ts';
 import type { OutboxRecord } from './outbox.ts';
 
 const birthFilePattern = /^(\d{8})_G_(\d{4})_([0-9A-Za-z.-]{1,20})\.(081020|081021)\.xml$/;
@@ -332,26 +333,33 @@ export function scanDirectory(dir: string, connector: StandesamtConnector, optio
   return new DropFolder(dir, connector, options).scan();
 }
 
-/** Scans every `intervalMs` until stopped; a failing scan is logged and tried again. */
-export function watchDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions & { intervalMs?: number; onResult?: (r: WatchResult) => void } = {}): { stop(): Promise<void> } {
+/**
+ * Scans every `intervalMs` until stopped, as the lifecycle's `watcher` loop: a failing scan is
+ * logged at error level (its code only: messages carry paths, and paths carry register keys),
+ * counted, and tried again after the back-off.
+ */
+export function watchDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions & { intervalMs?: number; onResult?: (r: WatchResult) => void; lifecycle?: Lifecycle } = {}): Running {
   const folder = new DropFolder(dir, connector, options);
-  let stopped = false;
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(async () => {
-      if (stopped) return;
-      try {
-        for (const r of await folder.scan()) options.onResult?.(r);
-      } catch (error) {
-        options.log?.('error', 'watch.scan-failed', { reason: errorCode(error) }, 'scanning the drop folder failed; trying again');
-      }
+  const log = options.log;
+  const lifecycle =
+    options.lifecycle ??
+    createLifecycle({
+      logger: {
+        error: (fields, message) => log?.('error', String(fields['event']), fields, message),
+        warn: (fields, message) => log?.('warn', String(fields['event']), fields, message),
+      },
     });
-  }, options.intervalMs ?? 1000);
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+  return lifecycle.runLoop(
+    'watcher',
+    async () => {
+      let results: WatchResult[];
+      try {
+        results = await folder.scan();
+      } catch (error) {
+        throw new Error(`scanning the drop folder failed (${errorCode(error)})`);
+      }
+      for (const r of results) options.onResult?.(r);
     },
-  };
+    { everyMs: options.intervalMs ?? 1000 },
+  );
 }

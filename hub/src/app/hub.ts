@@ -161,13 +161,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
   // Refused CRLs and a CRL in force running out: counted for the alert metric, logged at error level.
   const crlAlerts = new Map<string, number>();
   // Every identity, the nats-server binary and the ports are checked before anything starts.
-  const { trust, ingress: ingressCredentials } = await checkHubPrerequisites(config, {
-    logger,
-    onCrlAlert: (code) => {
-      crlAlerts.set(code, (crlAlerts.get(code) ?? 0) + 1);
-      lifecycle.component('crl').failed(new Error(`CRL refused (${code})`), { code });
-    },
-  });
+  const { trust, ingress: ingressCredentials } = await checkHubPrerequisites(config, { logger, onCrlAlert: (code) => crlAlerts.set(code, (crlAlerts.get(code) ?? 0) + 1) });
   // What the routing tables leave open (errors already stopped the configuration): said once, at start.
   for (const p of routingProblems(config)) if (p.level === 'warning') logger.warn({ event: 'routing.warning', path: p.path }, p.message);
   // An ordered list of named steps: when one fails, those before it are stopped in reverse and
