@@ -4,7 +4,7 @@ import path from 'node:path';
 import { openParty } from '../../kit/party.ts';
 import { PartyConfigError, type PartyConfig } from '../../kit/partyConfig.ts';
 import type { Trust } from '../../kit/trust.ts';
-import { StandesamtConnector, type ConnectorLog } from './standesamtConnector.ts';
+import { lifecycleLogOf, StandesamtConnector, type ConnectorLog } from './standesamtConnector.ts';
 import { createLifecycle, type Lifecycle } from '../../kit/lifecycle.ts';
 
 export interface Submitter {
@@ -27,12 +27,7 @@ export async function openSubmitter(
   const { trust, nc } = await openParty(config, log);
   const { events, ...rest } = options;
   // One lifecycle for the party's running parts (sending, the drop folder's watcher): failures named, counted, shown unhealthy.
-  const lifecycle = createLifecycle({
-    logger: {
-      error: (fields, message) => events?.('error', String(fields['event']), fields, message),
-      warn: (fields, message) => events?.('warn', String(fields['event']), fields, message),
-    },
-  });
+  const lifecycle = createLifecycle({ logger: lifecycleLogOf(events) });
   const connector = new StandesamtConnector({
     nc,
     signer: trust.signer,

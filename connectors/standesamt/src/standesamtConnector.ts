@@ -22,10 +22,16 @@ import {
   type SubmissionReply,
 } from '../../../contracts/index.ts';
 import { Outbox, type OutboxRecord } from './outbox.ts';
-import type { Component } from '../../kit/lifecycle.ts';
+import type { Component, LifecycleLog } from '../../kit/lifecycle.ts';
 
 /** What the connector reports: JSON-line events without personal data (ids, counts, codes). */
 export type ConnectorLog = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>, message: string) => void;
+
+/** A connector's log as the lifecycle's: failures (error) and recoveries (warn) under their own event names. */
+export const lifecycleLogOf = (log: ConnectorLog | undefined): LifecycleLog => ({
+  error: (fields, message) => log?.('error', String(fields['event']), fields, message),
+  warn: (fields, message) => log?.('warn', String(fields['event']), fields, message),
+});
 
 export interface StandesamtConnectorOptions {
   readonly nc: NatsConnection;

@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import path from 'node:path';
 import { formatRegisterKey, parseRegisterKey, type GeburtenregisterKey, type Submission } from '../../../contracts/index.ts';
 import { correctionOf, registrationOf } from './messages.ts';
-import type { ConnectorLog, StandesamtConnector } from './standesamtConnector.ts';
+import { lifecycleLogOf, type ConnectorLog, type StandesamtConnector } from './standesamtConnector.ts';
 import { createLifecycle, type Lifecycle, type Running } from '../../kit/lifecycle.ts';
 import type { OutboxRecord } from './outbox.ts';
 
@@ -340,15 +340,7 @@ export function scanDirectory(dir: string, connector: StandesamtConnector, optio
  */
 export function watchDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions & { intervalMs?: number; onResult?: (r: WatchResult) => void; lifecycle?: Lifecycle } = {}): Running {
   const folder = new DropFolder(dir, connector, options);
-  const log = options.log;
-  const lifecycle =
-    options.lifecycle ??
-    createLifecycle({
-      logger: {
-        error: (fields, message) => log?.('error', String(fields['event']), fields, message),
-        warn: (fields, message) => log?.('warn', String(fields['event']), fields, message),
-      },
-    });
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: lifecycleLogOf(options.log) });
   return lifecycle.runLoop(
     'watcher',
     async () => {
