@@ -72,6 +72,8 @@ describe.skipIf(!natsAvailable)('component failures are logged, counted and show
     const dir = path.join(root, 'parties', 'aud-lifecycle');
     await createRequest(dir, { role: 'auditor', dvdv: 'aud:lifecycle', name: 'aud-lifecycle' });
     auditor = { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: (await enrolRequest(path.join(root, 'ca'), readFileSync(path.join(dir, 'request.csr'), 'utf8'))).certificatePem };
+    // The auditor's certificate changes the nats-server's users: connected after that reload, not during it.
+    await waitFor(() => lines.some((l) => l['event'] === 'nats.users-reloaded'), 'the nats-server users reloaded after the enrolment');
     const party = (name: string) => loadCredentials(path.join(root, 'parties', name));
     const tls = (name: string) => ({ caFile: path.join(root, 'ca', 'ca.cert.pem'), certFile: party(name).certFile, keyFile: party(name).keyFile });
     sta = await connect({ servers: hub.natsUrl, tls: tls('sta-11007007'), inboxPrefix: ownInboxPrefix('standesamt', 'psw:11007007') });
