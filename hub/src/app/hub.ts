@@ -330,9 +330,11 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
         // Asked about again every few seconds: a certificate the CA issues meanwhile releases it.
         onReleased: (id, dvdv, stream, outcome) => {
           readSide.heldBack(stream, dvdv, undefined);
+          lifecycle.component('scheduler').succeeded();
           say('delivery.released', { deliveryId: id, recipient: dvdv, outcome });
         },
-        onRetryFailed: (error) => lifecycle.component('held-back-release').failed(error),
+        // Reported as the scheduler's failure: healthy again with its next decision or release.
+        onRetryFailed: (error) => lifecycle.component('scheduler').failed(error, { at: 'held-back-release' }),
         component: lifecycle.component('scheduler'),
       });
       return { value: started, stop: () => started.stop() };
