@@ -40,6 +40,7 @@ import {
 import { ensurePrivateDir, writeFileAtomic } from './atomicFile.ts';
 import { syncDir } from './erasure.ts';
 import { isStorageFull, StorageEpisodes } from './storageFull.ts';
+import { backoffMs, pause } from './lifecycle.ts';
 
 export type HandlerOutcome = { readonly ok: true; readonly reference?: string } | { readonly ok: false; readonly reasonCode: string; readonly reason: string };
 
@@ -112,7 +113,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       const name = (error as Error).name;
       if ((name !== 'StreamNotFoundError' && name !== 'TimeoutError' && !/jetstream not (ready|enabled)|no suitable peers|no responders/i.test((error as Error).message)) || Date.now() > deadline) throw error;
       log(`waiting for the hub's delivery stream (attempt ${attempt}: ${(error as Error).message})`);
-      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+      await pause(backoffMs(attempt, { baseMs: 100, maxMs: 2000 }));
     }
   }
   const stats = { received: 0, handled: 0, redelivered: 0, refused: 0, erased: 0, held: 0 };

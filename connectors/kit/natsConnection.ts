@@ -2,6 +2,7 @@
 // unhandled exception when the server is not up yet (or restarting), then the client's own
 // reconnect for the rest of the process's life.
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { backoffMs, pause } from './lifecycle.ts';
 
 export class StartupError extends Error {
   override readonly name = 'StartupError';
@@ -23,7 +24,7 @@ export async function connectWithRetry(options: ConnectionOptions & { servers: s
       const reason = (error as Error).message;
       if (Date.now() >= deadline) throw new StartupError(`NATS at ${options.servers} unreachable for ${timeoutSeconds} s (last: ${reason})`, { cause: error });
       report(`waiting for NATS at ${options.servers} (attempt ${attempt}: ${reason})`);
-      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(attempt, 5))));
+      await pause(backoffMs(attempt, { baseMs: 100, maxMs: 2000 }));
     }
   }
 }

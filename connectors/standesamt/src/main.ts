@@ -4,11 +4,14 @@ import path from 'node:path';
 import { openParty } from '../../kit/party.ts';
 import { PartyConfigError, type PartyConfig } from '../../kit/partyConfig.ts';
 import type { Trust } from '../../kit/trust.ts';
-import { StandesamtConnector, type ConnectorLog } from './standesamtConnector.ts';
+import { lifecycleLogOf, StandesamtConnector, type ConnectorLog } from './standesamtConnector.ts';
+import { createLifecycle, type Lifecycle } from '../../kit/lifecycle.ts';
 
 export interface Submitter {
   readonly connector: StandesamtConnector;
   readonly trust: Trust;
+  /** Its running parts (sending, and the watcher when one runs): failures logged with their name, counted, unhealthy until they work again. */
+  readonly lifecycle: Lifecycle;
   close(): Promise<void>;
 }
 
@@ -23,6 +26,8 @@ export async function openSubmitter(
   if (config.role !== 'standesamt' && config.role !== 'meldebehoerde') throw new PartyConfigError(`this configuration is for a ${config.role}, which submits nothing`);
   const { trust, nc } = await openParty(config, log);
   const { events, ...rest } = options;
+  // One lifecycle for the party's running parts (sending, the drop folder's watcher): failures named, counted, shown unhealthy.
+  const lifecycle = createLifecycle({ logger: lifecycleLogOf(events) });
   const connector = new StandesamtConnector({
     nc,
     signer: trust.signer,
@@ -32,11 +37,13 @@ export async function openSubmitter(
     // The hub's answers count only when the hub signed them.
     hubVerifier: trust.verifier,
     ...(events ? { log: events } : {}),
+    component: lifecycle.component('sending'),
     ...rest,
   });
   return {
     connector,
     trust,
+    lifecycle,
     async close() {
       await connector.close();
       await nc.close();

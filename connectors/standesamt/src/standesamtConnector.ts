@@ -22,9 +22,16 @@ import {
   type SubmissionReply,
 } from '../../../contracts/index.ts';
 import { Outbox, type OutboxRecord } from './outbox.ts';
+import type { Component, LifecycleLog } from '../../kit/lifecycle.ts';
 
 /** What the connector reports: JSON-line events without personal data (ids, counts, codes). */
 export type ConnectorLog = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>, message: string) => void;
+
+/** A connector's log as the lifecycle's: failures (error) and recoveries (warn) under their own event names. */
+export const lifecycleLogOf = (log: ConnectorLog | undefined): LifecycleLog => ({
+  error: (fields, message) => log?.('error', String(fields['event']), fields, message),
+  warn: (fields, message) => log?.('warn', String(fields['event']), fields, message),
+});
 
 export interface StandesamtConnectorOptions {
   readonly nc: NatsConnection;
@@ -48,6 +55,8 @@ export interface StandesamtConnectorOptions {
   /** The address that signs the hub's answers (default the hub's ingress identity). */
   readonly hubReplyDvdv?: string;
   readonly log?: ConnectorLog;
+  /** Where sending reports that the hub does not answer (logged, counted, unhealthy until it answers again). */
+  readonly component?: Component;
 }
 
 /** A submission refused before it was sent: the same shape as the hub's refusal. */
@@ -86,6 +95,8 @@ export class StandesamtConnector {
   readonly #timer: NodeJS.Timeout;
   #waitingSince: number | undefined;
   #waitingReported = 0;
+  /** Submissions whose last send failed (each failure said once, until it is answered). */
+  readonly #failing = new Set<string>();
 
   constructor(options: StandesamtConnectorOptions) {
     this.#options = options;
@@ -199,11 +210,13 @@ export class StandesamtConnector {
     if (waiting === 0) {
       if (this.#waitingSince !== undefined) this.#log('info', 'hub.answering', { waitedMs: now - this.#waitingSince }, 'the hub answers again');
       this.#waitingSince = undefined;
+      this.#options.component?.succeeded();
       return;
     }
     this.#waitingSince ??= now;
     if (now - this.#waitingReported < waitingReportMs) return;
     this.#waitingReported = now;
+    this.#options.component?.failed(new Error(`${waiting} submissions wait for the hub's answer (${reason})`), { pending: waiting });
     this.#log('warn', 'hub.waiting', { pending: waiting, reason, waitingMs: now - this.#waitingSince }, `${waiting} submissions wait for the hub's answer (${reason}); sent again every ${this.#options.retryMs ?? 2000} ms`);
   }
 
@@ -216,8 +229,15 @@ export class StandesamtConnector {
       const answer = await this.#options.nc.request(submitSubjectOf(this.#options.signer.identity.dvdv), body, { timeout: this.#options.timeoutMs ?? 5000, noMux: true, reply: replySubject });
       reply = SubmissionReplySchema.parse(JSON.parse(new TextDecoder().decode(answer.data)));
     } catch (error) {
-      return (error as Error).message.slice(0, 200) || 'no answer'; // no responders, timeout, garbled answer: stays pending
+      // No responders, timeout, garbled answer: stays pending, and is said once (the waiting report follows it).
+      const reason = (error as Error).message.slice(0, 200) || 'no answer';
+      if (!this.#failing.has(messageId)) {
+        this.#failing.add(messageId);
+        this.#log('warn', 'submission.send-failed', { messageId, reason }, `the hub did not answer the submission (${reason}); it stays in the outbox and is sent again`);
+      }
+      return reason;
     }
+    this.#failing.delete(messageId);
     if (this.#options.hubVerifier) {
       // Only the hub's own signed word moves an entry: anything else could fake "registered".
       const genuine = verifyReply(reply, this.#options.hubVerifier, { dvdv: this.#options.hubReplyDvdv ?? hubIngressIdentity.dvdv, messageId });

@@ -23,9 +23,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import path from 'node:path';
 import { formatRegisterKey, parseRegisterKey, type GeburtenregisterKey, type Submission } from '../../../contracts/index.ts';
 import { correctionOf, registrationOf } from './messages.ts';
-import type { ConnectorLog, StandesamtConnector } from './standesamtConnector.ts';
+import { lifecycleLogOf, type ConnectorLog, type StandesamtConnector } from './standesamtConnector.ts';
+import { createLifecycle, type Lifecycle, type Running } from '../../kit/lifecycle.ts';
 import type { OutboxRecord } from './outbox.ts';
-import { errorCode, isTemporary, pollEvery, settleFile, type DropError } from '../../kit/dropFolder.ts';
+import { errorCode, isTemporary, settleFile, type DropError } from '../../kit/dropFolder.ts';
 
 const birthFilePattern = /^(\d{8})_G_(\d{4})_([0-9A-Za-z.-]{1,20})\.(081020|081021)\.xml$/;
 
@@ -320,14 +321,25 @@ export function scanDirectory(dir: string, connector: StandesamtConnector, optio
   return new DropFolder(dir, connector, options).scan();
 }
 
-/** Scans every `intervalMs` until stopped; a failing scan is logged and tried again. */
-export function watchDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions & { intervalMs?: number; onResult?: (r: WatchResult) => void } = {}): { stop(): Promise<void> } {
+/**
+ * Scans every `intervalMs` until stopped, as the lifecycle's `watcher` loop: a failing scan is
+ * logged at error level (its code only: messages carry paths, and paths carry register keys),
+ * counted, and tried again after the back-off.
+ */
+export function watchDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions & { intervalMs?: number; onResult?: (r: WatchResult) => void; lifecycle?: Lifecycle } = {}): Running {
   const folder = new DropFolder(dir, connector, options);
-  return pollEvery(
-    options.intervalMs ?? 1000,
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: lifecycleLogOf(options.log) });
+  return lifecycle.runLoop(
+    'watcher',
     async () => {
-      for (const r of await folder.scan()) options.onResult?.(r);
+      let results: WatchResult[];
+      try {
+        results = await folder.scan();
+      } catch (error) {
+        throw new Error(`scanning the drop folder failed (${errorCode(error)})`);
+      }
+      for (const r of results) options.onResult?.(r);
     },
-    (error) => options.log?.('error', 'watch.scan-failed', { reason: errorCode(error) }, 'scanning the drop folder failed; trying again'),
+    { everyMs: options.intervalMs ?? 1000 },
   );
 }

@@ -19,6 +19,7 @@ import { handOffStatus, type CaseRow, type HandOffRow, type StatusContext } from
 import { isAgency, seesAll, type Caller } from './access.ts';
 import { dayInBerlin, localeOf, messages, type Locale, type Messages } from './i18n.ts';
 import { sendProblem } from './server.ts';
+import type { ComponentHealth } from '../../../connectors/kit/lifecycle.ts';
 
 export interface DashboardOptions {
   readonly readSide: ReadSide;
@@ -31,6 +32,8 @@ export interface DashboardOptions {
   readonly certificates: () => readonly { serial: string; subject: string; daysLeft: number; expiresSoon: boolean; revoked: boolean }[];
   /** To tell an erased case's ids (and register key) from unknown ones. */
   readonly erasure?: ErasureOptions;
+  /** The hub's running parts: those failing are named in a banner under the header. */
+  readonly health?: () => readonly ComponentHealth[];
 }
 
 export const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -73,6 +76,8 @@ interface Ctx {
   readonly caller: Caller;
   /** The current path, for the language switch. */
   readonly path: string;
+  /** Running parts of the hub that failed and have not worked again since. */
+  readonly unhealthy: readonly string[];
 }
 
 const caseLink = (caseId: string, label: string) => `<a href="/dashboard/cases/${enc(caseId)}">${label}</a>`;
@@ -103,7 +108,7 @@ function page(x: Ctx, title: string, body: string, options: { back?: string } = 
 <p class="who">${t('role.seenAs', { who: whoAmI(x) })}</p>
 <form action="/dashboard/lookup" method="get" role="search"><label for="search-id">${t('search.label')}</label>
 <input id="search-id" name="id" required maxlength="200" size="50" autocomplete="off"> <button type="submit">${t('search.button')}</button></form></header>
-<main id="main" tabindex="-1">${options.back === undefined ? '' : `<p><a href="${esc(options.back)}" class="back">${options.back === '/' ? t('nav.back') : t('nav.backToCase')}</a></p>`}<h1>${title}</h1>
+${x.unhealthy.length > 0 ? `<p class="unhealthy" role="alert">${t('health.unhealthy', { components: x.unhealthy.join(', ') })}</p>\n` : ''}<main id="main" tabindex="-1">${options.back === undefined ? '' : `<p><a href="${esc(options.back)}" class="back">${options.back === '/' ? t('nav.back') : t('nav.backToCase')}</a></p>`}<h1>${title}</h1>
 ${body}</main></body></html>`;
 }
 
@@ -170,7 +175,7 @@ export async function dashboardRoutes(app: FastifyInstance, options: DashboardOp
     void reply.header('content-language', locale).header('vary', 'accept-language, cookie');
     const scope = scopeOf(request.caller!);
     if (!scope) return undefined;
-    return { m: messages(locale), scope, caller: request.caller!, path: request.url };
+    return { m: messages(locale), scope, caller: request.caller!, path: request.url, unhealthy: (options.health?.() ?? []).filter((c) => !c.healthy).map((c) => c.component) };
   };
   const guard = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!scopeOf(request.caller!)) await sendProblem(request, reply, 403, 'not allowed for this role', 'the dashboard is for operators, auditors, Standesämter and benefit agencies');

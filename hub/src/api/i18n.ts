@@ -13,6 +13,7 @@ const de = {
   skip: 'Zum Inhalt springen',
   nav: { home: 'Übersicht', back: 'Zurück zur Übersicht', backToCase: 'Zurück zum Geburtsfall', language: 'Sprache', main: 'Hauptnavigation' },
   search: { label: 'Suche nach einer Kennung (Registereintrag, Fall, Übermittlung, Quittung, Protokolleintrag)', button: 'Suchen', enter: 'Bitte eine Kennung eingeben.', none: 'Zu der Kennung {{id}} ist nichts bekannt (oder sie ist Ihnen nicht zugänglich).', title: 'Suche', result: 'Ergebnis', open: 'Öffnen' },
+  health: { unhealthy: 'Gestört: {{components}}. Die Vermittlungsstelle versucht es weiter; Einzelheiten unter /api/v1/health und im Protokoll (component.failed).' },
   role: { hub: 'Betrieb der Vermittlungsstelle', auditor: 'Prüfung (ohne personenbezogene Daten)', standesamt: 'Standesamt {{id}}', elterngeldstelle: 'Elterngeldstelle {{id}}', familienkasse: 'Familienkasse {{id}}', seenAs: 'Angemeldet als: {{who}}' },
   recipientRole: { elterngeldstelle: 'Elterngeldstelle', familienkasse: 'Familienkasse' },
   home: {
@@ -179,6 +180,7 @@ const en: Catalogue = {
   skip: 'Skip to content',
   nav: { home: 'Overview', back: 'Back to the overview', backToCase: 'Back to the birth case', language: 'Language', main: 'Main navigation' },
   search: { label: 'Search for an id (register key, case, delivery, receipt, log entry)', button: 'Search', enter: 'Please enter an id.', none: 'Nothing is known by the id {{id}} (or it is not yours to see).', title: 'Search', result: 'Result', open: 'Open' },
+  health: { unhealthy: 'Failing: {{components}}. The hub keeps trying; details at /api/v1/health and in the log (component.failed).' },
   role: { hub: 'Exchange operations', auditor: 'Audit (without personal data)', standesamt: 'Standesamt {{id}}', elterngeldstelle: 'Elterngeldstelle {{id}}', familienkasse: 'Familienkasse {{id}}', seenAs: 'Signed in as: {{who}}' },
   recipientRole: { elterngeldstelle: 'Elterngeldstelle', familienkasse: 'Familienkasse' },
   home: {

@@ -28,6 +28,7 @@ import { isPublicTrackingRoute, trackingRoutes } from './tracking.ts';
 import { CaseStatusSchema, CheckpointSchema, ConsistencyProofSchema, InclusionProofSchema, LookUpSchema, ProblemSchema, SummarySchema, TransparencyRequestSchema, TransparencySchema } from './schemas.ts';
 import { entryBundle, hashTile, parseTilePath } from './tiles.ts';
 import { erasedProblem, erasureRoutes, type ErasureOptions, type Problem } from './erasure.ts';
+import type { ComponentHealth } from '../../../connectors/kit/lifecycle.ts';
 
 export interface ApiOptions {
   readonly port: number;
@@ -39,6 +40,8 @@ export interface ApiOptions {
   readonly events?: EventStore;
   readonly readSide: ReadSide;
   readonly relayPosition: () => number;
+  /** The hub's running parts and whether each works (the health endpoint and the dashboard's banner). */
+  readonly health?: () => readonly ComponentHealth[];
   /** The latest checkpoint's note with witness cosignatures. */
   readonly cosignedNote: (treeSize: number, note: string) => string;
   readonly certificates: () => readonly { serial: string; subject: string; daysLeft: number; expiresSoon: boolean; revoked: boolean }[];
@@ -290,6 +293,13 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     return summary(options.readSide, statusCtx());
   });
 
+  app.get('/api/v1/health', { schema: { summary: 'The hub\'s running parts: 200 while all work, 503 while one failed and has not worked again since (operators)' } }, async (request, reply) => {
+    requireRoles(request, seesAll);
+    const components = options.health?.() ?? [];
+    const healthy = components.every((c) => c.healthy);
+    return reply.code(healthy ? 200 : 503).send({ healthy, unhealthy: components.filter((c) => !c.healthy).map((c) => c.component), components });
+  });
+
   app.get('/api/v1/checkpoint', { schema: { summary: 'The latest signed checkpoint with witness cosignatures', response: { 200: CheckpointSchema, ...errors } } }, async () => {
     const latest = options.log.latestCheckpoint();
     if (!latest) throw new ProblemError(404, 'no checkpoint yet');
@@ -342,7 +352,7 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const htmx = readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'), 'utf8');
-  await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, events: options.events ?? options.log, cosignedNote: options.cosignedNote, certificates: options.certificates, ...(options.erasure ? { erasure: options.erasure } : {}) });
+  await app.register(dashboardRoutes, { readSide: options.readSide, statusCtx, htmx, log: options.log, events: options.events ?? options.log, cosignedNote: options.cosignedNote, certificates: options.certificates, ...(options.erasure ? { erasure: options.erasure } : {}), ...(options.health ? { health: options.health } : {}) });
 
   await app.register(trackingRoutes, { readSide: options.readSide, statusCtx, log: options.log, cosignedNote: options.cosignedNote, now, ...(options.trackingLookupsPerMinute ? { lookupsPerMinute: options.trackingLookupsPerMinute } : {}) });
 

@@ -19,6 +19,8 @@ import { findNatsServer, freePort, portFree, startLocalNatsServer, type LocalNat
 import { startConnectionLimiter, type ConnectionLimiter } from '../infra/nats/connectionLimit.ts';
 import { jetStreamWithStreams } from '../infra/nats/streams.ts';
 import { startMetricsServer, type Metric } from './metrics.ts';
+import { componentMetrics, createLifecycle, failAtFromEnv, startSteps, StartStepError, type Lifecycle } from './lifecycle.ts';
+import type { LoopOptions, StopFailure } from '../../../connectors/kit/lifecycle.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
 import { startIngress, type Ingress } from '../ingress/ingress.ts';
 import { trackingCodeOf, trackingKey } from '../tracking/trackingCode.ts';
@@ -53,6 +55,11 @@ export interface RunningHub {
   readonly readSide: ReadSideServices;
   /** With a shared (PostgreSQL) store: the sequencer lease this hub holds; `lost` settles when it is gone. */
   readonly lease?: Pick<Lease, 'epoch' | 'waitedMs' | 'lost'>;
+  /** Its running parts: which failed, and whether each works again (the health endpoint's answer). */
+  readonly lifecycle: Lifecycle;
+  /** The names of its start steps, in the order they ran (each may be made to fail with `failAt`). */
+  readonly startSteps: readonly string[];
+  /** Stops every start step in reverse, each even when another fails; rejects with a `HubStopError` naming those that failed. */
   stop(): Promise<void>;
 }
 
@@ -64,6 +71,8 @@ export class HubStartError extends Error {
     /** What the operator does about it. */
     readonly hint?: string,
     options?: ErrorOptions,
+    /** The start step that failed, when one did. */
+    readonly step?: string,
   ) {
     super(message, options);
   }
@@ -132,58 +141,87 @@ export function hubTrust(config: HubConfig, options: { logger?: Logger; onCrlAle
   return trust;
 }
 
-export async function startHub(config: HubConfig, options: { logger?: Logger } = {}): Promise<RunningHub> {
+export interface StartHubOptions {
+  readonly logger?: Logger;
+  /**
+   * Test seam: the start step of this name fails (default: `ELFE_FAIL_AT_START_STEP`), so that
+   * tests show that a failed start leaves nothing running. Never set in operation.
+   */
+  readonly failAt?: string;
+}
+
+export async function startHub(config: HubConfig, options: StartHubOptions = {}): Promise<RunningHub> {
   // JSON lines on stderr (pino), one per event; never personal data.
   const logger = options.logger ?? createLogger('hub');
   const say = eventLog(logger);
   const sayLine = lineLog(logger, 'hub.note');
   const dataDir = path.resolve(config.dataDir);
+  // Every running part reports its failures here: logged at error level, counted, shown unhealthy.
+  const lifecycle = createLifecycle({ logger });
   // Refused CRLs and a CRL in force running out: counted for the alert metric, logged at error level.
   const crlAlerts = new Map<string, number>();
   // Every identity, the nats-server binary and the ports are checked before anything starts.
   const { trust, ingress: ingressCredentials } = await checkHubPrerequisites(config, { logger, onCrlAlert: (code) => crlAlerts.set(code, (crlAlerts.get(code) ?? 0) + 1) });
   // What the routing tables leave open (errors already stopped the configuration): said once, at start.
   for (const p of routingProblems(config)) if (p.level === 'warning') logger.warn({ event: 'routing.warning', path: p.path }, p.message);
-  // One hub per data directory; a lock left by a killed hub is taken over.
-  const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
-  // What started so far, stopped in reverse order when a later step fails: a failed start leaves nothing running.
-  const undo: (() => unknown)[] = [() => lock.release(), () => trust.caFiles.stop()];
+  // An ordered list of named steps: when one fails, those before it are stopped in reverse and
+  // the start fails naming it; stop() stops them all in reverse, each even when another fails.
+  const steps = startSteps({
+    failAt: options.failAt ?? failAtFromEnv(),
+    onStopFailed: (f) => logger.error({ event: 'hub.stop-step-failed', step: f.step, error: f.error.message }, `stopping ${f.step} failed`),
+  });
+  const loop = (name: string, fn: (signal: AbortSignal) => Promise<void>, loopOptions?: LoopOptions) => {
+    const running = lifecycle.runLoop(name, fn, loopOptions);
+    return { value: running, stop: () => running.stop() };
+  };
   try {
-    if (lock.tookOverFrom !== undefined) say('hub.data-dir-taken-over', { fromPid: lock.tookOverFrom });
+    // One hub per data directory; a lock left by a killed hub is taken over.
+    await steps.step('lock', () => {
+      const lock: DataDirLock = acquireDataDirLock(dataDir, 'hub');
+      if (lock.tookOverFrom !== undefined) say('hub.data-dir-taken-over', { fromPid: lock.tookOverFrom });
+      return { value: lock, stop: () => lock.release() };
+    });
+    // The watcher of the CA's published files (certificates, CRL, register): stopped with the hub.
+    await steps.step('ca-files', () => ({ value: trust.caFiles, stop: () => trust.caFiles.stop() }));
     // A shared store: stand by until this hub holds the sequencer lease; its appends are fenced on it.
     const store = config.log.store;
-    let lease: Lease | undefined;
-    if (store.kind === 'postgres') {
-      lease = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: sayLine });
-      say('hub.lease-taken', { epoch: lease.epoch, waitedMs: lease.waitedMs });
-      const taken = lease;
-      undo.push(() => taken.release());
-    }
-    const heldLease = lease;
-    // A full data directory: writes are refused (submissions answered `unavailable`) and resume by themselves once space is freed.
-    logStorage.reportTo({
-      full: (error, where) =>
-        logger.error(
-          { event: 'log.storage-full', where, dataDir, freeBytes: freeBytes(dataDir), error: (error as Error).message },
-          `the hub's data directory ${dataDir} is full: nothing more is recorded and submissions are answered unavailable (their senders keep them and send them again) until space is freed; the hub resumes by itself`,
-        ),
-      recovered: (refused, fullForMs) => logger.warn({ event: 'log.storage-recovered', dataDir, refused, fullForMs }, `the hub records again: its data directory has space (${refused} writes were refused in ${Math.round(fullForMs / 1000)} s)`),
+    const lease = await steps.step('lease', async () => {
+      if (store.kind !== 'postgres') return { value: undefined };
+      const taken = await acquirePostgresLease({ url: store.url, schema: store.schema, timeoutMs: store.leaseTimeoutMs, pollMs: store.leasePollMs, holder: `hub ${dataDir} pid ${process.pid}`, log: sayLine });
+      say('hub.lease-taken', { epoch: taken.epoch, waitedMs: taken.waitedMs });
+      return { value: taken as Lease | undefined, stop: () => taken.release() };
     });
-    undo.push(() => logStorage.reportTo(undefined));
-    const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: lineLog(logger, 'log.witness'), store, ...(heldLease ? { fence: () => heldLease.epoch } : {}) });
-    // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
-    undo.push(() => log.close());
-    const caseLog = openCaseLog(log, dataDir, config.keys.caseKeyFile ? { keyFile: config.keys.caseKeyFile } : {});
-    undo[undo.length - 1] = () => caseLog.close();
-    await caseLog.recover();
+    // A full data directory: writes are refused (submissions answered `unavailable`) and resume by themselves once space is freed.
+    await steps.step('storage-report', () => {
+      logStorage.reportTo({
+        full: (error, where) =>
+          logger.error(
+            { event: 'log.storage-full', where, dataDir, freeBytes: freeBytes(dataDir), error: (error as Error).message },
+            `the hub's data directory ${dataDir} is full: nothing more is recorded and submissions are answered unavailable (their senders keep them and send them again) until space is freed; the hub resumes by itself`,
+          ),
+        recovered: (refused, fullForMs) => logger.warn({ event: 'log.storage-recovered', dataDir, refused, fullForMs }, `the hub records again: its data directory has space (${refused} writes were refused in ${Math.round(fullForMs / 1000)} s)`),
+      });
+      return { value: undefined, stop: () => logStorage.reportTo(undefined) };
+    });
+    const { log, caseLog } = await steps.step('log', async () => {
+      const opened = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin, witnesses: config.witnesses, log: lineLog(logger, 'log.witness'), store, component: lifecycle.component('checkpoints'), ...(lease ? { fence: () => lease.epoch } : {}) });
+      // Personal data of each birth case under its own key, in `keys/cases.sqlite` (outside the log).
+      const cases = openCaseLog(opened, dataDir, config.keys.caseKeyFile ? { keyFile: config.keys.caseKeyFile } : {});
+      try {
+        await cases.recover();
+      } catch (error) {
+        await cases.close();
+        throw error;
+      }
+      return { value: { log: opened, caseLog: cases }, stop: () => cases.close() };
+    });
     for (const c of certificateStatusOf(trust)) {
       if (c.expiresSoon && !c.revoked) say('pki.certificate-expires-soon', { serial: c.serial, subject: c.subject, daysLeft: c.daysLeft });
     }
 
-    let nats: LocalNatsServer | undefined;
     let connectionLimiter: ConnectionLimiter | undefined;
-    let natsUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
-    if (!natsUrl) {
+    const configuredUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
+    const local = configuredUrl ? undefined : await steps.step('nats-server', async () => {
       const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
       const anchors = { caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir };
       // The server's monitoring endpoint, on loopback only: the hub counts each certificate's connections there.
@@ -192,129 +230,171 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       // The users follow the hub's checked CRL (older and stale lists refused, the last good one kept);
       // a certificate over its connection limit has no user for a while.
       const securityConfig = () => `http: "127.0.0.1:${monitorPort}"\n${natsSecurityConfig(anchors, serverIdentity, new Date(), trust.revoked, blocked, trust.caFiles.current().certificates)}`;
-      let security = securityConfig();
+      const natsComponent = lifecycle.component('nats-server');
       const server = await startLocalNatsServer({
         storeDir: path.join(dataDir, 'nats'),
         ...(config.nats.port ? { port: config.nats.port } : {}),
-        extraConfig: security,
-        onExit: (how) => say('nats.server-exited', { how }, 'nats-server exited; starting it again'),
+        extraConfig: securityConfig(),
+        onExit: (how) => natsComponent.failed(new Error(`nats-server exited (${how}); starting it again`), { how }),
+        onRestarted: () => natsComponent.succeeded(),
       });
-      nats = server;
-      undo.push(() => server.stop());
+      say('nats.server-started', { url: server.url, pid: server.pid() });
+      return { value: { server, securityConfig, monitorPort, blocked }, stop: () => server.stop() };
+    });
+    const nats = local?.server;
+    if (local) {
       // Issued and revoked certificates (and one coming into or out of validity) reach the
-      // nats-server's users without a restart: told by the watcher of the CA's files.
+      // nats-server's users without a restart: told by the watcher of the CA's files, applied by
+      // a loop that tries again while regenerating fails.
+      let security = local.securityConfig();
       const regenerate = (why: string) => {
-        let next: string;
-        try {
-          next = securityConfig();
-        } catch (error) {
-          say('nats.users-regeneration-failed', { error: (error as Error).message });
-          return;
-        }
+        const next = local.securityConfig();
         if (next === security) return;
         security = next;
         say('nats.users-reloaded', { why }, `${why}: reloading the nats-server users`);
-        void server.reconfigure(next);
+        void local.server.reconfigure(next);
       };
-      undo.push(trust.caFiles.subscribe(() => regenerate('certificates changed')));
-      connectionLimiter = startConnectionLimiter({
-        monitorUrl: `http://127.0.0.1:${monitorPort}`,
-        maxPerCertificate: config.nats.maxConnectionsPerCertificate,
-        blockMs: config.nats.connectionLimitBlockSeconds * 1000,
-        exempt: (user) => /@hub\./.test(user), // the hub's own users (hub:elfe-hub, hub:ingress)
-        onChange: () => {
-          blocked.clear();
-          for (const u of connectionLimiter?.blocked ?? []) blocked.add(u);
-          regenerate('connection limit');
-        },
-        onBlocked: (user, connections) =>
-          logger.error({ event: 'nats.connection-limit', user, connections, limit: config.nats.maxConnectionsPerCertificate, blockSeconds: config.nats.connectionLimitBlockSeconds }, 'a certificate holds more NATS connections than allowed: all of them are closed and it is refused for a while'),
-        onReleased: (user) => say('nats.connection-limit-released', { user }),
-        onError: (error) => logger.warn({ event: 'nats.connection-count-failed', error: error.message }, 'cannot count the NATS connections per certificate'),
+      let changed = false;
+      await steps.step('ca-files-subscription', () => ({ value: undefined, stop: trust.caFiles.subscribe(() => (changed = true)) }));
+      await steps.step('nats-users', () =>
+        loop(
+          'nats-users',
+          async () => {
+            if (!changed) return;
+            regenerate('certificates changed');
+            changed = false;
+          },
+          { everyMs: 250 },
+        ),
+      );
+      connectionLimiter = await steps.step('nats-connection-limit', () => {
+        const limiter: ConnectionLimiter = startConnectionLimiter({
+          monitorUrl: `http://127.0.0.1:${local.monitorPort}`,
+          maxPerCertificate: config.nats.maxConnectionsPerCertificate,
+          blockMs: config.nats.connectionLimitBlockSeconds * 1000,
+          exempt: (user) => /@hub\./.test(user), // the hub's own users (hub:elfe-hub, hub:ingress)
+          onChange: () => {
+            local.blocked.clear();
+            for (const u of limiter.blocked) local.blocked.add(u);
+            try {
+              regenerate('connection limit');
+            } catch (error) {
+              lifecycle.component('nats-users').failed(error);
+            }
+          },
+          onBlocked: (user, connections) =>
+            logger.error({ event: 'nats.connection-limit', user, connections, limit: config.nats.maxConnectionsPerCertificate, blockSeconds: config.nats.connectionLimitBlockSeconds }, 'a certificate holds more NATS connections than allowed: all of them are closed and it is refused for a while'),
+          onReleased: (user) => say('nats.connection-limit-released', { user }),
+          onError: (error) => logger.warn({ event: 'nats.connection-count-failed', error: error.message }, 'cannot count the NATS connections per certificate'),
+        });
+        return { value: limiter, stop: () => limiter.stop() };
       });
-      const limiter = connectionLimiter;
-      undo.push(() => limiter.stop());
-      natsUrl = nats.url;
-      say('nats.server-started', { url: natsUrl, pid: nats.pid() });
     }
-    const nc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, sayLine);
-    undo.push(() => nc.close());
-    const tooOld = clusterVersionWarning(nc.info);
-    if (tooOld) logger.warn({ event: 'nats.version-too-old-for-cluster', version: nc.info?.version }, tooOld);
+    const natsUrl = nats?.url ?? configuredUrl!;
+    const nc: NatsConnection = await steps.step('nats-connection', async () => {
+      const c = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub', tls: trust.tls }, sayLine);
+      const tooOld = clusterVersionWarning(c.info);
+      if (tooOld) logger.warn({ event: 'nats.version-too-old-for-cluster', version: c.info?.version }, tooOld);
+      return { value: c, stop: () => c.close() };
+    });
     // Submissions are taken and answered on a connection that may publish nothing but responses.
-    const ingressNc: NatsConnection = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressCredentials }, sayLine);
-    undo.push(() => ingressNc.close());
-    const jsm = await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: sayLine });
+    const ingressNc: NatsConnection = await steps.step('ingress-connection', async () => {
+      const c = await connectWithRetry({ servers: natsUrl, name: 'elfe-hub ingress', tls: ingressCredentials }, sayLine);
+      return { value: c, stop: () => c.close() };
+    });
+    const jsm = await steps.step('streams', async () => ({ value: await jetStreamWithStreams(nc, { replicas: config.nats.replicas, log: sayLine }) }));
     const js = jetstream(nc);
 
-    const tracking = trackingKey(dataDir);
-    const ingress = startIngress({
-      nc: ingressNc,
-      log: caseLog,
-      verifier: trust.verifier,
-      maxBytes: config.ingress.maxBytes,
-      clockSkewMs: config.ingress.clockSkewSeconds * 1000,
-      routing: config.routing,
-      meldebehoerden: config.meldebehoerden,
-      caseStream: (key) => caseLog.caseStream(key),
-      // Answers are signed by the ingress identity: its own key, nothing else of the hub's.
-      replySigner: ingressSigner(ingressCredentials),
-      trackingCode: (stream, generation) => trackingCodeOf(tracking, stream, generation),
+    const readSide = await steps.step('read-side', async () => {
+      const started = await startReadSideServices({
+        config,
+        log,
+        events: caseLog,
+        jsm,
+        trust,
+        say: sayLine,
+        logger,
+        lifecycle,
+        certificates: () => certificateStatusOf(trust),
+        erasure: { caseStream: (key) => caseLog.caseStream(key), erase: (stream, reason) => caseLog.erase(stream, reason) },
+      });
+      return { value: started, stop: () => started.stop() };
     });
-    undo.push(() => ingress.stop());
-    const readSide = await startReadSideServices({
-      config,
-      log,
-      events: caseLog,
-      jsm,
-      trust,
-      say: sayLine,
-      logger,
-      certificates: () => certificateStatusOf(trust),
-      erasure: { caseStream: (key) => caseLog.caseStream(key), erase: (stream, reason) => caseLog.erase(stream, reason) },
-    });
-    undo.push(() => readSide.stop(), () => readSide.stopApi());
     const recipients = recipientDirectory({ caFiles: trust.caFiles });
-    const scheduler = startScheduler({
-      log: caseLog,
-      table: config.routing,
-      positionFile: path.join(dataDir, 'scheduler.position'),
-      onUnroutable: (stream, reason) => say('routing.unroutable', { stream, reason }),
-      encryptFor: (dvdv: string) => recipients(dvdv),
-      onUndeliverable: (id: string, dvdv: string, reason: string, stream: string) => {
-        readSide.heldBack(stream, dvdv, reason);
-        say('delivery.held-back', { deliveryId: id, recipient: dvdv, reason });
-      },
-      // Asked about again every few seconds: a certificate the CA issues meanwhile releases it.
-      onReleased: (id, dvdv, stream, outcome) => {
-        readSide.heldBack(stream, dvdv, undefined);
-        say('delivery.released', { deliveryId: id, recipient: dvdv, outcome });
-      },
-      onRetryFailed: (error) => logger.error({ event: 'delivery.release-failed', error: error.message }, 'asking again for a held-back delivery failed'),
+    const scheduler = await steps.step('scheduler', () => {
+      const started = startScheduler({
+        log: caseLog,
+        table: config.routing,
+        positionFile: path.join(dataDir, 'scheduler.position'),
+        onUnroutable: (stream, reason) => say('routing.unroutable', { stream, reason }),
+        encryptFor: (dvdv: string) => recipients(dvdv),
+        onUndeliverable: (id: string, dvdv: string, reason: string, stream: string) => {
+          readSide.heldBack(stream, dvdv, reason);
+          say('delivery.held-back', { deliveryId: id, recipient: dvdv, reason });
+        },
+        // Asked about again every few seconds: a certificate the CA issues meanwhile releases it.
+        onReleased: (id, dvdv, stream, outcome) => {
+          readSide.heldBack(stream, dvdv, undefined);
+          lifecycle.component('scheduler').succeeded();
+          say('delivery.released', { deliveryId: id, recipient: dvdv, outcome });
+        },
+        // Reported as the scheduler's failure: healthy again with its next decision or release.
+        onRetryFailed: (error) => lifecycle.component('scheduler').failed(error, { at: 'held-back-release' }),
+        component: lifecycle.component('scheduler'),
+      });
+      return { value: started, stop: () => started.stop() };
     });
-    undo.push(() => scheduler.stop());
-    const relay = await startRelay({
-      js,
-      jsm,
-      log: caseLog,
-      signer: trust.signer,
-      positionFile: path.join(dataDir, 'relay.position'),
-      // An erased case's deliveries leave the stream too: ids and counts, nothing personal.
-      onPurged: (r) => say('relay.erased-deliveries-purged', { caseId: r.caseId, recipient: r.recipient, deliveryIds: r.deliveryIds, deleted: r.deleted, gone: r.gone, ...(r.skipped ? { skipped: r.skipped } : {}) }),
-      onPurgeFailed: (f) =>
-        logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
+    const relay = await steps.step('relay', async () => {
+      const started = await startRelay({
+        js,
+        jsm,
+        log: caseLog,
+        signer: trust.signer,
+        positionFile: path.join(dataDir, 'relay.position'),
+        // An erased case's deliveries leave the stream too: ids and counts, nothing personal.
+        onPurged: (r) => say('relay.erased-deliveries-purged', { caseId: r.caseId, recipient: r.recipient, deliveryIds: r.deliveryIds, deleted: r.deleted, gone: r.gone, ...(r.skipped ? { skipped: r.skipped } : {}) }),
+        onPurgeFailed: (f) =>
+          logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
+        component: lifecycle.component('relay'),
+      });
+      return { value: started, stop: () => started.stop() };
     });
-    undo.push(() => relay.stop());
-    const receipts = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier, answerSigner: trust.signer });
-    undo.push(() => receipts.stop());
-    const retention: Retention = startRetention(caseLog, {
-      afterLastHandoffDays: config.retention.afterLastHandoffDays,
-      intervalMs: config.retention.checkEveryMs,
-      onErased: (stream) => say('retention.erased', { stream }),
-      onError: (error) => say('retention.failed', { error: error.message }),
+    const receipts = await steps.step('receipts', async () => {
+      const started = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier, answerSigner: trust.signer, component: lifecycle.component('receipts') });
+      return { value: started, stop: () => started.stop() };
     });
-    undo.push(() => retention.stop());
-    await readSide.serve({ relayPosition: () => relay.stats.position });
+    await steps.step('retention', () => {
+      const retention: Retention = startRetention(caseLog, {
+        afterLastHandoffDays: config.retention.afterLastHandoffDays,
+        intervalMs: config.retention.checkEveryMs,
+        onErased: (stream) => say('retention.erased', { stream }),
+        lifecycle,
+      });
+      return { value: retention, stop: () => retention.stop() };
+    });
+    // Submissions are taken last (and refused first on stop): everything that handles them runs.
+    const tracking = trackingKey(dataDir);
+    const ingress = await steps.step('ingress', () => {
+      const started = startIngress({
+        nc: ingressNc,
+        log: caseLog,
+        verifier: trust.verifier,
+        maxBytes: config.ingress.maxBytes,
+        clockSkewMs: config.ingress.clockSkewSeconds * 1000,
+        routing: config.routing,
+        meldebehoerden: config.meldebehoerden,
+        caseStream: (key) => caseLog.caseStream(key),
+        // Answers are signed by the ingress identity: its own key, nothing else of the hub's.
+        replySigner: ingressSigner(ingressCredentials),
+        trackingCode: (stream, generation) => trackingCodeOf(tracking, stream, generation),
+        component: lifecycle.component('ingress'),
+      });
+      return { value: started, stop: () => started.stop() };
+    });
+    await steps.step('api', async () => {
+      await readSide.serve({ relayPosition: () => relay.stats.position, health: () => lifecycle.health() });
+      return { value: undefined, stop: () => readSide.stopApi() };
+    });
 
     const hubMetrics = async (): Promise<Metric[]> => [
       { name: 'elfe_log_entries', help: 'Entries in the log', type: 'gauge', samples: [{ value: await log.size() }] },
@@ -328,6 +408,7 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       { name: 'elfe_receipts_total', help: 'Receipts and dead letters by outcome', type: 'counter', samples: Object.entries(receipts.stats).map(([outcome, value]) => ({ labels: { outcome }, value })) },
       ...readSide.metrics(),
       ...crlMetrics(trust, crlAlerts),
+      ...componentMetrics(lifecycle),
       ...(connectionLimiter
         ? [
             { name: 'elfe_nats_connection_limit_blocks_total', help: 'Certificates cut off for holding more NATS connections than allowed', type: 'counter' as const, samples: [{ value: connectionLimiter.stats.blocks }] },
@@ -336,9 +417,12 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
         : []),
       { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: certificateStatusOf(trust).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },
     ];
-    const metrics = config.metrics.port === undefined ? undefined : await startMetricsServer(config.metrics.port, hubMetrics);
+    const metrics = await steps.step('metrics', async () => {
+      if (config.metrics.port === undefined) return { value: undefined };
+      const server = await startMetricsServer(config.metrics.port, hubMetrics);
+      return { value: server, stop: () => server.stop() };
+    });
 
-    let stopped = false;
     return {
       config,
       log,
@@ -352,41 +436,32 @@ export async function startHub(config: HubConfig, options: { logger?: Logger } =
       receipts,
       ...(metrics ? { metricsPort: metrics.port } : {}),
       readSide,
+      lifecycle,
+      startSteps: [...steps.names],
       ...(lease ? { lease } : {}),
       async stop() {
-        if (stopped) return;
-        stopped = true;
-        trust.caFiles.stop();
-        connectionLimiter?.stop();
-        await metrics?.stop();
-        await readSide.stopApi();
-        await ingress.stop();
-        await receipts.stop();
-        await relay.stop();
-        await scheduler.stop();
-        await retention.stop();
-        await readSide.stop();
-        await ingressNc.close();
-        await nc.close();
-        await caseLog.close();
-        await lease?.release();
-        await nats?.stop();
-        logStorage.reportTo(undefined);
-        lock.release();
+        const failures = await steps.stop();
+        if (failures.length > 0) throw new HubStopError(failures);
       },
     };
   } catch (error) {
-    for (const step of undo.reverse()) {
-      try {
-        await step();
-      } catch {
-        // already failing: the start error is what matters
-      }
-    }
-    const code = (error as { code?: unknown }).code;
+    await steps.stop();
+    const step = error instanceof StartStepError ? error.step : undefined;
+    const cause = error instanceof StartStepError ? error.cause : error;
+    const code = (cause as { code?: unknown }).code;
     // Typed errors keep their code; a system error (EADDRNOTAVAIL …) or an untyped one becomes start-failed.
-    if (error instanceof HubStartError || (typeof code === 'string' && !/^E[A-Z]+$/.test(code))) throw error;
-    throw new HubStartError('start-failed', `the hub did not start: ${(error as Error).message.split('\n')[0]}`, 'correct what it names (the configuration, a port, an address); nothing of this start is left running', { cause: error });
+    if (cause instanceof HubStartError) throw new HubStartError(cause.code, cause.message, cause.hint, { cause: cause.cause }, step);
+    if (typeof code === 'string' && !/^E[A-Z]+$/.test(code) && code !== 'start-step-failed') throw Object.assign(cause as Error, { step });
+    throw new HubStartError('start-failed', `the hub did not start${step ? ` (step ${step})` : ''}: ${(cause as Error).message.split('\n')[0]}`, 'correct what it names (the configuration, a port, an address); nothing of this start is left running', { cause }, step);
+  }
+}
+
+/** Stopping the hub: every step was stopped; these failed (each is also logged). */
+export class HubStopError extends Error {
+  override readonly name = 'HubStopError';
+  readonly code = 'stop-failed';
+  constructor(readonly failures: readonly StopFailure[]) {
+    super(`stopping the hub: ${failures.map((f) => `${f.step} (${f.error.message.split('\n')[0]})`).join(', ')} failed; everything else was stopped`);
   }
 }
 

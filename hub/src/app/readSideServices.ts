@@ -17,13 +17,14 @@ import { ensureDeadLetterStream, reconcileDeadLetters } from '../readside/reconc
 import { CosignatureStore } from '../witness/cosignatureStore.ts';
 import { trackingKey } from '../tracking/trackingCode.ts';
 import type { Metric } from './metrics.ts';
+import type { ComponentHealth, Lifecycle } from '../../../connectors/kit/lifecycle.ts';
 
 export interface ReadSideServices extends ReadSide {
   readonly api: ApiServer | undefined;
   readonly logger: Logger;
   readonly reconciled: { deadLetters: number; failures: number };
   /** Starts the API (once the relay's position is known). */
-  serve(options: { relayPosition: () => number }): Promise<void>;
+  serve(options: { relayPosition: () => number; health?: () => readonly ComponentHealth[] }): Promise<void>;
   reconcileNow(): Promise<number>;
   metrics(): Metric[];
   stopApi(): Promise<void>;
@@ -46,6 +47,8 @@ export async function startReadSideServices(options: {
   logger?: Logger;
   /** Erasure on the running hub through the API (the case log's). */
   erasure?: ErasureOptions;
+  /** Where the projections and the reconciliation report their failures. */
+  lifecycle?: Lifecycle;
 }): Promise<ReadSideServices> {
   const { config, log, jsm, trust } = options;
   const events = options.events ?? log;
@@ -57,19 +60,23 @@ export async function startReadSideServices(options: {
     escalation: config.escalation,
     say: (event, fields) => logger.info({ event, ...fields }, event),
     trackingKey: trackingKey(config.dataDir),
+    ...(options.lifecycle ? { component: options.lifecycle.component('read-side') } : {}),
   });
   const reconciled = { deadLetters: 0, failures: 0 };
   // From the first start on, the advisories of given-up deliveries are kept in a stream, also while the hub is down.
   await ensureDeadLetterStream(jsm).catch((error: unknown) => logger.error({ event: 'readside.dead-letter-stream-failed', error: (error as Error).message }, 'the stream of dead-letter advisories could not be created; retried at each reconciliation'));
   const reconcileNow = async () => {
     try {
+      options.lifecycle?.component('reconcile').checkFault();
       const n = await reconcileDeadLetters({ jsm, log: events, store: readSide.store, limits: config.delivery });
       reconciled.deadLetters += n;
       if (n > 0) logger.warn({ event: 'readside.dead-letters-reconciled', count: n }, 'dead letters recorded from the kept max-deliveries advisories');
+      options.lifecycle?.component('reconcile').succeeded();
       return n;
     } catch (error) {
       reconciled.failures++;
-      logger.error({ event: 'readside.reconcile-failed', error: (error as Error).message }, 'reconciliation failed');
+      if (options.lifecycle) options.lifecycle.component('reconcile').failed(error);
+      else logger.error({ event: 'readside.reconcile-failed', error: (error as Error).message }, 'reconciliation failed');
       return 0;
     }
   };
@@ -88,7 +95,7 @@ export async function startReadSideServices(options: {
       return api;
     },
     heldBack: (caseId, dvdv, reason) => readSide.heldBack(caseId, roleOf(dvdv), reason),
-    async serve({ relayPosition }) {
+    async serve({ relayPosition, health }) {
       void reconcileNow();
       if (!config.api) return;
       const dir = apiIdentityDir(config.dataDir);
@@ -104,6 +111,7 @@ export async function startReadSideServices(options: {
         events,
         readSide,
         relayPosition,
+        ...(health ? { health } : {}),
         cosignedNote: (treeSize, note) => `${note}${cosignatures?.linesFor(treeSize) ?? ''}`,
         certificates: options.certificates,
         logger: logger.child({ module: 'api' }),

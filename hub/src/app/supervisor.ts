@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../infra/repoRoot.ts';
+import { backoffMs } from '../../../connectors/kit/lifecycle.ts';
 
 const elfeBin = path.join(repoRoot, 'bin', 'elfe.js');
 
@@ -122,7 +123,7 @@ export function superviseProcesses(
         giveUp(given);
         return;
       }
-      const pause = Math.min(10_000, 250 * 2 ** next);
+      const pause = backoffMs(next + 1, { baseMs: 250, maxMs: 10_000 });
       options.log(spec.name, `starting again in ${pause} ms`);
       setTimeout(() => {
         if (!stopping) start(spec, next);

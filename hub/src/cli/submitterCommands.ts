@@ -280,7 +280,7 @@ const standesamtWatch: Command = {
             return results.some((r) => r.outcome === 'failed') ? exitCode.failed : exitCode.ok;
           }
           // Outcomes go to the log (no personal data); done/ and failed/ and `status` show the rest.
-          const watcher = watchDirectory(path.resolve(dir), s.connector, { ...watchOptions(logger), intervalMs: config.watch.intervalMs });
+          const watcher = watchDirectory(path.resolve(dir), s.connector, { ...watchOptions(logger), intervalMs: config.watch.intervalMs, lifecycle: s.lifecycle });
           logger.info({ event: 'watch.ready', pairWindowMs: config.watch.pairWindowSeconds * 1000 }, 'watching the drop folder');
           io.out(`ready: watching ${path.resolve(dir)} as ${config.dvdv}`);
           const why = await untilStopped();

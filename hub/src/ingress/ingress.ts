@@ -44,6 +44,7 @@ import { birthStream } from '../log/streams.ts';
 import type { GeburtenregisterKey } from '../../../contracts/index.ts';
 import { authorityRule, decideAuthority, decideIdNr } from '../routing/authority.ts';
 import { defaultMeldebehoerdeTable, responsibleMeldebehoerde, type MeldebehoerdeTable } from '../routing/meldebehoerden.ts';
+import type { Component } from '../../../connectors/kit/lifecycle.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from './securityEvents.ts';
 
 export interface IngressOptions {
@@ -72,6 +73,8 @@ export interface IngressOptions {
    * answers to the case's Standesamt carry it; without it they carry none.
    */
   readonly trackingCode?: (caseStream: string, generation: number) => string;
+  /** Where the ingress reports a submission it could not record (logged, counted, unhealthy until one is recorded again). */
+  readonly component?: Component;
 }
 
 export interface Ingress {
@@ -302,14 +305,18 @@ export function startIngress(options: IngressOptions): Ingress {
   const respond = async (m: Msg) => {
     let reply: SubmissionReply;
     try {
+      options.component?.checkFault();
       reply = await handle(m.data);
+      options.component?.succeeded();
     } catch (error) {
       // A case erased while its submission was in flight is gone, not busy: the same answer as after.
       // A full disk (the log, its tree, the case keys) is told apart: counted, logged once per episode.
-      reply =
-        error instanceof CaseErasedError
+      const erased = error instanceof CaseErasedError;
+      const storageFull = !erased && logStorage.failed(error, 'ingress');
+      if (!erased && !storageFull) options.component?.failed(error);
+      reply = erased
           ? refusal('unknown-case', 'this birth case was erased')
-          : logStorage.failed(error, 'ingress')
+          : storageFull
             ? refusal('unavailable', 'the hub cannot record the submission now: its storage is full; send it again later')
             : refusal('unavailable', `the hub could not record the submission: ${(error as Error).message}`);
     }
@@ -320,7 +327,10 @@ export function startIngress(options: IngressOptions): Ingress {
   const sub: Subscription = nc.subscribe(`${submitSubject}.>`, {
     queue: 'elfe-hub-ingress',
     callback: (error, m) => {
-      if (error) return;
+      if (error) {
+        options.component?.failed(error, { subject: submitSubject });
+        return;
+      }
       if (inFlight.size >= maxInFlight) {
         // Busy: answer at once rather than queue without bound; the submitter retries.
         stats.busy++;

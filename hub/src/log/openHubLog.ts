@@ -15,6 +15,7 @@ import { CosignatureStore } from '../witness/cosignatureStore.ts';
 import type { WitnessEndpoint } from '../witness/witnessClient.ts';
 import { Witnessing } from '../witness/witnessing.ts';
 import { historyFiles } from './signedHistory.ts';
+import type { Component } from '../../../connectors/kit/lifecycle.ts';
 
 export interface HubLogOptions {
   readonly dataDir: string;
@@ -32,6 +33,8 @@ export interface HubLogOptions {
   readonly store?: HubLogStore;
   /** With PostgreSQL: the lease epoch every append is fenced on (see postgresLease.ts). */
   readonly fence?: () => number | undefined;
+  /** Where failed periodic checkpoints are reported. */
+  readonly component?: Component;
 }
 
 export type HubLogStore =
@@ -88,6 +91,7 @@ export async function openHubLog(options: HubLogOptions): Promise<TransparentLog
       history: { files: historyFiles(options.dataDir), witnessSizes, log: options.log ?? ((line) => process.stderr.write(`${line}\n`)) },
       ...(options.now ? { now: options.now } : {}),
       ...(witnessing ? { observer: witnessing } : {}),
+      ...(options.component ? { component: options.component } : {}),
     });
   } catch (error) {
     // A refused open leaves nothing open (the SQLite writer thread included).

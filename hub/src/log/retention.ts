@@ -2,6 +2,8 @@
 // once its last hand-off (or, without one, its first entry) is older than the configured
 // period, two years by default. Each erasure is a `CaseErased` entry in the log.
 import type { CaseLog } from './caseLog.ts';
+import { createLifecycle, type Lifecycle } from '../../../connectors/kit/lifecycle.ts';
+import { createLogger } from '../../../connectors/kit/logger.ts';
 
 export interface RetentionOptions {
   /** Days after a case's last hand-off until it is erased. */
@@ -10,7 +12,8 @@ export interface RetentionOptions {
   readonly intervalMs?: number;
   readonly now?: () => Date;
   readonly onErased?: (stream: string) => void;
-  readonly onError?: (error: Error) => void;
+  /** Where the task runs and reports its failures (default: its own, logging on stderr). */
+  readonly lifecycle?: Lifecycle;
 }
 
 const dayMs = 24 * 60 * 60 * 1000;
@@ -45,25 +48,14 @@ export interface Retention {
   stop(): Promise<void>;
 }
 
-/** The periodic retention task of the hub. */
+/** The periodic retention task of the hub: a loop of the lifecycle (a failed pass is logged, counted and tried again after the back-off). */
 export function startRetention(log: CaseLog, options: RetentionOptions): Retention {
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const tick = () => {
-    if (running || stopped) return;
-    running = eraseExpiredCases(log, options)
-      .then((streams) => streams.forEach((s) => options.onErased?.(s)))
-      .catch((error: unknown) => options.onError?.(error as Error))
-      .finally(() => (running = undefined));
-  };
-  const timer = setInterval(tick, options.intervalMs ?? 60 * 60 * 1000);
-  timer.unref();
-  tick();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: createLogger('hub') });
+  return lifecycle.runLoop(
+    'retention',
+    async () => {
+      for (const s of await eraseExpiredCases(log, options)) options.onErased?.(s);
     },
-  };
+    { everyMs: options.intervalMs ?? 60 * 60 * 1000, firstAfterMs: 0 },
+  );
 }

@@ -24,6 +24,7 @@ import { TreeStore } from './merkle/treeStore.ts';
 import { checkpointStream, securityStream } from './streams.ts';
 import { securityEvent, toRecord } from './records.ts';
 import { LogHistoryError, readAcceptance, readDecisions, readLatestSigned, recordDecision, writeFileDurably, type historyFiles, type ShorterLogAcceptance } from './signedHistory.ts';
+import type { Component } from '../../../connectors/kit/lifecycle.ts';
 
 export interface CheckpointPolicy {
   /** Sign a checkpoint once this many entries arrived since the last one. */
@@ -51,6 +52,8 @@ export interface TransparentLogOptions {
   readonly history?: SignedHistory;
   /** Opened to read only (an audit on a copy): no history check, no timer, a longer tree left as it is. */
   readonly inspect?: boolean;
+  /** Where a failed periodic checkpoint is reported (logged, counted, unhealthy until one is signed again). */
+  readonly component?: Component;
 }
 
 export interface SignedHistory {
@@ -139,7 +142,12 @@ export class TransparentLog implements EventStore {
       throw error;
     }
     if (options.checkpoint.everyMs > 0 && !options.inspect) {
-      log.#timer = setInterval(() => void log.#maybeCheckpoint(true).catch(() => undefined), options.checkpoint.everyMs);
+      // A failed checkpoint is reported (logged, counted, unhealthy) and tried again at the next tick.
+      const tick = async () => {
+        options.component?.checkFault();
+        await log.#maybeCheckpoint(true);
+      };
+      log.#timer = setInterval(() => void tick().then(() => options.component?.succeeded(), (error: unknown) => options.component?.failed(error)), options.checkpoint.everyMs);
       log.#timer.unref();
     }
     return log;
@@ -424,7 +432,7 @@ export class TransparentLog implements EventStore {
     await this.#checkpointing;
     // A clean shutdown leaves every entry under a signed checkpoint.
     const last = this.#latest?.record;
-    if (this.#options.checkpoint.everyMs > 0 && this.#tree.size > (last ? last.treeSize + 1 : 0)) await this.checkpointNow().catch(() => undefined);
+    if (this.#options.checkpoint.everyMs > 0 && this.#tree.size > (last ? last.treeSize + 1 : 0)) await this.checkpointNow().catch((error: unknown) => this.#options.component?.failed(error, { at: 'close' }));
     this.#closed = true;
     await this.#options.observer?.close();
     await this.#syncing;

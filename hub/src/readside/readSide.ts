@@ -13,6 +13,7 @@ import { isStorageFull } from '../log/storageHealth.ts';
 import { readFact, type ReadFact } from './facts.ts';
 import { openProjectionStore, type ProjectionStore } from './projectionStore.ts';
 import { deadlinePassed, decisionDeadlinePassed, type HandOffRow } from './status.ts';
+import { backoffMs, type Component } from '../../../connectors/kit/lifecycle.ts';
 
 export interface EscalationPolicy {
   readonly acknowledgeWithinMs: number;
@@ -40,6 +41,8 @@ export interface ReadSideOptions {
   readonly fetch?: typeof fetch;
   /** The hub secret of tracking codes (tracking/trackingCode.ts): the family page finds cases by their code. */
   readonly trackingKey?: Buffer;
+  /** Where the projections report a failure (logged, counted, unhealthy until they follow again). */
+  readonly component?: Component;
 }
 
 export interface ReadSide {
@@ -106,25 +109,34 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
   const following = (async () => {
     // A full disk stops the projections' writes, not the read side: they follow again from
     // where they are once space is back (the hub reports the episode; the API answers meanwhile).
-    let waitMs = 0;
-    for (;;) {
+    // Any other failure is reported (logged, counted, unhealthy) and the projections follow
+    // again after the back-off: they never stop for good.
+    let full = false;
+    for (let attempt = 1; ; attempt++) {
       try {
         for await (const e of subscription) {
           if (e.position < store.position) continue;
+          options.component?.checkFault();
           const f = readFact(e);
           store.apply(f ? [f] : [], e.position + 1);
           if (f) stats.applied++;
-          if (waitMs > 0) {
-            waitMs = 0;
+          if (full) {
+            full = false;
             say('readside.storage-recovered', { position: store.position });
           }
+          attempt = 1;
+          options.component?.succeeded();
           notify();
         }
         return;
       } catch (error) {
-        if (stopping || !isStorageFull(error, path.join(options.dir, 'readside.sqlite'))) throw error;
-        if (waitMs === 0) say('readside.storage-full', { error: (error as Error).message, position: store.position });
-        waitMs = Math.min(Math.max(250, waitMs * 2), 5000);
+        if (stopping) return;
+        if (isStorageFull(error, path.join(options.dir, 'readside.sqlite'))) {
+          if (!full) say('readside.storage-full', { error: (error as Error).message, position: store.position });
+          full = true;
+        } else if (options.component) options.component.failed(error, { position: store.position });
+        else say('readside.failed', { error: (error as Error).message });
+        const waitMs = backoffMs(attempt, { baseMs: 250, maxMs: 5000 });
         await subscription.close();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
@@ -138,9 +150,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
         subscription = log.subscribe(store.position);
       }
     }
-  })().catch((error: unknown) => {
-    if (!stopping) say('readside.failed', { error: (error as Error).message });
-  });
+  })();
 
   const limitsFor = (recipient: string) => options.escalation.recipients?.[recipient] ?? options.escalation;
   const doFetch = options.fetch ?? fetch;

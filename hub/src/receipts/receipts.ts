@@ -36,6 +36,7 @@ import { SignatureKeeper } from '../log/signatures.ts';
 import { deliveryStream, erasureStream } from '../log/streams.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from '../ingress/securityEvents.ts';
+import type { Component } from '../../../connectors/kit/lifecycle.ts';
 
 /** No current CRL: the receipt is neither taken nor refused, it comes again. */
 class RevocationUnknown extends Error {
@@ -59,6 +60,8 @@ export interface ReceiptOptions {
    * so its connector can settle the report; without it milestones are not answered.
    */
   readonly answerSigner?: Signer;
+  /** Where the processor reports a receipt or dead letter it could not record (logged, counted, unhealthy until one is recorded again). */
+  readonly component?: Component;
 }
 
 export interface ReceiptProcessor {
@@ -322,10 +325,20 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
       // Receipts for the same delivery (or erasure notice) one after the other.
       const deliveryId = payload?.deliveryId ?? payload?.noticeId;
       await lanes.run(typeof deliveryId === 'string' ? deliveryId : '', () =>
-        handle(json, m.time).then(
-          () => m.ack(),
+        (async () => {
+          options.component?.checkFault();
+          await handle(json, m.time);
+        })().then(
+          () => {
+            m.ack();
+            options.component?.succeeded();
+          },
           // Without a current CRL no receipt can be checked: kept in the stream, judged once one is here.
-          (error: unknown) => m.nak(error instanceof RevocationUnknown ? revocationUnknownRetryMs : 1000),
+          // Any other failure is reported; the receipt stays in the stream and comes again.
+          (error: unknown) => {
+            if (!(error instanceof RevocationUnknown)) options.component?.failed(error);
+            m.nak(error instanceof RevocationUnknown ? revocationUnknownRetryMs : 1000);
+          },
         ),
       );
     }
@@ -352,8 +365,9 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
         };
         await log.append(deliveryStream(deliveryId), [toRecord(event)]);
         stats.deadLettered++;
-      } catch {
-        // A malformed advisory changes nothing in the log.
+      } catch (error) {
+        // A malformed advisory changes nothing in the log; a failed append is reported (its delivery is reconciled from the kept advisories).
+        options.component?.failed(error, { advisory: 'max-deliveries' });
       }
     }
   })();

@@ -18,6 +18,7 @@ import type { EventStore, Subscription } from '../log/eventStore.ts';
 import { fromRecord } from '../log/records.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { purgeErasedDeliveries, type PurgeReport } from './purge.ts';
+import { backoffMs, pause, type Component } from '../../../connectors/kit/lifecycle.ts';
 
 export const logPositionHeader = 'Elfe-Log-Position';
 
@@ -37,6 +38,8 @@ export interface RelayOptions {
   readonly onPurgeFailed?: (failure: { caseId: string; deliveryIds: readonly string[]; error: Error }) => void;
   /** Attempts at deleting an erased case's deliveries before it is reported as failed (default 5). */
   readonly purgeAttempts?: number;
+  /** Where the relay reports a failed publish (logged, counted, unhealthy until a publish succeeds again). */
+  readonly component?: Component;
 }
 
 export interface Relay {
@@ -152,7 +155,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           onPurgeFailed({ caseId: erased.data.caseId, deliveryIds: (erased.data.recipients ?? []).flatMap((r) => r.deliveryIds), error: error as Error });
           return;
         }
-        await new Promise((r) => setTimeout(r, retryMs * 2 ** (attempt - 1)));
+        await pause(backoffMs(attempt, { baseMs: retryMs, maxMs: 10_000 }));
       }
     }
   }
@@ -166,18 +169,21 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     pending.push(logPosition);
     seen = logPosition + 1;
     const publish = (async () => {
-      for (;;) {
+      for (let attempt = 1; ; attempt++) {
         try {
+          options.component?.checkFault();
           // A publish lost with a dead cluster node is retried after 2 s (the duplicate window absorbs a stored one).
           const ack = await js.publish(deliverySubject(dvdv), body, { msgID, headers: h, timeout: 2000 });
+          options.component?.succeeded();
           if (ack.duplicate) stats.duplicates++;
           else stats.published++;
           pending.splice(pending.indexOf(logPosition), 1);
           save();
           return;
-        } catch {
+        } catch (error) {
           if (stopping) return;
-          await new Promise((r) => setTimeout(r, retryMs));
+          options.component?.failed(error, { deliveryId: msgID, recipient: dvdv });
+          await pause(backoffMs(attempt, { baseMs: retryMs, maxMs: 2000 }));
         }
       }
     })();

@@ -17,6 +17,7 @@ import { isStorageFull } from '../log/storageHealth.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../routing/birthCase.ts';
 import type { RoutingTable } from '../routing/routingTable.ts';
+import { backoffMs, type Component } from '../../../connectors/kit/lifecycle.ts';
 
 export interface SchedulerOptions {
   readonly log: EventStore;
@@ -34,6 +35,8 @@ export interface SchedulerOptions {
   readonly onReleased?: (deliveryId: string, recipient: string, stream: string, outcome: 'scheduled' | 'dropped' | 'superseded') => void;
   /** Told when asking again for a held-back delivery failed (it stays held and is asked about again). */
   readonly onRetryFailed?: (error: Error) => void;
+  /** Where the scheduler reports a decision it could not make (logged, counted, unhealthy; decided again after the back-off). */
+  readonly component?: Component;
   /** How often held-back deliveries are asked about again (default 2 s). */
   readonly heldBackRetryMs?: number;
   /** Held-back deliveries retried at most (default 10 000); beyond, only a restart decides them again. */
@@ -364,14 +367,21 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
    * position stays before it.
    */
   async function decideUntilWritten(stored: StoredEvent): Promise<void> {
-    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5000)) {
+    for (let attempt = 1; ; attempt++) {
       try {
+        options.component?.checkFault();
         await decideOn(stored);
+        options.component?.succeeded();
         return;
       } catch (error) {
-        if (!isStorageFull(error)) throw error;
+        // Any other failure is reported (logged, counted, unhealthy) and decided again after the back-off, not skipped.
+        if (!isStorageFull(error)) {
+          if (!options.component) throw error;
+          options.component.failed(error, { position: stored.position });
+        }
         cases.delete(stored.stream);
       }
+      const waitMs = backoffMs(attempt, { baseMs: 250, maxMs: 5000 });
       if (!stopping) {
         await new Promise<void>((resolve) => {
           const wake = () => {

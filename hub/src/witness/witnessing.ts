@@ -5,6 +5,7 @@
 import type { CheckpointObserver, CheckpointRecord, TransparentLog } from '../log/transparentLog.ts';
 import type { CosignatureStore } from './cosignatureStore.ts';
 import { WitnessClient, WitnessRefusedError, type WitnessEndpoint, type WitnessRefusalCode } from './witnessClient.ts';
+import { backoffMs } from '../../../connectors/kit/lifecycle.ts';
 
 export interface WitnessingOptions {
   readonly witnesses: readonly WitnessEndpoint[];
@@ -30,7 +31,8 @@ interface Lane {
   running: Promise<void> | undefined;
   /** While the witness is unreachable: the pending retry and the next pause. */
   retry: NodeJS.Timeout | undefined;
-  retryMs: number;
+  /** Failed attempts in a row (the back-off's count). */
+  failures: number;
 }
 
 export class Witnessing implements CheckpointObserver {
@@ -52,7 +54,7 @@ export class Witnessing implements CheckpointObserver {
     this.#lanes = options.witnesses.map((endpoint) => {
       const client = new WitnessClient(endpoint, { ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
       client.knownSize = options.store.lastCosignedSize(client.name) ?? 0;
-      return { client, pending: undefined, running: undefined, retry: undefined, retryMs: this.#retryMs };
+      return { client, pending: undefined, running: undefined, retry: undefined, failures: 0 };
     });
   }
 
@@ -94,7 +96,7 @@ export class Witnessing implements CheckpointObserver {
         this.stats.cosigned++;
         clearTimeout(lane.retry);
         lane.retry = undefined;
-        lane.retryMs = this.#retryMs;
+        lane.failures = 0;
       } catch (error) {
         const code: WitnessRefusalCode = error instanceof WitnessRefusedError ? error.code : 'unexpected-answer';
         // A witness that is down (restarting, say) gets the checkpoint again later, unless a newer one is on its way.
@@ -106,8 +108,7 @@ export class Witnessing implements CheckpointObserver {
             if (this.#closed || lane.client.knownSize >= record.treeSize || lane.pending) return;
             lane.pending = { record, log };
             lane.running ??= this.#drain(lane).finally(() => (lane.running = undefined));
-          }, lane.retryMs).unref();
-          lane.retryMs = Math.min(this.#maxRetryMs, lane.retryMs * 2);
+          }, backoffMs(++lane.failures, { baseMs: this.#retryMs, maxMs: this.#maxRetryMs })).unref();
         }
         const message = (error as Error).message;
         this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from '../repoRoot.ts';
+import { backoffMs, pause } from '../../../../connectors/kit/lifecycle.ts';
 
 
 function versionOf(binary: string): [number, number, number] | undefined {
@@ -105,6 +106,8 @@ export interface LocalNatsServerOptions {
   readonly extraConfig?: string;
   /** When set, an unexpected exit (crash, SIGKILL) is reported here and the server started again. */
   readonly onExit?: (how: string) => void;
+  /** Told when a server that exited runs again. */
+  readonly onRestarted?: () => void;
   /** The server's name (unique in a cluster); default `elfe-local-<port>`. */
   readonly serverName?: string;
 }
@@ -191,10 +194,11 @@ export async function startLocalNatsServer(options: LocalNatsServerOptions): Pro
         for (let attempt = 1; !stopping; attempt++) {
           try {
             await launch();
+            options.onRestarted?.();
             return;
           } catch (error) {
             options.onExit?.(`restart attempt ${attempt} failed: ${(error as Error).message.split('\n')[0]}`);
-            await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
+            await pause(backoffMs(attempt, { baseMs: 200, maxMs: 5000 }));
           }
         }
       };

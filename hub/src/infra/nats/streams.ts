@@ -2,6 +2,7 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { consumerName, deliverySubject, deliveryStream, receiptStream } from '../../../../contracts/index.ts';
+import { backoffMs, pause } from '../../../../connectors/kit/lifecycle.ts';
 
 export interface DeliveryLimits {
   /** Deliveries beyond this become dead letters (max-deliveries advisory). */
@@ -65,7 +66,7 @@ export async function jetStreamWithStreams(nc: NatsConnection, options: { replic
     } catch (error) {
       if (Date.now() > deadline) throw error;
       options.log?.(`waiting for JetStream (attempt ${attempt}: ${(error as Error).message})`);
-      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+      await pause(backoffMs(attempt, { baseMs: 200, maxMs: 2000 }));
     }
   }
 }
