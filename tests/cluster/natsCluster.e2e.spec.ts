@@ -18,7 +18,7 @@ import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { checkLog, hubMetric, hubProcess, inboxMismatches, openSubmitters, percentile, ProgressWatch, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import type { ElfeProcess} from '../support/processes.ts';
+import type { PartyProcess} from '../support/processes.ts';
 import { runElfe, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
@@ -29,8 +29,8 @@ const birthsPerRun = 150;
 describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
   let d: DistributedExchange;
   let cluster: NatsCluster;
-  let hub: ElfeProcess;
-  let connectors: ElfeProcess[] = [];
+  let hub: PartyProcess;
+  let connectors: PartyProcess[] = [];
   let submitters = new Map<string, Submitter>();
   let nc: NatsConnection | undefined;
   let jsm: JetStreamManager;
@@ -76,13 +76,13 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
         const before = d.delivered();
         const burst = await submitBurst(submitters, birthsPerRun, run);
         expected += burst.deliveries;
-        await until(() => d.delivered() >= before + burst.deliveries / 4, 60_000, `run ${run}: progress before the kill`);
+        await until(() => d.delivered() >= before + burst.deliveries / 4, { what: `run ${run}: progress before the kill`, timeoutMs: 60_000 });
         const leader = (await jsm.streams.info(deliveryStream)).cluster!.leader!;
         const node = cluster.node(leader);
         const killedAt = Date.now();
         await node.server.kill();
         killed.push(leader);
-        await until(() => d.delivered() >= expected, 120_000, `run ${run}: every delivery after the kill of ${leader}`);
+        await until(() => d.delivered() >= expected, { what: `run ${run}: every delivery after the kill of ${leader}`, timeoutMs: 120_000 });
         stalls.push(watch.longestStallSince(killedAt));
         // The node comes back and catches up before the next run. Seen here (nats-server 2.10.27,
         // under load): a node restarted after SIGKILL rejoins the cluster but does not resume its
@@ -96,12 +96,12 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
           if (info instanceof Error || !info.cluster?.leader) return false;
           return info.cluster.leader === leader || (info.cluster.replicas ?? []).some((r) => r.name === leader && r.current);
         };
-        const caughtUp = await until(current, 20_000, 'current').then(() => true, () => false);
+        const caughtUp = await until(current, { what: 'current', timeoutMs: 20_000 }).then(() => true, () => false);
         if (!caughtUp) {
           rejoinRestarts++;
           console.warn(`run ${run}: ${leader} restarted after SIGKILL but not current within 20 s (${seen}); restarting it once more`);
           await node.server.restart();
-          await until(current, 60_000, `run ${run}: ${leader} current again`).catch((error: Error) => {
+          await until(current, { what: `run ${run}: ${leader} current again`, timeoutMs: 60_000 }).catch((error: Error) => {
             throw new Error(`${error.message}; last seen ${seen}`);
           });
         }
@@ -110,7 +110,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
       watch.stop();
     }
     // Every delivery acknowledged by its agency and the receipt logged.
-    await until(async () => (await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}')) >= expected, 120_000, 'every receipt logged');
+    await until(async () => (await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}')) >= expected, { what: 'every receipt logged', timeoutMs: 120_000 });
     await new Promise((r) => setTimeout(r, 1500));
     expect(d.delivered()).toBe(expected);
     const streamMessages = (await jsm.streams.info(deliveryStream)).state.messages;
