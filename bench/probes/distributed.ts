@@ -22,7 +22,7 @@ import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
 import { until } from '../../hub/src/runner/until.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../tests/support/postgres.ts';
-import { percentile, type Figure, type Section } from '../report.ts';
+import { percentile, testFiguresDir, type Figure, type Section } from '../report.ts';
 
 type Mode = 'embedded' | 'cluster' | 'postgres';
 
@@ -126,7 +126,7 @@ async function run(mode: Mode, births: number, seed: number): Promise<RunResult>
 }
 
 function lastTestFigures(): Figure[] {
-  const dir = path.resolve(import.meta.dirname, '../results');
+  const dir = testFiguresDir;
   const figures: Figure[] = [];
   const read = (file: string) => (existsSync(path.join(dir, file)) ? (JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>) : undefined);
   const stall = read('nats-cluster-stall.json');

@@ -18,6 +18,7 @@ import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../support/postgres.ts';
 import type { PartyProcess} from '../support/processes.ts';
 import { runElfe, until } from '../support/processes.ts';
+import { testFiguresDir } from '../../bench/report.ts';
 
 const ready = !natsAvailable ? natsSkipReason : !postgresAvailable ? postgresSkipReason : '';
 if (ready) console.warn(`skipped: ${ready}`);
@@ -109,7 +110,7 @@ describe.skipIf(ready !== '')('the hub on PostgreSQL, and hub failover', () => {
     const epoch = /sequencer lease taken: epoch (\d+) after (\d+) ms/.exec(hub2.output);
     const report = { killedAt: new Date(killedAt).toISOString(), takeOverMs: tookOver, stallMs: stall, standbyEpoch: epoch ? Number(epoch[1]) : undefined };
     console.log(`hub failover: the standby was ready ${tookOver} ms after kill -9 of the active hub; deliveries stalled ${stall} ms`);
-    const dir = path.resolve(import.meta.dirname, '../../bench/results');
+    const dir = testFiguresDir;
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'hub-failover.json'), `${JSON.stringify(report, null, 2)}\n`);
     expect(tookOver).toBeLessThan(15_000);

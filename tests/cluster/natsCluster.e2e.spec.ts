@@ -3,7 +3,7 @@
 // of a burst the node leading the delivery stream is killed with SIGKILL: nothing is lost and
 // nothing duplicated at any inbox. The stall (longest time without a new delivery in any inbox,
 // from the kill on) is measured over several runs; p50 and max are printed and written to
-// bench/results/nats-cluster-stall.json, where the benchmark picks them up.
+// nats-cluster-stall.json in the test figures directory (bench/report.ts), where the benchmark picks them up.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -20,6 +20,7 @@ import { checkLog, hubMetric, hubProcess, inboxMismatches, openSubmitters, perce
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import type { PartyProcess} from '../support/processes.ts';
 import { runElfe, until } from '../support/processes.ts';
+import { testFiguresDir } from '../../bench/report.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -117,7 +118,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
 
     const report = { runs, birthsPerRun, killed, rejoinRestarts, stallsMs: stalls, p50Ms: percentile(stalls, 50), maxMs: Math.max(...stalls), measuredAt: new Date().toISOString() };
     console.log(`NATS cluster: leader of ${deliveryStream} killed mid-burst ${runs}×; stall p50 ${report.p50Ms} ms, max ${report.maxMs} ms (${stalls.join(', ')} ms)${rejoinRestarts > 0 ? `; ${rejoinRestarts} killed node(s) needed a second restart to resume the stream replica` : ''}`);
-    const dir = path.resolve(import.meta.dirname, '../../bench/results');
+    const dir = testFiguresDir;
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'nats-cluster-stall.json'), `${JSON.stringify(report, null, 2)}\n`);
 
