@@ -4,6 +4,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+/**
+ * Where tests that measure (the NATS cluster's stall, the hub's take-over) leave their figures
+ * for the next bench run: outside the repository, so a test run never writes into bench/results.
+ */
+export const testFiguresDir: string = process.env['ELFE_TEST_FIGURES'] ?? path.join(os.tmpdir(), 'elfe-test-figures');
+
 export interface Figure {
   /** Stable key, e.g. `log.append.concurrent`. */
   readonly key: string;

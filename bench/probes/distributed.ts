@@ -11,8 +11,7 @@ import path from 'node:path';
 import { BirthRegisteredDataSchema, deterministicUuid, type BirthRegistered } from '../../contracts/index.ts';
 import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
 import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
-import { partyCommand, provisionExchange } from '../../hub/src/app/exchange.ts';
-import { superviseProcesses } from '../../hub/src/app/supervisor.ts';
+import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { parseConfig, type LogStoreConfig } from '../../hub/src/config/config.ts';
 import type { EventStore } from '../../hub/src/log/eventStore.ts';
 import { findNatsServer, freePort } from '../../hub/src/infra/nats/natsServer.ts';
@@ -20,8 +19,10 @@ import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/nat
 import { openHubEventStore } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
+import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
+import { until } from '../../hub/src/runner/until.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../tests/support/postgres.ts';
-import { percentile, type Figure, type Section } from '../report.ts';
+import { percentile, testFiguresDir, type Figure, type Section } from '../report.ts';
 
 type Mode = 'embedded' | 'cluster' | 'postgres';
 
@@ -61,13 +62,12 @@ async function run(mode: Mode, births: number, seed: number): Promise<RunResult>
   });
   if (clusterPorts) cluster = await startNatsCluster({ dir: path.join(root, 'nats'), caDir: exchange.caDir, clientPorts: clusterPorts.client, routePorts: clusterPorts.route });
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
-  const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))], { log: () => undefined });
+  let running: RunningExchange | undefined;
   const submitters = new Map<string, Submitter>();
   const sent = new Map<string, number>();
   let elapsed = 0;
   try {
-    await supervisor.waitFor('hub', /^ready:/, 120_000);
-    await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+    running = await runExchange({ layout: exchange, start: ['hub', ...agencies.map((p) => p.name)] });
     for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64 }));
     const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter });
     const t0 = Date.now();
@@ -91,12 +91,12 @@ async function run(mode: Mode, births: number, seed: number): Promise<RunResult>
       void submitter.connector.submit(event);
     }
     const expected = scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0);
-    const deadline = Date.now() + 300_000;
-    while (Date.now() < deadline && (await acknowledged(metricsPort)) < expected) await new Promise((r) => setTimeout(r, 20));
+    let done = 0;
+    await until(async () => (done = await acknowledged(metricsPort)) >= expected, { what: `${expected} deliveries acknowledged`, timeoutMs: 300_000, intervalMs: 20, observe: () => done });
     elapsed = (Date.now() - t0) / 1000;
   } finally {
     for (const s of submitters.values()) await s.close();
-    await supervisor.stop();
+    await running?.stop();
     await cluster?.stop();
   }
   const log: EventStore = await openHubEventStore(exchange.hubDir, store);
@@ -126,8 +126,7 @@ async function run(mode: Mode, births: number, seed: number): Promise<RunResult>
 }
 
 function lastTestFigures(): Figure[] {
-  // The cluster tests write their last figures beside their other output (tests never write into bench/).
-  const dir = path.resolve(import.meta.dirname, '../../tests/output');
+  const dir = testFiguresDir;
   const figures: Figure[] = [];
   const read = (file: string) => (existsSync(path.join(dir, file)) ? (JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>) : undefined);
   const stall = read('nats-cluster-stall.json');

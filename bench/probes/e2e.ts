@@ -10,8 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { BirthRegisteredDataSchema, deterministicUuid, type BirthRegistered } from '../../contracts/index.ts';
 import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
 import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
-import { partyCommand, provisionExchange } from '../../hub/src/app/exchange.ts';
-import { superviseProcesses } from '../../hub/src/app/supervisor.ts';
+import { provisionExchange } from '../../hub/src/app/exchange.ts';
 import { parseConfig } from '../../hub/src/config/config.ts';
 import { findNatsServer, freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
@@ -21,6 +20,8 @@ import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { repoRoot } from '../../hub/src/infra/repoRoot.ts';
+import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
+import { until } from '../../hub/src/runner/until.ts';
 import { cpuProfileArgs, keepProfiles } from '../cpuProfile.ts';
 import { cpuBetween, cpuSnapshot, pidsWhoseCommandHas, type CpuSnapshot, type CpuUse } from '../cpuTime.ts';
 import { percentile, type Figure, type Section } from '../report.ts';
@@ -82,8 +83,9 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   const metricsPort = await freePort();
   const exchange = await provisionExchange(root, { natsPort: await freePort(), metricsPort });
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
-  const specs = [{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }, ...agencies.map((p) => ({ name: p.name, args: partyCommand(p) }))];
-  const supervisor = superviseProcesses(specs, { log: () => undefined, ...(profile?.dir ? { nodeArgs: cpuProfileArgs(profile.dir) } : {}) });
+  const names = ['hub', ...agencies.map((p) => p.name)];
+  let running: RunningExchange | undefined;
+  const pidOf = (name: string) => running?.process(name)?.pid;
   const submitters = new Map<string, Submitter>();
   const sent = new Map<string, number>();
   let t0 = 0;
@@ -92,13 +94,12 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   let cpuAfter: CpuSnapshot | undefined;
   const cpuGroups = () =>
     new Map([
-      ['hub', [supervisor.pid('hub') ?? -1]],
+      ['hub', [pidOf('hub') ?? -1]],
       ['nats-server', pidsWhoseCommandHas('nats-server', root)],
-      ['connectors', agencies.map((p) => supervisor.pid(p.name) ?? -1)],
+      ['connectors', agencies.map((p) => pidOf(p.name) ?? -1)],
     ]);
   try {
-    await supervisor.waitFor('hub', /^ready:/, 120_000);
-    await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+    running = await runExchange({ layout: exchange, start: names, ...(profile?.dir ? { nodeArgs: cpuProfileArgs(profile.dir) } : {}) });
     for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64 }));
     const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter });
     const groups = cpuGroups();
@@ -128,19 +129,15 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
       void submitter.connector.submit(event);
     }
     const expected = scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0);
-    const deadline = Date.now() + 600_000;
-    while (Date.now() < deadline) {
-      const m = await metricsOf(metricsPort);
-      if ((m.get('elfe_receipts_total{outcome="acknowledged"}') ?? 0) >= expected) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    let acknowledged = 0;
+    await until(async () => (acknowledged = (await metricsOf(metricsPort)).get('elfe_receipts_total{outcome="acknowledged"}') ?? 0) >= expected, { what: `${expected} deliveries acknowledged`, timeoutMs: 600_000, intervalMs: 20, observe: () => acknowledged });
     elapsed = (Date.now() - t0) / 1000;
     cpuAfter = cpuSnapshot(groups, cpuSelf);
   } finally {
     for (const s of submitters.values()) await s.close();
-    await supervisor.stop();
+    await running?.stop();
   }
-  if (profile?.dir) profile.summaries?.push(...keepProfiles(profile.dir, new Map(specs.map((s) => [s.name, supervisor.pid(s.name)])), repoRoot));
+  if (profile?.dir) profile.summaries?.push(...keepProfiles(profile.dir, new Map(names.map((name) => [name, pidOf(name)])), repoRoot));
   // Latency per birth: submission until its last delivery's receipt was logged.
   // Through the case keys: a birth case's entries are sealed in the store.
   const store = openCaseLog(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir);

@@ -20,15 +20,9 @@ import { startReadSide } from '../../hub/src/readside/readSide.ts';
 import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { percentile, type Figure, type Section } from '../report.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-readside-'));
-const until = async (check: () => boolean | Promise<boolean>, what: string, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** Latencies (ms) of `n` calls of `fn(i)`. */
 async function timed(n: number, fn: (i: number) => unknown): Promise<number[]> {
@@ -68,7 +62,7 @@ async function atSize(entries: number, figures: Figure[]): Promise<void> {
       await Promise.all(scenarios.slice(i, i + batch).map(async (s, k) => log.append(`birth-bench-${i + k}`, [toRecord(registered(s.registration)), toRecord(idnrs(s))])));
     }
     const scheduler = startScheduler({ log, table: config.routing });
-    await until(async () => scheduler.stats.position >= (await log.size()), 'scheduler caught up', 3_600_000);
+    await until(async () => scheduler.stats.position >= (await log.size()), { what: 'scheduler caught up', timeoutMs: 3_600_000 });
     await scheduler.stop();
     const size = await log.size();
     figures.push({ key: `readside.build.${label}`, label: `build log (${size.toLocaleString('en-US')} entries, ${births.toLocaleString('en-US')} births) + routing`, value: (performance.now() - t0) / 1000, unit: 's' });

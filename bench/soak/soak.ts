@@ -10,7 +10,7 @@
 // acknowledged in the hub's log, `elfe audit verify` passes against the hub's latest checkpoint
 // carrying the witness's cosignature, and the RSS and open file descriptors of the hub and the
 // connectors, sampled from /proc every few seconds, have a least-squares slope near zero.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,13 +20,14 @@ import { openSubmitter } from '../../connectors/standesamt/src/main.ts';
 import { idNrAssignmentOf } from '../../connectors/standesamt/src/messages.ts';
 import { defaultStandesaemter } from '../../hub/src/config/config.ts';
 import { makeScenarios, type BirthScenario } from '../../hub/src/demo/synthetic.ts';
-import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
-import { filesIn, PartyProcess, procSample, processAlive, runElfe, until } from './processes.ts';
+import { runExchange } from '../../hub/src/runner/exchangeRunner.ts';
+import { filesIn, procSample, processAlive, runElfe } from '../../hub/src/runner/partyProcess.ts';
+import { until } from '../../hub/src/runner/until.ts';
 import { acrossSoakPerMinute, slopePerMinute, type Sample, type SlopeResult } from './slope.ts';
 
 export type Kind = 'hub' | 'nats-server' | 'connector-egs' | 'connector-fka' | 'watcher' | 'witness';
@@ -165,32 +166,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const sampleEveryMs = options.sampleEveryMs ?? 5_000;
   const random = prng(options.seed ?? 25);
   const failures: string[] = [];
-  const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-soak-'));
-  const party = (name: string) => path.join(root, 'parties', name);
-  const hubDir = path.join(root, 'hub');
   const staName = `sta-${standesamt.standesamtsnummer}`;
-  const watchDir = path.join(party(staName), 'watch');
-  const inbox = (name: string) => filesIn(path.join(party(name), 'inbox'), /^(?!.*\.meta\.json$).*\.(xml|json)$/);
-
-  const apiPort = await freePort();
-  const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort()), '--api-port', String(apiPort)]);
-  if (init.code !== 0) throw new Error(`elfe exchange init failed:\n${init.stderr}${init.stdout}`);
-  const witnessInfo = (JSON.parse(init.stdout) as { witness: { run: string; verifierKey: string } }).witness;
-  mkdirSync(watchDir, { recursive: true });
-
-  const procs = new Map<Exclude<Kind, 'nats-server'>, PartyProcess>();
-  procs.set('witness', new PartyProcess('witness', witnessInfo.run.split(' ').slice(1), /^ready: witness /m));
-  await procs.get('witness')!.ready();
-  procs.set('hub', new PartyProcess('hub', ['hub', 'start', '--config', path.join(hubDir, 'config.json')]));
-  await procs.get('hub')!.ready();
-  procs.set('connector-egs', new PartyProcess(egsName, ['connector', 'elterngeld', '--config', path.join(party(egsName), 'config.json')]));
-  procs.set('connector-fka', new PartyProcess(fkaName, ['connector', 'familienkasse', '--config', path.join(party(fkaName), 'config.json')]));
-  procs.set('watcher', new PartyProcess('watcher', ['standesamt', 'watch', watchDir, '--config', path.join(party(staName), 'config.json')]));
-  await Promise.all([...procs.values()].map((p) => p.ready()));
-  const melde = await openSubmitter(loadPartyConfig(path.join(party(mbhName), 'config.json')), () => {}, { concurrency: 8 });
+  // The parties of the soak: one Standesamt's watcher, both agencies, the hub and the local witness.
+  const partyOf: Record<Exclude<Kind, 'nats-server'>, string> = { witness: 'witness', hub: 'hub', 'connector-egs': egsName, 'connector-fka': fkaName, watcher: staName };
+  const exchange = await runExchange({ label: 'soak', api: true, start: Object.values(partyOf) });
+  const { root, hubDir } = exchange;
+  const apiPort = exchange.apiPort!;
+  const witnessKey = exchange.witness!.verifierKey;
+  const watchDir = exchange.watchDir(staName);
+  const inbox = (name: string) => filesIn(exchange.inboxDir(name), /^(?!.*\.meta\.json$).*\.(xml|json)$/);
+  const procs = new Map((Object.entries(partyOf) as [Exclude<Kind, 'nats-server'>, string][]).map(([kind, name]) => [kind, exchange.process(name)!]));
+  const melde = await openSubmitter(loadPartyConfig(path.join(root, 'parties', mbhName, 'config.json')), () => {}, { concurrency: 8 });
   // Interrupted (Ctrl-C, a test's timeout): the parties go with the soak.
   const interrupted = (signal: NodeJS.Signals) => {
-    for (const p of procs.values()) void p.kill('SIGTERM');
+    void exchange.stop().catch(() => undefined);
     setTimeout(() => process.exit(130), 5_000).unref();
     log(`soak: ${signal}, stopping the parties (data directory ${root})`);
   };
@@ -340,19 +329,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let drainMs = NaN;
   let state: LogState | undefined;
   try {
-    await Promise.all([...procs.values()].map((p) => p.ready(180_000)));
+    await Promise.all([...procs.values()].map((p) => p.ready(p.readyPattern, 180_000)));
     const drainTimeout = options.drainTimeoutMs ?? 600_000;
-    await until(() => filesIn(path.join(watchDir, 'done'), /\.081020\.xml$/).length + filesIn(path.join(watchDir, 'failed')).length >= births, drainTimeout, 'every birth submitted');
+    await until(() => filesIn(path.join(watchDir, 'done'), /\.081020\.xml$/).length + filesIn(path.join(watchDir, 'failed')).length >= births, { what: 'every birth submitted', timeoutMs: drainTimeout });
     await until(() => {
       sendIdNrs();
       const { pending } = melde.connector.counts();
       return awaitingIdNr.size === 0 && pending === 0;
-    }, drainTimeout, "every IdNr answered by the hub");
+    }, { what: 'every IdNr answered by the hub', timeoutMs: drainTimeout });
     await until(async () => {
       if (inbox(egsName).length < consented || inbox(fkaName).length < idnrs) return false;
       state = await readLog(hubDir);
       return state.registered >= births && state.scheduled.length > 0 && state.scheduled.every((d) => state!.acknowledged.has(d.deliveryId));
-    }, drainTimeout, 'every delivery in its inbox and acknowledged');
+    }, { what: 'every delivery in its inbox and acknowledged', timeoutMs: drainTimeout });
     drainMs = Date.now() - killingEnded;
     // Nothing more arrives (redeliveries after the restarts are absorbed).
     let a = -1;
@@ -362,7 +351,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       a = b;
       if (!same) await sleep(2000);
       return same;
-    }, 60_000, 'inboxes stable');
+    }, { what: 'inboxes stable', timeoutMs: 60_000 });
   } catch (error) {
     failures.push((error as Error).message);
   }
@@ -410,19 +399,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       const answer = await get(`https://127.0.0.1:${apiPort}/checkpoint`, root).catch(() => ({ status: 0, body: '' }));
       note = answer.body;
       return answer.status === 200 && Number(note.split('\n')[1]) === witnessSize() && /^— elfe-witness\.local\/w1 \S+$/m.test(note);
-    }, 120_000, "the hub's latest checkpoint cosigned by the witness");
+    }, { what: "the hub's latest checkpoint cosigned by the witness", timeoutMs: 120_000 });
   } catch (error) {
     failures.push(`${(error as Error).message} (witness at ${witnessSize()}, hub's checkpoint ${note.split('\n')[1] ?? '?'})`);
   }
 
-  await Promise.all([...procs.entries()].filter(([k]) => k !== 'hub' && k !== 'witness').map(([, p]) => p.kill('SIGTERM')));
-  await procs.get('hub')!.kill('SIGTERM');
-  await procs.get('witness')!.kill('SIGTERM');
+  await exchange.stop().catch((error: unknown) => failures.push(`stopping the parties: ${(error as Error).message}`));
   process.removeListener('SIGINT', interrupted);
   process.removeListener('SIGTERM', interrupted);
   const checkpointFile = path.join(root, 'checkpoint.txt');
   writeFileSync(checkpointFile, note);
-  const audit = await runElfe(['audit', 'verify', '--data', hubDir, ...(note ? ['--checkpoint', checkpointFile, '--witness-key', witnessInfo.verifierKey] : [])], 600_000);
+  const audit = await runElfe(['audit', 'verify', '--data', hubDir, ...(note ? ['--checkpoint', checkpointFile, '--witness-key', witnessKey] : [])], { timeoutMs: 600_000 });
   if (audit.code !== 0) failures.push(`elfe audit verify exit ${audit.code}: ${(audit.stdout + audit.stderr).slice(-2000)}`);
 
   const resources: ResourceSlope[] = [...samples].map(([k, s]) => ({

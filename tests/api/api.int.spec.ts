@@ -17,9 +17,10 @@ import { loadConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { enrolRequest } from '../../hub/src/pki/pki.ts';
 import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
-import { asProducer, birthOf, ownInboxPrefix, signedBytes, waitFor } from '../support/liveExchange.ts';
+import { asProducer, birthOf, ownInboxPrefix, signedBytes } from '../support/liveExchange.ts';
 import { certificateSigner, submitSubjectOf, type Signer } from '../../contracts/index.ts';
 import { natsAvailable } from '../support/natsServer.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 interface Who {
   key: string;
@@ -123,11 +124,11 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
 
   it('shows a case going overdue, then escalated, to its Standesamt; recorded in the log; the webhook is told', async () => {
     const caseId = hub.caseLog.caseStream(b.registerKey);
-    await waitFor(async () => {
+    await until(async () => {
       const r = await call('GET', `/api/v1/cases/${caseId}`, who['sta']);
       const recipients = r.status === 200 ? (r.json()['recipients'] as { role: string; escalated: boolean }[]) : [];
       return recipients.some((x) => x.role === 'elterngeldstelle' && x.escalated);
-    }, 'an escalated hand-off', 30_000);
+    }, { what: 'an escalated hand-off', timeoutMs: 30_000 });
     const status = (await call('GET', `/api/v1/cases/${caseId}`, who['sta'])).json();
     const egs = (status['recipients'] as { role: string; state: string; steps: { step: string }[]; nextParty: string }[]).find((x) => x.role === 'elterngeldstelle')!;
     expect(egs.state).toBe('delivered');
@@ -136,7 +137,7 @@ describe.skipIf(!natsAvailable)('HTTP API', () => {
     const types: string[] = [];
     for await (const e of hub.log.readAll()) types.push(e.type);
     expect(types).toEqual(expect.arrayContaining(['HandOffOverdue', 'HandOffEscalated']));
-    await waitFor(() => webhookCalls.length >= 2, 'webhook calls');
+    await until(() => webhookCalls.length >= 2, { what: 'webhook calls' });
     expect(JSON.stringify(webhookCalls)).not.toContain(idnr);
     // Another Standesamt does not see the case; the agency sees only its own hand-off.
     expect((await call('GET', `/api/v1/cases/${caseId}`, who['otherSta'])).status).toBe(404);

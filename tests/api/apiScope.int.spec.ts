@@ -21,8 +21,9 @@ import { startHub, type RunningHub } from '../../hub/src/app/hub.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
-import { birthOf, ownInboxPrefix, signedBytes, waitFor } from '../support/liveExchange.ts';
+import { birthOf, ownInboxPrefix, signedBytes } from '../support/liveExchange.ts';
 import { natsAvailable } from '../support/natsServer.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 interface Who {
   key: string;
@@ -107,7 +108,7 @@ describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themse
     caseA = hub.caseLog.caseStream(a.registerKey);
     caseB = hub.caseLog.caseStream(b.registerKey);
     const handOffs = async (caseId: string) => recipientsOf(await call(`/api/v1/cases/${caseId}`, who.auditor)).filter((r) => r.deliveryId);
-    await waitFor(async () => (await handOffs(caseA)).length === 2 && (await handOffs(caseB)).length === 1, 'the hand-offs of both cases in the read side', 30_000);
+    await until(async () => (await handOffs(caseA)).length === 2 && (await handOffs(caseB)).length === 1, { what: 'the hand-offs of both cases in the read side', timeoutMs: 30_000 });
     const ofA = await handOffs(caseA);
     egsA = ofA.find((r) => r.role === 'elterngeldstelle')!.deliveryId!;
     fkaA = ofA.find((r) => r.role === 'familienkasse')!.deliveryId!;
@@ -321,7 +322,7 @@ describe.skipIf(!natsAvailable)('HTTP API: who sees what, and the answers themse
         for (const agent of agents) agent.destroy();
       }
       // Closed again, the certificate is served.
-      await waitFor(async () => (await call('/api/v1/lookup/no-such-id', who.egs)).status === 404, 'the connections closed');
+      await until(async () => (await call('/api/v1/lookup/no-such-id', who.egs)).status === 404, { what: 'the connections closed' });
     });
 
     it('entry bundles are gzip-compressed when the client accepts gzip, and the same bytes otherwise', async () => {

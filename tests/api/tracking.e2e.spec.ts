@@ -17,9 +17,10 @@ import { formatRegisterKey, type BirthRegisteredData } from '../../contracts/ind
 import { defaultStandesaemter } from '../../hub/src/config/config.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { birthXml } from '../support/births.ts';
-import { startLiveExchange, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { startLiveExchange, type LiveExchange } from '../support/liveExchange.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { runElfe } from '../support/processes.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -137,7 +138,7 @@ describe.skipIf(!natsAvailable)('Sendungsverfolgung: the family page, public, in
     expect(status.stdout).toContain(`tracking code for the parents of ${key}: ${code}`);
 
     // The Elterngeldstelle receives and acknowledges; the Familienkasse waits for the IdNr (none sent).
-    await waitFor(() => x.log().some((r) => r.type === 'DeliveryAcknowledged'), 'the Elterngeldstelle acknowledged', 90_000);
+    await until(() => x.log().some((r) => r.type === 'DeliveryAcknowledged'), { what: 'the Elterngeldstelle acknowledged', timeoutMs: 90_000 });
     const delivery = x.log().find((r) => r.type === 'DeliveryScheduled' && (r.event.data['recipient'] as { dvdv: string }).dvdv === 'egs:11000000')!;
     const deliveryId = delivery.event.data['deliveryId'] as string;
 
@@ -148,8 +149,8 @@ describe.skipIf(!natsAvailable)('Sendungsverfolgung: the family page, public, in
     const own = await runElfe(['connector', 'elterngeld', 'milestone', '--delivery', deliveryId, '--status', 'bewilligt', '--code', 'B-1', '--config', path.join(x.root, 'parties', 'egs-11000000', 'config.json'), '--json']);
     expect(own.code, own.stdout + own.stderr).toBe(0);
     expect(JSON.parse(own.stdout)).toMatchObject({ sent: true, deliveryId, status: 'bewilligt' });
-    await waitFor(() => x.log().some((r) => r.type === 'HandOffMilestone'), 'the milestone logged', 30_000);
-    await waitFor(() => x.log().some((r) => r.stream === 'security' && (r.event.data as { code?: string }).code === 'not-recipient'), 'the foreign milestone refused', 30_000);
+    await until(() => x.log().some((r) => r.type === 'HandOffMilestone'), { what: 'the milestone logged', timeoutMs: 30_000 });
+    await until(() => x.log().some((r) => r.stream === 'security' && (r.event.data as { code?: string }).code === 'not-recipient'), { what: 'the foreign milestone refused', timeoutMs: 30_000 });
     expect(x.log().filter((r) => r.type === 'HandOffMilestone').map((r) => r.event.data['recipient'])).toEqual(['egs:11000000']);
 
     // The page, without a client certificate (the read side follows the log within moments).

@@ -24,7 +24,7 @@ async function holdPort(port: number): Promise<net.Server> {
 
 /** Nothing of a start in `dir` runs any more: no process names it, no lock is left. */
 async function nothingLeft(dir: string, ports: number[] = []): Promise<void> {
-  await until(() => pidsWith(dir).length === 0, 10_000, `every process of ${dir} gone`);
+  await until(() => pidsWith(dir).length === 0, { what: `every process of ${dir} gone`, timeoutMs: 10_000 });
   expect(existsSync(path.join(dir, 'hub', 'hub.lock'))).toBe(false);
   for (const port of ports) expect(await portFree(port), `port ${port} released`).toBe(true);
 }
@@ -62,7 +62,7 @@ describe.skipIf(!natsAvailable)('start failures are named and clean', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await until(() => pidsWith(root).length === 0, 10_000, 'no process left');
+    await until(() => pidsWith(root).length === 0, { what: 'no process left', timeoutMs: 10_000 });
   });
 
   it('a missing configuration file: named on stderr, exit 2, nothing on stdout', async () => {

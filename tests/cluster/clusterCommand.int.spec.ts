@@ -11,12 +11,12 @@ import { freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsSer
 import { enrolRequest, pkiInit } from '../../hub/src/pki/pki.ts';
 import { provisionDistributed } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { ElfeProcess, processAlive, until } from '../support/processes.ts';
+import { PartyProcess, processAlive, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
 describe.skipIf(!natsAvailable)('elfe cluster nats', () => {
-  let cluster: ElfeProcess | undefined;
+  let cluster: PartyProcess | undefined;
   afterAll(async () => {
     await cluster?.kill('SIGTERM');
   });
@@ -25,7 +25,7 @@ describe.skipIf(!natsAvailable)('elfe cluster nats', () => {
     const d = await provisionDistributed({ natsUrl: 'nats://127.0.0.1:4222', prefix: 'elfe-cluster-cli-' });
     let base = await freePort();
     if (base > 60_000) base = 40_000 + (base % 10_000);
-    cluster = new ElfeProcess('cluster', ['cluster', 'nats', '--nodes', '3', '--dir', path.join(d.root, 'nats'), '--ca', d.exchange.caDir, '--base-port', String(base), '--json']);
+    cluster = new PartyProcess('cluster', ['cluster', 'nats', '--nodes', '3', '--dir', path.join(d.root, 'nats'), '--ca', d.exchange.caDir, '--base-port', String(base), '--json']);
     await cluster.ready(/^\{"url"/m, 60_000);
     const shown = JSON.parse(cluster.output.split('\n').find((l) => l.startsWith('{"url"'))!) as { url: string; replicas: number; nodes: { name: string; dir: string; pid: number }[] };
     expect(shown.replicas).toBe(3);
@@ -53,13 +53,13 @@ describe.skipIf(!natsAvailable)('elfe cluster nats', () => {
     const rogue = await startLocalNatsServer({ storeDir: path.join(rogueDir, 'store'), serverName: 'rogue', extraConfig: `cluster { name: "elfe", listen: 127.0.0.1:${await freePort()}, ${rogueTls}, routes: ["nats-route://127.0.0.1:${base + 100}"] }` });
     try {
       const n1Log = path.join(shown.nodes[0]!.dir, 'nats-server.log');
-      await until(() => /rogue|TLS route handshake error|certificate/i.test(readFileSync(n1Log, 'utf8')), 15_000, 'n1 refusing the rogue route');
+      await until(() => /rogue|TLS route handshake error|certificate/i.test(readFileSync(n1Log, 'utf8')), { what: 'n1 refusing the rogue route', timeoutMs: 15_000 });
       expect(readFileSync(n1Log, 'utf8')).not.toMatch(/Route connection created[^\n]*rogue/);
       expect(readFileSync(n1Log, 'utf8')).toMatch(/TLS route handshake error/);
     } finally {
       await rogue.stop();
     }
     await cluster.kill('SIGTERM');
-    await until(() => shown.nodes.every((n) => !processAlive(n.pid)), 15_000, 'every node stopped');
+    await until(() => shown.nodes.every((n) => !processAlive(n.pid)), { what: 'every node stopped', timeoutMs: 15_000 });
   });
 });

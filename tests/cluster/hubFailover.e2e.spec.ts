@@ -16,8 +16,9 @@ import { openPostgresEventStore } from '../../hub/src/log/postgres/postgresEvent
 import { checkLog, hubProcess, inboxMismatches, openSubmitters, ProgressWatch, provisionDistributed, standbyHubDir, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../support/postgres.ts';
-import type { ElfeProcess} from '../support/processes.ts';
+import type { PartyProcess} from '../support/processes.ts';
 import { runElfe, until } from '../support/processes.ts';
+import { testFiguresDir } from '../../bench/report.ts';
 
 const ready = !natsAvailable ? natsSkipReason : !postgresAvailable ? postgresSkipReason : '';
 if (ready) console.warn(`skipped: ${ready}`);
@@ -27,9 +28,9 @@ describe.skipIf(ready !== '')('the hub on PostgreSQL, and hub failover', () => {
   let url: string;
   let nats: NatsCluster;
   let d: DistributedExchange;
-  let hub1: ElfeProcess;
-  let hub2: ElfeProcess | undefined;
-  let connectors: ElfeProcess[] = [];
+  let hub1: PartyProcess;
+  let hub2: PartyProcess | undefined;
+  let connectors: PartyProcess[] = [];
   let submitters = new Map<string, Submitter>();
   let births = 0;
   let expected = 0;
@@ -71,8 +72,8 @@ describe.skipIf(ready !== '')('the hub on PostgreSQL, and hub failover', () => {
     const burst = await submitBurst(submitters, 60, 1);
     births += 60;
     expected += burst.deliveries;
-    await until(() => d.delivered() >= expected, 90_000, 'every delivery');
-    await until(async () => (await logCheck()).acknowledged >= expected, 60_000, 'every receipt logged');
+    await until(() => d.delivered() >= expected, { what: 'every delivery', timeoutMs: 90_000 });
+    await until(async () => (await logCheck()).acknowledged >= expected, { what: 'every receipt logged', timeoutMs: 60_000 });
     expect(existsSync(logFiles(d.exchange.hubDir).events)).toBe(false);
 
     // The tree file is local: gone (a new machine), it is rebuilt from the log at start.
@@ -87,7 +88,7 @@ describe.skipIf(ready !== '')('the hub on PostgreSQL, and hub failover', () => {
 
   it('kill -9 of the active hub mid-burst: the standby takes over; nothing lost, nothing twice, the log verifies', async () => {
     hub2 = hubProcess(path.join(await standbyHubDir(d.exchange), 'config.json'), 'hub2');
-    await until(() => /standing by/.test(hub2!.output), 60_000, 'hub2 standing by');
+    await until(() => /standing by/.test(hub2!.output), { what: 'hub2 standing by', timeoutMs: 60_000 });
     expect(hub2.output).not.toMatch(/^ready:/m);
 
     const watch = new ProgressWatch(() => d.delivered());
@@ -95,21 +96,21 @@ describe.skipIf(ready !== '')('the hub on PostgreSQL, and hub failover', () => {
     const burst = await submitBurst(submitters, 200, 2);
     births += 200;
     expected += burst.deliveries;
-    await until(() => d.delivered() >= before + burst.deliveries / 4, 60_000, 'progress before the kill');
+    await until(() => d.delivered() >= before + burst.deliveries / 4, { what: 'progress before the kill', timeoutMs: 60_000 });
     const killedAt = Date.now();
     await hub1.kill('SIGKILL');
-    await until(() => /^ready:/m.test(hub2!.output), 60_000, 'hub2 took over');
+    await until(() => /^ready:/m.test(hub2!.output), { what: 'hub2 took over', timeoutMs: 60_000 });
     const tookOver = Date.now() - killedAt;
-    await until(() => d.delivered() >= expected, 120_000, 'every delivery after the take-over');
+    await until(() => d.delivered() >= expected, { what: 'every delivery after the take-over', timeoutMs: 120_000 });
     const stall = watch.longestStallSince(killedAt);
     watch.stop();
-    await until(async () => (await logCheck()).acknowledged >= expected, 90_000, 'every receipt logged');
+    await until(async () => (await logCheck()).acknowledged >= expected, { what: 'every receipt logged', timeoutMs: 90_000 });
     await new Promise((r) => setTimeout(r, 1500));
 
     const epoch = /sequencer lease taken: epoch (\d+) after (\d+) ms/.exec(hub2.output);
     const report = { killedAt: new Date(killedAt).toISOString(), takeOverMs: tookOver, stallMs: stall, standbyEpoch: epoch ? Number(epoch[1]) : undefined };
     console.log(`hub failover: the standby was ready ${tookOver} ms after kill -9 of the active hub; deliveries stalled ${stall} ms`);
-    const dir = path.resolve(import.meta.dirname, '../output');
+    const dir = testFiguresDir;
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'hub-failover.json'), `${JSON.stringify(report, null, 2)}\n`);
     expect(tookOver).toBeLessThan(15_000);

@@ -3,7 +3,7 @@
 // of a burst the node leading the delivery stream is killed with SIGKILL: nothing is lost and
 // nothing duplicated at any inbox. The stall (longest time without a new delivery in any inbox,
 // from the kill on) is measured over several runs; p50 and max are printed and written to
-// tests/output/nats-cluster-stall.json, where the benchmark picks them up. The killed node is
+// nats-cluster-stall.json in the test figures directory (bench/report.ts), where the benchmark picks them up. The killed node is
 // started once and must catch up by itself.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,8 +20,9 @@ import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { checkLog, hubMetric, hubProcess, inboxMismatches, openSubmitters, percentile, ProgressWatch, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import type { ElfeProcess} from '../support/processes.ts';
+import type { PartyProcess} from '../support/processes.ts';
 import { runElfe, until } from '../support/processes.ts';
+import { testFiguresDir } from '../../bench/report.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -31,8 +32,8 @@ const birthsPerRun = 150;
 describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
   let d: DistributedExchange;
   let cluster: NatsCluster;
-  let hub: ElfeProcess;
-  let connectors: ElfeProcess[] = [];
+  let hub: PartyProcess;
+  let connectors: PartyProcess[] = [];
   let submitters = new Map<string, Submitter>();
   let nc: NatsConnection | undefined;
   let jsm: JetStreamManager;
@@ -92,13 +93,13 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
         const before = d.delivered();
         const burst = await submitBurst(submitters, birthsPerRun, run);
         expected += burst.deliveries;
-        await until(() => d.delivered() >= before + burst.deliveries / 4, 60_000, `run ${run}: progress before the kill`);
+        await until(() => d.delivered() >= before + burst.deliveries / 4, { what: `run ${run}: progress before the kill`, timeoutMs: 60_000 });
         const leader = (await jsm.streams.info(deliveryStream)).cluster!.leader!;
         const node = cluster.node(leader);
         const killedAt = Date.now();
         await node.server.kill();
         killed.push(leader);
-        await until(() => d.delivered() >= expected, 120_000, `run ${run}: every delivery after the kill of ${leader}`).catch(async (error: Error) => {
+        await until(() => d.delivered() >= expected, { what: `run ${run}: every delivery after the kill of ${leader}`, timeoutMs: 120_000 }).catch(async (error: Error) => {
           throw new Error(`${error.message} (${d.delivered()} of ${expected})\n${await diagnosis()}`);
         });
         stalls.push(watch.longestStallSince(killedAt));
@@ -112,7 +113,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
           seen = info instanceof Error ? info.message : JSON.stringify(info.cluster);
           if (info instanceof Error || !info.cluster?.leader) return false;
           return info.cluster.leader === leader || (info.cluster.replicas ?? []).some((r) => r.name === leader && r.current);
-        }, 90_000, `run ${run}: ${leader} current again after one restart`).catch((error: Error) => {
+        }, { what: `run ${run}: ${leader} current again after one restart`, timeoutMs: 90_000 }).catch((error: Error) => {
           throw new Error(`${error.message}; last seen ${seen}`);
         });
         catchUps.push(Date.now() - restartedAt);
@@ -121,7 +122,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
       watch.stop();
     }
     // Every delivery acknowledged by its agency and the receipt logged.
-    await until(async () => (await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}')) >= expected, 120_000, 'every receipt logged').catch(async (error: Error) => {
+    await until(async () => (await hubMetric(d.metricsPort, 'elfe_receipts_total{outcome="acknowledged"}')) >= expected, { what: 'every receipt logged', timeoutMs: 120_000 }).catch(async (error: Error) => {
       throw new Error(`${error.message}\n${await diagnosis()}`);
     });
     await new Promise((r) => setTimeout(r, 1500));
@@ -130,7 +131,7 @@ describe.skipIf(!natsAvailable)('three-node JetStream cluster', () => {
 
     const report = { runs, birthsPerRun, natsServer: spawnSync(findNatsServer()!, ['--version'], { encoding: 'utf8' }).stdout.trim(), killed, catchUpMs: catchUps, stallsMs: stalls, p50Ms: percentile(stalls, 50), maxMs: Math.max(...stalls), measuredAt: new Date().toISOString() };
     console.log(`${report.natsServer}: leader of ${deliveryStream} killed mid-burst ${runs}×; stall p50 ${report.p50Ms} ms, max ${report.maxMs} ms (${stalls.join(', ')} ms); the killed node current again ${catchUps.join(', ')} ms after its restart`);
-    const dir = path.resolve(import.meta.dirname, '../output');
+    const dir = testFiguresDir;
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'nats-cluster-stall.json'), `${JSON.stringify(report, null, 2)}\n`);
 

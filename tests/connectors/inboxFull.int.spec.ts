@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { fillUpTo, mountTmpfs, tmpfsRefused, unmount } from '../support/tmpfs.ts';
-import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 if (tmpfsRefused) console.warn(`skipped: ${tmpfsRefused}`);
@@ -39,9 +40,9 @@ describe.skipIf(!natsAvailable || tmpfsRefused !== undefined)('an agency connect
     const birth = birthOf('11007007', 'V1');
     expect(codeOf(await submit(berlin, asProducer(registered(birth), live.party(BERLIN)), live.party(BERLIN).signer))).toBe('ok');
     const scheduled = () => live.log().find((r) => r.stream === caseStream(birth) && r.type === 'DeliveryScheduled' && (r.event.data as { recipient?: { dvdv?: string } }).recipient?.dvdv === 'egs:11000000');
-    await waitFor(() => scheduled() !== undefined, 'the delivery to the Elterngeldstelle scheduled');
+    await until(() => scheduled() !== undefined, { what: 'the delivery to the Elterngeldstelle scheduled' });
     const deliveryId = (scheduled()!.event.data as { deliveryId: string }).deliveryId;
-    await waitFor(() => connector.output.includes(deliveryId), 'the connector tried the delivery', 20_000);
+    await until(() => connector.output.includes(deliveryId), { what: 'the connector tried the delivery', timeoutMs: 20_000 });
     // Longer than max_deliver (5) redeliveries a second apart would take, and than the ack wait
     // (30 s) after which JetStream would send it again: the delivery is held, not used up.
     await new Promise((r) => setTimeout(r, 35_000));
@@ -53,8 +54,8 @@ describe.skipIf(!natsAvailable || tmpfsRefused !== undefined)('an agency connect
     expect(connector.running).toBe(true);
 
     rmSync(filler);
-    await waitFor(() => existsSync(path.join(inbox, `${deliveryId}.xml`)), 'the delivery in the inbox once space is back', 20_000);
-    await waitFor(() => answered('DeliveryAcknowledged'), 'the delivery acknowledged', 20_000);
+    await until(() => existsSync(path.join(inbox, `${deliveryId}.xml`)), { what: 'the delivery in the inbox once space is back', timeoutMs: 20_000 });
+    await until(() => answered('DeliveryAcknowledged'), { what: 'the delivery acknowledged', timeoutMs: 20_000 });
     expect(answered('DeliveryDeadLettered')).toBe(false);
     expect(connector.output).toMatch(/storage writable again/);
   }, 180_000);

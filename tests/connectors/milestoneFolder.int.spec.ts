@@ -20,7 +20,7 @@ import { readFact } from '../../hub/src/readside/facts.ts';
 import { openProjectionStore } from '../../hub/src/readside/projectionStore.ts';
 import { hubProcess, openSubmitters, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable } from '../support/natsServer.ts';
-import { filesIn, until, type ElfeProcess } from '../support/processes.ts';
+import { filesIn, until, type PartyProcess } from '../support/processes.ts';
 
 interface Row {
   readonly stream: string;
@@ -45,15 +45,15 @@ async function readLog(hubDir: string): Promise<Row[]> {
 }
 
 /** Whether a connector logged that it waits for the hub's answer to this milestone. */
-const awaitsHub = (connector: ElfeProcess, dvdv: string, deliveryId: string, status: 'in-bearbeitung' | 'ausgezahlt') =>
+const awaitsHub = (connector: PartyProcess, dvdv: string, deliveryId: string, status: 'in-bearbeitung' | 'ausgezahlt') =>
   connector.stderr.split('\n').some((line) => line.includes('milestone.awaiting-hub') && line.includes(milestoneOf(dvdv, { deliveryId, status }).milestoneId));
 
 const milestonesOf = (rows: readonly Row[], deliveryId: string) => rows.filter((r) => r.type === 'HandOffMilestone' && r.data['deliveryId'] === deliveryId).map((r) => r.data['status']);
 
 describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
   let nats: NatsCluster | undefined;
-  let hub: ElfeProcess;
-  let connectors: ElfeProcess[] = [];
+  let hub: PartyProcess;
+  let connectors: PartyProcess[] = [];
   let submitters = new Map<string, Submitter>();
   let d: DistributedExchange;
   /** The delivery of the one birth to each agency that received one, by party name. */
@@ -77,7 +77,7 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
     await Promise.all(connectors.map((c) => c.ready(/^ready:/m, 120_000)));
     submitters = await openSubmitters(d);
     const burst = await submitBurst(submitters, 1, 7);
-    await until(() => d.delivered() >= burst.deliveries, 90_000, 'the deliveries in the inboxes');
+    await until(() => d.delivered() >= burst.deliveries, { what: 'the deliveries in the inboxes', timeoutMs: 90_000 });
     for (const a of d.agencies) {
       const file = d.inbox(a.name).find((f) => !f.endsWith('.meta.json'));
       if (file) deliveries.set(a.name, file.replace(/\.(xml|json)$/, ''));
@@ -98,7 +98,7 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
     const deliveryId = deliveries.get(agency.name)!;
     drop(agency.name, 'bescheid-1.json', JSON.stringify({ deliveryId, status: 'bewilligt', code: 'B-12', at: '2026-12-01T10:15:00+01:00' }));
     const done = path.join(dirOf(agency.name), 'milestones', 'done');
-    await until(() => filesIn(done).includes('bescheid-1.json'), 30_000, 'the milestone in done/');
+    await until(() => filesIn(done).includes('bescheid-1.json'), { what: 'the milestone in done/', timeoutMs: 30_000 });
     const rows = await readLog(d.exchange.hubDir);
     expect(milestonesOf(rows, deliveryId)).toEqual(['bewilligt']);
     const logged = rows.find((r) => r.type === 'HandOffMilestone')!;
@@ -118,7 +118,7 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
     const before = await readLog(d.exchange.hubDir);
     drop(other.name, 'fremd.json', JSON.stringify({ deliveryId: foreign, status: 'ausgezahlt' }));
     const failed = path.join(dirOf(other.name), 'milestones', 'failed');
-    await until(() => filesIn(failed).includes('fremd.json.error.json'), 30_000, 'the refusal in failed/');
+    await until(() => filesIn(failed).includes('fremd.json.error.json'), { what: 'the refusal in failed/', timeoutMs: 30_000 });
     expect(filesIn(failed)).toEqual(expect.arrayContaining(['fremd.json', 'fremd.json.error.json']));
     const error = JSON.parse(readFileSync(path.join(failed, 'fremd.json.error.json'), 'utf8')) as { error: { code: string; message: string }; hint: string };
     expect(error.error.code).toBe('not-recipient');
@@ -135,7 +135,7 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
     drop(agency.name, 'kaputt.json', '{"deliveryId": ');
     drop(agency.name, 'status.json', JSON.stringify({ deliveryId: deliveries.get(agency.name), status: 'genehmigt' }));
     const failed = path.join(dirOf(agency.name), 'milestones', 'failed');
-    await until(() => filesIn(failed).includes('kaputt.json.error.json') && filesIn(failed).includes('status.json.error.json'), 30_000, 'both in failed/');
+    await until(() => filesIn(failed).includes('kaputt.json.error.json') && filesIn(failed).includes('status.json.error.json'), { what: 'both in failed/', timeoutMs: 30_000 });
     const codeOf = (f: string) => (JSON.parse(readFileSync(path.join(failed, f), 'utf8')) as { error: { code: string } }).error.code;
     expect(codeOf('kaputt.json.error.json')).toBe('not-json');
     expect(codeOf('status.json.error.json')).toBe('invalid-milestone');
@@ -150,12 +150,12 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
     drop(agency.name, 'zahlung.json', JSON.stringify({ deliveryId, status: 'ausgezahlt' }));
     const dir = path.join(dirOf(agency.name), 'milestones');
     // The connector sent it and says it waits for the hub's answer; the file stays where it was.
-    await until(() => awaitsHub(connector, agency.dvdv, deliveryId, 'ausgezahlt'), 30_000, 'the connector waits for the hub');
+    await until(() => awaitsHub(connector, agency.dvdv, deliveryId, 'ausgezahlt'), { what: 'the connector waits for the hub', timeoutMs: 30_000 });
     expect(filesIn(dir)).toContain('zahlung.json');
     expect(filesIn(path.join(dir, 'done'))).not.toContain('zahlung.json');
     hub.start();
     await hub.ready(/^ready:/m, 120_000);
-    await until(() => filesIn(path.join(dir, 'done')).includes('zahlung.json'), 60_000, 'the milestone in done/ after the hub came back');
+    await until(() => filesIn(path.join(dir, 'done')).includes('zahlung.json'), { what: 'the milestone in done/ after the hub came back', timeoutMs: 60_000 });
     expect(milestonesOf(await readLog(d.exchange.hubDir), deliveryId).sort()).toEqual(['ausgezahlt', 'bewilligt']);
   }, 180_000);
 
@@ -167,16 +167,16 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
     // No hub answers: the connector has sent the milestone (JetStream stored it) and waits.
     await hub.kill('SIGKILL');
     drop(agency.name, 'antrag.json', JSON.stringify({ deliveryId, status: 'in-bearbeitung' }));
-    await until(() => awaitsHub(connector, agency.dvdv, deliveryId, 'in-bearbeitung'), 30_000, 'the connector sent it and waits');
+    await until(() => awaitsHub(connector, agency.dvdv, deliveryId, 'in-bearbeitung'), { what: 'the connector sent it and waits', timeoutMs: 30_000 });
     await connector.kill('SIGKILL');
     // The hub logs the stored milestone; nobody is there to take the answer.
     hub.start();
     await hub.ready(/^ready:/m, 120_000);
-    await until(async () => milestonesOf(await readLog(d.exchange.hubDir), deliveryId).length === 1, 60_000, 'the milestone logged');
+    await until(async () => milestonesOf(await readLog(d.exchange.hubDir), deliveryId).length === 1, { what: 'the milestone logged', timeoutMs: 60_000 });
     expect(filesIn(dir)).toContain('antrag.json');
     connector.start();
     await connector.ready(/^ready:/m, 120_000);
-    await until(() => filesIn(path.join(dir, 'done')).includes('antrag.json'), 60_000, 'the milestone in done/ after the restart');
+    await until(() => filesIn(path.join(dir, 'done')).includes('antrag.json'), { what: 'the milestone in done/ after the restart', timeoutMs: 60_000 });
     expect(milestonesOf(await readLog(d.exchange.hubDir), deliveryId)).toEqual(['in-bearbeitung']);
   }, 180_000);
 });

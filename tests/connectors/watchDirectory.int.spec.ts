@@ -95,12 +95,12 @@ describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch director
     const watcher = watchDirectory(tmp('watch'), connector, { intervalMs: 50, log, lifecycle });
     try {
       lifecycle.injectFault('watcher', new Error('drop folder unreadable (EACCES)'));
-      await until(() => lines.some((l) => l.level === 'error' && l.event === 'component.failed' && l.fields['component'] === 'watcher'), 10_000, 'the error line');
+      await until(() => lines.some((l) => l.level === 'error' && l.event === 'component.failed' && l.fields['component'] === 'watcher'), { what: 'the error line', timeoutMs: 10_000 });
       expect(watcher.health()).toMatchObject({ component: 'watcher', healthy: false });
       expect(watcher.health().failures).toBeGreaterThan(0);
       expect(lifecycle.unhealthy().map((h) => h.component)).toEqual(['watcher']);
       lifecycle.injectFault('watcher', undefined);
-      await until(() => watcher.health().healthy, 15_000, 'the watcher healthy again');
+      await until(() => watcher.health().healthy, { what: 'the watcher healthy again', timeoutMs: 15_000 });
       expect(lines.some((l) => l.level === 'warn' && l.event === 'component.recovered' && l.fields['component'] === 'watcher')).toBe(true);
     } finally {
       await watcher.stop();
@@ -129,7 +129,7 @@ describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch director
       await until(async () => {
         await connector.flush();
         return connector.counts().accepted === 1;
-      }, 15_000, 'the submission accepted');
+      }, { what: 'the submission accepted', timeoutMs: 15_000 });
       expect(lifecycle.component('sending').health()).toMatchObject({ healthy: true });
     } finally {
       await connector.close();

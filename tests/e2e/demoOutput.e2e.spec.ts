@@ -62,7 +62,7 @@ describe.skipIf(!natsAvailable)('elfe demo output', () => {
     const data = path.join(cwd, 'data', 'demo');
     expect(readFileSync(path.join(data, '.gitignore'), 'utf8')).toMatch(/^\*$/m);
     expect(existsSync(path.join(data, 'ca', 'ca.key.pem'))).toBe(true);
-    await until(() => pidsWith(cwd).length === 0, 10_000, 'no demo process left');
+    await until(() => pidsWith(cwd).length === 0, { what: 'no demo process left', timeoutMs: 10_000 });
   }, 600_000);
 
   it('refuses a --data directory with files no demo wrote', async () => {

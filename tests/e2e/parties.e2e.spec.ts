@@ -4,7 +4,7 @@
 // in the middle of a burst and started again with the same command: nothing is lost, nothing
 // is duplicated at any inbox, every delivery is acknowledged, and the log verifies.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,8 @@ import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
 import { birthXml, dropBirth } from '../support/births.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { ElfeProcess, filesIn, pidsWith, processAlive, runElfe, until } from '../support/processes.ts';
+import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
+import { PartyProcess, filesIn, pidsWith, processAlive, runElfe, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -46,34 +47,28 @@ function walk(dir: string): string[] {
 
 describe.skipIf(!natsAvailable)('parties as separate processes', () => {
   let root: string;
-  let hub: ElfeProcess;
-  const connectors = new Map<string, ElfeProcess>();
-  let watcher: ElfeProcess;
+  let hub: PartyProcess;
+  const connectors = new Map<string, PartyProcess>();
+  let watcher: PartyProcess;
   const party = (name: string) => path.join(root, 'parties', name);
   const watchDir = () => path.join(party(`sta-${standesamt.standesamtsnummer}`), 'watch');
   /** The deliveries in an agency's inbox (a correction's `.meta.json` beside its 131011 is no delivery of its own). */
   const inbox = (name: string) => filesIn(path.join(party(name), 'inbox'), /^(?!.*\.meta\.json$).*\.(xml|json)$/);
   const all: BirthScenario[] = [];
 
+  let exchange: RunningExchange | undefined;
+
   beforeAll(async () => {
-    root = mkdtempSync(path.join(os.tmpdir(), 'elfe-parties-'));
-    const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort()), '--api-port', String(await freePort())]);
-    expect(init.code, init.stderr + init.stdout).toBe(0);
-    mkdirSync(watchDir(), { recursive: true });
-    hub = new ElfeProcess('hub', ['hub', 'start', '--config', path.join(root, 'hub', 'config.json')]);
-    for (const name of readdirSync(path.join(root, 'parties')).filter((n) => existsSync(path.join(party(n), 'config.json')))) {
-      const role = JSON.parse(readFileSync(path.join(party(name), 'config.json'), 'utf8')).role as string;
-      if (role === 'elterngeldstelle' || role === 'familienkasse') {
-        connectors.set(name, new ElfeProcess(name, ['connector', role === 'elterngeldstelle' ? 'elterngeld' : 'familienkasse', '--config', path.join(party(name), 'config.json')]));
-      }
-    }
-    watcher = new ElfeProcess('watch', ['standesamt', 'watch', watchDir(), '--config', path.join(party(`sta-${standesamt.standesamtsnummer}`), 'config.json')]);
-    await hub.ready();
-    await Promise.all([...connectors.values(), watcher].map((p) => p.ready()));
+    exchange = await runExchange({ label: 'parties', api: true, start: ['hub'] });
+    root = exchange.root;
+    hub = exchange.process('hub')!;
+    const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
+    for (const p of agencies) connectors.set(p.name, await exchange.start(p.name));
+    watcher = await exchange.start(`sta-${standesamt.standesamtsnummer}`);
   });
 
   afterAll(async () => {
-    await Promise.all([watcher, ...connectors.values(), hub].filter(Boolean).map((p) => p.kill('SIGTERM')));
+    await exchange?.stop();
   });
 
   const consented = (list: readonly BirthScenario[]) => list.filter((s) => s.registration.consent.elterngeldstelle).length;
@@ -89,7 +84,7 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
     const before = progress();
     const births = batch(80, seed);
     births.forEach((s) => dropBirth(watchDir(), s));
-    await until(() => progress() >= before + 5, 60_000, 'progress before the fault');
+    await until(() => progress() >= before + 5, { what: 'progress before the fault', timeoutMs: 60_000 });
     await fault();
   }
 
@@ -102,8 +97,8 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
     await burstWithFault(3, () => inbox(egsName).length, async () => {
       const pid = Number(readFileSync(path.join(root, 'hub', 'nats', 'nats-server.pid'), 'utf8'));
       process.kill(pid, 'SIGKILL');
-      await until(() => !processAlive(pid), 10_000, 'nats-server gone');
-      await until(() => /nats-server exited/.test(hub.output), 10_000, 'hub noticed');
+      await until(() => !processAlive(pid), { what: 'nats-server gone', timeoutMs: 10_000 });
+      await until(() => /nats-server exited/.test(hub.output), { what: 'hub noticed', timeoutMs: 10_000 });
     });
     // One agency's connector.
     await burstWithFault(4, () => inbox(egsName).length, () => connectors.get(egsName)!.crashAndRestart());
@@ -128,14 +123,14 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
     expect(sentCorrection.code, sentCorrection.stdout + sentCorrection.stderr).toBe(0);
     expect(JSON.parse(sentCorrection.stdout.trim().split('\n').pop()!)).toMatchObject({ accepted: true });
 
-    await until(() => doneCount() === all.length, 120_000, 'every birth submitted');
-    await until(() => inbox(egsName).length >= consented(all) + 1 && inbox(fkaName).length >= 4, 120_000, 'every delivery in its inbox');
+    await until(() => doneCount() === all.length, { what: 'every birth submitted', timeoutMs: 120_000 });
+    await until(() => inbox(egsName).length >= consented(all) + 1 && inbox(fkaName).length >= 4, { what: 'every delivery in its inbox', timeoutMs: 120_000 });
     // Nothing more arrives (redeliveries after the restarts are absorbed).
     await until(async () => {
       const a = inbox(egsName).length;
       await new Promise((r) => setTimeout(r, 1000));
       return inbox(egsName).length === a;
-    }, 30_000, 'inboxes stable');
+    }, { what: 'inboxes stable', timeoutMs: 30_000 });
     expect(inbox(egsName)).toHaveLength(consented(all) + 1);
     expect(inbox(fkaName)).toHaveLength(4);
     expect(filesIn(path.join(watchDir(), 'failed'))).toEqual([]);
@@ -152,7 +147,7 @@ describe.skipIf(!natsAvailable)('parties as separate processes', () => {
       } finally {
         await reading.close();
       }
-    }, 60_000, 'every delivery answered in the log');
+    }, { what: 'every delivery answered in the log', timeoutMs: 60_000 });
 
     // The hub's and a connector's logs: JSON lines, one per event, without names or IdNrs.
     await hub.kill('SIGTERM');
@@ -239,7 +234,7 @@ describe.skipIf(!natsAvailable)('elfe start, killed with SIGKILL', () => {
   it('leaves no child behind, and the same command brings the exchange back', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-start-'));
     const args = ['start', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort()), '--api-port', String(await freePort())];
-    const first = new ElfeProcess('start', args);
+    const first = new PartyProcess('start', args);
     await first.ready(/\[hub\] ready:/m, 120_000);
     expect(first.output).toMatch(/^dashboard: https:\/\/127\.0\.0\.1:\d+\/ \(client certificate: .*aud-local\/cert\.pem, key .*aud-local\/key\.pem, CA .*ca\.cert\.pem\)$/m);
     await first.ready(/\[sta-11007007\] ready:/m, 60_000);
@@ -248,9 +243,9 @@ describe.skipIf(!natsAvailable)('elfe start, killed with SIGKILL', () => {
     await first.kill('SIGKILL');
     // Every child (connectors, watchers, the hub, its nats-server) ends with its parent (each
     // shuts down cleanly once its pipe closes, which takes a while on a loaded machine).
-    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), 90_000, 'children gone');
+    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), { what: 'children gone', timeoutMs: 90_000 });
 
-    const second = new ElfeProcess('start', args);
+    const second = new PartyProcess('start', args);
     try {
       await second.ready(/\[hub\] ready:/m, 120_000);
       await second.ready(/\[egs-11000000\] ready:/m, 60_000);
@@ -259,10 +254,10 @@ describe.skipIf(!natsAvailable)('elfe start, killed with SIGKILL', () => {
       const watch = path.join(root, 'parties', 'sta-11007007', 'watch');
       births.forEach((s) => dropBirth(watch, s));
       const want = births.filter((s) => s.registration.consent.elterngeldstelle).length;
-      await until(() => filesIn(path.join(root, 'parties', egsName, 'inbox'), /\.xml$/).length === want, 60_000, 'deliveries after the restart');
+      await until(() => filesIn(path.join(root, 'parties', egsName, 'inbox'), /\.xml$/).length === want, { what: 'deliveries after the restart', timeoutMs: 60_000 });
     } finally {
       await second.kill('SIGTERM');
     }
-    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), 30_000, 'children stopped');
+    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), { what: 'children stopped', timeoutMs: 30_000 });
   });
 });

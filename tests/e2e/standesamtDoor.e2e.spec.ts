@@ -13,7 +13,7 @@ import { makeScenarios, type BirthScenario } from '../../hub/src/demo/synthetic.
 import { birthXml } from '../support/births.ts';
 import { startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { ElfeProcess, runElfe, until } from '../support/processes.ts';
+import { PartyProcess, runElfe, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -22,7 +22,7 @@ const pairWindowSeconds = 2;
 
 describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running exchange", () => {
   let x: LiveExchange;
-  let watcher: ElfeProcess;
+  let watcher: PartyProcess;
   let watch: string;
   let configFile: string;
   const scenarios: BirthScenario[] = makeScenarios({ births: 12, seed: 2121, standesaemter: [standesamt], firstEntry: 7001 });
@@ -52,7 +52,7 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
     writeFileSync(configFile, JSON.stringify({ ...config, watch: { pairWindowSeconds, intervalMs: 200 }, startupTimeoutSeconds: 5 }, null, 2));
     watch = path.join(x.root, 'parties', 'sta-11007007', 'watch');
-    watcher = new ElfeProcess('watch', ['standesamt', 'watch', watch, '--config', configFile]);
+    watcher = new PartyProcess('watch', ['standesamt', 'watch', watch, '--config', configFile]);
     await watcher.ready();
   });
 
@@ -101,10 +101,10 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     const loneKey = formatRegisterKey(lone.registration.registerKey);
     drop(`${base(loneKey)}.081021.xml`, birthXml(lone).supplement);
 
-    await until(() => done().includes(`${base(aKey)}.081020.xml`) && done().includes(`${base(renumberedKey)}.081020.xml`), 60_000, 'the pairs registered');
-    await until(() => failed().some((f) => f.startsWith(base(foreignKey))) && failed().some((f) => f.startsWith(base(futureKey))), 60_000, 'the refusals');
-    await until(() => failed().includes(`${base(loneKey)}.error.json`), 60_000, 'the lone 081021 past the window');
-    await until(() => failed().includes('notes.txt.error.json') && failed().includes('11007007_G_2026_1.xml.error.json'), 30_000, 'unknown names reported');
+    await until(() => done().includes(`${base(aKey)}.081020.xml`) && done().includes(`${base(renumberedKey)}.081020.xml`), { what: 'the pairs registered', timeoutMs: 60_000 });
+    await until(() => failed().some((f) => f.startsWith(base(foreignKey))) && failed().some((f) => f.startsWith(base(futureKey))), { what: 'the refusals', timeoutMs: 60_000 });
+    await until(() => failed().includes(`${base(loneKey)}.error.json`), { what: 'the lone 081021 past the window', timeoutMs: 60_000 });
+    await until(() => failed().includes('notes.txt.error.json') && failed().includes('11007007_G_2026_1.xml.error.json'), { what: 'unknown names reported', timeoutMs: 30_000 });
 
     // The hub's log, not the watcher: (1) and (3) registered as two cases, (2) and (4) not at all.
     expect(logged(aKey)).toHaveLength(1);
@@ -141,7 +141,7 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     const changed = birthXml(a, { ...a.registration, child: { ...a.registration.child, name: { ...a.registration.child.name, firstNames: ['Gerlinde'] } } });
     drop(`${base(aKey)}.081021.xml`, changed.supplement);
     drop(`${base(aKey)}.081020.xml`, changed.notice);
-    await until(() => failed().includes(`${base(aKey)}.error.json`), 60_000, 'the changed re-drop refused');
+    await until(() => failed().includes(`${base(aKey)}.error.json`), { what: 'the changed re-drop refused', timeoutMs: 60_000 });
     expect(errorOf(`${base(aKey)}.error.json`).error.code).toBe('conflict');
     expect(errorOf(`${base(aKey)}.error.json`).hint).toMatch(/elfe standesamt correct/);
     expect(readFileSync(path.join(watch, 'done', `${base(aKey)}.081020.xml`), 'utf8')).toBe(originalNotice);
@@ -150,7 +150,7 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     // 8. The very same files again: the same registration (a duplicate), under a numbered name.
     drop(`${base(aKey)}.081021.xml`, aXml.supplement);
     drop(`${base(aKey)}.081020.xml`, aXml.notice);
-    await until(() => done().includes(`${base(aKey)}.081020.2.xml`), 60_000, 'the re-drop settled');
+    await until(() => done().includes(`${base(aKey)}.081020.2.xml`), { what: 'the re-drop settled', timeoutMs: 60_000 });
     expect(readFileSync(path.join(watch, 'done', `${base(aKey)}.081020.xml`), 'utf8')).toBe(originalNotice);
     expect(logged(aKey)).toHaveLength(1);
 
@@ -159,11 +159,11 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     const lateKey = formatRegisterKey(late.registration.registerKey);
     const lateXml = birthXml(late);
     drop(`${base(lateKey)}.081020.xml`, lateXml.notice);
-    await until(() => done().includes(`${base(lateKey)}.081020.xml`), 60_000, 'the 081020 registered alone');
+    await until(() => done().includes(`${base(lateKey)}.081020.xml`), { what: 'the 081020 registered alone', timeoutMs: 60_000 });
     expect(logged(lateKey).map((r) => r.type)).toEqual(['BirthRegistered']);
     expect((logged(lateKey)[0]!.event.data as BirthRegisteredData).consent.elterngeldstelle).toBe(false);
     drop(`${base(lateKey)}.081021.xml`, lateXml.supplement);
-    await until(() => done().includes(`${base(lateKey)}.081021.xml`), 60_000, 'the late 081021 joined');
+    await until(() => done().includes(`${base(lateKey)}.081021.xml`), { what: 'the late 081021 joined', timeoutMs: 60_000 });
     const lateEntries = logged(lateKey);
     expect(lateEntries.map((r) => r.type)).toEqual(['BirthRegistered', 'BirthRegistrationCorrected']);
     const corrected = lateEntries[1]!.event.data as { registration: BirthRegisteredData; reason: string };
@@ -177,7 +177,7 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     const downXml = birthXml(down);
     drop(`${base(downKey)}.081021.xml`, downXml.supplement);
     drop(`${base(downKey)}.081020.xml`, downXml.notice);
-    await until(() => /"event":"watch\.awaiting-hub"/.test(watcher.stderr), 60_000, 'the watcher says it waits for the hub');
+    await until(() => /"event":"watch\.awaiting-hub"/.test(watcher.stderr), { what: 'the watcher says it waits for the hub', timeoutMs: 60_000 });
     expect(done().some((f) => f.startsWith(base(downKey)))).toBe(false);
     expect(files(watch)).toContain(`${base(downKey)}.081020.xml`);
     // The outbox, as the clerk reads it, says pending.
@@ -186,7 +186,7 @@ describe.skipIf(!natsAvailable)("the Standesamt's drop folder against a running 
     expect(JSON.parse(pending.stdout).entries.map((e: { status: string }) => e.status)).toEqual(['pending']);
     x.hub.start();
     await x.hub.ready();
-    await until(() => done().includes(`${base(downKey)}.081020.xml`), 90_000, 'registered once the hub is back');
+    await until(() => done().includes(`${base(downKey)}.081020.xml`), { what: 'registered once the hub is back', timeoutMs: 90_000 });
     expect(logged(downKey)).toHaveLength(1);
 
     // Every dropped file ended in done/ or failed/; done/ holds exactly what the hub registered from this office.

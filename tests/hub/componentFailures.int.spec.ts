@@ -17,7 +17,8 @@ import { loadConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { enrolRequest } from '../../hub/src/pki/pki.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
-import { asProducer, birthOf, ownInboxPrefix, signedBytes, waitFor } from '../support/liveExchange.ts';
+import { asProducer, birthOf, ownInboxPrefix, signedBytes } from '../support/liveExchange.ts';
+import { until } from '../support/processes.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 import { tmpDir } from '../support/parties.ts';
 
@@ -73,7 +74,7 @@ describe.skipIf(!natsAvailable)('component failures are logged, counted and show
     await createRequest(dir, { role: 'auditor', dvdv: 'aud:lifecycle', name: 'aud-lifecycle' });
     auditor = { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: (await enrolRequest(path.join(root, 'ca'), readFileSync(path.join(dir, 'request.csr'), 'utf8'))).certificatePem };
     // The auditor's certificate changes the nats-server's users: connected after that reload, not during it.
-    await waitFor(() => lines.some((l) => l['event'] === 'nats.users-reloaded'), 'the nats-server users reloaded after the enrolment');
+    await until(() => lines.some((l) => l['event'] === 'nats.users-reloaded'), { what: 'the nats-server users reloaded after the enrolment' });
     const party = (name: string) => loadCredentials(path.join(root, 'parties', name));
     const tls = (name: string) => ({ caFile: path.join(root, 'ca', 'ca.cert.pem'), certFile: party(name).certFile, keyFile: party(name).keyFile });
     sta = await connect({ servers: hub.natsUrl, tls: tls('sta-11007007'), inboxPrefix: ownInboxPrefix('standesamt', 'psw:11007007') });
@@ -102,7 +103,7 @@ describe.skipIf(!natsAvailable)('component failures are logged, counted and show
     const before = await failuresCounted(component);
     hub.lifecycle.injectFault(component, new Error(`fault injected into ${component}`));
     await work();
-    await waitFor(() => lines.some((l) => l['event'] === 'component.failed' && l['component'] === component && l['level'] === 50), `an error line naming ${component}`);
+    await until(() => lines.some((l) => l['event'] === 'component.failed' && l['component'] === component && l['level'] === 50), { what: `an error line naming ${component}` });
     expect(await failuresCounted(component)).toBeGreaterThan(before);
     const health = await get('/api/v1/health');
     expect(health.status).toBe(503);
@@ -111,7 +112,7 @@ describe.skipIf(!natsAvailable)('component failures are logged, counted and show
 
     hub.lifecycle.injectFault(component, undefined);
     await work();
-    await waitFor(async () => (await get('/api/v1/health')).status === 200, `${component} healthy again`, 30_000);
+    await until(async () => (await get('/api/v1/health')).status === 200, { what: `${component} healthy again`, timeoutMs: 30_000 });
     expect(hub.lifecycle.health().find((h) => h.component === component)).toMatchObject({ healthy: true });
     expect((await get('/')).body).not.toMatch(/role="alert"/);
   }, 60_000);

@@ -19,7 +19,7 @@ import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { checkLog, hubProcess, openSubmitters, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable } from '../support/natsServer.ts';
-import type { ElfeProcess } from '../support/processes.ts';
+import type { PartyProcess } from '../support/processes.ts';
 import { until } from '../support/processes.ts';
 
 const maxDeliver = 3;
@@ -54,8 +54,8 @@ async function readLog(hubDir: string) {
 
 describe.skipIf(!natsAvailable)('dead letters per delivery, also while the hub is down', () => {
   let nats: NatsCluster | undefined;
-  let hub: ElfeProcess | undefined;
-  let connectors: ElfeProcess[] = [];
+  let hub: PartyProcess | undefined;
+  let connectors: PartyProcess[] = [];
   let submitters = new Map<string, Submitter>();
 
   afterAll(async () => {
@@ -84,15 +84,15 @@ describe.skipIf(!natsAvailable)('dead letters per delivery, also while the hub i
 
     // Every delivery of the first births is acknowledged.
     const first = await submitBurst(submitters, 8, 1);
-    await until(() => d.delivered() >= first.deliveries, 90_000, 'the first deliveries in the inboxes');
-    await until(() => countOf(hubDir, 'DeliveryAcknowledged') >= first.deliveries, 60_000, 'their receipts logged');
+    await until(() => d.delivered() >= first.deliveries, { what: 'the first deliveries in the inboxes', timeoutMs: 90_000 });
+    await until(() => countOf(hubDir, 'DeliveryAcknowledged') >= first.deliveries, { what: 'their receipts logged', timeoutMs: 60_000 });
 
     // The Elterngeldstellen are away while more births come; the Familienkassen take theirs.
     const egsProcesses = connectors.filter((c) => egs.some((a) => a.name === c.name));
     await Promise.all(egsProcesses.map((c) => c.kill('SIGTERM')));
     const second = await submitBurst(submitters, 8, 2);
-    await until(() => countOf(hubDir, 'DeliveryScheduled') >= first.deliveries + second.deliveries, 60_000, 'the second deliveries scheduled');
-    await until(() => countOf(hubDir, 'DeliveryAcknowledged') >= first.deliveries + 8, 60_000, 'the Familienkassen acknowledged the second births');
+    await until(() => countOf(hubDir, 'DeliveryScheduled') >= first.deliveries + second.deliveries, { what: 'the second deliveries scheduled', timeoutMs: 60_000 });
+    await until(() => countOf(hubDir, 'DeliveryAcknowledged') >= first.deliveries + 8, { what: 'the Familienkassen acknowledged the second births', timeoutMs: 60_000 });
     // The relay publishes in log order: a moment more and the Elterngeldstellen's are in the stream too.
     await new Promise((r) => setTimeout(r, 2000));
     await hub.kill('SIGKILL');
@@ -110,13 +110,13 @@ describe.skipIf(!natsAvailable)('dead letters per delivery, also while the hub i
     for (const c of egsProcesses) c.start();
     await Promise.all(egsProcesses.map((c) => c.ready(/^ready:/m, 120_000)));
     const refusals = () => egsProcesses.reduce((n, c) => n + (c.output.match(/not finished, will be redelivered/g) ?? []).length, 0);
-    await until(() => refusals() >= maxDeliver * pendingEgs.size, 60_000, 'every Elterngeldstelle delivery tried maxDeliver times');
+    await until(() => refusals() >= maxDeliver * pendingEgs.size, { what: 'every Elterngeldstelle delivery tried maxDeliver times', timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2000));
 
     // The hub again: it finds them from the kept advisories, one dead letter each.
     hub.start();
     await hub.ready(/^ready:/m, 120_000);
-    await until(() => countOf(hubDir, 'DeliveryDeadLettered') >= pendingEgs.size, 60_000, `${pendingEgs.size} dead letters logged`);
+    await until(() => countOf(hubDir, 'DeliveryDeadLettered') >= pendingEgs.size, { what: `${pendingEgs.size} dead letters logged`, timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 3000));
     await hub.kill('SIGTERM');
 

@@ -24,15 +24,9 @@ import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { startRelay } from '../../hub/src/relay/relay.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
-const until = async (check: () => boolean | Promise<boolean>, ms = 15_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe.skipIf(!natsAvailable)('delivery path components', () => {
   let nats: LocalNatsServer;
@@ -64,7 +58,7 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
     expect(connector.counts()).toEqual({ pending: 2, accepted: 0, refused: 0 });
     const log = createMemoryEventStore();
     const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
-    await until(() => connector.counts().accepted === 2);
+    await until(() => connector.counts().accepted === 2, { timeoutMs: 15_000 });
     const entries = await collect(log.readAll());
     expect(entries.map((e) => e.eventId)).toEqual([first.messageId, second.messageId]);
     await connector.close();
@@ -107,8 +101,8 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
     for (let i = 0; i < 3; i++) {
       await js.publish(deliverySubject('egs:99000000'), JSON.stringify({ payload: genuine, signature: hub.sign(genuine) }), { msgID: `${genuine.deliveryId}-${i}` });
     }
-    await until(() => connector.stats.received >= 4);
-    await until(() => connector.stats.handled + connector.stats.redelivered >= 3);
+    await until(() => connector.stats.received >= 4, { timeoutMs: 15_000 });
+    await until(() => connector.stats.handled + connector.stats.redelivered >= 3, { timeoutMs: 15_000 });
     expect(readdirSync(inbox)).toEqual([`${genuine.deliveryId}.xml`]);
     expect(connector.stats.refused).toBe(1);
     expect(connector.stats.handled).toBe(1);
@@ -183,7 +177,7 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
     };
     await js.publish(deliverySubject('fka:z'), JSON.stringify({ payload: toFka, signature: hub.sign(toFka) }), { msgID: ids.fka });
 
-    await until(() => egs.stats.handled === 1 && fka.stats.handled === 1);
+    await until(() => egs.stats.handled === 1 && fka.stats.handled === 1, { timeoutMs: 15_000 });
     expect(readdirSync(egsInbox).sort()).toEqual([`${ids.egs}.meta.json`, `${ids.egs}.xml`]);
     const xml = readFileSync(path.join(egsInbox, `${ids.egs}.xml`), 'utf8');
     expect(xml).toMatch(new RegExp(`<xp:vorgangsidentifikation>\\s*<ereignis\\.zeitpunkt>2026-11-06T10:00:00\\.000Z</ereignis\\.zeitpunkt>\\s*<ereignis\\.zeichen>Berichtigung-${earlier.egs}</ereignis\\.zeichen>`));
@@ -206,7 +200,7 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
     const consumer = await js.consumers.get('ELFE_DELIVERIES', name);
     // An agency that keeps failing: it takes the delivery and never acknowledges it.
     for (let i = 0; i < 3; i++) await consumer.next({ expires: 1000 });
-    await until(async () => (await collect(log.readAll())).some((e) => e.type === 'DeliveryDeadLettered'));
+    await until(async () => (await collect(log.readAll())).some((e) => e.type === 'DeliveryDeadLettered'), { timeoutMs: 15_000 });
     const dead = (await collect(log.readAll())).find((e) => e.type === 'DeliveryDeadLettered');
     expect(dead?.stream).toBe(`delivery-${deliveryId}`);
     expect((dead?.data as { data: { deliveryAttempts: number } }).data.deliveryAttempts).toBe(2);
@@ -224,9 +218,9 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
       const b = sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: `R${i}` } as never });
       await log.append(`birth-11007007-G-2026-R${i}`, [toRecord(registered(b))]);
     }
-    await until(() => scheduler.stats.scheduled === 20);
+    await until(() => scheduler.stats.scheduled === 20, { timeoutMs: 15_000 });
     const first = await startRelay({ js, jsm, log, signer: hub });
-    await until(() => first.stats.published === 20);
+    await until(() => first.stats.published === 20, { timeoutMs: 15_000 });
     await first.stop();
     const second = await startRelay({ js, jsm, log, signer: hub });
     expect(second.stats.resumedFrom).toBeGreaterThan(0);
@@ -246,7 +240,7 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
     if (!set.success) throw new Error(set.reason);
     const wrong: Delivery = { deliveryId: '7f1e8c36-5c55-4a8e-9d0e-444444444444', registerKey: set.data.registerKey, recipient: { role: 'familienkasse', dvdv: 'fka:y' as never, name: 'FK' }, kind: 'initial', legalBasis: 'x', purpose: 'x', payload: set.data, payloadHash: canonicalHash(set.data), logPosition: 2, scheduledAt: '2026-11-05T10:00:00.000Z' };
     await jetstream(nc).publish(deliverySubject('fka:y'), JSON.stringify({ payload: wrong, signature: hub.sign(wrong) }), { msgID: wrong.deliveryId });
-    await until(() => connector.stats.handled === 1);
+    await until(() => connector.stats.handled === 1, { timeoutMs: 15_000 });
     expect(existsSync(path.join(inbox, `${wrong.deliveryId}.json`))).toBe(false);
     await connector.stop();
   });

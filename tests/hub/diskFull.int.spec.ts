@@ -13,7 +13,8 @@ import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { repoRoot } from '../support/fixtures.ts';
 import { fillUpTo, mountTmpfs, tmpfsRefused, unmount } from '../support/tmpfs.ts';
-import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 if (tmpfsRefused) console.warn(`skipped: ${tmpfsRefused}`);
@@ -77,27 +78,27 @@ describe.skipIf(!natsAvailable || tmpfsRefused !== undefined)('the hub on a full
     const pid = live.hub.pid;
     rmSync(filler);
     let again: SubmissionReply | undefined;
-    await waitFor(async () => {
+    await until(async () => {
       again = await send(n + 10);
       return again.ok;
-    }, 'a submission accepted after space was freed', 20_000);
+    }, { what: 'a submission accepted after space was freed', timeoutMs: 20_000 });
     expect(live.hub.pid).toBe(pid);
     expect(live.hub.stderr).toMatch(/"event":"log.storage-recovered"/);
     expect((await (await fetch(`http://127.0.0.1:${live.metricsPort}/metrics`)).text()).match(/^elfe_storage_full 0$/m)).not.toBeNull();
     // The read side's projections follow the log again too.
-    await waitFor(async () => {
+    await until(async () => {
       const text = await (await fetch(`http://127.0.0.1:${live.metricsPort}/metrics`)).text();
       const entries = Number(/^elfe_log_entries (\d+)$/m.exec(text)?.[1]);
       return entries > 0 && Number(/^elfe_readside_position (\d+)$/m.exec(text)?.[1]) === entries;
-    }, 'the read side caught up with the log', 20_000);
+    }, { what: 'the read side caught up with the log', timeoutMs: 20_000 });
 
     // Nothing answered is lost; every accepted birth gets its deliveries scheduled.
     const ids = new Set(live.log().map((r) => r.eventId));
     expect(accepted.filter((a) => !ids.has(a.messageId))).toEqual([]);
-    await waitFor(() => {
+    await until(() => {
       const rows = live.log();
       return [0, ...accepted.map((a) => a.n)].every((k) => rows.some((r) => r.stream === caseStream(birth(k)) && r.type === 'DeliveryScheduled'));
-    }, 'every accepted birth scheduled', 30_000);
+    }, { what: 'every accepted birth scheduled', timeoutMs: 30_000 });
 
     await live.hub.kill('SIGTERM');
     const audit = spawnSync(process.execPath, [path.join(repoRoot, 'bin/elfe.js'), 'audit', 'verify', '--data', live.hubDir, '--json'], { encoding: 'utf8' });

@@ -37,15 +37,9 @@ import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { erasureNotices, startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
-const until = async (check: () => boolean | Promise<boolean>, ms = 15_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 const caseId = 'a'.repeat(32);
 /** The case of the hub's test: the connector's receipts of the test before are not for it. */
@@ -101,7 +95,7 @@ describe.skipIf(!natsAvailable)('erasure notices on the delivery path', () => {
     await log.append(`birth-${caseId}`, [toRecord(event)]);
     for (let run = 0; run < 2; run++) {
       const scheduler = startScheduler({ log, table: testRoutingTable });
-      await until(async () => (await collect(log.readAll())).filter((e) => e.type === 'ErasureNoticeScheduled').length === 2 && scheduler.stats.position >= 1);
+      await until(async () => (await collect(log.readAll())).filter((e) => e.type === 'ErasureNoticeScheduled').length === 2 && scheduler.stats.position >= 1, { timeoutMs: 15_000 });
       await scheduler.stop();
     }
     const notices = (await collect(log.readAll())).filter((e) => e.type === 'ErasureNoticeScheduled');
@@ -140,7 +134,7 @@ describe.skipIf(!natsAvailable)('erasure notices on the delivery path', () => {
     const erasedId = hubDerivedUuid('delivery', 'erased');
     const keptId = hubDerivedUuid('delivery', 'kept');
     for (const id of [erasedId, keptId]) await js.publish(deliverySubject(egsDvdv), JSON.stringify({ payload: delivery(id), signature: hub.sign(delivery(id)) }), { msgID: id });
-    await until(() => connector.stats.handled === 2);
+    await until(() => connector.stats.handled === 2, { timeoutMs: 15_000 });
     expect(readdirSync(inbox).sort()).toEqual([`${erasedId}.xml`, `${keptId}.xml`].sort());
     const kept = readFileSync(path.join(inbox, `${keptId}.xml`), 'utf8');
 
@@ -161,13 +155,13 @@ describe.skipIf(!natsAvailable)('erasure notices on the delivery path', () => {
     await js.publish(deliverySubject(egsDvdv), JSON.stringify({ payload: notice, signature: forger.sign(notice) }), { msgID: 'forged-notice' });
     await js.publish(deliverySubject(egsDvdv), JSON.stringify({ payload: notice, signature: otherHub.sign(notice) }), { msgID: 'other-hub-notice' });
     await js.publish(deliverySubject(egsDvdv), JSON.stringify({ payload: foreign, signature: hub.sign(foreign) }), { msgID: 'foreign-notice' });
-    await until(() => connector.stats.refused === 3);
+    await until(() => connector.stats.refused === 3, { timeoutMs: 15_000 });
     expect(readdirSync(inbox).sort()).toEqual([`${erasedId}.xml`, `${keptId}.xml`].sort());
     expect(connector.stats.erased).toBe(0);
 
     // The genuine notice, twice (the second beyond the duplicate window: another message id).
     for (const msgID of [notice.noticeId, `${notice.noticeId}-again`]) await js.publish(deliverySubject(egsDvdv), JSON.stringify({ payload: notice, signature: hub.sign(notice) }), { msgID });
-    await until(() => connector.stats.erased === 1 && connector.stats.redelivered >= 1);
+    await until(() => connector.stats.erased === 1 && connector.stats.redelivered >= 1, { timeoutMs: 15_000 });
     const noticeFile = `erasure-${notice.noticeId}.json`;
     expect(readdirSync(inbox).sort()).toEqual([noticeFile, `${keptId}.xml`].sort());
     expect(readFileSync(path.join(inbox, `${keptId}.xml`), 'utf8')).toBe(kept);
@@ -177,7 +171,7 @@ describe.skipIf(!natsAvailable)('erasure notices on the delivery path', () => {
     // A late redelivery of the erased delivery is not handed over again.
     const received = connector.stats.received;
     await js.publish(deliverySubject(egsDvdv), JSON.stringify({ payload: delivery(erasedId), signature: hub.sign(delivery(erasedId)) }), { msgID: `${erasedId}-late` });
-    await until(() => connector.stats.received > received);
+    await until(() => connector.stats.received > received, { timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 200));
     expect(readdirSync(inbox).sort()).toEqual([noticeFile, `${keptId}.xml`].sort());
     await connector.stop();
@@ -205,12 +199,12 @@ describe.skipIf(!natsAvailable)('erasure notices on the delivery path', () => {
         .filter((d) => d.reason.includes(notice!.data.noticeId))
         .map((d) => d.code)
         .sort();
-    await until(async () => (await refusals()).length === 3);
+    await until(async () => (await refusals()).length === 3, { timeoutMs: 15_000 });
     expect(await refusals()).toEqual(['erasure-mismatch', 'producer-mismatch', 'wrong-recipient']);
     // The recipient, twice.
     await send(receipt(egsDvdv), egs, 'r4');
     await send(receipt(egsDvdv), egs, 'r5');
-    await until(() => processor.stats.erasuresConfirmed === 1 && processor.stats.repeated === 1);
+    await until(() => processor.stats.erasuresConfirmed === 1 && processor.stats.repeated === 1, { timeoutMs: 15_000 });
     const entries = await collect(log.readAll());
     const confirmed = entries.filter((e) => e.type === 'ErasureConfirmed');
     expect(confirmed).toHaveLength(1);

@@ -45,19 +45,19 @@ describe('held-back deliveries', () => {
     const scheduler = startScheduler({ log, table: testRoutingTable, positionFile, encryptFor: keysFor(usable), heldBackRetryMs: 50, onReleased: (_id, dvdv, _s, outcome) => released.push(`${dvdv} ${outcome}`) });
     await log.append(streamOf(1), [toRecord(registered(birth(1)))]);
     await log.append(streamOf(2), [toRecord(registered(birth(2, '04011000')))]);
-    await until(() => scheduler.stats.heldBack === 2, 10_000, 'both held back');
+    await until(() => scheduler.stats.heldBack === 2, { what: 'both held back', timeoutMs: 10_000 });
     expect(await scheduledTo(log, 'egs:11000000')).toEqual([]);
 
     usable.add('egs:11000000');
-    await until(() => scheduler.stats.heldBack === 1, 10_000, 'the first released');
+    await until(() => scheduler.stats.heldBack === 1, { what: 'the first released', timeoutMs: 10_000 });
     expect(await scheduledTo(log, 'egs:11000000')).toHaveLength(1);
     // The second birth (position 1) is still held back: a restart would decide it again.
-    await until(() => readPositionFile(positionFile) === 1, 10_000, 'the kept position after the first release');
+    await until(() => readPositionFile(positionFile) === 1, { what: 'the kept position after the first release', timeoutMs: 10_000 });
 
     usable.add('egs:04011000');
-    await until(() => scheduler.stats.heldBack === 0, 10_000, 'the second released');
+    await until(() => scheduler.stats.heldBack === 0, { what: 'the second released', timeoutMs: 10_000 });
     expect(await scheduledTo(log, 'egs:04011000')).toHaveLength(1);
-    await until(() => readPositionFile(positionFile) === scheduler.stats.position, 10_000, 'the kept position at the end');
+    await until(() => readPositionFile(positionFile) === scheduler.stats.position, { what: 'the kept position at the end', timeoutMs: 10_000 });
     expect(released).toEqual(['egs:11000000 scheduled', 'egs:04011000 scheduled']);
     expect(scheduler.stats).toMatchObject({ undeliverable: 2, scheduled: 2, dropped: 0 });
     await scheduler.stop();
@@ -81,22 +81,22 @@ describe('held-back deliveries', () => {
     await log.append(streamOf(1), [toRecord(registered(birth(1)))]);
     const b = birth(2);
     await log.append(streamOf(2), [toRecord(registered(b))]);
-    await until(() => scheduler.stats.heldBack === 2, 10_000, 'both held back');
+    await until(() => scheduler.stats.heldBack === 2, { what: 'both held back', timeoutMs: 10_000 });
     // Meanwhile: the parents of the first withdraw their consent; the second is corrected, which decides its delivery anew.
     await log.append(streamOf(1), [toRecord(withdrawn(birth(1)))]);
     const correction = corrected({ ...b, child: { ...b.child, name: { ...b.child.name, firstNames: ['Korrigiert'] } } });
     await log.append(streamOf(2), [toRecord(correction)]);
-    await until(() => scheduler.stats.undeliverable === 3, 10_000, 'the correction decided and held back');
+    await until(() => scheduler.stats.undeliverable === 3, { what: 'the correction decided and held back', timeoutMs: 10_000 });
     expect(scheduler.stats.heldBack).toBe(2);
 
     broken.now = true;
     usable.add('egs:11000000');
-    await until(() => failures.length > 0, 10_000, 'the failure reported');
+    await until(() => failures.length > 0, { what: 'the failure reported', timeoutMs: 10_000 });
     expect(failures[0]).toBe('the CA directory cannot be read');
     expect(scheduler.stats.retryFailed).toBeGreaterThan(0);
     expect(scheduler.stats.heldBack).toBe(2);
     broken.now = false;
-    await until(() => scheduler.stats.heldBack === 0, 10_000, 'both released');
+    await until(() => scheduler.stats.heldBack === 0, { what: 'both released', timeoutMs: 10_000 });
     const egs = await scheduledTo(log, 'egs:11000000');
     // One delivery, for the corrected registration; none for the withdrawn case.
     expect(egs.map((d) => d.causationId)).toEqual([correction.messageId]);

@@ -32,15 +32,9 @@ import { toRecord } from '../../hub/src/log/records.ts';
 import type { JsonValue } from '../../hub/src/log/eventStore.ts';
 import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
-const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 const birth = (eintragsnummer: string): BirthRegisteredData =>
   sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer } as never });
 
@@ -81,7 +75,7 @@ describe.skipIf(!natsAvailable)('id namespaces of submitters and hub', () => {
     const futureDeliveryId = deterministicUuid('delivery', real.messageId, 'egs:11000000');
     expect(codeOf(await send(withId(registered(birth('N2')), futureDeliveryId)))).toBe('ok');
     expect(codeOf(await send(real))).toBe('ok');
-    await until(async () => (await collect(log.readStream('birth-11007007-G-2026-N1'))).some((e) => e.type === 'DeliveryScheduled'));
+    await until(async () => (await collect(log.readStream('birth-11007007-G-2026-N1'))).some((e) => e.type === 'DeliveryScheduled'), { timeoutMs: 5_000 });
     await scheduler.stop();
     await ingress.stop();
     await log.close();
@@ -94,7 +88,7 @@ describe.skipIf(!natsAvailable)('id namespaces of submitters and hub', () => {
     const js = jetstream(nc);
     const receipts = await startReceiptProcessor({ nc, js, jsm: await jetstreamManager(nc), log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
     expect(codeOf(await send(registered(birth('N3'))))).toBe('ok');
-    await until(async () => (await collect(log.readAll())).some((e) => e.type === 'DeliveryScheduled'));
+    await until(async () => (await collect(log.readAll())).some((e) => e.type === 'DeliveryScheduled'), { timeoutMs: 5_000 });
     const scheduled = (await collect(log.readAll())).find((e) => e.type === 'DeliveryScheduled')!;
     const { deliveryId, payloadHash } = (scheduled.data as { data: { deliveryId: string; payloadHash: string } }).data;
     for (const status of ['acknowledged', 'final']) {
@@ -102,7 +96,7 @@ describe.skipIf(!natsAvailable)('id namespaces of submitters and hub', () => {
     }
     const receipt = { deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: payloadHash, receivedAt: new Date().toISOString() };
     await js.publish(receiptSubject('egs:11000000'), JSON.stringify({ payload: receipt, signature: agency.sign(receipt) }));
-    await until(async () => (await collect(log.readAll())).some((e) => e.type === 'DeliveryAcknowledged'));
+    await until(async () => (await collect(log.readAll())).some((e) => e.type === 'DeliveryAcknowledged'), { timeoutMs: 5_000 });
     await receipts.stop();
     await scheduler.stop();
     await ingress.stop();
@@ -160,7 +154,7 @@ describe.skipIf(!natsAvailable)('id namespaces of submitters and hub', () => {
     const scratch = createMemoryEventStore();
     const first = startScheduler({ log: scratch, table: testRoutingTable });
     await scratch.append(stream, [toRecord(event)]);
-    await until(() => first.stats.scheduled === 1);
+    await until(() => first.stats.scheduled === 1, { timeoutMs: 5_000 });
     await first.stop();
     const decided = (await collect(scratch.readStream(stream))).find((e) => e.type === 'DeliveryScheduled')!;
     await scratch.close();
@@ -170,7 +164,7 @@ describe.skipIf(!natsAvailable)('id namespaces of submitters and hub', () => {
     await log.append(stream, [toRecord(event)]);
     await log.append(stream, [{ eventId: oldId, type: 'DeliveryScheduled', data: { ...legacy, messageId: oldId, data: { ...legacy.data, deliveryId: oldId } } as unknown as JsonValue, metadata: {} }]);
     const replay = startScheduler({ log, table: testRoutingTable });
-    await until(async () => replay.stats.position >= 2);
+    await until(async () => replay.stats.position >= 2, { timeoutMs: 5_000 });
     expect(replay.stats.scheduled).toBe(0);
     expect((await collect(log.readStream(stream))).map((e) => e.type)).toEqual(['BirthRegistered', 'DeliveryScheduled']);
     await replay.stop();

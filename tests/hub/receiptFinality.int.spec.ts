@@ -23,15 +23,9 @@ import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
-const until = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () => {
   let nats: LocalNatsServer;
@@ -56,7 +50,7 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     const scheduler = startScheduler({ log, table: testRoutingTable, ...(encryptTo ? { encryptFor: () => ({ key: encryptTo.publicKey }) } : {}) });
     const b = sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer } as never });
     await log.append(`birth-11007007-G-2026-${eintragsnummer}`, [toRecord(registered(b))]);
-    await until(() => scheduler.stats.scheduled === 1);
+    await until(() => scheduler.stats.scheduled === 1, { timeoutMs: 10_000 });
     await scheduler.stop();
     const scheduled = (await collect(log.readAll())).find((e) => e.type === 'DeliveryScheduled')!;
     const data = (scheduled.data as { data: { deliveryId: string; payloadHash: string; payloadJwe?: string } }).data;
@@ -76,7 +70,7 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     await publish({ ...base, status: 'acknowledged' }, agency); // a redelivery: ignored quietly
     await publish({ ...base, status: 'rejected', reasonCode: 'no-application', reason: 'changed our mind' }, agency);
     await publish({ ...base, status: 'rejected', reasonCode: 'other', reason: 'and again' }, agency);
-    await until(async () => (await securityCodes(log)).length >= 2);
+    await until(async () => (await securityCodes(log)).length >= 2, { timeoutMs: 10_000 });
     expect((await finals(log)).map((e) => e.type)).toEqual(['DeliveryAcknowledged']);
     expect(await securityCodes(log)).toEqual(['receipt-contradiction', 'receipt-contradiction']);
     await receipts.stop();
@@ -91,7 +85,7 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     await publish({ ...base, reasonCode: 'a', reason: 'first' }, agency);
     await publish({ ...base, reasonCode: 'b', reason: 'second' }, agency);
     await publish({ ...base, reasonCode: 'c', reason: 'third' }, agency);
-    await until(async () => (await securityCodes(log)).length >= 2);
+    await until(async () => (await securityCodes(log)).length >= 2, { timeoutMs: 10_000 });
     const logged = await finals(log);
     expect(logged.map((e) => [e.type, (e.data as { data: { reasonCode: string } }).data.reasonCode])).toEqual([['DeliveryRejected', 'a']]);
     await receipts.stop();
@@ -110,10 +104,10 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     const receipt = { deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash, receivedAt: new Date().toISOString() };
     await publish(receipt, signer); // received while the certificate is valid
     const notAfter = Date.parse(new X509Certificate(shortLived.certificatePem).validTo);
-    await until(() => Date.now() > notAfter + 200);
+    await until(() => Date.now() > notAfter + 200, { timeoutMs: 10_000 });
     // The hub was busy (or down): it processes the receipt only now.
     const receipts = await startReceiptProcessor({ nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log, verifier });
-    await until(() => receipts.stats.acknowledged + receipts.stats.refused >= 1);
+    await until(() => receipts.stats.acknowledged + receipts.stats.refused >= 1, { timeoutMs: 10_000 });
     expect(await securityCodes(log)).toEqual([]);
     expect((await finals(log)).map((e) => e.type)).toEqual(['DeliveryAcknowledged']);
     await receipts.stop();
@@ -132,7 +126,7 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
       const b = sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer } as never });
       await log.append(`birth-11007007-G-2026-${eintragsnummer}`, [toRecord(registered(b))]);
     }
-    await until(() => scheduler.stats.scheduled === 2);
+    await until(() => scheduler.stats.scheduled === 2, { timeoutMs: 10_000 });
     await scheduler.stop();
     const [early, late] = (await collect(log.readAll())).filter((e) => e.type === 'DeliveryScheduled').map((e) => (e.data as { data: { deliveryId: string; payloadHash: string; payloadJwe?: string } }).data);
     if (!early || !late) throw new Error('two deliveries expected');
@@ -140,11 +134,11 @@ describe.skipIf(!natsAvailable)('receipts: one final answer per delivery', () =>
     await publish(receiptOf(early), signer); // received while the certificate is good
     // CRL dates have whole seconds: revoke in a later second than the first receipt's.
     const receivedEarly = Date.now();
-    await until(() => Math.floor(Date.now() / 1000) >= Math.floor(receivedEarly / 1000) + 2);
+    await until(() => Math.floor(Date.now() / 1000) >= Math.floor(receivedEarly / 1000) + 2, { timeoutMs: 10_000 });
     await revoke(pki, egs.serial);
     await publish(receiptOf(late), signer); // received after the revocation
     const receipts = await startReceiptProcessor({ nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log, verifier: trust.verifier });
-    await until(() => receipts.stats.acknowledged + receipts.stats.refused >= 2);
+    await until(() => receipts.stats.acknowledged + receipts.stats.refused >= 2, { timeoutMs: 10_000 });
     const acknowledged = (await finals(log)).map((e) => (e.data as { data: { deliveryId: string } }).data.deliveryId);
     expect(acknowledged).toEqual([early.deliveryId]);
     expect(await securityCodes(log)).toContain('certificate-revoked');

@@ -34,7 +34,7 @@ const tmpFile = (name: string) => path.join(mkdtempSync(path.join(os.tmpdir(), '
 async function decideAll(options: SchedulerOptions) {
   const scheduler = startScheduler(options);
   const size = await options.log.size();
-  await until(() => scheduler.stats.position >= size, 20_000, 'the scheduler caught up');
+  await until(() => scheduler.stats.position >= size, { what: 'the scheduler caught up', timeoutMs: 20_000 });
   await scheduler.stop();
   return scheduler.stats;
 }
@@ -51,7 +51,7 @@ describe('scheduler start-up and memory', () => {
     const second = startScheduler({ log, table: testRoutingTable, positionFile });
     expect(second.stats.resumedFrom).toBe(size);
     await log.append(streamOf(41), [toRecord(registered(birth(41)))]);
-    await until(() => second.stats.scheduled >= 1, 10_000, 'the new birth routed');
+    await until(() => second.stats.scheduled >= 1, { what: 'the new birth routed', timeoutMs: 10_000 });
     // Only the new case was read; none of the 40 before it.
     expect(second.stats.casesRead).toBe(1);
     await second.stop();
@@ -70,7 +70,7 @@ describe('scheduler start-up and memory', () => {
       const log = createMemoryEventStore();
       const scheduler = startScheduler({ log, table: testRoutingTable, cachedCases });
       for (const [stream, event] of events) await log.append(stream, [event]);
-      await until(async () => scheduler.stats.position >= (await log.size()), 20_000, 'all decided');
+      await until(async () => scheduler.stats.position >= (await log.size()), { what: 'all decided', timeoutMs: 20_000 });
       await scheduler.stop();
       const decided = (await scheduled(log)).map((d) => `${d.data.deliveryId} ${d.data.kind} ${d.data.recipient.dvdv}`).sort();
       await log.close();

@@ -29,15 +29,9 @@ import { issueParty } from '../support/parties.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
-const until = async (check: () => boolean | Promise<boolean>, ms = 5_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 type SecurityData = { code: string; reason: string; subject: Record<string, unknown> };
 const securityOf = (entries: StoredEvent[]): SecurityData[] => entries.filter((e) => e.stream === 'security').map((e) => (e.data as { data: SecurityData }).data);
 
@@ -98,7 +92,7 @@ describe.skipIf(!natsAvailable)('security events and load bounds at the ingress'
     for (const [i, forger] of forgers.entries()) expect(codeOf(await send(birth(`S2-${i}`), forger))).toBe('unknown-signer');
     // A known sender has a bucket of its own: the flood above does not silence it.
     expect(codeOf(await send({ ...birth('S2-x'), producer: { dvdv: 'egs:11000000', name: 'x', role: 'elterngeldstelle' } }, agency))).toBe('role-not-allowed');
-    await until(async () => securityOf(await collect(log.readAll())).some((s) => s.code === 'security-events-suppressed'));
+    await until(async () => securityOf(await collect(log.readAll())).some((s) => s.code === 'security-events-suppressed'), { timeoutMs: 5_000, intervalMs: 20 });
     const security = securityOf(await collect(log.readAll()));
     expect(security.filter((s) => s.code === 'unknown-signer')).toHaveLength(5);
     expect(security.filter((s) => s.code === 'role-not-allowed')).toHaveLength(1);
@@ -123,7 +117,7 @@ describe.skipIf(!natsAvailable)('security events and load bounds at the ingress'
     const ingress = startIngress({ nc, log: slow, verifier: keySetVerifier(loadTrustedKeys(keys)), maxInFlight: 2 });
     const replies: SubmissionReply[] = [];
     const pending = Array.from({ length: 6 }, (_, i) => send(birth(`S3-${i}`), standesamt, 10_000).then((r) => (replies.push(r), r)));
-    await until(() => replies.length >= 4);
+    await until(() => replies.length >= 4, { timeoutMs: 5_000, intervalMs: 20 });
     expect(replies.map(codeOf)).toEqual(['unavailable', 'unavailable', 'unavailable', 'unavailable']);
     open();
     const all = await Promise.all(pending);

@@ -5,7 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedError, openPostgresEventStore } from '../../hub/src/log/postgres/postgresEventStore.ts';
 import { acquirePostgresLease } from '../../hub/src/log/postgres/postgresLease.ts';
-import { postgresAvailable, TestPostgres, waitUntil } from '../support/postgres.ts';
+import { postgresAvailable, TestPostgres } from '../support/postgres.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const event = (id: string) => ({ eventId: id, type: 'T', data: { id }, metadata: null });
 
@@ -28,7 +29,7 @@ describe.skipIf(!postgresAvailable)('PostgreSQL sequencer lease with fencing', (
     let secondLease: Awaited<ReturnType<typeof acquirePostgresLease>> | undefined;
     const lines: string[] = [];
     const waiting = acquirePostgresLease({ url, pollMs: 50, log: (l) => lines.push(l) }).then((l) => (secondLease = l));
-    await waitUntil(() => lines.some((l) => /standing by/.test(l)), 5000, 'standing by');
+    await until(() => lines.some((l) => /standing by/.test(l)), { what: 'standing by', timeoutMs: 5000, intervalMs: 20 });
     await new Promise((r) => setTimeout(r, 300));
     expect(secondLease).toBeUndefined();
 

@@ -4,7 +4,8 @@
 // acknowledged before the kill is there, at its revision; positions are gap-free, order intact.
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresEventStore } from '../../hub/src/log/postgres/postgresEventStore.ts';
-import { Appender, expectSurvivors, postgresAvailable, TestPostgres, waitUntil } from '../support/postgres.ts';
+import { Appender, expectSurvivors, postgresAvailable, TestPostgres } from '../support/postgres.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const clusters: TestPostgres[] = [];
 afterAll(async () => {
@@ -20,7 +21,7 @@ describe.skipIf(!postgresAvailable)('PostgreSQL failover to a synchronous standb
     clusters.push(standby);
     await primary.sql("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (standby1)'");
     await primary.sql('SELECT pg_reload_conf()');
-    await waitUntil(async () => (await primary.sql("SELECT 1 FROM pg_stat_replication WHERE application_name = 'standby1' AND sync_state = 'sync'")).length === 1, 15_000, 'a synchronous standby');
+    await until(async () => (await primary.sql("SELECT 1 FROM pg_stat_replication WHERE application_name = 'standby1' AND sync_state = 'sync'")).length === 1, { what: 'a synchronous standby', timeoutMs: 15_000, intervalMs: 20 });
 
     const appender = new Appender(url, 'elfe');
     await appender.acknowledged(1500);

@@ -19,7 +19,7 @@ import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { CosignatureStore } from '../../hub/src/witness/cosignatureStore.ts';
 import { natsAvailable } from '../support/natsServer.ts';
-import { ElfeProcess, pidsWith, runElfe } from '../support/processes.ts';
+import { PartyProcess, pidsWith, runElfe } from '../support/processes.ts';
 
 /** Every file under `dir` with the SHA-256 of its bytes (and its mtime), for a before/after comparison. */
 function fingerprint(dir: string): Record<string, string> {
@@ -148,7 +148,7 @@ describe.skipIf(!natsAvailable)('the hub never signs a shorter history (elfe hub
     await log.checkpointNow();
     await log.close();
     // The hub runs once and stops cleanly (signing what it added).
-    const hub = new ElfeProcess('hub', ['hub', 'start', '--config', exchange.hubConfigFile]);
+    const hub = new PartyProcess('hub', ['hub', 'start', '--config', exchange.hubConfigFile]);
     try {
       await hub.ready(/^ready:/m, 90_000);
     } finally {
@@ -189,7 +189,7 @@ describe.skipIf(!natsAvailable)('the hub never signs a shorter history (elfe hub
     const accepted = await runElfe(['hub', 'accept-shorter-log', '--config', exchange.hubConfigFile, '--size', String(cut), '--reason', 'test: the last entries are lost for good']);
     expect(accepted.code, accepted.stdout + accepted.stderr).toBe(0);
     expect(existsSync(path.join(dataDir, 'accept-shorter-log.json'))).toBe(true);
-    const again = new ElfeProcess('hub', ['hub', 'start', '--config', exchange.hubConfigFile]);
+    const again = new PartyProcess('hub', ['hub', 'start', '--config', exchange.hubConfigFile]);
     try {
       await again.ready(/^ready:/m, 90_000);
     } finally {
@@ -207,7 +207,7 @@ describe.skipIf(!natsAvailable)('the hub never signs a shorter history (elfe hub
     expect(signedSizeIn(dataDir)).toBeGreaterThan(cut);
 
     // From then on it starts as usual, without any decision.
-    const third = new ElfeProcess('hub', ['hub', 'start', '--config', exchange.hubConfigFile]);
+    const third = new PartyProcess('hub', ['hub', 'start', '--config', exchange.hubConfigFile]);
     try {
       await third.ready(/^ready:/m, 90_000);
     } finally {

@@ -112,9 +112,9 @@ describe.skipIf(tmpfsRefused !== undefined)('the case keys on a full disk', () =
     const refusedBefore = logStorage.refused;
     for (const id of ids) keys.handedOff(id, new Date('2026-11-20T00:00:00Z'));
     // Its timer flushes a second later: refused, kept, tried again (an exception there ended the hub).
-    await until(() => logStorage.refused > refusedBefore, 10_000, 'the hand-off times refused');
+    await until(() => logStorage.refused > refusedBefore, { what: 'the hand-off times refused', timeoutMs: 10_000 });
     rmSync(filler);
-    await until(() => keys.idleSince(new Date('2026-11-10T00:00:00Z')).length === 0, 10_000, 'the hand-off times written once space is back');
+    await until(() => keys.idleSince(new Date('2026-11-10T00:00:00Z')).length === 0, { what: 'the hand-off times written once space is back', timeoutMs: 10_000 });
     keys.close();
     const again = new CaseKeyStore(file);
     expect(again.idleSince(new Date('2026-11-10T00:00:00Z'))).toEqual([]);
@@ -146,15 +146,15 @@ describe('the scheduler while its decisions cannot be written', () => {
     await log.append(`birth-${'7'.repeat(32)}`, [toRecord(registered(birth))]);
     const positionFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'elfe-scheduler-')), 'scheduler.position');
     const scheduler = startScheduler({ log, table: testRoutingTable, positionFile });
-    await until(() => refused >= 2, 10_000, 'the decisions refused twice');
+    await until(() => refused >= 2, { what: 'the decisions refused twice', timeoutMs: 10_000 });
     expect(scheduler.stats.scheduled).toBe(0);
     expect(scheduler.stats.position).toBe(0);
     full = false;
-    await until(() => scheduler.stats.scheduled >= 1, 10_000, 'the decisions written once space is back');
+    await until(() => scheduler.stats.scheduled >= 1, { what: 'the decisions written once space is back', timeoutMs: 10_000 });
     const types: string[] = [];
     for await (const e of inner.readAll()) types.push(fromRecord(e)?.type ?? e.type);
     expect(types.filter((t) => t === 'DeliveryScheduled').length).toBe(scheduler.stats.scheduled);
-    await until(() => scheduler.stats.position === 1 + scheduler.stats.scheduled, 10_000, 'the position past the decided event');
+    await until(() => scheduler.stats.position === 1 + scheduler.stats.scheduled, { what: 'the position past the decided event', timeoutMs: 10_000 });
     await scheduler.stop();
   });
 });

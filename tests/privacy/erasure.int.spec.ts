@@ -15,7 +15,8 @@ import { toRecord } from '../../hub/src/log/records.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { runElfe } from '../support/processes.ts';
 import { filesContaining } from '../support/scan.ts';
-import { asProducer, birthOf, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -47,7 +48,7 @@ describe.skipIf(!natsAvailable)('signatures kept; erasure that keeps the log ver
     for (const b of [erasedBirth, keptBirth]) expect(codeOf(await submit(berlin, asProducer(registered(b), ex.party(BERLIN)), ex.party(BERLIN).signer))).toBe('ok');
     expect(codeOf(await submit(melde, asProducer(childIdNr(erasedBirth, erasedChildIdNr), ex.party(MELDE)), ex.party(MELDE).signer))).toBe('ok');
     // Both agencies acknowledged the erased case's deliveries (Elterngeld, then Kindergeld once the IdNr came).
-    await waitFor(() => ex.log().filter((r) => r.type === 'DeliveryAcknowledged').length >= 3, 'three deliveries acknowledged', 60_000);
+    await until(() => ex.log().filter((r) => r.type === 'DeliveryAcknowledged').length >= 3, { what: 'three deliveries acknowledged', timeoutMs: 60_000 });
     await ex.stop();
   }, 180_000);
   afterAll(async () => {

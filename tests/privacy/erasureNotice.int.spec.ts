@@ -17,7 +17,8 @@ import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { runElfe } from '../support/processes.ts';
 import { filesBelow, filesContaining } from '../support/scan.ts';
-import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -63,7 +64,7 @@ describe.skipIf(!natsAvailable)('recipients are told of an erasure (Art. 19 DSGV
     expect(codeOf(await submit(melde, asProducer(childIdNr(erasedBirth, erasedChildIdNr), ex.party(MELDE)), ex.party(MELDE).signer))).toBe('ok');
     expect(codeOf(await submit(melde, asProducer(childIdNr(keptBirth, keptChildIdNr), ex.party(MELDE)), ex.party(MELDE).signer))).toBe('ok');
     // Both cases delivered to both agencies and acknowledged.
-    await waitFor(() => ex.log().filter((r) => r.type === 'DeliveryAcknowledged').length >= 4, 'four deliveries acknowledged', 60_000);
+    await until(() => ex.log().filter((r) => r.type === 'DeliveryAcknowledged').length >= 4, { what: 'four deliveries acknowledged', timeoutMs: 60_000 });
     const scheduledOf = (stream: string) =>
       ex
         .log()
@@ -89,7 +90,7 @@ describe.skipIf(!natsAvailable)('recipients are told of an erasure (Art. 19 DSGV
     await ex.hub.ready();
     await ex.startConnector(EGS);
     await ex.startConnector(FKA);
-    await waitFor(() => ex.log().filter((r) => r.type === 'ErasureConfirmed').length >= 2, 'both recipients confirmed the erasure', 60_000);
+    await until(() => ex.log().filter((r) => r.type === 'ErasureConfirmed').length >= 2, { what: 'both recipients confirmed the erasure', timeoutMs: 60_000 });
   }, 240_000);
   afterAll(async () => {
     await ex?.stop();

@@ -26,7 +26,7 @@ describe('the recipients of an erased case', () => {
     const birth = registered(sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: 'T1' } as never }));
     const stream = log.caseStream(birth.data.registerKey);
     await log.append(stream, [toRecord(birth)]);
-    await until(() => scheduler.stats.scheduled >= 1, 10_000, 'the case handed off');
+    await until(() => scheduler.stats.scheduled >= 1, { what: 'the case handed off', timeoutMs: 10_000 });
     const first = (await collect(log.readStream(stream))).map(fromRecord).find((e): e is DeliveryScheduled => e?.type === 'DeliveryScheduled')!;
 
     // A second hand-off (to another recipient) still being appended when the erasure begins.
@@ -44,7 +44,7 @@ describe('the recipients of an erased case', () => {
       { role: first.data.recipient.role, dvdv: first.data.recipient.dvdv, name: first.data.recipient.name, deliveryIds: [first.data.deliveryId] },
       { role: 'familienkasse', dvdv: 'fka:ost', name: 'Familienkasse Ost', deliveryIds: [lateId] },
     ]);
-    await until(() => scheduler.stats.erasureNotices === 2, 10_000, 'both recipients sent a notice');
+    await until(() => scheduler.stats.erasureNotices === 2, { what: 'both recipients sent a notice', timeoutMs: 10_000 });
     const notices = (await collect(log.readStream(`erasure-${done.caseId}`))).map(fromRecord);
     expect(notices.map((n) => n?.type === 'ErasureNoticeScheduled' && [n.data.recipient.dvdv, n.data.deliveryIds])).toEqual([
       [first.data.recipient.dvdv, [first.data.deliveryId]],

@@ -15,11 +15,12 @@ import { formatRegisterKey, type BirthRegisteredData } from '../../contracts/ind
 import { defaultStandesaemter } from '../../hub/src/config/config.ts';
 import { makeScenarios, type BirthScenario } from '../../hub/src/demo/synthetic.ts';
 import { birthXml } from '../support/births.ts';
-import { startLiveExchange, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { startLiveExchange, type LiveExchange } from '../support/liveExchange.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { issueParty, type TestParty } from '../support/parties.ts';
 import { runElfe } from '../support/processes.ts';
 import { filesContaining } from '../support/scan.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -101,7 +102,7 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
   it('erased on the running hub and on the stopped one: nothing of the cases remains outside the sealed log; 410; the protocol counts it; recipients confirmed; the audit passes; others untouched', async () => {
     const keys = { running: await register(running), stopped: await register(stopped), kept: await register(kept) };
     // Both agencies received and acknowledged every case (Elterngeld with consent, Kindergeld with the IdNr).
-    await waitFor(() => x.log().filter((r) => r.type === 'DeliveryAcknowledged').length >= 6, 'six deliveries acknowledged', 90_000);
+    await until(() => x.log().filter((r) => r.type === 'DeliveryAcknowledged').length >= 6, { what: 'six deliveries acknowledged', timeoutMs: 90_000 });
     expect((await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, hubIdentity())).status).toBe(200);
 
     // 1. On the running hub, as its operator.
@@ -117,7 +118,7 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
     expect(JSON.parse(unknown.stdout).error.code).toBe('unknown-case');
 
     // The API: 410 for the operator and the owning Standesamt; unknown (404) to an agency.
-    await waitFor(async () => (await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, hubIdentity())).status === 410, 'the read side projected the erasure', 30_000);
+    await until(async () => (await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, hubIdentity())).status === 410, { what: 'the read side projected the erasure', timeoutMs: 30_000 });
     const gone = await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, partyIdentity('sta-11007007'));
     expect(gone.status).toBe(410);
     expect(String(gone.json['detail'])).toMatch(/erased on .*Art\. 17 DSGVO/);
@@ -139,10 +140,10 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
     for (const e of exchanges) expect(e.data).not.toMatch(/Hildegunde|Quirinsdottir/);
 
     // Each agency confirmed the erasure with a signed receipt in the log.
-    await waitFor(() => x.log().filter((r) => /Erasure/.test(r.type) && r.type !== 'ErasureNoticeScheduled').length >= 2, 'both agencies confirmed the erasure', 90_000);
+    await until(() => x.log().filter((r) => /Erasure/.test(r.type) && r.type !== 'ErasureNoticeScheduled').length >= 2, { what: 'both agencies confirmed the erasure', timeoutMs: 90_000 });
 
     // The 410 names each recipient's confirmation.
-    await waitFor(async () => (String((await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, hubIdentity())).json['detail']).match(/confirmed on/g) ?? []).length === 2, 'both confirmations in the answer', 30_000);
+    await until(async () => (String((await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.running)}`, hubIdentity())).json['detail']).match(/confirmed on/g) ?? []).length === 2, { what: 'both confirmations in the answer', timeoutMs: 30_000 });
 
     // 2. On the stopped hub's data directory.
     await x.hub.kill('SIGTERM');
@@ -150,8 +151,8 @@ describe.skipIf(!natsAvailable)('erasure reaches everything, on the running hub 
     expect(offline.code, offline.stdout + offline.stderr).toBe(0);
     x.hub.start();
     await x.hub.ready();
-    await waitFor(async () => (await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.stopped)}`, hubIdentity())).status === 410, 'the stopped-hub erasure projected', 60_000);
-    await waitFor(() => x.log().filter((r) => /Erasure/.test(r.type) && r.type !== 'ErasureNoticeScheduled').length >= 4, 'both agencies confirmed the second erasure', 90_000);
+    await until(async () => (await call('GET', `/api/v1/lookup/${encodeURIComponent(keys.stopped)}`, hubIdentity())).status === 410, { what: 'the stopped-hub erasure projected', timeoutMs: 60_000 });
+    await until(() => x.log().filter((r) => /Erasure/.test(r.type) && r.type !== 'ErasureNoticeScheduled').length >= 4, { what: 'both agencies confirmed the second erasure', timeoutMs: 90_000 });
 
     // The offices' outboxes drop answered entries (retention 0 here), as their status shows.
     for (const [role, file] of [['standesamt', staConfig()], ['meldebehoerde', mbhConfig()]] as const) {

@@ -51,10 +51,10 @@ describe('retention with an injected clock', () => {
     expect(oldStream).toMatch(/^birth-[0-9a-f]{32}$/);
     expect(oldStream).not.toContain('R1');
     await log.append(oldStream, [toRecord(old)]);
-    await until(() => scheduler.stats.scheduled >= 1, 10_000, 'the old case handed off');
+    await until(() => scheduler.stats.scheduled >= 1, { what: 'the old case handed off', timeoutMs: 10_000 });
     setClock(t0 + 400 * day);
     await log.append(youngStream, [toRecord(young)]);
-    await until(() => scheduler.stats.scheduled >= 2, 10_000, 'the young case handed off');
+    await until(() => scheduler.stats.scheduled >= 2, { what: 'the young case handed off', timeoutMs: 10_000 });
 
     // Personal data is ciphertext in the store; read through the case log it is plain.
     const stored = openSqliteEventStore(logFiles(dataDir).events);
@@ -71,10 +71,10 @@ describe('retention with an injected clock', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(erased).toEqual([]);
     setClock(t0 + 731 * day);
-    await until(() => erased.length === 1, 10_000, 'the old case erased');
+    await until(() => erased.length === 1, { what: 'the old case erased', timeoutMs: 10_000 });
     expect(erased).toEqual([oldStream]);
     setClock(t0 + 400 * day + 731 * day);
-    await until(() => erased.length === 2, 10_000, 'the young case erased');
+    await until(() => erased.length === 2, { what: 'the young case erased', timeoutMs: 10_000 });
     await retention.stop();
     await scheduler.stop();
 
@@ -109,12 +109,12 @@ describe('retention with an injected clock', () => {
     const registration = birth('R3', 'Spaetkorrigiert');
     const stream = log.caseStream(registration.registerKey);
     await log.append(stream, [toRecord(registered(registration))]);
-    await until(() => scheduler.stats.scheduled >= 1, 10_000, 'the case handed off');
+    await until(() => scheduler.stats.scheduled >= 1, { what: 'the case handed off', timeoutMs: 10_000 });
     // 700 days later a correction is handed off again ...
     setClock(t0 + 700 * day);
     const scheduledBefore = scheduler.stats.scheduled;
     await log.append(stream, [toRecord(corrected({ ...registration, child: { ...registration.child, name: { ...registration.child.name, firstNames: ['Adelheid'] } } }))]);
-    await until(() => scheduler.stats.scheduled > scheduledBefore, 10_000, 'the correction handed off');
+    await until(() => scheduler.stats.scheduled > scheduledBefore, { what: 'the correction handed off', timeoutMs: 10_000 });
     await scheduler.stop();
     // ... but the key store still says t0, as a crash before its write would leave it.
     log.keys.flushHandoffs();

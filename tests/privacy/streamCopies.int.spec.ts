@@ -16,7 +16,8 @@ import { loadCredentials } from '../../connectors/kit/credentials.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { runElfe } from '../support/processes.ts';
-import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -97,9 +98,9 @@ describe.skipIf(!natsAvailable)('what JetStream keeps of a birth case', () => {
     expect(codeOf(await submit(berlin, asProducer(registered(births.acknowledged), ex.party(BERLIN)), ex.party(BERLIN).signer))).toBe('ok');
     expect(codeOf(await submit(berlin, asProducer(registered(births.kept), ex.party(BERLIN)), ex.party(BERLIN).signer))).toBe('ok');
     expect(codeOf(await submit(bremen, asProducer(registered(births.pending), ex.party(BREMEN)), ex.party(BREMEN).signer))).toBe('ok');
-    await waitFor(() => Object.values(births).every((b) => scheduledOf(b) !== undefined), 'three deliveries scheduled', 30_000);
-    await waitFor(() => finalOf(scheduledOf(births.acknowledged)!.deliveryId) !== undefined && finalOf(scheduledOf(births.kept)!.deliveryId) !== undefined, 'the Berlin deliveries answered', 60_000);
-    for (const b of Object.values(births)) await waitFor(() => inStream(scheduledOf(b)!.deliveryId), 'every delivery in the stream');
+    await until(() => Object.values(births).every((b) => scheduledOf(b) !== undefined), { what: 'three deliveries scheduled', timeoutMs: 30_000 });
+    await until(() => finalOf(scheduledOf(births.acknowledged)!.deliveryId) !== undefined && finalOf(scheduledOf(births.kept)!.deliveryId) !== undefined, { what: 'the Berlin deliveries answered', timeoutMs: 60_000 });
+    for (const b of Object.values(births)) await until(() => inStream(scheduledOf(b)!.deliveryId), { what: 'every delivery in the stream' });
   }, 180_000);
   afterAll(async () => {
     await hubNc?.close().catch(() => undefined);
@@ -141,7 +142,7 @@ describe.skipIf(!natsAvailable)('what JetStream keeps of a birth case', () => {
     const nc = await ex.connectAs(EGS_BREMEN);
     const receipt = { deliveryId: scheduled.deliveryId, recipient: agency.dvdv, status: 'acknowledged', receivedHash: scheduled.payloadHash, receivedAt: new Date().toISOString() };
     await jetstream(nc).publish(receiptSubject(agency.dvdv), JSON.stringify({ payload: receipt, signature: agency.signer.sign(receipt) }));
-    await waitFor(() => finalOf(scheduled.deliveryId) !== undefined, 'the receipt judged');
+    await until(() => finalOf(scheduled.deliveryId) !== undefined, { what: 'the receipt judged' });
     const answer = finalOf(scheduled.deliveryId)!;
     expect(answer.type).toBe('DeliveryRejected');
     expect(answer.event.data.reasonCode).toBe('hash-mismatch');
@@ -162,14 +163,14 @@ describe.skipIf(!natsAvailable)('what JetStream keeps of a birth case', () => {
       expect(erased.code, erased.stdout + erased.stderr).toBe(0);
     }
     expect(ex.hub.running).toBe(true);
-    await waitFor(async () => !(await inStream(acknowledged)) && !(await inStream(pending)), 'the erased deliveries gone from the stream', 30_000);
+    await until(async () => !(await inStream(acknowledged)) && !(await inStream(pending)), { what: 'the erased deliveries gone from the stream', timeoutMs: 30_000 });
     expect(await inStream(kept)).toBe(true);
     // Logged, ids and counts only.
-    await waitFor(() => purgeLines().length >= 2, 'both purges logged');
+    await until(() => purgeLines().length >= 2, { what: 'both purges logged' });
     expect(purgeLines().map((p) => [p.deliveryIds, p.deleted])).toEqual(expect.arrayContaining([[[acknowledged], 1], [[pending], 1]]));
     expect(ex.hub.stderr).not.toContain('purge-failed');
     // The erasure notices and the erasure receipt that follow name ids, not hashes of the data sets.
-    await waitFor(() => ex.log().some((r) => r.type === 'ErasureConfirmed'), 'the running agency confirmed its erasure', 30_000);
+    await until(() => ex.log().some((r) => r.type === 'ErasureConfirmed'), { what: 'the running agency confirmed its erasure', timeoutMs: 30_000 });
     // (Except the receipt this test forged above with the plaintext's hash.)
     const forged = (m: StreamMessage) => (JSON.parse(m.text) as { payload?: { deliveryId?: string } }).payload?.deliveryId === pending;
     const copies = [...(await messagesOf(jsm, deliveryStream)), ...(await messagesOf(jsm, receiptStream)).filter((m) => !forged(m))];
@@ -185,7 +186,7 @@ describe.skipIf(!natsAvailable)('what JetStream keeps of a birth case', () => {
     ex.hub.start();
     await ex.hub.ready();
     await connectAsHub();
-    await waitFor(() => purgeLines().length >= 2, 'both erasures replayed', 30_000);
+    await until(() => purgeLines().length >= 2, { what: 'both erasures replayed', timeoutMs: 30_000 });
     expect(purgeLines().map((p) => [p.deleted, p.gone])).toEqual([
       [0, 1],
       [0, 1],

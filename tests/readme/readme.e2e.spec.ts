@@ -87,7 +87,7 @@ describe('the README, run as written', () => {
     // The inboxes the text names.
     const egs = path.join(dir, 'data/parties/egs-11000000/inbox');
     const fka = path.join(dir, 'data/parties/fka-ost/inbox');
-    await until(() => files(egs, /\.xml$/).length === 1 && files(fka, /\.json$/).length === 1, 60_000, 'the deliveries');
+    await until(() => files(egs, /\.xml$/).length === 1 && files(fka, /\.json$/).length === 1, { what: 'the deliveries', timeoutMs: 60_000 });
     expect(readFileSync(path.join(egs, files(egs, /\.xml$/)[0]!), 'utf8')).toContain('131011');
     expect(JSON.parse(readFileSync(path.join(fka, files(fka, /\.json$/)[0]!), 'utf8'))).toBeTruthy();
     // Nobody else got it: the other agencies' inboxes stay empty.
@@ -126,7 +126,7 @@ describe('the README, run as written', () => {
     // The inboxes: the birth and its correction at both agencies (the correction's reason beside the 131011).
     const egs = path.join(sites, 'egs/inbox');
     const fka = path.join(sites, 'fka/inbox');
-    await until(() => files(egs, /\.xml$/).length === 2 && files(fka, /\.json$/).length === 2, 60_000, 'the deliveries');
+    await until(() => files(egs, /\.xml$/).length === 2 && files(fka, /\.json$/).length === 2, { what: 'the deliveries', timeoutMs: 60_000 });
     const meta = files(egs, /\.meta\.json$/);
     expect(meta.length).toBe(1);
     expect(readFileSync(path.join(egs, meta[0]!), 'utf8')).toContain('Berichtigung (§ 47 PStG)');

@@ -19,11 +19,11 @@ import {
   securityRows,
   startLiveExchange,
   submit,
-  waitFor,
   type LiveExchange,
   type LogRow,
 } from '../support/liveExchange.ts';
 import { submitSubjectFor } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -135,7 +135,7 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
     expect(submittedSince(before)).toEqual([]);
     // The legit birth afterwards: scheduled under that id, delivered to the running connector, acknowledged.
     expect(codeOf(await submit(berlin, realEvent, P(BERLIN).signer))).toBe('ok');
-    await waitFor(() => ex.log().some((r) => r.type === 'DeliveryAcknowledged' && (r.event.data as { deliveryId?: string }).deliveryId === deliveryId), 'the real delivery acknowledged');
+    await until(() => ex.log().some((r) => r.type === 'DeliveryAcknowledged' && (r.event.data as { deliveryId?: string }).deliveryId === deliveryId), { what: 'the real delivery acknowledged' });
     expect(ex.log().filter((r) => r.eventId === deliveryId).map((r) => r.type)).toEqual(['DeliveryScheduled']);
     expect(ex.log().filter((r) => r.eventId === hubDerivedUuid('receipt', deliveryId)).map((r) => r.type)).toEqual(['DeliveryAcknowledged']);
   });
@@ -230,7 +230,7 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
     const deliveryOf = async (eintragsnummer: string) => {
       const b = birthOf('04011000', eintragsnummer);
       expect(codeOf(await submit(bremen, asProducer(registered(b), P(BREMEN)), P(BREMEN).signer))).toBe('ok');
-      await waitFor(() => rowsOf(caseStream(b)).some((r) => r.type === 'DeliveryScheduled'), `delivery of ${eintragsnummer} scheduled`);
+      await until(() => rowsOf(caseStream(b)).some((r) => r.type === 'DeliveryScheduled'), { what: `delivery of ${eintragsnummer} scheduled` });
       const scheduled = rowsOf(caseStream(b)).find((r) => r.type === 'DeliveryScheduled')!.event.data as { deliveryId: string; payloadHash: string; payloadJwe?: string; recipient: { dvdv: string } };
       expect(scheduled.recipient.dvdv).toBe('egs:04011000');
       // A receipt names the hash of what was received: the JWE's, when the payload is one.
@@ -251,7 +251,7 @@ describe.skipIf(!natsAvailable)('attacks by holders of valid certificates, again
     const base2 = { deliveryId: second.deliveryId, recipient: agency.dvdv, receivedHash: second.receivedHash, receivedAt: new Date().toISOString(), status: 'rejected' };
     for (const code of ['a', 'b', 'c', 'd']) await publish({ ...base2, reasonCode: code, reason: `reason ${code}` });
     await publish({ ...base2, status: 'acknowledged' });
-    await waitFor(() => securitySince(before).filter((s) => s.security.code === 'receipt-contradiction').length >= 6, 'every contradiction judged');
+    await until(() => securitySince(before).filter((s) => s.security.code === 'receipt-contradiction').length >= 6, { what: 'every contradiction judged' });
 
     expect(finals(first.deliveryId).map((r) => r.type)).toEqual(['DeliveryAcknowledged']);
     expect(finals(second.deliveryId).map((r) => [r.type, (r.event.data as { reasonCode?: string }).reasonCode])).toEqual([['DeliveryRejected', 'a']]);

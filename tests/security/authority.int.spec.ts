@@ -12,7 +12,8 @@ import { idNrFrom } from '../../contracts/src/testing/sampleBirth.ts';
 import { childIdNr, childIdNrCorrected, registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { issueParty } from '../support/parties.ts';
-import { asProducer, birthOf, caseStream, codeOf, securityRows, startLiveExchange, submit, waitFor, type LiveExchange, type LogRow } from '../support/liveExchange.ts';
+import { asProducer, birthOf, caseStream, codeOf, securityRows, startLiveExchange, submit, type LiveExchange, type LogRow } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -110,7 +111,7 @@ describe.skipIf(!natsAvailable)('the responsible Meldebehörde, against the runn
     const stream = caseStream(b);
     expect(codeOf(await submit(berlin, asProducer(registered(b), P(BERLIN)), P(BERLIN).signer))).toBe('ok');
     expect(codeOf(await idnrOf(melde, MELDE, childIdNr(b, firstIdNr)))).toBe('ok');
-    await waitFor(() => fkDeliveries(stream).length === 1, 'the Familienkasse\'s first delivery');
+    await until(() => fkDeliveries(stream).length === 1, { what: 'the Familienkasse\'s first delivery' });
     const initial = fkDeliveries(stream)[0]!;
     // Only the responsible Meldebehörde may correct either.
     expect(codeOf(await idnrOf(meldeBremen, MELDE_BREMEN, childIdNrCorrected(b, otherIdNr, 'IdNr berichtigt')))).toBe('not-responsible');
@@ -119,7 +120,7 @@ describe.skipIf(!natsAvailable)('the responsible Meldebehörde, against the runn
       [firstIdNr, undefined],
       [otherIdNr, { reason: 'IdNr berichtigt (Zahlendreher)' }],
     ]);
-    await waitFor(() => fkDeliveries(stream).length === 2, 'the Familienkasse\'s corrected delivery');
+    await until(() => fkDeliveries(stream).length === 2, { what: 'the Familienkasse\'s corrected delivery' });
     const correction = fkDeliveries(stream)[1]!;
     expect(correction).toMatchObject({ kind: 'correction', correction: { corrects: initial.deliveryId } });
     // No second delivery to the Elterngeldstelle: its data set has no IdNr.
@@ -127,7 +128,7 @@ describe.skipIf(!natsAvailable)('the responsible Meldebehörde, against the runn
     // The Familienkasse's connector wrote it, with the new IdNr and the reason.
     const inbox = path.join(P(FKA).dir, 'inbox');
     const file = path.join(inbox, `${correction.deliveryId}.json`);
-    await waitFor(() => existsSync(file), 'the correction in the Familienkasse\'s inbox');
+    await until(() => existsSync(file), { what: 'the correction in the Familienkasse\'s inbox' });
     const written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     expect(JSON.stringify(written)).toContain(otherIdNr);
     expect(written).toMatchObject({ kind: 'correction', correction: { corrects: initial.deliveryId, reason: 'IdNr berichtigt (Zahlendreher)' } });

@@ -11,9 +11,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { decryptPayload, ecdsaP256, formatRegisterKey, sanDvdv, sanRole, x509, type BirthRegisteredData } from '../../contracts/index.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { asProducer, birthOf, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
 import { runElfe } from '../support/processes.ts';
 import { tmpDir } from '../support/parties.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -45,14 +46,14 @@ describe.skipIf(!natsAvailable)("the CA's desk", () => {
     const b: BirthRegisteredData = birthOf('11007007', eintragsnummer);
     expect(codeOf(await submit(sta, asProducer(registered(b), x.party(STA)), x.party(STA).signer))).toBe('ok');
     let found: { payloadJwe?: string; deliveryId: string } | undefined;
-    await waitFor(() => {
+    await until(() => {
       found = x
         .log()
         .filter((r) => r.type === 'DeliveryScheduled')
         .map((r) => r.event.data as unknown as { payloadJwe?: string; deliveryId: string; recipient: { dvdv: string }; registerKey: Parameters<typeof formatRegisterKey>[0] })
         .find((d) => d.recipient.dvdv === EGS && formatRegisterKey(d.registerKey) === formatRegisterKey(b.registerKey));
       return found !== undefined;
-    }, `the delivery of ${eintragsnummer} to ${EGS}`);
+    }, { what: `the delivery of ${eintragsnummer} to ${EGS}` });
     expect(found!.payloadJwe).toBeDefined();
     return { jwe: found!.payloadJwe!, deliveryId: found!.deliveryId };
   };
@@ -126,7 +127,7 @@ describe.skipIf(!natsAvailable)("the CA's desk", () => {
     writeFileSync(path.join(x.caDir, 'issued', `${serial}.cert.pem`), `${outside.toString('pem')}\n`);
     // The hub takes the new certificate into the nats-server's users at once (a SIGHUP reload);
     // a request in flight during the reload can lose its answer, so the birth is sent after it.
-    await waitFor(() => reloads() > before, 'the nats-server users reloaded with the new certificate');
+    await until(() => reloads() > before, { what: 'the nats-server users reloaded with the new certificate' });
     const delivery = await deliveredJwe('901');
     expect(await opens(delivery, path.join(x.root, 'parties', 'egs-11000000', 'key.pem'))).toBe(true);
     expect(await opens(delivery, rogue.key)).toBe(false);

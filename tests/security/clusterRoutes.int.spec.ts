@@ -14,7 +14,7 @@ import { freePort, startLocalNatsServer, type LocalNatsServer } from '../../hub/
 import { verifyIssuanceLog } from '../../hub/src/pki/register.ts';
 import { provisionDistributed } from '../support/distributed.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { ElfeProcess, runElfe, until } from '../support/processes.ts';
+import { PartyProcess, runElfe, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -27,7 +27,7 @@ const read = (file: string) => {
 };
 
 describe.skipIf(!natsAvailable)('cluster routes only for nodes', () => {
-  let cluster: ElfeProcess | undefined;
+  let cluster: PartyProcess | undefined;
   let rogue: LocalNatsServer | undefined;
   const connections: NatsConnection[] = [];
   afterAll(async () => {
@@ -41,12 +41,12 @@ describe.skipIf(!natsAvailable)('cluster routes only for nodes', () => {
     const caFile = path.join(d.exchange.caDir, 'ca.cert.pem');
     let base = await freePort();
     if (base > 60_000) base = 40_000 + (base % 10_000);
-    cluster = new ElfeProcess('cluster', ['cluster', 'nats', '--nodes', '2', '--dir', path.join(d.root, 'nats'), '--ca', d.exchange.caDir, '--base-port', String(base), '--json']);
+    cluster = new PartyProcess('cluster', ['cluster', 'nats', '--nodes', '2', '--dir', path.join(d.root, 'nats'), '--ca', d.exchange.caDir, '--base-port', String(base), '--json']);
     await cluster.ready(/^\{"url"/m, 60_000);
     const shown = JSON.parse(cluster.output.split('\n').find((l) => l.startsWith('{"url"'))!) as { nodes: { name: string; client: number; route: number; dir: string }[] };
     const [n1, n2] = shown.nodes as [(typeof shown.nodes)[number], (typeof shown.nodes)[number]];
     const n1Log = path.join(n1.dir, 'nats-server.log');
-    await until(() => /Route connection created/.test(read(n1Log)), 20_000, 'the real nodes routed to each other');
+    await until(() => /Route connection created/.test(read(n1Log)), { what: 'the real nodes routed to each other', timeoutMs: 20_000 });
     // Each node's certificate is a node certificate, entered in the CA's signed issuance log.
     const issuance = verifyIssuanceLog(d.exchange.caDir, read(caFile));
     expect(issuance.valid, issuance.problem).toBe(true);
@@ -67,7 +67,7 @@ describe.skipIf(!natsAvailable)('cluster routes only for nodes', () => {
     const rogueRoutes = async () => ((await (await fetch(`http://127.0.0.1:${monitor}/routez`)).json()) as { num_routes: number }).num_routes;
     // (Refused at the TLS handshake, its key not being a node's pinned one, or at the mapping to the node name.)
     const refusedRogue = () => /Authorization Violation/.test(read(rogueLog)) || /certificate not pinned/.test(read(n1Log));
-    await until(async () => refusedRogue() || (await rogueRoutes()) > 0, 20_000, 'n1 judged the rogue route');
+    await until(async () => refusedRogue() || (await rogueRoutes()) > 0, { what: 'n1 judged the rogue route', timeoutMs: 20_000 });
     const rogueClient = await connect({ servers: rogue.url });
     connections.push(rogueClient);
     const stolen: Msg[] = [];
@@ -83,16 +83,12 @@ describe.skipIf(!natsAvailable)('cluster routes only for nodes', () => {
     const seen: string[] = [];
     hub.subscribe(subject, { callback: (_, m) => void seen.push(new TextDecoder().decode(m.data)) });
     await hub.flush();
-    await until(
-      async () => {
+    await until(async () => {
         berlin.publish(subject, 'marker');
         await berlin.flush();
         await hub.flush();
         return seen.length > 0;
-      },
-      20_000,
-      'a submission on n1 reaching the hub on n2',
-    );
+      }, { what: 'a submission on n1 reaching the hub on n2', timeoutMs: 20_000 });
     // The rogue's client saw nothing of it (its round trip ends after the route would have delivered).
     await berlin.flush();
     await rogueClient.flush();
@@ -106,7 +102,7 @@ describe.skipIf(!natsAvailable)('cluster routes only for nodes', () => {
     const [from1, from2] = [read(n1Log).length, read(n2Log).length];
     const revoked = await runElfe(['pki', 'revoke', n2Serial, '--dir', d.exchange.caDir]);
     expect(revoked.code, revoked.stderr).toBe(0);
-    await until(() => /Router connection closed/.test(read(n1Log).slice(from1)) && /Router connection closed/.test(read(n2Log).slice(from2)), 20_000, 'the revoked node\'s routes closed');
+    await until(() => /Router connection closed/.test(read(n1Log).slice(from1)) && /Router connection closed/.test(read(n2Log).slice(from2)), { what: 'the revoked node\'s routes closed', timeoutMs: 20_000 });
     // The nodes reload one after the other: wait until three rounds in a row carry nothing across, then check three more.
     const round = async (i: number) => {
       const before = seen.length;

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { asProducer, birthOf, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -28,7 +29,7 @@ describe.skipIf(!natsAvailable)('NATS connections per certificate', () => {
     const flood: NatsConnection[] = [];
     for (let i = 0; i < limit + 4; i++) flood.push(await ex.connectAs(FLOODER, { reconnect: false }));
     const open = () => flood.filter((nc) => !nc.isClosed()).length;
-    await waitFor(() => open() === 0, `every connection of ${FLOODER} closed`, 15_000).catch(() => undefined);
+    await until(() => open() === 0, { what: `every connection of ${FLOODER} closed`, timeoutMs: 15_000 }).catch(() => undefined);
     expect(open(), `connections of ${FLOODER} still open`).toBe(0);
     await expect(ex.connectAs(FLOODER, { reconnect: false, timeout: 3000 })).rejects.toThrow();
     // Another office is not affected.

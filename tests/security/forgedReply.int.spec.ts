@@ -102,7 +102,7 @@ describe.skipIf(!natsAvailable)('a forged answer to a submission', () => {
     try {
       const event = submission();
       await office.connector.submit(event);
-      await until(() => office.connector.status(event.messageId)?.status === 'accepted', 10_000, 'accepted');
+      await until(() => office.connector.status(event.messageId)?.status === 'accepted', { what: 'accepted', timeoutMs: 10_000 });
       expect(office.connector.status(event.messageId)).toMatchObject({ status: 'accepted', position: 41 });
     } finally {
       await office.close();

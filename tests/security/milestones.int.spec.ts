@@ -23,14 +23,8 @@ import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 import { issueParty, tmpDir } from '../support/parties.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
-const until = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe.skipIf(!natsAvailable)('milestones: only the recipient of a delivery reports them', () => {
   let nats: LocalNatsServer;
@@ -64,7 +58,7 @@ describe.skipIf(!natsAvailable)('milestones: only the recipient of a delivery re
     const scheduler = startScheduler({ log, table: testRoutingTable });
     const b = sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: 'M1' } as never });
     await log.append('birth-11007007-G-2026-M1', [toRecord(registered(b))]);
-    await until(() => scheduler.stats.scheduled >= 1);
+    await until(() => scheduler.stats.scheduled >= 1, { timeoutMs: 10_000 });
     await scheduler.stop();
     const delivery = (await collect(log.readAll()))
       .filter((e) => e.type === 'DeliveryScheduled')
@@ -83,7 +77,7 @@ describe.skipIf(!natsAvailable)('milestones: only the recipient of a delivery re
     await send(otherEgs, 'egs:04011000', milestoneOf('egs:04011000', { deliveryId: delivery.deliveryId, status: 'abgelehnt', code: 'X1' }));
     // The Familienkasse, naming the recipient (its signature is still its own).
     await send(other, 'egs:11000000', milestoneOf('egs:11000000', { deliveryId: delivery.deliveryId, status: 'ausgezahlt' }));
-    await until(async () => receipts.stats.refused >= 3 && (await collect(log.readAll())).filter((e) => e.stream === 'security').length >= 3);
+    await until(async () => receipts.stats.refused >= 3 && (await collect(log.readAll())).filter((e) => e.stream === 'security').length >= 3, { timeoutMs: 10_000 });
     let entries = (await collect(log.readAll())).slice(before);
     // Nothing but security events (and the certificates they name) was logged; no milestone.
     expect(entries.filter((e) => e.stream !== 'security' && e.stream !== 'certificates')).toEqual([]);
@@ -97,7 +91,7 @@ describe.skipIf(!natsAvailable)('milestones: only the recipient of a delivery re
     const mine = milestoneOf('egs:11000000', { deliveryId: delivery.deliveryId, status: 'bewilligt', code: 'B-12' });
     await send(recipient, 'egs:11000000', mine);
     await send(recipient, 'egs:11000000', mine);
-    await until(async () => receipts.stats.milestones + receipts.stats.repeated >= 2 && (await collect(log.readAll())).some((e) => e.type === 'HandOffMilestone'));
+    await until(async () => receipts.stats.milestones + receipts.stats.repeated >= 2 && (await collect(log.readAll())).some((e) => e.type === 'HandOffMilestone'), { timeoutMs: 10_000 });
     entries = await collect(log.readAll());
     const logged = entries.filter((e) => e.type === 'HandOffMilestone');
     expect(logged).toHaveLength(1);

@@ -12,8 +12,9 @@ import { registered } from '../../hub/src/routing/testing.ts';
 import { certificateTrust } from '../../connectors/kit/trust.ts';
 import { crlFileOf, readCrl, refreshCrl } from '../../hub/src/pki/pki.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { asProducer, birthOf, codeOf, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
 import { runElfe } from '../support/processes.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -67,15 +68,15 @@ describe.skipIf(!natsAvailable)('revocation fails closed: CRL rollback and stale
     expect(readCrl(ex.caDir).crlNumber).toBe(2);
     revokingCrl = path.join(path.dirname(oldCrl), 'crl.number2.pem');
     copyFileSync(crlFileOf(ex.caDir), revokingCrl);
-    await waitFor(async () => (await signedByBerlin()) === 'certificate-revoked', 'the revoked signature refused');
-    await waitFor(async () => !(await berlinConnects()), 'the revoked certificate refused by the nats-server');
+    await until(async () => (await signedByBerlin()) === 'certificate-revoked', { what: 'the revoked signature refused' });
+    await until(async () => !(await berlinConnects()), { what: 'the revoked certificate refused by the nats-server' });
     expect(await alert()).toBeUndefined();
   });
 
   it('CRL rollback: the older CRL copied over the current one does not un-revoke the certificate; the hub alerts', async () => {
     copyFileSync(oldCrl, crlFileOf(ex.caDir)); // CRL number 1, correctly signed by the CA, without the revocation
     // Until the hub has judged the file: either it raises its alert, or (the flaw) the certificate is back.
-    await waitFor(async () => (await alert()) !== undefined || (await signedByBerlin()) !== 'certificate-revoked' || (await berlinConnects()), 'the hub judged the older CRL');
+    await until(async () => (await alert()) !== undefined || (await signedByBerlin()) !== 'certificate-revoked' || (await berlinConnects()), { what: 'the hub judged the older CRL' });
     expect(await signedByBerlin()).toBe('certificate-revoked');
     // The nats-server's users are regenerated every 2 s from a changed CRL: the revoked user stays out over several rounds.
     for (let i = 0; i < 3; i++) {
@@ -97,7 +98,7 @@ describe.skipIf(!natsAvailable)('revocation fails closed: CRL rollback and stale
     expect(stale.serials.has(ex.party(BERLIN).serial)).toBe(false);
     expect(stale.nextUpdate.getTime()).toBeLessThan(Date.now() - 300 * 86_400_000);
     copyFileSync(crlFileOf(scratchCa), crlFileOf(ex.caDir));
-    await waitFor(async () => (await alert()) === 'crl-stale' || (await signedByBerlin()) !== 'certificate-revoked' || (await berlinConnects()), 'the hub judged the stale CRL');
+    await until(async () => (await alert()) === 'crl-stale' || (await signedByBerlin()) !== 'certificate-revoked' || (await berlinConnects()), { what: 'the hub judged the stale CRL' });
     expect(await signedByBerlin()).toBe('certificate-revoked');
     for (let i = 0; i < 3; i++) {
       expect(await berlinConnects(), 'the revoked certificate connects to NATS again').toBe(false);
@@ -112,7 +113,7 @@ describe.skipIf(!natsAvailable)('revocation fails closed: CRL rollback and stale
     copyFileSync(revokingCrl, crlFileOf(ex.caDir));
     const refreshed = await runElfe(['pki', 'crl', '--dir', ex.caDir]);
     expect(refreshed.code, refreshed.stderr).toBe(0);
-    await waitFor(async () => (await alert()) === undefined, 'the alert cleared');
+    await until(async () => (await alert()) === undefined, { what: 'the alert cleared' });
     expect(await metrics()).toMatch(/^elfe_crl_number 3$/m);
     expect(await signedByBerlin()).toBe('certificate-revoked');
     expect(await berlinConnects()).toBe(false);

@@ -88,14 +88,14 @@ describe.skipIf(!natsAvailable)('a connector without a current CRL', () => {
     });
     try {
       await jetstream(nc).publish(deliverySubject('egs:11000000'), JSON.stringify({ payload: delivery, signature: hubTrust.signer.sign(delivery) }), { msgID: delivery.deliveryId });
-      await until(() => consumer.stats.received >= 2, 15_000, 'the delivery offered twice');
+      await until(() => consumer.stats.received >= 2, { what: 'the delivery offered twice', timeoutMs: 15_000 });
       expect(handled).toEqual([]);
       expect(consumer.stats.refused).toBe(0);
       expect(lines.join('\n')).toMatch(/not checked, will be redelivered/);
       // A current CRL again (here: the agency's clock back in step): the same delivery is taken, once.
       ahead = false;
       expect(egsTrust.revoked.unusable).toBeUndefined();
-      await until(() => handled.length === 1, 15_000, 'the delivery taken after the CRL is current');
+      await until(() => handled.length === 1, { what: 'the delivery taken after the CRL is current', timeoutMs: 15_000 });
       expect(handled).toEqual([delivery.deliveryId]);
       expect(consumer.stats.refused).toBe(0);
     } finally {

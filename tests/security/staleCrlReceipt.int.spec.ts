@@ -46,7 +46,7 @@ describe.skipIf(!natsAvailable)('the hub without a current CRL', () => {
     const scheduler = startScheduler({ log, table: testRoutingTable });
     const b = sampleBirthRegistration({ registerKey: { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: 'C1' } as never });
     await log.append('birth-11007007-G-2026-C1', [toRecord(registered(b))]);
-    await until(() => scheduler.stats.scheduled === 1, 10_000, 'the delivery scheduled');
+    await until(() => scheduler.stats.scheduled === 1, { what: 'the delivery scheduled', timeoutMs: 10_000 });
     await scheduler.stop();
     const events = async () => collect(log.readAll());
     const data = ((await events()).find((e) => e.type === 'DeliveryScheduled')!.data as { data: { deliveryId: string; payloadHash: string } }).data;
@@ -57,13 +57,13 @@ describe.skipIf(!natsAvailable)('the hub without a current CRL', () => {
       await jetstream(nc).publish(receiptSubject('egs:11000000'), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }));
       // Judged once (and put back): nothing logged, no security event, not refused.
       const info = async () => (await jetstreamManager(nc)).consumers.info(receiptStream, 'hub-receipts');
-      await until(async () => receipts.stats.refused > 0 || (await info()).num_redelivered > 0 || (await info()).num_ack_pending > 0, 10_000, 'the receipt taken up once');
+      await until(async () => receipts.stats.refused > 0 || (await info()).num_redelivered > 0 || (await info()).num_ack_pending > 0, { what: 'the receipt taken up once', timeoutMs: 10_000 });
       await new Promise((r) => setTimeout(r, 500));
       expect(receipts.stats.refused).toBe(0);
       expect((await events()).filter((e) => e.stream === 'security' || e.type === 'DeliveryAcknowledged')).toEqual([]);
       // A current CRL again: the receipt comes again and is logged.
       unknown = undefined;
-      await until(async () => (await events()).some((e) => e.type === 'DeliveryAcknowledged'), 30_000, 'the receipt logged once the CRL is good');
+      await until(async () => (await events()).some((e) => e.type === 'DeliveryAcknowledged'), { what: 'the receipt logged once the CRL is good', timeoutMs: 30_000 });
       expect(receipts.stats.refused).toBe(0);
     } finally {
       await receipts.stop();

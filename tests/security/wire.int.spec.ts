@@ -11,8 +11,9 @@ import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import { consumerName, deliveryStream } from '../../contracts/index.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { asProducer, birthOf, caseStream, codeOf, isPermissionError, startLiveExchange, submit, waitFor, type LiveExchange } from '../support/liveExchange.ts';
+import { asProducer, birthOf, caseStream, codeOf, isPermissionError, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
 import { submitSubjectFor } from '../support/liveExchange.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -57,14 +58,14 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
   it(`9a. a submission whose reply subject is ${purgeSubject} does not purge the deliveries: a delivery pending for a stopped connector still arrives`, async () => {
     // A delivery for the Bremen Elterngeldstelle, whose connector is not running: it waits in the stream.
     expect(codeOf(await submit(bremen, asProducer(registered(birthOf('04011000', 'W1')), ex.party(BREMEN)), ex.party(BREMEN).signer))).toBe('ok');
-    await waitFor(() => scheduledFor('W1', '04011000') !== undefined, 'W1 scheduled');
+    await until(() => scheduledFor('W1', '04011000') !== undefined, { what: 'W1 scheduled' });
     const pending = scheduledFor('W1', '04011000')!.deliveryId;
     // The relay has published it once the stream holds as many messages as the log has deliveries
     // (read as the hub: an agency may not read the stream's info, only its own consumer's).
     const hubNc = await connect({ servers: ex.natsUrl, tls: { caFile: path.join(ex.caDir, 'ca.cert.pem'), certFile: path.join(ex.hubDir, 'cert.pem'), keyFile: path.join(ex.hubDir, 'key.pem') } });
     const agency = await jetstreamManager(hubNc);
     const scheduledCount = () => ex.log().filter((r) => r.type === 'DeliveryScheduled').length;
-    await waitFor(async () => (await agency.streams.info(deliveryStream)).state.messages >= scheduledCount(), 'every scheduled delivery in the stream');
+    await until(async () => (await agency.streams.info(deliveryStream)).state.messages >= scheduledCount(), { what: 'every scheduled delivery in the stream' });
     const messagesBefore = (await agency.streams.info(deliveryStream)).state.messages;
 
     // The attack, by another Standesamt: one submission that is not even JSON, one it signed for its own case.
@@ -81,7 +82,7 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     // The connector starts and receives the pending delivery.
     await ex.startConnector(EGS_BREMEN);
     try {
-      await waitFor(() => acknowledged(pending), 'the pending delivery W1 acknowledged by the connector started after the attack', 20_000);
+      await until(() => acknowledged(pending), { what: 'the pending delivery W1 acknowledged by the connector started after the attack', timeoutMs: 20_000 });
     } catch (error) {
       const { state } = await agency.streams.info(deliveryStream);
       throw new Error(`${(error as Error).message}; the delivery stream held ${messagesBefore} messages before the attack, now ${state.messages} (first seq ${state.first_seq}, last seq ${state.last_seq})`);
@@ -97,10 +98,10 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     await attacker.flush();
     // Traffic of others: another Standesamt's request and the hub's reply; the agency connector's fetch of the delivery it causes.
     expect(codeOf(await submit(berlin, asProducer(registered(birthOf('11007007', 'W3')), ex.party(BERLIN)), ex.party(BERLIN).signer))).toBe('ok');
-    await waitFor(() => scheduledFor('W3', '11007007') !== undefined, 'W3 scheduled');
+    await until(() => scheduledFor('W3', '11007007') !== undefined, { what: 'W3 scheduled' });
     const deliveryId = scheduledFor('W3', '11007007')!.deliveryId;
     // Marker: the connector fetched the delivery, answered, and the hub logged the receipt.
-    await waitFor(() => acknowledged(deliveryId), 'W3 acknowledged by the Berlin connector');
+    await until(() => acknowledged(deliveryId), { what: 'W3 acknowledged by the Berlin connector' });
     await attacker.flush().catch(() => undefined);
     const refused = seen.errors.some(isPermissionError);
     expect({ refused, leaked: refused ? [] : describeMsgs(seen.messages) }).toEqual({ refused: expect.any(Boolean), leaked: [] });
@@ -177,7 +178,7 @@ describe.skipIf(!natsAvailable)('wire attacks by holders of valid certificates, 
     const own = await jetstream(agencyNc).consumers.get(deliveryStream, consumerName(ex.party(EGS_BERLIN).dvdv));
     expect((await own.info()).name).toBe(consumerName(ex.party(EGS_BERLIN).dvdv));
     expect(codeOf(await submit(berlin, asProducer(registered(birthOf('11007007', 'W6')), ex.party(BERLIN)), ex.party(BERLIN).signer))).toBe('ok');
-    await waitFor(() => scheduledFor('W6', '11007007') !== undefined, 'W6 scheduled');
-    await waitFor(() => acknowledged(scheduledFor('W6', '11007007')!.deliveryId), 'W6 acknowledged by the Berlin connector');
+    await until(() => scheduledFor('W6', '11007007') !== undefined, { what: 'W6 scheduled' });
+    await until(() => acknowledged(scheduledFor('W6', '11007007')!.deliveryId), { what: 'W6 acknowledged by the Berlin connector' });
   });
 });

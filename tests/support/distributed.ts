@@ -15,7 +15,7 @@ import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import type { EventStore } from '../../hub/src/log/eventStore.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
-import { ElfeProcess } from './processes.ts';
+import { PartyProcess } from './processes.ts';
 
 export interface DistributedExchange {
   readonly root: string;
@@ -66,10 +66,10 @@ export async function standbyHubDir(exchange: Exchange, name = 'hub2'): Promise<
   return dir;
 }
 
-export const hubProcess = (configFile: string, name = 'hub') => new ElfeProcess(name, ['hub', 'start', '--config', configFile]);
+export const hubProcess = (configFile: string, name = 'hub') => new PartyProcess(name, ['hub', 'start', '--config', configFile]);
 
-export function startConnectors(d: DistributedExchange): ElfeProcess[] {
-  return d.agencies.map((p) => new ElfeProcess(p.name, partyCommand(p)));
+export function startConnectors(d: DistributedExchange): PartyProcess[] {
+  return d.agencies.map((p) => new PartyProcess(p.name, partyCommand(p)));
 }
 
 export async function openSubmitters(d: DistributedExchange): Promise<Map<string, Submitter>> {

@@ -4,8 +4,7 @@
 // parties holding valid certificates of the exchange: TLS connections with a party's own
 // key and certificate, signatures with that key. The log is read read-only while the hub runs.
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
@@ -22,13 +21,13 @@ import {
 } from '../../contracts/index.ts';
 import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
 import { loadCredentials } from '../../connectors/kit/credentials.ts';
-import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { CaseKeyStore, caseKeyFile } from '../../hub/src/log/caseKeys.ts';
 import { isSealed, openEntry } from '../../hub/src/log/caseLog.ts';
 import type { StoredEvent } from '../../hub/src/log/eventStore.ts';
 import { permissionsFor } from '../../hub/src/pki/natsConfig.ts';
-import { ElfeProcess, runElfe, until } from './processes.ts';
+import { runExchange } from '../../hub/src/runner/exchangeRunner.ts';
+import type { PartyProcess } from '../../hub/src/runner/partyProcess.ts';
 
 /** One party of the provisioned exchange, as the test (acting as it) sees it. */
 export interface LiveParty {
@@ -78,13 +77,13 @@ export interface LiveExchange {
   readonly metricsPort: number;
   /** The API's port, when started with `api: true`. */
   readonly apiPort: number | undefined;
-  readonly hub: ElfeProcess;
+  readonly hub: PartyProcess;
   party(name: string): LiveParty;
   /** A TLS connection as `name`, with its own certificate (and its own inbox prefix unless `inboxPrefix` says otherwise). */
   connectAs(name: string, options?: Partial<ConnectionOptions>): Promise<NatsConnection>;
   /** Starts (or restarts) an agency's connector process. */
-  startConnector(name: string): Promise<ElfeProcess>;
-  connector(name: string): ElfeProcess | undefined;
+  startConnector(name: string): Promise<PartyProcess>;
+  connector(name: string): PartyProcess | undefined;
   /** Every row of the hub's log, read read-only while the hub runs. */
   log(): LogRow[];
   /** Every process started here, stopped with SIGTERM. */
@@ -93,17 +92,12 @@ export interface LiveExchange {
 
 /** `beforeHub` changes the laid-out exchange (e.g. what the CA has issued) before the hub starts. */
 export async function startLiveExchange(label: string, options: { beforeHub?: (root: string) => void | Promise<void>; api?: boolean } = {}): Promise<LiveExchange> {
-  const root = mkdtempSync(path.join(os.tmpdir(), `elfe-${label}-`));
-  const metricsPort = await freePort();
-  const apiPort = options.api ? await freePort() : undefined;
-  const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(metricsPort), ...(apiPort ? ['--api-port', String(apiPort)] : [])]);
-  if (init.code !== 0) throw new Error(`elfe exchange init failed:\n${init.stdout}\n${init.stderr}`);
-  await options.beforeHub?.(root);
-  const hubDir = path.join(root, 'hub');
-  const caDir = path.join(root, 'ca');
+  const running = await runExchange({ label, ...(options.api ? { api: true } : {}), ...(options.beforeHub ? { beforeStart: (layout) => options.beforeHub!(layout.root) } : {}), start: ['hub'] });
+  const { root, hubDir, caDir } = running;
+  const metricsPort = running.metricsPort!;
+  const apiPort = running.apiPort;
   const caFile = path.join(caDir, 'ca.cert.pem');
-  const hub = new ElfeProcess('hub', ['hub', 'start', '--config', path.join(hubDir, 'config.json')]);
-  await hub.ready();
+  const hub = running.process('hub')!;
   currentHubDir = hubDir;
   let keys: CaseKeyStore | undefined;
 
@@ -134,7 +128,6 @@ export async function startLiveExchange(label: string, options: { beforeHub?: (r
   const natsUrl = (JSON.parse(readFileSync(party('sta-11007007').configFile, 'utf8')) as { nats: { url: string } }).nats.url;
 
   const connections: NatsConnection[] = [];
-  const connectors = new Map<string, ElfeProcess>();
   let db: Database.Database | undefined;
 
   return {
@@ -153,20 +146,8 @@ export async function startLiveExchange(label: string, options: { beforeHub?: (r
       connectionOwner.set(nc, p.dvdv);
       return nc;
     },
-    async startConnector(name) {
-      const p = party(name);
-      let proc = connectors.get(name);
-      if (proc?.running) return proc;
-      if (proc) proc.start();
-      else {
-        mkdirSync(path.join(p.dir, 'inbox'), { recursive: true });
-        proc = new ElfeProcess(name, ['connector', p.role === 'elterngeldstelle' ? 'elterngeld' : 'familienkasse', '--config', p.configFile]);
-        connectors.set(name, proc);
-      }
-      await proc.ready();
-      return proc;
-    },
-    connector: (name) => connectors.get(name),
+    startConnector: (name) => running.start(party(name).name),
+    connector: (name) => running.process(name),
     log() {
       db ??= new Database(logFiles(hubDir).events, { readonly: true, fileMustExist: true });
       const rows = db.prepare('SELECT position, stream, stream_revision, event_id, type, data, metadata, recorded_at FROM events ORDER BY position').all() as { position: number; stream: string; stream_revision: number; event_id: string; type: string; data: string; metadata: string; recorded_at: string }[];
@@ -187,8 +168,7 @@ export async function startLiveExchange(label: string, options: { beforeHub?: (r
       db = undefined;
       keys?.close();
       keys = undefined;
-      await Promise.all([...connectors.values()].map((c) => c.kill('SIGTERM')));
-      await hub.kill('SIGTERM');
+      await running.stop();
     },
   };
 }
@@ -253,9 +233,6 @@ export const caseStream = (b: BirthRegisteredData): string => {
 export type SecurityData = { code: string; reason: string; subject: Record<string, unknown>; messageType?: string; refusedMessageId?: string };
 export const securityRows = (rows: readonly LogRow[]): (LogRow & { security: SecurityData })[] =>
   rows.filter((r) => r.stream === 'security').map((r) => ({ ...r, security: r.event.data as unknown as SecurityData }));
-
-/** Waits for a condition, polling (never a fixed sleep before asserting absence). */
-export const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> => until(check, timeoutMs, what);
 
 /** A NATS error's text, for asserting a permissions violation. */
 export const isPermissionError = (error: unknown): boolean => /permission/i.test(String((error as Error)?.message ?? error)) || (error as Error)?.name === 'PermissionViolationError';

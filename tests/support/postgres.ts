@@ -10,6 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { EventStore, StoredEvent } from '../../hub/src/log/eventStore.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 interface Runner {
   readonly bin: string;
@@ -201,7 +202,7 @@ export class TestPostgres {
       }
     }
     await exited;
-    await waitUntil(() => portClosed(this.port), 10_000, `port ${this.port} to close`);
+    await until(() => portClosed(this.port), { what: `port ${this.port} to close`, timeoutMs: 10_000, intervalMs: 20 });
   }
 
   /** Fast shutdown (SIGINT): a clean checkpoint, then exit. */
@@ -247,14 +248,6 @@ function portClosed(port: number): Promise<boolean> {
   });
 }
 
-/** Polls `condition` until it holds, or throws after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 export interface Ack {
   readonly stream: string;

@@ -62,7 +62,7 @@ describe('the CA files watcher', () => {
     const seen = subscribed(w);
     const before = serials(w.current());
     const party = await issueParty(ca, { role: 'familienkasse', dvdv: 'fka:ost', name: 'Familienkasse Berlin-Brandenburg' });
-    await until(() => seen.some((s) => serials(s).includes(party.serial)), 10_000, 'the new certificate reaches the subscriber');
+    await until(() => seen.some((s) => serials(s).includes(party.serial)), { what: 'the new certificate reaches the subscriber', timeoutMs: 10_000 });
     expect(serials(seen.at(-1)!)).toEqual(expect.arrayContaining([...before, party.serial]));
   });
 
@@ -70,9 +70,9 @@ describe('the CA files watcher', () => {
     const w = watcher();
     const seen = subscribed(w);
     const party = await issueParty(ca, { role: 'standesamt', dvdv: 'psw:09000000', name: 'Standesamt Köln' });
-    await until(() => seen.some((s) => serials(s).includes(party.serial)), 10_000, 'issued');
+    await until(() => seen.some((s) => serials(s).includes(party.serial)), { what: 'issued', timeoutMs: 10_000 });
     await revoke(ca, party.serial);
-    await until(() => seen.some((s) => s.revoked.has(party.serial)), 10_000, 'the revocation reaches the subscriber');
+    await until(() => seen.some((s) => s.revoked.has(party.serial)), { what: 'the revocation reaches the subscriber', timeoutMs: 10_000 });
     expect(w.revoked().has(party.serial)).toBe(true);
   });
 
@@ -81,14 +81,14 @@ describe('the CA files watcher', () => {
     const seen = subscribed(w);
     const a = await issueParty(ca, { role: 'standesamt', dvdv: 'psw:08000000', name: 'Standesamt A' });
     const b = await issueParty(ca, { role: 'standesamt', dvdv: 'psw:08000001', name: 'Standesamt B' });
-    await until(() => seen.some((s) => serials(s).includes(b.serial)), 10_000, 'issued');
+    await until(() => seen.some((s) => serials(s).includes(b.serial)), { what: 'issued', timeoutMs: 10_000 });
     const slot = path.join(issued, `${a.serial}.cert.pem`);
     const tmp = `${slot}.tmp`;
     writeFileSync(tmp, b.certificatePem);
     renameSync(tmp, slot); // the file of a now holds b's certificate
-    await until(() => seen.some((s) => s.certificates.find((c) => c.file === `${a.serial}.cert.pem`)?.serial === b.serial), 10_000, 'the replaced file is read again');
+    await until(() => seen.some((s) => s.certificates.find((c) => c.file === `${a.serial}.cert.pem`)?.serial === b.serial), { what: 'the replaced file is read again', timeoutMs: 10_000 });
     renameSync(slot, path.join(tmpDir('moved'), 'gone.pem'));
-    await until(() => seen.some((s) => !s.certificates.some((c) => c.file === `${a.serial}.cert.pem`)), 10_000, 'the removed file leaves the state');
+    await until(() => seen.some((s) => !s.certificates.some((c) => c.file === `${a.serial}.cert.pem`)), { what: 'the removed file leaves the state', timeoutMs: 10_000 });
   });
 
   it('logs and counts a garbage file and a half-written one at error level; the last good state stays', async () => {
@@ -97,19 +97,19 @@ describe('the CA files watcher', () => {
     const seen = subscribed(w);
     const good = w.current();
     writeFileSync(path.join(issued, 'garbage.cert.pem'), 'not a certificate at all');
-    await until(() => w.stats.badFiles >= 1, 10_000, 'the garbage file is counted');
+    await until(() => w.stats.badFiles >= 1, { what: 'the garbage file is counted', timeoutMs: 10_000 });
     expect(logged.find((l) => l.level === 'error' && l.fields['file'] === 'garbage.cert.pem')?.fields).toMatchObject({ event: 'ca-files.bad-file' });
     // A certificate of ours rewritten in place and caught half-way: the good version stays.
     const victim = good.certificates[0]!;
     const file = path.join(issued, victim.file);
     writeFileSync(file, victim.pem.slice(0, 200));
-    await until(() => w.stats.badFiles >= 2, 10_000, 'the half-written file is counted');
+    await until(() => w.stats.badFiles >= 2, { what: 'the half-written file is counted', timeoutMs: 10_000 });
     expect(w.current().certificates.find((c) => c.file === victim.file)?.serial).toBe(victim.serial);
     expect(serials(w.current())).toEqual(serials(good));
     // Reading it again and again counts it once.
     expect(w.stats.badFiles).toBe(2);
     writeFileSync(file, victim.pem); // completed
-    await until(() => !logged.some((l) => l.fields['file'] === victim.file && l.level === 'error') || w.current().certificates.some((c) => c.file === victim.file), 10_000, 'completed');
+    await until(() => !logged.some((l) => l.fields['file'] === victim.file && l.level === 'error') || w.current().certificates.some((c) => c.file === victim.file), { what: 'completed', timeoutMs: 10_000 });
     expect(serials(w.current())).toEqual(serials(good));
     expect(seen.every((s) => !s.certificates.some((c) => c.file === 'garbage.cert.pem'))).toBe(true);
   });
@@ -129,7 +129,7 @@ describe('the CA files watcher', () => {
     const tmp = path.join(dir, '.crl.tmp');
     copyFileSync(crlFileOf(other), tmp);
     renameSync(tmp, crlFile);
-    await until(() => w.stats.badFiles >= 1, 10_000, 'the foreign CRL is counted');
+    await until(() => w.stats.badFiles >= 1, { what: 'the foreign CRL is counted', timeoutMs: 10_000 });
     expect(w.revoked.lastError?.code).toBe('bad-crl');
     expect(w.current().revoked).toEqual(good);
     expect(logged.some((l) => l.level === 'error' && l.fields['event'] === 'ca-files.bad-file' && l.fields['file'] === 'crl.pem')).toBe(true);
@@ -150,7 +150,7 @@ describe('the CA files watcher', () => {
       renameSync(copy, path.join(issued, `copy-${i}.cert.pem`));
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
-    await until(() => seen.some((s) => s.certificates.some((c) => c.file === 'copy-4.cert.pem')), 10_000, 'the burst reaches the subscriber');
+    await until(() => seen.some((s) => s.certificates.some((c) => c.file === 'copy-4.cert.pem')), { what: 'the burst reaches the subscriber', timeoutMs: 10_000 });
     const after = seen.filter((s) => s.certificates.some((c) => c.file.startsWith('copy-')));
     expect(after).toHaveLength(1);
     expect(after[0]!.certificates.filter((c) => c.file.startsWith('copy-'))).toHaveLength(5);

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRegisterKey, type BirthRegisteredData } from '../../contracts/index.ts';
 import { registered, withdrawn } from '../../hub/src/routing/testing.ts';
-import { asProducer, birthOf, codeOf, startLiveExchange, submit, waitFor, type LiveExchange, type LogRow } from '../support/liveExchange.ts';
+import { asProducer, birthOf, codeOf, startLiveExchange, submit, type LiveExchange, type LogRow } from '../support/liveExchange.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 import { filesIn, runElfe } from '../support/processes.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const egs = 'egs-11000000';
 const egsDvdv = 'egs:11000000';
@@ -64,7 +65,7 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
     const [kept, withdrawnBirth] = [birthOf('11007007', '801'), birthOf('11007007', '802')];
     for (const b of [kept, withdrawnBirth]) expect(codeOf(await submit(nc, asProducer(registered(b), standesamt), standesamt.signer))).toBe('ok');
     // Registered, and held back visibly: nothing scheduled for the Elterngeldstelle.
-    await waitFor(() => heldBackLines() >= 2, 'both deliveries held back');
+    await until(() => heldBackLines() >= 2, { what: 'both deliveries held back' });
     expect(x.log().filter((r) => r.type === 'BirthRegistered')).toHaveLength(2);
     expect(scheduledTo(x.log(), egsDvdv, kept)).toEqual([]);
     expect(await metric('elfe_deliveries_held_back')).toBe(2);
@@ -74,7 +75,7 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
 
     // The parents of the second child withdraw their consent while the delivery is held back.
     expect(codeOf(await submit(nc, asProducer(withdrawn(withdrawnBirth), standesamt), standesamt.signer))).toBe('ok');
-    await waitFor(() => x.log().some((r) => r.type === 'ParentalConsentWithdrawn'), 'the withdrawal in the log');
+    await until(() => x.log().some((r) => r.type === 'ParentalConsentWithdrawn'), { what: 'the withdrawal in the log' });
 
     // The CA issues the Elterngeldstelle's certificate (the same command an operator runs).
     const hubPid = x.hub.pid;
@@ -86,8 +87,8 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
     const signed = await sign(['--replaces', oldSerial]);
     expect(signed.code, signed.stdout + signed.stderr).toBe(0);
 
-    await waitFor(() => scheduledTo(x.log(), egsDvdv, kept).length > 0, 'the held-back delivery scheduled', 30_000);
-    await waitFor(async () => (await metric('elfe_deliveries_held_back')) === 0, 'nothing held back any more', 30_000);
+    await until(() => scheduledTo(x.log(), egsDvdv, kept).length > 0, { what: 'the held-back delivery scheduled', timeoutMs: 30_000 });
+    await until(async () => (await metric('elfe_deliveries_held_back')) === 0, { what: 'nothing held back any more', timeoutMs: 30_000 });
     expect((await metric(certificateHolds)) ?? 0).toBe(0);
     // The same hub process, started once.
     expect(x.hub.pid).toBe(hubPid);
@@ -103,8 +104,8 @@ describe.skipIf(!natsAvailable)('a hand-off held back for want of a certificate'
 
     // The Elterngeldstelle, now with its certificate, receives it and acknowledges it.
     await x.startConnector(egs);
-    await waitFor(() => filesIn(path.join(egsDir, 'inbox'), /\.xml$/).includes(`${delivery!.deliveryId}.xml`), 'the delivery in the inbox', 30_000);
-    await waitFor(() => x.log().some((r) => r.type === 'DeliveryAcknowledged' && (r.event.data as { deliveryId?: string }).deliveryId === delivery!.deliveryId), 'the receipt in the log', 30_000);
+    await until(() => filesIn(path.join(egsDir, 'inbox'), /\.xml$/).includes(`${delivery!.deliveryId}.xml`), { what: 'the delivery in the inbox', timeoutMs: 30_000 });
+    await until(() => x.log().some((r) => r.type === 'DeliveryAcknowledged' && (r.event.data as { deliveryId?: string }).deliveryId === delivery!.deliveryId), { what: 'the receipt in the log', timeoutMs: 30_000 });
     expect(filesIn(path.join(egsDir, 'inbox'), /\.xml$/)).toEqual([`${delivery!.deliveryId}.xml`]);
   });
 });

@@ -30,16 +30,10 @@ import { toRecord } from '../../hub/src/log/records.ts';
 import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 import { issueParty, tmpDir as tmp, type TestParty } from '../support/parties.ts';
+import { until } from '../../hub/src/runner/until.ts';
 
 const signerOf = (c: TestParty): Signer => certificateSigner(c.privateKey, c.certificatePem);
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000);
-const until = async (check: () => Promise<boolean> | boolean) => {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe.skipIf(!natsAvailable)('the hub with certificates', () => {
   let nats: LocalNatsServer;
@@ -101,7 +95,7 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
     const other = await issueParty(pki, { role: 'elterngeldstelle', dvdv: 'egs:04011000', name: 'EGS Bremen' });
     const scheduler = startScheduler({ log, table: testRoutingTable, encryptFor: () => ({ key: new X509Certificate(agency.certificatePem).publicKey }) });
     await log.append('birth-11007007-G-2026-334', [toRecord(registered())]);
-    await until(() => scheduler.stats.scheduled === 1);
+    await until(() => scheduler.stats.scheduled === 1, { timeoutMs: 10_000 });
     const scheduled = (await collect(log.readAll())).find((e) => e.type === 'DeliveryScheduled')!;
     const { deliveryId, payloadHash, payloadJwe } = (scheduled.data as { data: { deliveryId: string; payloadHash: string; payloadJwe?: string } }).data;
     expect(payloadJwe).toBeDefined();
@@ -116,7 +110,7 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
     await publish({ payload: altered, signature: signerOf(agency).sign(receipt) }); // altered after signing
     await publish({ payload: receipt, signature: signerOf(agency).sign(receipt) });
     await publish({ payload: receipt, signature: signerOf(agency).sign(receipt) });
-    await until(async () => receipts.stats.acknowledged + receipts.stats.refused >= 3);
+    await until(async () => receipts.stats.acknowledged + receipts.stats.refused >= 3, { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 300));
     const entries = await collect(log.readAll());
     expect(entries.filter((e) => e.type === 'DeliveryAcknowledged')).toHaveLength(1);
@@ -136,7 +130,7 @@ describe.skipIf(!natsAvailable)('the hub with certificates', () => {
       onUndeliverable: (_id, dvdv, reason) => held.push(`${dvdv}: ${reason}`),
     });
     await log.append('birth-11007007-G-2026-334', [toRecord(registered())]);
-    await until(() => scheduler.stats.undeliverable === 1);
+    await until(() => scheduler.stats.undeliverable === 1, { timeoutMs: 10_000 });
     expect(held).toEqual(['egs:11000000: the recipient\'s certificate expired']);
     expect((await collect(log.readAll())).filter((e) => e.type === 'DeliveryScheduled')).toEqual([]);
     await scheduler.stop();

@@ -14,7 +14,7 @@ import { makeScenarios, type BirthScenario } from '../../hub/src/demo/synthetic.
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { baseNameOf, birthXml, dropBirth } from '../support/births.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
-import { ElfeProcess, pidsWith, processAlive, runElfe, until } from '../support/processes.ts';
+import { PartyProcess, pidsWith, processAlive, runElfe, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -70,7 +70,7 @@ describe.skipIf(!natsAvailable)('a witness by default', () => {
     expect(keys.code, keys.stderr).toBe(0);
     expect(keys.stdout).toContain(witnessConfig.log);
 
-    const start = new ElfeProcess('start', ['start', ...args]);
+    const start = new PartyProcess('start', ['start', ...args]);
     try {
       await start.ready(/\[witness\] ready: witness elfe-witness\.local\/w1 on http:\/\/127\.0\.0\.1:\d+ for elfe-hub\/log at size 0/m, 120_000);
       await start.ready(/\[hub\] ready:/m, 120_000);
@@ -85,37 +85,33 @@ describe.skipIf(!natsAvailable)('a witness by default', () => {
       // Births through the exchange: the hub's checkpoints reach the witness, and the API serves them cosigned.
       const watch = path.join(root, 'parties', 'sta-11007007', 'watch');
       for (const s of makeScenarios({ births: 3, seed: 11, standesaemter: [standesamt], firstEntry: 700 })) dropBirth(watch, s);
-      await until(() => witnessSize(root) > 0, 60_000, 'the first cosigned checkpoint');
+      await until(() => witnessSize(root) > 0, { what: 'the first cosigned checkpoint', timeoutMs: 60_000 });
       let note = '';
-      await until(
-        async () => {
+      await until(async () => {
           const answer = await apiCheckpoint(root, apiPort);
           note = answer.body;
           return answer.status === 200 && cosigned(note).witnessLine && cosigned(note).size === witnessSize(root);
-        },
-        60_000,
-        "the API's checkpoint with the witness's cosignature",
-      );
+        }, { what: "the API's checkpoint with the witness's cosignature", timeoutMs: 60_000 });
       // kill -9 of the witness: `elfe start` starts it again with the same command; it takes over
       // its lock, starts from the size it cosigned, and the hub's next checkpoints reach it.
       const lockFile = path.join(root, 'witness', 'state', 'witness.lock');
       const pid = Number(readFileSync(lockFile, 'utf8'));
       expect(pidsWith(configFile)).toContain(pid);
       process.kill(pid, 'SIGKILL');
-      await until(() => !processAlive(pid), 10_000, 'the witness gone');
+      await until(() => !processAlive(pid), { what: 'the witness gone', timeoutMs: 10_000 });
       // Read once it is down: until then it may still cosign a newer checkpoint.
       const before = witnessSize(root);
-      await until(() => /took over the lock of .*witness\/state from the ended process/.test(start.output), 60_000, 'the witness back');
-      await until(() => new RegExp(`\\[witness\\] ready: .* for elfe-hub/log at size ${before};`, 'm').test(start.output), 30_000, 'the witness ready at the size it cosigned');
+      await until(() => /took over the lock of .*witness\/state from the ended process/.test(start.output), { what: 'the witness back', timeoutMs: 60_000 });
+      await until(() => new RegExp(`\\[witness\\] ready: .* for elfe-hub/log at size ${before};`, 'm').test(start.output), { what: 'the witness ready at the size it cosigned', timeoutMs: 30_000 });
       for (const s of makeScenarios({ births: 3, seed: 12, standesaemter: [standesamt], firstEntry: 800 })) dropBirth(watch, s);
-      await until(() => witnessSize(root) > before, 60_000, 'a checkpoint cosigned after the restart');
-      await until(async () => cosigned((await apiCheckpoint(root, apiPort)).body).size === witnessSize(root), 60_000, 'the latest checkpoint cosigned');
+      await until(() => witnessSize(root) > before, { what: 'a checkpoint cosigned after the restart', timeoutMs: 60_000 });
+      await until(async () => cosigned((await apiCheckpoint(root, apiPort)).body).size === witnessSize(root), { what: 'the latest checkpoint cosigned', timeoutMs: 60_000 });
       expect(cosigned((await apiCheckpoint(root, apiPort)).body).witnessLine).toBe(true);
       expect(start.output).not.toMatch(/WITNESS REFUSED checkpoint \d+ \((fork|inconsistent|witness-ahead|bad-cosignature)\)/);
     } finally {
       await start.kill('SIGTERM');
     }
-    await until(() => pidsWith(root).every((p) => !processAlive(p)), 30_000, 'every process stopped');
+    await until(() => pidsWith(root).every((p) => !processAlive(p)), { what: 'every process stopped', timeoutMs: 30_000 });
     expect(existsSync(path.join(root, 'witness', 'state', 'witness.lock'))).toBe(false);
   });
 
@@ -125,8 +121,8 @@ describe.skipIf(!natsAvailable)('a witness by default', () => {
     const init = await runElfe(['exchange', 'init', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort())], { timeoutMs: 120_000 });
     expect(init.code, init.stderr).toBe(0);
     const { run } = (JSON.parse(init.stdout) as { witness: { run: string } }).witness;
-    const witness = new ElfeProcess('witness', run.split(' ').slice(1));
-    const hub = new ElfeProcess('hub', ['hub', 'start', '--config', path.join(root, 'hub', 'config.json')]);
+    const witness = new PartyProcess('witness', run.split(' ').slice(1));
+    const hub = new PartyProcess('hub', ['hub', 'start', '--config', path.join(root, 'hub', 'config.json')]);
     const sta = path.join(root, 'parties', 'sta-11007007', 'config.json');
     // The Standesamt's submission (the pair), as `elfe standesamt submit` sends it.
     const submit = async (s: BirthScenario) => {
@@ -144,21 +140,21 @@ describe.skipIf(!natsAvailable)('a witness by default', () => {
       await hub.ready(/^ready:/m, 120_000);
       const [a, b] = makeScenarios({ births: 2, seed: 21, standesaemter: [standesamt], firstEntry: 900 });
       await submit(a!);
-      await until(() => witnessSize(root) > 0, 60_000, 'the first cosigned checkpoint');
+      await until(() => witnessSize(root) > 0, { what: 'the first cosigned checkpoint', timeoutMs: 60_000 });
       // Read once it is down: until then it may still cosign the checkpoint of the routing decisions.
       await witness.kill('SIGKILL');
       const before = witnessSize(root);
       await submit(b!);
-      await until(() => /WITNESS REFUSED checkpoint \d+ \(unreachable\)/.test(hub.output), 30_000, 'the hub notices the witness is down');
+      await until(() => /WITNESS REFUSED checkpoint \d+ \(unreachable\)/.test(hub.output), { what: 'the hub notices the witness is down', timeoutMs: 30_000 });
       expect(witnessSize(root)).toBe(before);
 
       witness.start();
       await witness.ready(new RegExp(`^ready: witness .* at size ${before};`, 'm'), 60_000);
       expect(witness.output).toMatch(/took over the lock of .*witness\/state from the ended process \d+/);
       // Nothing new is submitted: the hub sends the missed checkpoint again by itself.
-      await until(() => witnessSize(root) > before, 90_000, 'the missed checkpoint cosigned');
+      await until(() => witnessSize(root) > before, { what: 'the missed checkpoint cosigned', timeoutMs: 90_000 });
       // Its own line about it (the state file can be written before the line reaches this process).
-      await until(() => /cosigned 200 elfe-hub\/log: cosigned size \d+/.test(witness.output), 30_000, "the witness's line about the cosignature");
+      await until(() => /cosigned 200 elfe-hub\/log: cosigned size \d+/.test(witness.output), { what: "the witness's line about the cosignature", timeoutMs: 30_000 });
     } finally {
       await hub.kill('SIGTERM');
       await witness.kill('SIGTERM');

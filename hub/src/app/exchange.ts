@@ -21,6 +21,7 @@ import { parseConfig, type HubConfig } from '../config/config.ts';
 import { loadOrCreateHubKey } from '../keys/keyDirectory.ts';
 import { createWitnessKey } from '../witness/witnessKey.ts';
 import { adoptCertificate, pkiInit, registerParty, signRequest } from '../pki/pki.ts';
+import type { ProcessSpec } from './supervisor.ts';
 
 export interface PartySpec {
   /** Directory name under `parties/`. */
@@ -286,6 +287,16 @@ export function partyCommand(party: Pick<ProvisionedParty, 'role' | 'configFile'
     default:
       throw new Error(`a ${party.role} does not run as a service`);
   }
+}
+
+/** The processes of a one-machine exchange: the local witness, the hub, each agency's connector, each Standesamt's watch directory. */
+export function exchangeProcesses(exchange: Pick<Exchange, 'hubConfigFile' | 'parties' | 'witness'>): ProcessSpec[] {
+  return [
+    ...(exchange.witness ? [{ name: 'witness', args: witnessCommand(exchange.witness) }] : []),
+    { name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] },
+    ...exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse').map((p) => ({ name: p.name, args: partyCommand(p) })),
+    ...exchange.parties.filter((p) => p.role === 'standesamt').map((p) => ({ name: p.name, args: ['standesamt', 'watch', path.join(p.dir, 'watch'), '--config', p.configFile] })),
+  ];
 }
 
 /** An auditor's client identity for the dashboard (`parties/<name>/`: key, CSR, certificate of the CA); kept when it exists. */

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger } from '../../../connectors/kit/logger.ts';
 import { checkHubPrerequisites, requireFreePort, startHub } from '../app/hub.ts';
-import { dashboardLine, enrolAuditor, partyCommand, provisionExchange, witnessCommand, type Exchange } from '../app/exchange.ts';
-import { ChildGaveUpError, superviseProcesses, type ChildGivenUp, type ProcessSpec, type Supervisor } from '../app/supervisor.ts';
+import { dashboardLine, enrolAuditor, exchangeProcesses, provisionExchange, witnessCommand, type Exchange } from '../app/exchange.ts';
+import { ChildGaveUpError, superviseProcesses, type ChildGivenUp, type Supervisor } from '../app/supervisor.ts';
 import { loadConfig } from '../config/config.ts';
 import { freePort } from '../infra/nats/natsServer.ts';
 import { ignoredByGit } from '../pki/pki.ts';
@@ -87,16 +87,6 @@ const exchangeInit: Command = {
       return exitCode.ok;
     }, args.includes('--json')),
 };
-
-/** The processes of a one-machine exchange: the local witness, the hub, each agency's connector, each Standesamt's watch directory. */
-export function exchangeProcesses(exchange: Exchange): ProcessSpec[] {
-  return [
-    ...(exchange.witness ? [{ name: 'witness', args: witnessCommand(exchange.witness) }] : []),
-    { name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] },
-    ...exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse').map((p) => ({ name: p.name, args: partyCommand(p) })),
-    ...exchange.parties.filter((p) => p.role === 'standesamt').map((p) => ({ name: p.name, args: ['standesamt', 'watch', path.join(p.dir, 'watch'), '--config', p.configFile] })),
-  ];
-}
 
 /** A child given up: at error level with its last lines (JSON, like every log line on stderr). */
 function reportGivenUp(given: ChildGivenUp): void {

@@ -2,7 +2,8 @@
 // temporary directory, fsync on), one fresh schema per test. Skipped, saying so, without the binaries.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresAvailable, postgresSkipReason, TestPostgres, waitUntil } from '../../../../tests/support/postgres.ts';
+import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../../../tests/support/postgres.ts';
+import { until } from '../../runner/until.ts';
 import { collect, describeEventStoreConformance, newEvent } from '../conformance/eventStoreConformance.ts';
 import { openPostgresEventStore } from './postgresEventStore.ts';
 
@@ -103,19 +104,19 @@ describe.skipIf(!postgresAvailable)('PostgreSQL event store', () => {
     try {
       await cluster!.sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
       await cluster!.sql('SELECT pg_reload_conf()');
-      await waitUntil(async () => (await names()) === 'nobody', 5_000, 'a synchronous standby that never comes');
+      await until(async () => (await names()) === 'nobody', { what: 'a synchronous standby that never comes', timeoutMs: 5_000, intervalMs: 20 });
       const outcome = store.append('s', [event]).then(
         () => 'acknowledged',
         (error: unknown) => error,
       );
       const cancelled = async () =>
         (await cluster!.sql<{ c: boolean }>("SELECT pg_cancel_backend(pid) AS c FROM pg_stat_activity WHERE wait_event = 'SyncRep'")).some((r) => r.c);
-      await waitUntil(cancelled, 10_000, 'a commit waiting for the standby');
+      await until(cancelled, { what: 'a commit waiting for the standby', timeoutMs: 10_000, intervalMs: 20 });
       expect(await outcome).toMatchObject({ code: 'replication-unconfirmed' });
     } finally {
       await cluster!.sql('ALTER SYSTEM RESET synchronous_standby_names');
       await cluster!.sql('SELECT pg_reload_conf()');
-      await waitUntil(async () => (await names()) === '', 5_000, 'no synchronous standby');
+      await until(async () => (await names()) === '', { what: 'no synchronous standby', timeoutMs: 5_000, intervalMs: 20 });
     }
     try {
       // Committed here all the same: the retry is answered from the log and stores nothing twice.
@@ -132,12 +133,12 @@ describe.skipIf(!postgresAvailable)('PostgreSQL event store', () => {
     await cluster!.sql('ALTER SYSTEM SET fsync = off');
     await cluster!.sql('SELECT pg_reload_conf()');
     try {
-      await waitUntil(async () => (await fsync()) === 'off', 5_000, 'fsync off');
+      await until(async () => (await fsync()) === 'off', { what: 'fsync off', timeoutMs: 5_000, intervalMs: 20 });
       await expect(openPostgresEventStore({ url })).rejects.toMatchObject({ code: 'postgres-not-writable' });
     } finally {
       await cluster!.sql('ALTER SYSTEM RESET fsync');
       await cluster!.sql('SELECT pg_reload_conf()');
-      await waitUntil(async () => (await fsync()) === 'on', 5_000, 'fsync on');
+      await until(async () => (await fsync()) === 'on', { what: 'fsync on', timeoutMs: 5_000, intervalMs: 20 });
     }
   });
 
