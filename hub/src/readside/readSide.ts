@@ -39,7 +39,8 @@ export interface ReadSideOptions {
 
 export interface ReadSide {
   readonly store: ProjectionStore;
-  readonly stats: { applied: number; overdue: number; escalated: number; webhooksSent: number; webhooksFailed: number; rebuilt: number };
+  /** `transactions`: the projections' commits (a batch of facts each). */
+  readonly stats: { applied: number; transactions: number; overdue: number; escalated: number; webhooksSent: number; webhooksFailed: number; rebuilt: number };
   /** Resolves when the projections reached at least `position`. */
   caughtUp(position: number, timeoutMs?: number): Promise<void>;
   /** Deadline check now (also runs on a timer). */
@@ -65,7 +66,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
   const now = options.now ?? (() => new Date());
   const say = options.say ?? (() => undefined);
   const store = openProjectionStore(path.join(options.dir, 'readside.sqlite'), idnrIndexKey(options.dir), options.trackingKey);
-  const stats = { applied: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
+  const stats = { applied: 0, transactions: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
   const held = new Map<string, string>();
   const waiters = new Set<{ position: number; resolve: () => void }>();
   const notify = () => {
@@ -94,6 +95,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     if (next === store.position) break;
     store.apply(facts, next);
     stats.applied += facts.length;
+    stats.transactions++;
   }
   let stopping = false;
   let subscription: Subscription = log.subscribe(store.position);
@@ -104,18 +106,37 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     // where they are once space is back (the hub reports the episode; the API answers meanwhile).
     let waitMs = 0;
     for (;;) {
-      try {
-        for await (const e of subscription) {
-          if (e.position < store.position) continue;
-          const f = readFact(e);
-          store.apply(f ? [f] : [], e.position + 1);
-          if (f) stats.applied++;
-          if (waitMs > 0) {
-            waitMs = 0;
-            say('readside.storage-recovered', { position: store.position });
-          }
-          notify();
+      // What the subscription has ready is applied in one transaction: gathered until the next
+      // entry is not there at once (or a batch is full), then applied with its position.
+      const gathered: ReadFact[] = [];
+      let gatheredTo = -1;
+      const applyGathered = () => {
+        if (gatheredTo < 0) return;
+        store.apply(gathered, gatheredTo);
+        stats.applied += gathered.length;
+        stats.transactions++;
+        gathered.length = 0;
+        gatheredTo = -1;
+        if (waitMs > 0) {
+          waitMs = 0;
+          say('readside.storage-recovered', { position: store.position });
         }
+        notify();
+      };
+      try {
+        const entries = subscription[Symbol.asyncIterator]();
+        for (;;) {
+          const next = entries.next();
+          if (gatheredTo >= 0 && (gathered.length >= batchSize || (await Promise.race([next.then(() => false), new Promise<true>((r) => setImmediate(r, true))])))) applyGathered();
+          const step = await next;
+          if (step.done) break;
+          const e = step.value;
+          if (e.position < Math.max(store.position, gatheredTo)) continue;
+          const f = readFact(e);
+          if (f) gathered.push(f);
+          gatheredTo = e.position + 1;
+        }
+        applyGathered();
         return;
       } catch (error) {
         if (stopping || !isStorageFull(error, path.join(options.dir, 'readside.sqlite'))) throw error;
