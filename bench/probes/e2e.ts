@@ -130,7 +130,8 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     const expected = scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0);
     const deadline = Date.now() + 600_000;
     while (Date.now() < deadline) {
-      const m = await metricsOf(metricsPort);
+      // A scrape that fails under load (a connection reset) is tried again on the next round.
+      const m = await metricsOf(metricsPort).catch(() => new Map<string, number>());
       if ((m.get('elfe_receipts_total{outcome="acknowledged"}') ?? 0) >= expected) break;
       await new Promise((r) => setTimeout(r, 20));
     }
