@@ -20,6 +20,8 @@ export interface Figure {
   readonly limit?: string;
   /** The goal the figure should stay below (same unit), e.g. restart < 2 s. */
   readonly goal?: number;
+  /** The goal as a multiple of its limit: at most this many times the floor, e.g. CPU per birth ≤ 3 × the crypto's. */
+  readonly ratioGoal?: number;
 }
 
 export interface Section {
@@ -34,7 +36,7 @@ export interface BenchReport {
   readonly durationMs: number;
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGiB: number; readonly node: string; readonly platform: string };
   readonly sections: readonly Section[];
-  readonly ratios: readonly { readonly key: string; readonly limit: string; readonly ratio: number }[];
+  readonly ratios: readonly { readonly key: string; readonly limit: string; readonly ratio: number; readonly goal?: number; readonly met?: boolean }[];
 }
 
 export function machineInfo(): BenchReport['machine'] {
@@ -51,11 +53,13 @@ export function machineInfo(): BenchReport['machine'] {
 /** Ratio of each figure to its limit, where both were measured. */
 export function ratiosOf(sections: readonly Section[]): BenchReport['ratios'] {
   const byKey = new Map(sections.flatMap((s) => s.figures).map((f) => [f.key, f]));
-  const out: { key: string; limit: string; ratio: number }[] = [];
+  const out: { key: string; limit: string; ratio: number; goal?: number; met?: boolean }[] = [];
   for (const figure of byKey.values()) {
     if (!figure.limit) continue;
     const limit = byKey.get(figure.limit);
-    if (limit && limit.value > 0) out.push({ key: figure.key, limit: limit.key, ratio: figure.value / limit.value });
+    if (!limit || limit.value <= 0) continue;
+    const ratio = figure.value / limit.value;
+    out.push({ key: figure.key, limit: limit.key, ratio, ...(figure.ratioGoal === undefined ? {} : { goal: figure.ratioGoal, met: ratio <= figure.ratioGoal }) });
   }
   return out;
 }
@@ -73,7 +77,7 @@ export function renderTable(report: BenchReport): string {
     const width = Math.max(0, ...section.figures.map((f) => f.label.length));
     for (const f of section.figures) {
       const r = ratios.get(f.key);
-      const ratio = r ? `   ${(r.ratio * 100).toFixed(1)} % of ${r.limit}` : '';
+      const ratio = !r ? '' : r.goal === undefined ? `   ${(r.ratio * 100).toFixed(1)} % of ${r.limit}` : `   ${r.ratio.toFixed(2)} × ${r.limit}   goal ≤ ${r.goal} ×: ${r.met ? 'met' : 'MISSED'}`;
       const goal = f.goal === undefined ? '' : `   goal < ${format(f.goal)} ${f.unit}: ${f.value < f.goal ? 'met' : 'MISSED'}`;
       lines.push(`  ${f.label.padEnd(width)}  ${format(f.value).padStart(12)} ${f.unit}${ratio}${goal}`);
     }

@@ -33,4 +33,19 @@ describe('bench report', () => {
     expect(table).toContain('goal < 2,000 ms: met');
     expect(table).toContain('goal < 256 MB: MISSED');
   });
+
+  it('holds a figure to a multiple of its floor: the ratio, its goal and whether it was met, in the table and the JSON', () => {
+    const sections = [
+      { name: 'crypto', figures: [{ key: 'crypto.ec.perBirth', label: 'floor', value: 1.25, unit: 'ms' }] },
+      { name: 'e2e', figures: [{ key: 'e2e.cpu.perBirth', label: 'cpu', value: 25, unit: 'ms', limit: 'crypto.ec.perBirth', ratioGoal: 3 }, { key: 'e2e.x', label: 'x', value: 2.5, unit: 'ms', limit: 'crypto.ec.perBirth', ratioGoal: 3 }] },
+    ];
+    const ratios = ratiosOf(sections);
+    expect(ratios).toEqual([
+      { key: 'e2e.cpu.perBirth', limit: 'crypto.ec.perBirth', ratio: 20, goal: 3, met: false },
+      { key: 'e2e.x', limit: 'crypto.ec.perBirth', ratio: 2, goal: 3, met: true },
+    ]);
+    const table = renderTable({ startedAt: '2026-01-01T00:00:00.000Z', durationMs: 1, machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 1, node: 'v20', platform: 'linux' }, sections, ratios });
+    expect(table).toContain('20.00 × crypto.ec.perBirth   goal ≤ 3 ×: MISSED');
+    expect(table).toContain('2.00 × crypto.ec.perBirth   goal ≤ 3 ×: met');
+  });
 });

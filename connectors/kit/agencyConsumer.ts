@@ -37,10 +37,19 @@ import {
   type Signer,
   type Verifier,
 } from '../../contracts/index.ts';
-import { ensurePrivateDir, writeFileAtomic } from './atomicFile.ts';
+import { ensurePrivateDir, syncDirs, writeFileAtomic } from './atomicFile.ts';
 import { syncDir } from './erasure.ts';
 import { isStorageFull, StorageEpisodes } from './storageFull.ts';
 import { backoffMs, pause } from './lifecycle.ts';
+
+/**
+ * How a handler writes its inbox files: each complete and fsync'd when `write` returns, their
+ * names made durable (one fsync per directory for a batch of deliveries) before any receipt
+ * of the batch is sent.
+ */
+export interface InboxWriter {
+  write(file: string, content: string): void;
+}
 
 export type HandlerOutcome = { readonly ok: true; readonly reference?: string } | { readonly ok: false; readonly reasonCode: string; readonly reason: string };
 
@@ -55,7 +64,7 @@ export interface AgencyConsumerOptions {
   /** Where receipts are kept so that a redelivery re-sends the same one. */
   readonly stateDir: string;
   /** Gets the delivery opened: the plaintext `payload`, and a correction's `reason` in clear. */
-  readonly handle: (delivery: Delivery) => Promise<HandlerOutcome>;
+  readonly handle: (delivery: Delivery, inbox: InboxWriter) => Promise<HandlerOutcome>;
   /**
    * Carries out an erasure notice in the agency's inbox: leaves a notice file without personal
    * data, removes the inbox files of the notice's deliveries; safe to run again.
@@ -74,8 +83,11 @@ export interface AgencyConsumerOptions {
 }
 
 export interface AgencyConsumer {
-  /** `held`: deliveries not acknowledged now because the disk is full (handled once space is back). */
-  readonly stats: { received: number; handled: number; redelivered: number; refused: number; erased: number; held: number };
+  /**
+   * `held`: deliveries not acknowledged now because the disk is full (handled once space is back);
+   * `answered`: batches of receipts sent (one directory fsync each).
+   */
+  readonly stats: { received: number; handled: number; redelivered: number; refused: number; erased: number; held: number; answered: number };
   stop(): Promise<void>;
 }
 
@@ -116,8 +128,13 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       await pause(backoffMs(attempt, { baseMs: 100, maxMs: 2000 }));
     }
   }
-  const stats = { received: 0, handled: 0, redelivered: 0, refused: 0, erased: 0, held: 0 };
+  const stats = { received: 0, handled: 0, redelivered: 0, refused: 0, erased: 0, held: 0, answered: 0 };
   const decoder = new TextDecoder();
+  // Deliveries handled and not yet answered, and the directories their files were renamed into:
+  // answered together once what the consumer has ready is handled (see answerAll).
+  const answers: { m: JsMsg; receipt: Receipt }[] = [];
+  const unsyncedDirs = new Set<string>();
+  const inbox: InboxWriter = { write: (file, content) => writeFileAtomic(file, content, unsyncedDirs) };
 
   const receiptFor = async (delivery: Delivery): Promise<Receipt> => {
     const file = path.join(receiptsDir, `${delivery.deliveryId}.json`);
@@ -154,7 +171,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       refusal ??
       (mismatch
         ? { ok: false, reasonCode: 'hash-mismatch', reason: 'payload does not match its hash' }
-        : await options.handle({ ...delivery, payload: plaintext as Delivery['payload'], ...(correction ? { correction } : {}) }));
+        : await options.handle({ ...delivery, payload: plaintext as Delivery['payload'], ...(correction ? { correction } : {}) }, inbox));
     const receipt: Receipt = ReceiptSchema.parse({
       deliveryId: delivery.deliveryId,
       recipient: dvdv,
@@ -163,9 +180,40 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       receivedAt: now().toISOString(),
       ...(outcome.ok ? (outcome.reference ? { agencyReference: outcome.reference } : {}) : { reasonCode: outcome.reasonCode, reason: outcome.reason }),
     });
-    writeFileAtomic(file, JSON.stringify(receipt));
+    writeFileAtomic(file, JSON.stringify(receipt), unsyncedDirs);
     stats.handled++;
     return receipt;
+  };
+
+  /**
+   * Makes the files of the deliveries handled so far durable (one fsync per directory), then
+   * sends their receipts and acknowledges them: no receipt leaves before what it answers is on
+   * disk, and no delivery is acknowledged before its receipt was accepted.
+   */
+  const answerAll = async (): Promise<void> => {
+    if (answers.length === 0) return;
+    const batch = answers.splice(0);
+    stats.answered++;
+    try {
+      syncDirs(unsyncedDirs);
+      unsyncedDirs.clear();
+    } catch (error) {
+      log(`${batch.length} deliveries not finished (their directories could not be synced), will be redelivered: ${(error as Error).message}`);
+      for (const { m } of batch) m.nak(1000);
+      return;
+    }
+    await Promise.all(
+      batch.map(async ({ m, receipt }) => {
+        try {
+          // One final answer per delivery: the dedup id does not depend on the answer.
+          await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `receipt:${receipt.deliveryId}` });
+          m.ack();
+        } catch (error) {
+          log(`delivery ${receipt.deliveryId} not finished, will be redelivered: ${(error as Error).message}`);
+          m.nak(1000);
+        }
+      }),
+    );
   };
 
   /** Carries out a notice once; a redelivered one finds the kept receipt. */
@@ -225,6 +273,8 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
         return 'done';
       }
       try {
+        // Deliveries handled before the notice are answered before it is carried out.
+        await answerAll();
         const receipt = await erasureReceiptFor(notice);
         await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `erasure-receipt:${receipt.noticeId}` });
         m.ack();
@@ -263,10 +313,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       return 'done';
     }
     try {
-      const receipt = await receiptFor(delivery);
-      // One final answer per delivery: the dedup id does not depend on the answer.
-      await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `receipt:${receipt.deliveryId}` });
-      m.ack();
+      answers.push({ m, receipt: await receiptFor(delivery) });
     } catch (error) {
       if (isStorageFull(error, options.stateDir)) return full(error, `delivery ${delivery.deliveryId}`);
       log(`delivery ${delivery.deliveryId} not finished, will be redelivered: ${(error as Error).message}`);
@@ -299,11 +346,15 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
         keptAlive = Date.now();
         for (const m of held) m.working();
       }
-      while (held.length > 0) {
-        if ((await handleMessage(held[0]!)) === 'full') return;
-        held.shift();
-        stats.held = held.length;
-        episodes.succeeded();
+      try {
+        while (held.length > 0) {
+          if ((await handleMessage(held[0]!)) === 'full') return;
+          held.shift();
+          stats.held = held.length;
+          episodes.succeeded();
+        }
+      } finally {
+        await answerAll();
       }
     })()
       .catch((error: unknown) => log(`held deliveries: ${(error as Error).message}`))
@@ -317,8 +368,16 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   // Short pulls (heartbeat every second): when a cluster node dies or the consumer's leader moves,
   // a pull lost with it is noticed after two missed heartbeats (~2 s), not the default 30 s.
   const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
+  const idle = (next: Promise<unknown>): Promise<boolean> => Promise.race([next.then(() => false), new Promise<true>((r) => setImmediate(r, true))]);
   const done = (async () => {
-    for await (const m of messages) {
+    const incoming = messages[Symbol.asyncIterator]();
+    for (;;) {
+      const next = incoming.next();
+      // What the consumer has ready is handled first, then answered together.
+      if (answers.length > 0 && (answers.length >= 64 || (await idle(next)))) await answerAll();
+      const step = await next;
+      if (step.done) break;
+      const m = step.value;
       stats.received++;
       // Behind held ones: in order, once space is back.
       if (held.length > 0 || (await handleMessage(m)) === 'full') {
@@ -327,6 +386,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
         if (held.length === 1) keptAlive = Date.now();
       } else episodes.succeeded();
     }
+    await answerAll();
   })();
   return {
     stats,

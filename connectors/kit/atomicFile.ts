@@ -17,11 +17,30 @@ export function ensurePrivateDir(dir: string): void {
   }
 }
 
-/** Writes a file (mode 0600) so that it is either absent or complete, and durable once this returns. */
-export function writeFileAtomic(file: string, content: string): void {
-  ensurePrivateDir(path.dirname(file));
+/** Directories known to exist as this process made them: not created again for every file. */
+const madeDirs = new Set<string>();
+
+/**
+ * Writes a file (mode 0600) so that it is either absent or complete, and durable once this
+ * returns; with `deferDirSync`, its name is durable only once `syncDirs` ran on that set (the
+ * file's content is already): a batch of files then shares one fsync per directory.
+ */
+export function writeFileAtomic(file: string, content: string, deferDirSync?: Set<string>): void {
+  const parent = path.dirname(file);
+  if (!madeDirs.has(parent)) {
+    ensurePrivateDir(parent);
+    madeDirs.add(parent);
+  }
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', fileMode);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w', fileMode);
+  } catch (error) {
+    // The directory went away since (removed by hand): made again, once.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    ensurePrivateDir(parent);
+    fd = openSync(tmp, 'w', fileMode);
+  }
   try {
     try {
       // A stale temporary file keeps its old mode under 'w'; the umask filters the one given to open.
@@ -39,10 +58,18 @@ export function writeFileAtomic(file: string, content: string): void {
     rmSync(tmp, { force: true });
     throw error;
   }
-  const dir = openSync(path.dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
+  if (deferDirSync) deferDirSync.add(parent);
+  else syncDirs([parent]);
+}
+
+/** Makes the names written into these directories durable (one fsync each). */
+export function syncDirs(dirs: Iterable<string>): void {
+  for (const d of dirs) {
+    const fd = openSync(d, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 }

@@ -51,7 +51,7 @@ export async function startElterngeldConnector(options: ElterngeldConnectorOptio
     async erase(notice) {
       eraseFromInbox(options.inboxDir, notice, ['.xml', '.meta.json'], new Date());
     },
-    async handle(delivery): Promise<HandlerOutcome> {
+    async handle(delivery, inbox): Promise<HandlerOutcome> {
       // Only the closed data set of § 25 BEEG may arrive here.
       const dataSet = ElterngeldDataSetSchema.safeParse(delivery.payload);
       if (!dataSet.success) return { ok: false, reasonCode: 'not-beeg-25', reason: 'the payload is not the data set of § 25 BEEG' };
@@ -71,7 +71,9 @@ export async function startElterngeldConnector(options: ElterngeldConnectorOptio
           const meta = { deliveryId: delivery.deliveryId, kind: delivery.kind, corrects: correction.corrects, reason: correction.reason };
           writeFileAtomic(path.join(options.inboxDir, `${delivery.deliveryId}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
         }
-        writeFileAtomic(file, xml);
+        // With a webhook, the file's name is durable before the POST (a redelivery finds the file and does not POST again).
+        if (options.webhookUrl) writeFileAtomic(file, xml);
+        else inbox.write(file, xml);
         if (options.webhookUrl) {
           const response = await fetch(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: xml });
           if (!response.ok) throw new Error(`webhook answered ${response.status}`);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KindergeldDataSetSchema, type Signer, type Verifier } from '../../../contracts/index.ts';
 import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
-import { ensurePrivateDir, writeFileAtomic } from '../../kit/atomicFile.ts';
+import { ensurePrivateDir } from '../../kit/atomicFile.ts';
 import { eraseFromInbox } from '../../kit/erasure.ts';
 
 export interface FamilienkasseConnectorOptions {
@@ -45,7 +45,7 @@ export async function startFamilienkasseConnector(options: FamilienkasseConnecto
     async erase(notice) {
       eraseFromInbox(options.inboxDir, notice, ['.json'], new Date());
     },
-    async handle(delivery): Promise<HandlerOutcome> {
+    async handle(delivery, inbox): Promise<HandlerOutcome> {
       const dataSet = KindergeldDataSetSchema.safeParse(delivery.payload);
       if (!dataSet.success) return { ok: false, reasonCode: 'not-kindergeld', reason: 'the payload is not the Kindergeld data set' };
       const correction = delivery.kind === 'correction' ? delivery.correction : undefined;
@@ -59,7 +59,7 @@ export async function startFamilienkasseConnector(options: FamilienkasseConnecto
           ...(correction ? { correction: { corrects: correction.corrects, reason: correction.reason } } : {}),
           dataSet: dataSet.data,
         };
-        writeFileAtomic(file, `${JSON.stringify(entry, null, 2)}\n`);
+        inbox.write(file, `${JSON.stringify(entry, null, 2)}\n`);
       }
       return { ok: true, reference: `KG/${delivery.deliveryId}` };
     },

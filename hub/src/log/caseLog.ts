@@ -124,11 +124,24 @@ export class CaseLog implements EventStore {
     return caseId ?? undefined;
   }
 
+  /**
+   * Entries opened lately, by the stored entry (a store that hands every reader the same
+   * decoded entry has each opened once, not once per follower); only handed out while the
+   * case's key exists.
+   */
+  readonly #openedEntries = new WeakMap<StoredEvent, StoredEvent>();
+
   #open(stored: StoredEvent): StoredEvent {
     if (!isSealed(stored.data)) return stored;
     const key = this.keys.keyOf(stored.data.sealed.case);
     // Without the key (erased), the entry stays what the store holds: ciphertext.
-    return (key && openEntry(stored, key)) || stored;
+    if (!key) return stored;
+    const known = this.#openedEntries.get(stored);
+    if (known) return known;
+    const opened = openEntry(stored, key);
+    if (!opened) return stored;
+    this.#openedEntries.set(stored, Object.freeze(opened));
+    return opened;
   }
 
   async append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult> {

@@ -13,9 +13,20 @@ export function toRecord(event: ElfeEvent, metadata: Record<string, JsonValue> =
   return { eventId: event.messageId, type: event.type, data: event as unknown as JsonValue, metadata };
 }
 
+/** Events parsed lately, by the stored data they came from: an entry read by several followers is parsed once. */
+const parsedEvents = new WeakMap<object, ElfeEvent | null>();
+
 export function fromRecord(stored: StoredEvent): ElfeEvent | undefined {
-  const parsed = parseEvent(stored.data);
-  return parsed.success ? parsed.data : undefined;
+  const data = stored.data;
+  const cacheable = typeof data === 'object' && data !== null && Object.isFrozen(stored);
+  if (cacheable) {
+    const known = parsedEvents.get(data);
+    if (known !== undefined) return known ?? undefined;
+  }
+  const parsed = parseEvent(data);
+  const event = parsed.success ? parsed.data : undefined;
+  if (cacheable) parsedEvents.set(data, event ?? null);
+  return event;
 }
 
 /** A security event: who tried what and why it was refused; never the refused payload's personal data. */

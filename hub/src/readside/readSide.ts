@@ -47,7 +47,8 @@ export interface ReadSideOptions {
 
 export interface ReadSide {
   readonly store: ProjectionStore;
-  readonly stats: { applied: number; overdue: number; escalated: number; webhooksSent: number; webhooksFailed: number; rebuilt: number };
+  /** `transactions`: the projections' commits (a batch of facts each). */
+  readonly stats: { applied: number; transactions: number; overdue: number; escalated: number; webhooksSent: number; webhooksFailed: number; rebuilt: number };
   /** Resolves when the projections reached at least `position`. */
   caughtUp(position: number, timeoutMs?: number): Promise<void>;
   /** Deadline check now (also runs on a timer). */
@@ -73,7 +74,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
   const now = options.now ?? (() => new Date());
   const say = options.say ?? (() => undefined);
   const store = openProjectionStore(path.join(options.dir, 'readside.sqlite'), idnrIndexKey(options.dir), options.trackingKey);
-  const stats = { applied: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
+  const stats = { applied: 0, transactions: 0, overdue: 0, escalated: 0, webhooksSent: 0, webhooksFailed: 0, rebuilt: 0 };
   const waiters = new Set<{ position: number; resolve: () => void }>();
   const notify = () => {
     for (const w of waiters) {
@@ -101,6 +102,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     if (next === store.position) break;
     store.apply(facts, next);
     stats.applied += facts.length;
+    stats.transactions++;
   }
   let stopping = false;
   let subscription: Subscription = log.subscribe(store.position);
@@ -113,21 +115,40 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     // again after the back-off: they never stop for good.
     let full = false;
     for (let attempt = 1; ; attempt++) {
-      try {
-        for await (const e of subscription) {
-          if (e.position < store.position) continue;
-          options.component?.checkFault();
-          const f = readFact(e);
-          store.apply(f ? [f] : [], e.position + 1);
-          if (f) stats.applied++;
-          if (full) {
-            full = false;
-            say('readside.storage-recovered', { position: store.position });
-          }
-          attempt = 1;
-          options.component?.succeeded();
-          notify();
+      // What the subscription has ready is applied in one transaction: gathered until the next
+      // entry is not there at once (or a batch is full), then applied with its position.
+      const gathered: ReadFact[] = [];
+      let gatheredTo = -1;
+      const applyGathered = () => {
+        if (gatheredTo < 0) return;
+        options.component?.checkFault();
+        store.apply(gathered, gatheredTo);
+        stats.applied += gathered.length;
+        stats.transactions++;
+        gathered.length = 0;
+        gatheredTo = -1;
+        attempt = 1;
+        options.component?.succeeded();
+        if (full) {
+          full = false;
+          say('readside.storage-recovered', { position: store.position });
         }
+        notify();
+      };
+      try {
+        const entries = subscription[Symbol.asyncIterator]();
+        for (;;) {
+          const next = entries.next();
+          if (gatheredTo >= 0 && (gathered.length >= batchSize || (await Promise.race([next.then(() => false), new Promise<true>((r) => setImmediate(r, true))])))) applyGathered();
+          const step = await next;
+          if (step.done) break;
+          const e = step.value;
+          if (e.position < Math.max(store.position, gatheredTo)) continue;
+          const f = readFact(e);
+          if (f) gathered.push(f);
+          gatheredTo = e.position + 1;
+        }
+        applyGathered();
         return;
       } catch (error) {
         if (stopping) return;

@@ -43,6 +43,22 @@ describe('SQLite stored form', () => {
     db.close();
   });
 
+  it('decodes a row once for every reader, and reads a row edited in the file as it now is', async () => {
+    const target = freshFile();
+    const store = openSqliteEventStore(target);
+    await store.append('s', [event('e1', { name: 'first' })]);
+    const [viaAll] = await collect(store.readAll());
+    const [viaStream] = await collect(store.readStream('s'));
+    expect(viaStream).toBe(viaAll);
+    expect(Object.isFrozen(viaAll)).toBe(true);
+    const db = new Database(target);
+    db.prepare("UPDATE events SET data = '{\"name\":\"edited\"}' WHERE position = 0").run();
+    db.close();
+    const [edited] = await collect(store.readAll());
+    expect(edited!.data).toEqual({ name: 'edited' });
+    await store.close();
+  });
+
   it('refuses a value without a JSON form before anything is stored', async () => {
     const store = openSqliteEventStore(freshFile());
     await expect(store.append('s', [event('e1', { n: Number.NaN })])).rejects.toBeInstanceOf(CanonicalJsonError);

@@ -94,16 +94,20 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-const toStored = (r: Row): StoredEvent => ({
-  eventId: r.event_id,
-  type: r.type,
-  data: JSON.parse(r.data) as JsonValue,
-  metadata: JSON.parse(r.metadata) as JsonValue,
-  stream: r.stream,
-  streamRevision: r.stream_revision,
-  position: r.position,
-  recordedAt: r.recorded_at,
-});
+const toStored = (r: Row): StoredEvent =>
+  Object.freeze({
+    eventId: r.event_id,
+    type: r.type,
+    data: JSON.parse(r.data) as JsonValue,
+    metadata: JSON.parse(r.metadata) as JsonValue,
+    stream: r.stream,
+    streamRevision: r.stream_revision,
+    position: r.position,
+    recordedAt: r.recorded_at,
+  });
+
+/** Entries decoded lately, by position: the hub's followers (read side, scheduler, relay) read the same fresh rows. */
+const decodedEntries = 4096;
 
 type Outcome = { ok: AppendResult } | { error: { kind: 'duplicate'; eventId: string } | { kind: 'wrong-revision'; stream: string; expected: ExpectedRevision; actual: number | 'no-stream' } };
 type WriterReply = { id: number; outcomes: Outcome[]; next: number } | { id: number; error: { message: string; code?: string }; next: number };
@@ -144,6 +148,12 @@ export class SqliteEventStore implements EventStore {
   readonly #pageSize: number;
   readonly #canonicalText: boolean;
   readonly #appended = new EventEmitter();
+  /**
+   * Recently decoded entries (frozen), shared by every reader: each row is parsed once, not
+   * once per follower. A hit needs the row's texts to be the cached ones, so a row edited in
+   * the file is read as it now is.
+   */
+  readonly #decoded = new Map<number, { readonly row: Row; readonly stored: StoredEvent }>();
   #queue: Pending[] = [];
   #flushScheduled = false;
   #closed = false;
@@ -350,9 +360,18 @@ export class SqliteEventStore implements EventStore {
     return { ok: { nextExpectedRevision: revision, positions } };
   }
 
+  #toStored(row: Row): StoredEvent {
+    const known = this.#decoded.get(row.position);
+    if (known && known.row.data === row.data && known.row.metadata === row.metadata && known.row.event_id === row.event_id && known.row.stream === row.stream && known.row.recorded_at === row.recorded_at && known.row.type === row.type && known.row.stream_revision === row.stream_revision) return known.stored;
+    const stored = toStored(row);
+    this.#decoded.set(row.position, { row, stored });
+    if (this.#decoded.size > decodedEntries) this.#decoded.delete(this.#decoded.keys().next().value!);
+    return stored;
+  }
+
   #byId(eventId: string): StoredEvent | undefined {
     const row = this.#stmts.byId.get(eventId) as Row | undefined;
-    return row ? toStored(row) : undefined;
+    return row ? this.#toStored(row) : undefined;
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<StoredEvent> {
@@ -360,7 +379,7 @@ export class SqliteEventStore implements EventStore {
     let left = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (left > 0 && !this.#closed) {
       const rows = this.#stmts.readStream.all(stream, from, Math.min(this.#pageSize, left)) as Row[];
-      for (const row of rows) yield toStored(row);
+      for (const row of rows) yield this.#toStored(row);
       if (rows.length === 0) return;
       left -= rows.length;
       from = rows[rows.length - 1]!.stream_revision + 1;
@@ -372,7 +391,7 @@ export class SqliteEventStore implements EventStore {
     let left = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (left > 0 && !this.#closed) {
       const rows = this.#stmts.readAll.all(from, Math.min(this.#pageSize, left)) as Row[];
-      for (const row of rows) yield toStored(row);
+      for (const row of rows) yield this.#toStored(row);
       if (rows.length === 0) return;
       left -= rows.length;
       from = rows[rows.length - 1]!.position + 1;
@@ -418,7 +437,7 @@ export class SqliteEventStore implements EventStore {
         for (const row of rows) {
           if (state.closed) return;
           state.next = row.position + 1;
-          yield toStored(row);
+          yield this.#toStored(row);
         }
       }
     } finally {

@@ -1,0 +1,38 @@
+// The case log's reads: every follower is handed the same opened entry (each entry is decrypted
+// and parsed once), never once its case is erased.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openCaseLog, isSealed } from './caseLog.ts';
+import { collect } from './conformance/eventStoreConformance.ts';
+import type { StoredEvent, Subscription } from './eventStore.ts';
+import { openSqliteEventStore } from './sqlite/sqliteEventStore.ts';
+
+const first = async (subscription: Subscription): Promise<StoredEvent> => {
+  const next = await subscription[Symbol.asyncIterator]().next();
+  return next.value as StoredEvent;
+};
+
+describe('case log reads', () => {
+  it('hands every follower the same opened entry, and ciphertext once the case is erased', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-caselog-'));
+    const log = openCaseLog(openSqliteEventStore(path.join(dir, 'events.sqlite')), dir);
+    const stream = log.caseStream('11007007-G-1-2026');
+    await log.append(stream, [{ eventId: 'e1', type: 'Noted', data: { name: 'Hildegunde' }, metadata: { signed: { by: 'sta' } } }]);
+
+    const [a, b] = [log.subscribe(0), log.subscribe(0)];
+    const [seenByA, seenByB] = [await first(a), await first(b)];
+    expect(seenByA.data).toEqual({ name: 'Hildegunde' });
+    expect(seenByA.metadata).toEqual({ signed: { by: 'sta' } });
+    // Opened once for both.
+    expect(seenByB).toBe(seenByA);
+    await Promise.all([a.close(), b.close()]);
+
+    await log.erase(stream, 'test');
+    const [after] = await collect(log.readStream(stream, { maxCount: 1 }));
+    expect(isSealed(after!.data)).toBe(true);
+    expect(JSON.stringify(after)).not.toContain('Hildegunde');
+    await log.close();
+  });
+});
