@@ -83,7 +83,7 @@ export interface SoakResult {
   readonly failures: readonly string[];
 }
 
-const standesamt = defaultStandesaemter.find((s) => s.standesamtsnummer === '11007007')!;
+export const standesamt = defaultStandesaemter.find((s) => s.standesamtsnummer === '11007007')!;
 const egsName = 'egs-11000000';
 const fkaName = 'fka-ost';
 const mbhName = 'mbh-demo';
@@ -93,7 +93,8 @@ const baseOf = (s: BirthScenario) => {
   return `${k.standesamtsnummer}_G_${k.jahr}_${k.eintragsnummer}`;
 };
 
-function dropBirth(watchDir: string, s: BirthScenario): void {
+/** Drops one synthetic birth as the Standesamt's system would: its 081021, then its 081020, each written under a temporary name and renamed. */
+export function dropBirth(watchDir: string, s: BirthScenario): void {
   const sta = { dvdv: `psw:${s.standesamt.standesamtsnummer}`, name: s.standesamt.name };
   const portal = { dvdv: 'sap:000000013', name: s.institution, phone: '0800 000000', address: { street: 'Klinikweg', houseNumber: '1', postcode: s.standesamt.address.postcode, city: s.standesamt.address.city } };
   const info = (messageId: string) => ({ messageId, createdAt: new Date().toISOString(), author: portal, reader: sta });

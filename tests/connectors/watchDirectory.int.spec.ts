@@ -6,7 +6,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySetVerifier } from '../../contracts/index.ts';
 import { lifecycleLogOf, StandesamtConnector, type ConnectorLog } from '../../connectors/standesamt/src/standesamtConnector.ts';
-import { scanDirectory, watchDirectory } from '../../connectors/standesamt/src/watchDirectory.ts';
+import { DropFolder, scanDirectory, watchDirectory } from '../../connectors/standesamt/src/watchDirectory.ts';
+import { dropBirth, standesamt } from '../../bench/soak/soak.ts';
+import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { createLifecycle } from '../../connectors/kit/lifecycle.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { until } from '../support/processes.ts';
@@ -41,6 +43,30 @@ describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch director
   afterAll(async () => {
     await nc.close();
     await nats.stop();
+  });
+
+  it('works off a backlog in rounds: each round is sent and settled before the next, so progress survives a restart', async () => {
+    const keys = tmp('keys');
+    const signer = createKeyPair(keys, { name: 'sta', dvdv: 'psw:11007007', role: 'standesamt' });
+    const log = createMemoryEventStore();
+    const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
+    const connector = new StandesamtConnector({ nc, signer, outboxFile: path.join(tmp('outbox'), 'o.sqlite') });
+    const inbox = tmp('watch');
+    for (const s of makeScenarios({ births: 30, seed: 7, standesaemter: [standesamt], firstEntry: 5000 })) dropBirth(inbox, s);
+    const done = () => readdirSync(path.join(inbox, 'done')).filter((f) => f.endsWith('.081020.xml')).length;
+    // One round of 10: those ten are registered and in done/ before anything else is read.
+    const folder = new DropFolder(inbox, connector, { pairWindowMs: 0, batch: 10 });
+    const first = await folder.scan();
+    expect(first.filter((r) => r.outcome === 'done')).toHaveLength(10);
+    expect(done()).toBe(10);
+    expect(folder.more).toBe(true);
+    // A watcher started afresh (the first one killed) goes on from there.
+    const rest = await scanDirectory(inbox, connector, { pairWindowMs: 0, batch: 10 });
+    expect(rest.filter((r) => r.outcome === 'done')).toHaveLength(20);
+    expect(done()).toBe(30);
+    expect((await collect(log.readAll())).filter((e) => e.type === 'BirthRegistered')).toHaveLength(30);
+    await connector.close();
+    await ingress.stop();
   });
 
   it('submits a dropped pair once, moves it to done/, and moves a broken file to failed/ with the reason', async () => {

@@ -36,6 +36,12 @@ export const lateSupplementReason = 'Angaben der Eltern (081021) nach der Beurku
 export interface WatchOptions {
   /** How long a 081020 waits for its 081021 before it is registered alone (default 5 s). */
   readonly pairWindowMs?: number;
+  /**
+   * Births sent and settled per round (default 256): a backlog of thousands is worked off in
+   * rounds, each settled before the next, so a watcher that is slow or restarted often still
+   * moves files to done/ instead of re-reading the whole backlog every time.
+   */
+  readonly batch?: number;
   readonly now?: () => Date;
   readonly log?: ConnectorLog;
 }
@@ -123,6 +129,12 @@ export class DropFolder {
   readonly #options: WatchOptions;
   /** Arrivals already reported as waiting (for the 081021, or for the hub's answer). */
   readonly #waitingNoted = new Set<string>();
+  #more = false;
+
+  /** The last scan filled its round and settled some of it: more is ready at once. */
+  get more(): boolean {
+    return this.#more;
+  }
 
   constructor(dir: string, connector: StandesamtConnector, options: WatchOptions = {}) {
     this.#dir = dir;
@@ -214,7 +226,14 @@ export class DropFolder {
     const identity = this.#connector.identity;
     const window = this.#options.pairWindowMs ?? 5000;
     const candidates: Candidate[] = [];
+    const batch = Math.max(1, this.#options.batch ?? 256);
+    this.#more = false;
+    let full = false;
     for (const [base, { keyText, ...files }] of [...arrivals].sort(([a], [b]) => a.localeCompare(b))) {
+      if (candidates.length >= batch) {
+        full = true;
+        break;
+      }
       const arrival: Arrival = { base, ...files };
       const parsed = parseRegisterKey(keyText);
       if (!parsed.success) {
@@ -312,13 +331,20 @@ export class DropFolder {
         this.#noteOnce(c.arrival.base, 'watch.awaiting-hub', { messageId: c.event.messageId }, "kept in the folder until the hub answers (it is sent again)");
       }
     }
+    // A full round that settled something: the next one follows at once. One the hub left
+    // unanswered waits for the interval (its entries are sent again from the outbox).
+    this.#more = full && results.length > 0;
     return results;
   }
 }
 
 /** Picks up every complete birth in `dir` once (one scan). */
-export function scanDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions = {}): Promise<WatchResult[]> {
-  return new DropFolder(dir, connector, options).scan();
+export async function scanDirectory(dir: string, connector: StandesamtConnector, options: WatchOptions = {}): Promise<WatchResult[]> {
+  const folder = new DropFolder(dir, connector, options);
+  const results: WatchResult[] = [];
+  do results.push(...(await folder.scan()));
+  while (folder.more);
+  return results;
 }
 
 /**
@@ -332,13 +358,15 @@ export function watchDirectory(dir: string, connector: StandesamtConnector, opti
   return lifecycle.runLoop(
     'watcher',
     async () => {
-      let results: WatchResult[];
-      try {
-        results = await folder.scan();
-      } catch (error) {
-        throw new Error(`scanning the drop folder failed (${errorCode(error)})`);
-      }
-      for (const r of results) options.onResult?.(r);
+      do {
+        let results: WatchResult[];
+        try {
+          results = await folder.scan();
+        } catch (error) {
+          throw new Error(`scanning the drop folder failed (${errorCode(error)})`);
+        }
+        for (const r of results) options.onResult?.(r);
+      } while (folder.more);
     },
     { everyMs: options.intervalMs ?? 1000 },
   );
