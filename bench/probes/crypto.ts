@@ -11,7 +11,7 @@ import { canonicalBytes, certificateVerifier, decryptPayload, encryptPayload, ty
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import { SignatureKeeper } from '../../hub/src/log/signatures.ts';
 import { caCertFileOf, caCertificate, crlFileOf, pkiInit, revocationSource } from '../../hub/src/pki/pki.ts';
-import { issueParty, tmpDir } from '../../tests/support/parties.ts';
+import { issueParty, tmpDir } from '../../hub/src/runner/parties.ts';
 import type { Figure, Section } from '../report.ts';
 
 const payload = { filler: 'x'.repeat(1500) };

@@ -21,7 +21,7 @@ import { fromRecord } from '../../hub/src/log/records.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
 import { until } from '../../hub/src/runner/until.ts';
-import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../tests/support/postgres.ts';
+import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../hub/src/runner/postgresCluster.ts';
 import { percentile, testFiguresDir, type Figure, type Section } from '../report.ts';
 
 type Mode = 'embedded' | 'cluster' | 'postgres';
