@@ -157,6 +157,11 @@ const requireRoles = (request: FastifyRequest, ok: (c: Caller) => boolean): Call
   return caller;
 };
 
+const HealthSchema = z.object({
+  healthy: z.boolean(),
+  unhealthy: z.array(z.string()),
+  components: z.array(z.object({ component: z.string(), healthy: z.boolean(), failures: z.number().int(), lastError: z.string().optional(), failingSince: z.string().optional() })),
+});
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 410: ProblemSchema, 414: ProblemSchema, 429: ProblemSchema };
 const refuse = (p: Problem): never => {
   throw new ProblemError(p.status, p.title, p.detail);
@@ -293,11 +298,11 @@ export async function startApiServer(options: ApiOptions): Promise<ApiServer> {
     return summary(options.readSide, statusCtx());
   });
 
-  app.get('/api/v1/health', { schema: { summary: 'The hub\'s running parts: 200 while all work, 503 while one failed and has not worked again since (operators)' } }, async (request, reply) => {
+  app.get('/api/v1/health', { schema: { summary: 'The hub\'s running parts: 200 while all work, 503 while one failed and has not worked again since (operators)', response: { 200: HealthSchema, 503: HealthSchema, ...errors } } }, async (request, reply) => {
     requireRoles(request, seesAll);
     const components = options.health?.() ?? [];
     const healthy = components.every((c) => c.healthy);
-    return reply.code(healthy ? 200 : 503).send({ healthy, unhealthy: components.filter((c) => !c.healthy).map((c) => c.component), components });
+    return reply.code(healthy ? 200 : 503).send({ healthy, unhealthy: components.filter((c) => !c.healthy).map((c) => c.component), components: [...components] });
   });
 
   app.get('/api/v1/checkpoint', { schema: { summary: 'The latest signed checkpoint with witness cosignatures', response: { 200: CheckpointSchema, ...errors } } }, async () => {
