@@ -87,19 +87,25 @@ describe.skipIf(!natsAvailable)('security events and load bounds at the ingress'
 
   it('rate limits security events per sender and records one summary per window', async () => {
     const log = createMemoryEventStore();
-    const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)), securityEvents: { burst: 5, refillPerSecond: 0.001, summaryEveryMs: 300 } });
+    // One summary window long enough for the 40 requests below even on a loaded machine (each is a
+    // round trip; at 300 ms the flood was split over two windows there).
+    const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)), securityEvents: { burst: 5, refillPerSecond: 0.001, summaryEveryMs: 3000 } });
+    try {
     const forgers = Array.from({ length: 40 }, (_, i) => ed25519Signer(generateKeyPairSync('ed25519').privateKey, { dvdv: 'psw:11007007', role: 'standesamt', name: `forger-${i}` }));
     for (const [i, forger] of forgers.entries()) expect(codeOf(await send(birth(`S2-${i}`), forger))).toBe('unknown-signer');
     // A known sender has a bucket of its own: the flood above does not silence it.
     expect(codeOf(await send({ ...birth('S2-x'), producer: { dvdv: 'egs:11000000', name: 'x', role: 'elterngeldstelle' } }, agency))).toBe('role-not-allowed');
-    await until(async () => securityOf(await collect(log.readAll())).some((s) => s.code === 'security-events-suppressed'), { timeoutMs: 5_000, intervalMs: 20 });
+    await until(async () => securityOf(await collect(log.readAll())).some((s) => s.code === 'security-events-suppressed'), { timeoutMs: 10_000, intervalMs: 20 });
     const security = securityOf(await collect(log.readAll()));
     expect(security.filter((s) => s.code === 'unknown-signer')).toHaveLength(5);
     expect(security.filter((s) => s.code === 'role-not-allowed')).toHaveLength(1);
     expect(security.filter((s) => s.code === 'security-events-suppressed').map((s) => s.reason)).toEqual([expect.stringContaining('35')]);
     expect(ingress.stats).toMatchObject({ securityEventsSuppressed: 35 });
-    await ingress.stop();
-    await log.close();
+    } finally {
+      // Stopped even when an expectation failed: a running ingress would answer the next test's submissions.
+      await ingress.stop();
+      await log.close();
+    }
   });
 
   it('bounds the work in flight: beyond the limit it answers unavailable at once instead of queueing', async () => {
