@@ -7,8 +7,8 @@ import os from 'node:os';
 
 const ticksPerSecond = 100;
 
-/** User + system CPU time of a process in ms, or undefined when it is gone (or not Linux). */
-export function processCpuMs(pid: number): number | undefined {
+/** User and system (kernel) CPU time of a process in ms, or undefined when it is gone (or not Linux). */
+export function processCpu(pid: number): { readonly userMs: number; readonly systemMs: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -19,7 +19,13 @@ export function processCpuMs(pid: number): number | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  return Number.isFinite(utime) && Number.isFinite(stime) ? ((utime + stime) * 1000) / ticksPerSecond : undefined;
+  return Number.isFinite(utime) && Number.isFinite(stime) ? { userMs: (utime * 1000) / ticksPerSecond, systemMs: (stime * 1000) / ticksPerSecond } : undefined;
+}
+
+/** User + system CPU time of a process in ms, or undefined when it is gone (or not Linux). */
+export function processCpuMs(pid: number): number | undefined {
+  const cpu = processCpu(pid);
+  return cpu && cpu.userMs + cpu.systemMs;
 }
 
 /** Processes whose command line contains every one of `parts` (e.g. a nats-server and its store directory). */
@@ -64,23 +70,33 @@ export function machineCpu(): MachineCpu | undefined {
 
 export interface CpuSnapshot {
   readonly perGroup: ReadonlyMap<string, number>;
+  /** Of that, the time in the kernel (system calls: file writes, fsync, sockets). */
+  readonly systemPerGroup: ReadonlyMap<string, number>;
   readonly machine: MachineCpu | undefined;
 }
 
 /** CPU ms per group of processes (a group's pids summed; this process's own time via `self`). */
 export function cpuSnapshot(groups: ReadonlyMap<string, readonly number[]>, self?: string): CpuSnapshot {
   const perGroup = new Map<string, number>();
-  for (const [group, pids] of groups) perGroup.set(group, pids.reduce((sum, pid) => sum + (processCpuMs(pid) ?? 0), 0));
+  const systemPerGroup = new Map<string, number>();
+  for (const [group, pids] of groups) {
+    const cpus = pids.map((pid) => processCpu(pid) ?? { userMs: 0, systemMs: 0 });
+    perGroup.set(group, cpus.reduce((sum, c) => sum + c.userMs + c.systemMs, 0));
+    systemPerGroup.set(group, cpus.reduce((sum, c) => sum + c.systemMs, 0));
+  }
   if (self !== undefined) {
     const { user, system } = process.cpuUsage();
     perGroup.set(self, (perGroup.get(self) ?? 0) + (user + system) / 1000);
+    systemPerGroup.set(self, (systemPerGroup.get(self) ?? 0) + system / 1000);
   }
-  return { perGroup, machine: machineCpu() };
+  return { perGroup, systemPerGroup, machine: machineCpu() };
 }
 
 export interface CpuUse {
   /** CPU ms each group used between the snapshots. */
   readonly perGroup: ReadonlyMap<string, number>;
+  /** Of that, the time each group spent in the kernel. */
+  readonly systemPerGroup: ReadonlyMap<string, number>;
   readonly totalMs: number;
   /** Share of the machine's cores that were busy (any process), 0..1. */
   readonly machineBusy: number | undefined;
@@ -90,6 +106,8 @@ export interface CpuUse {
 export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
   const perGroup = new Map<string, number>();
   for (const [group, ms] of after.perGroup) perGroup.set(group, Math.max(0, ms - (before.perGroup.get(group) ?? 0)));
+  const systemPerGroup = new Map<string, number>();
+  for (const [group, ms] of after.systemPerGroup) systemPerGroup.set(group, Math.max(0, ms - (before.systemPerGroup.get(group) ?? 0)));
   const totalMs = [...perGroup.values()].reduce((a, b) => a + b, 0);
   let machineBusy: number | undefined;
   if (before.machine && after.machine) {
@@ -97,5 +115,5 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     const all = busy + after.machine.idleMs - before.machine.idleMs;
     machineBusy = all > 0 ? busy / all : undefined;
   }
-  return { perGroup, totalMs, machineBusy, cores: os.availableParallelism() };
+  return { perGroup, systemPerGroup, totalMs, machineBusy, cores: os.availableParallelism() };
 }

@@ -2,7 +2,7 @@
 // directly: the check that a peer's point lies on the curve (an ephemeral key off it would
 // let a sender learn the recipient's private key bit by bit, the invalid-curve attack), the
 // Concat KDF (NIST SP 800-56A §5.8.1) as §4.6.2 applies it, and AES Key Wrap (RFC 3394).
-import { createCipheriv, createDecipheriv, createECDH, createHash, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, createHash, type ECDH, type KeyObject } from 'node:crypto';
 
 // P-256 (FIPS 186-4 D.1.2.3): y² = x³ − 3x + b over GF(p); cofactor 1, so every point on the
 // curve is in the group the keys live in.
@@ -26,21 +26,39 @@ export function p256Point(x: Uint8Array, y: Uint8Array): Buffer | undefined {
   return Buffer.concat([Buffer.from([0x04]), x, y]);
 }
 
-/** A fresh ephemeral key agreed with the recipient's P-256 public key: the shared secret Z and the ephemeral public coordinates. */
-export function agreeEphemeral(recipient: KeyObject): { readonly z: Buffer; readonly x: Buffer; readonly y: Buffer } {
+/** Recipients' public points, checked once per key object (a KeyObject is immutable). */
+const recipientPoints = new WeakMap<KeyObject, Buffer>();
+
+const recipientPoint = (recipient: KeyObject): Buffer => {
+  const known = recipientPoints.get(recipient);
+  if (known) return known;
   const jwk = recipient.export({ format: 'jwk' });
   const point = p256Point(Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url'));
   if (!point) throw new TypeError('the recipient key is not a point of P-256');
+  recipientPoints.set(recipient, point);
+  return point;
+};
+
+/** A fresh ephemeral key agreed with the recipient's P-256 public key: the shared secret Z and the ephemeral public coordinates. */
+export function agreeEphemeral(recipient: KeyObject): { readonly z: Buffer; readonly x: Buffer; readonly y: Buffer } {
+  const point = recipientPoint(recipient);
   const ephemeral = createECDH(curveName);
   const ephemeralPoint = ephemeral.generateKeys();
   const z = ephemeral.computeSecret(point);
   return { z, x: ephemeralPoint.subarray(1, 1 + p256CoordinateBytes), y: ephemeralPoint.subarray(1 + p256CoordinateBytes) };
 }
 
+/** A private key's ECDH form, made once per key object (computeSecret leaves it unchanged). */
+const staticAgreements = new WeakMap<KeyObject, ECDH>();
+
 /** Z of the recipient's P-256 private key and a point checked by `p256Point`. */
 export function agreeStatic(privateKey: KeyObject, point: Buffer): Buffer {
-  const ecdh = createECDH(curveName);
-  ecdh.setPrivateKey(Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url'));
+  let ecdh = staticAgreements.get(privateKey);
+  if (!ecdh) {
+    ecdh = createECDH(curveName);
+    ecdh.setPrivateKey(Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url'));
+    staticAgreements.set(privateKey, ecdh);
+  }
   return ecdh.computeSecret(point);
 }
 

@@ -35,4 +35,37 @@ describe('case log reads', () => {
     expect(JSON.stringify(after)).not.toContain('Hildegunde');
     await log.close();
   });
+
+  it('reads a case once from the store, then only what was appended since, however it was appended', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-caselog-'));
+    const file = path.join(dir, 'events.sqlite');
+    const inner = openSqliteEventStore(file);
+    const asked: (number | undefined)[] = [];
+    const readStream = inner.readStream.bind(inner);
+    inner.readStream = (stream, options) => {
+      asked.push(options?.fromRevision);
+      return readStream(stream, options);
+    };
+    const log = openCaseLog(inner, dir);
+    const stream = log.caseStream('11007007-G-2-2026');
+    const note = (id: string, name: string) => ({ eventId: id, type: 'Noted', data: { name }, metadata: {} });
+    await log.append(stream, [note('c1', 'Anna'), note('c2', 'Berta')]);
+    expect((await collect(log.readStream(stream))).map((e) => e.data)).toEqual([{ name: 'Anna' }, { name: 'Berta' }]);
+    await log.append(stream, [note('c3', 'Clara')]);
+    expect((await collect(log.readStream(stream))).map((e) => e.data)).toEqual([{ name: 'Anna' }, { name: 'Berta' }, { name: 'Clara' }]);
+    // The store was asked for the whole stream once, then only from the next revision on.
+    expect(asked).toEqual([0, 2]);
+    expect((await collect(log.readStream(stream, { fromRevision: 1, maxCount: 1 }))).map((e) => e.data)).toEqual([{ name: 'Berta' }]);
+
+    // An entry that reached the store another way (not through this case log) is read too.
+    await inner.append(stream, [note('c4', 'Dora')]);
+    expect((await collect(log.readStream(stream))).map((e) => e.data)).toEqual([{ name: 'Anna' }, { name: 'Berta' }, { name: 'Clara' }, { name: 'Dora' }]);
+
+    // Erased: what was read before comes back as ciphertext, not from memory in clear.
+    await log.erase(stream, 'test');
+    const after = await collect(log.readStream(stream));
+    expect(after.filter((e) => e.type === 'Noted').slice(0, 3).every((e) => isSealed(e.data))).toBe(true);
+    expect(JSON.stringify(after)).not.toMatch(/Anna|Berta|Clara/);
+    await log.close();
+  });
 });

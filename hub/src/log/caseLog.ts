@@ -21,6 +21,8 @@ export interface SealedData {
 }
 
 const caseIdPattern = /^[0-9a-f]{32}$/;
+/** Case and delivery streams whose entries the case log keeps after a read (see `#streams`). */
+const cachedStreams = 1024;
 const handOffs = new Set(['DeliveryScheduled', 'DeliveryAcknowledged', 'DeliveryRejected', 'DeliveryDeadLettered']);
 
 export const isSealed = (data: unknown): data is SealedData => {
@@ -175,8 +177,41 @@ export class CaseLog implements EventStore {
     for await (const e of events) yield !open || open(e) ? this.#open(e) : e;
   }
 
+  /**
+   * The entries of case and delivery streams read lately, as the store holds them (least
+   * recently read first, at most `cachedStreams`). A stream is read from the store once; later
+   * reads ask it only for what was appended since, so the ingress, the scheduler and the
+   * receipts, which each read a case on every message about it, do not decode it again each
+   * time. Entries are opened on every read (`#open`): once a case's key is destroyed they come
+   * back as ciphertext at once. An entry edited in place in the store under a running hub is
+   * not read again (the log is append-only; `elfe audit verify` finds such an edit).
+   */
+  readonly #streams = new Map<string, readonly StoredEvent[]>();
+
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent> {
-    return this.#opened(this.#inner.readStream(stream, options));
+    if (!stream.startsWith('birth-') && !stream.startsWith('delivery-')) return this.#opened(this.#inner.readStream(stream, options));
+    return this.#cachedStream(stream, options);
+  }
+
+  async *#cachedStream(stream: string, options: ReadStreamOptions = {}): AsyncGenerator<StoredEvent> {
+    const known = this.#streams.get(stream) ?? [];
+    const last = known.at(-1);
+    const fresh: StoredEvent[] = [];
+    for await (const e of this.#inner.readStream(stream, { fromRevision: last === undefined ? 0 : last.streamRevision + 1 })) fresh.push(e);
+    const entries = fresh.length === 0 ? known : [...known, ...fresh];
+    this.#streams.delete(stream);
+    if (entries.length > 0) {
+      this.#streams.set(stream, entries);
+      if (this.#streams.size > cachedStreams) this.#streams.delete(this.#streams.keys().next().value!);
+    }
+    const from = options.fromRevision ?? 0;
+    let left = options.maxCount ?? Number.POSITIVE_INFINITY;
+    for (const e of entries) {
+      if (left <= 0) return;
+      if (e.streamRevision < from) continue;
+      left--;
+      yield this.#open(e);
+    }
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent> {

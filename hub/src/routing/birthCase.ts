@@ -80,20 +80,21 @@ function decisionsFor(state: CaseState, causationId: string, table: RoutingTable
   const resolved = resolveRecipients(table, registration);
   for (const role of roles) {
     if (only !== undefined && role !== only) continue;
-    const payload = payloadFor(role, state);
-    if (!payload) continue;
     const prior = state.delivered[role];
+    // Delivered before and not a correction: nothing to decide (checked before the data set is built).
+    if (prior && reason === undefined) continue;
     // A correction goes to whoever received the original; otherwise a first delivery.
     const recipient = prior ?? resolved[role];
-    if (!recipient) {
+    const deliveryId = recipient && hubDerivedUuid('delivery', causationId, recipient.dvdv);
+    // Also by cause and recipient, so that a log written before ids moved to the hub's
+    // namespace replays without deciding its deliveries again.
+    if (recipient && deliveryId && (state.scheduled.has(deliveryId) || state.scheduled.has(causedKey(causationId, recipient.dvdv)))) continue;
+    const payload = payloadFor(role, state);
+    if (!payload) continue;
+    if (!recipient || !deliveryId) {
       out.push({ unroutable: true, role, reason: `no ${role} for Standesamt ${registration.registerKey.standesamtsnummer}` });
       continue;
     }
-    if (prior && reason === undefined) continue;
-    const deliveryId = hubDerivedUuid('delivery', causationId, recipient.dvdv);
-    // Also by cause and recipient, so that a log written before ids moved to the hub's
-    // namespace replays without deciding its deliveries again.
-    if (state.scheduled.has(deliveryId) || state.scheduled.has(causedKey(causationId, recipient.dvdv))) continue;
     const corrects = prior ? state.lastDelivery[role] : undefined;
     out.push({
       deliveryId,
