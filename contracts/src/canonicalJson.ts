@@ -78,8 +78,69 @@ function serialize(value: unknown, path: string, out: string[]): void {
   out.push('}');
 }
 
+/** Thrown by `fastText` at anything it does not take; `serialize` then says what and where. */
+const notFast = Symbol('not canonical on the fast path');
+const anySurrogate = /[\uD800-\uDFFF]/;
+
+const fastString = (value: string): string => {
+  // Surrogates are rare: only a string holding one is checked for a lone one.
+  if (anySurrogate.test(value) && loneSurrogate.test(value)) throw notFast;
+  return JSON.stringify(value);
+};
+
+/**
+ * The canonical text without paths or per-value allocations (the hot path: every hash,
+ * signature and seal); anything without a JSON form throws `notFast`.
+ */
+function fastText(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw notFast;
+      return JSON.stringify(value);
+    case 'string':
+      return fastString(value);
+    case 'object':
+      break;
+    default:
+      throw notFast;
+  }
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === undefined) throw notFast;
+      text += i === 0 ? fastText(item) : `,${fastText(item)}`;
+    }
+    return `${text}]`;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) throw notFast;
+  const record = value as Record<string, unknown>;
+  // Default sort compares UTF-16 code units, as RFC 8785 § 3.2.3 requires.
+  const keys = Object.keys(record).sort();
+  let text = '{';
+  let first = true;
+  for (const key of keys) {
+    const item = record[key];
+    if (item === undefined) continue;
+    text += `${first ? '' : ','}${fastString(key)}:${fastText(item)}`;
+    first = false;
+  }
+  return `${text}}`;
+}
+
 /** The RFC 8785 canonical text of a JSON value. Properties whose value is `undefined` are left out. */
 export function canonicalJson(value: unknown): string {
+  try {
+    return fastText(value);
+  } catch (error) {
+    if (error !== notFast) throw error;
+  }
+  // Not canonicalisable: the careful walk names what and where (or, should the two ever
+  // disagree, still gives the text).
   const out: string[] = [];
   serialize(value, '', out);
   return out.join('');

@@ -92,4 +92,29 @@ describe('isCanonicalJson', () => {
   ])('%s is canonical: %s', (text, canonical) => {
     expect(isCanonicalJson(text)).toBe(canonical);
   });
+
+  it('agrees with a plain reference (sorted keys, ECMAScript JSON) on random values, and names the path of a bad one', () => {
+    // Reference: sort keys by UTF-16 code units at every level, then JSON.stringify (keys are
+    // never integer-like: an object would put those first whatever the order of insertion).
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const chars = ['a', 'Z', 'ä', '€', '\u{1F600}', '"', '\\', '\n', '\u0001', '1', 'é', '\u00e9'];
+    const text = () => Array.from({ length: Math.floor(rnd() * 6) }, () => chars[Math.floor(rnd() * chars.length)]).join('');
+    const value = (depth: number): unknown => {
+      const r = rnd();
+      if (depth > 3 || r < 0.3) return [null, true, false, 0, -0, 1e21, 5e-7, 123.456, -17][Math.floor(rnd() * 9)];
+      if (r < 0.55) return text();
+      if (r < 0.75) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [`k${text()}`, value(depth + 1)]));
+    };
+    for (let i = 0; i < 2000; i++) {
+      const v = value(0);
+      expect(canonicalJson(v)).toBe(JSON.stringify(sorted(v)));
+    }
+    expect(() => canonicalJson({ a: [1, { b: '\uD800x' }] })).toThrow(expect.objectContaining({ path: '.a[1].b' }));
+    expect(() => canonicalJson({ a: { b: Number.NaN } })).toThrow(expect.objectContaining({ path: '.a.b' }));
+  });
 });
+
