@@ -220,7 +220,8 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
     const r = await e2eRun(rate * 5, rate, 100 + rate);
     figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered`, value: r.birthsPerSecond, unit: '/s' });
     figures.push({ key: `e2e.rate${rate}.p50`, label: `  latency p50 at ${rate}/s`, value: r.p50, unit: 'ms' });
-    figures.push({ key: `e2e.rate${rate}.p99`, label: `  latency p99 at ${rate}/s`, value: r.p99, unit: 'ms' });
+    // Submission to the last receipt logged, fsync on everywhere: at 50/s it should stay under 100 ms.
+    figures.push({ key: `e2e.rate${rate}.p99`, label: `  latency p99 at ${rate}/s`, value: r.p99, unit: 'ms', ...(rate === 50 ? { goal: 100 } : {}) });
   }
   return [
     { name: 'End to end (NATS + log + connectors)', figures },
