@@ -21,8 +21,8 @@ export interface SealedData {
 }
 
 const caseIdPattern = /^[0-9a-f]{32}$/;
-/** Case and delivery streams whose entries the case log keeps after a read (see `#streams`). */
-const cachedStreams = 1024;
+/** How many entries of case and delivery streams the case log keeps after a read (see `#streams`; about 4 kB each). */
+const cachedEntries = 8192;
 const handOffs = new Set(['DeliveryScheduled', 'DeliveryAcknowledged', 'DeliveryRejected', 'DeliveryDeadLettered']);
 
 export const isSealed = (data: unknown): data is SealedData => {
@@ -179,7 +179,7 @@ export class CaseLog implements EventStore {
 
   /**
    * The entries of case and delivery streams read lately, as the store holds them (least
-   * recently read first, at most `cachedStreams`). A stream is read from the store once; later
+   * recently read first, at most `cachedEntries` entries). A stream is read from the store once; later
    * reads ask it only for what was appended since, so the ingress, the scheduler and the
    * receipts, which each read a case on every message about it, do not decode it again each
    * time. Entries are opened on every read (`#open`): once a case's key is destroyed they come
@@ -187,6 +187,7 @@ export class CaseLog implements EventStore {
    * not read again (the log is append-only; `elfe audit verify` finds such an edit).
    */
   readonly #streams = new Map<string, readonly StoredEvent[]>();
+  #cachedEntries = 0;
 
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent> {
     if (!stream.startsWith('birth-') && !stream.startsWith('delivery-')) return this.#opened(this.#inner.readStream(stream, options));
@@ -200,9 +201,13 @@ export class CaseLog implements EventStore {
     for await (const e of this.#inner.readStream(stream, { fromRevision: last === undefined ? 0 : last.streamRevision + 1 })) fresh.push(e);
     const entries = fresh.length === 0 ? known : [...known, ...fresh];
     this.#streams.delete(stream);
-    if (entries.length > 0) {
-      this.#streams.set(stream, entries);
-      if (this.#streams.size > cachedStreams) this.#streams.delete(this.#streams.keys().next().value!);
+    this.#cachedEntries += entries.length - known.length;
+    if (entries.length > 0) this.#streams.set(stream, entries);
+    // Bounded by entries, least recently read streams first: memory stays flat in the number of cases.
+    while (this.#cachedEntries > cachedEntries && this.#streams.size > 1) {
+      const [oldest, dropped] = this.#streams.entries().next().value!;
+      this.#streams.delete(oldest);
+      this.#cachedEntries -= dropped.length;
     }
     const from = options.fromRevision ?? 0;
     let left = options.maxCount ?? Number.POSITIVE_INFINITY;

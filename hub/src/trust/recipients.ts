@@ -3,7 +3,7 @@
 // `issued/` directory), if it is valid now and not on the CRL. Another certificate for the same
 // address (one the register does not name) is never used, however new; a revoked or expired
 // holder is not either; without a usable certificate the delivery is held back, visibly.
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { CaFiles } from '../../../connectors/kit/caFiles.ts';
 
 export type RecipientKey = { readonly key: KeyObject; readonly serial: string } | { readonly reason: string };
@@ -25,6 +25,14 @@ export function recipientDirectory(options: { caFiles: Pick<CaFiles, 'current'>;
     if (!best) return { reason: `the registered holder of ${dvdv} (${holder}) is not among the issued certificates` };
     if (state.revoked.has(best.serial)) return { reason: `the registered holder of ${dvdv} (${holder}) is revoked` };
     if (at < best.validFrom || at > best.validTo) return { reason: `the registered holder of ${dvdv} (${holder}) is not valid now` };
-    return { key: best.cert.publicKey, serial: best.serial };
+    return { key: publicKeyOf(best.cert), serial: best.serial };
   };
 }
+
+/** One key object per certificate (`X509Certificate.publicKey` makes a new one on every call), so what is prepared for a key is prepared once. */
+const publicKeys = new WeakMap<X509Certificate, KeyObject>();
+const publicKeyOf = (cert: X509Certificate): KeyObject => {
+  let key = publicKeys.get(cert);
+  if (!key) publicKeys.set(cert, (key = cert.publicKey));
+  return key;
+};
