@@ -14,6 +14,7 @@ import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import type { EventStore } from '../../hub/src/log/eventStore.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSubmitters as openExchangeSubmitters, submitBurst as submitBirths, type Burst } from '../../hub/src/runner/births.ts';
+import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
 import { PartyProcess } from './processes.ts';
 
 export interface DistributedExchange {
@@ -183,5 +184,33 @@ export async function hubMetric(port: number, name: string): Promise<number> {
     return line ? Number(line.slice(name.length + 1)) : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * The exchange of `d` on a one-node NATS at `port` (the port of `d`'s NATS url): the nats-server,
+ * the hub and every agency's connector as processes, each waited for until ready, and the
+ * Standesämter's submitters. `stop` ends whatever of it started, also after a failed start.
+ */
+export class OneNodeRun {
+  nats: NatsCluster | undefined;
+  hub: PartyProcess | undefined;
+  connectors: PartyProcess[] = [];
+  submitters = new Map<string, Submitter>();
+
+  async start(d: DistributedExchange, port: number): Promise<{ hub: PartyProcess; connectors: PartyProcess[]; submitters: Map<string, Submitter> }> {
+    this.nats = await startNatsCluster({ dir: path.join(d.root, 'nats'), caDir: d.exchange.caDir, nodes: 1, clientPorts: [port] });
+    const hub = (this.hub = hubProcess(d.exchange.hubConfigFile));
+    await hub.ready(/^ready:/m, 120_000);
+    const connectors = (this.connectors = startConnectors(d));
+    await Promise.all(connectors.map((c) => c.ready(/^ready:/m, 120_000)));
+    const submitters = (this.submitters = await openSubmitters(d));
+    return { hub, connectors, submitters };
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.submitters.values()) await s.close().catch(() => undefined);
+    await Promise.all([...this.connectors, ...(this.hub ? [this.hub] : [])].map((p) => p.kill('SIGTERM')));
+    await this.nats?.stop();
   }
 }
