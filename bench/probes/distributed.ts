@@ -8,17 +8,13 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BirthRegisteredDataSchema, deterministicUuid, type BirthRegistered } from '../../contracts/index.ts';
-import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
-import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
+import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { provisionExchange } from '../../hub/src/app/exchange.ts';
-import { parseConfig, type LogStoreConfig } from '../../hub/src/config/config.ts';
-import type { EventStore } from '../../hub/src/log/eventStore.ts';
+import type { LogStoreConfig } from '../../hub/src/config/config.ts';
 import { findNatsServer, freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
 import { openHubEventStore } from '../../hub/src/log/openHubLog.ts';
-import { fromRecord } from '../../hub/src/log/records.ts';
-import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
+import { birthLatencies, openSubmitters, submitBurst } from '../../hub/src/runner/births.ts';
 import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
 import { until } from '../../hub/src/runner/until.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../hub/src/runner/postgresCluster.ts';
@@ -63,61 +59,28 @@ async function run(mode: Mode, births: number, seed: number): Promise<RunResult>
   if (clusterPorts) cluster = await startNatsCluster({ dir: path.join(root, 'nats'), caDir: exchange.caDir, clientPorts: clusterPorts.client, routePorts: clusterPorts.route });
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
   let running: RunningExchange | undefined;
-  const submitters = new Map<string, Submitter>();
-  const sent = new Map<string, number>();
+  let submitters = new Map<string, Submitter>();
+  let sentAt = new Map<string, number>();
   let elapsed = 0;
   try {
     running = await runExchange({ layout: exchange, start: ['hub', ...agencies.map((p) => p.name)] });
-    for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64 }));
-    const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter });
+    submitters = await openSubmitters(exchange.parties);
     const t0 = Date.now();
-    for (let i = 0; i < scenarios.length; i++) {
-      const s = scenarios[i]!;
-      const registration = BirthRegisteredDataSchema.parse({ ...s.registration, child: { ...s.registration.child, idnr: s.childIdNr }, parent1: { ...s.registration.parent1, idnr: s.parent1IdNr } });
-      const messageId = deterministicUuid('bench-distributed', mode, String(seed), String(i));
-      const submitter = submitters.get(`psw:${s.standesamt.standesamtsnummer}`)!;
-      const event: BirthRegistered = {
-        messageId,
-        type: 'BirthRegistered',
-        schemaVersion: 1,
-        occurredAt: new Date().toISOString(),
-        producer: { dvdv: submitter.trust.identity.dvdv as never, name: submitter.trust.identity.name, role: 'standesamt' },
-        legalBasis: '§ 21 PStG',
-        purpose: 'benchmark',
-        correlationId: messageId,
-        data: registration,
-      };
-      sent.set(messageId, Date.now());
-      void submitter.connector.submit(event);
-    }
-    const expected = scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0);
-    let done = 0;
-    await until(async () => (done = await acknowledged(metricsPort)) >= expected, { what: `${expected} deliveries acknowledged`, timeoutMs: 300_000, intervalMs: 20, observe: () => done });
+    const burst = await submitBurst(submitters, { births, seed, label: `bench-distributed-${mode}`, purpose: 'benchmark' });
+    sentAt = burst.sentAt;
+    const expected = burst.deliveries;
+    let acked = 0;
+    await until(async () => (acked = await acknowledged(metricsPort)) >= expected, { what: `${expected} deliveries acknowledged`, timeoutMs: 300_000, intervalMs: 20, observe: () => acked });
     elapsed = (Date.now() - t0) / 1000;
   } finally {
     for (const s of submitters.values()) await s.close();
     await running?.stop();
     await cluster?.stop();
   }
-  const log: EventStore = await openHubEventStore(exchange.hubDir, store);
-  const causeOf = new Map<string, string>();
-  const open = new Map<string, number>();
-  const done: number[] = [];
+  let done: number[];
   try {
-    for await (const stored of log.readAll()) {
-      const event = fromRecord(stored);
-      if (event?.type === 'DeliveryScheduled') {
-        causeOf.set(event.data.deliveryId, event.causationId ?? '');
-        open.set(event.causationId ?? '', (open.get(event.causationId ?? '') ?? 0) + 1);
-      } else if (event?.type === 'DeliveryAcknowledged') {
-        const cause = causeOf.get(event.data.deliveryId) ?? '';
-        const left = (open.get(cause) ?? 1) - 1;
-        open.set(cause, left);
-        if (left === 0 && sent.has(cause)) done.push(Date.parse(stored.recordedAt) - sent.get(cause)!);
-      }
-    }
+    ({ done } = await birthLatencies(await openHubEventStore(exchange.hubDir, store), exchange.hubDir, sentAt));
   } finally {
-    await log.close();
     await pg?.destroy();
   }
   rmSync(root, { recursive: true, force: true });

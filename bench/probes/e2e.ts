@@ -7,18 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { BirthRegisteredDataSchema, deterministicUuid, type BirthRegistered } from '../../contracts/index.ts';
-import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
-import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
+import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { provisionExchange } from '../../hub/src/app/exchange.ts';
-import { parseConfig } from '../../hub/src/config/config.ts';
 import { findNatsServer, freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
-import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
-import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
+import { birthLatencies, openSubmitters, submitBurst } from '../../hub/src/runner/births.ts';
 import { repoRoot } from '../../hub/src/infra/repoRoot.ts';
 import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
 import { until } from '../../hub/src/runner/until.ts';
@@ -86,8 +81,8 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   const names = ['hub', ...agencies.map((p) => p.name)];
   let running: RunningExchange | undefined;
   const pidOf = (name: string) => running?.process(name)?.pid;
-  const submitters = new Map<string, Submitter>();
-  const sent = new Map<string, number>();
+  let submitters = new Map<string, Submitter>();
+  let sentAt = new Map<string, number>();
   let t0 = 0;
   let elapsed = 0;
   let cpuBefore: CpuSnapshot | undefined;
@@ -100,35 +95,13 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     ]);
   try {
     running = await runExchange({ layout: exchange, start: names, ...(profile?.dir ? { nodeArgs: cpuProfileArgs(profile.dir) } : {}) });
-    for (const p of exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64 }));
-    const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter });
+    submitters = await openSubmitters(exchange.parties);
     const groups = cpuGroups();
     cpuBefore = cpuSnapshot(groups, cpuSelf);
     t0 = Date.now();
-    for (let i = 0; i < scenarios.length; i++) {
-      const s = scenarios[i]!;
-      if (Number.isFinite(rate)) {
-        const due = t0 + (i / rate) * 1000;
-        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      }
-      const registration = BirthRegisteredDataSchema.parse({ ...s.registration, child: { ...s.registration.child, idnr: s.childIdNr }, parent1: { ...s.registration.parent1, idnr: s.parent1IdNr } });
-      const messageId = deterministicUuid('bench', String(seed), String(i));
-      const submitter = submitters.get(`psw:${s.standesamt.standesamtsnummer}`)!;
-      const event: BirthRegistered = {
-        messageId,
-        type: 'BirthRegistered',
-        schemaVersion: 1,
-        occurredAt: new Date().toISOString(),
-        producer: { dvdv: submitter.trust.identity.dvdv as never, name: submitter.trust.identity.name, role: 'standesamt' },
-        legalBasis: '§ 21 PStG',
-        purpose: 'benchmark',
-        correlationId: messageId,
-        data: registration,
-      };
-      sent.set(messageId, Date.now());
-      void submitter.connector.submit(event);
-    }
-    const expected = scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0);
+    const burst = await submitBurst(submitters, { births, seed, rate, label: 'bench', purpose: 'benchmark' });
+    sentAt = burst.sentAt;
+    const expected = burst.deliveries;
     let acknowledged = 0;
     // A scrape that fails under load (a connection reset) is tried again on the next round.
     const acknowledgedNow = async () => (await metricsOf(metricsPort).catch(() => new Map<string, number>())).get('elfe_receipts_total{outcome="acknowledged"}') ?? 0;
@@ -141,29 +114,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   }
   if (profile?.dir) profile.summaries?.push(...keepProfiles(profile.dir, new Map(names.map((name) => [name, pidOf(name)])), repoRoot));
   // Latency per birth: submission until its last delivery's receipt was logged.
-  // Through the case keys: a birth case's entries are sealed in the store.
-  const store = openCaseLog(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir);
-  const causeOf = new Map<string, string>();
-  const open = new Map<string, number>();
-  const done: number[] = [];
-  let acked = 0;
-  try {
-    for await (const stored of store.readAll()) {
-      const event = fromRecord(stored);
-      if (event?.type === 'DeliveryScheduled') {
-        causeOf.set(event.data.deliveryId, event.causationId ?? '');
-        open.set(event.causationId ?? '', (open.get(event.causationId ?? '') ?? 0) + 1);
-      } else if (event?.type === 'DeliveryAcknowledged') {
-        acked++;
-        const cause = causeOf.get(event.data.deliveryId) ?? '';
-        const left = (open.get(cause) ?? 1) - 1;
-        open.set(cause, left);
-        if (left === 0 && sent.has(cause)) done.push(Date.parse(stored.recordedAt) - sent.get(cause)!);
-      }
-    }
-  } finally {
-    await store.close();
-  }
+  const { done, acknowledged: acked } = await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, sentAt);
   rmSync(root, { recursive: true, force: true });
   if (done.length < births) throw new Error(`only ${done.length} of ${births} births fully acknowledged`);
   return { births, birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99), deliveries: acked, cpu: cpuBetween(cpuBefore!, cpuAfter!) };

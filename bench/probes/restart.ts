@@ -14,7 +14,7 @@ import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
 import { caseCorrelationId } from '../../connectors/standesamt/src/messages.ts';
 import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
 import { provisionExchange, type Exchange } from '../../hub/src/app/exchange.ts';
-import { superviseProcesses } from '../../hub/src/app/supervisor.ts';
+import { PartyProcess } from '../../hub/src/runner/partyProcess.ts';
 import { loadConfig } from '../../hub/src/config/config.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { findNatsServer, freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
@@ -119,7 +119,7 @@ async function startOnce(exchange: Exchange, entries: number, run: number, profi
   const deliveryIds = decide(initialState, birth, config.routing).filter(isDecision).map((d) => d.deliveryId);
   if (deliveryIds.length !== 2) throw new Error(`the new birth should go to two agencies, the routing table gives ${deliveryIds.length}`);
 
-  let supervisor: ReturnType<typeof superviseProcesses> | undefined;
+  let hub: PartyProcess | undefined;
   let submitter: Submitter | undefined;
   let store: EventStore | undefined;
   try {
@@ -132,15 +132,15 @@ async function startOnce(exchange: Exchange, entries: number, run: number, profi
     // What earlier writing left in the page cache goes to disk first, so that it does not slow this start.
     spawnSync('sync');
     const t0 = performance.now();
-    supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }], {
-      log: (_, line) => {
+    hub = new PartyProcess('hub', ['hub', 'start', '--config', exchange.hubConfigFile], {
+      onLine: (line) => {
         lines.push(line);
         if (lines.length > 50) lines.shift();
         if (line.startsWith('exited (')) exited(line);
       },
       ...(profileDir ? { nodeArgs: cpuProfileArgs(profileDir) } : {}),
     });
-    await Promise.race([supervisor.waitFor('hub', /^ready:/, timeoutMs), died]);
+    await Promise.race([hub.ready(hub.readyPattern, timeoutMs), died]);
     const readyMs = performance.now() - t0;
     submitter = await openSubmitter(loadPartyConfig(party.configFile), () => undefined);
     void submitter.connector.submit(birth);
@@ -156,18 +156,18 @@ async function startOnce(exchange: Exchange, entries: number, run: number, profi
       await Promise.race([new Promise((r) => setTimeout(r, 10)), died]);
     }
     const waitedMs = performance.now() - t0;
-    const memory = memoryOf(supervisor.pid('hub')!);
-    const pid = supervisor.pid('hub');
+    const memory = memoryOf(hub.pid!);
+    const pid = hub.pid;
     await submitter.close();
     submitter = undefined;
-    await supervisor.stop();
-    supervisor = undefined;
+    await hub.kill('SIGTERM', 15_000);
+    hub = undefined;
     if (profileDir && summaries) summaries.push(...keepProfiles(profileDir, new Map([['hub', pid]]), repoRoot, ` (restart at ${labelOf(entries)})`));
     return { readyMs, ...(routedMs !== undefined ? { routedMs } : {}), waitedMs, ...memory };
   } finally {
     await submitter?.close();
     await store?.close();
-    await supervisor?.stop();
+    await hub?.kill('SIGTERM', 15_000);
   }
 }
 

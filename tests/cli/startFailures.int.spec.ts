@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, portFree } from '../../hub/src/infra/nats/natsServer.ts';
-import { superviseProcesses, type ChildGivenUp } from '../../hub/src/app/supervisor.ts';
+import { PartyProcess, type ChildGivenUp } from '../../hub/src/runner/partyProcess.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { pidsWith, runElfe, until } from '../support/processes.ts';
 
@@ -153,19 +153,19 @@ describe.skipIf(!natsAvailable)('start failures are named and clean', () => {
   });
 });
 
-describe('the supervisor gives up a child that crash-loops', () => {
+describe('a party with a restart policy is given up when it crash-loops', () => {
   it('backs off, gives up after the bounded number of tries, reports the last lines', async () => {
     const lines: string[] = [];
     let reported: ChildGivenUp | undefined;
     const startedAt = Date.now();
     // An unknown command: `elfe` says so and exits 64, every time.
-    const supervisor = superviseProcesses([{ name: 'broken', args: ['no-such-command', '--crash-loop-test'] }], { log: (name, line) => lines.push(`[${name}] ${line}`), restart: true, maxTries: 3, onGiveUp: (g) => (reported = g) });
-    const waited = supervisor.waitFor('broken', /^ready:/, 60_000).then(
+    const broken = new PartyProcess('broken', ['no-such-command', '--crash-loop-test'], { onLine: (line) => lines.push(`[broken] ${line}`), restart: { maxTries: 3, onGiveUp: (g) => (reported = g) }, exitWithParent: true });
+    const waited = broken.ready(broken.readyPattern, 60_000).then(
       () => 'ready',
       (error: Error) => error.message,
     );
-    const given = await supervisor.failed;
-    await supervisor.stop();
+    const given = await broken.failed;
+    await broken.kill('SIGTERM');
     expect(given).toBe(reported);
     expect(given).toMatchObject({ name: 'broken', code: 64, tries: 3, refused: false });
     expect(given.lastLines.join('\n')).toMatch(/unknown command 'no-such-command --crash-loop-test'/);
@@ -176,9 +176,9 @@ describe('the supervisor gives up a child that crash-loops', () => {
   }, 60_000);
 
   it('a child that refuses to start (exit 2) is not started again', async () => {
-    const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', path.join(os.tmpdir(), 'elfe-no-such-config.json')] }], { log: () => undefined, restart: true });
-    const given = await supervisor.failed;
-    await supervisor.stop();
+    const hub = new PartyProcess('hub', ['hub', 'start', '--config', path.join(os.tmpdir(), 'elfe-no-such-config.json')], { restart: {} });
+    const given = await hub.failed;
+    await hub.kill('SIGTERM');
     expect(given).toMatchObject({ name: 'hub', code: 2, tries: 1, refused: true });
     expect(given.lastLines.join('\n')).toMatch(/error \(invalid-config\)/);
   }, 60_000);

@@ -3,32 +3,19 @@
 // file is there (real CA files, a party trust from connectors/kit, a real nats-server).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
 import { deliverySubject, receiptSubject } from '../../contracts/index.ts';
 import { startAgencyConsumer } from '../../connectors/kit/agencyConsumer.ts';
 import { certificateTrust } from '../../connectors/kit/trust.ts';
-import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
-import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { caCertFileOf, crlFileOf, pkiInit } from '../../hub/src/pki/pki.ts';
 import { elterngeldDelivery } from '../support/deliveries.ts';
-import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { natsAvailable, natsWithStreams } from '../support/natsServer.ts';
 import { issueParty, tmpDir } from '../support/parties.ts';
 import { until } from '../support/processes.ts';
 
 describe.skipIf(!natsAvailable)('an agency connector under a burst of deliveries', () => {
-  let nats: LocalNatsServer;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nats = await startTestNatsServer();
-    nc = await connect({ servers: nats.url });
-    await ensureStreams(await jetstreamManager(nc));
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const nats = natsWithStreams();
 
   it('answers each delivery once, in batches, and sends no receipt before its inbox file exists', async () => {
     const ca = tmpDir('batch-ca');
@@ -39,14 +26,14 @@ describe.skipIf(!natsAvailable)('an agency connector under a burst of deliveries
     const [hubTrust, egsTrust] = [trustOf(hub.dir), trustOf(egs.dir)];
     const inboxDir = tmpDir('batch-inbox');
     const ids = Array.from({ length: 40 }, (_, i) => `7f1e8c36-5c55-4a8e-9d0e-${String(i).padStart(12, '0')}`);
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     for (const deliveryId of ids) {
       const delivery = elterngeldDelivery(deliveryId, { dvdv: 'egs:11000000', name: 'Elterngeldstelle Berlin' });
       await js.publish(deliverySubject('egs:11000000'), JSON.stringify({ payload: delivery, signature: hubTrust.signer.sign(delivery) }), { msgID: deliveryId });
     }
     // The hub's side: every receipt, and whether its inbox file was there when it arrived.
     const receipts: { id: string; fileThere: boolean }[] = [];
-    const sub = nc.subscribe(receiptSubject('egs:11000000'));
+    const sub = nats.nc.subscribe(receiptSubject('egs:11000000'));
     void (async () => {
       for await (const m of sub) {
         const id = (m.json() as { payload: { deliveryId: string } }).payload.deliveryId;
@@ -54,7 +41,7 @@ describe.skipIf(!natsAvailable)('an agency connector under a burst of deliveries
       }
     })();
     const consumer = await startAgencyConsumer({
-      nc,
+      nc: nats.nc,
       dvdv: 'egs:11000000',
       signer: egsTrust.signer,
       hubVerifier: egsTrust.verifier,

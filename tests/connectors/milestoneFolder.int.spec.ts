@@ -8,17 +8,15 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { milestoneOf } from '../../connectors/kit/milestones.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
-import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
 import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { readFact } from '../../hub/src/readside/facts.ts';
 import { openProjectionStore } from '../../hub/src/readside/projectionStore.ts';
-import { hubProcess, openSubmitters, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
+import { OneNodeRun, provisionDistributed, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 import { filesIn, until, type PartyProcess } from '../support/processes.ts';
 
@@ -51,10 +49,9 @@ const awaitsHub = (connector: PartyProcess, dvdv: string, deliveryId: string, st
 const milestonesOf = (rows: readonly Row[], deliveryId: string) => rows.filter((r) => r.type === 'HandOffMilestone' && r.data['deliveryId'] === deliveryId).map((r) => r.data['status']);
 
 describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
-  let nats: NatsCluster | undefined;
+  const run = new OneNodeRun();
   let hub: PartyProcess;
   let connectors: PartyProcess[] = [];
-  let submitters = new Map<string, Submitter>();
   let d: DistributedExchange;
   /** The delivery of the one birth to each agency that received one, by party name. */
   const deliveries = new Map<string, string>();
@@ -70,13 +67,9 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
   beforeAll(async () => {
     const port = await freePort();
     d = await provisionDistributed({ natsUrl: `nats://127.0.0.1:${port}`, prefix: 'elfe-milestones-' });
-    nats = await startNatsCluster({ dir: path.join(d.root, 'nats'), caDir: d.exchange.caDir, nodes: 1, clientPorts: [port] });
-    hub = hubProcess(d.exchange.hubConfigFile);
-    await hub.ready(/^ready:/m, 120_000);
-    connectors = startConnectors(d);
-    await Promise.all(connectors.map((c) => c.ready(/^ready:/m, 120_000)));
-    submitters = await openSubmitters(d);
-    const burst = await submitBurst(submitters, 1, 7);
+    const started = await run.start(d, port);
+    ({ hub, connectors } = started);
+    const burst = await submitBurst(started.submitters, 1, 7);
     await until(() => d.delivered() >= burst.deliveries, { what: 'the deliveries in the inboxes', timeoutMs: 90_000 });
     for (const a of d.agencies) {
       const file = d.inbox(a.name).find((f) => !f.endsWith('.meta.json'));
@@ -84,11 +77,7 @@ describe.skipIf(!natsAvailable)("an agency's milestone drop folder", () => {
     }
   }, 240_000);
 
-  afterAll(async () => {
-    for (const s of submitters.values()) await s.close().catch(() => undefined);
-    await Promise.all([...connectors, hub].filter(Boolean).map((p) => p.kill('SIGTERM')));
-    await nats?.stop();
-  });
+  afterAll(() => run.stop());
 
   const egs = () => d.agencies.find((a) => a.role === 'elterngeldstelle' && deliveries.has(a.name))!;
   const fka = () => d.agencies.find((a) => a.role === 'familienkasse' && deliveries.has(a.name))!;

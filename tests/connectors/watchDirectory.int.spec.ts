@@ -45,13 +45,22 @@ describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch director
     await nats.stop();
   });
 
-  it('works off a backlog in rounds: each round is sent and settled before the next, so progress survives a restart', async () => {
+  /** A Standesamt's connector sending to an ingress that records in a memory log, and its empty watch directory. */
+  const standesamtWithIngress = () => {
     const keys = tmp('keys');
     const signer = createKeyPair(keys, { name: 'sta', dvdv: 'psw:11007007', role: 'standesamt' });
     const log = createMemoryEventStore();
     const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
     const connector = new StandesamtConnector({ nc, signer, outboxFile: path.join(tmp('outbox'), 'o.sqlite') });
-    const inbox = tmp('watch');
+    const close = async () => {
+      await connector.close();
+      await ingress.stop();
+    };
+    return { log, connector, inbox: tmp('watch'), close };
+  };
+
+  it('works off a backlog in rounds: each round is sent and settled before the next, so progress survives a restart', async () => {
+    const { log, connector, inbox, close } = standesamtWithIngress();
     for (const s of makeScenarios({ births: 30, seed: 7, standesaemter: [standesamt], firstEntry: 5000 })) dropBirth(inbox, s);
     const done = () => readdirSync(path.join(inbox, 'done')).filter((f) => f.endsWith('.081020.xml')).length;
     // One round of 10: those ten are registered and in done/ before anything else is read.
@@ -65,17 +74,11 @@ describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch director
     expect(rest.filter((r) => r.outcome === 'done')).toHaveLength(20);
     expect(done()).toBe(30);
     expect((await collect(log.readAll())).filter((e) => e.type === 'BirthRegistered')).toHaveLength(30);
-    await connector.close();
-    await ingress.stop();
+    await close();
   });
 
   it('submits a dropped pair once, moves it to done/, and moves a broken file to failed/ with the reason', async () => {
-    const keys = tmp('keys');
-    const signer = createKeyPair(keys, { name: 'sta', dvdv: 'psw:11007007', role: 'standesamt' });
-    const log = createMemoryEventStore();
-    const ingress = startIngress({ nc, log, verifier: keySetVerifier(loadTrustedKeys(keys)) });
-    const connector = new StandesamtConnector({ nc, signer, outboxFile: path.join(tmp('outbox'), 'o.sqlite') });
-    const inbox = tmp('watch');
+    const { log, connector, inbox, close } = standesamtWithIngress();
     copyFileSync(path.join(fixturesDir, 'examples/portal2StA.Geburt.081021.xml'), path.join(inbox, '11007007_G_2026_334.081021.xml'));
     copyFileSync(path.join(fixturesDir, 'examples/portal2StA.Geburt.081020.xml'), path.join(inbox, '11007007_G_2026_334.081020.xml'));
     writeFileSync(path.join(inbox, '11007007_G_2026_335.081020.xml'), '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>');
@@ -107,8 +110,7 @@ describe.skipIf(!natsAvailable || !fixturesAvailable)('Standesamt watch director
     const registered = entries.find((e) => e.type === 'BirthRegistered')!.data as { data: { consent: unknown; registerKey: { eintragsnummer: string } } };
     expect(registered.data.registerKey.eintragsnummer).toBe('334');
     expect(registered.data.consent).toMatchObject({ elterngeldstelle: true, auftragsnummer: 'EG-2026-4711' });
-    await connector.close();
-    await ingress.stop();
+    await close();
     await log.close();
   });
 

@@ -260,4 +260,31 @@ describe.skipIf(!natsAvailable)('elfe start, killed with SIGKILL', () => {
     }
     await until(() => pidsWith(root).every((pid) => !processAlive(pid)), { what: 'children stopped', timeoutMs: 30_000 });
   });
+
+  it('a party killed with SIGKILL is started again by elfe start, and the exchange goes on', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-start-'));
+    const start = new PartyProcess('start', ['start', '--data', root, '--nats-port', String(await freePort()), '--metrics-port', String(await freePort()), '--api-port', String(await freePort())]);
+    try {
+      await start.ready(/\[egs-11000000\] ready:/m, 180_000);
+      await start.ready(/\[sta-11007007\] ready:/m, 60_000);
+      // The Elterngeldstelle's connector, found by its configuration file on its command line.
+      const connectorOf = () => pidsWith(path.join(root, 'parties', egsName, 'config.json')).filter(processAlive);
+      const [killed] = connectorOf();
+      expect(killed).toBeDefined();
+      process.kill(killed!, 'SIGKILL');
+      // Births dropped while the connector is dead reach its inbox only if it comes back.
+      const births = makeScenarios({ births: 6, seed: 78, standesaemter: [standesamt], firstEntry: 700 });
+      births.forEach((s) => dropBirth(path.join(root, 'parties', 'sta-11007007', 'watch'), s));
+      const want = births.filter((s) => s.registration.consent.elterngeldstelle).length;
+      expect(want).toBeGreaterThan(0);
+      await until(() => filesIn(path.join(root, 'parties', egsName, 'inbox'), /\.xml$/).length === want, { what: `${want} deliveries in the Elterngeldstelle's inbox`, timeoutMs: 90_000, observe: () => start.output.slice(-1500) });
+      const now = connectorOf();
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(killed);
+      expect(start.running).toBe(true);
+    } finally {
+      await start.kill('SIGTERM');
+    }
+    await until(() => pidsWith(root).every((pid) => !processAlive(pid)), { what: 'children stopped', timeoutMs: 30_000 });
+  });
 });

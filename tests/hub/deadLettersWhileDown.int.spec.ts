@@ -10,16 +10,13 @@ import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
-import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
 import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { checkLog, hubProcess, openSubmitters, provisionDistributed, startConnectors, submitBurst, type DistributedExchange } from '../support/distributed.ts';
+import { checkLog, OneNodeRun, provisionDistributed, submitBurst, type DistributedExchange } from '../support/distributed.ts';
 import { natsAvailable } from '../support/natsServer.ts';
-import type { PartyProcess } from '../support/processes.ts';
 import { until } from '../support/processes.ts';
 
 const maxDeliver = 3;
@@ -53,16 +50,9 @@ async function readLog(hubDir: string) {
 }
 
 describe.skipIf(!natsAvailable)('dead letters per delivery, also while the hub is down', () => {
-  let nats: NatsCluster | undefined;
-  let hub: PartyProcess | undefined;
-  let connectors: PartyProcess[] = [];
-  let submitters = new Map<string, Submitter>();
+  const run = new OneNodeRun();
 
-  afterAll(async () => {
-    for (const s of submitters.values()) await s.close().catch(() => undefined);
-    await Promise.all([...connectors, hub].filter(Boolean).map((p) => p!.kill('SIGTERM')));
-    await nats?.stop();
-  });
+  afterAll(() => run.stop());
 
   it('after a SIGKILL of the hub, one DeliveryDeadLettered per delivery that exhausted its retries meanwhile, none for acknowledged ones', async () => {
     const port = await freePort();
@@ -75,12 +65,7 @@ describe.skipIf(!natsAvailable)('dead letters per delivery, also while the hub i
       const config = JSON.parse(readFileSync(a.configFile, 'utf8')) as Record<string, unknown>;
       writeFileSync(a.configFile, `${JSON.stringify({ ...config, delivery: { maxDeliver, ackWaitMs: 1000 } }, null, 2)}\n`);
     }
-    nats = await startNatsCluster({ dir: path.join(d.root, 'nats'), caDir: d.exchange.caDir, nodes: 1, clientPorts: [port] });
-    hub = hubProcess(d.exchange.hubConfigFile);
-    await hub.ready(/^ready:/m, 120_000);
-    connectors = startConnectors(d);
-    await Promise.all(connectors.map((c) => c.ready(/^ready:/m, 120_000)));
-    submitters = await openSubmitters(d);
+    const { hub, connectors, submitters } = await run.start(d, port);
 
     // Every delivery of the first births is acknowledged.
     const first = await submitBurst(submitters, 8, 1);

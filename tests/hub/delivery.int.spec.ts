@@ -23,6 +23,7 @@ import { corrected, registered, testRoutingTable } from '../../hub/src/routing/t
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { startRelay } from '../../hub/src/relay/relay.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
+import { elterngeldDelivery } from '../support/deliveries.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 import { until } from '../../hub/src/runner/until.ts';
 
@@ -79,20 +80,7 @@ describe.skipIf(!natsAvailable)('delivery path components', () => {
       stateDir: tmp('state'),
       author: () => ({ dvdv: 'psw:11007007', name: 'Standesamt', phone: '030 1', address: { postcode: '10178', city: 'Berlin' } }),
     });
-    const set = toElterngeldDataSet(sampleBirthRegistration());
-    if (!set.success) throw new Error(set.reason);
-    const delivery = (deliveryId: string): Delivery => ({
-      deliveryId,
-      registerKey: set.data.registerKey,
-      recipient: { role: 'elterngeldstelle', dvdv: 'egs:99000000' as never, name: 'Elterngeldstelle X' },
-      kind: 'initial',
-      legalBasis: '§ 57 Abs. 1 Nr. 8 PStV',
-      purpose: 'test',
-      payload: set.data,
-      payloadHash: canonicalHash(set.data),
-      logPosition: 1,
-      scheduledAt: '2026-11-05T10:00:00.000Z',
-    });
+    const delivery = (deliveryId: string) => elterngeldDelivery(deliveryId, { dvdv: 'egs:99000000', name: 'Elterngeldstelle X' });
     const js = jetstream(nc);
     const forger = ed25519Signer(generateKeyPairSync('ed25519').privateKey, { dvdv: 'hub:elfe-hub', role: 'hub', name: 'forger' });
     const forged = delivery('7f1e8c36-5c55-4a8e-9d0e-111111111111');

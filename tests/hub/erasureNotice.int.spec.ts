@@ -12,20 +12,16 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  canonicalHash,
   deliverySubject,
   ed25519Signer,
   hubDerivedUuid,
   keySetVerifier,
   receiptSubject,
-  toElterngeldDataSet,
   type CaseErased,
-  type Delivery,
   type ErasureNotice,
   type ErasureReceipt,
   type Signer,
 } from '../../contracts/index.ts';
-import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
 import { startElterngeldConnector } from '../../connectors/elterngeld/src/elterngeldConnector.ts';
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
 import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
@@ -36,6 +32,7 @@ import { fromRecord, hubProducer, toRecord } from '../../hub/src/log/records.ts'
 import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { erasureNotices, startScheduler } from '../../hub/src/scheduler/scheduler.ts';
 import { testRoutingTable } from '../../hub/src/routing/testing.ts';
+import { elterngeldDelivery } from '../support/deliveries.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 import { until } from '../../hub/src/runner/until.ts';
 
@@ -118,19 +115,7 @@ describe.skipIf(!natsAvailable)('erasure notices on the delivery path', () => {
       author: () => ({ dvdv: 'psw:11007007', name: 'Standesamt', phone: '030 1', address: { postcode: '10178', city: 'Berlin' } }),
     });
     const js = jetstream(nc);
-    const set = toElterngeldDataSet(sampleBirthRegistration());
-    if (!set.success) throw new Error(set.reason);
-    const delivery = (deliveryId: string): Delivery => ({
-      deliveryId,
-      recipient: { role: 'elterngeldstelle', dvdv: egsDvdv as never, name: 'Elterngeldstelle Y' },
-      kind: 'initial',
-      legalBasis: '§ 57 Abs. 1 Nr. 8 PStV',
-      purpose: 'test',
-      payload: set.data,
-      payloadHash: canonicalHash(set.data),
-      logPosition: 1,
-      scheduledAt: '2026-11-05T10:00:00.000Z',
-    });
+    const delivery = (deliveryId: string) => elterngeldDelivery(deliveryId, { dvdv: egsDvdv, name: 'Elterngeldstelle Y' });
     const erasedId = hubDerivedUuid('delivery', 'erased');
     const keptId = hubDerivedUuid('delivery', 'kept');
     for (const id of [erasedId, keptId]) await js.publish(deliverySubject(egsDvdv), JSON.stringify({ payload: delivery(id), signature: hub.sign(delivery(id)) }), { msgID: id });

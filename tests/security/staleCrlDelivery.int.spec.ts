@@ -5,18 +5,15 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalHash, deliverySubject, toElterngeldDataSet, type Delivery } from '../../contracts/index.ts';
-import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
+import { deliverySubject } from '../../contracts/index.ts';
 import { startAgencyConsumer } from '../../connectors/kit/agencyConsumer.ts';
 import { createRequest } from '../../connectors/kit/credentials.ts';
 import { certificateTrust } from '../../connectors/kit/trust.ts';
-import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
-import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { caCertFileOf, crlFileOf, enrolRequest, pkiInit } from '../../hub/src/pki/pki.ts';
-import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { elterngeldDelivery } from '../support/deliveries.ts';
+import { natsAvailable, natsWithStreams } from '../support/natsServer.ts';
 import { until } from '../support/processes.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
@@ -28,17 +25,7 @@ async function party(ca: string, dir: string, request: Parameters<typeof createR
 }
 
 describe.skipIf(!natsAvailable)('a connector without a current CRL', () => {
-  let nats: LocalNatsServer;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nats = await startTestNatsServer();
-    nc = await connect({ servers: nats.url });
-    await ensureStreams(await jetstreamManager(nc));
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const nats = natsWithStreams();
 
   it('takes no delivery while its CRL is past the grace, loses none, and takes it once a current CRL is back', async () => {
     const ca = tmp('stale-crl-ca');
@@ -57,24 +44,11 @@ describe.skipIf(!natsAvailable)('a connector without a current CRL', () => {
     ahead = true;
     expect(egsTrust.revoked.unusable?.code).toBe('crl-stale');
 
-    const set = toElterngeldDataSet(sampleBirthRegistration());
-    if (!set.success) throw new Error(set.reason);
-    const delivery: Delivery = {
-      deliveryId: '7f1e8c36-5c55-4a8e-9d0e-333333333333',
-      registerKey: set.data.registerKey,
-      recipient: { role: 'elterngeldstelle', dvdv: 'egs:11000000' as never, name: 'Elterngeldstelle Berlin' },
-      kind: 'initial',
-      legalBasis: '§ 57 Abs. 1 Nr. 8 PStV',
-      purpose: 'test',
-      payload: set.data,
-      payloadHash: canonicalHash(set.data),
-      logPosition: 1,
-      scheduledAt: '2026-11-05T10:00:00.000Z',
-    };
+    const delivery = elterngeldDelivery('7f1e8c36-5c55-4a8e-9d0e-333333333333', { dvdv: 'egs:11000000', name: 'Elterngeldstelle Berlin' });
     const handled: string[] = [];
     const lines: string[] = [];
     const consumer = await startAgencyConsumer({
-      nc,
+      nc: nats.nc,
       dvdv: 'egs:11000000',
       signer: egsTrust.signer,
       hubVerifier: egsTrust.verifier,
@@ -87,7 +61,7 @@ describe.skipIf(!natsAvailable)('a connector without a current CRL', () => {
       log: (line) => lines.push(line),
     });
     try {
-      await jetstream(nc).publish(deliverySubject('egs:11000000'), JSON.stringify({ payload: delivery, signature: hubTrust.signer.sign(delivery) }), { msgID: delivery.deliveryId });
+      await jetstream(nats.nc).publish(deliverySubject('egs:11000000'), JSON.stringify({ payload: delivery, signature: hubTrust.signer.sign(delivery) }), { msgID: delivery.deliveryId });
       await until(() => consumer.stats.received >= 2, { what: 'the delivery offered twice', timeoutMs: 15_000 });
       expect(handled).toEqual([]);
       expect(consumer.stats.refused).toBe(0);

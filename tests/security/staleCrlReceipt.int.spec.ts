@@ -6,12 +6,9 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { certificateSigner, certificateVerifier, receiptStream, receiptSubject, receivedHashOf } from '../../contracts/index.ts';
 import { sampleBirthRegistration } from '../../contracts/src/testing/sampleBirth.ts';
-import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
-import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
 import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts';
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import { toRecord } from '../../hub/src/log/records.ts';
@@ -19,22 +16,12 @@ import { caCertificate, pkiInit, revocationSource } from '../../hub/src/pki/pki.
 import { startReceiptProcessor } from '../../hub/src/receipts/receipts.ts';
 import { registered, testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { startScheduler } from '../../hub/src/scheduler/scheduler.ts';
-import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { natsAvailable, natsWithStreams } from '../support/natsServer.ts';
 import { issueParty } from '../support/parties.ts';
 import { until } from '../support/processes.ts';
 
 describe.skipIf(!natsAvailable)('the hub without a current CRL', () => {
-  let nats: LocalNatsServer;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    nats = await startTestNatsServer();
-    nc = await connect({ servers: nats.url });
-    await ensureStreams(await jetstreamManager(nc));
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const nats = natsWithStreams();
 
   it('neither takes nor refuses a receipt while no CRL is good, and logs it once one is', async () => {
     const pki = mkdtempSync(path.join(os.tmpdir(), 'elfe-stale-crl-receipt-'));
@@ -50,13 +37,13 @@ describe.skipIf(!natsAvailable)('the hub without a current CRL', () => {
     await scheduler.stop();
     const events = async () => collect(log.readAll());
     const data = ((await events()).find((e) => e.type === 'DeliveryScheduled')!.data as { data: { deliveryId: string; payloadHash: string } }).data;
-    const receipts = await startReceiptProcessor({ nc, js: jetstream(nc), jsm: await jetstreamManager(nc), log, verifier });
+    const receipts = await startReceiptProcessor({ nc: nats.nc, js: jetstream(nats.nc), jsm: await jetstreamManager(nats.nc), log, verifier });
     try {
       const signer = certificateSigner(egs.privateKey, egs.certificatePem);
       const receipt = { deliveryId: data.deliveryId, recipient: 'egs:11000000', status: 'acknowledged', receivedHash: receivedHashOf(data)!, receivedAt: new Date().toISOString() };
-      await jetstream(nc).publish(receiptSubject('egs:11000000'), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }));
+      await jetstream(nats.nc).publish(receiptSubject('egs:11000000'), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }));
       // Judged once (and put back): nothing logged, no security event, not refused.
-      const info = async () => (await jetstreamManager(nc)).consumers.info(receiptStream, 'hub-receipts');
+      const info = async () => (await jetstreamManager(nats.nc)).consumers.info(receiptStream, 'hub-receipts');
       await until(async () => receipts.stats.refused > 0 || (await info()).num_redelivered > 0 || (await info()).num_ack_pending > 0, { what: 'the receipt taken up once', timeoutMs: 10_000 });
       await new Promise((r) => setTimeout(r, 500));
       expect(receipts.stats.refused).toBe(0);

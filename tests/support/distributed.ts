@@ -6,15 +6,15 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import os from 'node:os';
 import path from 'node:path';
-import { BirthRegisteredDataSchema, deterministicUuid, formatRegisterKey, type BirthRegistered } from '../../contracts/index.ts';
-import { loadPartyConfig } from '../../connectors/kit/partyConfig.ts';
-import { openSubmitter, type Submitter } from '../../connectors/standesamt/src/main.ts';
+import { formatRegisterKey } from '../../contracts/index.ts';
+import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { partyCommand, provisionExchange, type Exchange, type ProvisionedParty } from '../../hub/src/app/exchange.ts';
-import { parseConfig, type LogStoreConfig } from '../../hub/src/config/config.ts';
+import type { LogStoreConfig } from '../../hub/src/config/config.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import type { EventStore } from '../../hub/src/log/eventStore.ts';
 import { fromRecord } from '../../hub/src/log/records.ts';
-import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
+import { openSubmitters as openExchangeSubmitters, submitBurst as submitBirths, type Burst } from '../../hub/src/runner/births.ts';
+import { startNatsCluster, type NatsCluster } from '../../hub/src/infra/nats/natsCluster.ts';
 import { PartyProcess } from './processes.ts';
 
 export interface DistributedExchange {
@@ -72,46 +72,15 @@ export function startConnectors(d: DistributedExchange): PartyProcess[] {
   return d.agencies.map((p) => new PartyProcess(p.name, partyCommand(p)));
 }
 
-export async function openSubmitters(d: DistributedExchange): Promise<Map<string, Submitter>> {
-  const submitters = new Map<string, Submitter>();
-  for (const p of d.exchange.parties.filter((p) => p.role === 'standesamt')) submitters.set(p.dvdv, await openSubmitter(loadPartyConfig(p.configFile), () => undefined, { concurrency: 64, timeoutMs: 3000 }));
-  return submitters;
-}
+export const openSubmitters = (d: DistributedExchange): Promise<Map<string, Submitter>> => openExchangeSubmitters(d.exchange.parties, { timeoutMs: 3000 });
 
 /**
  * Submits `births` registrations (with IdNrs: both agencies receive when consent allows) through
  * the Standesämter's durable outboxes, at `rate` per second (Infinity: at once). Returns the
  * number of deliveries they cause and the submission times by message id.
  */
-export async function submitBurst(submitters: Map<string, Submitter>, births: number, seed: number, rate = Number.POSITIVE_INFINITY): Promise<{ deliveries: number; sentAt: Map<string, number> }> {
-  const scenarios = makeScenarios({ births, seed, standesaemter: parseConfig({}).standesaemter, firstEntry: seed * 10_000 });
-  const sentAt = new Map<string, number>();
-  const t0 = Date.now();
-  for (let i = 0; i < scenarios.length; i++) {
-    const s = scenarios[i]!;
-    if (Number.isFinite(rate)) {
-      const due = t0 + (i / rate) * 1000;
-      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    }
-    const registration = BirthRegisteredDataSchema.parse({ ...s.registration, child: { ...s.registration.child, idnr: s.childIdNr }, parent1: { ...s.registration.parent1, idnr: s.parent1IdNr } });
-    const messageId = deterministicUuid('distributed', String(seed), String(i));
-    const submitter = submitters.get(`psw:${s.standesamt.standesamtsnummer}`)!;
-    const event: BirthRegistered = {
-      messageId,
-      type: 'BirthRegistered',
-      schemaVersion: 1,
-      occurredAt: new Date().toISOString(),
-      producer: { dvdv: submitter.trust.identity.dvdv as never, name: submitter.trust.identity.name, role: 'standesamt' },
-      legalBasis: '§ 21 PStG',
-      purpose: 'test of the distributed exchange',
-      correlationId: messageId,
-      data: registration,
-    };
-    sentAt.set(messageId, Date.now());
-    void submitter.connector.submit(event).catch(() => undefined);
-  }
-  return { deliveries: scenarios.reduce((n, s) => n + 1 + (s.registration.consent.elterngeldstelle ? 1 : 0), 0), sentAt };
-}
+export const submitBurst = (submitters: Map<string, Submitter>, births: number, seed: number, rate = Number.POSITIVE_INFINITY): Promise<Burst> =>
+  submitBirths(submitters, { births, seed, rate, label: 'distributed', purpose: 'test of the distributed exchange', firstEntry: seed * 10_000 });
 
 /** Watches a counter every 10 ms and remembers when it moved. */
 export class ProgressWatch {
@@ -215,5 +184,33 @@ export async function hubMetric(port: number, name: string): Promise<number> {
     return line ? Number(line.slice(name.length + 1)) : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * The exchange of `d` on a one-node NATS at `port` (the port of `d`'s NATS url): the nats-server,
+ * the hub and every agency's connector as processes, each waited for until ready, and the
+ * Standesämter's submitters. `stop` ends whatever of it started, also after a failed start.
+ */
+export class OneNodeRun {
+  nats: NatsCluster | undefined;
+  hub: PartyProcess | undefined;
+  connectors: PartyProcess[] = [];
+  submitters = new Map<string, Submitter>();
+
+  async start(d: DistributedExchange, port: number): Promise<{ hub: PartyProcess; connectors: PartyProcess[]; submitters: Map<string, Submitter> }> {
+    this.nats = await startNatsCluster({ dir: path.join(d.root, 'nats'), caDir: d.exchange.caDir, nodes: 1, clientPorts: [port] });
+    const hub = (this.hub = hubProcess(d.exchange.hubConfigFile));
+    await hub.ready(/^ready:/m, 120_000);
+    const connectors = (this.connectors = startConnectors(d));
+    await Promise.all(connectors.map((c) => c.ready(/^ready:/m, 120_000)));
+    const submitters = (this.submitters = await openSubmitters(d));
+    return { hub, connectors, submitters };
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.submitters.values()) await s.close().catch(() => undefined);
+    await Promise.all([...this.connectors, ...(this.hub ? [this.hub] : [])].map((p) => p.kill('SIGTERM')));
+    await this.nats?.stop();
   }
 }

@@ -21,7 +21,6 @@ import { parseConfig, type HubConfig } from '../config/config.ts';
 import { loadOrCreateHubKey } from '../keys/keyDirectory.ts';
 import { createWitnessKey } from '../witness/witnessKey.ts';
 import { adoptCertificate, pkiInit, registerParty, signRequest } from '../pki/pki.ts';
-import type { ProcessSpec } from './supervisor.ts';
 
 export interface PartySpec {
   /** Directory name under `parties/`. */
@@ -287,6 +286,12 @@ export function partyCommand(party: Pick<ProvisionedParty, 'role' | 'configFile'
     default:
       throw new Error(`a ${party.role} does not run as a service`);
   }
+}
+
+/** A party's process: its name and the arguments after `elfe`. */
+export interface ProcessSpec {
+  readonly name: string;
+  readonly args: readonly string[];
 }
 
 /** The processes of a one-machine exchange: the local witness, the hub, each agency's connector, each Standesamt's watch directory. */

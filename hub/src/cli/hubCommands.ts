@@ -5,12 +5,13 @@ import path from 'node:path';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
 import { createLogger } from '../../../connectors/kit/logger.ts';
 import { checkHubPrerequisites, requireFreePort, startHub } from '../app/hub.ts';
-import { dashboardLine, enrolAuditor, exchangeProcesses, provisionExchange, witnessCommand, type Exchange } from '../app/exchange.ts';
-import { ChildGaveUpError, superviseProcesses, type ChildGivenUp, type Supervisor } from '../app/supervisor.ts';
+import { dashboardLine, enrolAuditor, provisionExchange, witnessCommand, type Exchange } from '../app/exchange.ts';
 import { loadConfig } from '../config/config.ts';
 import { freePort } from '../infra/nats/natsServer.ts';
 import { ignoredByGit } from '../pki/pki.ts';
 import { runDemo } from '../demo/demo.ts';
+import { runExchange, type RunningExchange } from '../runner/exchangeRunner.ts';
+import { ChildGaveUpError, type ChildGivenUp } from '../runner/partyProcess.ts';
 import { demoReport } from '../demo/report.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 import { reportingErrors } from './partyCommands.ts';
@@ -96,20 +97,18 @@ function reportGivenUp(given: ChildGivenUp): void {
   );
 }
 
-/** The witness and the hub first (the hub's first checkpoint finds its witness), the parties once the hub is ready (no retries against a NATS that is not there yet); a witness or hub that does not come up ends it all. */
-export async function startExchangeProcesses(exchange: Exchange, log: (name: string, line: string) => void): Promise<Supervisor> {
-  const all = exchangeProcesses(exchange);
-  const first = all.filter((p) => p.name === 'witness' || p.name === 'hub');
-  const parties = all.filter((p) => !first.includes(p));
-  const supervisor = superviseProcesses(first, { log, restart: true, onGiveUp: reportGivenUp });
+/**
+ * Every party of the exchange as its own child process, through the exchange runner: the
+ * witness and the hub first (the hub's first checkpoint finds its witness), the parties once the
+ * hub is ready (no retries against a NATS that is not there yet); a child that dies is started
+ * again, one given up ends it all. A failed start stops what started.
+ */
+export async function startExchangeProcesses(exchange: Exchange, log: (name: string, line: string) => void): Promise<RunningExchange> {
   try {
-    for (const p of first) await supervisor.waitFor(p.name, /^ready:/, 120_000);
+    return await runExchange({ layout: exchange, log, restart: { onGiveUp: reportGivenUp }, exitWithParent: true });
   } catch (error) {
-    await supervisor.stop();
-    throw error instanceof ChildGaveUpError ? error : Object.assign(new Error(`the hub or its witness did not become ready: ${(error as Error).message}`), { code: 'hub-not-ready', hint: 'its log lines are above' });
+    throw error instanceof ChildGaveUpError ? error : Object.assign(new Error(`the exchange's parties did not become ready: ${(error as Error).message}`), { code: 'hub-not-ready', hint: 'its log lines are above' });
   }
-  supervisor.add(parties);
-  return supervisor;
 }
 
 const start: Command = {
@@ -127,13 +126,13 @@ const start: Command = {
       const auditor = await enrolAuditor(exchange);
       // Where the dashboard will be (before the hub's ready line, which scripts wait for).
       io.err(exchange.apiPort !== undefined ? dashboardLine(exchange.apiPort, auditor) : `dashboard: off (no "api" in ${exchange.hubConfigFile})`);
-      const supervisor = await startExchangeProcesses(exchange, (name, line) => io.err(`[${name}] ${line}`));
+      const running = await startExchangeProcesses(exchange, (name, line) => io.err(`[${name}] ${line}`));
       io.out(`elfe exchange running from ${exchange.root}: NATS ${exchange.natsUrl}${exchange.metricsPort !== undefined ? `, metrics http://127.0.0.1:${exchange.metricsPort}/metrics` : ''}`);
       if (exchange.witness) io.out(`witness: ${exchange.witness.url} (${exchange.witness.configFile}) cosigns every checkpoint of the hub; witnesses on other organisations' machines: README, Witnesses`);
       io.out(`Standesämter drop births into ${path.join(exchange.root, 'parties', 'sta-<nummer>', 'watch')}; agencies' inboxes are ${path.join(exchange.root, 'parties', '<name>', 'inbox')}`);
-      const outcome = await Promise.race([untilStopped().then((why) => ({ why })), supervisor.failed.then((given) => ({ given }))]);
+      const outcome = await Promise.race([untilStopped().then((why) => ({ why })), running.failed.then((given) => ({ given }))]);
       io.err(`stopping (${'why' in outcome ? outcome.why : `${outcome.given.name} given up`})`);
-      await supervisor.stop();
+      await running.stop();
       if ('given' in outcome) throw new ChildGaveUpError(outcome.given);
       return exitCode.ok;
     }, args.includes('--json')),

@@ -12,9 +12,9 @@ import { openSubmitter, type Submitter } from '../../../connectors/standesamt/sr
 import { correctionOf, idNrAssignmentOf, registrationOf, withdrawalOf } from '../../../connectors/standesamt/src/messages.ts';
 import { verifyLog, type AuditReport } from '../audit/verifyLog.ts';
 import { SignatureAudit } from '../audit/verifySignatures.ts';
-import { dashboardLine, enrolAuditor, provisionExchange, partyCommand, type ProvisionOptions } from '../app/exchange.ts';
+import { dashboardLine, enrolAuditor, provisionExchange, type ProvisionOptions } from '../app/exchange.ts';
 import { untilStopped } from '../../../connectors/kit/lifecycle.ts';
-import { superviseProcesses } from '../app/supervisor.ts';
+import { runExchange, type RunningExchange } from '../runner/exchangeRunner.ts';
 import { parseConfig } from '../config/config.ts';
 import { freePort } from '../infra/nats/natsServer.ts';
 import { readPrivateKey } from '../keys/keyDirectory.ts';
@@ -100,7 +100,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const auditor = await enrolAuditor(exchange, 'aud-demo');
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
   // The hub first, the agencies once it is ready: nobody retries against a NATS that is not there yet.
-  const supervisor = superviseProcesses([{ name: 'hub', args: ['hub', 'start', '--config', exchange.hubConfigFile] }], { log: (name, line) => say(`[${name}] ${line}`), restart: true });
+  let running: RunningExchange | undefined;
   const submittedAt = new Map<string, number>();
   const submitters = new Map<string, Submitter>();
   let firstSubmit = 0;
@@ -109,9 +109,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const slow = setTimeout(() => say(`still starting the hub and ${agencies.length} agencies after ${Math.round((Date.now() - startedAt) / 1000)} s (a first start compiles and creates the streams) …`), 10_000);
   try {
     try {
-      await supervisor.waitFor('hub', /^ready:/, 120_000);
-      supervisor.add(agencies.map((p) => ({ name: p.name, args: partyCommand(p) })));
-      await Promise.all(agencies.map((p) => supervisor.waitFor(p.name, /^ready:/, 120_000)));
+      // The Standesämter and the Meldebehörde submit from this process.
+      running = await runExchange({ layout: exchange, start: ['hub', ...agencies.map((p) => p.name)], log: (name, line) => say(`[${name}] ${line}`), restart: {}, exitWithParent: true });
     } finally {
       clearTimeout(slow);
     }
@@ -207,7 +206,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     }
   } finally {
     for (const s of submitters.values()) await s.close();
-    await supervisor.stop();
+    await running?.stop();
   }
   const scenarios = makeScenarios({ births: options.births, seed, standesaemter: hubConfig.standesaemter, firstEntry: 1 + (seed % 1000) * 10_000 });
   return summarize(options, exchange.hubDir, firstSubmit, submittedAt, { ca: exchange.caDir, hub: exchange.hubDir, parties: exchange.parties.map((p) => p.dir) }, scenarioOf(scenarios));

@@ -2,15 +2,17 @@
 // the demo, the tests, the bench and the soak: `elfe exchange init` lays it out (unless the
 // caller laid it out already), then the local witness, the hub with its nats-server, the
 // agencies' connectors and the Standesämter's watchers start, each waited for until ready.
-// Any party can be killed (SIGKILL included) and started again with its normal command;
-// `stop` ends them all in reverse order and waits for every one, even when one fails.
+// Any party can be killed (SIGKILL included) and started again with its normal command; with a
+// restart policy (`elfe start`, the demo) a party that dies on its own is started again by the
+// runner. A failed start stops what started; `stop` ends them all in reverse order and waits for
+// every one, even when one fails.
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Role } from '../../../contracts/index.ts';
 import { exchangeProcesses, type Exchange, type LocalWitness, type ProvisionedParty } from '../app/exchange.ts';
 import { freePort } from '../infra/nats/natsServer.ts';
-import { PartyProcess, runElfe } from './partyProcess.ts';
+import { PartyProcess, runElfe, type ChildGivenUp, type RestartPolicy } from './partyProcess.ts';
 
 /** What the runner needs of a laid-out exchange (what `provisionExchange` returns, or `elfe exchange init` prints). */
 export type ExchangeLayout = Pick<Exchange, 'root' | 'caDir' | 'hubDir' | 'hubConfigFile' | 'natsUrl' | 'metricsPort' | 'apiPort' | 'parties' | 'witness'>;
@@ -34,6 +36,12 @@ export interface ExchangeRunnerOptions {
   readonly nodeArgs?: readonly string[];
   /** Time allowed for each party to print its ready line (default 120 s). */
   readonly readyTimeoutMs?: number;
+  /** Each line a party writes, with its name. */
+  readonly log?: (name: string, line: string) => void;
+  /** Start a party that ends on its own again (with the one back-off policy); given up after the policy's tries. */
+  readonly restart?: RestartPolicy;
+  /** Every party ends when this process ends, even by SIGKILL. */
+  readonly exitWithParent?: boolean;
 }
 
 export interface RunningExchange extends ExchangeLayout {
@@ -49,8 +57,10 @@ export interface RunningExchange extends ExchangeLayout {
   watchDir(standesamt: string): string;
   /** An agency's inbox directory. */
   inboxDir(agency: string): string;
-  /** Stops every party (SIGTERM), the last started first; settles when all ended, rejects with the failures collected. */
+  /** Stops every party (SIGTERM, SIGKILL after 15 s), the last started first; settles when all ended, rejects with the failures collected. */
   stop(): Promise<void>;
+  /** Settles when the restart policy gave a party up. */
+  readonly failed: Promise<ChildGivenUp>;
 }
 
 /** The layout as `elfe exchange init` prints it. */
@@ -84,6 +94,9 @@ export async function runExchange(options: ExchangeRunnerOptions = {}): Promise<
   const processes = new Map<string, PartyProcess>();
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
   const partyDir = (name: string) => path.join(layout.root, 'parties', name);
+  let giveUp!: (given: ChildGivenUp) => void;
+  const failed = new Promise<ChildGivenUp>((resolve) => (giveUp = resolve));
+  const log = options.log;
 
   const start = async (name: string): Promise<PartyProcess> => {
     const args = specs.get(name);
@@ -98,7 +111,14 @@ export async function runExchange(options: ExchangeRunnerOptions = {}): Promise<
       const party = layout.parties.find((p) => p.name === name);
       if (party?.role === 'standesamt') mkdirSync(path.join(party.dir, 'watch'), { recursive: true });
       if (party?.role === 'elterngeldstelle' || party?.role === 'familienkasse') mkdirSync(path.join(party.dir, 'inbox'), { recursive: true });
-      proc = new PartyProcess(name, args, { ...(name === 'witness' ? { readyPattern: /^ready: witness /m } : {}), ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}) });
+      proc = new PartyProcess(name, args, {
+        ...(name === 'witness' ? { readyPattern: /^ready: witness /m } : {}),
+        ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
+        ...(log ? { onLine: (line: string) => log(name, line) } : {}),
+        ...(options.restart ? { restart: options.restart } : {}),
+        ...(options.exitWithParent ? { exitWithParent: true } : {}),
+      });
+      void proc.failed.then(giveUp);
       processes.set(name, proc);
     }
     await proc.ready(proc.readyPattern, readyTimeoutMs);
@@ -109,10 +129,11 @@ export async function runExchange(options: ExchangeRunnerOptions = {}): Promise<
     const order = [...processes.values()].reverse();
     // The agencies and watchers together, then the hub, then the witness (it cosigns to the end).
     const outer = order.filter((p) => p.name !== 'hub' && p.name !== 'witness');
+    const end = (p: PartyProcess) => p.kill('SIGTERM', 15_000);
     const results = [
-      ...(await Promise.allSettled(outer.map((p) => p.kill('SIGTERM')))),
-      ...(await Promise.allSettled(order.filter((p) => p.name === 'hub').map((p) => p.kill('SIGTERM')))),
-      ...(await Promise.allSettled(order.filter((p) => p.name === 'witness').map((p) => p.kill('SIGTERM')))),
+      ...(await Promise.allSettled(outer.map(end))),
+      ...(await Promise.allSettled(order.filter((p) => p.name === 'hub').map(end))),
+      ...(await Promise.allSettled(order.filter((p) => p.name === 'witness').map(end))),
     ];
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failed.length > 0) throw new AggregateError(failed, `${failed.length} parties did not stop`);
@@ -144,5 +165,6 @@ export async function runExchange(options: ExchangeRunnerOptions = {}): Promise<
     },
     inboxDir: (agency) => path.join(partyDir(agency), 'inbox'),
     stop,
+    failed,
   };
 }
