@@ -334,6 +334,8 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     const messages = await consumer.consume({ max_messages: 256, expires: 2000, abort_on_missing_resource: true });
     const close = () => void messages.close();
     signal.addEventListener('abort', close, { once: true });
+    // Stopped while the consumer was being set up: the listener came too late.
+    if (signal.aborted) close();
     // Consuming again after a failure: healthy again (a receipt that cannot be recorded says otherwise).
     lifecycle.component(loopName).succeeded();
     try {
