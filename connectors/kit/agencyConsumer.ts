@@ -40,7 +40,7 @@ import {
 import { ensurePrivateDir, syncDirs, writeFileAtomic } from './atomicFile.ts';
 import { syncDir } from './erasure.ts';
 import { isStorageFull, StorageEpisodes } from './storageFull.ts';
-import { backoffMs, pause } from './lifecycle.ts';
+import { backoffMs, createLifecycle, pause, type Lifecycle } from './lifecycle.ts';
 
 /**
  * How a handler writes its inbox files: each complete and fsync'd when `write` returns, their
@@ -80,6 +80,12 @@ export interface AgencyConsumerOptions {
   readonly startupTimeoutMs?: number;
   /** While this party holds no current CRL, a delivery comes again after this long (default 60 s) instead of being refused. */
   readonly revocationUnknownRetryMs?: number;
+  /**
+   * Where the consume loop runs, as the component `deliveries`: a failure (the consumer gone,
+   * a pull lost) is logged at error level, counted and shown unhealthy, and the loop starts again
+   * after the back-off. Default: a lifecycle of its own that reports to `log`.
+   */
+  readonly lifecycle?: Lifecycle;
 }
 
 export interface AgencyConsumer {
@@ -109,17 +115,18 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   // The hub creates the streams; a connector that starts first waits for them (bounded, reported),
   // as it waits for a JetStream cluster that is still electing its leaders.
   const deadline = Date.now() + (options.startupTimeoutMs ?? 60_000);
+  const consumerConfig = {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: deliverySubject(dvdv),
+    max_deliver: options.maxDeliver ?? 5,
+    ack_wait: nanos(options.ackWaitMs ?? 30_000),
+  };
   for (let attempt = 1; ; attempt++) {
     try {
       const jsm = await jetstreamManager(nc);
-      await jsm.consumers.add(deliveryStream, {
-        durable_name: name,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: deliverySubject(dvdv),
-        max_deliver: options.maxDeliver ?? 5,
-        ack_wait: nanos(options.ackWaitMs ?? 30_000),
-      });
+      await jsm.consumers.add(deliveryStream, consumerConfig);
       break;
     } catch (error) {
       const name = (error as Error).name;
@@ -364,38 +371,65 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const holdTimer = setInterval(() => void drainHeld(), 1000);
   holdTimer.unref();
 
-  const consumer = await js.consumers.get(deliveryStream, name);
-  // Short pulls (heartbeat every second): when a cluster node dies or the consumer's leader moves,
-  // a pull lost with it is noticed after two missed heartbeats (~2 s), not the default 30 s.
-  const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: { error: (_, message) => log(message), warn: (_, message) => log(message) } });
+  const component = lifecycle.component('deliveries');
   const idle = (next: Promise<unknown>): Promise<boolean> => Promise.race([next.then(() => false), new Promise<true>((r) => setImmediate(r, true))]);
-  const done = (async () => {
+  // The consume loop, started again after the back-off when it fails: a consumer deleted (it is
+  // created again), a pull that cannot be renewed. What was handled and not yet answered is answered first.
+  let restarted = false;
+  const consuming = lifecycle.runLoop('deliveries', async (signal) => {
+    if (restarted) await (await jetstreamManager(nc)).consumers.add(deliveryStream, consumerConfig);
+    restarted = true;
+    const consumer = await js.consumers.get(deliveryStream, name);
+    // Short pulls (heartbeat every second): when a cluster node dies or the consumer's leader moves,
+    // a pull lost with it is noticed after two missed heartbeats (~2 s), not the default 30 s.
+    // A consumer deleted ends the loop with an error instead of waiting for it silently.
+    const messages = await consumer.consume({ max_messages: 64, expires: 2000, abort_on_missing_resource: true });
+    const close = () => void messages.close();
+    signal.addEventListener('abort', close, { once: true });
+    // Stopped while the consumer was being set up: the listener came too late.
+    if (signal.aborted) close();
+    component.succeeded();
     const incoming = messages[Symbol.asyncIterator]();
-    for (;;) {
-      const next = incoming.next();
-      // What the consumer has ready is handled first, then answered together.
-      if (answers.length > 0 && (answers.length >= 64 || (await idle(next)))) await answerAll();
-      const step = await next;
-      if (step.done) break;
-      const m = step.value;
-      stats.received++;
-      // Behind held ones: in order, once space is back.
-      if (held.length > 0 || (await handleMessage(m)) === 'full') {
-        held.push(m);
-        stats.held = held.length;
-        if (held.length === 1) keptAlive = Date.now();
-      } else episodes.succeeded();
+    try {
+      for (;;) {
+        const next = incoming.next();
+        // What the consumer has ready is handled first, then answered together.
+        if (answers.length > 0 && (answers.length >= 64 || (await idle(next)))) await answerAll();
+        const step = await next;
+        if (step.done) break;
+        const m = step.value;
+        stats.received++;
+        try {
+          component.checkFault();
+        } catch (error) {
+          m.nak(1000);
+          throw error;
+        }
+        // Behind held ones: in order, once space is back.
+        if (held.length > 0 || (await handleMessage(m)) === 'full') {
+          held.push(m);
+          stats.held = held.length;
+          if (held.length === 1) keptAlive = Date.now();
+        } else episodes.succeeded();
+      }
+      if (!signal.aborted) throw new Error('the delivery consumer ended');
+    } finally {
+      signal.removeEventListener('abort', close);
+      const closed = messages.close();
+      // The consumer's iterator ends only when read to its end: what it still holds comes again.
+      for (let rest = await incoming.next(); !rest.done; rest = await incoming.next()) rest.value.nak(1000);
+      await closed;
+      await answerAll();
     }
-    await answerAll();
-  })();
+  });
   return {
     stats,
     async stop() {
       // Held deliveries stay unacknowledged: they come again to the next start.
       clearInterval(holdTimer);
       await draining;
-      await messages.close();
-      await done;
+      await consuming.stop();
     },
   };
 }

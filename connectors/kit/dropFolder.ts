@@ -37,29 +37,3 @@ export function settleFile(fromDir: string, name: string, toDir: string, at: Dat
   written.push(path.join(toDir, target));
   return written;
 }
-
-/**
- * Runs `scan` every `intervalMs` (one at a time) until stopped; a failing scan is reported to
- * `onError` and tried again at the next tick.
- */
-export function pollEvery(intervalMs: number, scan: () => Promise<void>, onError: (error: unknown) => void): { stop(): Promise<void> } {
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(async () => {
-      if (stopped) return;
-      try {
-        await scan();
-      } catch (error) {
-        onError(error);
-      }
-    });
-  }, intervalMs);
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
-}

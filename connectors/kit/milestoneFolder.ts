@@ -28,7 +28,8 @@ import {
   type Signer,
   type Verifier,
 } from '../../contracts/index.ts';
-import { errorCode, isTemporary, pollEvery, settleFile, type DropError } from './dropFolder.ts';
+import { errorCode, isTemporary, settleFile, type DropError } from './dropFolder.ts';
+import { createLifecycle, type Lifecycle, type Running } from './lifecycle.ts';
 import { milestoneOf } from './milestones.ts';
 
 /** One dropped milestone file. */
@@ -273,17 +274,24 @@ export const asLines =
   (level, event, fields, message) =>
     line(`${level} ${event}: ${message} ${JSON.stringify(fields)}`);
 
-/** Watches the folder: a scan every `intervalMs` (default 1 s); a failing scan is logged and tried again. */
-export function watchMilestoneFolder(options: MilestoneFolderOptions & { intervalMs?: number; onResult?: (r: MilestoneResult) => void }): { stop(): Promise<void> } {
+/**
+ * Watches the folder, as the lifecycle's `milestones` loop: a scan every `intervalMs` (default
+ * 1 s); a failing scan is logged at error level, counted, shows the component unhealthy and is
+ * tried again after the back-off.
+ */
+export function watchMilestoneFolder(options: MilestoneFolderOptions & { intervalMs?: number; onResult?: (r: MilestoneResult) => void; lifecycle?: Lifecycle }): Running {
   const folder = openMilestoneFolder(options);
-  const polling = pollEvery(
-    options.intervalMs ?? 1000,
+  const say = options.log ?? (() => undefined);
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: { error: (fields, message) => say('warn', 'component.failed', fields, message), warn: (fields, message) => say('warn', 'component.recovered', fields, message) } });
+  const polling = lifecycle.runLoop(
+    'milestones',
     async () => {
       for (const r of await folder.scan()) options.onResult?.(r);
     },
-    (error) => options.log?.('warn', 'milestone.scan-failed', { reason: errorCode(error) }, 'scanning the milestone folder failed; trying again'),
+    { everyMs: options.intervalMs ?? 1000 },
   );
   return {
+    health: () => polling.health(),
     async stop() {
       await polling.stop();
       await folder.stop();

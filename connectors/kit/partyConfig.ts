@@ -34,6 +34,11 @@ export const PartyConfigSchema = z
     outbox: z.object({ retentionHours: z.number().min(0).max(24 * 366).default(24) }).strict().default({ retentionHours: 24 }),
     /** Tolerance for clocks running apart: a date later than now plus this is refused (`date-in-future`), as the hub does. */
     clockSkewSeconds: z.number().int().min(0).max(86_400).default(300),
+    /**
+     * Agencies: the health door, `GET /health` (200, or 503 naming the failing components) and
+     * `GET /metrics` on 127.0.0.1:`port` (0: any free port, named in the `ready:` line). Absent: no door.
+     */
+    health: z.object({ port: z.number().int().min(0).max(65_535) }).strict().optional(),
     /** Seconds to wait for the hub's NATS at start before giving up (reported on every attempt). */
     startupTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
   })

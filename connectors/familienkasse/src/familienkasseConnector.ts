@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KindergeldDataSetSchema, type Signer, type Verifier } from '../../../contracts/index.ts';
 import { startAgencyConsumer, type AgencyConsumer, type HandlerOutcome } from '../../kit/agencyConsumer.ts';
+import type { Lifecycle } from '../../kit/lifecycle.ts';
 import { ensurePrivateDir } from '../../kit/atomicFile.ts';
 import { eraseFromInbox } from '../../kit/erasure.ts';
 
@@ -26,6 +27,8 @@ export interface FamilienkasseConnectorOptions {
   readonly log?: (line: string) => void;
   /** The agency's private key, for payloads encrypted to its certificate. */
   readonly decryptionKey?: KeyObject;
+  /** Where the consume loop reports its failures (see AgencyConsumerOptions). */
+  readonly lifecycle?: Lifecycle;
 }
 
 export async function startFamilienkasseConnector(options: FamilienkasseConnectorOptions): Promise<AgencyConsumer> {
@@ -41,6 +44,7 @@ export async function startFamilienkasseConnector(options: FamilienkasseConnecto
     ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.decryptionKey ? { decryptionKey: options.decryptionKey } : {}),
+    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
     // An erased case: its hand-off copies leave the inbox, a notice file without personal data stays.
     async erase(notice) {
       eraseFromInbox(options.inboxDir, notice, ['.json'], new Date());

@@ -356,11 +356,12 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
         onPurgeFailed: (f) =>
           logger.error({ event: 'relay.erased-deliveries-purge-failed', caseId: f.caseId, deliveryIds: f.deliveryIds, error: f.error.message }, 'the deliveries of an erased case could not be deleted from the stream (they expire with its max_age)'),
         component: lifecycle.component('relay'),
+        lifecycle,
       });
       return { value: started, stop: () => started.stop() };
     });
     const receipts = await steps.step('receipts', async () => {
-      const started = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier, answerSigner: trust.signer, component: lifecycle.component('receipts') });
+      const started = await startReceiptProcessor({ nc, js, jsm, log: caseLog, verifier: trust.verifier, answerSigner: trust.signer, component: lifecycle.component('receipts'), lifecycle });
       return { value: started, stop: () => started.stop() };
     });
     await steps.step('retention', () => {

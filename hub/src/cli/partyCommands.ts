@@ -41,7 +41,7 @@ function connectorCommand(kind: 'elterngeld' | 'familienkasse'): Command {
       { flag: '--config FILE', text: `the ${kind === 'elterngeld' ? 'Elterngeldstelle' : 'Familienkasse'}'s config.json (role, dvdv, hub nats://HOST:PORT, key, certificate, CA, CRL, inbox)`, default: 'required' },
       { flag: '--json', text: 'a start failure as {"error":{code,message,hint}} on stderr' },
     ],
-    notes: [`Role in the configuration: ${kind === 'elterngeld' ? 'elterngeldstelle (dvdv egs:<Standesamtsnummer-Präfix>, e.g. egs:11000000)' : 'familienkasse (dvdv fka:<name>, e.g. fka:nord)'}. Prints "ready: …" on stdout once it consumes; logs JSON lines on stderr; stops on SIGTERM.`, 'The hub is reached at nats://HOST:PORT (the "nats.url" of the configuration; TLS with the exchange CA; several nodes comma-separated).', 'Milestones from the case system: one JSON file each ({"deliveryId", "status", "code"?, "at"?}) dropped into <dir>/milestones/; moved to done/ once the hub logged it, to failed/ with <name>.error.json when refused, kept (sent again) while the hub does not answer.'],
+    notes: [`Role in the configuration: ${kind === 'elterngeld' ? 'elterngeldstelle (dvdv egs:<Standesamtsnummer-Präfix>, e.g. egs:11000000)' : 'familienkasse (dvdv fka:<name>, e.g. fka:nord)'}. Prints "ready: …" on stdout once it consumes; logs JSON lines on stderr; stops on SIGTERM.`, 'The hub is reached at nats://HOST:PORT (the "nats.url" of the configuration; TLS with the exchange CA; several nodes comma-separated).', 'Health: with "health": {"port": N} in the configuration, GET http://127.0.0.1:N/health answers 200, or 503 naming the failing components (deliveries, milestones), and GET /metrics their failure counts; without it, no port is opened.', 'Milestones from the case system: one JSON file each ({"deliveryId", "status", "code"?, "at"?}) dropped into <dir>/milestones/; moved to done/ once the hub logged it, to failed/ with <name>.error.json when refused, kept (sent again) while the hub does not answer.'],
     examples: [`elfe connector ${kind} --config data/parties/${kind === 'elterngeld' ? 'egs-11000000' : 'fka-nord'}/config.json`],
     run: (args, io) =>
       reportingErrors(io, async () => {
@@ -50,9 +50,9 @@ function connectorCommand(kind: 'elterngeld' | 'familienkasse'): Command {
         // JSON lines on stderr (pino); stdout keeps the `ready:` line supervisors wait for.
         const logger = createLogger(`connector.${kind}`).child({ dvdv: config.dvdv });
         const log = lineLog(logger, 'connector.note');
-        const running = kind === 'elterngeld' ? await runElterngeldConnector(config, log) : await runFamilienkasseConnector(config, log);
-        logger.info({ event: 'connector.ready' }, 'consuming');
-        io.out(`ready: ${config.role} ${config.dvdv} consuming; inbox ${config.inboxDir ?? path.join(config.dir, 'inbox')}; milestones ${milestoneDirOf(config.dir)}`);
+        const running = kind === 'elterngeld' ? await runElterngeldConnector(config, log, { logger }) : await runFamilienkasseConnector(config, log, { logger });
+        logger.info({ event: 'connector.ready', ...(running.healthDoor ? { health: running.healthDoor.url } : {}) }, 'consuming');
+        io.out(`ready: ${config.role} ${config.dvdv} consuming; inbox ${config.inboxDir ?? path.join(config.dir, 'inbox')}; milestones ${milestoneDirOf(config.dir)}${running.healthDoor ? `; health ${running.healthDoor.url}/health` : ''}`);
         const why = await untilStopped();
         logger.info({ event: 'connector.stopping', reason: why }, 'stopping');
         await running.stop();

@@ -9,7 +9,7 @@
 // advisories. An erasure receipt (a recipient confirms it removed an erased case's
 // deliveries) is accepted only from the notice's recipient and logged once as
 // `ErasureConfirmed`, with the signed receipt kept beside it.
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   hubDerivedUuid,
@@ -36,7 +36,7 @@ import { SignatureKeeper } from '../log/signatures.ts';
 import { deliveryStream, erasureStream } from '../log/streams.ts';
 import { KeyedLanes } from '../infra/keyedLanes.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from '../ingress/securityEvents.ts';
-import type { Component } from '../../../connectors/kit/lifecycle.ts';
+import { createLifecycle, type Component, type Lifecycle } from '../../../connectors/kit/lifecycle.ts';
 
 /** No current CRL: the receipt is neither taken nor refused, it comes again. */
 class RevocationUnknown extends Error {
@@ -62,6 +62,12 @@ export interface ReceiptOptions {
   readonly answerSigner?: Signer;
   /** Where the processor reports a receipt or dead letter it could not record (logged, counted, unhealthy until one is recorded again). */
   readonly component?: Component;
+  /**
+   * Where the receipt loop runs (as `component`'s name, default `receipts`): a failing consumer
+   * (deleted, a pull that cannot be renewed) is reported and the loop consumes again, the
+   * consumer created again, after the back-off.
+   */
+  readonly lifecycle?: Lifecycle;
 }
 
 export interface ReceiptProcessor {
@@ -310,15 +316,38 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
     else stats.rejected++;
   }
 
-  await jsm.consumers.add(receiptStream, { durable_name: 'hub-receipts', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: 'elfe.receipt.>' });
-  const consumer = await js.consumers.get(receiptStream, 'hub-receipts');
-  // Short pulls: a pull lost with a dead cluster node is noticed in ~2 s (missed heartbeats).
-  const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
+  const consumerConfig = { durable_name: 'hub-receipts', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: 'elfe.receipt.>' };
+  await jsm.consumers.add(receiptStream, consumerConfig);
   // Receipts are handled concurrently (their appends share the log's group commits), those
   // for the same delivery one after the other in the order JetStream stored them, so the
   // first final answer stays the first.
   const lanes = new KeyedLanes(concurrency);
-  const receiptsDone = (async () => {
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: { error: (_, message) => console.error(`receipts: ${message}`), warn: (_, message) => console.error(`receipts: ${message}`) } });
+  let restarted = false;
+  const loopName = options.component?.name ?? 'receipts';
+  const receiptsLoop = lifecycle.runLoop(loopName, async (signal) => {
+    if (restarted) await jsm.consumers.add(receiptStream, consumerConfig);
+    restarted = true;
+    const consumer = await js.consumers.get(receiptStream, 'hub-receipts');
+    // Short pulls: a pull lost with a dead cluster node is noticed in ~2 s (missed heartbeats);
+    // a consumer deleted ends the loop with an error (it is created again) instead of a silent wait.
+    const messages = await consumer.consume({ max_messages: 256, expires: 2000, abort_on_missing_resource: true });
+    const close = () => void messages.close();
+    signal.addEventListener('abort', close, { once: true });
+    // Stopped while the consumer was being set up: the listener came too late.
+    if (signal.aborted) close();
+    // Consuming again after a failure: healthy again (a receipt that cannot be recorded says otherwise).
+    lifecycle.component(loopName).succeeded();
+    try {
+      await receiptsFrom(messages);
+    } finally {
+      signal.removeEventListener('abort', close);
+      await messages.close();
+      await lanes.idle();
+    }
+    if (!signal.aborted) throw new Error('the receipt consumer ended');
+  });
+  async function receiptsFrom(messages: AsyncIterable<JsMsg>): Promise<void> {
     for await (const m of messages) {
       const json = parseJson(m.data);
       const payload = (json as { payload?: { deliveryId?: unknown; noticeId?: unknown } } | undefined)?.payload;
@@ -342,8 +371,7 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
         ),
       );
     }
-    await lanes.idle();
-  })();
+  }
 
   // Max-deliveries advisories are core NATS messages: a dead letter is recorded when the
   // hub is running as the limit is reached.
@@ -375,9 +403,9 @@ export async function startReceiptProcessor(options: ReceiptOptions): Promise<Re
   return {
     stats,
     async stop() {
-      await messages.close();
+      await receiptsLoop.stop();
       advisories.unsubscribe();
-      await Promise.all([receiptsDone, advisoriesDone]);
+      await advisoriesDone;
       await security.stop();
     },
   };

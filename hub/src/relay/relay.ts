@@ -18,7 +18,7 @@ import type { EventStore, Subscription } from '../log/eventStore.ts';
 import { fromRecord } from '../log/records.ts';
 import { positionKeeper, readPositionFile } from '../infra/positionFile.ts';
 import { purgeErasedDeliveries, type PurgeReport } from './purge.ts';
-import { backoffMs, pause, type Component } from '../../../connectors/kit/lifecycle.ts';
+import { backoffMs, createLifecycle, pause, type Component, type Lifecycle } from '../../../connectors/kit/lifecycle.ts';
 
 export const logPositionHeader = 'Elfe-Log-Position';
 
@@ -40,6 +40,11 @@ export interface RelayOptions {
   readonly purgeAttempts?: number;
   /** Where the relay reports a failed publish (logged, counted, unhealthy until a publish succeeds again). */
   readonly component?: Component;
+  /**
+   * Where the relay's loop runs (as `component`'s name, default `relay`): a failing log
+   * subscription is reported and the loop subscribes again from its position after the back-off.
+   */
+  readonly lifecycle?: Lifecycle;
 }
 
 export interface Relay {
@@ -74,8 +79,21 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   // Written at most every 200 ms: a restart re-publishes what came after, which the dedup absorbs.
   const position = positionKeeper(options.positionFile, lowWater, from);
   const save = () => position.advanced();
-  const subscription: Subscription = log.subscribe(from, { open: (stored) => stored.type === 'DeliveryScheduled' });
-  const done = (async () => {
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: { error: (_, message) => console.error(`relay: ${message}`), warn: (_, message) => console.error(`relay: ${message}`) } });
+  // The loop, subscribed again from where it stands (what was handed to a publish is not read again) when the subscription fails.
+  const loop = lifecycle.runLoop(options.component?.name ?? 'relay', async (signal) => {
+    const subscription: Subscription = log.subscribe(seen, { open: (stored) => stored.type === 'DeliveryScheduled' });
+    const close = () => void subscription.close();
+    signal.addEventListener('abort', close, { once: true });
+    try {
+      await relayFrom(subscription);
+    } finally {
+      signal.removeEventListener('abort', close);
+      await subscription.close();
+    }
+    if (!signal.aborted && !stopping) throw new Error('the log subscription ended');
+  });
+  async function relayFrom(subscription: Subscription): Promise<void> {
     for await (const stored of subscription) {
       stats.position = stored.position + 1;
       if (stored.type === 'CaseErased') {
@@ -135,7 +153,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       const body = JSON.stringify({ payload: delivery, signature: signer.sign(delivery) });
       if (!(await send(stored.position, d.recipient.dvdv, d.deliveryId, body))) return;
     }
-  })();
+  }
 
   /** Deletes an erased case's deliveries from the stream, with a few attempts; a failure is reported, never swallowed. */
   async function purge(erased: CaseErased): Promise<void> {
@@ -195,8 +213,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     stats,
     async stop() {
       stopping = true;
-      await subscription.close();
-      await done;
+      await loop.stop();
       await Promise.all(inFlight);
       position.flush();
     },
