@@ -105,8 +105,10 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     let acknowledged = 0;
     // A scrape that fails under load (a connection reset) is tried again on the next round.
     const acknowledgedNow = async () => (await metricsOf(metricsPort).catch(() => new Map<string, number>())).get('elfe_receipts_total{outcome="acknowledged"}') ?? 0;
-    await until(async () => (acknowledged = await acknowledgedNow()) >= expected, { what: `${expected} deliveries acknowledged`, timeoutMs: 600_000, intervalMs: 20, observe: () => acknowledged });
-    elapsed = (Date.now() - t0) / 1000;
+    // Asked four times a second, as a monitor would rather than every few ms: each scrape counts
+    // the read side's cases, CPU that would otherwise be charged to the births. The run's time
+    // comes from the log (the last birth's last receipt), not from when this poll noticed it.
+    await until(async () => (acknowledged = await acknowledgedNow()) >= expected, { what: `${expected} deliveries acknowledged`, timeoutMs: 600_000, intervalMs: 250, observe: () => acknowledged });
     cpuAfter = cpuSnapshot(groups, cpuSelf);
   } finally {
     for (const s of submitters.values()) await s.close();
@@ -114,7 +116,8 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   }
   if (profile?.dir) profile.summaries?.push(...keepProfiles(profile.dir, new Map(names.map((name) => [name, pidOf(name)])), repoRoot));
   // Latency per birth: submission until its last delivery's receipt was logged.
-  const { done, acknowledged: acked } = await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, sentAt);
+  const { done, acknowledged: acked, lastDoneAt } = await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, sentAt);
+  elapsed = (lastDoneAt - t0) / 1000;
   rmSync(root, { recursive: true, force: true });
   if (done.length < births) throw new Error(`only ${done.length} of ${births} births fully acknowledged`);
   return { births, birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99), deliveries: acked, cpu: cpuBetween(cpuBefore!, cpuAfter!) };

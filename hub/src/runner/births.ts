@@ -79,6 +79,8 @@ export async function submitBurst(submitters: ReadonlyMap<string, Submitter>, op
 }
 
 export interface BirthLatencies {
+  /** When the last birth's last receipt was logged (ms since the epoch; 0 when none was). */
+  readonly lastDoneAt: number;
   /** Per birth of `sentAt` whose deliveries were all acknowledged: submission until the last receipt was logged (ms). */
   readonly done: number[];
   /** Acknowledged deliveries in the log. */
@@ -95,6 +97,7 @@ export async function birthLatencies(raw: EventStore, hubDir: string, sentAt: Re
   const open = new Map<string, number>();
   const done: number[] = [];
   let acknowledged = 0;
+  let lastDoneAt = 0;
   try {
     for await (const stored of store.readAll()) {
       const event = fromRecord(stored);
@@ -106,11 +109,14 @@ export async function birthLatencies(raw: EventStore, hubDir: string, sentAt: Re
         const cause = causeOf.get(event.data.deliveryId) ?? '';
         const left = (open.get(cause) ?? 1) - 1;
         open.set(cause, left);
-        if (left === 0 && sentAt.has(cause)) done.push(Date.parse(stored.recordedAt) - sentAt.get(cause)!);
+        if (left === 0 && sentAt.has(cause)) {
+          done.push(Date.parse(stored.recordedAt) - sentAt.get(cause)!);
+          lastDoneAt = Math.max(lastDoneAt, Date.parse(stored.recordedAt));
+        }
       }
     }
   } finally {
     await store.close();
   }
-  return { done, acknowledged };
+  return { done, acknowledged, lastDoneAt };
 }
