@@ -42,7 +42,7 @@ import { SignatureKeeper, type KeptSignature } from '../hub/src/log/signatures.t
 import { deliveryStream } from '../hub/src/log/streams.ts';
 import { startReadSide } from '../hub/src/readside/readSide.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from '../hub/src/routing/birthCase.ts';
-import { recipientDirectory } from '../hub/src/trust/recipients.ts';
+import { recipientDirectory, type RecipientKey } from '../hub/src/trust/recipients.ts';
 
 export interface History {
   /** Entries in the log. */
@@ -88,13 +88,17 @@ class BatchedKeyStore extends CaseKeyStore {
  * remembered by certificate rather than parsed again from the PEM for every signature.
  */
 function keeper(signatures: SignatureKeeper): (signature: DetachedSignature) => Promise<KeptSignature> {
-  const fingerprints = new Map<string, string | undefined>();
+  // The first keeping of a certificate, shared by the cases in flight that carry it meanwhile.
+  const first = new Map<string, Promise<KeptSignature>>();
   return async (signature) => {
-    const known = signature.certificate === undefined ? undefined : fingerprints.get(signature.certificate);
-    if (known !== undefined) return { alg: signature.alg, keyId: signature.keyId, value: signature.value, certificate: known };
-    const kept = await signatures.keep(signature);
-    if (signature.certificate !== undefined) fingerprints.set(signature.certificate, kept.certificate);
-    return kept;
+    if (signature.certificate === undefined) return signatures.keep(signature);
+    let kept = first.get(signature.certificate);
+    if (!kept) {
+      kept = signatures.keep(signature);
+      first.set(signature.certificate, kept);
+    }
+    const { certificate } = await kept;
+    return { alg: signature.alg, keyId: signature.keyId, value: signature.value, ...(certificate === undefined ? {} : { certificate }) };
   };
 }
 
@@ -130,7 +134,17 @@ export async function buildHistory(exchange: Exchange, options: HistoryOptions):
   }
   const melde = signers.get(exchange.parties.find((p) => p.role === 'meldebehoerde')!.dvdv)!;
   const hub = certificateTrust({ dir: dataDir, caCertFile: config.trust.caCertFile, crlFile: config.trust.crlFile, issuedDir: config.trust.issuedDir });
-  const recipients = recipientDirectory({ caFiles: hub.caFiles });
+  // Each recipient's key as the directory gives it, looked up once: the directory stats the CA's
+  // files and parses the holder's certificate on every call, and nothing changes during the build.
+  const directory = recipientDirectory({ caFiles: hub.caFiles });
+  const recipientKeys = new Map<string, RecipientKey>();
+  const recipients = (dvdv: string): RecipientKey => {
+    const known = recipientKeys.get(dvdv);
+    if (known) return known;
+    const key = directory(dvdv);
+    recipientKeys.set(dvdv, key);
+    return key;
+  };
   const scratch = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'elfe-bench-keys-'));
   const keyFile = path.join(scratch, 'cases.sqlite');
   const log = await openHubLog({ dataDir, checkpoint: config.log.checkpoint, origin: config.log.origin });

@@ -22,6 +22,10 @@ export interface Figure {
   readonly goal?: number;
   /** The goal as a multiple of its limit: at most this many times the floor, e.g. CPU per birth ≤ 3 × the crypto's. */
   readonly ratioGoal?: number;
+  /** The goal a rate should reach (same unit), e.g. history ≥ 20,000 entries/s. */
+  readonly goalAtLeast?: number;
+  /** The goal as a share of its limit to reach, e.g. the audit ≥ 0.9 × the raw read-and-hash. */
+  readonly ratioGoalAtLeast?: number;
 }
 
 export interface Section {
@@ -36,7 +40,7 @@ export interface BenchReport {
   readonly durationMs: number;
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGiB: number; readonly node: string; readonly platform: string };
   readonly sections: readonly Section[];
-  readonly ratios: readonly { readonly key: string; readonly limit: string; readonly ratio: number; readonly goal?: number; readonly met?: boolean }[];
+  readonly ratios: readonly { readonly key: string; readonly limit: string; readonly ratio: number; readonly goal?: number; readonly goalAtLeast?: number; readonly met?: boolean }[];
 }
 
 export function machineInfo(): BenchReport['machine'] {
@@ -53,13 +57,17 @@ export function machineInfo(): BenchReport['machine'] {
 /** Ratio of each figure to its limit, where both were measured. */
 export function ratiosOf(sections: readonly Section[]): BenchReport['ratios'] {
   const byKey = new Map(sections.flatMap((s) => s.figures).map((f) => [f.key, f]));
-  const out: { key: string; limit: string; ratio: number; goal?: number; met?: boolean }[] = [];
+  const out: { key: string; limit: string; ratio: number; goal?: number; goalAtLeast?: number; met?: boolean }[] = [];
   for (const figure of byKey.values()) {
     if (!figure.limit) continue;
     const limit = byKey.get(figure.limit);
     if (!limit || limit.value <= 0) continue;
     const ratio = figure.value / limit.value;
-    out.push({ key: figure.key, limit: limit.key, ratio, ...(figure.ratioGoal === undefined ? {} : { goal: figure.ratioGoal, met: ratio <= figure.ratioGoal }) });
+    const goal =
+      figure.ratioGoal !== undefined ? { goal: figure.ratioGoal, met: ratio <= figure.ratioGoal }
+      : figure.ratioGoalAtLeast !== undefined ? { goalAtLeast: figure.ratioGoalAtLeast, met: ratio >= figure.ratioGoalAtLeast }
+      : {};
+    out.push({ key: figure.key, limit: limit.key, ratio, ...goal });
   }
   return out;
 }
@@ -77,8 +85,15 @@ export function renderTable(report: BenchReport): string {
     const width = Math.max(0, ...section.figures.map((f) => f.label.length));
     for (const f of section.figures) {
       const r = ratios.get(f.key);
-      const ratio = !r ? '' : r.goal === undefined ? `   ${(r.ratio * 100).toFixed(1)} % of ${r.limit}` : `   ${r.ratio.toFixed(2)} × ${r.limit}   goal ≤ ${r.goal} ×: ${r.met ? 'met' : 'MISSED'}`;
-      const goal = f.goal === undefined ? '' : `   goal < ${format(f.goal)} ${f.unit}: ${f.value < f.goal ? 'met' : 'MISSED'}`;
+      const share = r ? `   ${(r.ratio * 100).toFixed(1)} % of ${r.limit}` : '';
+      const ratio =
+        !r ? ''
+        : r.goal !== undefined ? `   ${r.ratio.toFixed(2)} × ${r.limit}   goal ≤ ${r.goal} ×: ${r.met ? 'met' : 'MISSED'}`
+        : r.goalAtLeast !== undefined ? `${share}   goal ≥ ${Math.round(r.goalAtLeast * 100)} %: ${r.met ? 'met' : 'MISSED'}`
+        : share;
+      const below = f.goal === undefined ? '' : `   goal < ${format(f.goal)} ${f.unit}: ${f.value < f.goal ? 'met' : 'MISSED'}`;
+      const above = f.goalAtLeast === undefined ? '' : `   goal ≥ ${format(f.goalAtLeast)} ${f.unit}: ${f.value >= f.goalAtLeast ? 'met' : 'MISSED'}`;
+      const goal = below + above;
       lines.push(`  ${f.label.padEnd(width)}  ${format(f.value).padStart(12)} ${f.unit}${ratio}${goal}`);
     }
   }

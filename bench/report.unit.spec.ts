@@ -48,4 +48,29 @@ describe('bench report', () => {
     expect(table).toContain('20.00 × crypto.ec.perBirth   goal ≤ 3 ×: MISSED');
     expect(table).toContain('2.00 × crypto.ec.perBirth   goal ≤ 3 ×: met');
   });
+
+  it('holds a rate to a floor: a goal to reach, and a share of its limit to reach', () => {
+    const sections = [
+      { name: 'raw', figures: [{ key: 'raw.read', label: 'read', value: 1000, unit: '/s' }] },
+      {
+        name: 'hub',
+        figures: [
+          { key: 'history.rate', label: 'history', value: 1500, unit: 'entries/s', goalAtLeast: 20_000 },
+          { key: 'history.fast', label: 'fast', value: 25_000, unit: 'entries/s', goalAtLeast: 20_000 },
+          { key: 'audit.slow', label: 'audit slow', value: 700, unit: '/s', limit: 'raw.read', ratioGoalAtLeast: 0.9 },
+          { key: 'audit.fast', label: 'audit fast', value: 950, unit: '/s', limit: 'raw.read', ratioGoalAtLeast: 0.9 },
+        ],
+      },
+    ];
+    const ratios = ratiosOf(sections);
+    expect(ratios).toEqual([
+      { key: 'audit.slow', limit: 'raw.read', ratio: 0.7, goalAtLeast: 0.9, met: false },
+      { key: 'audit.fast', limit: 'raw.read', ratio: 0.95, goalAtLeast: 0.9, met: true },
+    ]);
+    const table = renderTable({ startedAt: '2026-01-01T00:00:00.000Z', durationMs: 1, machine: { cpus: 2, cpuModel: 'cpu', memoryGiB: 1, node: 'v20', platform: 'linux' }, sections, ratios });
+    expect(table).toContain('goal ≥ 20,000 entries/s: MISSED');
+    expect(table).toMatch(/25,000 entries\/s\s+goal ≥ 20,000 entries\/s: met/);
+    expect(table).toContain('70.0 % of raw.read   goal ≥ 90 %: MISSED');
+    expect(table).toContain('95.0 % of raw.read   goal ≥ 90 %: met');
+  });
 });

@@ -171,6 +171,9 @@ async function startOnce(exchange: Exchange, entries: number, run: number, profi
   }
 }
 
+/** Entries per second the history must be built at, so that 1M entries take minutes and 10M stay feasible. */
+const historyRateGoal = 20_000;
+
 /** A history of `entries` entries, then `startsPerSize` starts of the hub over it (the first one CPU-profiled when asked); medians. */
 async function restartAt(entries: number, options: RestartOptions): Promise<Restarted> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-restart-'));
@@ -217,7 +220,7 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
     const label = labelOf(size);
     const h = r.history;
     if (h) {
-      figures.push({ key: `restart.build.${label}`, label: `build ${label} history: ${h.entries.toLocaleString('en-US')} entries, ${h.births.toLocaleString('en-US')} births, ${h.deliveries.toLocaleString('en-US')} deliveries (signed, routed, encrypted, acknowledged)`, value: h.entries / h.logSeconds, unit: 'entries/s' });
+      figures.push({ key: `restart.build.${label}`, label: `build ${label} history: ${h.entries.toLocaleString('en-US')} entries, ${h.births.toLocaleString('en-US')} births, ${h.deliveries.toLocaleString('en-US')} deliveries (signed, routed, encrypted, acknowledged)`, value: h.entries / h.logSeconds, unit: 'entries/s', goalAtLeast: historyRateGoal });
       figures.push({ key: `restart.project.${label}`, label: `  then the read side's projection of it`, value: h.entries / h.projectSeconds, unit: 'entries/s' });
     }
     const at = size === 0 ? 'an empty log' : `${label} entries (${h?.births.toLocaleString('en-US')} cases)`;

@@ -16,6 +16,8 @@ export class CanonicalJsonError extends Error {
   }
 }
 
+/** Strings that RFC 8785 writes as they are, between quotes: printable ASCII but `"` and `\`. */
+const printableAscii = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The RFC 8785 text of a number (ECMAScript's shortest round-trip form). */
@@ -26,6 +28,7 @@ export function canonicalNumber(value: number, path = ''): string {
 
 /** The RFC 8785 text of a string (ECMAScript's JSON escaping); lone surrogates have none. */
 export function canonicalString(value: string, path = ''): string {
+  if (printableAscii.test(value)) return `"${value}"`;
   if (loneSurrogate.test(value)) throw new CanonicalJsonError('lone surrogate in string', path);
   return JSON.stringify(value);
 }
@@ -83,6 +86,7 @@ const notFast = Symbol('not canonical on the fast path');
 const anySurrogate = /[\uD800-\uDFFF]/;
 
 const fastString = (value: string): string => {
+  if (printableAscii.test(value)) return `"${value}"`;
   // Surrogates are rare: only a string holding one is checked for a lone one.
   if (anySurrogate.test(value) && loneSurrogate.test(value)) throw notFast;
   return JSON.stringify(value);

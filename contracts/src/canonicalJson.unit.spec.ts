@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, CanonicalJsonError, isCanonicalJson } from './canonicalJson.ts';
+import { canonicalBytes, canonicalJson, CanonicalJsonError, canonicalString, isCanonicalJson } from './canonicalJson.ts';
 
 function fromBits(hex: string): number {
   const view = new DataView(new ArrayBuffer(8));
@@ -118,3 +119,15 @@ describe('isCanonicalJson', () => {
   });
 });
 
+describe('canonicalString', () => {
+  it('writes every string as ECMAScript JSON does: ASCII with quotes, backslashes and controls, and any other text', () => {
+    for (let c = 0; c < 0x80; c++) expect(canonicalString(`a${String.fromCharCode(c)}b`)).toBe(JSON.stringify(`a${String.fromCharCode(c)}b`));
+    for (const unit of ['grapheme', 'binary-ascii', 'grapheme-ascii'] as const) {
+      fc.assert(
+        fc.property(fc.string({ unit }), (s) => {
+          expect(canonicalString(s)).toBe(JSON.stringify(s));
+        }),
+      );
+    }
+  });
+});

@@ -16,9 +16,15 @@ export function leafHashOfText(entry: string): Hash {
 
 const nodePrefix = Uint8Array.of(1);
 
+/** A node's 65 input bytes, reused: hashing is synchronous, so no call sees another's. */
+const nodeInput = Buffer.alloc(1 + 2 * 32, 1);
+
 export function nodeHash(left: Hash, right: Hash): Hash {
-  // One-shot hashing of the 65 bytes: the tree and the audit compute one node per leaf.
-  return hash('sha256', Buffer.concat([nodePrefix, left, right]), 'buffer');
+  // One-shot hashing of the 65 bytes, without allocating them: the tree and the audit compute one node per leaf.
+  if (left.length !== 32 || right.length !== 32) return hash('sha256', Buffer.concat([nodePrefix, left, right]), 'buffer');
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 33);
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 export const emptyRoot: Hash = createHash('sha256').digest();

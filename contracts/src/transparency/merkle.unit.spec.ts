@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { consistencyPath, emptyRoot, inclusionPath, leafHash, rangeHasherOf, rootOfLeafHashes, verifyConsistency, verifyInclusion } from './merkle.ts';
+import { consistencyPath, emptyRoot, inclusionPath, leafHash, nodeHash, rangeHasherOf, rootOfLeafHashes, verifyConsistency, verifyInclusion } from './merkle.ts';
 
 // The reference vectors of Certificate Transparency (RFC 6962 test data, as carried by the
 // certificate-transparency and trillian test suites).
@@ -93,5 +94,21 @@ describe('proofs for random trees', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('nodeHash', () => {
+  it('is SHA-256(0x01 ‖ left ‖ right), each result its own buffer', () => {
+    const reference = (l: Uint8Array, r: Uint8Array) => createHash('sha256').update(Uint8Array.of(1)).update(l).update(r).digest();
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (a, b, c) => {
+        const ab = nodeHash(a, b);
+        const bc = nodeHash(b, c);
+        expect(Buffer.from(ab)).toEqual(reference(a, b));
+        expect(Buffer.from(bc)).toEqual(reference(b, c));
+      }),
+    );
+    const short = Uint8Array.of(7);
+    expect(Buffer.from(nodeHash(short, leafHash(short)))).toEqual(reference(short, leafHash(short)));
   });
 });
