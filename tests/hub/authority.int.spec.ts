@@ -15,7 +15,7 @@ import { collect } from '../../hub/src/log/conformance/eventStoreConformance.ts'
 import { createMemoryEventStore } from '../../hub/src/log/memory/memoryEventStore.ts';
 import type { SqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
 import { childIdNr, corrected, registered, withdrawn } from '../../hub/src/routing/testing.ts';
-import { MeldebehoerdeTableSchema } from '../../hub/src/routing/meldebehoerden.ts';
+import { MeldebehoerdeTableSchema } from '../../hub/src/routing/routingTable.ts';
 import { requestAs } from '../support/submit.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
 

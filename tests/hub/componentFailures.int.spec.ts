@@ -99,6 +99,7 @@ describe.skipIf(!natsAvailable)('component failures are logged, counted and show
     ['retention', nothing],
     ['reconcile', nothing],
     ['nats-users', nothing],
+    ['nats-connection-limit', nothing],
   ] as const)('%s', async (component, work) => {
     const before = await failuresCounted(component);
     hub.lifecycle.injectFault(component, new Error(`fault injected into ${component}`));

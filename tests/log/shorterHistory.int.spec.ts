@@ -17,7 +17,7 @@ import { newEvent } from '../../hub/src/log/conformance/eventStoreConformance.ts
 import { TreeStore } from '../../hub/src/log/merkle/treeStore.ts';
 import { logFiles, openHubLog } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { CosignatureStore } from '../../hub/src/witness/cosignatureStore.ts';
+import { CosignatureStore } from '../../hub/src/witness/witnessing.ts';
 import { natsAvailable } from '../support/natsServer.ts';
 import { PartyProcess, pidsWith, runElfe } from '../support/processes.ts';
 

@@ -8,8 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRegisterKey } from '../../contracts/index.ts';
 import { joinedRegistration } from '../../connectors/standesamt/src/messages.ts';
 import { parseConfig } from '../../hub/src/config/config.ts';
-import { responsibleMeldebehoerde } from '../../hub/src/routing/meldebehoerden.ts';
-import { resolveRecipients } from '../../hub/src/routing/routingTable.ts';
+import { resolveRecipients, responsibleMeldebehoerde } from '../../hub/src/routing/routingTable.ts';
 import { validateAgainstXsd, xmllintAvailable } from '../support/xmllint.ts';
 
 const examples = path.join(import.meta.dirname, '../../examples');

@@ -15,8 +15,7 @@ import { natsSecurityConfig } from '../pki/natsConfig.ts';
 import { routingProblems } from '../routing/routingCheck.ts';
 import { certificateStatuses, type CertificateStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
-import { findNatsServer, freePort, portFree, startLocalNatsServer, type LocalNatsServer } from '../infra/nats/natsServer.ts';
-import { startConnectionLimiter, type ConnectionLimiter } from '../infra/nats/connectionLimit.ts';
+import { connectionLimiter, findNatsServer, freePort, portFree, startLocalNatsServer, type ConnectionLimiter, type LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { jetStreamWithStreams } from '../infra/nats/streams.ts';
 import { startMetricsServer, type Metric } from './metrics.ts';
 import { componentMetrics, createLifecycle, failAtFromEnv, startSteps, StartStepError, type Lifecycle } from './lifecycle.ts';
@@ -219,7 +218,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
       if (c.expiresSoon && !c.revoked) say('pki.certificate-expires-soon', { serial: c.serial, subject: c.subject, daysLeft: c.daysLeft });
     }
 
-    let connectionLimiter: ConnectionLimiter | undefined;
+    let connectionLimit: ConnectionLimiter | undefined;
     const configuredUrl = Array.isArray(config.nats.url) ? config.nats.url.join(',') : config.nats.url;
     const local = configuredUrl ? undefined : await steps.step('nats-server', async () => {
       const serverIdentity = { certFile: path.join(config.nats.serverDir, 'cert.pem'), keyFile: path.join(config.nats.serverDir, 'key.pem') };
@@ -267,28 +266,27 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
           { everyMs: 250 },
         ),
       );
-      connectionLimiter = await steps.step('nats-connection-limit', () => {
-        const limiter: ConnectionLimiter = startConnectionLimiter({
-          monitorUrl: `http://127.0.0.1:${local.monitorPort}`,
-          maxPerCertificate: config.nats.maxConnectionsPerCertificate,
-          blockMs: config.nats.connectionLimitBlockSeconds * 1000,
-          exempt: (user) => /@hub\./.test(user), // the hub's own users (hub:elfe-hub, hub:ingress)
-          onChange: () => {
-            local.blocked.clear();
-            for (const u of limiter.blocked) local.blocked.add(u);
-            try {
-              regenerate('connection limit');
-            } catch (error) {
-              lifecycle.component('nats-users').failed(error);
-            }
-          },
-          onBlocked: (user, connections) =>
-            logger.error({ event: 'nats.connection-limit', user, connections, limit: config.nats.maxConnectionsPerCertificate, blockSeconds: config.nats.connectionLimitBlockSeconds }, 'a certificate holds more NATS connections than allowed: all of them are closed and it is refused for a while'),
-          onReleased: (user) => say('nats.connection-limit-released', { user }),
-          onError: (error) => logger.warn({ event: 'nats.connection-count-failed', error: error.message }, 'cannot count the NATS connections per certificate'),
-        });
-        return { value: limiter, stop: () => limiter.stop() };
+      const limiter: ConnectionLimiter = connectionLimiter({
+        monitorUrl: `http://127.0.0.1:${local.monitorPort}`,
+        maxPerCertificate: config.nats.maxConnectionsPerCertificate,
+        blockMs: config.nats.connectionLimitBlockSeconds * 1000,
+        exempt: (user) => /@hub\./.test(user), // the hub's own users (hub:elfe-hub, hub:ingress)
+        onChange: () => {
+          local.blocked.clear();
+          for (const u of limiter.blocked) local.blocked.add(u);
+          try {
+            regenerate('connection limit');
+          } catch (error) {
+            lifecycle.component('nats-users').failed(error);
+          }
+        },
+        onBlocked: (user, connections) =>
+          logger.error({ event: 'nats.connection-limit', user, connections, limit: config.nats.maxConnectionsPerCertificate, blockSeconds: config.nats.connectionLimitBlockSeconds }, 'a certificate holds more NATS connections than allowed: all of them are closed and it is refused for a while'),
+        onReleased: (user) => say('nats.connection-limit-released', { user }),
       });
+      // A round that cannot count the connections fails loudly (component `nats-connection-limit`).
+      await steps.step('nats-connection-limit', () => loop('nats-connection-limit', () => limiter.check(), { everyMs: 1000 }));
+      connectionLimit = limiter;
     }
     const natsUrl = nats?.url ?? configuredUrl!;
     const nc: NatsConnection = await steps.step('nats-connection', async () => {
@@ -410,10 +408,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
       ...readSide.metrics(),
       ...crlMetrics(trust, crlAlerts),
       ...componentMetrics(lifecycle),
-      ...(connectionLimiter
+      ...(connectionLimit
         ? [
-            { name: 'elfe_nats_connection_limit_blocks_total', help: 'Certificates cut off for holding more NATS connections than allowed', type: 'counter' as const, samples: [{ value: connectionLimiter.stats.blocks }] },
-            { name: 'elfe_nats_connection_limit_blocked', help: 'Certificates without a NATS user now for holding too many connections', type: 'gauge' as const, samples: [{ value: connectionLimiter.blocked.size }] },
+            { name: 'elfe_nats_connection_limit_blocks_total', help: 'Certificates cut off for holding more NATS connections than allowed', type: 'counter' as const, samples: [{ value: connectionLimit.stats.blocks }] },
+            { name: 'elfe_nats_connection_limit_blocked', help: 'Certificates without a NATS user now for holding too many connections', type: 'gauge' as const, samples: [{ value: connectionLimit.blocked.size }] },
           ]
         : []),
       { name: 'elfe_certificate_expiry_days', help: 'Days until each issued, unrevoked certificate expires', type: 'gauge', samples: certificateStatusOf(trust).filter((c) => !c.revoked).map((c) => ({ labels: { serial: c.serial, subject: c.subject }, value: c.daysLeft })) },

@@ -14,7 +14,7 @@ import type { TransparentLog } from '../log/transparentLog.ts';
 import type { EventStore } from '../log/eventStore.ts';
 import { startReadSide, type ReadSide } from '../readside/readSide.ts';
 import { ensureDeadLetterStream, reconcileDeadLetters } from '../readside/reconcile.ts';
-import { CosignatureStore } from '../witness/cosignatureStore.ts';
+import { CosignatureStore } from '../witness/witnessing.ts';
 import { trackingKey } from '../tracking/trackingCode.ts';
 import type { Metric } from './metrics.ts';
 import type { ComponentHealth, Lifecycle } from '../../../connectors/kit/lifecycle.ts';

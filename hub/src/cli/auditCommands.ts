@@ -30,7 +30,7 @@ import { loadConfig } from '../config/config.ts';
 import { openSqliteEventStore } from '../log/sqlite/sqliteEventStore.ts';
 import { checkpointStream } from '../log/streams.ts';
 import { ProofUnavailableError } from '../log/transparentLog.ts';
-import { CosignatureStore } from '../witness/cosignatureStore.ts';
+import { CosignatureStore } from '../witness/witnessing.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command, type Io } from './command.ts';
 
 const dataDirOf = (value: unknown): string => path.resolve(typeof value === 'string' ? value : (process.env.ELFE_DATA_DIR ?? path.join('data', 'hub')));

@@ -16,8 +16,8 @@ import { createLogger } from '../../../connectors/kit/logger.ts';
 import { loadConfig } from '../config/config.ts';
 import { logFiles, openHubEventStore } from '../log/openHubLog.ts';
 import { TreeStore } from '../log/merkle/treeStore.ts';
-import { readAcceptance, writeAcceptance, type ShorterLogAcceptance } from '../log/signedHistory.ts';
-import { CosignatureStore } from '../witness/cosignatureStore.ts';
+import { readAcceptance, writeAcceptance, type ShorterLogAcceptance } from '../log/transparentLog.ts';
+import { CosignatureStore } from '../witness/witnessing.ts';
 import { exitCode, parseCommandArgs, UsageError, type Command } from './command.ts';
 import { reportingErrors } from './partyCommands.ts';
 

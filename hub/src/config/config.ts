@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { withoutComments } from '../../../connectors/kit/partyConfig.ts';
-import { RoutingTableSchema } from '../routing/routingTable.ts';
-import { defaultMeldebehoerdeTable, MeldebehoerdeTableSchema } from '../routing/meldebehoerden.ts';
+import { defaultMeldebehoerdeTable, MeldebehoerdeTableSchema, RoutingTableSchema } from '../routing/routingTable.ts';
 import { routingProblems } from '../routing/routingCheck.ts';
 
 export const defaultRoutingTable = {

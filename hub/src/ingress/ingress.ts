@@ -8,7 +8,7 @@
 // bounded: beyond `maxInFlight` the answer is `unavailable` at once. Dates in the future
 // (beyond the clock-skew tolerance) are refused with `date-in-future`, the same rule and
 // code the Standesamt's side applies. An accepted submission is answered with where the
-// case's hand-offs stand (routing/outlook.ts). The child's IdNr is taken only from the
+// case's hand-offs stand (routing/birthCase.ts). The child's IdNr is taken only from the
 // Meldebehörde responsible for the case (`meldebehoerden`, default: `elfe exchange init`'s
 // single `mbh:demo`), once: the same IdNrs again are a duplicate, different ones a `conflict`
 // and a security event, unless sent as an explicit correction (routing/authority.ts).
@@ -33,9 +33,7 @@ import {
 } from '../../../contracts/index.ts';
 import { CaseErasedError } from '../log/caseLog.ts';
 import { fromRecord } from '../log/records.ts';
-import { evolve, initialState, type CaseState } from '../routing/birthCase.ts';
-import { correctedRoles, outlookOf } from '../routing/outlook.ts';
-import type { RoutingTable } from '../routing/routingTable.ts';
+import { correctedRoles, evolve, initialState, outlookOf, type CaseState } from '../routing/birthCase.ts';
 import { DuplicateEventIdError, WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type JsonValue, type StoredEvent } from '../log/eventStore.ts';
 import { toRecord } from '../log/records.ts';
 import { SignatureKeeper } from '../log/signatures.ts';
@@ -43,7 +41,7 @@ import { logStorage } from '../log/storageHealth.ts';
 import { birthStream } from '../log/streams.ts';
 import type { GeburtenregisterKey } from '../../../contracts/index.ts';
 import { authorityRule, decideAuthority, decideIdNr } from '../routing/authority.ts';
-import { defaultMeldebehoerdeTable, responsibleMeldebehoerde, type MeldebehoerdeTable } from '../routing/meldebehoerden.ts';
+import { defaultMeldebehoerdeTable, responsibleMeldebehoerde, type MeldebehoerdeTable, type RoutingTable } from '../routing/routingTable.ts';
 import type { Component } from '../../../connectors/kit/lifecycle.ts';
 import { claimedSubject, senderOf, startSecurityRecorder, verifiedSubject, type SecurityEventLimits, type SecuritySubject } from './securityEvents.ts';
 

@@ -10,11 +10,8 @@ import { ensurePrivateDir } from './privateFiles.ts';
 import { openSqliteEventStore } from './sqlite/sqliteEventStore.ts';
 import { openPostgresEventStore } from './postgres/postgresEventStore.ts';
 import type { EventStore } from './eventStore.ts';
-import { TransparentLog, type CheckpointPolicy } from './transparentLog.ts';
-import { CosignatureStore } from '../witness/cosignatureStore.ts';
-import type { WitnessEndpoint } from '../witness/witnessClient.ts';
-import { Witnessing } from '../witness/witnessing.ts';
-import { historyFiles } from './signedHistory.ts';
+import { historyFiles, TransparentLog, type CheckpointPolicy } from './transparentLog.ts';
+import { CosignatureStore, Witnessing, type WitnessEndpoint } from '../witness/witnessing.ts';
 import type { Component } from '../../../connectors/kit/lifecycle.ts';
 
 export interface HubLogOptions {

@@ -3,7 +3,7 @@
 // exist. A case belongs to the Standesamt whose Standesamtsnummer is in its register key; its
 // DVDV address is `psw:<Standesamtsnummer>`. The child's IdNr comes only from the Meldebehörde
 // responsible for the case (the hub's table: the Standesamt's municipality → its Meldebehörde,
-// routing/meldebehoerden.ts), and once: a different IdNr later is a conflict unless it comes as
+// routing/routingTable.ts), and once: a different IdNr later is a conflict unless it comes as
 // an explicit correction (`decideIdNr`). No clock, no I/O: the ingress reads the case stream
 // and asks `decideAuthority` and `decideIdNr`.
 import type { GeburtenregisterKey, Role, SubmissionType } from '../../../contracts/index.ts';

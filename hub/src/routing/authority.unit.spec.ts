@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GeburtenregisterKey, Role, SubmissionType } from '../../../contracts/index.ts';
 import { authorityTable, decideAuthority, decideIdNr, type AuthorityQuestion } from './authority.ts';
-import { MeldebehoerdeTableSchema, responsibleMeldebehoerde } from './meldebehoerden.ts';
+import { MeldebehoerdeTableSchema, responsibleMeldebehoerde } from './routingTable.ts';
 
 const key = { standesamtsnummer: '11007007', registerart: 'G', jahr: 2026, eintragsnummer: '334' } as GeburtenregisterKey;
 const owner = { role: 'standesamt' as Role, dvdv: 'psw:11007007' };

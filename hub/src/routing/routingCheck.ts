@@ -3,8 +3,7 @@
 // go to and by which rule, and what is wrong with the table (overlapping rules, Standesämter no
 // rule covers, agencies nobody routes to). Errors stop the hub at start (the configuration is
 // refused); warnings are logged and shown by `elfe routing show`. Pure data and functions.
-import { responsibleMeldebehoerde, type MeldebehoerdeTable } from './meldebehoerden.ts';
-import { standesamtRule, type RoutingRule, type RoutingTable } from './routingTable.ts';
+import { responsibleMeldebehoerde, standesamtRule, type MeldebehoerdeTable, type RoutingRule, type RoutingTable } from './routingTable.ts';
 
 export interface RoutingProblem {
   readonly level: 'error' | 'warning';

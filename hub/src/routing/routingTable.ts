@@ -1,8 +1,26 @@
-// Which Elterngeldstelle and which Familienkasse are responsible for a birth: a table from
-// the configuration, resolved by the Standesamtsnummer (longest prefix) or the postcode of
-// the first parent, with a default. Pure data and functions.
+// Who is responsible for a birth, from two tables of the hub's configuration, both resolved by
+// the longest matching prefix, then a default. Pure data and functions.
+// - Routing: which Elterngeldstelle and which Familienkasse receive the case, by the
+//   Standesamtsnummer or the postcode of the first parent.
+// - Meldebehörden: which Meldebehörde is responsible, by the Standesamt's municipality (the
+//   leading digits of its Standesamtsnummer). Only the responsible Meldebehörde may assign (or
+//   correct) the child's IdNr.
 import { z } from 'zod';
-import { DvdvAddressSchema, type BirthRegisteredData, type Recipient } from '../../../contracts/index.ts';
+import { DvdvAddressSchema, type BirthRegisteredData, type GeburtenregisterKey, type Recipient } from '../../../contracts/index.ts';
+
+/** The entry whose prefix (absent: none) is the longest one `value` starts with. */
+function longestPrefix<T>(entries: readonly T[], prefixOf: (entry: T) => string | undefined, value: string): T | undefined {
+  let best: T | undefined;
+  let bestLength = -1;
+  for (const entry of entries) {
+    const prefix = prefixOf(entry);
+    if (prefix !== undefined && prefix.length > bestLength && value.startsWith(prefix)) {
+      best = entry;
+      bestLength = prefix.length;
+    }
+  }
+  return best;
+}
 
 const AgencySchema = z.object({ dvdv: DvdvAddressSchema, name: z.string().min(1).max(200) }).strict();
 
@@ -55,9 +73,7 @@ export type RoutingRule = RoutingTable['rules'][number];
 
 /** The rule of a Standesamtsnummer: the longest matching `standesamtPrefix`, if any. */
 export function standesamtRule(table: RoutingTable, standesamtsnummer: string): RoutingRule | undefined {
-  return table.rules
-    .filter((r) => r.standesamtPrefix !== undefined && standesamtsnummer.startsWith(r.standesamtPrefix))
-    .sort((a, b) => b.standesamtPrefix!.length - a.standesamtPrefix!.length)[0];
+  return longestPrefix(table.rules, (r) => r.standesamtPrefix, standesamtsnummer);
 }
 
 /** Longest matching Standesamtsnummer prefix wins, then the postcode rule, then the default. */
@@ -65,9 +81,7 @@ export function resolveRecipients(table: RoutingTable, registration: BirthRegist
   const nummer = registration.registerKey.standesamtsnummer;
   const postcode = registration.parent1.address?.postcode ?? '';
   const byStandesamt = standesamtRule(table, nummer);
-  const byPostcode = table.rules
-    .filter((r) => r.postcodePrefix !== undefined && postcode.startsWith(r.postcodePrefix))
-    .sort((a, b) => b.postcodePrefix!.length - a.postcodePrefix!.length)[0];
+  const byPostcode = longestPrefix(table.rules, (r) => r.postcodePrefix, postcode);
   const rule = byStandesamt ?? byPostcode ?? table.default;
   const agency = (list: RoutingTable['elterngeldstellen'], dvdv: string | undefined) => list.find((a) => a.dvdv === dvdv);
   // The Elterngeldstelle the parents named wins when the table knows it.
@@ -78,4 +92,30 @@ export function resolveRecipients(table: RoutingTable, registration: BirthRegist
     ...(egs ? { elterngeldstelle: { role: 'elterngeldstelle' as const, dvdv: egs.dvdv, name: egs.name } } : {}),
     ...(fk ? { familienkasse: { role: 'familienkasse' as const, dvdv: fk.dvdv, name: fk.name } } : {}),
   };
+}
+
+const MeldebehoerdeAddressSchema = DvdvAddressSchema.refine((a) => a.startsWith('mbh:'), 'a Meldebehörde address starts with mbh:');
+
+export const MeldebehoerdeTableSchema = z
+  .object({
+    /** `standesamtPrefix`: leading digits of the Standesamtsnummer (the municipality), e.g. `11` for Berlin. */
+    rules: z.array(z.object({ standesamtPrefix: z.string().regex(/^\d{1,8}$/), meldebehoerde: MeldebehoerdeAddressSchema }).strict()),
+    /** The Meldebehörde of every Standesamt no rule names (absent: such cases get no IdNr at all). */
+    default: MeldebehoerdeAddressSchema.optional(),
+  })
+  .strict()
+  .superRefine((table, ctx) => {
+    const prefixes = table.rules.map((r) => r.standesamtPrefix);
+    const dup = prefixes.find((p, i) => prefixes.indexOf(p) !== i);
+    if (dup !== undefined) ctx.addIssue({ code: 'custom', message: `standesamtPrefix ${dup} appears twice`, path: ['rules'] });
+    if (table.rules.length === 0 && table.default === undefined) ctx.addIssue({ code: 'custom', message: 'no rule and no default: no Meldebehörde could ever assign an IdNr', path: ['default'] });
+  });
+export type MeldebehoerdeTable = z.infer<typeof MeldebehoerdeTableSchema>;
+
+/** The single Meldebehörde that `elfe exchange init` lays out: responsible for every case. */
+export const defaultMeldebehoerdeTable: MeldebehoerdeTable = MeldebehoerdeTableSchema.parse({ rules: [], default: 'mbh:demo' });
+
+/** The DVDV address of the Meldebehörde responsible for the case, if any. */
+export function responsibleMeldebehoerde(table: MeldebehoerdeTable, key: GeburtenregisterKey): string | undefined {
+  return longestPrefix(table.rules, (r) => r.standesamtPrefix, key.standesamtsnummer)?.meldebehoerde ?? table.default;
 }

@@ -2,7 +2,7 @@
 // once, never the exempt ones, and releases it when its time is up.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConnectionLimiter } from './connectionLimit.ts';
+import { connectionLimiter } from './natsServer.ts';
 
 describe('connection limiter', () => {
   let connections: { authorized_user?: string }[] = [];
@@ -20,7 +20,7 @@ describe('connection limiter', () => {
   it('blocks a user over the limit, not the exempt ones, and releases it after the block', async () => {
     let now = 0;
     const events: string[] = [];
-    const limiter = startConnectionLimiter({
+    const limiter = connectionLimiter({
       monitorUrl: url,
       maxPerCertificate: 2,
       blockMs: 1000,
@@ -28,11 +28,9 @@ describe('connection limiter', () => {
       onChange: () => events.push(`change:${[...limiter.blocked].join(',')}`),
       onBlocked: (u, n) => events.push(`blocked:${u}:${n}`),
       onReleased: (u) => events.push(`released:${u}`),
-      intervalMs: 60_000,
       now: () => now,
     });
-    try {
-      connections = [...Array(3).fill({ authorized_user: 'a' }), ...Array(2).fill({ authorized_user: 'b' }), ...Array(5).fill({ authorized_user: 'hub' }), {}];
+    connections = [...Array(3).fill({ authorized_user: 'a' }), ...Array(2).fill({ authorized_user: 'b' }), ...Array(5).fill({ authorized_user: 'hub' }), {}];
       await limiter.check();
       expect(events).toEqual(['blocked:a:3', 'change:a']);
       await limiter.check(); // still over (not yet reloaded): no second block
@@ -42,8 +40,10 @@ describe('connection limiter', () => {
       await limiter.check();
       expect(events.slice(2)).toEqual(['released:a', 'change:']);
       expect(limiter.blocked.size).toBe(0);
-    } finally {
-      limiter.stop();
-    }
+  });
+
+  it('fails its round, loudly, when the monitoring endpoint does not answer', async () => {
+    const limiter = connectionLimiter({ monitorUrl: 'http://127.0.0.1:9', maxPerCertificate: 2, blockMs: 1000, exempt: () => false, onChange: () => {}, onBlocked: () => {} });
+    await expect(limiter.check()).rejects.toThrow();
   });
 });
