@@ -8,7 +8,7 @@
 import { verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { canonicalBytes, certificateFacts, crlReloader, fail, normalizeSerial, ok, type CertificateFacts, type CrlReloaderOptions, type CrlSource, type Result } from '../../contracts/index.ts';
+import { canonicalBytes, CodedError, certificateFacts, crlReloader, fail, normalizeSerial, ok, type CertificateFacts, type CrlReloaderOptions, type CrlSource, type Result } from '../../contracts/index.ts';
 import { createLogger } from './logger.ts';
 
 /** A certificate the CA issued, as read from its file in `issued/`. */
@@ -75,15 +75,8 @@ export interface CaFilesOptions {
   readonly now?: () => Date;
 }
 
-export class CaFileError extends Error {
+export class CaFileError extends CodedError<'not-a-certificate' | 'not-issued-by-ca' | 'bad-holders' | 'holders-rolled-back'> {
   override readonly name = 'CaFileError';
-  constructor(
-    readonly code: 'not-a-certificate' | 'not-issued-by-ca' | 'bad-holders' | 'holders-rolled-back',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** The one parser of a file in `issued/`: a PEM certificate signed by the CA. */

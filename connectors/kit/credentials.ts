@@ -20,17 +20,11 @@ import {
   type CrlReloaderOptions,
   type CrlSource,
   type Role,
+  CodedError,
 } from '../../contracts/index.ts';
 
-export class CredentialsError extends Error {
+export class CredentialsError extends CodedError<'invalid-input' | 'exists' | 'missing' | 'key-exposed' | 'key-mismatch'> {
   override readonly name = 'CredentialsError';
-  constructor(
-    readonly code: 'invalid-input' | 'exists' | 'missing' | 'key-exposed' | 'key-mismatch',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export const credentialFiles = (dir: string) => ({

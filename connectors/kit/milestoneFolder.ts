@@ -27,6 +27,7 @@ import {
   type MilestoneAnswer,
   type Signer,
   type Verifier,
+  CodedError,
 } from '../../contracts/index.ts';
 import { errorCode, isTemporary, settleFile, type DropError } from './dropFolder.ts';
 import { createLifecycle, type Lifecycle, type Running } from './lifecycle.ts';
@@ -45,15 +46,8 @@ export const MilestoneFileSchema = z
 export type MilestoneFile = z.infer<typeof MilestoneFileSchema>;
 
 /** Why a milestone file could not be sent: it is no JSON, or not a milestone. */
-export class MilestoneFileError extends Error {
+export class MilestoneFileError extends CodedError<'not-json' | 'invalid-milestone'> {
   override readonly name = 'MilestoneFileError';
-  constructor(
-    readonly code: 'not-json' | 'invalid-milestone',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Reads a dropped file as a milestone report, or says why it is none. */

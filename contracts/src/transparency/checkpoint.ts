@@ -2,7 +2,7 @@
 // tlog-checkpoint (origin, tree size, base64 root hash, optional extension lines) wrapped in a
 // signed note (signature lines `— <key name> base64(key hash ‖ Ed25519 signature)`).
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { fail, ok, type Result } from '../result.ts';
+import { CodedError, fail, ok, type Result } from '../result.ts';
 import type { Hash } from './merkle.ts';
 
 export interface Checkpoint {
@@ -14,14 +14,8 @@ export interface Checkpoint {
 }
 
 export type CheckpointErrorCode = 'malformed-note' | 'malformed-key' | 'unknown-key' | 'bad-signature';
-export class CheckpointError extends Error {
+export class CheckpointError extends CodedError<CheckpointErrorCode> {
   override readonly name = 'CheckpointError';
-  constructor(
-    readonly code: CheckpointErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const ed25519Type = 0x01;

@@ -3,7 +3,7 @@
 // over "cosignature/v1\ntime <timestamp>\n" followed by the checkpoint body. The key ID uses the
 // signature type byte 0x04, so a witness key can never be mistaken for a log key (0x01).
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { fail, ok, type Result } from '../result.ts';
+import { CodedError, fail, ok, type Result } from '../result.ts';
 import { parseCheckpointBody, rawPublicKey, type Checkpoint } from './checkpoint.ts';
 
 const cosignatureV1Type = 0x04;
@@ -12,14 +12,8 @@ const maxTimestamp = 2n ** 63n - 1n;
 const maxSignatureLines = 100;
 
 export type CosignatureErrorCode = 'malformed-key' | 'malformed-note' | 'unknown-key' | 'bad-signature' | 'future-timestamp';
-export class CosignatureError extends Error {
+export class CosignatureError extends CodedError<CosignatureErrorCode> {
   override readonly name = 'CosignatureError';
-  constructor(
-    readonly code: CosignatureErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A witness (cosigner) as a verifier knows it: name, key ID and Ed25519 public key. */

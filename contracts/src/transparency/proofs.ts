@@ -1,7 +1,7 @@
 // Proof documents as the hub hands them out, and their offline verification: an auditor or
 // agency needs only this module and the hub's verifier key.
 import { z } from 'zod';
-import { fail, ok, type Result } from '../result.ts';
+import { CodedError, fail, ok, type Result } from '../result.ts';
 import { openCheckpoint, type Checkpoint, type NoteVerifier } from './checkpoint.ts';
 import { logEntryLeafHash } from './logEntry.ts';
 import { verifyConsistency, verifyInclusion } from './merkle.ts';
@@ -43,14 +43,8 @@ export const ConsistencyProofSchema = z
 export type ConsistencyProof = z.infer<typeof ConsistencyProofSchema>;
 
 export type ProofErrorCode = 'malformed-proof' | 'bad-checkpoint' | 'size-mismatch' | 'not-included' | 'not-consistent';
-export class ProofError extends Error {
+export class ProofError extends CodedError<ProofErrorCode> {
   override readonly name = 'ProofError';
-  constructor(
-    readonly code: ProofErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const hashes = (path: readonly string[]) => path.map((h) => Buffer.from(h, 'base64'));

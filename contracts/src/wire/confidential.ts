@@ -6,7 +6,7 @@
 // and synchronously: jose's WebCrypto path (generateKey, deriveBits) costs several times more.
 import { createCipheriv, createDecipheriv, KeyObject, randomBytes } from 'node:crypto';
 import { canonicalBytes } from '../canonicalJson.ts';
-import { fail, ok, type Result } from '../result.ts';
+import { CodedError, fail, ok, type Result } from '../result.ts';
 import { aesKeyUnwrap, aesKeyWrap, agreeEphemeral, agreeStatic, concatKdf, isP256, p256Point } from './ecdhEs.ts';
 
 export const deliveryIdHeader = 'elfe-delivery-id';
@@ -14,20 +14,13 @@ const keyManagement = 'ECDH-ES+A256KW';
 const contentEncryption = 'A256GCM';
 const bytes = { cek: 32, iv: 12, tag: 16, encryptedKey: 40 } as const;
 
-export class ConfidentialityError extends Error {
+/**
+ * `decryption-failed`: not a JWE of this exchange's kind, not for this key, or altered (until
+ * the tag is checked nothing in it can be trusted, so these are one case); `wrong-delivery`:
+ * authentic, but for another delivery; `malformed`: authentic, but the plaintext is not JSON.
+ */
+export class ConfidentialityError extends CodedError<'decryption-failed' | 'wrong-delivery' | 'malformed'> {
   override readonly name = 'ConfidentialityError';
-  constructor(
-    /**
-     * `decryption-failed`: not a JWE of this exchange's kind, not for this key, or altered (until
-     * the tag is checked nothing in it can be trusted, so these are one case); `wrong-delivery`:
-     * authentic, but for another delivery; `malformed`: authentic, but the plaintext is not JSON.
-     */
-    readonly code: 'decryption-failed' | 'wrong-delivery' | 'malformed',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 type Step<T> = Result<T, ConfidentialityError>;

@@ -5,23 +5,16 @@
 // caller) and its nextUpdate (plus a grace) has not passed; once the list in force is past its
 // grace, no list is good and `unusable` says so (the verifier then trusts no certificate).
 import { X509Certificate, verify as cryptoVerify } from 'node:crypto';
-import { fail, ok, type Result } from '../result.ts';
+import { CodedError, fail, ok, type Result } from '../result.ts';
 import { normalizeSerial, readDerInteger, signedParts, x509 } from './x509.ts';
 
-export class CrlError extends Error {
+/**
+ * `bad-crl`: malformed, or not issued and signed by the CA. `crl-unavailable`: cannot be read.
+ * `crl-rollback`: its CRL number is lower than one already seen (an older list copied back).
+ * `crl-stale`: its nextUpdate, and the grace after it, have passed.
+ */
+export class CrlError extends CodedError<'bad-crl' | 'crl-unavailable' | 'crl-rollback' | 'crl-stale'> {
   override readonly name = 'CrlError';
-  constructor(
-    /**
-     * `bad-crl`: malformed, or not issued and signed by the CA. `crl-unavailable`: cannot be read.
-     * `crl-rollback`: its CRL number is lower than one already seen (an older list copied back).
-     * `crl-stale`: its nextUpdate, and the grace after it, have passed.
-     */
-    readonly code: 'bad-crl' | 'crl-unavailable' | 'crl-rollback' | 'crl-stale',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export interface RevocationEntry {

@@ -2,7 +2,7 @@ import { createHash, createPublicKey, sign as cryptoSign, verify as cryptoVerify
 import { z } from 'zod';
 import { canonicalBytes } from '../canonicalJson.ts';
 import { RoleSchema, type Role } from '../envelope.ts';
-import { fail, ok, type Result } from '../result.ts';
+import { CodedError, fail, ok, type Result } from '../result.ts';
 
 /** Who signed: what a verifier vouches for after checking a signature. */
 export interface SignerIdentity {
@@ -52,15 +52,8 @@ export type VerificationErrorCode =
   /** No good CRL is in force (stale beyond its grace): no certificate is trusted until one is. */
   | 'revocation-unknown';
 
-export class VerificationError extends Error {
+export class VerificationError extends CodedError<VerificationErrorCode> {
   override readonly name = 'VerificationError';
-  constructor(
-    readonly code: VerificationErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Checks a detached signature and says who made it. */

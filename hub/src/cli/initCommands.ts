@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { roleAddressMismatch, type Role } from '../../../contracts/index.ts';
+import { CodedError, roleAddressMismatch, type Role } from '../../../contracts/index.ts';
 import { createRequest, type RequestOptions } from '../../../connectors/kit/credentials.ts';
 import { PartyConfigSchema } from '../../../connectors/kit/partyConfig.ts';
 import { hubIdentities, loopbackNames, partyConfigOf } from '../app/exchange.ts';
@@ -27,14 +27,8 @@ export const initRoles = ['hub', 'nats-node', 'standesamt', 'meldebehoerde', 'el
 export type InitRole = (typeof initRoles)[number];
 const aliases: Readonly<Record<string, InitRole>> = { 'nats-server': 'nats-node', datenschutzcockpit: 'cockpit' };
 
-export class InitError extends Error {
+export class InitError extends CodedError<'exists' | 'invalid-input'> {
   override readonly name = 'InitError';
-  constructor(
-    readonly code: 'exists' | 'invalid-input',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A word for the shell: quoted when it holds anything but safe characters. */

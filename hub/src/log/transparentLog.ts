@@ -27,6 +27,7 @@ import {
   type ConsistencyProof,
   type InclusionProof,
   type LogCheckpointSigned,
+  CodedError,
 } from '../../../contracts/index.ts';
 import type { HubKey } from '../keys/keyDirectory.ts';
 import type { AppendResult, EventStore, ExpectedRevision, JsonValue, NewEvent, ReadAllOptions, ReadStreamOptions, StoredEvent, Subscription } from './eventStore.ts';
@@ -182,14 +183,8 @@ export interface CheckpointObserver {
   close(): Promise<void>;
 }
 
-export class ProofUnavailableError extends Error {
+export class ProofUnavailableError extends CodedError<'unknown-entry' | 'not-checkpointed' | 'no-checkpoint' | 'bad-size'> {
   override readonly name = 'ProofUnavailableError';
-  constructor(
-    readonly code: 'unknown-entry' | 'not-checkpointed' | 'no-checkpoint' | 'bad-size',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface CheckpointRecord {

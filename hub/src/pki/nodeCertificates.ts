@@ -11,7 +11,7 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { altNames, ecdsaP256, hostNamePattern, partyNamePattern, x509 } from '../../../contracts/index.ts';
+import { altNames, CodedError, ecdsaP256, hostNamePattern, partyNamePattern, x509 } from '../../../contracts/index.ts';
 import { withCa } from './pki.ts';
 import { appendIssuanceLog } from './register.ts';
 import type { PublishedCertificate } from '../../../connectors/kit/caFiles.ts';
@@ -21,15 +21,8 @@ export const natsNodeRouteUser = 'nats-node@routes.elfe-hub.invalid';
 /** The organisational unit that marks a node certificate. */
 export const natsNodeUnit = 'nats-node';
 
-export class NodeCertificateError extends Error {
+export class NodeCertificateError extends CodedError<'no-ca' | 'ca-key-exposed' | 'bad-request' | 'invalid-input'> {
   override readonly name = 'NodeCertificateError';
-  constructor(
-    readonly code: 'no-ca' | 'ca-key-exposed' | 'bad-request' | 'invalid-input',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 const pem = (der: ArrayBuffer, label: string) =>

@@ -3,7 +3,7 @@
 // nothing else to sign as that witness.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { witnessVerifierKey } from '../../../contracts/index.ts';
+import { CodedError, witnessVerifierKey } from '../../../contracts/index.ts';
 
 export interface WitnessKey {
   readonly name: string;
@@ -12,14 +12,8 @@ export interface WitnessKey {
   readonly verifierKey: string;
 }
 
-export class WitnessKeyError extends Error {
+export class WitnessKeyError extends CodedError<'missing' | 'exists' | 'insecure-permissions' | 'malformed' | 'bad-name'> {
   override readonly name = 'WitnessKeyError';
-  constructor(
-    readonly code: 'missing' | 'exists' | 'insecure-permissions' | 'malformed' | 'bad-name',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const validName = (name: string) => /^[\x21-\x2a\x2c-\x7e]{1,200}$/.test(name);
