@@ -237,15 +237,30 @@ export function watchCaFiles(options: CaFilesOptions): CaFiles {
     return changed;
   };
 
+  // The good certificates, sorted, and which of them are valid now: made again only when a
+  // certificate changed or the time passed one's validFrom or validTo, not on every look.
+  let certificates: PublishedCertificate[] = [];
+  let validNow = '';
+  let validityChangesAt = Number.POSITIVE_INFINITY;
+  let validityAt = 0;
+  const validity = (at: number) => {
+    validityAt = at;
+    validNow = certificates.filter((c) => at >= c.validFrom && at <= c.validTo).map((c) => c.serial).join(',');
+    validityChangesAt = Math.min(...certificates.map((c) => (at < c.validFrom ? c.validFrom : at <= c.validTo ? c.validTo + 1 : Number.POSITIVE_INFINITY)));
+  };
+
   /** Reads what changed; true when the state is new. */
   const read = (thorough: boolean): boolean => {
     const issuedChanged = readIssued(thorough);
     const serials = revoked();
     const unknown = revoked.unusable?.message;
-    const certificates = [...files.values()].flatMap((f) => (f.good ? [f.good] : [])).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-    // What subscribers act on: the list in force, whether it is usable, which certificates are valid now.
     const at = now().getTime();
-    const nextShape = `${revoked.current.crlNumber ?? '-'}:${revoked.current.thisUpdate.getTime()}:${unknown ?? ''}|${certificates.filter((c) => at >= c.validFrom && at <= c.validTo).map((c) => c.serial).join(',')}`;
+    if (issuedChanged || state === undefined) {
+      certificates = [...files.values()].flatMap((f) => (f.good ? [f.good] : [])).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+      validity(at);
+    } else if (at >= validityChangesAt || at < validityAt) validity(at); // a clock set back (tests) is looked at again too
+    // What subscribers act on: the list in force, whether it is usable, which certificates are valid now.
+    const nextShape = `${revoked.current.crlNumber ?? '-'}:${revoked.current.thisUpdate.getTime()}:${unknown ?? ''}|${validNow}`;
     if (state && !issuedChanged && nextShape === shape) return false;
     shape = nextShape;
     const first = state === undefined;

@@ -124,10 +124,35 @@ export interface CertificateVerifierOptions {
   readonly now?: () => Date;
 }
 
+/**
+ * What a certificate says that does not change, read once per certificate: its issuer's
+ * signature, its key (`X509Certificate.publicKey` builds a new key object on every call), its
+ * validity and its facts. Revocation and the time are checked on every signature.
+ */
 interface ParsedCertificate {
-  readonly cert: X509Certificate;
   /** Issued by the CA, signature checked once. */
   readonly issuedByCa: boolean;
+  readonly publicKey: KeyObject;
+  readonly p256: boolean;
+  readonly validFrom: string;
+  readonly validTo: string;
+  readonly validFromMs: number;
+  readonly validToMs: number;
+  readonly facts: CertificateFacts | undefined;
+}
+
+function parsedCertificate(cert: X509Certificate, ca: X509Certificate): ParsedCertificate {
+  const publicKey = cert.publicKey;
+  return {
+    issuedByCa: cert.checkIssued(ca) && cert.verify(ca.publicKey),
+    publicKey,
+    p256: isP256(publicKey),
+    validFrom: cert.validFrom,
+    validTo: cert.validTo,
+    validFromMs: Date.parse(cert.validFrom),
+    validToMs: Date.parse(cert.validTo),
+    facts: certificateFacts(cert),
+  };
 }
 
 export function certificateVerifier(options: CertificateVerifierOptions): Verifier {
@@ -147,15 +172,14 @@ export function certificateVerifier(options: CertificateVerifierOptions): Verifi
         } catch (error) {
           return fail(new VerificationError('certificate-invalid', 'the certificate cannot be read', { cause: error }));
         }
-        entry = { cert, issuedByCa: cert.checkIssued(ca) && cert.verify(ca.publicKey) };
+        entry = parsedCertificate(cert, ca);
         parsedCerts.set(parsed.data.certificate, entry);
       }
-      const { cert } = entry;
       if (!entry.issuedByCa) return fail(new VerificationError('certificate-invalid', 'the certificate was not issued by the exchange CA'));
-      if (!isP256(cert.publicKey)) return fail(new VerificationError('certificate-invalid', 'the certificate key is not EC P-256'));
+      if (!entry.p256) return fail(new VerificationError('certificate-invalid', 'the certificate key is not EC P-256'));
       const when = (at ?? options.now?.() ?? new Date()).getTime();
-      if (when < Date.parse(cert.validFrom) || when > Date.parse(cert.validTo)) return fail(new VerificationError('certificate-expired', `the certificate is valid ${cert.validFrom} to ${cert.validTo}`));
-      const facts = certificateFacts(cert);
+      if (when < entry.validFromMs || when > entry.validToMs) return fail(new VerificationError('certificate-expired', `the certificate is valid ${entry.validFrom} to ${entry.validTo}`));
+      const facts = entry.facts;
       if (!facts) return fail(new VerificationError('certificate-invalid', 'the certificate names no elfe role and DVDV address'));
       if (!facts.digitalSignature) return fail(new VerificationError('certificate-invalid', "the certificate's key usage does not allow signing"));
       const unknown = options.revocationUnknown?.();
@@ -166,7 +190,7 @@ export function certificateVerifier(options: CertificateVerifierOptions): Verifi
       }
       let valid = false;
       try {
-        valid = cryptoVerify('sha256', canonicalBytes(value), { key: cert.publicKey, ...es256 }, Buffer.from(parsed.data.value, 'base64'));
+        valid = cryptoVerify('sha256', canonicalBytes(value), { key: entry.publicKey, ...es256 }, Buffer.from(parsed.data.value, 'base64'));
       } catch (error) {
         return fail(new VerificationError('signature-invalid', 'signature could not be checked', { cause: error }));
       }
