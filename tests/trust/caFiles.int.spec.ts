@@ -28,8 +28,9 @@ describe('the CA files watcher', () => {
   afterEach(() => {
     for (const w of open.splice(0)) w.stop();
   });
-  const watcher = (logged: Logged[] = [], debounceMs = 50) => {
+  const watcher = (logged: Logged[] = [], debounceMs = 50, now?: () => Date) => {
     const w = watchCaFiles({
+      ...(now ? { now } : {}),
       caCertificatePem: caCertificate(ca),
       crlFile: crlFileOf(ca),
       issuedDir: issued,
@@ -55,6 +56,21 @@ describe('the CA files watcher', () => {
     expect('holders' in state.holders && state.holders.holders['egs:11000000']).toBe(egs.serial);
     expect(state.revoked.has(egs.serial)).toBe(false);
     expect(state.revocationUnknown).toBeUndefined();
+  });
+
+  it('tells subscribers when a certificate leaves or enters its validity, with no file changed', () => {
+    let clock = new Date();
+    const w = watcher([], 50, () => clock);
+    const seen = subscribed(w);
+    const egs = w.current().certificates.find((c) => c.facts?.dvdv === 'egs:11000000')!;
+    const version = w.current().version;
+    expect(w.current().version).toBe(version); // asked again, nothing changed: the same state
+    clock = new Date(egs.validTo + 1000);
+    expect(w.current().version).toBe(version + 1);
+    expect(seen.at(-1)?.version).toBe(version + 1);
+    expect(w.current().version).toBe(version + 1);
+    clock = new Date(egs.validFrom + 1000);
+    expect(w.current().version).toBe(version + 2);
   });
 
   it('tells subscribers of an added certificate without being asked (file events, no poll)', async () => {
