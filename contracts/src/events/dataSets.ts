@@ -63,14 +63,23 @@ export type DeliveryPayload = z.infer<typeof DeliveryPayloadSchema>;
  * auftragsnummer, no child name yet). Parts the messages did not carry (a place name, a
  * first name that does not exist) stay absent: 131011 takes them as optional.
  */
+export type ElterngeldGap = 'no-consent' | 'no-auftragsnummer' | 'no-child-name';
+
+/** Why a registration has no § 25 BEEG data set yet, if it lacks one: the checks of `toElterngeldDataSet` without building it. */
+export function elterngeldDataSetGap(registration: BirthRegisteredData): ElterngeldGap | undefined {
+  if (!registration.consent.elterngeldstelle) return 'no-consent';
+  if (!registration.consent.auftragsnummer) return 'no-auftragsnummer';
+  if (!registration.child.name) return 'no-child-name';
+  return undefined;
+}
+
 export function toElterngeldDataSet(
   registration: BirthRegisteredData,
-): { readonly success: true; readonly data: ElterngeldDataSet } | { readonly success: false; readonly reason: 'no-consent' | 'no-auftragsnummer' | 'no-child-name' } {
-  if (!registration.consent.elterngeldstelle) return { success: false, reason: 'no-consent' };
-  const auftragsnummer = registration.consent.auftragsnummer;
-  if (!auftragsnummer) return { success: false, reason: 'no-auftragsnummer' };
-  const childName = registration.child.name;
-  if (!childName) return { success: false, reason: 'no-child-name' };
+): { readonly success: true; readonly data: ElterngeldDataSet } | { readonly success: false; readonly reason: ElterngeldGap } {
+  const gap = elterngeldDataSetGap(registration);
+  if (gap) return { success: false, reason: gap };
+  const auftragsnummer = registration.consent.auftragsnummer!;
+  const childName = registration.child.name!;
   const place = registration.child.placeOfBirth;
   const birthName = childName.birthName ?? childName.familyName;
   const data: ElterngeldDataSet = {
@@ -93,21 +102,32 @@ export function toElterngeldDataSet(
  * The Kindergeld data set, once the child's IdNr and the entitled parent's IdNr are known.
  * `entitled` names the parent who is the entitled person (parent1 unless configured).
  */
+export type KindergeldGap = 'no-child-idnr' | 'no-entitled-idnr' | 'no-child-name' | 'no-entitled-parent' | 'no-entitled-birth-date';
+type KnownIdNrs = { readonly childIdNr?: string; readonly parent1IdNr?: string; readonly parent2IdNr?: string };
+
+/** Why a registration has no Kindergeld data set yet, if it lacks one: the checks of `toKindergeldDataSet` without building it. */
+export function kindergeldDataSetGap(registration: BirthRegisteredData, ids: KnownIdNrs, entitled: 'parent1' | 'parent2' = 'parent1'): KindergeldGap | undefined {
+  if (!(ids.childIdNr ?? registration.child.idnr)) return 'no-child-idnr';
+  const parent = entitled === 'parent1' ? registration.parent1 : registration.parent2;
+  if (!parent) return 'no-entitled-parent';
+  if (!((entitled === 'parent1' ? ids.parent1IdNr : ids.parent2IdNr) ?? parent.idnr)) return 'no-entitled-idnr';
+  if (!registration.child.name) return 'no-child-name';
+  // KiGAbV § 3 needs the entitled person's birth date; XPersonenstand may not carry it.
+  if (!parent.birthDate) return 'no-entitled-birth-date';
+  return undefined;
+}
+
 export function toKindergeldDataSet(
   registration: BirthRegisteredData,
-  ids: { readonly childIdNr?: string; readonly parent1IdNr?: string; readonly parent2IdNr?: string },
+  ids: KnownIdNrs,
   entitled: 'parent1' | 'parent2' = 'parent1',
-): { readonly success: true; readonly data: KindergeldDataSet } | { readonly success: false; readonly reason: 'no-child-idnr' | 'no-entitled-idnr' | 'no-child-name' | 'no-entitled-parent' | 'no-entitled-birth-date' } {
-  const childIdNr = ids.childIdNr ?? registration.child.idnr;
-  if (!childIdNr) return { success: false, reason: 'no-child-idnr' };
-  const parent = entitled === 'parent1' ? registration.parent1 : registration.parent2;
-  if (!parent) return { success: false, reason: 'no-entitled-parent' };
-  const entitledIdNr = (entitled === 'parent1' ? ids.parent1IdNr : ids.parent2IdNr) ?? parent.idnr;
-  if (!entitledIdNr) return { success: false, reason: 'no-entitled-idnr' };
-  const childName = registration.child.name;
-  if (!childName) return { success: false, reason: 'no-child-name' };
-  // KiGAbV § 3 needs the entitled person's birth date; XPersonenstand may not carry it.
-  if (!parent.birthDate) return { success: false, reason: 'no-entitled-birth-date' };
+): { readonly success: true; readonly data: KindergeldDataSet } | { readonly success: false; readonly reason: KindergeldGap } {
+  const gap = kindergeldDataSetGap(registration, ids, entitled);
+  if (gap) return { success: false, reason: gap };
+  const childIdNr = (ids.childIdNr ?? registration.child.idnr)!;
+  const parent = (entitled === 'parent1' ? registration.parent1 : registration.parent2)!;
+  const entitledIdNr = ((entitled === 'parent1' ? ids.parent1IdNr : ids.parent2IdNr) ?? parent.idnr)!;
+  const childName = registration.child.name!;
   const data = {
     dataSet: 'kindergeld' as const,
     registerKey: registration.registerKey,

@@ -9,6 +9,8 @@ import {
   hubDerivedUuid,
   toElterngeldDataSet,
   toKindergeldDataSet,
+  elterngeldDataSetGap,
+  kindergeldDataSetGap,
   type BirthRegisteredData,
   type DeliveryPayload,
   type ElfeEvent,
@@ -197,11 +199,12 @@ export function outlookOf(state: CaseState, table: RoutingTable | undefined, cor
       ...(status === 'scheduled' ? { kind: correcting.includes(role) && state.delivered[role] ? ('correction' as const) : ('initial' as const) } : {}),
     };
   };
-  const egs = toElterngeldDataSet(registration);
-  const fk = toKindergeldDataSet(registration, state.ids);
+  // Only whether each data set can be built, not the data sets themselves: the scheduler builds them.
+  const egs = elterngeldDataSetGap(registration);
+  const fk = kindergeldDataSetGap(registration, state.ids);
   return [
-    line('elterngeldstelle', state.consentWithdrawn ? 'consent-withdrawn' : egs.success ? 'scheduled' : elterngeldStatus[egs.reason]),
-    line('familienkasse', fk.success ? 'scheduled' : kindergeldStatus[fk.reason]),
+    line('elterngeldstelle', state.consentWithdrawn ? 'consent-withdrawn' : egs === undefined ? 'scheduled' : elterngeldStatus[egs]),
+    line('familienkasse', fk === undefined ? 'scheduled' : kindergeldStatus[fk]),
   ];
 }
 

@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeliveryPayloadSchema, ElterngeldDataSetSchema, type ElfeEvent } from '../../../contracts/index.ts';
+import {
+  DeliveryPayloadSchema,
+  ElterngeldDataSetSchema,
+  elterngeldDataSetGap,
+  kindergeldDataSetGap,
+  toElterngeldDataSet,
+  toKindergeldDataSet,
+  type BirthRegisteredData,
+  type ElfeEvent,
+} from '../../../contracts/index.ts';
+import { parseConfig } from '../config/config.ts';
+import { makeScenarios } from '../demo/synthetic.ts';
 import { idNrFrom, sampleBirthRegistration } from '../../../contracts/src/testing/sampleBirth.ts';
 import { decide, evolve, initialState, isDecision, type CaseState, type DeliveryDecision } from './birthCase.ts';
 import { childIdNr, childIdNrCorrected, corrected, registered, testRoutingTable, withdrawn } from './testing.ts';
@@ -218,5 +229,27 @@ describe('routing properties', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('the outlook and the data sets agree', () => {
+  it('a data set is missing exactly when its gap says why, for synthetic births with and without consent, names and IdNrs', () => {
+    const scenarios = makeScenarios({ births: 300, seed: 99, standesaemter: parseConfig({}).standesaemter });
+    let gaps = 0;
+    for (const s of scenarios) {
+      for (const registration of [s.registration, { ...s.registration, child: { ...s.registration.child, name: undefined } }, { ...s.registration, consent: { ...s.registration.consent, auftragsnummer: undefined } }] as BirthRegisteredData[]) {
+        for (const ids of [{}, { childIdNr: s.childIdNr }, { childIdNr: s.childIdNr, parent1IdNr: s.parent1IdNr }]) {
+          const egs = toElterngeldDataSet(registration);
+          expect(elterngeldDataSetGap(registration)).toBe(egs.success ? undefined : egs.reason);
+          for (const entitled of ['parent1', 'parent2'] as const) {
+            const fk = toKindergeldDataSet(registration, ids, entitled);
+            const gap = kindergeldDataSetGap(registration, ids, entitled);
+            expect(gap).toBe(fk.success ? undefined : fk.reason);
+            if (gap) gaps++;
+          }
+        }
+      }
+    }
+    expect(gaps).toBeGreaterThan(0);
   });
 });
