@@ -343,6 +343,8 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
     episodes.failed(error, what, options.stateDir);
     return 'full';
   };
+  const lifecycle = options.lifecycle ?? createLifecycle({ logger: { error: (_, message) => log(message), warn: (_, message) => log(message) } });
+  const component = lifecycle.component('deliveries');
   const keepAliveMs = Math.max(500, Math.min(5000, (options.ackWaitMs ?? 30_000) / 3));
   let keptAlive = 0;
   let draining: Promise<void> | undefined;
@@ -364,15 +366,13 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
         await answerAll();
       }
     })()
-      .catch((error: unknown) => log(`held deliveries: ${(error as Error).message}`))
+      .catch((error: unknown) => component.failed(error, { held: held.length }))
       .finally(() => (draining = undefined));
     return draining;
   };
   const holdTimer = setInterval(() => void drainHeld(), 1000);
   holdTimer.unref();
 
-  const lifecycle = options.lifecycle ?? createLifecycle({ logger: { error: (_, message) => log(message), warn: (_, message) => log(message) } });
-  const component = lifecycle.component('deliveries');
   const idle = (next: Promise<unknown>): Promise<boolean> => Promise.race([next.then(() => false), new Promise<true>((r) => setImmediate(r, true))]);
   // The consume loop, started again after the back-off when it fails: a consumer deleted (it is
   // created again), a pull that cannot be renewed. What was handled and not yet answered is answered first.

@@ -66,7 +66,7 @@ describe.skipIf(!natsAvailable)('component failures are logged, counted and show
       natsPort: await freePort(),
       apiPort: 0,
       metricsPort: 0,
-      hub: { escalation: { acknowledgeWithinMs: 3_600_000, escalateAfterMs: 7_200_000, webhooks: {}, reconcileEveryMs: 300 }, retention: { afterLastHandoffDays: 730, checkEveryMs: 1000 }, log: { checkpoint: { everyEntries: 1000, everyMs: 300 }, origin: 'elfe-hub/log', store: { kind: 'sqlite' } } } as never,
+      hub: { escalation: { acknowledgeWithinMs: 3_600_000, escalateAfterMs: 7_200_000, webhooks: {}, reconcileEveryMs: 300, checkEveryMs: 300 }, retention: { afterLastHandoffDays: 730, checkEveryMs: 1000 }, log: { checkpoint: { everyEntries: 1000, everyMs: 300 }, origin: 'elfe-hub/log', store: { kind: 'sqlite' } } } as never,
     });
     hub = await startHub(loadConfig(exchange.hubConfigFile), { logger: createLogger('hub', { destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } }) });
     ca = readFileSync(path.join(root, 'ca', 'ca.cert.pem'), 'utf8');
@@ -98,6 +98,7 @@ describe.skipIf(!natsAvailable)('component failures are logged, counted and show
     ['checkpoints', submitBirth],
     ['retention', nothing],
     ['reconcile', nothing],
+    ['deadlines', nothing],
     ['nats-users', nothing],
     ['nats-connection-limit', nothing],
   ] as const)('%s', async (component, work) => {

@@ -194,6 +194,8 @@ export const HubConfigSchema = z
         webhooks: z.record(z.string(), z.string().url()).default({}),
         /** How often dead letters are reconciled from the JetStream consumers' state. */
         reconcileEveryMs: z.number().int().positive().default(60_000),
+        /** How often the deadlines are checked (default: a quarter of acknowledgeWithinMs, at least 200 ms and at most 30 s). */
+        checkEveryMs: z.number().int().positive().optional(),
       })
       .strict()
       .default({ acknowledgeWithinMs: 60 * 60 * 1000, escalateAfterMs: 3 * 24 * 60 * 60 * 1000, webhooks: {}, reconcileEveryMs: 60_000, decision: decisionDefaults }),

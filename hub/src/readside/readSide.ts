@@ -27,7 +27,7 @@ export interface EscalationPolicy {
   readonly decision?: Readonly<Record<'elterngeldstelle' | 'familienkasse', { readonly decideWithinMs: number; readonly escalateAfterMs: number }>>;
   /** Webhook URL per responsible party (DVDV address). */
   readonly webhooks?: Readonly<Record<string, string>>;
-  readonly checkEveryMs?: number;
+  readonly checkEveryMs?: number | undefined;
 }
 
 export interface ReadSideOptions {
@@ -43,6 +43,8 @@ export interface ReadSideOptions {
   readonly trackingKey?: Buffer;
   /** Where the projections report a failure (logged, counted, unhealthy until they follow again). */
   readonly component?: Component;
+  /** Where the timed deadline check reports a failure (unhealthy until a check succeeds). */
+  readonly deadlines?: Component;
 }
 
 export interface ReadSide {
@@ -256,8 +258,15 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     return checking;
   };
   const every = options.escalation.checkEveryMs ?? Math.max(200, Math.min(30_000, Math.floor(options.escalation.acknowledgeWithinMs / 4)));
+  const deadlines = options.deadlines;
   const timer = setInterval(() => {
-    checkDeadlines().catch((error: unknown) => say('readside.deadline-check-failed', { error: (error as Error).message }));
+    Promise.resolve()
+      .then(() => deadlines?.checkFault())
+      .then(checkDeadlines)
+      .then(
+        () => deadlines?.succeeded(),
+        (error: unknown) => (deadlines ? deadlines.failed(error) : say('readside.deadline-check-failed', { error: (error as Error).message })),
+      );
   }, every);
   timer.unref();
 
