@@ -60,7 +60,7 @@ export async function startReadSideServices(options: {
     escalation: config.escalation,
     say: (event, fields) => logger.info({ event, ...fields }, event),
     trackingKey: trackingKey(config.dataDir),
-    ...(options.lifecycle ? { component: options.lifecycle.component('read-side'), deadlines: options.lifecycle.component('deadlines') } : {}),
+    ...(options.lifecycle ? { component: options.lifecycle.component('read-side'), lifecycle: options.lifecycle } : {}),
   });
   const reconciled = { deadLetters: 0, failures: 0 };
   // From the first start on, the advisories of given-up deliveries are kept in a stream, also while the hub is down.

@@ -13,7 +13,7 @@ import { isStorageFull } from '../log/storageHealth.ts';
 import { readFact, type ReadFact } from './facts.ts';
 import { openProjectionStore, type ProjectionStore } from './projectionStore.ts';
 import { deadlinePassed, decisionDeadlinePassed, type HandOffRow } from './status.ts';
-import { backoffMs, type Component } from '../../../connectors/kit/lifecycle.ts';
+import { backoffMs, type Component, type Lifecycle } from '../../../connectors/kit/lifecycle.ts';
 
 export interface EscalationPolicy {
   readonly acknowledgeWithinMs: number;
@@ -43,8 +43,8 @@ export interface ReadSideOptions {
   readonly trackingKey?: Buffer;
   /** Where the projections report a failure (logged, counted, unhealthy until they follow again). */
   readonly component?: Component;
-  /** Where the timed deadline check reports a failure (unhealthy until a check succeeds). */
-  readonly deadlines?: Component;
+  /** Runs the timed deadline check as the loop `deadlines` (a failure logged, counted, unhealthy until a check succeeds). */
+  readonly lifecycle?: Pick<Lifecycle, 'runLoop'>;
 }
 
 export interface ReadSide {
@@ -258,17 +258,13 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     return checking;
   };
   const every = options.escalation.checkEveryMs ?? Math.max(200, Math.min(30_000, Math.floor(options.escalation.acknowledgeWithinMs / 4)));
-  const deadlines = options.deadlines;
-  const timer = setInterval(() => {
-    Promise.resolve()
-      .then(() => deadlines?.checkFault())
-      .then(checkDeadlines)
-      .then(
-        () => deadlines?.succeeded(),
-        (error: unknown) => (deadlines ? deadlines.failed(error) : say('readside.deadline-check-failed', { error: (error as Error).message })),
-      );
-  }, every);
-  timer.unref();
+  const deadlineLoop = options.lifecycle?.runLoop('deadlines', async () => void (await checkDeadlines()), { everyMs: every });
+  const timer = deadlineLoop
+    ? undefined
+    : setInterval(() => {
+        checkDeadlines().catch((error: unknown) => say('readside.deadline-check-failed', { error: (error as Error).message }));
+      }, every);
+  timer?.unref();
 
   return {
     store,
@@ -291,6 +287,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
       stopping = true;
       wake?.();
       clearInterval(timer);
+      await deadlineLoop?.stop();
       await checking?.catch(() => undefined);
       await subscription.close();
       await following;
