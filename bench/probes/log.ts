@@ -100,6 +100,9 @@ async function buildLog(count: number): Promise<string> {
   return dir;
 }
 
+/** Rounds of the audit and of its floor, alternated. */
+const auditRounds = 3;
+
 export async function logProbe(options: { large: boolean }): Promise<Section[]> {
   const figures: Figure[] = [];
   const raw: Figure[] = [];
@@ -126,14 +129,22 @@ export async function logProbe(options: { large: boolean }): Promise<Section[]> 
     for (let i = 0; i < proofs; i++) await log.inclusionProof(Math.floor((i * 7919) % (entries - 1)));
     figures.push({ key: `log.proof.${label}`, label: `inclusion proof generation at ${label} entries`, value: (performance.now() - p0) / proofs, unit: 'ms' });
     await log.close();
-    const store = openSqliteEventStore(logFiles(dir).events);
-    const a0 = performance.now();
-    const report = await verifyLog(store, verifier.data, { treeFile: logFiles(dir).tree });
-    if (!report.ok) throw new Error(`bench log does not verify: ${report.reason}`);
-    const auditRate = report.entries / seconds(a0);
-    figures.push({ key: `audit.verify.${label}`, label: `audit verify entries/s at ${label} entries`, value: auditRate, unit: '/s', limit: 'raw.sha256.leaf' });
-    await store.close();
-    raw.push({ key: `raw.sqlite.readHash.${label}`, label: `raw SQLite read of every row in pages + one SHA-256 of it, entries/s at ${label}`, value: rawReadAndHashRate(logFiles(dir).events, replayPage), unit: '/s' });
+    // The audit and its floor alternate, three times each, and each is taken at its best: the
+    // machine's speed drifts within a minute (other processes, frequency), and an audit measured
+    // once beside a floor measured once afterwards compared two different machines.
+    let auditRate = 0;
+    let readRate = 0;
+    for (let round = 0; round < auditRounds; round++) {
+      readRate = Math.max(readRate, rawReadAndHashRate(logFiles(dir).events, replayPage));
+      const store = openSqliteEventStore(logFiles(dir).events);
+      const a0 = performance.now();
+      const report = await verifyLog(store, verifier.data, { treeFile: logFiles(dir).tree });
+      if (!report.ok) throw new Error(`bench log does not verify: ${report.reason}`);
+      auditRate = Math.max(auditRate, report.entries / seconds(a0));
+      await store.close();
+    }
+    figures.push({ key: `audit.verify.${label}`, label: `audit verify entries/s at ${label} entries (best of ${auditRounds})`, value: auditRate, unit: '/s', limit: 'raw.sha256.leaf' });
+    raw.push({ key: `raw.sqlite.readHash.${label}`, label: `raw SQLite read of every row in pages + one SHA-256 of it, entries/s at ${label} (best of ${auditRounds}, alternated with the audit)`, value: readRate, unit: '/s' });
     figures.push({ key: `audit.verify.${label}.vsRead`, label: `  the same audit beside the raw read-and-hash of its store`, value: auditRate, unit: '/s', limit: `raw.sqlite.readHash.${label}`, ratioGoalAtLeast: 0.9 });
     rmSync(dir, { recursive: true, force: true });
   }
