@@ -378,9 +378,11 @@ export class SqliteEventStore implements EventStore {
     let from = options.fromRevision ?? 0;
     let left = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (left > 0 && !this.#closed) {
-      const rows = this.#stmts.readStream.all(stream, from, Math.min(this.#pageSize, left)) as Row[];
+      const asked = Math.min(this.#pageSize, left);
+      const rows = this.#stmts.readStream.all(stream, from, asked) as Row[];
       for (const row of rows) yield this.#toStored(row);
-      if (rows.length === 0) return;
+      // A short page is the end: no second query only to find nothing (most reads find one new entry or none).
+      if (rows.length < asked) return;
       left -= rows.length;
       from = rows[rows.length - 1]!.stream_revision + 1;
     }
@@ -390,9 +392,10 @@ export class SqliteEventStore implements EventStore {
     let from = options.fromPosition ?? 0;
     let left = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (left > 0 && !this.#closed) {
-      const rows = this.#stmts.readAll.all(from, Math.min(this.#pageSize, left)) as Row[];
+      const asked = Math.min(this.#pageSize, left);
+      const rows = this.#stmts.readAll.all(from, asked) as Row[];
       for (const row of rows) yield this.#toStored(row);
-      if (rows.length === 0) return;
+      if (rows.length < asked) return;
       left -= rows.length;
       from = rows[rows.length - 1]!.position + 1;
     }
