@@ -68,4 +68,38 @@ describe('case log reads', () => {
     expect(JSON.stringify(after)).not.toMatch(/Anna|Berta|Clara/);
     await log.close();
   });
+
+  it('seals a delivery stream with its case key, asking the store for the case only when the delivery was scheduled another way', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-caselog-'));
+    const inner = openSqliteEventStore(path.join(dir, 'events.sqlite'));
+    const looked: string[] = [];
+    const getByEventId = inner.getByEventId.bind(inner);
+    inner.getByEventId = (id) => {
+      looked.push(id);
+      return getByEventId(id);
+    };
+    const log = openCaseLog(inner, dir);
+    const stream = log.caseStream('11007007-G-3-2026');
+    const scheduled = (id: string) => ({ eventId: id, type: 'DeliveryScheduled', data: { deliveryId: id, name: 'Emma' }, metadata: {} });
+    const receipt = (id: string) => ({ eventId: `r-${id}`, type: 'DeliveryAcknowledged', data: { deliveryId: id, name: 'Emma' }, metadata: {} });
+    await log.append(stream, [scheduled('d1')]);
+    await log.append('delivery-d1', [receipt('d1')]);
+    // Scheduled through this case log: its case is known.
+    expect(looked).toEqual([]);
+    // Scheduled by another writer of the store: looked up once, then known.
+    await inner.append(stream, [{ eventId: 'd2', type: 'DeliveryScheduled', data: { sealed: 'elsewhere' }, metadata: {} }]);
+    await log.append('delivery-d2', [receipt('d2')]);
+    await log.append('delivery-d2', [{ ...receipt('d2'), eventId: 'r2-d2' }]);
+    expect(looked).toEqual(['d2']);
+    for (const id of ['d1', 'd2']) {
+      const [stored] = await collect(inner.readStream(`delivery-${id}`));
+      expect(isSealed(stored!.data)).toBe(true);
+      expect(JSON.stringify(stored)).not.toContain('Emma');
+      expect((await collect(log.readStream(`delivery-${id}`)))[0]!.data).toEqual({ deliveryId: id, name: 'Emma' });
+    }
+    // Erased: the delivery's stream no longer opens either.
+    await log.erase(stream, 'test');
+    expect(isSealed((await collect(log.readStream('delivery-d1')))[0]!.data)).toBe(true);
+    await log.close();
+  });
 });

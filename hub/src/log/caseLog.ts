@@ -51,11 +51,22 @@ const aadOf = (eventId: string, stream: string, type: string) => Buffer.from(`el
  * key, entry and plaintext (SIV-like), so the same entry seals to the same bytes: appending it
  * twice stays idempotent, and an IV never repeats for different plaintexts.
  */
+/** Each case key's IV key, derived once per key object (a case's entries are sealed one after another). */
+const ivKeys = new WeakMap<Buffer, Buffer>();
+function ivKeyOf(key: Buffer): Buffer {
+  let ivKey = ivKeys.get(key);
+  if (!ivKey) {
+    ivKey = createHmac('sha256', key).update('elfe-sealed-iv').digest();
+    ivKeys.set(key, ivKey);
+  }
+  return ivKey;
+}
+
 export function sealEntry(event: NewEvent, stream: string, caseId: string, key: Buffer): NewEvent {
   const { signed, ...clear } = (event.metadata ?? {}) as Record<string, JsonValue>;
   const plaintext = canonicalBytes({ data: event.data, ...(signed !== undefined ? { signed } : {}) });
   const aad = aadOf(event.eventId, stream, event.type);
-  const ivKey = createHmac('sha256', key).update('elfe-sealed-iv').digest();
+  const ivKey = ivKeyOf(key);
   const iv = createHmac('sha256', ivKey).update(aad).update(plaintext).digest().subarray(0, 12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(aad);
@@ -119,11 +130,15 @@ export class CaseLog implements EventStore {
     if (caseId === undefined) {
       const scheduled = await this.#inner.getByEventId(deliveryId);
       caseId = (scheduled && caseIdOfStream(scheduled.stream)) ?? null;
-      this.#deliveryCases.set(deliveryId, caseId);
-      // Bounded: memory stays flat in the number of deliveries.
-      if (this.#deliveryCases.size > 10_000) this.#deliveryCases.delete(this.#deliveryCases.keys().next().value!);
+      this.#rememberDelivery(deliveryId, caseId);
     }
     return caseId ?? undefined;
+  }
+
+  #rememberDelivery(deliveryId: string, caseId: string | null): void {
+    this.#deliveryCases.set(deliveryId, caseId);
+    // Bounded: memory stays flat in the number of deliveries.
+    if (this.#deliveryCases.size > 10_000) this.#deliveryCases.delete(this.#deliveryCases.keys().next().value!);
   }
 
   /**
@@ -170,6 +185,8 @@ export class CaseLog implements EventStore {
     const sealed = events.map((e) => (e.type === 'CaseErased' || !key ? e : sealEntry(e, stream, caseId, key)));
     const result = await this.#inner.append(stream, sealed, expectedRevision);
     if (events.some((e) => handOffs.has(e.type))) this.keys.handedOff(caseId, now);
+    // A delivery scheduled here belongs to this case: its receipt's stream is placed without asking the store.
+    if (stream.startsWith('birth-')) for (const e of events) if (e.type === 'DeliveryScheduled') this.#rememberDelivery(e.eventId, caseId);
     return result;
   }
 

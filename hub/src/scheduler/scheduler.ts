@@ -59,7 +59,7 @@ export interface Scheduler {
  * Deterministic in its inputs (time = when the causing event was recorded), so a replay writes
  * identical bytes. A correction's reason goes encrypted (`reasonJwe`) whenever the payload does.
  */
-function scheduledEvent(decision: DeliveryDecision, correlationId: string, decidedAt: string, payloadJwe?: string, reasonJwe?: string): DeliveryScheduled {
+export function scheduledEvent(decision: DeliveryDecision, correlationId: string, decidedAt: string, payloadJwe?: string, reasonJwe?: string): DeliveryScheduled {
   const correction = decision.correction;
   return {
     messageId: decision.deliveryId,
