@@ -25,6 +25,7 @@ import { toRecord } from '../hub/src/log/records.ts';
 import { SignatureKeeper, type KeptSignature } from '../hub/src/log/signatures.ts';
 import { deliveryStream } from '../hub/src/log/streams.ts';
 import { startReadSide } from '../hub/src/readside/readSide.ts';
+import { trackingKey } from '../hub/src/tracking/trackingCode.ts';
 import type { BirthPlan, PartiesSetup } from './historyParties.ts';
 
 export interface History {
@@ -246,7 +247,9 @@ export async function buildHistory(exchange: Exchange, options: HistoryOptions):
     say(`history: ${entries.toLocaleString('en-US')} entries, ${births.toLocaleString('en-US')} births in ${logSeconds.toFixed(1)} s; projecting the read side`);
     const p0 = performance.now();
     const keys = new CaseKeyStore(keyFile);
-    const readSide = await startReadSide({ log: new CaseLog(log, keys), dir: path.join(dataDir, 'readside'), escalation: config.escalation });
+    // As the hub opens it (readSideServices.ts), with the tracking codes' key: a read side projected
+    // without it is projected again, from the first entry, by the hub's first start.
+    const readSide = await startReadSide({ log: new CaseLog(log, keys), dir: path.join(dataDir, 'readside'), escalation: config.escalation, trackingKey: trackingKey(dataDir) });
     await readSide.caughtUp(entries, 3_600_000);
     await readSide.stop();
     keys.close();

@@ -1,7 +1,8 @@
 // `npm run bench`: hub figures next to the raw limits they sit on, measured in the same run.
 // Options:
 //   --large      also 1M-entry figures: restart and memory (a generated history), audit, read-side queries
-//   --huge       the restart and memory figures at 10M entries too (the history takes long to generate)
+//   --huge       10M entries too: the restart and memory figures (the history takes long to generate), and the
+//                log's restart, proofs and audit over 10M synthetic entries
 //   --profile    the end-to-end run's hub and connectors (and the restarted hub) write CPU profiles
 //                into bench/results/<run>-profile/, with a top-25 summary per process
 //   --skip-e2e, --skip-distributed   leave those out
@@ -35,7 +36,7 @@ const restartSizes = process.env.ELFE_BENCH_RESTART_ENTRIES
 const probes: [string, () => Promise<Section[]>][] = [
   ['restart', () => restartProbe({ sizes: restartSizes, ...(profile ? { profileDir: profile.dir, summaries: profile.summaries } : {}) })],
   ['crypto', cryptoProbe],
-  ['log', () => logProbe({ large })],
+  ['log', () => logProbe({ large, huge })],
   ['read side', () => readsideProbe({ large })],
 ];
 if (!args.has('--skip-e2e')) probes.unshift(['end to end', () => e2eProbe(profile ?? {})]);

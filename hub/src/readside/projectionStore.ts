@@ -107,6 +107,8 @@ export interface ProjectionStore {
   apply(facts: readonly ReadFact[], nextPosition: number): void;
   /** Drops every projection (a rebuild from the log follows). */
   reset(): void;
+  /** Why the projections were dropped when the file was opened (to be projected again from the log); undefined when they were kept. */
+  readonly droppedAtOpen: string | undefined;
   caseById(caseId: string): CaseRow | undefined;
   handOffsOf(caseId: string): HandOffRow[];
   handOff(deliveryId: string): HandOffRow | undefined;
@@ -176,7 +178,10 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
   const metaGet = db.prepare('SELECT value FROM meta WHERE key = ?');
   const metaSet = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const version = (metaGet.get('schema') as { value: string } | undefined)?.value;
+  // Why the projections were dropped at this opening, to be projected again from the log (the read side says so).
+  let dropped: string | undefined;
   if (version !== undefined && version !== schemaVersion) {
+    dropped = `the file's tables are of version ${version}, this hub's are of version ${schemaVersion}`;
     // Columns added since (the decision deadlines): the rows are rebuilt from the log below.
     const columns = new Set((db.prepare('PRAGMA table_info(handoffs)').all() as { name: string }[]).map((c) => c.name));
     for (const c of ['decided_at', 'decision_overdue_at', 'decision_escalated_at', 'received_at']) if (!columns.has(c)) db.exec(`ALTER TABLE handoffs ADD COLUMN ${c} TEXT`);
@@ -187,6 +192,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
   metaSet.run('schema', schemaVersion);
   // Milestones and tracking codes came later: a file projected without them is rebuilt from the log.
   if (trackingKey && (metaGet.get('tracking') as { value: string } | undefined)?.value !== '1') {
+    const had = Number((metaGet.get('position') as { value: string } | undefined)?.value ?? 0);
+    if (had > 0) dropped ??= 'the file was projected without tracking codes';
     for (const t of ['cases', 'handoffs', 'ids', 'persons', 'checkpoints', 'erasure_notices', 'milestones', 'tracking']) db.exec(`DELETE FROM ${t}`);
     metaSet.run('position', '0');
     metaSet.run('tracking', '1');
@@ -356,6 +363,7 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
   });
 
   return {
+    droppedAtOpen: dropped,
     get position() {
       return position;
     },

@@ -25,4 +25,26 @@ describe('read side, live', () => {
     await readSide.stop();
     await log.close();
   });
+
+  it('says so when it projects the log again from the start, and keeps what the same hub projected', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-readside-'));
+    const log = openSqliteEventStore(path.join(dir, 'events.sqlite'));
+    await log.append('security', Array.from({ length: 20 }, () => toRecord(securityEvent(new Date(), { code: 'signature-invalid', reason: 'test', subject: { role: 'standesamt' } }))));
+    const escalation = { acknowledgeWithinMs: 60_000, escalateAfterMs: 120_000, checkEveryMs: 60_000 };
+    const open = async (trackingKey?: Buffer) => {
+      const said: [string, Record<string, unknown> | undefined][] = [];
+      const readSide = await startReadSide({ log, dir: path.join(dir, 'readside'), escalation, say: (event, fields) => said.push([event, fields]), ...(trackingKey ? { trackingKey } : {}) });
+      await readSide.caughtUp(20, 20_000);
+      await readSide.stop();
+      return { said, rebuilt: readSide.stats.rebuilt, applied: readSide.stats.applied };
+    };
+    // Projected without the tracking codes' key, as a tool might.
+    expect(await open()).toMatchObject({ said: [], rebuilt: 0, applied: 20 });
+    // The hub, with the key, drops that projection and says why.
+    const key = Buffer.alloc(32, 7);
+    expect(await open(key)).toMatchObject({ said: [['readside.rebuild', { reason: 'the file was projected without tracking codes' }]], rebuilt: 1, applied: 20 });
+    // Started again the same way: nothing projected again, nothing said.
+    expect(await open(key)).toMatchObject({ said: [], rebuilt: 0, applied: 0 });
+    await log.close();
+  });
 });

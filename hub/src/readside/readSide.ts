@@ -86,6 +86,11 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     }
   };
 
+  // Projected again from the log, and said so: on a long log that takes a while, in the background.
+  if (store.droppedAtOpen !== undefined) {
+    stats.rebuilt++;
+    say('readside.rebuild', { reason: store.droppedAtOpen });
+  }
   // A projection ahead of the log belongs to another log: rebuild.
   if (store.position > (await log.size())) {
     store.reset();
