@@ -13,7 +13,7 @@ import { findNatsServer, freePort, startLocalNatsServer } from '../../hub/src/in
 import { ensureStreams } from '../../hub/src/infra/nats/streams.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { openSqliteEventStore } from '../../hub/src/log/sqlite/sqliteEventStore.ts';
-import { birthLatencies, openSubmitters, submitBurst } from '../../hub/src/runner/births.ts';
+import { birthLatencies, openSubmitters, submitBurst, type BirthLatencies } from '../../hub/src/runner/births.ts';
 import { repoRoot } from '../../hub/src/infra/repoRoot.ts';
 import { runExchange, type RunningExchange } from '../../hub/src/runner/exchangeRunner.ts';
 import { until } from '../../hub/src/runner/until.ts';
@@ -60,6 +60,8 @@ interface RunResult {
   readonly cpu: CpuUse;
   /** The warm-up births' latency p99 (ms), when there was a warm-up. */
   readonly coldP99?: number;
+  /** Where the latency went, hop by hop (births.ts `BirthLatencies.stages`), in ms. */
+  readonly stages: BirthLatencies['stages'];
 }
 
 async function metricsOf(port: number): Promise<Map<string, number>> {
@@ -132,7 +134,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   }
   if (profile?.dir) profile.summaries?.push(...keepProfiles(profile.dir, new Map(names.map((name) => [name, pidOf(name)])), repoRoot));
   // Latency per birth: submission until its last delivery's receipt was logged.
-  const { done, lastDoneAt } = await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, sentAt);
+  const { done, lastDoneAt, stages } = await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, sentAt);
   const cold = warmup > 0 ? (await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, warmSentAt)).done : [];
   elapsed = (lastDoneAt - t0) / 1000;
   rmSync(root, { recursive: true, force: true });
@@ -145,6 +147,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     deliveries: measuredDeliveries,
     cpu: cpuBetween(cpuBefore!, cpuAfter!),
     ...(cold.length > 0 ? { coldP99: percentile(cold, 99) } : {}),
+    stages,
   };
 }
 
@@ -173,6 +176,25 @@ function cpuFigures(run: RunResult): Figure[] {
     ...(cpu.machineBusy === undefined ? [] : [{ key: 'e2e.cpu.machineBusy', label: `  machine CPU busy during that run (${cpu.cores} cores)`, value: cpu.machineBusy * 100, unit: '%' }]),
     { key: 'e2e.cpu.ceiling', label: `  births/s ${cpu.cores} cores carry at that CPU per birth`, value: (cpu.cores * 1000) / perBirth, unit: '/s' },
   ];
+}
+
+const stageLabels: Record<keyof RunResult['stages'], string> = {
+  ingress: 'submission → registration logged (outbox, NATS, checks, sealing, commit)',
+  routing: 'registration logged → hand-off logged (decision, JWE, commit)',
+  toAgency: 'hand-off logged → received by the agency (relay, JetStream, decryption, inbox file)',
+  receiptBack: "received → the agency's receipt logged (receipt file, JetStream, checks, commit)",
+};
+
+/** p50 and p99 of each hop at a fixed rate: where the latency of `e2e.rate<N>.p99` goes (the hops' p99s do not add up to it). */
+function stageFigures(rate: number, stages: RunResult['stages']): Figure[] {
+  return (Object.keys(stageLabels) as (keyof RunResult['stages'])[]).flatMap((stage) =>
+    stages[stage].length === 0
+      ? []
+      : [
+          { key: `e2e.rate${rate}.stage.${stage}.p50`, label: `    p50 of ${stageLabels[stage]}`, value: percentile(stages[stage], 50), unit: 'ms' },
+          { key: `e2e.rate${rate}.stage.${stage}.p99`, label: `      p99`, value: percentile(stages[stage], 99), unit: 'ms' },
+        ],
+  );
 }
 
 export interface E2eOptions {
@@ -204,6 +226,7 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
     // Submission to the last receipt logged, fsync on everywhere: at 50/s it should stay under 100 ms.
     figures.push({ key: `e2e.rate${rate}.p99`, label: `  latency p99 at ${rate}/s`, value: r.p99, unit: 'ms', ...(rate === 50 ? { goal: 100 } : {}) });
     if (r.coldP99 !== undefined) figures.push({ key: `e2e.rate${rate}.cold.p99`, label: `  latency p99 of the first ${Math.max(50, rate * 2)} births after the start (the warm-up)`, value: r.coldP99, unit: 'ms' });
+    if (rate <= 50) figures.push(...stageFigures(rate, r.stages));
   }
   return [
     { name: 'End to end (NATS + log + connectors)', figures },

@@ -85,6 +85,13 @@ export interface BirthLatencies {
   readonly done: number[];
   /** Acknowledged deliveries in the log. */
   readonly acknowledged: number;
+  /**
+   * Where the time of the births of `sentAt` went, in ms, hop by hop: `ingress` (per birth) from
+   * the submission until its registration was logged; per delivery `routing` until the hand-off
+   * was logged, `toAgency` until the agency received it (its receipt's `receivedAt`, the agency's
+   * clock), `receiptBack` until the hub logged the receipt.
+   */
+  readonly stages: { readonly ingress: number[]; readonly routing: number[]; readonly toAgency: number[]; readonly receiptBack: number[] };
 }
 
 /**
@@ -95,28 +102,46 @@ export async function birthLatencies(raw: EventStore, hubDir: string, sentAt: Re
   const store = openCaseLog(raw, hubDir);
   const causeOf = new Map<string, string>();
   const open = new Map<string, number>();
+  const registeredAt = new Map<string, number>();
+  const scheduledAt = new Map<string, number>();
   const done: number[] = [];
+  const stages = { ingress: [] as number[], routing: [] as number[], toAgency: [] as number[], receiptBack: [] as number[] };
   let acknowledged = 0;
   let lastDoneAt = 0;
   try {
     for await (const stored of store.readAll()) {
       const event = fromRecord(stored);
-      if (event?.type === 'DeliveryScheduled') {
-        causeOf.set(event.data.deliveryId, event.causationId ?? '');
-        open.set(event.causationId ?? '', (open.get(event.causationId ?? '') ?? 0) + 1);
+      const at = Date.parse(stored.recordedAt);
+      if (event?.type === 'BirthRegistered' && sentAt.has(event.messageId)) {
+        registeredAt.set(event.messageId, at);
+        stages.ingress.push(at - sentAt.get(event.messageId)!);
+      } else if (event?.type === 'DeliveryScheduled') {
+        const cause = event.causationId ?? '';
+        causeOf.set(event.data.deliveryId, cause);
+        open.set(cause, (open.get(cause) ?? 0) + 1);
+        if (registeredAt.has(cause)) {
+          scheduledAt.set(event.data.deliveryId, at);
+          stages.routing.push(at - registeredAt.get(cause)!);
+        }
       } else if (event?.type === 'DeliveryAcknowledged') {
         acknowledged++;
         const cause = causeOf.get(event.data.deliveryId) ?? '';
+        const scheduled = scheduledAt.get(event.data.deliveryId);
+        if (scheduled !== undefined) {
+          const received = Date.parse(event.data.receivedAt);
+          stages.toAgency.push(received - scheduled);
+          stages.receiptBack.push(at - received);
+        }
         const left = (open.get(cause) ?? 1) - 1;
         open.set(cause, left);
         if (left === 0 && sentAt.has(cause)) {
-          done.push(Date.parse(stored.recordedAt) - sentAt.get(cause)!);
-          lastDoneAt = Math.max(lastDoneAt, Date.parse(stored.recordedAt));
+          done.push(at - sentAt.get(cause)!);
+          lastDoneAt = Math.max(lastDoneAt, at);
         }
       }
     }
   } finally {
     await store.close();
   }
-  return { done, acknowledged, lastDoneAt };
+  return { done, acknowledged, lastDoneAt, stages };
 }
