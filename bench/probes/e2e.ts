@@ -62,6 +62,8 @@ interface RunResult {
   readonly coldP99?: number;
   /** Where the latency went, hop by hop (births.ts `BirthLatencies.stages`), in ms. */
   readonly stages: BirthLatencies['stages'];
+  /** The hub's longest event-loop delay while the measured births ran (its metric, scraped four times a second), in ms. */
+  readonly loopDelayMax: number;
 }
 
 async function metricsOf(port: number): Promise<Map<string, number>> {
@@ -92,6 +94,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   let sentAt = new Map<string, number>();
   let warmSentAt = new Map<string, number>();
   let measuredDeliveries = 0;
+  let loopDelayMax = 0;
   let t0 = 0;
   let elapsed = 0;
   let cpuBefore: CpuSnapshot | undefined;
@@ -106,8 +109,14 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     running = await runExchange({ layout: exchange, start: names, ...(profile?.dir ? { nodeArgs: cpuProfileArgs(profile.dir) } : {}) });
     submitters = await openSubmitters(exchange.parties);
     let acknowledged = 0;
-    // A scrape that fails under load (a connection reset) is tried again on the next round.
-    const acknowledgedNow = async () => (await metricsOf(metricsPort).catch(() => new Map<string, number>())).get('elfe_receipts_total{outcome="acknowledged"}') ?? 0;
+    let measuring = false;
+    // A scrape that fails under load (a connection reset) is tried again on the next round. Each
+    // scrape also gives the hub's longest event-loop delay since the previous one.
+    const acknowledgedNow = async () => {
+      const metrics = await metricsOf(metricsPort).catch(() => new Map<string, number>());
+      if (measuring) loopDelayMax = Math.max(loopDelayMax, (metrics.get('elfe_event_loop_delay_seconds{quantile="1"}') ?? 0) * 1000);
+      return metrics.get('elfe_receipts_total{outcome="acknowledged"}') ?? 0;
+    };
     // Asked four times a second, as a monitor would rather than every few ms: each scrape counts
     // the read side's cases, CPU that would otherwise be charged to the births. The run's time
     // comes from the log (the last birth's last receipt), not from when this poll noticed it.
@@ -121,6 +130,9 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
       await allAcknowledged(warmDeliveries);
     }
     const groups = cpuGroups();
+    // The warm-up's delays end with this scrape.
+    await acknowledgedNow();
+    measuring = true;
     cpuBefore = cpuSnapshot(groups, cpuSelf);
     t0 = Date.now();
     const burst = await submitBurst(submitters, { births, seed, rate, label: 'bench', purpose: 'benchmark' });
@@ -148,6 +160,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     cpu: cpuBetween(cpuBefore!, cpuAfter!),
     ...(cold.length > 0 ? { coldP99: percentile(cold, 99) } : {}),
     stages,
+    loopDelayMax,
   };
 }
 
@@ -216,6 +229,7 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   figures.push({ key: 'e2e.publishes.max', label: '  JetStream publishes/s that load causes (4 per birth)', value: max.birthsPerSecond * 4, unit: '/s', limit: 'raw.jetstream.publish' });
   figures.push({ key: 'e2e.latency.max.p50', label: '  latency p50 at that load', value: max.p50, unit: 'ms' });
   figures.push({ key: 'e2e.latency.max.p99', label: '  latency p99 at that load', value: max.p99, unit: 'ms' });
+  figures.push({ key: 'e2e.max.hub.loopDelay.max', label: "  the hub's longest event-loop delay at that load", value: max.loopDelayMax, unit: 'ms' });
   figures.push(...cpuFigures(max));
   // Each fixed rate runs for ten seconds after a warm-up of two seconds (at least 50 births)
   // at the same rate; the warm-up's own p99 is printed beside it as the first births after a start.
@@ -226,7 +240,10 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
     // Submission to the last receipt logged, fsync on everywhere: at 50/s it should stay under 100 ms.
     figures.push({ key: `e2e.rate${rate}.p99`, label: `  latency p99 at ${rate}/s`, value: r.p99, unit: 'ms', ...(rate === 50 ? { goal: 100 } : {}) });
     if (r.coldP99 !== undefined) figures.push({ key: `e2e.rate${rate}.cold.p99`, label: `  latency p99 of the first ${Math.max(50, rate * 2)} births after the start (the warm-up)`, value: r.coldP99, unit: 'ms' });
-    if (rate <= 50) figures.push(...stageFigures(rate, r.stages));
+    if (rate <= 50) {
+      figures.push(...stageFigures(rate, r.stages));
+      figures.push({ key: `e2e.rate${rate}.hub.loopDelay.max`, label: `    the hub's longest event-loop delay meanwhile (every birth in flight waits that long)`, value: r.loopDelayMax, unit: 'ms' });
+    }
   }
   return [
     { name: 'End to end (NATS + log + connectors)', figures },

@@ -17,7 +17,7 @@ import { certificateStatuses, type CertificateStatus } from '../pki/pki.ts';
 import { recipientDirectory } from '../trust/recipients.ts';
 import { connectionLimiter, findNatsServer, freePort, portFree, startLocalNatsServer, type ConnectionLimiter, type LocalNatsServer } from '../infra/nats/natsServer.ts';
 import { jetStreamWithStreams } from '../infra/nats/streams.ts';
-import { startMetricsServer, type Metric } from './metrics.ts';
+import { eventLoopDelayMetrics, startMetricsServer, type Metric } from './metrics.ts';
 import { componentMetrics, createLifecycle, failAtFromEnv, startSteps, StartStepError, type Lifecycle } from './lifecycle.ts';
 import type { LoopOptions, StopFailure } from '../../../connectors/kit/lifecycle.ts';
 import { acquireDataDirLock, type DataDirLock } from './dataDirLock.ts';
@@ -395,7 +395,9 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
       return { value: undefined, stop: () => readSide.stopApi() };
     });
 
+    let loopDelay: ReturnType<typeof eventLoopDelayMetrics> | undefined;
     const hubMetrics = async (): Promise<Metric[]> => [
+      ...(loopDelay?.scrape() ?? []),
       { name: 'elfe_log_entries', help: 'Entries in the log', type: 'gauge', samples: [{ value: await log.size() }] },
       { name: 'elfe_log_checkpoint_tree_size', help: 'Tree size of the latest signed checkpoint', type: 'gauge', samples: [{ value: log.latestCheckpoint()?.treeSize ?? 0 }] },
       { name: 'elfe_scheduler_position', help: 'Log position up to which routing decisions are made', type: 'gauge', samples: [{ value: scheduler.stats.position }] },
@@ -418,8 +420,18 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
     ];
     const metrics = await steps.step('metrics', async () => {
       if (config.metrics.port === undefined) return { value: undefined };
-      const server = await startMetricsServer(config.metrics.port, hubMetrics);
-      return { value: server, stop: () => server.stop() };
+      loopDelay = eventLoopDelayMetrics();
+      const server = await startMetricsServer(config.metrics.port, hubMetrics).catch((error: unknown) => {
+        loopDelay?.stop();
+        throw error;
+      });
+      return {
+        value: server,
+        stop: async () => {
+          loopDelay?.stop();
+          await server.stop();
+        },
+      };
     });
 
     return {

@@ -2,6 +2,7 @@
 // receipts, refusals, and the days left on every certificate (so that an expiring certificate
 // shows on a dashboard well before it stops deliveries).
 import http from 'node:http';
+import { createHistogram } from 'node:perf_hooks';
 
 export interface Metric {
   readonly name: string;
@@ -48,4 +49,34 @@ export async function startMetricsServer(port: number, collect: () => Promise<re
     port: (server.address() as { port: number }).port,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * How long work waited for this process's one thread: the event loop's delay, sampled every
+ * 10 ms (a timer's lateness), as p50, p99 and max over the time since the previous scrape (then started afresh). A
+ * hub whose loop is held up (a long synchronous task, a collection of garbage) delays every
+ * submission, hand-off and receipt in flight at once.
+ */
+export function eventLoopDelayMetrics(): { readonly scrape: () => Metric[]; stop(): void } {
+  // A 10 ms timer's lateness (perf_hooks' monitorEventLoopDelay missed a single long hold-up here).
+  const histogram = createHistogram();
+  const everyMs = 10;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    histogram.record(Math.max(1, Math.round((now - last - everyMs) * 1e6)));
+    last = now;
+  }, everyMs);
+  timer.unref();
+  const scrape = (): Metric[] => {
+    const seconds = (ns: number) => (histogram.count > 0 ? ns / 1e9 : 0);
+    const samples = [
+      { labels: { quantile: '0.5' }, value: seconds(histogram.percentile(50)) },
+      { labels: { quantile: '0.99' }, value: seconds(histogram.percentile(99)) },
+      { labels: { quantile: '1' }, value: seconds(histogram.max) },
+    ];
+    histogram.reset();
+    return [{ name: 'elfe_event_loop_delay_seconds', help: "Delay of the process's event loop since the previous scrape (p50, p99, max)", type: 'gauge', samples }];
+  };
+  return { scrape, stop: () => clearInterval(timer) };
 }
