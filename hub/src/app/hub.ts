@@ -420,15 +420,12 @@ export async function startHub(config: HubConfig, options: StartHubOptions = {})
     ];
     const metrics = await steps.step('metrics', async () => {
       if (config.metrics.port === undefined) return { value: undefined };
-      loopDelay = eventLoopDelayMetrics();
-      const server = await startMetricsServer(config.metrics.port, hubMetrics).catch((error: unknown) => {
-        loopDelay?.stop();
-        throw error;
-      });
+      const server = await startMetricsServer(config.metrics.port, hubMetrics);
+      const delay = (loopDelay = eventLoopDelayMetrics());
       return {
         value: server,
         stop: async () => {
-          loopDelay?.stop();
+          delay.stop();
           await server.stop();
         },
       };

@@ -52,13 +52,12 @@ export async function startMetricsServer(port: number, collect: () => Promise<re
 }
 
 /**
- * How long work waited for this process's one thread: the event loop's delay, sampled every
- * 10 ms (a timer's lateness), as p50, p99 and max over the time since the previous scrape (then started afresh). A
- * hub whose loop is held up (a long synchronous task, a collection of garbage) delays every
- * submission, hand-off and receipt in flight at once.
+ * How long work waited for this process's one thread: the lateness of a 10 ms timer, as p50, p99
+ * and max since the previous scrape (then started afresh). perf_hooks' monitorEventLoopDelay
+ * missed a single long hold-up on Node 20. A hub whose loop is held up (a long synchronous task,
+ * a collection of garbage) delays every submission, hand-off and receipt in flight at once.
  */
 export function eventLoopDelayMetrics(): { readonly scrape: () => Metric[]; stop(): void } {
-  // A 10 ms timer's lateness (perf_hooks' monitorEventLoopDelay missed a single long hold-up here).
   const histogram = createHistogram();
   const everyMs = 10;
   let last = performance.now();
