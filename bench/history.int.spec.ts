@@ -25,6 +25,10 @@ describe('generated history (bench/history.ts)', () => {
     const history = await buildHistory(exchange, { entries: 600, inFlight: 16 });
     expect(history.entries).toBeGreaterThanOrEqual(600);
     expect(history.births).toBeGreaterThan(50);
+    // What the bench divides by: the workers' crypto and the main thread's appends, each measured.
+    expect(history.cryptoMs).toBeGreaterThan(0);
+    expect(history.appendMs).toBeGreaterThan(0);
+    expect(history.appendMs).toBeLessThanOrEqual(history.logSeconds * 1000);
 
     // The log, read raw: as many registrations, hand-offs and receipts as the builder says.
     const db = new Database(logFiles(exchange.hubDir).events, { readonly: true });

@@ -53,6 +53,8 @@ export interface BirthPlan {
   readonly registerKey: BirthScenario['registration']['registerKey'];
   readonly steps: readonly HistoryStep[];
   readonly deliveries: number;
+  /** Milliseconds this birth's signatures and encryptions took (the history's crypto floor). */
+  readonly cryptoMs: number;
 }
 
 /** The parties of `setup`, ready to plan births: keys and certificates read once. */
@@ -80,6 +82,13 @@ export function historyParties(setup: PartiesSetup): (s: BirthScenario, chunk: n
   const producer = (signer: Signer) => ({ dvdv: signer.identity.dvdv as never, name: signer.identity.name, role: signer.identity.role });
 
   return async (s, chunk) => {
+    let cryptoMs = 0;
+    const timed = async <T>(work: () => T | Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const result = await work();
+      cryptoMs += performance.now() - t0;
+      return result;
+    };
     const key = s.registration.registerKey;
     const standesamt = signers.get(`psw:${s.standesamt.standesamtsnummer}`)!;
     const id = (what: string) => deterministicUuid('bench-history', String(setup.seed), String(chunk), String(s.index), what);
@@ -108,7 +117,7 @@ export function historyParties(setup: PartiesSetup): (s: BirthScenario, chunk: n
     let state: CaseState = initialState;
     const scheduled: DeliveryScheduled[] = [];
     for (const [signer, event] of submissions) {
-      steps.push({ kind: 'submission', event, signature: signer.sign(event), signerKeyId: signer.identity.keyId, signerDvdv: signer.identity.dvdv, receivedAt: now() });
+      steps.push({ kind: 'submission', event, signature: await timed(() => signer.sign(event)), signerKeyId: signer.identity.keyId, signerDvdv: signer.identity.dvdv, receivedAt: now() });
       // As the scheduler routes it: the payload, and a correction's reason, encrypted for the recipient.
       const decisions = decide(state, event, config.routing);
       state = evolve(state, event);
@@ -117,8 +126,9 @@ export function historyParties(setup: PartiesSetup): (s: BirthScenario, chunk: n
         if (!isDecision(d)) continue;
         const target = recipients(d.recipient.dvdv);
         if ('reason' in target) throw new Error(`history: no certificate to encrypt to for ${d.recipient.dvdv}: ${target.reason}`);
-        const payloadJwe = await encryptPayload(d.payload, target.key, d.deliveryId);
-        const reasonJwe = d.correction ? await encryptReason(d.correction.reason, target.key, d.deliveryId) : undefined;
+        const payloadJwe = await timed(() => encryptPayload(d.payload, target.key, d.deliveryId));
+        const correction = d.correction;
+        const reasonJwe = correction ? await timed(() => encryptReason(correction.reason, target.key, d.deliveryId)) : undefined;
         decided.push(scheduledEvent(d, event.correlationId, now(), payloadJwe, reasonJwe));
       }
       if (decided.length === 0) continue;
@@ -141,8 +151,8 @@ export function historyParties(setup: PartiesSetup): (s: BirthScenario, chunk: n
         causationId: d.correlationId,
         data: { deliveryId: receipt.deliveryId, recipient: receipt.recipient, receivedHash: receipt.receivedHash, receivedAt: receipt.receivedAt },
       };
-      steps.push({ kind: 'receipt', answer, receipt, signature: signers.get(receipt.recipient)!.sign(receipt), hubReceivedAt: now() });
+      steps.push({ kind: 'receipt', answer, receipt, signature: await timed(() => signers.get(receipt.recipient)!.sign(receipt)), hubReceivedAt: now() });
     }
-    return { registerKey: key, steps, deliveries: scheduled.length };
+    return { registerKey: key, steps, deliveries: scheduled.length, cryptoMs };
   };
 }

@@ -177,6 +177,9 @@ async function startOnce(exchange: Exchange, entries: number, run: number, profi
   }
 }
 
+/** The machine's cores: the history's signing and encryption spread over them. */
+const cores = os.availableParallelism();
+
 /** Entries per second the history must be built at, so that 1M entries take minutes and 10M stay feasible. */
 const historyRateGoal = 20_000;
 
@@ -227,6 +230,10 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
     const h = r.history;
     if (h) {
       figures.push({ key: `restart.build.${label}`, label: `build ${label} history: ${h.entries.toLocaleString('en-US')} entries, ${h.births.toLocaleString('en-US')} births, ${h.deliveries.toLocaleString('en-US')} deliveries (signed, routed, encrypted, acknowledged)`, value: h.entries / h.logSeconds, unit: 'entries/s', goalAtLeast: historyRateGoal });
+      // What sets the pace: the signatures and encryptions (spread over every core), and the
+      // appends through the hub's own log path (one thread).
+      figures.push({ key: `restart.build.${label}.cryptoCeiling`, label: `  entries/s the ${cores} cores carry for its signatures and encryptions alone (${(h.cryptoMs / h.entries).toFixed(3)} ms per entry)`, value: (cores * 1000 * h.entries) / h.cryptoMs, unit: 'entries/s' });
+      figures.push({ key: `restart.build.${label}.appendCeiling`, label: `  entries/s the appends through the hub's log path allow on one thread (${(h.appendMs / h.entries).toFixed(3)} ms per entry)`, value: (1000 * h.entries) / h.appendMs, unit: 'entries/s', limit: `restart.build.${label}.cryptoCeiling` });
       figures.push({ key: `restart.project.${label}`, label: `  then the read side's projection of it`, value: h.entries / h.projectSeconds, unit: 'entries/s' });
     }
     const at = size === 0 ? 'an empty log' : `${label} entries (${h?.births.toLocaleString('en-US')} cases)`;
