@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Outbox } from './outbox.ts';
+
+const outboxModule = fileURLToPath(new URL('./outbox.ts', import.meta.url));
 
 const modeOf = (file: string) => (statSync(file).mode & 0o777).toString(8);
 
@@ -28,6 +32,42 @@ describe('the submitting office\'s outbox', () => {
     // An hour later, with a retention of a minute: the answered ones go, the pending one stays.
     expect(outbox.prune(60_000, new Date(Date.now() + 3_600_000))).toBe(2);
     expect(outbox.list().map((e) => [e.registerKey, e.status])).toEqual([['11007007/G/2026/3', 'pending']]);
+    outbox.close();
+  });
+
+  it('stores a burst of submissions in one fsync\'d commit, each once', () => {
+    const outbox = new Outbox(path.join(mkdtempSync(path.join(os.tmpdir(), 'elfe-outbox-')), 'outbox.sqlite'));
+    const ids = Array.from({ length: 20 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    outbox.addAll(ids.map((messageId, i) => ({ messageId, caseKey: `11007007/G/2026/${i}`, body: '{"payload":{}}', type: 'BirthRegistered' })));
+    outbox.addAll([{ messageId: ids[0]!, caseKey: '11007007/G/2026/0', body: '{"payload":{"other":1}}' }]);
+    expect(outbox.durableCommits).toBe(2);
+    expect(outbox.pending().map((e) => e.messageId)).toEqual(ids);
+    expect(outbox.pending()[0]!.body).toBe('{"payload":{}}');
+    // The answers add no fsync'd commit.
+    outbox.markAccepted(ids[0]!, { position: 1, duplicate: false });
+    outbox.markRefused(ids[1]!, 'not-case-owner', 'not yours');
+    expect(outbox.durableCommits).toBe(2);
+    outbox.close();
+  });
+
+  it('keeps the submissions and the hub\'s answers (written without an fsync of their own) when its process is killed with SIGKILL right after', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'elfe-outbox-')), 'outbox.sqlite');
+    const script = `
+      const { Outbox } = await import(${JSON.stringify(outboxModule)});
+      const outbox = new Outbox(${JSON.stringify(file)});
+      const ids = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333'];
+      outbox.addAll(ids.map((messageId, i) => ({ messageId, caseKey: '11007007/G/2026/' + i, body: '{"payload":{}}', type: 'BirthRegistered' })));
+      outbox.markAccepted(ids[0], { position: 7, duplicate: false, trackingCode: 'ABCD-EFGH' });
+      outbox.markRefused(ids[1], 'not-case-owner', 'not yours');
+      process.kill(process.pid, 'SIGKILL');`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.signal, child.stderr).toBe('SIGKILL');
+    const outbox = new Outbox(file);
+    expect(outbox.list().map((e) => [e.messageId.slice(0, 8), e.status, e.position, e.code, e.trackingCode])).toEqual([
+      ['11111111', 'accepted', 7, null, 'ABCD-EFGH'],
+      ['22222222', 'refused', null, 'not-case-owner', null],
+      ['33333333', 'pending', null, null, null],
+    ]);
     outbox.close();
   });
 });

@@ -4,6 +4,13 @@
 // `accepted` (with the log position and where the hand-offs stand) or `refused` (with the
 // code and the hub's message). The file is private (0600): it holds names and IdNrs.
 // Answered entries are pruned after a retention time, so personal data does not pile up.
+//
+// What is fsync'd: every submission before it is sent (a burst's submissions together, one
+// commit). The hub's answer is written without an fsync of its own: a crash of the process
+// keeps it (the write-ahead log is in the kernel's cache), the next fsync'd commit takes it
+// along, and a power cut before that can at worst turn it back into `pending`; the entry is
+// then sent again, and the hub answers a submission it logged with the same position
+// (`duplicate`) and a refused one with the same refusal.
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
@@ -16,6 +23,15 @@ export interface OutboxEntry {
   readonly caseKey: string;
   readonly body: string;
   readonly status: OutboxStatus;
+}
+
+/** A signed submission to store. */
+export interface OutboxInput {
+  readonly messageId: string;
+  /** The register key: submissions of one birth case are sent in order. */
+  readonly caseKey: string;
+  readonly body: string;
+  readonly type?: string;
 }
 
 /** One entry as a clerk reads it: what, for which birth, when, and the hub's answer. */
@@ -76,6 +92,7 @@ function privateFile(file: string): void {
 export class Outbox {
   readonly #db: Database.Database;
   readonly #stmts;
+  readonly #insertAll: (entries: readonly OutboxInput[], now: string) => void;
 
   constructor(file: string) {
     privateFile(file);
@@ -115,12 +132,37 @@ export class Outbox {
       byCase: this.#db.prepare(`SELECT ${fields} FROM outbox WHERE case_key = ? ORDER BY seq`),
       prune: this.#db.prepare("DELETE FROM outbox WHERE status <> 'pending' AND answered_at IS NOT NULL AND answered_at < ?"),
     };
+    const add = this.#stmts.add;
+    this.#insertAll = this.#db.transaction((entries: readonly OutboxInput[], now: string) => {
+      for (const e of entries) add.run(e.messageId, e.caseKey, e.type ?? null, e.body, now, now);
+    });
   }
+
+  /** Commits that were fsync'd (the submissions'); the answers' commits are not counted. */
+  durableCommits = 0;
 
   /** Stores a signed submission unless its message id is there already (then the first one stands). */
   add(messageId: string, caseKey: string, body: string, type?: string): void {
+    this.addAll([{ messageId, caseKey, body, ...(type !== undefined ? { type } : {}) }]);
+  }
+
+  /** Stores signed submissions in one commit (one fsync); each unless its message id is there already. */
+  addAll(entries: readonly OutboxInput[]): void {
+    if (entries.length === 0) return;
     const now = new Date().toISOString();
-    this.#stmts.add.run(messageId, caseKey, type ?? null, body, now, now);
+    this.#insertAll(entries, now);
+    this.durableCommits++;
+  }
+
+
+  /** An answer's update: durable against a crash of the process, not fsync'd on its own (see the top of this file). */
+  #answer(write: () => void): void {
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      write();
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
   }
 
   pending(): OutboxEntry[] {
@@ -129,12 +171,12 @@ export class Outbox {
 
   markAccepted(messageId: string, answer: { position: number; duplicate: boolean; routing?: unknown; trackingCode?: string }): void {
     const now = new Date().toISOString();
-    this.#stmts.accepted.run(answer.position, answer.duplicate ? 1 : 0, answer.routing === undefined ? null : JSON.stringify(answer.routing), answer.trackingCode ?? null, now, now, messageId);
+    this.#answer(() => this.#stmts.accepted.run(answer.position, answer.duplicate ? 1 : 0, answer.routing === undefined ? null : JSON.stringify(answer.routing), answer.trackingCode ?? null, now, now, messageId));
   }
 
   markRefused(messageId: string, code: string, message: string): void {
     const now = new Date().toISOString();
-    this.#stmts.refused.run(code, message, now, now, messageId);
+    this.#answer(() => this.#stmts.refused.run(code, message, now, now, messageId));
   }
 
   status(messageId: string): OutboxRecord | undefined {

@@ -21,7 +21,7 @@ import {
   type Submission,
   type SubmissionReply,
 } from '../../../contracts/index.ts';
-import { Outbox, type OutboxRecord } from './outbox.ts';
+import { Outbox, type OutboxInput, type OutboxRecord } from './outbox.ts';
 import type { Component, LifecycleLog } from '../../kit/lifecycle.ts';
 
 /** What the connector reports: JSON-line events without personal data (ids, counts, codes). */
@@ -76,11 +76,17 @@ const caseKeyOf = (s: Submission) => {
  * without sending: what is in the outbox is sent by whoever connects next.
  */
 export function enqueueSigned(outbox: Outbox, signer: Signer, event: Submission, clockSkewMs = defaultClockSkewMs, now = new Date()): Result<Submission, LocalRefusal> {
+  const signed = signedEntry(signer, event, clockSkewMs, now);
+  if (!signed.success) return signed;
+  outbox.addAll([signed.data]);
+  return ok(event);
+}
+
+/** A contract event checked against the clock and signed, as the outbox stores it. */
+function signedEntry(signer: Signer, event: Submission, clockSkewMs: number, now: Date): Result<OutboxInput, LocalRefusal> {
   const future = futureDateOf(event, now, clockSkewMs);
   if (future) return fail(future);
-  const body = JSON.stringify({ payload: event, signature: signer.sign(event) });
-  outbox.add(event.messageId, caseKeyOf(event), body, event.type);
-  return ok(event);
+  return ok({ messageId: event.messageId, caseKey: caseKeyOf(event), body: JSON.stringify({ payload: event, signature: signer.sign(event) }), type: event.type });
 }
 
 /** How often the waiting state is reported again while the hub stays unreachable. */
@@ -125,15 +131,58 @@ export class StandesamtConnector {
 
   /** Checks a contract event against the clock, signs it and stores it in the outbox (durably), without sending. */
   enqueue(event: Submission): Result<Submission, LocalRefusal> {
-    return enqueueSigned(this.#outbox, this.#options.signer, event, this.#options.clockSkewMs);
+    return this.enqueueAll([event])[0]!;
   }
 
-  /** Enqueues, sends what is pending and returns the entry as the outbox holds it now (pending when the hub did not answer). */
+  /** As `enqueue`, for several events stored in one commit (one fsync); a refused one does not hold up the others. */
+  enqueueAll(events: readonly Submission[]): Result<Submission, LocalRefusal>[] {
+    const now = new Date();
+    const signed = events.map((event) => signedEntry(this.#options.signer, event, this.#options.clockSkewMs ?? defaultClockSkewMs, now));
+    this.#outbox.addAll(signed.flatMap((r) => (r.success ? [r.data] : [])));
+    return signed.map((r, i) => (r.success ? ok(events[i]!) : r));
+  }
+
+  /** Submissions signed and waiting for the commit they share with the others made in the same turn. */
+  #group: { readonly entries: OutboxInput[]; readonly stored: Promise<void> } | undefined;
+
+  /** Stores `entry` durably, in one commit with the other submissions of this turn of the event loop. */
+  #store(entry: OutboxInput): Promise<void> {
+    if (!this.#group) {
+      const entries: OutboxInput[] = [];
+      const stored = new Promise<void>((resolve, reject) =>
+        setImmediate(() => {
+          this.#group = undefined;
+          try {
+            this.#outbox.addAll(entries);
+            resolve();
+          } catch (error) {
+            reject(error as Error);
+          }
+        }),
+      );
+      this.#group = { entries, stored };
+    }
+    this.#group.entries.push(entry);
+    return this.#group.stored;
+  }
+
+  /**
+   * Signs and stores the event (durably; the submissions of one turn of the event loop share a
+   * commit), sends what is pending and returns the entry as the outbox holds it now (pending
+   * when the hub did not answer).
+   */
   async submit(event: Submission): Promise<Result<OutboxRecord, LocalRefusal>> {
-    const queued = this.enqueue(event);
-    if (!queued.success) return queued;
+    if (this.#closed) throw new Error('the connector is closed');
+    const signed = signedEntry(this.#options.signer, event, this.#options.clockSkewMs ?? defaultClockSkewMs, new Date());
+    if (!signed.success) return signed;
+    await this.#store(signed.data);
     await this.flush();
     return ok(this.#outbox.status(event.messageId)!);
+  }
+
+  /** Commits of the outbox that were fsync'd (its submissions'), since this connector opened it. */
+  get durableCommits(): number {
+    return this.#outbox.durableCommits;
   }
 
   /** Who this connector signs as. */
@@ -262,6 +311,8 @@ export class StandesamtConnector {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    // Submissions signed in this turn are stored before the outbox closes.
+    await this.#group?.stored.catch(() => undefined);
     await this.#flushing;
     this.#outbox.close();
   }

@@ -302,12 +302,14 @@ export class DropFolder {
     const sent: Candidate[] = [];
     /** Registered before this arrival (a re-drop of the same birth): the outbox kept the hub's answer. */
     const answeredBefore = new Set<string>();
-    for (const c of candidates) {
-      if (this.#connector.status(c.event.messageId)?.status === 'accepted') answeredBefore.add(c.event.messageId);
-      const queued = this.#connector.enqueue(c.event);
-      if (!queued.success) results.push(this.#fail(c.arrival, queued.error, { registerKey: formatRegisterKey(c.key), messageId: c.event.messageId, kind: c.kind }));
+    for (const c of candidates) if (this.#connector.status(c.event.messageId)?.status === 'accepted') answeredBefore.add(c.event.messageId);
+    // The round's submissions stored in one commit.
+    const queued = this.#connector.enqueueAll(candidates.map((c) => c.event));
+    candidates.forEach((c, i) => {
+      const q = queued[i]!;
+      if (!q.success) results.push(this.#fail(c.arrival, q.error, { registerKey: formatRegisterKey(c.key), messageId: c.event.messageId, kind: c.kind }));
       else sent.push(c);
-    }
+    });
     if (sent.length > 0) await this.#connector.flush();
     for (const c of sent) {
       const registerKey = formatRegisterKey(c.key);
