@@ -3,15 +3,17 @@
 // the agency's system once (idempotent on delivery id), answered with a signed receipt carrying
 // the hash of exactly what was received (of the JWE as received, never of its plaintext), and
 // only then acknowledged. A crash at any point leads to a redelivery that finds the earlier
-// work and re-sends the same receipt.
+// work and re-sends the same receipt. The receipts are kept in one SQLite database per
+// connector (`<stateDir>/receipts.sqlite`, see receiptStore.ts): those of a batch of deliveries
+// are committed together, after the batch's inbox files are durable and before any is sent.
 //
 // An erasure notice (the hub erased a case this agency received deliveries of) arrives the
 // same way, checked the same way (hub role and hub address, addressed to us), and is carried
 // out once per notice id: the erased deliveries are marked (a late redelivery of one is not
 // handed over again), the agency's handler leaves a notice file and removes their inbox files,
-// the connector's state about them (their receipts) goes, and a signed erasure receipt is
+// the connector's state about them (their receipts' rows) goes, and a signed erasure receipt is
 // kept, sent, and only then the notice acknowledged.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
@@ -38,7 +40,7 @@ import {
   type Verifier,
 } from '../../contracts/index.ts';
 import { ensurePrivateDir, syncDirs, writeFileAtomic } from './atomicFile.ts';
-import { syncDir } from './erasure.ts';
+import { legacyReceiptsDirOf, openReceiptStore } from './receiptStore.ts';
 import { isStorageFull, StorageEpisodes } from './storageFull.ts';
 import { backoffMs, createLifecycle, pause, type Lifecycle } from './lifecycle.ts';
 
@@ -61,7 +63,10 @@ export interface AgencyConsumerOptions {
   readonly hubVerifier: Verifier;
   /** The hub's DVDV address: only a signature by *the* hub counts, not any hub-role certificate. */
   readonly hubDvdv?: string;
-  /** Where receipts are kept so that a redelivery re-sends the same one. */
+  /**
+   * Where receipts are kept so that a redelivery re-sends the same one (`receipts.sqlite`), and
+   * the erasure receipts and erased deliveries (`erasures/`, `erased/`).
+   */
   readonly stateDir: string;
   /** Gets the delivery opened: the plaintext `payload`, and a correction's `reason` in clear. */
   readonly handle: (delivery: Delivery, inbox: InboxWriter) => Promise<HandlerOutcome>;
@@ -91,7 +96,8 @@ export interface AgencyConsumerOptions {
 export interface AgencyConsumer {
   /**
    * `held`: deliveries not acknowledged now because the disk is full (handled once space is back);
-   * `answered`: batches of receipts sent (one directory fsync each).
+   * `answered`: batches of receipts sent (one commit of the receipts and one fsync per inbox
+   * directory each).
    */
   readonly stats: { received: number; handled: number; redelivered: number; refused: number; erased: number; held: number; answered: number };
   stop(): Promise<void>;
@@ -102,14 +108,15 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const now = options.now ?? (() => new Date());
   const hubDvdv = options.hubDvdv ?? hubIdentity.dvdv;
   const log = options.log ?? (() => undefined);
-  const receiptsDir = path.join(options.stateDir, 'receipts');
-  ensurePrivateDir(receiptsDir);
   // Erasure receipts by notice id; erased deliveries by delivery id (markers holding a notice id).
   const erasuresDir = path.join(options.stateDir, 'erasures');
   const erasedDir = path.join(options.stateDir, 'erased');
   ensurePrivateDir(erasuresDir);
   ensurePrivateDir(erasedDir);
   const erasedMarker = (deliveryId: string) => path.join(erasedDir, deliveryId);
+  // Receipts kept as files by earlier versions are imported here.
+  const receipts = openReceiptStore(options.stateDir);
+  if (receipts.imported > 0) log(`${receipts.imported} receipts imported into ${receipts.file} from ${legacyReceiptsDirOf(options.stateDir)}`);
   const js = jetstream(nc);
   const name = consumerName(dvdv);
   // The hub creates the streams; a connector that starts first waits for them (bounded, reported),
@@ -130,7 +137,10 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       break;
     } catch (error) {
       const name = (error as Error).name;
-      if ((name !== 'StreamNotFoundError' && name !== 'TimeoutError' && !/jetstream not (ready|enabled)|no suitable peers|no responders/i.test((error as Error).message)) || Date.now() > deadline) throw error;
+      if ((name !== 'StreamNotFoundError' && name !== 'TimeoutError' && !/jetstream not (ready|enabled)|no suitable peers|no responders/i.test((error as Error).message)) || Date.now() > deadline) {
+        receipts.close();
+        throw error;
+      }
       log(`waiting for the hub's delivery stream (attempt ${attempt}: ${(error as Error).message})`);
       await pause(backoffMs(attempt, { baseMs: 100, maxMs: 2000 }));
     }
@@ -144,10 +154,10 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
   const inbox: InboxWriter = { write: (file, content) => writeFileAtomic(file, content, unsyncedDirs) };
 
   const receiptFor = async (delivery: Delivery): Promise<Receipt> => {
-    const file = path.join(receiptsDir, `${delivery.deliveryId}.json`);
-    if (existsSync(file)) {
+    const kept = receipts.get(delivery.deliveryId);
+    if (kept) {
       stats.redelivered++;
-      return ReceiptSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+      return kept;
     }
     let plaintext: unknown = delivery.payload;
     let refusal: HandlerOutcome | undefined;
@@ -187,28 +197,40 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       receivedAt: now().toISOString(),
       ...(outcome.ok ? (outcome.reference ? { agencyReference: outcome.reference } : {}) : { reasonCode: outcome.reasonCode, reason: outcome.reason }),
     });
-    writeFileAtomic(file, JSON.stringify(receipt), unsyncedDirs);
+    // Committed with the batch's other receipts, once the inbox files are durable (answerAll).
+    receipts.put(receipt);
     stats.handled++;
     return receipt;
   };
 
   /**
    * Makes the files of the deliveries handled so far durable (one fsync per directory), then
-   * sends their receipts and acknowledges them: no receipt leaves before what it answers is on
-   * disk, and no delivery is acknowledged before its receipt was accepted.
+   * their receipts (one commit), then sends the receipts and acknowledges the deliveries: no
+   * receipt leaves before what it answers and the receipt itself are on disk, and no delivery
+   * is acknowledged before its receipt was accepted. When the disk is full, the batch is held
+   * (its receipts rolled back, handled again once space is back: false); any other failure
+   * leaves it for a redelivery.
    */
-  const answerAll = async (): Promise<void> => {
-    if (answers.length === 0) return;
+  const answerAll = async (): Promise<boolean> => {
+    if (answers.length === 0) return true;
     const batch = answers.splice(0);
     stats.answered++;
     try {
       syncDirs(unsyncedDirs);
       unsyncedDirs.clear();
+      receipts.commit();
     } catch (error) {
-      log(`${batch.length} deliveries not finished (their directories could not be synced), will be redelivered: ${(error as Error).message}`);
+      // None of the batch's receipts was sent, and none is kept: each is made again on redelivery.
+      receipts.rollback();
+      if (isStorageFull(error, options.stateDir)) {
+        hold(batch.map((a) => a.m), error, batch.length === 1 ? `the receipt of delivery ${batch[0]!.receipt.deliveryId}` : `the receipts of ${batch.length} deliveries`);
+        return false;
+      }
+      log(`${batch.length} deliveries not finished (their files or receipts could not be made durable), will be redelivered: ${(error as Error).message}`);
       for (const { m } of batch) m.nak(1000);
-      return;
+      return true;
     }
+    episodes.succeeded();
     await Promise.all(
       batch.map(async ({ m, receipt }) => {
         try {
@@ -221,6 +243,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
         }
       }),
     );
+    return true;
   };
 
   /** Carries out a notice once; a redelivered one finds the kept receipt. */
@@ -235,8 +258,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
     for (const id of notice.deliveryIds) if (!existsSync(erasedMarker(id))) writeFileAtomic(erasedMarker(id), notice.noticeId);
     await options.erase(notice);
     // The connector's own state about those deliveries: their receipts (hashes of what was received).
-    for (const id of notice.deliveryIds) rmSync(path.join(receiptsDir, `${id}.json`), { force: true });
-    syncDir(receiptsDir);
+    receipts.remove(notice.deliveryIds);
     const receipt = ErasureReceiptSchema.parse({ type: 'erasure-receipt', noticeId: notice.noticeId, recipient: dvdv, status: 'erased', deliveryIds: notice.deliveryIds, erasedAt: now().toISOString() });
     writeFileAtomic(file, JSON.stringify(receipt));
     stats.erased++;
@@ -280,11 +302,13 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
         return 'done';
       }
       try {
-        // Deliveries handled before the notice are answered before it is carried out.
-        await answerAll();
+        // Deliveries handled before the notice are answered before it is carried out (held
+        // before it when their receipts cannot be kept for lack of space).
+        if (!(await answerAll())) return 'full';
         const receipt = await erasureReceiptFor(notice);
         await js.publish(receiptSubject(dvdv), JSON.stringify({ payload: receipt, signature: signer.sign(receipt) }), { msgID: `erasure-receipt:${receipt.noticeId}` });
         m.ack();
+        episodes.succeeded();
       } catch (error) {
         if (isStorageFull(error, options.stateDir)) return full(error, `erasure notice ${notice.noticeId}`);
         log(`erasure notice ${notice.noticeId} not finished, will be redelivered: ${(error as Error).message}`);
@@ -343,6 +367,13 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
     episodes.failed(error, what, options.stateDir);
     return 'full';
   };
+  /** Deliveries handled whose receipts could not be committed for lack of space: held first, in order. */
+  const hold = (ms: readonly JsMsg[], error: unknown, what: string): void => {
+    episodes.failed(error, what, options.stateDir);
+    if (held.length === 0) keptAlive = Date.now();
+    held.unshift(...ms);
+    stats.held = held.length;
+  };
   const lifecycle = options.lifecycle ?? createLifecycle({ logger: { error: (_, message) => log(message), warn: (_, message) => log(message) } });
   const component = lifecycle.component('deliveries');
   const keepAliveMs = Math.max(500, Math.min(5000, (options.ackWaitMs ?? 30_000) / 3));
@@ -357,10 +388,15 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       }
       try {
         while (held.length > 0) {
-          if ((await handleMessage(held[0]!)) === 'full') return;
-          held.shift();
+          const m = held[0]!;
+          if ((await handleMessage(m)) === 'full') return;
+          // Where it is now: a batch held meanwhile went before it.
+          const at = held.indexOf(m);
+          if (at >= 0) held.splice(at, 1);
           stats.held = held.length;
-          episodes.succeeded();
+          // While the disk is full, one delivery at a time: its receipt is committed (which ends
+          // the episode) before the next is handled.
+          if (episodes.full && answers.length > 0 && !(await answerAll())) return;
         }
       } finally {
         await answerAll();
@@ -411,7 +447,7 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
           held.push(m);
           stats.held = held.length;
           if (held.length === 1) keptAlive = Date.now();
-        } else episodes.succeeded();
+        }
       }
       if (!signal.aborted) throw new Error('the delivery consumer ended');
     } finally {
@@ -429,7 +465,11 @@ export async function startAgencyConsumer(options: AgencyConsumerOptions): Promi
       // Held deliveries stay unacknowledged: they come again to the next start.
       clearInterval(holdTimer);
       await draining;
-      await consuming.stop();
+      try {
+        await consuming.stop();
+      } finally {
+        receipts.close();
+      }
     },
   };
 }

@@ -2,14 +2,16 @@
 // outside the hub (one nats-server started here), the hub and the agencies' connectors as
 // processes. First every delivery is acknowledged. Then the Elterngeldstellen's connectors stop,
 // births are submitted (the Familienkassen acknowledge theirs), the hub is killed (SIGKILL), and
-// the Elterngeldstellen come back unable to keep a receipt: each of their deliveries is refused
-// for redelivery until it exhausts maxDeliver (party config `delivery`), while no hub listens to
-// the max-deliveries advisories. Started again, the hub logs exactly one
-// DeliveryDeadLettered per such delivery, and none for a delivery that was acknowledged.
+// the Elterngeldstellen come back unable to keep a receipt (their receipts.sqlite refuses the
+// rows): each of their deliveries is refused for redelivery until it exhausts maxDeliver (party
+// config `delivery`), while no hub listens to the max-deliveries advisories. Started again, the
+// hub logs exactly one DeliveryDeadLettered per such delivery, and none for a delivery that was
+// acknowledged.
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { receiptsFileOf } from '../../connectors/kit/receiptStore.ts';
 import { freePort } from '../../hub/src/infra/nats/natsServer.ts';
 import { openCaseLog } from '../../hub/src/log/caseLog.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
@@ -26,6 +28,17 @@ function countOf(hubDir: string, type: string): number {
   const db = new Database(logFiles(hubDir).events, { readonly: true });
   try {
     return (db.prepare('SELECT COUNT(*) AS n FROM events WHERE type = ?').get(type) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Makes the connector's receipts.sqlite refuse the receipts of these deliveries (its table made by the connector before). */
+function refuseReceipts(stateDir: string, deliveryIds: readonly string[]): void {
+  const db = new Database(receiptsFileOf(stateDir), { fileMustExist: true });
+  try {
+    const ids = deliveryIds.map((id) => `'${id.replaceAll("'", "''")}'`).join(', ');
+    db.exec(`CREATE TRIGGER refuse_pending BEFORE INSERT ON receipts WHEN NEW.delivery_id IN (${ids}) BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
   } finally {
     db.close();
   }
@@ -87,10 +100,12 @@ describe.skipIf(!natsAvailable)('dead letters per delivery, also while the hub i
     expect(pendingEgs.size).toBeGreaterThan(0);
     expect(before.deadLettered).toEqual([]);
 
-    // Back, but unable to keep a receipt for any of them (a directory where the receipt file goes):
-    // every attempt is refused for redelivery (nak) until JetStream gives up on the delivery.
+    // Back, but unable to keep a receipt for any of them (a trigger in the connector's
+    // receipts.sqlite refuses their rows): every attempt is refused for redelivery (nak) until
+    // JetStream gives up on the delivery.
     for (const a of egs) {
-      for (const id of before.byRecipient.get(a.name) ?? []) if (pendingEgs.has(id)) mkdirSync(path.join(a.dir, 'state', 'receipts', `${id}.json`), { recursive: true });
+      const ids = [...(before.byRecipient.get(a.name) ?? [])].filter((id) => pendingEgs.has(id));
+      if (ids.length > 0) refuseReceipts(path.join(a.dir, 'state'), ids);
     }
     for (const c of egsProcesses) c.start();
     await Promise.all(egsProcesses.map((c) => c.ready(/^ready:/m, 120_000)));

@@ -34,6 +34,7 @@ import { erasureNotices, startScheduler } from '../../hub/src/scheduler/schedule
 import { testRoutingTable } from '../../hub/src/routing/testing.ts';
 import { elterngeldDelivery } from '../support/deliveries.ts';
 import { natsAvailable, startTestNatsServer } from '../support/natsServer.ts';
+import { inReceiptFiles, receiptIdsOf } from '../support/receipts.ts';
 import { until } from '../../hub/src/runner/until.ts';
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `elfe-${name}-`));
@@ -151,7 +152,9 @@ describe.skipIf(!natsAvailable)('erasure notices on the delivery path', () => {
     expect(readdirSync(inbox).sort()).toEqual([noticeFile, `${keptId}.xml`].sort());
     expect(readFileSync(path.join(inbox, `${keptId}.xml`), 'utf8')).toBe(kept);
     expect(JSON.parse(readFileSync(path.join(inbox, noticeFile), 'utf8'))).toMatchObject({ noticeId: notice.noticeId, erasedDeliveries: [erasedId], removedFiles: [`${erasedId}.xml`] });
-    expect(readdirSync(path.join(stateDir, 'receipts'))).toEqual([`${keptId}.json`]);
+    // The connector's state about the erased delivery: its receipt's row, gone from receipts.sqlite and its WAL.
+    expect(receiptIdsOf(stateDir)).toEqual([keptId]);
+    expect(inReceiptFiles(stateDir, [erasedId, keptId])).toEqual([keptId]);
 
     // A late redelivery of the erased delivery is not handed over again.
     const received = connector.stats.received;

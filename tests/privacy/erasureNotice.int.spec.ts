@@ -16,6 +16,7 @@ import { childIdNr, registered } from '../../hub/src/routing/testing.ts';
 import { logFiles } from '../../hub/src/log/openHubLog.ts';
 import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { runElfe } from '../support/processes.ts';
+import { inReceiptFiles, receiptIdsOf } from '../support/receipts.ts';
 import { filesBelow, filesContaining } from '../support/scan.ts';
 import { asProducer, birthOf, caseStream, codeOf, startLiveExchange, submit, type LiveExchange } from '../support/liveExchange.ts';
 import { until } from '../../hub/src/runner/until.ts';
@@ -121,8 +122,13 @@ describe.skipIf(!natsAvailable)('recipients are told of an erasure (Art. 19 DSGV
       expect((notice.removedFiles as string[]).length).toBeGreaterThan(0);
       // Nothing of the case's people or register key anywhere in the agency's directory (inbox and state).
       expect(filesContaining(ex.party(name).dir, personalDataOfErased), name).toEqual([]);
-      // The connector's state about those deliveries is gone.
-      for (const id of ids) expect(existsSync(path.join(ex.party(name).dir, 'state', 'receipts', `${id}.json`))).toBe(false);
+      // The connector's state about those deliveries is gone: their receipts' rows, and their
+      // ids from the raw bytes of receipts.sqlite and its WAL (the kept case's receipt stays).
+      const stateDir = path.join(ex.party(name).dir, 'state');
+      const kept = keptDeliveries.filter((d) => d.dvdv === dvdv).map((d) => d.deliveryId);
+      expect(kept.length).toBeGreaterThan(0);
+      expect(receiptIdsOf(stateDir), name).toEqual([...kept].sort());
+      expect(inReceiptFiles(stateDir, [...ids, ...kept]), name).toEqual(kept);
     }
   });
 
