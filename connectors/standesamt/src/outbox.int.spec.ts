@@ -43,14 +43,15 @@ describe('the submitting office\'s outbox', () => {
     expect(outbox.durableCommits).toBe(2);
     expect(outbox.pending().map((e) => e.messageId)).toEqual(ids);
     expect(outbox.pending()[0]!.body).toBe('{"payload":{}}');
-    // The answers add no fsync'd commit.
+    // An acceptance adds no fsync'd commit; a refusal does.
     outbox.markAccepted(ids[0]!, { position: 1, duplicate: false });
-    outbox.markRefused(ids[1]!, 'not-case-owner', 'not yours');
     expect(outbox.durableCommits).toBe(2);
+    outbox.markRefused(ids[1]!, 'not-case-owner', 'not yours');
+    expect(outbox.durableCommits).toBe(3);
     outbox.close();
   });
 
-  it('keeps the submissions and the hub\'s answers (written without an fsync of their own) when its process is killed with SIGKILL right after', () => {
+  it('keeps the submissions and the hub\'s answers (an acceptance written without an fsync of its own) when its process is killed with SIGKILL right after', () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'elfe-outbox-')), 'outbox.sqlite');
     const script = `
       const { Outbox } = await import(${JSON.stringify(outboxModule)});

@@ -6,11 +6,12 @@
 // Answered entries are pruned after a retention time, so personal data does not pile up.
 //
 // What is fsync'd: every submission before it is sent (a burst's submissions together, one
-// commit). The hub's answer is written without an fsync of its own: a crash of the process
-// keeps it (the write-ahead log is in the kernel's cache), the next fsync'd commit takes it
-// along, and a power cut before that can at worst turn it back into `pending`; the entry is
-// then sent again, and the hub answers a submission it logged with the same position
-// (`duplicate`) and a refused one with the same refusal.
+// commit), and every refusal. An acceptance is written without an fsync of its own: a crash of
+// the process keeps it (the write-ahead log is in the kernel's cache), the next fsync'd commit
+// takes it along, and a power cut before that can at worst turn it back into `pending`; the
+// entry is then sent again, and the hub answers a submission it logged with the same position
+// (`duplicate`). A refusal is not left to that: sent again later, a submission refused for a
+// time-bound reason (a date in the future) could be taken.
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
@@ -138,7 +139,7 @@ export class Outbox {
     });
   }
 
-  /** Commits that were fsync'd (the submissions'); the answers' commits are not counted. */
+  /** Commits that were fsync'd (the submissions' and the refusals'); acceptances are not counted. */
   durableCommits = 0;
 
   /** Stores a signed submission unless its message id is there already (then the first one stands). */
@@ -155,8 +156,8 @@ export class Outbox {
   }
 
 
-  /** An answer's update: durable against a crash of the process, not fsync'd on its own (see the top of this file). */
-  #answer(write: () => void): void {
+  /** An acceptance's update: durable against a crash of the process, not fsync'd on its own (see the top of this file). */
+  #accepted(write: () => void): void {
     this.#db.pragma('synchronous = NORMAL');
     try {
       write();
@@ -171,12 +172,13 @@ export class Outbox {
 
   markAccepted(messageId: string, answer: { position: number; duplicate: boolean; routing?: unknown; trackingCode?: string }): void {
     const now = new Date().toISOString();
-    this.#answer(() => this.#stmts.accepted.run(answer.position, answer.duplicate ? 1 : 0, answer.routing === undefined ? null : JSON.stringify(answer.routing), answer.trackingCode ?? null, now, now, messageId));
+    this.#accepted(() => this.#stmts.accepted.run(answer.position, answer.duplicate ? 1 : 0, answer.routing === undefined ? null : JSON.stringify(answer.routing), answer.trackingCode ?? null, now, now, messageId));
   }
 
   markRefused(messageId: string, code: string, message: string): void {
     const now = new Date().toISOString();
-    this.#answer(() => this.#stmts.refused.run(code, message, now, now, messageId));
+    this.#stmts.refused.run(code, message, now, now, messageId);
+    this.durableCommits++;
   }
 
   status(messageId: string): OutboxRecord | undefined {
