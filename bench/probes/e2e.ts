@@ -195,7 +195,7 @@ const stageLabels: Record<keyof RunResult['stages'], string> = {
   ingress: 'submission → registration logged (outbox, NATS, checks, sealing, commit)',
   routing: 'registration logged → hand-off logged (decision, JWE, commit)',
   toAgency: 'hand-off logged → received by the agency (relay, JetStream, decryption, inbox file)',
-  receiptBack: "received → the agency's receipt logged (receipt file, JetStream, checks, commit)",
+  receiptBack: "received → the agency's receipt logged (the receipts' commit, JetStream, checks, commit)",
 };
 
 /** p50 and p99 of each hop at a fixed rate: where the latency of `e2e.rate<N>.p99` goes (the hops' p99s do not add up to it). */

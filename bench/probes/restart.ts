@@ -232,7 +232,7 @@ export async function restartProbe(options: RestartOptions): Promise<Section[]> 
       figures.push({ key: `restart.build.${label}`, label: `build ${label} history: ${h.entries.toLocaleString('en-US')} entries, ${h.births.toLocaleString('en-US')} births, ${h.deliveries.toLocaleString('en-US')} deliveries (signed, routed, encrypted, acknowledged)`, value: h.entries / h.logSeconds, unit: 'entries/s', goalAtLeast: historyRateGoal });
       // What sets the pace: the signatures and encryptions (spread over every core), and the
       // appends through the hub's own log path (one thread).
-      figures.push({ key: `restart.build.${label}.cryptoCeiling`, label: `  entries/s the ${cores} cores carry for its signatures and encryptions alone (${(h.cryptoMs / h.entries).toFixed(3)} ms per entry)`, value: (cores * 1000 * h.entries) / h.cryptoMs, unit: 'entries/s' });
+      figures.push({ key: `restart.build.${label}.cryptoCeiling`, label: `  entries/s the ${cores} cores carry for its signatures and encryptions alone, with the canonical bytes they cover (${(h.cryptoMs / h.entries).toFixed(3)} ms per entry)`, value: (cores * 1000 * h.entries) / h.cryptoMs, unit: 'entries/s' });
       figures.push({ key: `restart.build.${label}.appendCeiling`, label: `  entries/s the appends through the hub's log path allow on one thread (${(h.appendMs / h.entries).toFixed(3)} ms per entry)`, value: (1000 * h.entries) / h.appendMs, unit: 'entries/s', limit: `restart.build.${label}.cryptoCeiling` });
       figures.push({ key: `restart.project.${label}`, label: `  then the read side's projection of it`, value: h.entries / h.projectSeconds, unit: 'entries/s' });
     }
