@@ -7,14 +7,14 @@ import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateSigner, certificateVerifier, hubIngressIdentity, signReply, submitSubjectOf, type Signer } from '../../contracts/index.ts';
+import { certificateVerifier, hubIngressIdentity, signReply, submitSubjectOf, type Signer } from '../../contracts/index.ts';
 import { StandesamtConnector } from '../../connectors/standesamt/src/standesamtConnector.ts';
 import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { pkiInit } from '../../hub/src/pki/pki.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { asProducer, birthOf } from '../support/liveExchange.ts';
 import { natsAvailable, natsSkipReason, startTestNatsServer } from '../support/natsServer.ts';
-import { issueParty, tmpDir } from '../support/parties.ts';
+import { signerOfParty, tmpDir } from '../support/parties.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
 
@@ -32,10 +32,7 @@ describe.skipIf(!natsAvailable)('a burst of submissions from one office', () => 
     officeNc = await connect({ servers: nats.url });
     ca = tmpDir('submit-burst-ca');
     await pkiInit(ca);
-    const signerOf = async (request: Parameters<typeof issueParty>[1]) => {
-      const p = await issueParty(ca, request);
-      return certificateSigner(p.privateKey, p.certificatePem);
-    };
+    const signerOf = (request: Parameters<typeof signerOfParty>[1]) => signerOfParty(ca, request);
     ingress = await signerOf({ role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name });
     office = await signerOf({ role: 'standesamt', dvdv: 'psw:11007007', name: 'Standesamt Test' });
   });

@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateSigner, certificateVerifier, hubIngressIdentity, signReply, submitSubjectOf, type Signer, type SubmissionReply } from '../../contracts/index.ts';
+import { certificateVerifier, hubIngressIdentity, signReply, submitSubjectOf, type Signer, type SubmissionReply } from '../../contracts/index.ts';
 import { StandesamtConnector } from '../../connectors/standesamt/src/standesamtConnector.ts';
 import type { LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { pkiInit } from '../../hub/src/pki/pki.ts';
 import { registered } from '../../hub/src/routing/testing.ts';
 import { asProducer, birthOf } from '../support/liveExchange.ts';
 import { natsAvailable, natsSkipReason, startTestNatsServer } from '../support/natsServer.ts';
-import { issueParty, tmpDir } from '../support/parties.ts';
+import { signerOfParty, tmpDir } from '../support/parties.ts';
 import { until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
@@ -32,10 +32,7 @@ describe.skipIf(!natsAvailable)('a forged answer to a submission', () => {
     officeNc = await connect({ servers: nats.url });
     ca = tmpDir('forged-reply-ca');
     await pkiInit(ca);
-    const signerOf = async (request: Parameters<typeof issueParty>[1]) => {
-      const p = await issueParty(ca, request);
-      return certificateSigner(p.privateKey, p.certificatePem);
-    };
+    const signerOf = (request: Parameters<typeof signerOfParty>[1]) => signerOfParty(ca, request);
     signers.ingress = await signerOf({ role: 'hub', dvdv: hubIngressIdentity.dvdv, name: hubIngressIdentity.name });
     signers.hub = await signerOf({ role: 'hub', dvdv: 'hub:elfe-hub', name: 'elfe-hub' });
     signers.otherOffice = await signerOf({ role: 'standesamt', dvdv: 'psw:04011000', name: 'Standesamt Bremen-Mitte' });
