@@ -180,7 +180,7 @@ export class StandesamtConnector {
     return ok(this.#outbox.status(event.messageId)!);
   }
 
-  /** Commits of the outbox that were fsync'd (its submissions'), since this connector opened it. */
+  /** Commits of the outbox that were fsync'd (its submissions' and refusals'), since this connector opened it. */
   get durableCommits(): number {
     return this.#outbox.durableCommits;
   }
