@@ -10,7 +10,7 @@ import { createRequest } from '../../connectors/kit/credentials.ts';
 import { freePort, startLocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { enrolRequest, pkiInit } from '../../hub/src/pki/pki.ts';
 import { provisionDistributed } from '../support/distributed.ts';
-import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
+import { clusterBasePort, natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { PartyProcess, processAlive, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
@@ -23,8 +23,7 @@ describe.skipIf(!natsAvailable)('elfe cluster nats', () => {
 
   it('starts three TLS nodes with routes verified against the CA; parties connect with their certificates; SIGTERM stops all', async () => {
     const d = await provisionDistributed({ natsUrl: 'nats://127.0.0.1:4222', prefix: 'elfe-cluster-cli-' });
-    let base = await freePort();
-    if (base > 60_000) base = 40_000 + (base % 10_000);
+    const base = await clusterBasePort(3);
     cluster = new PartyProcess('cluster', ['cluster', 'nats', '--nodes', '3', '--dir', path.join(d.root, 'nats'), '--ca', d.exchange.caDir, '--base-port', String(base), '--json']);
     await cluster.ready(/^\{"url"/m, 60_000);
     const shown = JSON.parse(cluster.output.split('\n').find((l) => l.startsWith('{"url"'))!) as { url: string; replicas: number; nodes: { name: string; dir: string; pid: number }[] };

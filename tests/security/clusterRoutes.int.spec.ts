@@ -13,7 +13,7 @@ import { inboxPrefixOf, submitSubjectOf } from '../../contracts/index.ts';
 import { freePort, startLocalNatsServer, type LocalNatsServer } from '../../hub/src/infra/nats/natsServer.ts';
 import { verifyIssuanceLog } from '../../hub/src/pki/register.ts';
 import { provisionDistributed } from '../support/distributed.ts';
-import { natsAvailable, natsSkipReason } from '../support/natsServer.ts';
+import { clusterBasePort, natsAvailable, natsSkipReason } from '../support/natsServer.ts';
 import { PartyProcess, runElfe, until } from '../support/processes.ts';
 
 if (!natsAvailable) console.warn(`skipped: ${natsSkipReason}`);
@@ -39,8 +39,7 @@ describe.skipIf(!natsAvailable)('cluster routes only for nodes', () => {
   it('a node started with a Standesamt certificate of the exchange CA forms no route and sees no traffic; the real nodes form the cluster; a node whose certificate is revoked loses its routes', async () => {
     const d = await provisionDistributed({ natsUrl: 'nats://127.0.0.1:4222', prefix: 'elfe-rogue-node-' });
     const caFile = path.join(d.exchange.caDir, 'ca.cert.pem');
-    let base = await freePort();
-    if (base > 60_000) base = 40_000 + (base % 10_000);
+    const base = await clusterBasePort(2);
     cluster = new PartyProcess('cluster', ['cluster', 'nats', '--nodes', '2', '--dir', path.join(d.root, 'nats'), '--ca', d.exchange.caDir, '--base-port', String(base), '--json']);
     await cluster.ready(/^\{"url"/m, 60_000);
     const shown = JSON.parse(cluster.output.split('\n').find((l) => l.startsWith('{"url"'))!) as { nodes: { name: string; client: number; route: number; dir: string }[] };

@@ -1,5 +1,6 @@
 // A real nats-server with JetStream for the tests, in a temporary directory on a free port.
 import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -49,3 +50,25 @@ export function natsWithStreams(): TestNats {
     },
   };
 }
+
+/**
+ * A base port for `elfe cluster nats --base-port P` (clients P..P+n-1, routes P+100..P+100+n-1)
+ * below the kernel's ephemeral range (32768–60999 here), where no outgoing connection and no
+ * `freePort()` of a test running beside it can take one of those ports between the choice and
+ * the nodes' start; every port is checked free when chosen.
+ */
+export async function clusterBasePort(nodes: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const ports = Array.from({ length: nodes }, (_, i) => [base + i, base + 100 + i]).flat();
+    if ((await Promise.all(ports.map(portIsFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free block of ports below the ephemeral range for a test cluster');
+}
+
+const portIsFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
