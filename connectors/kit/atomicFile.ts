@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 // Inbox files carry personal data: the owner's alone (0600, directories 0700), whatever the umask.
@@ -72,4 +72,21 @@ export function syncDirs(dirs: Iterable<string>): void {
       closeSync(fd);
     }
   }
+}
+
+/**
+ * Makes an SQLite database file exist with mode 0600 (and its -wal/-shm, if there), whatever
+ * the umask, before SQLite opens it; SQLite gives the -wal and -shm it creates the file's mode.
+ * Tells whether the file was created.
+ */
+export function preparePrivateSqliteFile(file: string): boolean {
+  const created = !existsSync(file);
+  const fd = openSync(file, 'a', fileMode);
+  try {
+    fchmodSync(fd, fileMode);
+  } finally {
+    closeSync(fd);
+  }
+  for (const companion of [`${file}-wal`, `${file}-shm`]) if (existsSync(companion)) chmodSync(companion, fileMode);
+  return created;
 }

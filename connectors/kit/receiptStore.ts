@@ -12,11 +12,11 @@
 // Receipts kept as files by earlier versions (`<stateDir>/receipts/<deliveryId>.json`) are
 // imported when the store opens (one transaction, existing rows kept), and the files removed
 // only after that commit: a crash in between imports them again, to the same rows.
-import { chmodSync, closeSync, existsSync, fchmodSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ReceiptSchema, type Receipt } from '../../contracts/index.ts';
-import { ensurePrivateDir, syncDirs } from './atomicFile.ts';
+import { ensurePrivateDir, preparePrivateSqliteFile, syncDirs } from './atomicFile.ts';
 
 export interface ReceiptStore {
   /** The file of the database. */
@@ -44,21 +44,6 @@ export interface ReceiptStore {
   close(): void;
 }
 
-const fileMode = 0o600;
-
-/** Makes `file` (and SQLite's -wal/-shm beside it, if there) exist with mode 0600, whatever the umask; tells whether it was created. */
-function preparePrivateFile(file: string): boolean {
-  const created = !existsSync(file);
-  const fd = openSync(file, 'a', fileMode);
-  try {
-    fchmodSync(fd, fileMode);
-  } finally {
-    closeSync(fd);
-  }
-  for (const companion of [`${file}-wal`, `${file}-shm`]) if (existsSync(companion)) chmodSync(companion, fileMode);
-  return created;
-}
-
 export const receiptsFileOf = (stateDir: string): string => path.join(stateDir, 'receipts.sqlite');
 /** Where earlier versions kept one file per receipt. */
 export const legacyReceiptsDirOf = (stateDir: string): string => path.join(stateDir, 'receipts');
@@ -67,7 +52,7 @@ export function openReceiptStore(stateDir: string): ReceiptStore {
   ensurePrivateDir(stateDir);
   const file = receiptsFileOf(stateDir);
   // The file's name durable once (SQLite makes its WAL's name durable itself).
-  if (preparePrivateFile(file)) syncDirs([stateDir]);
+  if (preparePrivateSqliteFile(file)) syncDirs([stateDir]);
   const db = new Database(file);
   let imported = 0;
   try {

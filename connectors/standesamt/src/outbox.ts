@@ -12,8 +12,8 @@
 // entry is then sent again, and the hub answers a submission it logged with the same position
 // (`duplicate`). A refusal is not left to that: sent again later, a submission refused for a
 // time-bound reason (a date in the future) could be taken.
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { preparePrivateSqliteFile } from '../../kit/atomicFile.ts';
 
 export type OutboxStatus = 'pending' | 'accepted' | 'refused';
 
@@ -83,20 +83,13 @@ const toRecord = (r: Row): OutboxRecord => ({
   trackingCode: r.tracking_code,
 });
 
-/** Creates the file with mode 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode. */
-function privateFile(file: string): void {
-  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
-  chmodSync(file, 0o600);
-  for (const side of [`${file}-wal`, `${file}-shm`]) if (existsSync(side)) chmodSync(side, 0o600);
-}
-
 export class Outbox {
   readonly #db: Database.Database;
   readonly #stmts;
   readonly #insertAll: (entries: readonly OutboxInput[], now: string) => void;
 
   constructor(file: string) {
-    privateFile(file);
+    preparePrivateSqliteFile(file);
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
@@ -120,7 +113,7 @@ export class Outbox {
     }
     this.#db.exec(`UPDATE outbox SET status = 'accepted' WHERE status = 'delivered'; UPDATE outbox SET status = 'refused' WHERE status = 'rejected';
       CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_key); CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, answered_at)`);
-    privateFile(file);
+    preparePrivateSqliteFile(file);
     const fields = 'message_id, case_key, type, status, created_at, answered_at, position, duplicate, code, error, routing, tracking_code';
     this.#stmts = {
       add: this.#db.prepare('INSERT OR IGNORE INTO outbox (message_id, case_key, type, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
