@@ -56,10 +56,14 @@ describe('case log reads', () => {
     // The store was asked for the whole stream once, then only from the next revision on.
     expect(asked).toEqual([0, 2]);
     expect((await collect(log.readStream(stream, { fromRevision: 1, maxCount: 1 }))).map((e) => e.data)).toEqual([{ name: 'Berta' }]);
+    // Nothing appended since: the store knows the stream ends where the cache does, and is not asked.
+    expect((await collect(log.readStream(stream))).length).toBe(3);
+    expect(asked).toEqual([0, 2]);
 
     // An entry that reached the store another way (not through this case log) is read too.
     await inner.append(stream, [note('c4', 'Dora')]);
     expect((await collect(log.readStream(stream))).map((e) => e.data)).toEqual([{ name: 'Anna' }, { name: 'Berta' }, { name: 'Clara' }, { name: 'Dora' }]);
+    expect(asked).toEqual([0, 2, 3]);
 
     // Erased: what was read before comes back as ciphertext, not from memory in clear.
     await log.erase(stream, 'test');

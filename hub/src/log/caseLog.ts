@@ -197,7 +197,8 @@ export class CaseLog implements EventStore {
   /**
    * The entries of case and delivery streams read lately, as the store holds them (least
    * recently read first, at most `cachedEntries` entries). A stream is read from the store once; later
-   * reads ask it only for what was appended since, so the ingress, the scheduler and the
+   * reads ask it only for what was appended since (nothing, when the store knows the stream's
+   * head, `knownHead`), so the ingress, the scheduler and the
    * receipts, which each read a case on every message about it, do not decode it again each
    * time. Entries are opened on every read (`#open`): once a case's key is destroyed they come
    * back as ciphertext at once. An entry edited in place in the store under a running hub is
@@ -215,7 +216,9 @@ export class CaseLog implements EventStore {
     const known = this.#streams.get(stream) ?? [];
     const last = known.at(-1);
     const fresh: StoredEvent[] = [];
-    for await (const e of this.#inner.readStream(stream, { fromRevision: last === undefined ? 0 : last.streamRevision + 1 })) fresh.push(e);
+    // Nothing asked when the store knows the stream ends where the cache does (most reads).
+    const upToDate = last !== undefined && this.#inner.knownHead?.(stream) === last.streamRevision;
+    if (!upToDate) for await (const e of this.#inner.readStream(stream, { fromRevision: last === undefined ? 0 : last.streamRevision + 1 })) fresh.push(e);
     const entries = fresh.length === 0 ? known : [...known, ...fresh];
     this.#streams.delete(stream);
     this.#cachedEntries += entries.length - known.length;

@@ -68,6 +68,8 @@ export interface Subscription extends AsyncIterable<StoredEvent> {
 export interface CanonicalPages {
   /** Up to `maxCount` entries of the global order from `fromPosition` on, read synchronously. */
   readCanonicalPage(fromPosition: number, maxCount: number): readonly StoredLogEntry[];
+  /** One past the last position whose append has settled, known without a query. */
+  end?(): number;
 }
 
 export interface EventStore {
@@ -82,6 +84,12 @@ export interface EventStore {
   close(): Promise<void>;
   /** Present on stores that keep every entry's data and metadata as canonical text; undefined for a store written before. */
   canonicalPages?(): CanonicalPages | undefined;
+  /**
+   * The stream's last revision as this store object committed or read it, without asking
+   * storage; undefined when it does not know. Only for a store its process writes alone (the
+   * data directory's lock): a reader that holds a stream up to this revision has all of it.
+   */
+  knownHead?(stream: string): number | undefined;
 }
 
 /** An append or read after `close()`; the same for every adapter. */

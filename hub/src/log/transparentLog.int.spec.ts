@@ -41,6 +41,24 @@ describe('transparent log', () => {
     await log.close();
   });
 
+  it('hashes a group commit\'s entries into the tree with one read of the store, and reads nothing for the appends it already covered', async () => {
+    const dir = tmp();
+    const store = openSqliteEventStore(path.join(dir, 'events.sqlite'));
+    let pageReads = 0;
+    const canonicalPages = store.canonicalPages.bind(store);
+    store.canonicalPages = () => {
+      const pages = canonicalPages()!;
+      return { ...pages, readCanonicalPage: (from, max) => (pageReads++, pages.readCanonicalPage(from, max)) };
+    };
+    const log = await TransparentLog.open(store, { treeFile: logFiles(dir).tree, hubKey: loadOrCreateHubKey(dir), origin: defaultOrigin, checkpoint: never });
+    const before = { reads: pageReads, commits: store.commits };
+    await fill(log, 40);
+    expect(log.treeSize).toBe(40);
+    // 40 appends in a few group commits: at most one page read per commit (not two per append).
+    expect(pageReads - before.reads).toBeLessThanOrEqual(store.commits - before.commits);
+    await log.close();
+  });
+
   it('signs a checkpoint after T milliseconds when entries arrived', async () => {
     const log = await openHubLog({ dataDir: tmp(), checkpoint: { everyEntries: 1000, everyMs: 30 } });
     await fill(log, 5);

@@ -346,9 +346,13 @@ export class TransparentLog implements EventStore {
     const run = this.#syncing.then(async () => {
       const pages = this.#store.canonicalPages?.();
       if (pages) {
-        // The store keeps canonical text: hash it as stored, as the audit will.
+        // The store keeps canonical text: hash it as stored, as the audit will. Nothing is
+        // read when the tree already covers the store (the appends of one group commit each
+        // come here, the first one takes them all); a short page is the end.
+        if (pages.end !== undefined && pages.end() <= this.#tree.size) return;
         for (let page = pages.readCanonicalPage(this.#tree.size, 1000); page.length > 0; page = pages.readCanonicalPage(page.at(-1)!.position + 1, 1000)) {
           this.#tree.append(page.map(storedEntryLeafHash));
+          if (page.length < 1000) break;
         }
         return;
       }
@@ -514,6 +518,10 @@ export class TransparentLog implements EventStore {
 
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent> {
     return this.#store.readStream(stream, options);
+  }
+
+  knownHead(stream: string): number | undefined {
+    return this.#store.knownHead?.(stream);
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent> {

@@ -59,6 +59,28 @@ describe('SQLite stored form', () => {
     await store.close();
   });
 
+  it('knows a stream\'s head from its own appends and from reads to the stream\'s end, never lower than settled', async () => {
+    const file = freshFile();
+    const store = openSqliteEventStore(file);
+    const noted = (id: string): NewEvent => ({ eventId: id, type: 'Noted', data: {}, metadata: {} });
+    expect(store.knownHead('s')).toBeUndefined();
+    await store.append('s', [noted('h1'), noted('h2')]);
+    expect(store.knownHead('s')).toBe(1);
+    await store.close();
+    // Opened again: unknown until read to its end; a read cut short by maxCount says nothing.
+    const again = openSqliteEventStore(file);
+    await collect(again.readStream('s', { maxCount: 1 }));
+    expect(again.knownHead('s')).toBeUndefined();
+    await collect(again.readStream('s'));
+    expect(again.knownHead('s')).toBe(1);
+    await again.append('s', [noted('h3')]);
+    expect(again.knownHead('s')).toBe(2);
+    // A read of an older part does not lower it.
+    await collect(again.readStream('s', { fromRevision: 0, maxCount: 1 }));
+    expect(again.knownHead('s')).toBe(2);
+    await again.close();
+  });
+
   it('refuses a value without a JSON form before anything is stored', async () => {
     const store = openSqliteEventStore(freshFile());
     await expect(store.append('s', [event('e1', { n: Number.NaN })])).rejects.toBeInstanceOf(CanonicalJsonError);

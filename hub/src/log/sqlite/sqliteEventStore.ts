@@ -108,6 +108,8 @@ const toStored = (r: Row): StoredEvent =>
 
 /** Entries decoded lately, by position: the hub's followers (read side, scheduler, relay) read the same fresh rows. */
 const decodedEntries = 4096;
+/** Streams whose last revision the store keeps in memory (least recently touched dropped first). */
+const knownHeads = 100_000;
 
 type Outcome = { ok: AppendResult } | { error: { kind: 'duplicate'; eventId: string } | { kind: 'wrong-revision'; stream: string; expected: ExpectedRevision; actual: number | 'no-stream' } };
 type WriterReply = { id: number; outcomes: Outcome[]; next: number } | { id: number; error: { message: string; code?: string }; next: number };
@@ -154,6 +156,12 @@ export class SqliteEventStore implements EventStore {
    * the file is read as it now is.
    */
   readonly #decoded = new Map<number, { readonly row: Row; readonly stored: StoredEvent }>();
+  /**
+   * The last revision of streams this object appended to or read to their end: a case read
+   * that already holds a stream up to it needs no query. This process is the file's only
+   * writer (the data directory's lock); the writer thread's commits are known once settled.
+   */
+  readonly #heads = new Map<string, number>();
   #queue: Pending[] = [];
   #flushScheduled = false;
   #closed = false;
@@ -214,6 +222,8 @@ export class SqliteEventStore implements EventStore {
   /** A broken writer thread: everything pending fails, later appends are refused. */
   #fail(error: Error): void {
     this.#writerFailed ??= error;
+    // What the writer committed before it broke may never have been reported: heads unknown again.
+    this.#heads.clear();
     for (const p of [...(this.#inFlight ?? []), ...this.#queue]) p.reject(error);
     this.#inFlight = undefined;
     this.#queue = [];
@@ -232,6 +242,7 @@ export class SqliteEventStore implements EventStore {
       logStorage.succeeded();
       batch.forEach((p, i) => {
         const outcome = reply.outcomes[i]!;
+        if ('ok' in outcome) this.#sawHead(p.stream, outcome.ok.nextExpectedRevision);
         if ('ok' in outcome) p.resolve(outcome.ok);
         else if (outcome.error.kind === 'duplicate') p.reject(new DuplicateEventIdError(outcome.error.eventId));
         else p.reject(new WrongExpectedRevisionError(outcome.error.stream, outcome.error.expected, outcome.error.actual));
@@ -293,6 +304,7 @@ export class SqliteEventStore implements EventStore {
     }
     batch.forEach((p, i) => {
       const outcome = outcomes[i]!;
+      if ('ok' in outcome) this.#sawHead(p.stream, outcome.ok.nextExpectedRevision);
       if ('ok' in outcome) p.resolve(outcome.ok);
       else p.reject(outcome.error);
     });
@@ -305,6 +317,20 @@ export class SqliteEventStore implements EventStore {
     const typed = asStorageFull(error, this.#file);
     logStorage.failed(typed, 'log', this.#file);
     return typed;
+  }
+
+  /** Revisions only grow: a read that raced an append never lowers what the append settled. */
+  #sawHead(stream: string, revision: number): void {
+    if (revision < 0) return;
+    const known = this.#heads.get(stream);
+    if (known !== undefined && known >= revision) return;
+    this.#heads.delete(stream);
+    this.#heads.set(stream, revision);
+    if (this.#heads.size > knownHeads) this.#heads.delete(this.#heads.keys().next().value!);
+  }
+
+  knownHead(stream: string): number | undefined {
+    return this.#heads.get(stream);
   }
 
   #head(stream: string, heads: Map<string, number>): number | undefined {
@@ -380,8 +406,9 @@ export class SqliteEventStore implements EventStore {
     while (left > 0 && !this.#closed) {
       const asked = Math.min(this.#pageSize, left);
       const rows = this.#stmts.readStream.all(stream, from, asked) as Row[];
-      for (const row of rows) yield this.#toStored(row);
       // A short page is the end: no second query only to find nothing (most reads find one new entry or none).
+      if (rows.length < asked && rows.length > 0) this.#sawHead(stream, rows[rows.length - 1]!.stream_revision);
+      for (const row of rows) yield this.#toStored(row);
       if (rows.length < asked) return;
       left -= rows.length;
       from = rows[rows.length - 1]!.stream_revision + 1;
@@ -408,6 +435,7 @@ export class SqliteEventStore implements EventStore {
         if (this.#closed) throw new StoreClosedError();
         return (this.#stmts.readEntries.all(fromPosition, maxCount) as RawRow[]).map(toEntry);
       },
+      end: () => this.#next,
     };
   }
 
