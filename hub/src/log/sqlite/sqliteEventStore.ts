@@ -456,7 +456,8 @@ export class SqliteEventStore implements EventStore {
   async *#follow(state: FollowState, close: () => Promise<void>): AsyncGenerator<StoredEvent> {
     try {
       while (!state.closed && !this.#closed) {
-        const rows = this.#stmts.readAll.all(state.next, this.#pageSize) as Row[];
+        // Caught up with every settled append: wait for the next one without asking the file.
+        const rows = state.next >= this.#next ? [] : (this.#stmts.readAll.all(state.next, this.#pageSize) as Row[]);
         if (rows.length === 0) {
           await new Promise<void>((resolve) => {
             state.wake = resolve;
