@@ -1,15 +1,17 @@
 // The key store of birth cases, OUTSIDE the log: one random AES-256 key per case, and the
 // hub's secret that turns register keys into case ids (HMAC-SHA256). Its files are the only
 // place the keys live: a key deleted here is gone (SQLite `secure_delete` zeroes the freed
-// pages, a rollback journal that is deleted after each commit, and a VACUUM after each
-// erasure rewrites the file without the key), so the case's ciphertext in the log can be read
-// by no one. Backups of this file are copies of the keys: they must expire with the period.
+// pages, a VACUUM after each erasure rewrites the file without the key, and the WAL is then
+// copied into the file and truncated), so the case's ciphertext in the log can be read by no
+// one. Backups of this file are copies of the keys: they must expire with the period.
 import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { formatRegisterKey, type GeburtenregisterKey } from '../../../contracts/index.ts';
 import { preparePrivateDatabaseFile } from './privateFiles.ts';
 import { logStorage } from './storageHealth.ts';
+import { repoRoot } from '../infra/repoRoot.ts';
 
 export const caseKeyFile = (dataDir: string): string => path.join(dataDir, 'keys', 'cases.sqlite');
 
@@ -24,6 +26,10 @@ const cachedKeys = 10_000;
 /** How long hand-off times wait to be written together (retention checks the log before it erases, so a crash losing them erases nothing early). */
 const handoffFlushMs = 1000;
 
+const writerScript = path.join(repoRoot, 'hub', 'src', 'log', 'caseKeysWriter.worker.js');
+
+type WriterReply = { id: number; keys: (Uint8Array | null)[] } | { id: number; error: { message: string; code?: string } };
+
 interface NewKey {
   readonly key: Buffer;
   readonly createdAt: string;
@@ -36,6 +42,16 @@ export class CaseKeyStore {
   readonly #cache = new Map<string, Buffer>();
   /** Keys to create in the next transaction (one fsync for all cases that begin meanwhile). */
   #newKeys = new Map<string, NewKey>();
+  /**
+   * The thread that commits new keys (caseKeysWriter.worker.js), one group at a time; the
+   * keys asked for meanwhile wait for the next group. Reads stay on this thread (WAL: a read
+   * never waits for that commit).
+   */
+  readonly #writer: Worker;
+  #inFlight: { id: number; batch: Map<string, NewKey> } | undefined;
+  #writes = 0;
+  #writerFailed: Error | undefined;
+  #closed = false;
   /** Latest hand-off per case, not yet written. */
   #handoffs = new Map<string, string>();
   #handoffTimer: NodeJS.Timeout | undefined;
@@ -44,10 +60,11 @@ export class CaseKeyStore {
   constructor(readonly file: string) {
     preparePrivateDatabaseFile(file);
     this.#db = new Database(file);
-    // Deleted keys must not linger: zero freed pages, no WAL (it would keep old pages until a
-    // checkpoint), a journal deleted after each commit.
+    // Deleted keys must not linger: freed pages are zeroed, and an erasure ends by copying the
+    // WAL into the file and truncating it (destroy), so no older page with the key is left in
+    // either. WAL: a new case's key costs one fsync, not a rollback journal's several.
     this.#db.pragma('secure_delete = ON');
-    this.#db.pragma('journal_mode = DELETE');
+    this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(`
@@ -65,9 +82,24 @@ export class CaseKeyStore {
     this.#stmts = {
       key: this.#db.prepare('SELECT key FROM case_keys WHERE case_id = ?'),
       erased: this.#db.prepare('SELECT 1 FROM erased_cases WHERE case_id = ?'),
-      insertKey: this.#db.prepare('INSERT OR IGNORE INTO case_keys (case_id, key, created_at) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM erased_cases WHERE case_id = ?)'),
       handedOff: this.#db.prepare('UPDATE case_keys SET last_handoff_at = ? WHERE case_id = ? AND (last_handoff_at IS NULL OR last_handoff_at < ?)'),
     };
+    this.#writer = new Worker(writerScript, { workerData: { file } });
+    this.#writer.unref();
+    this.#writer.on('message', (reply: WriterReply) => this.#settle(reply));
+    this.#writer.on('error', (error) => this.#failWriter(error));
+    this.#writer.on('exit', (code) => {
+      if (!this.#closed) this.#failWriter(new Error(`the case key store's writer thread exited with code ${code}`));
+    });
+  }
+
+  /** A broken writer thread: the keys waiting for it fail, and so does every later new key. */
+  #failWriter(error: Error): void {
+    this.#writerFailed ??= error;
+    const waiting = [...(this.#inFlight?.batch.values() ?? []), ...this.#newKeys.values()];
+    this.#inFlight = undefined;
+    this.#newKeys = new Map();
+    for (const k of waiting) k.waiters.forEach((w) => w.reject(error));
   }
 
   #remember(caseId: string, key: Buffer): void {
@@ -107,33 +139,49 @@ export class CaseKeyStore {
     const existing = this.keyOf(caseId);
     if (existing) return Promise.resolve(existing);
     if (this.isErased(caseId)) return Promise.resolve(undefined);
+    if (this.#writerFailed) return Promise.reject(this.#writerFailed);
+    if (this.#closed) return Promise.reject(new Error('the case key store is closed'));
     return new Promise((resolve, reject) => {
-      const pending = this.#newKeys.get(caseId);
+      const pending = this.#newKeys.get(caseId) ?? this.#inFlight?.batch.get(caseId);
       if (pending) {
         pending.waiters.push({ resolve, reject });
         return;
       }
-      if (this.#newKeys.size === 0) setImmediate(() => this.#createKeys());
+      if (this.#newKeys.size === 0 && !this.#inFlight) setImmediate(() => this.#createKeys());
       this.#newKeys.set(caseId, { key: randomBytes(32), createdAt: now.toISOString(), waiters: [{ resolve, reject }] });
     });
   }
 
+  /** Hands the keys gathered so far to the writer thread, unless a group is being committed. */
   #createKeys(): void {
+    if (this.#inFlight || this.#newKeys.size === 0 || this.#writerFailed) return;
     const batch = this.#newKeys;
     this.#newKeys = new Map();
-    try {
-      this.#db.transaction(() => {
-        for (const [caseId, k] of batch) this.#stmts.insertKey.run(caseId, k.key, k.createdAt, caseId);
-      })();
-    } catch (error) {
-      for (const k of batch.values()) k.waiters.forEach((w) => w.reject(error));
-      return;
+    const id = ++this.#writes;
+    this.#inFlight = { id, batch };
+    this.#writer.ref();
+    this.#writer.postMessage({ id, keys: [...batch].map(([caseId, k]) => ({ caseId, key: k.key, createdAt: k.createdAt })) });
+  }
+
+  #settle(reply: WriterReply): void {
+    const flight = this.#inFlight;
+    if (!flight || flight.id !== reply.id) return;
+    this.#inFlight = undefined;
+    this.#writer.unref();
+    if ('error' in reply) {
+      // Typed like the error of the transaction itself (a full disk is recognised by its code).
+      const error = Object.assign(new Error(reply.error.message), { name: 'SqliteError', ...(reply.error.code ? { code: reply.error.code } : {}) });
+      for (const k of flight.batch.values()) k.waiters.forEach((w) => w.reject(error));
+    } else {
+      [...flight.batch].forEach(([caseId, k], i) => {
+        // Another hub process sharing the file may have created it first: its key is the key.
+        const stored = reply.keys[i];
+        const key = stored ? Buffer.from(stored) : undefined;
+        if (key) this.#remember(caseId, key);
+        k.waiters.forEach((w) => w.resolve(key));
+      });
     }
-    for (const [caseId, k] of batch) {
-      // Another hub process sharing the file may have created it first: its key is the key.
-      const key = this.keyOf(caseId);
-      k.waiters.forEach((w) => w.resolve(key));
-    }
+    this.#createKeys();
   }
 
   /**
@@ -205,9 +253,27 @@ export class CaseKeyStore {
       this.#db.prepare('INSERT OR IGNORE INTO erased_cases (case_id, erased_at) VALUES (?, ?)').run(caseId, at.toISOString());
     })();
     this.#db.exec('VACUUM');
+    // The WAL still holds the pages as they were before (the key among them): copied into the
+    // file and truncated to nothing. A reader in the middle of a read holds it back; tried again.
+    for (let attempt = 1; ; attempt++) {
+      const [result] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (!result || result.busy === 0) break;
+      if (attempt >= 50) throw new Error(`the case key store's WAL could not be emptied after erasing case ${caseId}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
   }
 
+  /**
+   * Closes the store. A group of new keys being committed is finished by the writer thread
+   * (its waiters are answered); keys asked for and not yet handed to it are refused.
+   */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const unsent = [...this.#newKeys.values()];
+    this.#newKeys = new Map();
+    for (const k of unsent) k.waiters.forEach((w) => w.reject(new Error('the case key store is closed')));
+    this.#writer.postMessage({ close: true });
     try {
       this.flushHandoffs();
     } catch (error) {
