@@ -49,6 +49,11 @@ describe('case log reads', () => {
     const log = openCaseLog(inner, dir);
     const stream = log.caseStream('11007007-G-2-2026');
     const note = (id: string, name: string) => ({ eventId: id, type: 'Noted', data: { name }, metadata: {} });
+    // A case not begun yet: asked once; found empty, it is known to be so until an append.
+    expect(await collect(log.readStream(log.caseStream('11007007-G-20-2026')))).toEqual([]);
+    expect(await collect(log.readStream(log.caseStream('11007007-G-20-2026')))).toEqual([]);
+    expect(asked).toEqual([0]);
+    asked.length = 0;
     await log.append(stream, [note('c1', 'Anna'), note('c2', 'Berta')]);
     expect((await collect(log.readStream(stream))).map((e) => e.data)).toEqual([{ name: 'Anna' }, { name: 'Berta' }]);
     await log.append(stream, [note('c3', 'Clara')]);

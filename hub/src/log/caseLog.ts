@@ -217,7 +217,7 @@ export class CaseLog implements EventStore {
     const last = known.at(-1);
     const fresh: StoredEvent[] = [];
     // Nothing asked when the store knows the stream ends where the cache does (most reads).
-    const upToDate = last !== undefined && this.#inner.knownHead?.(stream) === last.streamRevision;
+    const upToDate = this.#inner.knownHead?.(stream) === (last?.streamRevision ?? -1);
     if (!upToDate) for await (const e of this.#inner.readStream(stream, { fromRevision: last === undefined ? 0 : last.streamRevision + 1 })) fresh.push(e);
     const entries = fresh.length === 0 ? known : [...known, ...fresh];
     this.#streams.delete(stream);

@@ -86,7 +86,7 @@ export interface EventStore {
   canonicalPages?(): CanonicalPages | undefined;
   /**
    * The stream's last revision as this store object committed or read it, without asking
-   * storage; undefined when it does not know. Only for a store its process writes alone (the
+   * storage (-1: no entry yet); undefined when it does not know. Only for a store its process writes alone (the
    * data directory's lock): a reader that holds a stream up to this revision has all of it.
    */
   knownHead?(stream: string): number | undefined;

@@ -78,6 +78,13 @@ describe('SQLite stored form', () => {
     // A read of an older part does not lower it.
     await collect(again.readStream('s', { fromRevision: 0, maxCount: 1 }));
     expect(again.knownHead('s')).toBe(2);
+    // A stream read from its start and found empty is known to be absent, until an append.
+    await collect(again.readStream('t', { fromRevision: 1 }));
+    expect(again.knownHead('t')).toBeUndefined();
+    await collect(again.readStream('t'));
+    expect(again.knownHead('t')).toBe(-1);
+    await again.append('t', [noted('t1')]);
+    expect(again.knownHead('t')).toBe(0);
     await again.close();
   });
 

@@ -157,7 +157,8 @@ export class SqliteEventStore implements EventStore {
    */
   readonly #decoded = new Map<number, { readonly row: Row; readonly stored: StoredEvent }>();
   /**
-   * The last revision of streams this object appended to or read to their end: a case read
+   * The last revision of streams this object appended to or read to their end (-1: read from
+   * its start and found empty): a case read
    * that already holds a stream up to it needs no query. This process is the file's only
    * writer (the data directory's lock); the writer thread's commits are known once settled.
    */
@@ -321,7 +322,6 @@ export class SqliteEventStore implements EventStore {
 
   /** Revisions only grow: a read that raced an append never lowers what the append settled. */
   #sawHead(stream: string, revision: number): void {
-    if (revision < 0) return;
     const known = this.#heads.get(stream);
     if (known !== undefined && known >= revision) return;
     this.#heads.delete(stream);
@@ -408,6 +408,8 @@ export class SqliteEventStore implements EventStore {
       const rows = this.#stmts.readStream.all(stream, from, asked) as Row[];
       // A short page is the end: no second query only to find nothing (most reads find one new entry or none).
       if (rows.length < asked && rows.length > 0) this.#sawHead(stream, rows[rows.length - 1]!.stream_revision);
+      // A stream read from its start and found empty is known to be absent (-1) until an append settles.
+      else if (rows.length === 0 && from === 0 && !this.#heads.has(stream)) this.#sawHead(stream, -1);
       for (const row of rows) yield this.#toStored(row);
       if (rows.length < asked) return;
       left -= rows.length;
