@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StorageFullError } from '../../connectors/kit/storageFull.ts';
+import { isStorageFull, StorageFullError } from '../../connectors/kit/storageFull.ts';
 import type { EventStore, NewEvent } from '../../hub/src/log/eventStore.ts';
 import { CaseKeyStore } from '../../hub/src/log/caseKeys.ts';
 import { TreeStore } from '../../hub/src/log/merkle/treeStore.ts';
@@ -156,5 +156,30 @@ describe('the scheduler while its decisions cannot be written', () => {
     expect(types.filter((t) => t === 'DeliveryScheduled').length).toBe(scheduler.stats.scheduled);
     await until(() => scheduler.stats.position === 1 + scheduler.stats.scheduled, { what: 'the position past the decided event', timeoutMs: 10_000 });
     await scheduler.stop();
+  });
+
+  it('refuses a new case key with a full-disk error from its writer thread, commits it once space is back, and keeps what was committed', async () => {
+    const dir = smallDisk('1m');
+    const file = path.join(dir, 'keys', 'cases.sqlite');
+    const keys = new CaseKeyStore(file);
+    const at = new Date('2026-11-01T00:00:00Z');
+    const before = keys.caseIdOf('11007007-G-2026-before');
+    const kept = await keys.keyFor(before, at);
+    const filler = path.join(dir, 'filler');
+    fillUpTo(filler, 0);
+    // Many keys at once, so the group's pages need space the disk no longer has.
+    const ids = Array.from({ length: 2000 }, (_, i) => keys.caseIdOf(`11007007-G-2026-full-${i}`));
+    const refused = await Promise.allSettled(ids.map((id) => keys.keyFor(id, at)));
+    const reasons = refused.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    expect(reasons.length).toBeGreaterThan(0);
+    expect(reasons.every((e) => isStorageFull(e))).toBe(true);
+    rmSync(filler);
+    const again = await keys.keyFor(ids[0]!, at);
+    expect(again).toHaveLength(32);
+    keys.close();
+    const reopened = new CaseKeyStore(file);
+    expect(reopened.keyOf(before)).toEqual(kept);
+    expect(reopened.keyOf(ids[0]!)).toEqual(again);
+    reopened.close();
   });
 });
