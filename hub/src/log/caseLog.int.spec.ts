@@ -95,6 +95,10 @@ describe('case log reads', () => {
     await log.append('delivery-d1', [receipt('d1')]);
     // Scheduled through this case log: its case is known.
     expect(looked).toEqual([]);
+    // Its case read since: the delivery is the entry the readers hold, not asked of the store.
+    const [held] = (await collect(log.readStream(stream))).filter((e) => e.eventId === 'd1');
+    expect(await log.getByEventId('d1')).toBe(held);
+    expect(looked).toEqual([]);
     // Scheduled by another writer of the store: looked up once, then known.
     await inner.append(stream, [{ eventId: 'd2', type: 'DeliveryScheduled', data: { sealed: 'elsewhere' }, metadata: {} }]);
     await log.append('delivery-d2', [receipt('d2')]);

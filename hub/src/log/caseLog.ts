@@ -254,6 +254,11 @@ export class CaseLog implements EventStore {
   }
 
   async getByEventId(eventId: string): Promise<StoredEvent | undefined> {
+    // A delivery scheduled through this log, its case read since: the entry the readers hold
+    // (opened and parsed once for all of them), without a query. Every receipt asks for one.
+    const caseId = this.#deliveryCases.get(eventId);
+    const cached = caseId ? this.#streams.get(`birth-${caseId}`)?.find((e) => e.eventId === eventId) : undefined;
+    if (cached) return this.#open(cached);
     const stored = await this.#inner.getByEventId(eventId);
     return stored && this.#open(stored);
   }
