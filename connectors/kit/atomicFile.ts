@@ -75,11 +75,12 @@ export function syncDirs(dirs: Iterable<string>): void {
 }
 
 /**
- * Makes an SQLite database file exist with mode 0600 (and its -wal/-shm, if there), whatever
- * the umask, before SQLite opens it; SQLite gives the -wal and -shm it creates the file's mode.
- * Tells whether the file was created.
+ * Makes an SQLite database file exist with mode 0600 (and its -wal/-shm, if there; its missing
+ * directories 0700), whatever the umask, before SQLite opens it; SQLite gives the -wal and -shm
+ * it creates the file's mode. Tells whether the file was created.
  */
 export function preparePrivateSqliteFile(file: string): boolean {
+  ensurePrivateDir(path.dirname(file));
   const created = !existsSync(file);
   const fd = openSync(file, 'a', fileMode);
   try {

@@ -409,7 +409,7 @@ export class SqliteEventStore implements EventStore {
       // A short page is the end: no second query only to find nothing (most reads find one new entry or none).
       if (rows.length < asked && rows.length > 0) this.#sawHead(stream, rows[rows.length - 1]!.stream_revision);
       // A stream read from its start and found empty is known to be absent (-1) until an append settles.
-      else if (rows.length === 0 && from === 0 && !this.#heads.has(stream)) this.#sawHead(stream, -1);
+      else if (rows.length === 0 && from === 0) this.#sawHead(stream, -1);
       for (const row of rows) yield this.#toStored(row);
       if (rows.length < asked) return;
       left -= rows.length;
