@@ -115,4 +115,38 @@ describe('case log reads', () => {
     expect(isSealed((await collect(log.readStream('delivery-d1')))[0]!.data)).toBe(true);
     await log.close();
   });
+
+  it('knows the stream of a delivery it scheduled as a new entry is empty, until something is appended to it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-caselog-'));
+    const inner = openSqliteEventStore(path.join(dir, 'events.sqlite'));
+    const asked: string[] = [];
+    const readStream = inner.readStream.bind(inner);
+    inner.readStream = (stream, options) => {
+      asked.push(stream);
+      return readStream(stream, options);
+    };
+    const log = openCaseLog(inner, dir);
+    const stream = log.caseStream('11007007-G-4-2026');
+    const scheduled = (id: string) => ({ eventId: id, type: 'DeliveryScheduled', data: { deliveryId: id }, metadata: {} });
+    const receipt = (id: string, n = 1) => ({ eventId: `r${n}-${id}`, type: 'DeliveryAcknowledged', data: { deliveryId: id }, metadata: {} });
+    await log.append(stream, [scheduled('d1'), scheduled('d2')]);
+    // Its first receipt finds the stream empty without asking the store.
+    expect(await collect(log.readStream('delivery-d1'))).toEqual([]);
+    expect(asked).toEqual([]);
+    // Appended to through the case log: read from the store again, the receipt there.
+    await log.append('delivery-d1', [receipt('d1')]);
+    expect((await collect(log.readStream('delivery-d1'))).map((e) => e.eventId)).toEqual(['r1-d1']);
+    // Appended to past the case log (the store's own append): the store knows the stream's head.
+    await inner.append('delivery-d2', [receipt('d2')]);
+    expect((await collect(log.readStream('delivery-d2'))).map((e) => e.eventId)).toEqual(['r1-d2']);
+    // A delivery the store already held, scheduled again after a restart (an idempotent append):
+    // its stream is asked for, and its receipt found.
+    await log.append(stream, [scheduled('d3')]);
+    await log.append('delivery-d3', [receipt('d3')]);
+    await log.close();
+    const reopened = openCaseLog(openSqliteEventStore(path.join(dir, 'events.sqlite')), dir);
+    await reopened.append(stream, [scheduled('d3')]);
+    expect((await collect(reopened.readStream('delivery-d3'))).map((e) => e.eventId)).toEqual(['r1-d3']);
+    await reopened.close();
+  });
 });

@@ -104,6 +104,11 @@ export class CaseLog implements EventStore {
   readonly #deliveryCases = new Map<string, string | null>();
   /** Cases being erased by this process: nothing more is added to them. */
   readonly #erasing = new Set<string>();
+  /**
+   * Delivery streams known to be empty: their delivery was scheduled through this log as a new
+   * entry, and nothing was appended to them since (their first receipt reads nothing).
+   */
+  readonly #emptyDeliveryStreams = new Set<string>();
   /** Appends to a case under way, which an erasure waits for before it reads the case's recipients. */
   readonly #appending = new Map<string, Set<Promise<unknown>>>();
 
@@ -135,6 +140,12 @@ export class CaseLog implements EventStore {
     return caseId ?? undefined;
   }
 
+  #markEmpty(stream: string): void {
+    this.#emptyDeliveryStreams.add(stream);
+    // Bounded: a delivery whose receipt never comes is forgotten (its stream is then read once).
+    if (this.#emptyDeliveryStreams.size > 10_000) this.#emptyDeliveryStreams.delete(this.#emptyDeliveryStreams.values().next().value!);
+  }
+
   #rememberDelivery(deliveryId: string, caseId: string | null): void {
     this.#deliveryCases.set(deliveryId, caseId);
     // Bounded: memory stays flat in the number of deliveries.
@@ -163,6 +174,8 @@ export class CaseLog implements EventStore {
 
   async append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult> {
     // A case stream's id is known at once: such an append is under way (or refused) from its call.
+    // Known empty no longer, from the moment something is on its way into it.
+    if (stream.startsWith('delivery-')) this.#emptyDeliveryStreams.delete(stream);
     const caseId = caseIdOfStream(stream) ?? (await this.#caseOf(stream));
     if (!caseId) return this.#inner.append(stream, events, expectedRevision);
     if (this.#erasing.has(caseId) && events.some((e) => e.type !== 'CaseErased')) throw new CaseErasedError(caseId);
@@ -183,10 +196,22 @@ export class CaseLog implements EventStore {
     const key = toSeal.length === 0 ? undefined : stream.startsWith('birth-') ? await this.keys.keyFor(caseId, now) : this.keys.keyOf(caseId);
     if (toSeal.length > 0 && !key) throw new CaseErasedError(caseId);
     const sealed = events.map((e) => (e.type === 'CaseErased' || !key ? e : sealEntry(e, stream, caseId, key)));
+    const schedules = stream.startsWith('birth-') && events.some((e) => e.type === 'DeliveryScheduled');
+    const sizeBefore = schedules ? await this.#inner.size() : 0;
     const result = await this.#inner.append(stream, sealed, expectedRevision);
     if (events.some((e) => handOffs.has(e.type))) this.keys.handedOff(caseId, now);
     // A delivery scheduled here belongs to this case: its receipt's stream is placed without asking the store.
-    if (stream.startsWith('birth-')) for (const e of events) if (e.type === 'DeliveryScheduled') this.#rememberDelivery(e.eventId, caseId);
+    if (schedules) {
+      events.forEach((e, i) => {
+        if (e.type !== 'DeliveryScheduled') return;
+        this.#rememberDelivery(e.eventId, caseId);
+        // A new entry (not one the store already held): nothing can be in its delivery's stream yet,
+        // unless the store saw an append to it meanwhile. Only with a store that knows its streams'
+        // heads: it has no other writer (a store shared by several hubs does not).
+        const deliveryStream = `delivery-${e.eventId}`;
+        if (this.#inner.knownHead && result.positions[i]! >= sizeBefore && this.#inner.knownHead(deliveryStream) === undefined) this.#markEmpty(deliveryStream);
+      });
+    }
     return result;
   }
 
@@ -217,7 +242,8 @@ export class CaseLog implements EventStore {
     const last = known.at(-1);
     const fresh: StoredEvent[] = [];
     // Nothing asked when the store knows the stream ends where the cache does (most reads).
-    const upToDate = this.#inner.knownHead?.(stream) === (last?.streamRevision ?? -1);
+    const head = this.#inner.knownHead?.(stream);
+    const upToDate = head === (last?.streamRevision ?? -1) || (head === undefined && last === undefined && this.#emptyDeliveryStreams.has(stream));
     if (!upToDate) for await (const e of this.#inner.readStream(stream, { fromRevision: last === undefined ? 0 : last.streamRevision + 1 })) fresh.push(e);
     const entries = fresh.length === 0 ? known : [...known, ...fresh];
     this.#streams.delete(stream);

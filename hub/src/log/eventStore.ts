@@ -89,7 +89,7 @@ export interface EventStore {
    * storage (-1: no entry yet); undefined when it does not know. Only for a store its process writes alone (the
    * data directory's lock): a reader that holds a stream up to this revision has all of it.
    */
-  knownHead?(stream: string): number | undefined;
+  readonly knownHead?: ((stream: string) => number | undefined) | undefined;
 }
 
 /** An append or read after `close()`; the same for every adapter. */

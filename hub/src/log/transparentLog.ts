@@ -520,8 +520,10 @@ export class TransparentLog implements EventStore {
     return this.#store.readStream(stream, options);
   }
 
-  knownHead(stream: string): number | undefined {
-    return this.#store.knownHead?.(stream);
+  /** The store's, when it knows its streams' heads (a store with no other writer); absent otherwise. */
+  get knownHead(): ((stream: string) => number | undefined) | undefined {
+    const store = this.#store;
+    return store.knownHead ? (stream) => store.knownHead!(stream) : undefined;
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent> {

@@ -108,6 +108,8 @@ const toStored = (r: Row): StoredEvent =>
 
 /** Entries decoded lately, by position: the hub's followers (read side, scheduler, relay) read the same fresh rows. */
 const decodedEntries = 4096;
+/** Entries this store committed lately, kept per stream as its contiguous tail up to the stream's head. */
+const tailEntries = 4096;
 /** Streams whose last revision the store keeps in memory (least recently touched dropped first). */
 const knownHeads = 100_000;
 
@@ -163,6 +165,18 @@ export class SqliteEventStore implements EventStore {
    * writer (the data directory's lock); the writer thread's commits are known once settled.
    */
   readonly #heads = new Map<string, number>();
+  /**
+   * The entries this store committed lately, per stream: contiguous revisions ending at the
+   * stream's head (least recently appended streams dropped first, `tailEntries` in all). A
+   * read of a stream whose new entries are all here asks the file nothing.
+   */
+  readonly #tails = new Map<string, Row[]>();
+  #tailCount = 0;
+  /** The same entries by position (the followers) and by event id (a receipt looks up the delivery it answers), decoded when first read. */
+  readonly #committedRows = new Map<number, Row>();
+  readonly #committedIds = new Map<string, Row>();
+  /** When the group in the writer thread was recorded (`recorded_at` of its rows). */
+  #inFlightAt = '';
   #queue: Pending[] = [];
   #flushScheduled = false;
   #closed = false;
@@ -225,6 +239,10 @@ export class SqliteEventStore implements EventStore {
     this.#writerFailed ??= error;
     // What the writer committed before it broke may never have been reported: heads unknown again.
     this.#heads.clear();
+    this.#tails.clear();
+    this.#tailCount = 0;
+    this.#committedIds.clear();
+    this.#committedRows.clear();
     for (const p of [...(this.#inFlight ?? []), ...this.#queue]) p.reject(error);
     this.#inFlight = undefined;
     this.#queue = [];
@@ -243,6 +261,7 @@ export class SqliteEventStore implements EventStore {
       logStorage.succeeded();
       batch.forEach((p, i) => {
         const outcome = reply.outcomes[i]!;
+        if ('ok' in outcome) this.#committed(p, outcome.ok, before, this.#inFlightAt);
         if ('ok' in outcome) this.#sawHead(p.stream, outcome.ok.nextExpectedRevision);
         if ('ok' in outcome) p.resolve(outcome.ok);
         else if (outcome.error.kind === 'duplicate') p.reject(new DuplicateEventIdError(outcome.error.eventId));
@@ -281,7 +300,8 @@ export class SqliteEventStore implements EventStore {
       const group = this.#queue;
       this.#queue = [];
       this.#inFlight = group;
-      this.#writer.postMessage({ id: this.commits, recordedAt: this.#now().toISOString(), batch: group.map((p) => ({ stream: p.stream, events: p.events, expected: p.expected })) });
+      this.#inFlightAt = this.#now().toISOString();
+      this.#writer.postMessage({ id: this.commits, recordedAt: this.#inFlightAt, batch: group.map((p) => ({ stream: p.stream, events: p.events, expected: p.expected })) });
       return;
     }
     const batch = this.#queue;
@@ -310,6 +330,51 @@ export class SqliteEventStore implements EventStore {
       else p.reject(outcome.error);
     });
     if (this.#next > next) this.#appended.emit('appended');
+  }
+
+  /**
+   * Keeps what one append committed as its readers will see it: the rows as written (decoded
+   * from that canonical text when first read), by position for the followers, by event id, and
+   * as the stream's tail for stream reads. Entries an idempotent append found already stored (positions below
+   * `firstNew`) are not new and stay as the file holds them.
+   */
+  #committed(p: Pending, result: AppendResult, firstNew: number, recordedAt: string): void {
+    const fresh = result.positions.filter((position) => position >= firstNew).length;
+    if (fresh === 0) return;
+    let revision = result.nextExpectedRevision - fresh;
+    const entries: Row[] = [];
+    // The new events were inserted in the order given, one revision each.
+    result.positions.forEach((position, i) => {
+      if (position < firstNew) return;
+      const e = p.events[i]!;
+      revision++;
+      const row: Row = { position, stream: p.stream, stream_revision: revision, event_id: e.eventId, type: e.type, data: e.dataJson, metadata: e.metadataJson, recorded_at: recordedAt };
+      entries.push(row);
+      this.#committedIds.set(row.event_id, row);
+      if (this.#committedIds.size > tailEntries) this.#committedIds.delete(this.#committedIds.keys().next().value!);
+      this.#committedRows.set(position, row);
+      if (this.#committedRows.size > tailEntries) this.#committedRows.delete(this.#committedRows.keys().next().value!);
+    });
+    const tail = this.#tails.get(p.stream);
+    const continues = tail !== undefined && tail.at(-1)!.stream_revision === entries[0]!.stream_revision - 1;
+    this.#tails.delete(p.stream);
+    this.#tailCount -= tail?.length ?? 0;
+    const kept = continues ? [...tail, ...entries] : entries;
+    this.#tails.set(p.stream, kept);
+    this.#tailCount += kept.length;
+    while (this.#tailCount > tailEntries && this.#tails.size > 1) {
+      const [oldest, dropped] = this.#tails.entries().next().value!;
+      this.#tails.delete(oldest);
+      this.#tailCount -= dropped.length;
+    }
+  }
+
+  /** The stream's entries from `from` on, when this store committed all of them lately and knows none after; else undefined. */
+  #fromTail(stream: string, from: number): readonly Row[] | undefined {
+    const head = this.#heads.get(stream);
+    const tail = this.#tails.get(stream);
+    if (head === undefined || tail === undefined || tail.at(-1)!.stream_revision !== head || tail[0]!.stream_revision > from) return undefined;
+    return tail.slice(from - tail[0]!.stream_revision);
   }
 
   /** `error` as a StorageFullError when the disk of the log is full (reported once per episode). */
@@ -403,6 +468,15 @@ export class SqliteEventStore implements EventStore {
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<StoredEvent> {
     let from = options.fromRevision ?? 0;
     let left = options.maxCount ?? Number.POSITIVE_INFINITY;
+    // What this store committed lately is read as committed, without asking the file.
+    const recent = this.#fromTail(stream, from);
+    if (recent) {
+      for (const row of recent) {
+        if (left-- <= 0 || this.#closed) return;
+        yield this.#toStored(row);
+      }
+      return;
+    }
     while (left > 0 && !this.#closed) {
       const asked = Math.min(this.#pageSize, left);
       const rows = this.#stmts.readStream.all(stream, from, asked) as Row[];
@@ -458,6 +532,13 @@ export class SqliteEventStore implements EventStore {
   async *#follow(state: FollowState, close: () => Promise<void>): AsyncGenerator<StoredEvent> {
     try {
       while (!state.closed && !this.#closed) {
+        // An entry committed (or read) lately is handed on as decoded then, without asking the file.
+        const recent = state.next < this.#next ? (this.#decoded.get(state.next)?.row ?? this.#committedRows.get(state.next)) : undefined;
+        if (recent) {
+          state.next++;
+          yield this.#toStored(recent);
+          continue;
+        }
         // Caught up with every settled append: wait for the next one without asking the file.
         const rows = state.next >= this.#next ? [] : (this.#stmts.readAll.all(state.next, this.#pageSize) as Row[]);
         if (rows.length === 0) {
@@ -480,7 +561,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   async getByEventId(eventId: string): Promise<StoredEvent | undefined> {
-    return this.#byId(eventId);
+    const row = this.#committedIds.get(eventId);
+    return row ? this.#toStored(row) : this.#byId(eventId);
   }
 
   async size(): Promise<number> {
