@@ -104,7 +104,8 @@ export function certificateTrust(options: CertificateTrustOptions): Trust {
         revoked();
         return revoked.current.entries.find((e) => e.serial === serial)?.revokedAt;
       },
-      revocationUnknown: () => revoked.unusable?.message,
+      // Asked right after revokedSerials (the same look at the CRL file).
+      revocationUnknown: () => revoked.unusableAsLastSeen?.message,
       ...(options.now ? { now: options.now } : {}),
     }),
     decryptionKey: own.privateKey,

@@ -118,7 +118,8 @@ export interface CertificateVerifierOptions {
   readonly revokedSince?: (serial: string) => Date | undefined;
   /**
    * Why no good revocation list is in force (undefined while one is): then no certificate can
-   * be checked, and none is trusted (fail closed).
+   * be checked, and none is trusted (fail closed). Asked right after `revokedSerials`, in the
+   * same check: it may answer from that look.
    */
   readonly revocationUnknown?: () => string | undefined;
   readonly now?: () => Date;
@@ -182,9 +183,11 @@ export function certificateVerifier(options: CertificateVerifierOptions): Verifi
       const facts = entry.facts;
       if (!facts) return fail(new VerificationError('certificate-invalid', 'the certificate names no elfe role and DVDV address'));
       if (!facts.digitalSignature) return fail(new VerificationError('certificate-invalid', "the certificate's key usage does not allow signing"));
+      // One look at the revocation list for both questions.
+      const revoked = options.revokedSerials();
       const unknown = options.revocationUnknown?.();
       if (unknown !== undefined) return fail(new VerificationError('revocation-unknown', `no current revocation list, so certificate ${facts.serial} cannot be checked: ${unknown}`));
-      if (options.revokedSerials().has(facts.serial)) {
+      if (revoked.has(facts.serial)) {
         const since = options.revokedSince?.(facts.serial);
         if (!since || when >= since.getTime()) return fail(new VerificationError('certificate-revoked', `certificate ${facts.serial} is revoked`));
       }

@@ -88,6 +88,8 @@ export interface CrlSource {
    * grace), or undefined while it is good. Nothing revocable may be trusted while it is set.
    */
   readonly unusable: CrlError | undefined;
+  /** The same as of the last look (the last call or `unusable`), without looking again: for a check made right after one. */
+  readonly unusableAsLastSeen: CrlError | undefined;
 }
 
 /** Where a CRL comes from: a cheap change stamp (mtime, size, inode) and the bytes. */
@@ -155,6 +157,7 @@ export function crlReloader(file: CrlFile, caCertificatePem: string, options: Cr
   let lastError: CrlError | undefined;
   let graceSaidAt = -Infinity;
   let unusableSaid = false;
+  let lastUnusable: CrlError | undefined;
   const unusable = (): CrlError | undefined => {
     const at = now().getTime();
     const due = current.nextUpdate.getTime();
@@ -193,7 +196,7 @@ export function crlReloader(file: CrlFile, caCertificatePem: string, options: Cr
         options.onError?.(lastError);
       }
     }
-    unusable();
+    lastUnusable = unusable();
     return current.serials;
   };
   return Object.defineProperties(source, {
@@ -202,8 +205,9 @@ export function crlReloader(file: CrlFile, caCertificatePem: string, options: Cr
     unusable: {
       get: () => {
         source();
-        return unusable();
+        return lastUnusable;
       },
     },
+    unusableAsLastSeen: { get: () => lastUnusable },
   }) as CrlSource;
 }
