@@ -253,7 +253,7 @@ export function watchCaFiles(options: CaFilesOptions): CaFiles {
   const read = (thorough: boolean): boolean => {
     const issuedChanged = readIssued(thorough);
     const serials = revoked();
-    const unknown = revoked.unusable?.message;
+    const unknown = revoked.unusableAsLastSeen?.message;
     const at = now().getTime();
     if (issuedChanged || state === undefined) {
       certificates = [...files.values()].flatMap((f) => (f.good ? [f.good] : [])).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
