@@ -63,21 +63,27 @@ describe('SQLite stored form', () => {
     const target = freshFile();
     const store = openSqliteEventStore(target);
     const follower = store.subscribe(0)[Symbol.asyncIterator]();
-    // One group commit with two streams interleaved, then an idempotent re-append beside a new event.
-    await Promise.all([store.append('s', [event('s1', { n: 1 }), event('s2', { n: 2 })]), store.append('t', [event('t1', { n: 1 })]), store.append('s', [event('s3', { n: 3 })])]);
+    // One group commit with two streams interleaved and an event stored twice in it (the second
+    // time beside a new one), then an idempotent re-append beside a new event.
+    await Promise.all([
+      store.append('s', [event('s1', { n: 1 }), event('s2', { n: 2 })]),
+      store.append('t', [event('t1', { n: 1 })]),
+      store.append('s', [event('s3', { n: 3 })]),
+      store.append('s', [event('s1', { n: 1 }), event('s5', { n: 5 })]),
+    ]);
     await store.append('s', [event('s3', { n: 3 }), event('s4', { n: 4 })]);
     const fromMemory = { s: await collect(store.readStream('s')), t: await collect(store.readStream('t')), sPart: await collect(store.readStream('s', { fromRevision: 1, maxCount: 2 })) };
-    const byId = await Promise.all(['s1', 't1', 's3', 's4'].map((id) => store.getByEventId(id)));
+    const byId = await Promise.all(['s1', 't1', 's3', 's4', 's5'].map((id) => store.getByEventId(id)));
     const followed = [];
-    for (let i = 0; i < 5; i++) followed.push((await follower.next()).value);
+    for (let i = 0; i < 6; i++) followed.push((await follower.next()).value);
     // The file, read by a second store: the same entries, field by field.
     const reader = openSqliteEventStore(target);
     expect(fromMemory.s).toEqual(await collect(reader.readStream('s')));
     expect(fromMemory.t).toEqual(await collect(reader.readStream('t')));
     expect(fromMemory.sPart).toEqual(await collect(reader.readStream('s', { fromRevision: 1, maxCount: 2 })));
     expect(followed).toEqual(await collect(reader.readAll()));
-    expect(byId).toEqual(await Promise.all(['s1', 't1', 's3', 's4'].map((id) => reader.getByEventId(id))));
-    expect(fromMemory.s.map((e) => [e.eventId, e.streamRevision])).toEqual([['s1', 0], ['s2', 1], ['s3', 2], ['s4', 3]]);
+    expect(byId).toEqual(await Promise.all(['s1', 't1', 's3', 's4', 's5'].map((id) => reader.getByEventId(id))));
+    expect(fromMemory.s.map((e) => [e.eventId, e.streamRevision])).toEqual([['s1', 0], ['s2', 1], ['s3', 2], ['s5', 3], ['s4', 4]]);
     await reader.close();
     // Edited in the file behind the store's back: a stream read still gives what was committed
     // (nothing was asked), a read of the whole log reads the file as it now is, and so does the
@@ -85,12 +91,12 @@ describe('SQLite stored form', () => {
     const db = new Database(target);
     db.prepare("UPDATE events SET data = '{\"n\":99}' WHERE event_id = 's4'").run();
     db.close();
-    expect((await collect(store.readStream('s', { fromRevision: 3 })))[0]!.data).toEqual({ n: 4 });
+    expect((await collect(store.readStream('s', { fromRevision: 4 })))[0]!.data).toEqual({ n: 4 });
     expect((await store.getByEventId('s4'))!.data).toEqual({ n: 4 });
-    expect((await collect(store.readAll({ fromPosition: 4 })))[0]!.data).toEqual({ n: 99 });
+    expect((await collect(store.readAll({ fromPosition: 5 })))[0]!.data).toEqual({ n: 99 });
     await store.close();
     const again = openSqliteEventStore(target);
-    expect((await collect(again.readStream('s', { fromRevision: 3 })))[0]!.data).toEqual({ n: 99 });
+    expect((await collect(again.readStream('s', { fromRevision: 4 })))[0]!.data).toEqual({ n: 99 });
     await again.close();
   });
 

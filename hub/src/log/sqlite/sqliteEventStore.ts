@@ -259,9 +259,12 @@ export class SqliteEventStore implements EventStore {
       for (const p of batch) p.reject(error);
     } else {
       logStorage.succeeded();
+      // Positions are given out in the group's order: an append's new entries lie at or past
+      // where the appends before it in the group ended (an event one of them stored lies before).
+      let firstNew = before;
       batch.forEach((p, i) => {
         const outcome = reply.outcomes[i]!;
-        if ('ok' in outcome) this.#committed(p, outcome.ok, before, this.#inFlightAt);
+        if ('ok' in outcome) firstNew = this.#committed(p, outcome.ok, firstNew, this.#inFlightAt);
         if ('ok' in outcome) this.#sawHead(p.stream, outcome.ok.nextExpectedRevision);
         if ('ok' in outcome) p.resolve(outcome.ok);
         else if (outcome.error.kind === 'duplicate') p.reject(new DuplicateEventIdError(outcome.error.eventId));
@@ -335,12 +338,13 @@ export class SqliteEventStore implements EventStore {
   /**
    * Keeps what one append committed as its readers will see it: the rows as written (decoded
    * from that canonical text when first read), by position for the followers, by event id, and
-   * as the stream's tail for stream reads. Entries an idempotent append found already stored (positions below
-   * `firstNew`) are not new and stay as the file holds them.
+   * as the stream's tail for stream reads. Entries an idempotent append found already stored
+   * (positions below `firstNew`) are not new and stay as the file holds them. Returns where the
+   * next append's new entries begin.
    */
-  #committed(p: Pending, result: AppendResult, firstNew: number, recordedAt: string): void {
+  #committed(p: Pending, result: AppendResult, firstNew: number, recordedAt: string): number {
     const fresh = result.positions.filter((position) => position >= firstNew).length;
-    if (fresh === 0) return;
+    if (fresh === 0) return firstNew;
     let revision = result.nextExpectedRevision - fresh;
     const entries: Row[] = [];
     // The new events were inserted in the order given, one revision each.
@@ -367,6 +371,7 @@ export class SqliteEventStore implements EventStore {
       this.#tails.delete(oldest);
       this.#tailCount -= dropped.length;
     }
+    return entries.at(-1)!.position + 1;
   }
 
   /** The stream's entries from `from` on, when this store committed all of them lately and knows none after; else undefined. */
