@@ -7,6 +7,7 @@
 //                into bench/results/<run>-profile/, with a top-25 summary per process
 //   --profile-rate N   with --profile: profile the end-to-end run at N births/s (10, 50, 100) instead of
 //                the one at full load, where processes wait for a core and a profile blurs
+//   --profile-warm   with --profile: profile the warm run (a burst after a first one) instead
 //   --skip-e2e, --skip-distributed   leave those out
 //   --only NAME[,NAME]   probes by name: e2e, distributed, restart, crypto, log, readside
 // ELFE_BENCH_RESTART_ENTRIES=N[,N] sets the restart probe's log sizes (default 20000).
@@ -43,7 +44,7 @@ const probes: [string, () => Promise<Section[]>][] = [
 ];
 const profileRateAt = process.argv.indexOf('--profile-rate');
 const profileRate = profileRateAt >= 0 ? Number(process.argv[profileRateAt + 1]) : undefined;
-if (!args.has('--skip-e2e')) probes.unshift(['end to end', () => e2eProbe(profile ? { ...profile, ...(profileRate ? { rate: profileRate } : {}) } : {})]);
+if (!args.has('--skip-e2e')) probes.unshift(['end to end', () => e2eProbe(profile ? { ...profile, ...(profileRate ? { rate: profileRate } : {}), ...(args.has('--profile-warm') ? { warm: true } : {}) } : {})]);
 if (!args.has('--skip-e2e') && !args.has('--skip-distributed')) probes.splice(1, 0, ['beyond one machine', () => distributedProbe()]);
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;

@@ -175,6 +175,8 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   };
 }
 
+/** Births the warm run's exchange carries before its measured burst. */
+const warmBirths = 1000;
 /** How long the exchange is watched with nothing to do, before the burst. */
 const idleWindowMs = 5000;
 const idleLabel: Record<string, string> = { hub: 'the hub', 'nats-server': 'the nats-server', connectors: 'the five connectors together' };
@@ -186,23 +188,23 @@ const cpuGoals = { perBirthTimesFloor: 3, hubMs: 1.5, connectorPerDeliveryMs: 1 
  * Where the CPU went at full load: ms of one core per birth for each party (against the crypto
  * floor `crypto.ec.perBirth` and the goals), and what the cores could carry at that cost.
  */
-function cpuFigures(run: RunResult): Figure[] {
+function cpuFigures(run: RunResult, prefix = 'e2e.cpu'): Figure[] {
   const { cpu, births } = run;
   const perBirth = cpu.totalMs / births;
   const connectorsMs = cpu.perGroup.get('connectors');
   const label: Record<string, string> = { hub: 'the hub', 'nats-server': 'the nats-server', connectors: 'the five agency connectors', [cpuSelf]: "the Standesämter's submitters (benchmark process)" };
   return [
-    { key: 'e2e.cpu.perBirth', label: '  CPU per birth, every process of the exchange (ms of one core)', value: perBirth, unit: 'ms', limit: 'crypto.ec.perBirth', ratioGoal: cpuGoals.perBirthTimesFloor },
+    { key: `${prefix}.perBirth`, label: '  CPU per birth, every process of the exchange (ms of one core)', value: perBirth, unit: 'ms', limit: 'crypto.ec.perBirth', ratioGoal: cpuGoals.perBirthTimesFloor },
     ...[...cpu.perGroup].flatMap(([group, ms]) => [
-      { key: `e2e.cpu.perBirth.${group}`, label: `    of which ${label[group] ?? group}`, value: ms / births, unit: 'ms', ...(group === 'hub' ? { goal: cpuGoals.hubMs } : {}) },
+      { key: `${prefix}.perBirth.${group}`, label: `    of which ${label[group] ?? group}`, value: ms / births, unit: 'ms', ...(group === 'hub' ? { goal: cpuGoals.hubMs } : {}) },
       // The kernel's share (file writes and fsync, sockets): what user-space work cannot lower.
-      { key: `e2e.cpu.perBirth.${group}.system`, label: `      in the kernel (system time)`, value: (cpu.systemPerGroup.get(group) ?? 0) / births, unit: 'ms' },
+      { key: `${prefix}.perBirth.${group}.system`, label: `      in the kernel (system time)`, value: (cpu.systemPerGroup.get(group) ?? 0) / births, unit: 'ms' },
     ]),
     ...(connectorsMs === undefined || run.deliveries === 0
       ? []
-      : [{ key: 'e2e.cpu.perDelivery.connectors', label: `  a connector's CPU per delivery (${(run.deliveries / births).toFixed(2)} deliveries per birth)`, value: connectorsMs / run.deliveries, unit: 'ms', goal: cpuGoals.connectorPerDeliveryMs }]),
-    ...(cpu.machineBusy === undefined ? [] : [{ key: 'e2e.cpu.machineBusy', label: `  machine CPU busy during that run (${cpu.cores} cores)`, value: cpu.machineBusy * 100, unit: '%' }]),
-    { key: 'e2e.cpu.ceiling', label: `  births/s ${cpu.cores} cores carry at that CPU per birth`, value: (cpu.cores * 1000) / perBirth, unit: '/s' },
+      : [{ key: `${prefix}.perDelivery.connectors`, label: `  a connector's CPU per delivery (${(run.deliveries / births).toFixed(2)} deliveries per birth)`, value: connectorsMs / run.deliveries, unit: 'ms', goal: cpuGoals.connectorPerDeliveryMs }]),
+    ...(cpu.machineBusy === undefined ? [] : [{ key: `${prefix}.machineBusy`, label: `  machine CPU busy during that run (${cpu.cores} cores)`, value: cpu.machineBusy * 100, unit: '%' }]),
+    { key: `${prefix}.ceiling`, label: `  births/s ${cpu.cores} cores carry at that CPU per birth`, value: (cpu.cores * 1000) / perBirth, unit: '/s' },
   ];
 }
 
@@ -235,14 +237,19 @@ export interface E2eOptions {
    * load: with cores to spare, a profile's shares are each function's own, not the scheduler's.
    */
   readonly rate?: number;
+  /**
+   * Profile the warm run (its processes' whole lives: the warm-up burst, then the measured one)
+   * instead of the one at full load from a fresh start.
+   */
+  readonly warm?: boolean;
 }
 
 export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   if (!findNatsServer()) return [{ name: 'End to end (NATS + log + connectors)', figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
   const figures: Figure[] = [];
   const raw: Figure[] = [{ key: 'raw.jetstream.publish', label: 'raw JetStream publishes/s (acked, file store, sync always, 256 in flight)', value: await rawJetStream(5, 256), unit: '/s' }];
-  const max = await e2eRun(1000, Number.POSITIVE_INFINITY, 1, options.rate === undefined ? options : {}, 0, idleWindowMs);
-  const profiled = options.dir && options.rate === undefined ? ', CPU-profiled' : '';
+  const max = await e2eRun(1000, Number.POSITIVE_INFINITY, 1, options.rate === undefined && !options.warm ? options : {}, 0, idleWindowMs);
+  const profiled = options.dir && options.rate === undefined && !options.warm ? ', CPU-profiled' : '';
   // Beside the rate the measured CPU per birth lets the machine's cores carry (e2e.cpu.ceiling).
   figures.push({ key: 'e2e.births.max', label: `births/s, 1000 offered at once (parties as processes, EC certificates, TLS, JWE; all acknowledged${profiled})`, value: max.birthsPerSecond, unit: '/s', limit: 'e2e.cpu.ceiling' });
   // Each birth costs up to four JetStream publishes: two deliveries, two receipts.
@@ -254,6 +261,13 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   for (const [group, msPerSecond] of max.idlePerSecond ?? []) {
     figures.push({ key: `e2e.idle.cpu.${group}`, label: `  with no births (${idleWindowMs / 1000} s before the burst): CPU ms per second of ${idleLabel[group] ?? group}`, value: msPerSecond, unit: 'ms/s' });
   }
+  // The same burst once the exchange has carried one before (its processes' hot paths compiled
+  // by the JIT): the steady state of an exchange that runs for months. The figures above are a
+  // fresh start's, whose first births run partly in V8's interpreter.
+  const warm = await e2eRun(1000, Number.POSITIVE_INFINITY, 2, options.warm ? options : undefined, warmBirths);
+  figures.push({ key: 'e2e.warm.births.max', label: `births/s, 1000 offered at once after ${warmBirths} offered the same way (the processes warm${options.warm && options.dir ? ', CPU-profiled' : ''})`, value: warm.birthsPerSecond, unit: '/s', limit: 'e2e.warm.cpu.ceiling' });
+  figures.push({ key: 'e2e.warm.latency.max.p99', label: '  latency p99 at that load', value: warm.p99, unit: 'ms' });
+  figures.push(...cpuFigures(warm, 'e2e.warm.cpu'));
   // Each fixed rate runs for ten seconds after a warm-up of two seconds (at least 50 births)
   // at the same rate; the warm-up's own p99 is printed beside it as the first births after a start.
   for (const rate of [10, 50, 100]) {
