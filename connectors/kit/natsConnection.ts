@@ -14,12 +14,23 @@ export function natsServerList(servers: string | readonly string[]): string[] {
   return (typeof servers === 'string' ? servers.split(',') : [...servers]).map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
+/**
+ * The options every party connects with: reconnect for ever, and no async traces. With traces
+ * on, the client captures a stack trace (an Error) for each request it sends, and a JetStream
+ * publish is one: for the hub's deliveries and the connectors' receipts that is one or two
+ * Errors built per message that nobody reads. A failed request still fails with its message
+ * (timeout, no responders); its stack then ends in the client instead of at the call.
+ */
+export function natsConnectOptions(options: ConnectionOptions & { servers: string | readonly string[] }): ConnectionOptions {
+  return { maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true, ...options, servers: natsServerList(options.servers) };
+}
+
 export async function connectWithRetry(options: ConnectionOptions & { servers: string | readonly string[] }, report: (line: string) => void, timeoutSeconds = 60): Promise<NatsConnection> {
   const deadline = Date.now() + timeoutSeconds * 1000;
-  const servers = natsServerList(options.servers);
+  const connectOptions = natsConnectOptions(options);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options, servers });
+      return await connect(connectOptions);
     } catch (error) {
       const reason = (error as Error).message;
       if (Date.now() >= deadline) throw new StartupError(`NATS at ${options.servers} unreachable for ${timeoutSeconds} s (last: ${reason})`, { cause: error });
