@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createLogger } from '../../connectors/kit/logger.ts';
 import { createRequest } from '../../connectors/kit/credentials.ts';
 import { startApiServer } from '../../hub/src/api/server.ts';
+import { readSideGauges } from '../../hub/src/app/readSideServices.ts';
 import { defaultStandesaemter, parseConfig } from '../../hub/src/config/config.ts';
 import { makeScenarios } from '../../hub/src/demo/synthetic.ts';
 import { openHubLog } from '../../hub/src/log/openHubLog.ts';
@@ -85,6 +86,9 @@ async function atSize(entries: number, figures: Figure[]): Promise<void> {
     figures.push({ key: `readside.status.p99.${label}`, label: `case status p99 at ${label} entries (in-process)`, value: percentile(status, 99), unit: 'ms' });
     figures.push({ key: `readside.transparency.p50.${label}`, label: `transparency p50 at ${label} entries (in-process)`, value: percentile(trans, 50), unit: 'ms' });
     figures.push({ key: `readside.transparency.p99.${label}`, label: `transparency p99 at ${label} entries (in-process)`, value: percentile(trans, 99), unit: 'ms' });
+    // What a scrape of the hub's /metrics asks the read side (it runs on the hub's event loop).
+    const gauges = await timed(20, () => readSideGauges(readSide));
+    figures.push({ key: `readside.metrics.p50.${label}`, label: `the read side's gauges of one /metrics scrape, p50 at ${label} entries (in-process, on the hub's event loop)`, value: percentile(gauges, 50), unit: 'ms' });
 
     // Once through the HTTP server: mutual TLS, an auditor and the cockpit, keep-alive.
     const caDir = path.join(dir, 'ca');

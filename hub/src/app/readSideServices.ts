@@ -120,24 +120,7 @@ export async function startReadSideServices(options: {
       logger.info({ event: 'api.listening', url: `${api.url}/` }, 'API and dashboard (mutual TLS)');
     },
     reconcileNow,
-    metrics() {
-      const c = readSide.store.counts();
-      return [
-        { name: 'elfe_handoffs_late', help: 'Hand-offs past a deadline, by step: without a receipt (overdue, escalated), acknowledged without a decision (decision-overdue, decision-escalated)', type: 'gauge', samples: [{ labels: { step: 'overdue' }, value: c.overdue }, { labels: { step: 'escalated' }, value: c.escalated }, { labels: { step: 'decision-overdue' }, value: c.decisionOverdue }, { labels: { step: 'decision-escalated' }, value: c.decisionEscalated }] },
-        {
-          name: 'elfe_cases_held_back',
-          help: 'Birth cases without a hand-off to a recipient role, by why: no-consent, consent-withdrawn, no-idnr, certificate (the recipient certificate is unusable), waiting (for routing)',
-          type: 'gauge',
-          samples: readSide.store
-            .statesByRecipient({}, 0)
-            .filter((r) => r.state.startsWith('held-back:') || r.state === 'waiting')
-            .map((r) => ({ labels: { role: r.role, reason: r.state.replace('held-back:', '') }, value: r.count })),
-        },
-        { name: 'elfe_handoffs_dead_letters', help: 'Hand-offs given up (dead letters)', type: 'gauge', samples: [{ value: c.deadLetters }] },
-        { name: 'elfe_readside_position', help: 'Log position the read side projections reached', type: 'gauge', samples: [{ value: readSide.store.position }] },
-        { name: 'elfe_escalation_webhooks_total', help: 'Escalation webhooks by outcome', type: 'counter', samples: [{ labels: { outcome: 'sent' }, value: readSide.stats.webhooksSent }, { labels: { outcome: 'failed' }, value: readSide.stats.webhooksFailed }] },
-      ];
-    },
+    metrics: () => readSideGauges(readSide),
     async stopApi() {
       clearInterval(reconcileTimer);
       await api?.stop();
@@ -148,4 +131,28 @@ export async function startReadSideServices(options: {
     },
   };
   return services;
+}
+
+/**
+ * The read side's gauges for `/metrics`: late hand-offs, cases held back by role and reason,
+ * dead letters, the projections' position. Counted from the projections at each scrape, on the
+ * hub's event loop: the late and dead-letter hand-offs from their own index, the held-back cases
+ * with one index lookup per case and role.
+ */
+export function readSideGauges(readSide: ReadSide): Metric[] {
+  const c = readSide.store.counts();
+  return [
+    { name: 'elfe_handoffs_late', help: 'Hand-offs past a deadline, by step: without a receipt (overdue, escalated), acknowledged without a decision (decision-overdue, decision-escalated)', type: 'gauge', samples: [{ labels: { step: 'overdue' }, value: c.overdue }, { labels: { step: 'escalated' }, value: c.escalated }, { labels: { step: 'decision-overdue' }, value: c.decisionOverdue }, { labels: { step: 'decision-escalated' }, value: c.decisionEscalated }] },
+    {
+      name: 'elfe_cases_held_back',
+      help: 'Birth cases without a hand-off to a recipient role, by why: no-consent, consent-withdrawn, no-idnr, certificate (the recipient certificate is unusable), waiting (for routing)',
+      type: 'gauge',
+      samples: readSide.store
+        .heldBack()
+        .map((r) => ({ labels: { role: r.role, reason: r.state.replace('held-back:', '') }, value: r.count })),
+    },
+    { name: 'elfe_handoffs_dead_letters', help: 'Hand-offs given up (dead letters)', type: 'gauge', samples: [{ value: c.deadLetters }] },
+    { name: 'elfe_readside_position', help: 'Log position the read side projections reached', type: 'gauge', samples: [{ value: readSide.store.position }] },
+    { name: 'elfe_escalation_webhooks_total', help: 'Escalation webhooks by outcome', type: 'counter', samples: [{ labels: { outcome: 'sent' }, value: readSide.stats.webhooksSent }, { labels: { outcome: 'failed' }, value: readSide.stats.webhooksFailed }] },
+  ];
 }

@@ -34,6 +34,10 @@ const scheduled = (caseId: string, deliveryId: string, role: 'elterngeldstelle' 
   dataSet: role === 'elterngeldstelle' ? 'beeg-25' : 'kindergeld',
 });
 
+/** The held-back and waiting rows of the full count (the gauges' `heldBack` must give the same), in one order. */
+const heldBackOf = (rows: { role: string; state: string; count: number }[]) =>
+  rows.filter((r) => r.state.startsWith('held-back:') || r.state === 'waiting').sort((a, z) => `${a.role} ${a.state}`.localeCompare(`${z.role} ${z.state}`));
+
 describe('counts per recipient', () => {
   it('puts every case in exactly one state per recipient; the counts add up to the cases', () => {
     const store = openProjectionStore(':memory:', randomBytes(32));
@@ -64,6 +68,9 @@ describe('counts per recipient', () => {
     expect(of('elterngeldstelle')).toEqual({ acknowledged: 1, 'held-back:no-consent': 1, 'held-back:consent-withdrawn': 1, waiting: 1 });
     expect(of('familienkasse')).toEqual({ delivered: 1, 'held-back:no-idnr': 1, waiting: 1, overdue: 1 });
     for (const role of ['elterngeldstelle', 'familienkasse']) expect(rows.filter((r) => r.role === role).reduce((a, r) => a + r.count, 0)).toBe(4);
+    // The hub's gauge counts the same held-back and waiting cases by its own query.
+    expect(heldBackOf(store.heldBack())).toEqual(heldBackOf(rows));
+    expect(store.counts()).toEqual({ cases: 4, handOffs: 4, overdue: 1, escalated: 0, deadLetters: 0, decisionOverdue: 0, decisionEscalated: 0 });
     // Not yet published: scheduled, not delivered.
     expect(store.statesByRecipient({}, 0).find((r) => r.role === 'familienkasse' && r.state === 'scheduled')?.count).toBe(1);
     // A Standesamt's own cases; an agency's own hand-offs.
@@ -102,6 +109,7 @@ describe('counts per recipient', () => {
     const of = (role: string) => Object.fromEntries(store.statesByRecipient({}, position).filter((r) => r.role === role).map((r) => [r.state, r.count]));
     expect(of('elterngeldstelle')).toEqual({ 'held-back:certificate': 1, waiting: 2 });
     expect(of('familienkasse')).toEqual({ 'held-back:certificate': 1, 'held-back:no-idnr': 1, waiting: 1 });
+    expect(heldBackOf(store.heldBack())).toEqual(heldBackOf(store.statesByRecipient({}, position)));
     expect(store.heldBackReason('birth-11007007-e', 'elterngeldstelle')).toBe('certificate-expired');
     // A certificate issued meanwhile releases it: waiting (for the relay) again.
     store.holdBack('birth-11007007-e', 'elterngeldstelle', undefined);
@@ -110,7 +118,32 @@ describe('counts per recipient', () => {
     // Once handed off, the hand-off's state counts, not the hold.
     store.apply([scheduled('birth-11007007-e', '22222222-2222-4222-8222-000000000001', 'familienkasse')], position);
     expect(of('familienkasse')).toEqual({ delivered: 1, 'held-back:no-idnr': 1, waiting: 1 });
+    expect(heldBackOf(store.heldBack())).toEqual(heldBackOf(store.statesByRecipient({}, position)));
     for (const role of ['elterngeldstelle', 'familienkasse']) expect(Object.values(of(role)).reduce((a, n) => a + n, 0)).toBe(3);
+    store.close();
+  });
+
+  it('counts late, escalated and dead-lettered hand-offs from their own index, whatever else the store holds', () => {
+    const store = openProjectionStore(':memory:', randomBytes(32));
+    const d = (n: number) => `33333333-3333-4333-8333-${String(n).padStart(12, '0')}`;
+    const facts: ReadFact[] = [];
+    // Many settled hand-offs, which the late figures must not count.
+    for (let i = 0; i < 50; i++) {
+      facts.push(registered(`birth-11007007-s${i}`, '11007007', true, true), scheduled(`birth-11007007-s${i}`, d(100 + i), 'familienkasse'));
+      facts.push({ ...base(uuid(), `delivery-${d(100 + i)}`), kind: 'acknowledged', deliveryId: d(100 + i) });
+    }
+    facts.push(registered('birth-11007007-l', '11007007', true, true));
+    for (const [n, role] of [[1, 'familienkasse'], [2, 'elterngeldstelle']] as const) facts.push(scheduled('birth-11007007-l', d(n), role));
+    // One overdue that was escalated later, one given up after it was overdue.
+    facts.push({ ...base(uuid(), `delivery-${d(1)}`), kind: 'overdue', deliveryId: d(1), dueAt: at, step: 'acknowledge' });
+    facts.push({ ...base(uuid(), `delivery-${d(1)}`), kind: 'escalated', deliveryId: d(1), dueAt: at, step: 'acknowledge' });
+    facts.push({ ...base(uuid(), `delivery-${d(2)}`), kind: 'overdue', deliveryId: d(2), dueAt: at, step: 'acknowledge' });
+    facts.push({ ...base(uuid(), `delivery-${d(2)}`), kind: 'dead-lettered', deliveryId: d(2) });
+    store.apply(facts, position);
+    expect(store.counts()).toEqual({ cases: 51, handOffs: 52, overdue: 0, escalated: 1, deadLetters: 1, decisionOverdue: 0, decisionEscalated: 0 });
+    // An answer ends the escalation: no longer counted.
+    store.apply([{ ...base(uuid(), `delivery-${d(1)}`), kind: 'acknowledged', deliveryId: d(1) }], position);
+    expect(store.counts()).toMatchObject({ overdue: 0, escalated: 0, deadLetters: 1 });
     store.close();
   });
 });

@@ -26,6 +26,12 @@ export interface IdRow {
   readonly type: string;
 }
 
+/**
+ * The hand-offs that count in the late and dead-letter figures: few in a running exchange, and
+ * indexed apart (handoffs_late), so that counting them reads them alone, not every hand-off.
+ */
+const lateHandOff = "overdue_at IS NOT NULL OR escalated_at IS NOT NULL OR decision_overdue_at IS NOT NULL OR decision_escalated_at IS NOT NULL OR outcome = 'dead-letter'";
+
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, register_key TEXT NOT NULL, standesamt TEXT NOT NULL, registered_at TEXT NOT NULL,
@@ -34,7 +40,9 @@ CREATE INDEX IF NOT EXISTS cases_day ON cases (substr(registered_at, 1, 10));
 CREATE TABLE IF NOT EXISTS handoffs (delivery_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, recipient TEXT NOT NULL, recipient_name TEXT NOT NULL, role TEXT NOT NULL,
   kind TEXT NOT NULL, legal_basis TEXT NOT NULL, purpose TEXT NOT NULL, data_set TEXT NOT NULL, scheduled_at TEXT NOT NULL, scheduled_position INTEGER NOT NULL,
   outcome TEXT, answered_at TEXT, reason TEXT, overdue_at TEXT, escalated_at TEXT, decided_at TEXT, decision_overdue_at TEXT, decision_escalated_at TEXT, received_at TEXT);
-CREATE INDEX IF NOT EXISTS handoffs_case ON handoffs (case_id);
+CREATE INDEX IF NOT EXISTS handoffs_case_role ON handoffs (case_id, role);
+DROP INDEX IF EXISTS handoffs_case;
+CREATE INDEX IF NOT EXISTS handoffs_late ON handoffs (outcome) WHERE ${lateHandOff};
 CREATE INDEX IF NOT EXISTS handoffs_open ON handoffs (scheduled_at) WHERE outcome IS NULL;
 CREATE TABLE IF NOT EXISTS ids (id TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, delivery_id TEXT, position INTEGER NOT NULL, type TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS persons (idnr_hash BLOB NOT NULL, case_id TEXT NOT NULL, PRIMARY KEY (idnr_hash, case_id)) WITHOUT ROWID;
@@ -88,6 +96,14 @@ export interface ErasedRow {
   readonly recipients: readonly { readonly recipient: string; readonly toldAt: string | null; readonly confirmedAt: string | null }[];
 }
 
+/** The recipient roles every case is counted for, once each (`r.role`). */
+const recipientRoles = "(SELECT 'elterngeldstelle' AS role UNION ALL SELECT 'familienkasse')";
+/** Why a case (`c`) has no hand-off to a role (`r`): the CASE branches of a held-back state. */
+const heldBackStates = `WHEN r.role = 'elterngeldstelle' AND c.consent_withdrawn_at IS NOT NULL THEN 'held-back:consent-withdrawn'
+  WHEN r.role = 'elterngeldstelle' AND c.consent = 0 THEN 'held-back:no-consent'
+  WHEN r.role = 'familienkasse' AND c.idnr_known = 0 THEN 'held-back:no-idnr'
+  WHEN EXISTS (SELECT 1 FROM holds x WHERE x.case_id = c.case_id AND x.role = r.role) THEN 'held-back:certificate'
+  ELSE 'waiting'`;
 /** An acknowledged hand-off past its decision deadline without a decision milestone. */
 const decisionLate = "outcome = 'acknowledged' AND decided_at IS NULL AND (decision_overdue_at IS NOT NULL OR decision_escalated_at IS NOT NULL)";
 const milestoneCols = 'message_id AS messageId, delivery_id AS deliveryId, case_id AS caseId, recipient, status, code, reported_at AS reportedAt, at, position';
@@ -135,6 +151,11 @@ export interface ProjectionStore {
    * `recipient`, only cases handed to that recipient.
    */
   statesByRecipient(scope: { standesamt?: string; recipient?: string }, relayPosition: number): { role: string; state: string; count: number }[];
+  /**
+   * The cases without a hand-off to a recipient role, by why (`statesByRecipient`'s held-back and
+   * waiting states, for all cases): one index lookup per case and role, for the hub's gauges.
+   */
+  heldBack(): { role: string; state: string; count: number }[];
   /** Births per day of birth, and per hour (UTC, `YYYY-MM-DDTHH`) of registration: the caller folds hours into local days. */
   births(scope: { standesamt?: string }, days: number): { byBirth: { day: string; births: number }[]; byRegisteredHour: { hour: string; births: number }[] };
   /** The latest registered cases (of one Standesamt). */
@@ -418,11 +439,12 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
       db
         .prepare(
           `SELECT (SELECT COUNT(*) FROM cases) AS cases, (SELECT COUNT(*) FROM handoffs) AS handOffs,
-           (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND overdue_at IS NOT NULL AND escalated_at IS NULL) AS overdue,
-           (SELECT COUNT(*) FROM handoffs WHERE outcome IS NULL AND escalated_at IS NOT NULL) AS escalated,
-           (SELECT COUNT(*) FROM handoffs WHERE outcome = 'dead-letter') AS deadLetters,
-           (SELECT COUNT(*) FROM handoffs WHERE ${decisionLate} AND decision_escalated_at IS NULL) AS decisionOverdue,
-           (SELECT COUNT(*) FROM handoffs WHERE ${decisionLate} AND decision_escalated_at IS NOT NULL) AS decisionEscalated`,
+           COALESCE(SUM(outcome IS NULL AND overdue_at IS NOT NULL AND escalated_at IS NULL), 0) AS overdue,
+           COALESCE(SUM(outcome IS NULL AND escalated_at IS NOT NULL), 0) AS escalated,
+           COALESCE(SUM(outcome = 'dead-letter'), 0) AS deadLetters,
+           COALESCE(SUM(${decisionLate} AND decision_escalated_at IS NULL), 0) AS decisionOverdue,
+           COALESCE(SUM(${decisionLate} AND decision_escalated_at IS NOT NULL), 0) AS decisionEscalated
+           FROM handoffs WHERE ${lateHandOff}`,
         )
         .get() as ReturnType<ProjectionStore['counts']>,
     erasedCase: (caseId) => {
@@ -447,12 +469,8 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
              WHEN l.delivery_id IS NOT NULL AND l.outcome = 'acknowledged' AND l.decided_at IS NULL AND l.decision_escalated_at IS NOT NULL THEN 'decision-escalated'
              WHEN l.delivery_id IS NOT NULL AND l.outcome = 'acknowledged' AND l.decided_at IS NULL AND l.decision_overdue_at IS NOT NULL THEN 'decision-overdue'
              WHEN l.delivery_id IS NOT NULL THEN COALESCE(l.outcome, CASE WHEN l.escalated_at IS NOT NULL THEN 'escalated' WHEN l.overdue_at IS NOT NULL THEN 'overdue' WHEN l.scheduled_position < ? THEN 'delivered' ELSE 'scheduled' END)
-             WHEN r.role = 'elterngeldstelle' AND c.consent_withdrawn_at IS NOT NULL THEN 'held-back:consent-withdrawn'
-             WHEN r.role = 'elterngeldstelle' AND c.consent = 0 THEN 'held-back:no-consent'
-             WHEN r.role = 'familienkasse' AND c.idnr_known = 0 THEN 'held-back:no-idnr'
-             WHEN EXISTS (SELECT 1 FROM holds x WHERE x.case_id = c.case_id AND x.role = r.role) THEN 'held-back:certificate'
-             ELSE 'waiting' END AS state, COUNT(*) AS count
-           FROM cases c CROSS JOIN (SELECT 'elterngeldstelle' AS role UNION ALL SELECT 'familienkasse') r
+             ${heldBackStates} END AS state, COUNT(*) AS count
+           FROM cases c CROSS JOIN ${recipientRoles} r
            LEFT JOIN handoffs l ON l.case_id = c.case_id AND l.role = r.role
              AND l.scheduled_position = (SELECT MAX(h2.scheduled_position) FROM handoffs h2 WHERE h2.case_id = c.case_id AND h2.role = r.role)
            ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -460,6 +478,15 @@ export function openProjectionStore(file: string, idnrKey: Buffer, trackingKey?:
         )
         .all(...args) as { role: string; state: string; count: number }[];
     },
+    heldBack: () =>
+      db
+        .prepare(
+          `SELECT r.role AS role, CASE ${heldBackStates} END AS state, COUNT(*) AS count
+           FROM cases c CROSS JOIN ${recipientRoles} r
+           WHERE NOT EXISTS (SELECT 1 FROM handoffs h WHERE h.case_id = c.case_id AND h.role = r.role)
+           GROUP BY r.role, state ORDER BY r.role, count DESC`,
+        )
+        .all() as { role: string; state: string; count: number }[],
     births(scope, days) {
       const where = scope.standesamt ? 'WHERE standesamt = ?' : '';
       const args = scope.standesamt ? [scope.standesamt] : [];
