@@ -64,6 +64,8 @@ interface RunResult {
   readonly stages: BirthLatencies['stages'];
   /** The hub's longest event-loop delay while the measured births ran (its metric, scraped four times a second), in ms. */
   readonly loopDelayMax: number;
+  /** The read side's commits while the measured births ran (its metric). */
+  readonly readsideCommits?: number;
   /** CPU ms per second each group used before the first birth, with nothing to do (when measured). */
   readonly idlePerSecond?: ReadonlyMap<string, number>;
 }
@@ -97,6 +99,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   let warmSentAt = new Map<string, number>();
   let measuredDeliveries = 0;
   let loopDelayMax = 0;
+  let readsideCommits: number | undefined;
   let t0 = 0;
   let elapsed = 0;
   let cpuBefore: CpuSnapshot | undefined;
@@ -143,6 +146,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     // The warm-up's delays end with this scrape.
     await acknowledgedNow();
     measuring = true;
+    const commitsBefore = (await metricsOf(metricsPort)).get('elfe_readside_transactions_total');
     cpuBefore = cpuSnapshot(groups, cpuSelf);
     t0 = Date.now();
     const burst = await submitBurst(submitters, { births, seed, rate, label: 'bench', purpose: 'benchmark' });
@@ -150,6 +154,8 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     measuredDeliveries = burst.deliveries;
     await allAcknowledged(warmDeliveries + burst.deliveries);
     cpuAfter = cpuSnapshot(groups, cpuSelf);
+    const commitsAfter = (await metricsOf(metricsPort)).get('elfe_readside_transactions_total');
+    if (commitsBefore !== undefined && commitsAfter !== undefined) readsideCommits = commitsAfter - commitsBefore;
   } finally {
     for (const s of submitters.values()) await s.close();
     await running?.stop();
@@ -171,6 +177,7 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
     ...(cold.length > 0 ? { coldP99: percentile(cold, 99) } : {}),
     stages,
     loopDelayMax,
+    ...(readsideCommits === undefined ? {} : { readsideCommits }),
     ...(idle ? { idlePerSecond: new Map([...idle.perGroup].map(([group, ms]) => [group, (ms * 1000) / idleMs])) } : {}),
   };
 }
@@ -279,6 +286,7 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
     if (r.coldP99 !== undefined) figures.push({ key: `e2e.rate${rate}.cold.p99`, label: `  latency p99 of the first ${Math.max(50, rate * 2)} births after the start (the warm-up)`, value: r.coldP99, unit: 'ms' });
     if (rate <= 50) {
       figures.push(...stageFigures(rate, r.stages));
+      if (r.readsideCommits !== undefined) figures.push({ key: `e2e.rate${rate}.readside.commitsPerBirth`, label: `    the read side's commits per birth meanwhile`, value: r.readsideCommits / r.births, unit: '' });
       figures.push({ key: `e2e.rate${rate}.hub.loopDelay.max`, label: `    the hub's longest event-loop delay meanwhile (every birth in flight waits that long)`, value: r.loopDelayMax, unit: 'ms' });
     }
   }

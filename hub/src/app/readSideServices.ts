@@ -153,6 +153,7 @@ export function readSideGauges(readSide: ReadSide): Metric[] {
     },
     { name: 'elfe_handoffs_dead_letters', help: 'Hand-offs given up (dead letters)', type: 'gauge', samples: [{ value: c.deadLetters }] },
     { name: 'elfe_readside_position', help: 'Log position the read side projections reached', type: 'gauge', samples: [{ value: readSide.store.position }] },
+    { name: 'elfe_readside_transactions_total', help: 'Commits of the read side projections (each applies what the log had ready)', type: 'counter', samples: [{ value: readSide.stats.transactions }] },
     { name: 'elfe_escalation_webhooks_total', help: 'Escalation webhooks by outcome', type: 'counter', samples: [{ labels: { outcome: 'sent' }, value: readSide.stats.webhooksSent }, { labels: { outcome: 'failed' }, value: readSide.stats.webhooksFailed }] },
   ];
 }

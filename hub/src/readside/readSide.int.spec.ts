@@ -26,6 +26,30 @@ describe('read side, live', () => {
     await log.close();
   });
 
+  it('gathers entries that come one by one, a few ms apart, into one commit per gatherMs; the last one is not left behind', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-readside-'));
+    const log = openSqliteEventStore(path.join(dir, 'events.sqlite'));
+    const readSide = await startReadSide({ log, dir: path.join(dir, 'readside'), escalation: { acknowledgeWithinMs: 60_000, escalateAfterMs: 120_000, checkEveryMs: 60_000 }, gatherMs: 200 });
+    const event = () => toRecord(securityEvent(new Date(), { code: 'signature-invalid', reason: 'test', subject: { role: 'standesamt' } }));
+    // The first is committed at once (nothing committed lately).
+    await log.append('security', [event()]);
+    await readSide.caughtUp(1, 20_000);
+    const before = readSide.stats.transactions;
+    // Ten appends, each its own commit in the log and each waited for, 5 ms apart: about 60 ms in all.
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) {
+      await log.append('security', [event()]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const appendedIn = performance.now() - t0;
+    await readSide.caughtUp(11, 20_000);
+    expect(readSide.stats.applied).toBe(11);
+    // One commit for each 200 ms the appends took, and one more for what came after the last.
+    expect(readSide.stats.transactions - before).toBeLessThanOrEqual(Math.ceil(appendedIn / 200) + 1);
+    await readSide.stop();
+    await log.close();
+  });
+
   it('says so when it projects the log again from the start, and keeps what the same hub projected', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-readside-'));
     const log = openSqliteEventStore(path.join(dir, 'events.sqlite'));

@@ -45,6 +45,13 @@ export interface ReadSideOptions {
   readonly component?: Component;
   /** Runs the timed deadline check as the loop `deadlines` (a failure logged, counted, unhealthy until a check succeeds). */
   readonly lifecycle?: Pick<Lifecycle, 'runLoop'>;
+  /**
+   * Following the log, at most one commit per this many ms (default 20): entries that come
+   * meanwhile are gathered into the next one. A commit's cost is mostly per commit (the pages
+   * of every table and index it touched), so under load fewer, larger ones cost less; the API
+   * shows an entry at most this much later.
+   */
+  readonly gatherMs?: number;
 }
 
 export interface ReadSide {
@@ -70,6 +77,24 @@ export function idnrIndexKey(dir: string): Buffer {
 }
 
 const batchSize = 2000;
+
+/**
+ * Whether `next` is still pending after `ms` (0: after the entries that are ready now, one
+ * turn of the event loop; nothing waited for when `ms` is below 0).
+ */
+async function nothingWithin(next: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms < 0) return true;
+  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  const elapsed = new Promise<true>((resolve) => {
+    timer = ms === 0 ? setImmediate(resolve, true) : setTimeout(resolve, ms, true);
+  });
+  try {
+    return await Promise.race([next.then(() => false), elapsed]);
+  } finally {
+    if (ms === 0) clearImmediate(timer as NodeJS.Immediate);
+    else clearTimeout(timer as NodeJS.Timeout);
+  }
+}
 
 export async function startReadSide(options: ReadSideOptions): Promise<ReadSide> {
   const { log } = options;
@@ -112,6 +137,8 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
     stats.transactions++;
   }
   let stopping = false;
+  const gatherMs = options.gatherMs ?? 20;
+  let lastCommitAt = 0;
   let subscription: Subscription = log.subscribe(store.position);
   /** Ends the wait while the disk is full (on stop). */
   let wake: (() => void) | undefined;
@@ -129,6 +156,7 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
       const applyGathered = () => {
         if (gatheredTo < 0) return;
         options.component?.checkFault();
+        lastCommitAt = performance.now();
         store.apply(gathered, gatheredTo);
         stats.applied += gathered.length;
         stats.transactions++;
@@ -146,7 +174,9 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
         const entries = subscription[Symbol.asyncIterator]();
         for (;;) {
           const next = entries.next();
-          if (gatheredTo >= 0 && (gathered.length >= batchSize || (await Promise.race([next.then(() => false), new Promise<true>((r) => setImmediate(r, true))])))) applyGathered();
+          // Applied when a batch is full, or when the next entry is not there at once and the
+          // last commit is gatherMs ago (until then, what comes is gathered).
+          if (gatheredTo >= 0 && (gathered.length >= batchSize || ((await nothingWithin(next, 0)) && (await nothingWithin(next, lastCommitAt + gatherMs - performance.now()))))) applyGathered();
           const step = await next;
           if (step.done) break;
           const e = step.value;
