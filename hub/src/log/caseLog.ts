@@ -173,9 +173,9 @@ export class CaseLog implements EventStore {
   }
 
   async append(stream: string, events: readonly NewEvent[], expectedRevision?: ExpectedRevision): Promise<AppendResult> {
-    // A case stream's id is known at once: such an append is under way (or refused) from its call.
     // Known empty no longer, from the moment something is on its way into it.
     if (stream.startsWith('delivery-')) this.#emptyDeliveryStreams.delete(stream);
+    // A case stream's id is known at once: such an append is under way (or refused) from its call.
     const caseId = caseIdOfStream(stream) ?? (await this.#caseOf(stream));
     if (!caseId) return this.#inner.append(stream, events, expectedRevision);
     if (this.#erasing.has(caseId) && events.some((e) => e.type !== 'CaseErased')) throw new CaseErasedError(caseId);

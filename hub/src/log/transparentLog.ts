@@ -200,6 +200,8 @@ function checkpointRecordOf(entry: StoredEvent): CheckpointRecord | undefined {
 
 export class TransparentLog implements EventStore {
   readonly #store: EventStore;
+  /** The store's `knownHead`, bound once (it is asked on every stream read). */
+  readonly #knownHead: ((stream: string) => number | undefined) | undefined;
   readonly #tree: TreeStore;
   readonly #options: TransparentLogOptions;
   readonly #now: () => Date;
@@ -216,6 +218,7 @@ export class TransparentLog implements EventStore {
 
   private constructor(store: EventStore, tree: TreeStore, options: TransparentLogOptions) {
     this.#store = store;
+    this.#knownHead = store.knownHead?.bind(store);
     this.#tree = tree;
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
@@ -522,8 +525,7 @@ export class TransparentLog implements EventStore {
 
   /** The store's, when it knows its streams' heads (a store with no other writer); absent otherwise. */
   get knownHead(): ((stream: string) => number | undefined) | undefined {
-    const store = this.#store;
-    return store.knownHead ? (stream) => store.knownHead!(stream) : undefined;
+    return this.#knownHead;
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<StoredEvent> {
