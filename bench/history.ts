@@ -67,9 +67,9 @@ class BatchedKeyStore extends CaseKeyStore {
   override handedOff(caseId: string, at: Date): void {
     this.#handOffs.set(caseId, at);
   }
-  override close(): void {
+  override close(): Promise<void> {
     for (const [caseId, at] of this.#handOffs) super.handedOff(caseId, at);
-    super.close();
+    return super.close();
   }
 }
 
@@ -245,7 +245,7 @@ export async function buildHistory(exchange: Exchange, options: HistoryOptions):
           }
         }),
       );
-      keys.close();
+      await keys.close();
     }
     await pool.close();
     await log.checkpointNow();
@@ -260,7 +260,7 @@ export async function buildHistory(exchange: Exchange, options: HistoryOptions):
     const readSide = await startReadSide({ log: new CaseLog(log, keys), dir: path.join(dataDir, 'readside'), escalation: config.escalation, trackingKey: trackingKey(dataDir) });
     await readSide.caughtUp(entries, 3_600_000);
     await readSide.stop();
-    keys.close();
+    await keys.close();
     const projectSeconds = (performance.now() - p0) / 1000;
     // Everything up to here was routed, published and acknowledged (above) before the restart.
     for (const component of ['scheduler', 'relay']) writeFileSync(path.join(dataDir, `${component}.position`), String(entries), { mode: 0o600 });

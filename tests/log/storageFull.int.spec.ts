@@ -115,11 +115,11 @@ describe.skipIf(tmpfsRefused !== undefined)('the case keys on a full disk', () =
     await until(() => logStorage.refused > refusedBefore, { what: 'the hand-off times refused', timeoutMs: 10_000 });
     rmSync(filler);
     await until(() => keys.idleSince(new Date('2026-11-10T00:00:00Z')).length === 0, { what: 'the hand-off times written once space is back', timeoutMs: 10_000 });
-    keys.close();
+    await keys.close();
     const again = new CaseKeyStore(file);
     expect(again.idleSince(new Date('2026-11-10T00:00:00Z'))).toEqual([]);
     expect(again.idleSince(new Date('2026-11-21T00:00:00Z'))).toHaveLength(ids.length);
-    again.close();
+    await again.close();
   });
 });
 
@@ -176,10 +176,10 @@ describe('the scheduler while its decisions cannot be written', () => {
     rmSync(filler);
     const again = await keys.keyFor(ids[0]!, at);
     expect(again).toHaveLength(32);
-    keys.close();
+    await keys.close();
     const reopened = new CaseKeyStore(file);
     expect(reopened.keyOf(before)).toEqual(kept);
     expect(reopened.keyOf(ids[0]!)).toEqual(again);
-    reopened.close();
+    await reopened.close();
   });
 });

@@ -2,7 +2,7 @@
 // journal or WAL, whatever is beside it in `keys/`, read raw while the hub's log is still open
 // and again after it closed. The keys of the cases that were not erased are found the same
 // way, so the scan is known to see keys where they are.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,9 @@ describe('case key store after an erasure', () => {
     // A case begun after the erasure does not bring the erased keys back from anywhere.
     await log.append(log.caseStream('11007007-G-99-2026'), [{ eventId: 'c1', type: 'Noted', data: {}, metadata: {} }]);
     await log.close();
+    // Closed means closed by every connection, the writer thread's too: the WAL is checkpointed
+    // into the file and removed, and nothing changes the files while they are read below.
+    expect(readdirSync(keysDir).filter((f) => f.endsWith('-wal') || f.endsWith('-shm'))).toEqual([]);
     for (const s of erased) expect(holding(keysDir, keys.get(s)!), `${s} after close`).toEqual([]);
   });
 });

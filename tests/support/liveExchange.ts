@@ -166,7 +166,7 @@ export async function startLiveExchange(label: string, options: { beforeHub?: (r
       await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
       db?.close();
       db = undefined;
-      keys?.close();
+      await keys?.close();
       keys = undefined;
       await running.stop();
     },
@@ -226,7 +226,7 @@ export const caseStream = (b: BirthRegisteredData): string => {
   try {
     return `birth-${keys.caseIdOf(b.registerKey)}`;
   } finally {
-    keys.close();
+    void keys.close();
   }
 };
 

@@ -174,7 +174,7 @@ const auditVerify: Command = {
       return report.ok ? exitCode.ok : exitCode.failed;
     } finally {
       await store.close();
-      signatures?.keys?.close();
+      await signatures?.keys?.close();
     }
   },
 };

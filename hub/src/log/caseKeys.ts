@@ -52,6 +52,8 @@ export class CaseKeyStore {
   #writes = 0;
   #writerFailed: Error | undefined;
   #closed = false;
+  /** Settles once the writer thread has ended (and with it, its connection to the file). */
+  readonly #writerEnded: Promise<void>;
   /** Latest hand-off per case, not yet written. */
   #handoffs = new Map<string, string>();
   #handoffTimer: NodeJS.Timeout | undefined;
@@ -88,8 +90,11 @@ export class CaseKeyStore {
     this.#writer.unref();
     this.#writer.on('message', (reply: WriterReply) => this.#settle(reply));
     this.#writer.on('error', (error) => this.#failWriter(error));
-    this.#writer.on('exit', (code) => {
-      if (!this.#closed) this.#failWriter(new Error(`the case key store's writer thread exited with code ${code}`));
+    this.#writerEnded = new Promise((resolve) => {
+      this.#writer.on('exit', (code) => {
+        if (!this.#closed) this.#failWriter(new Error(`the case key store's writer thread exited with code ${code}`));
+        resolve();
+      });
     });
   }
 
@@ -265,10 +270,12 @@ export class CaseKeyStore {
 
   /**
    * Closes the store. A group of new keys being committed is finished by the writer thread
-   * (its waiters are answered); keys asked for and not yet handed to it are refused.
+   * (its waiters are answered); keys asked for and not yet handed to it are refused. Settles
+   * once the writer thread has closed its connection too: the last connection to close
+   * checkpoints the WAL and removes it, and until then the store's files are still changing.
    */
-  close(): void {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closed) return this.#writerEnded;
     this.#closed = true;
     const unsent = [...this.#newKeys.values()];
     this.#newKeys = new Map();
@@ -285,5 +292,6 @@ export class CaseKeyStore {
       this.#cache.clear();
       this.#db.close();
     }
+    return this.#writerEnded;
   }
 }

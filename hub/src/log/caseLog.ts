@@ -363,7 +363,7 @@ export class CaseLog implements EventStore {
 
   async close(): Promise<void> {
     await this.#inner.close();
-    this.keys.close();
+    await this.keys.close();
   }
 }
 
