@@ -12,11 +12,25 @@ export function filesBelow(dir: string): string[] {
   });
 }
 
+/**
+ * A file's bytes, or none if it was removed since it was listed (a running party renames and
+ * removes its temporary files and journals; what is gone holds nothing any more).
+ */
+export function bytesIfPresent(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 /** The files (relative) in which any of `needles` occurs as UTF-8 bytes. */
 export function filesContaining(dir: string, needles: readonly string[]): string[] {
   const hits: string[] = [];
   for (const file of filesBelow(dir)) {
-    const bytes = readFileSync(file);
+    const bytes = bytesIfPresent(file);
+    if (!bytes) continue;
     for (const n of needles) if (bytes.includes(Buffer.from(n, 'utf8'))) hits.push(`${path.relative(dir, file)}: ${n}`);
   }
   return hits;
