@@ -139,6 +139,9 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
   let stopping = false;
   const gatherMs = options.gatherMs ?? 20;
   let lastCommitAt = 0;
+  /** Whether `next` is not there at once, nor by gatherMs after the last commit. */
+  const nothingYetSinceCommit = async (next: Promise<unknown>) =>
+    (await nothingWithin(next, 0)) && (await nothingWithin(next, lastCommitAt + gatherMs - performance.now()));
   let subscription: Subscription = log.subscribe(store.position);
   /** Ends the wait while the disk is full (on stop). */
   let wake: (() => void) | undefined;
@@ -176,7 +179,10 @@ export async function startReadSide(options: ReadSideOptions): Promise<ReadSide>
           const next = entries.next();
           // Applied when a batch is full, or when the next entry is not there at once and the
           // last commit is gatherMs ago (until then, what comes is gathered).
-          if (gatheredTo >= 0 && (gathered.length >= batchSize || ((await nothingWithin(next, 0)) && (await nothingWithin(next, lastCommitAt + gatherMs - performance.now()))))) applyGathered();
+          if (gatheredTo >= 0) {
+            const batchFull = gathered.length >= batchSize;
+            if (batchFull || (await nothingYetSinceCommit(next))) applyGathered();
+          }
           const step = await next;
           if (step.done) break;
           const e = step.value;
