@@ -130,22 +130,9 @@ export function readHolders(issuedDir: string, caCertificatePem: string | X509Ce
   }
 }
 
-/**
- * Stamps taken in the synchronous run under way: a file is looked at once per run, however many
- * checks of that run ask (a signature check asks for the CRL's list and its revocation times;
- * a look at the state asks for the CRL, `issued/` and the holders). Forgotten when the run ends
- * (a microtask), so every check that begins later looks at the file again: a CRL replaced on
- * disk counts for every check after it, as when each check looked itself.
- */
-const stampsThisRun = new Map<string, string>();
 const stampOf = (file: string): string => {
-  let stamp = stampsThisRun.get(file);
-  if (stamp !== undefined) return stamp;
   const s = statSync(file);
-  stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
-  if (stampsThisRun.size === 0) queueMicrotask(() => stampsThisRun.clear());
-  stampsThisRun.set(file, stamp);
-  return stamp;
+  return `${s.ino}:${s.size}:${s.mtimeMs}`;
 };
 const stampOrNone = (file: string): string => {
   try {
