@@ -280,6 +280,9 @@ export class CaseKeyStore {
     const unsent = [...this.#newKeys.values()];
     this.#newKeys = new Map();
     for (const k of unsent) k.waiters.forEach((w) => w.reject(new Error('the case key store is closed')));
+    // Held by the process until it has ended: closing is awaited, and a process whose only work
+    // left is an unref'd thread would otherwise exit before it (code 13, a top-level await unsettled).
+    this.#writer.ref();
     this.#writer.postMessage({ close: true });
     try {
       this.flushHandoffs();
