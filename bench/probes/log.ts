@@ -1,7 +1,7 @@
 // Log-only figures: appends per second with durability on (through the transparent log, and
 // raw better-sqlite3 at the same durability), audit replay, proofs, restart.
 import Database from 'better-sqlite3';
-import { createHash, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
+import { createHash, generateKeyPairSync, hash, randomUUID, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,8 +44,13 @@ async function appendRate(count: number, inFlight: number): Promise<{ rate: numb
  * The floor under any audit of a log in SQLite: every row read back in pages (better-sqlite3,
  * raw rows) and its stored text hashed once with SHA-256. The audit does this and more: it also
  * reads the tree's leaves to compare and hashes the tree's inner nodes.
+ * - `columns` (`raw.sqlite.readHash.<size>`, the floor of earlier runs, kept comparable): a hash
+ *   object per row, fed column by column, its digest a Buffer.
+ * - `oneShot` (`raw.sqlite.readHashOneShot.<size>`, the fastest way found here, and the floor the
+ *   goal is judged against): the row's columns joined and hashed in one call, the digest returned
+ *   as a string (a Buffer per digest costs about as much as hashing a short input).
  */
-function rawReadAndHashRate(file: string, pageSize: number): number {
+function rawReadAndHashRate(file: string, pageSize: number, how: 'columns' | 'oneShot'): number {
   const db = new Database(file, { readonly: true });
   const page = db.prepare('SELECT position, stream, stream_revision, event_id, type, data, metadata, recorded_at FROM events WHERE position >= ? ORDER BY position LIMIT ?').raw();
   const t0 = performance.now();
@@ -53,11 +58,13 @@ function rawReadAndHashRate(file: string, pageSize: number): number {
   for (let from = 0; ; ) {
     const read = page.all(from, pageSize) as (string | number | Buffer)[][];
     if (read.length === 0) break;
-    for (const row of read) {
-      const hash = createHash('sha256').update(leafPrefix);
-      for (const column of row) hash.update(typeof column === 'number' ? String(column) : column);
-      hash.digest();
-    }
+    if (how === 'oneShot') for (const row of read) hash('sha256', `\0${row[0]}${row[1]}${row[2]}${row[3]}${row[4]}${row[5]}${row[6]}${row[7]}`, 'binary');
+    else
+      for (const row of read) {
+        const digest = createHash('sha256').update(leafPrefix);
+        for (const column of row) digest.update(typeof column === 'number' ? String(column) : column);
+        digest.digest();
+      }
     rows += read.length;
     from = Number(read[read.length - 1]![0]) + 1;
   }
@@ -137,8 +144,10 @@ export async function logProbe(options: { large: boolean; huge?: boolean }): Pro
     // once beside a floor measured once afterwards compared two different machines.
     let auditRate = 0;
     let readRate = 0;
+    let oneShotRate = 0;
     for (let round = 0; round < auditRounds; round++) {
-      readRate = Math.max(readRate, rawReadAndHashRate(logFiles(dir).events, replayPage));
+      readRate = Math.max(readRate, rawReadAndHashRate(logFiles(dir).events, replayPage, 'columns'));
+      oneShotRate = Math.max(oneShotRate, rawReadAndHashRate(logFiles(dir).events, replayPage, 'oneShot'));
       const store = openSqliteEventStore(logFiles(dir).events);
       const a0 = performance.now();
       const report = await verifyLog(store, verifier.data, { treeFile: logFiles(dir).tree });
@@ -147,8 +156,10 @@ export async function logProbe(options: { large: boolean; huge?: boolean }): Pro
       await store.close();
     }
     figures.push({ key: `audit.verify.${label}`, label: `audit verify entries/s at ${label} entries (best of ${auditRounds})`, value: auditRate, unit: '/s', limit: 'raw.sha256.leaf' });
-    raw.push({ key: `raw.sqlite.readHash.${label}`, label: `raw SQLite read of every row in pages + one SHA-256 of it, entries/s at ${label} (best of ${auditRounds}, alternated with the audit)`, value: readRate, unit: '/s' });
-    figures.push({ key: `audit.verify.${label}.vsRead`, label: `  the same audit beside the raw read-and-hash of its store`, value: auditRate, unit: '/s', limit: `raw.sqlite.readHash.${label}`, ratioGoalAtLeast: 0.9 });
+    raw.push({ key: `raw.sqlite.readHash.${label}`, label: `raw SQLite read of every row in pages + one SHA-256 of it (a hash object fed column by column), entries/s at ${label} (best of ${auditRounds}, alternated with the audit)`, value: readRate, unit: '/s' });
+    raw.push({ key: `raw.sqlite.readHashOneShot.${label}`, label: `the same, the row joined and hashed in one call (digest as a string: the fastest way here), entries/s at ${label}`, value: oneShotRate, unit: '/s' });
+    figures.push({ key: `audit.verify.${label}.vsRead`, label: `  the same audit beside the raw read-and-hash of its store (hash object per row, as in earlier runs)`, value: auditRate, unit: '/s', limit: `raw.sqlite.readHash.${label}` });
+    figures.push({ key: `audit.verify.${label}.vsReadOneShot`, label: `  the same audit beside the fastest raw read-and-hash of its store`, value: auditRate, unit: '/s', limit: `raw.sqlite.readHashOneShot.${label}`, ratioGoalAtLeast: 0.9 });
     rmSync(dir, { recursive: true, force: true });
   }
 

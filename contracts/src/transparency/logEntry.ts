@@ -1,5 +1,5 @@
 import { canonicalBytes, canonicalNumber, canonicalString } from '../canonicalJson.ts';
-import { leafHash, leafHashOfText, type Hash } from './merkle.ts';
+import { leafHash, leafHashOfText, leafHashTextOfText, type Hash, type HashText } from './merkle.ts';
 
 /** An entry of the log as the tree commits to it (structurally the hub's stored event). */
 export interface LogEntry {
@@ -58,3 +58,6 @@ export const storedEntryBytes = (entry: StoredLogEntry): Uint8Array => encoder.e
 
 /** The leaf of a stored entry: SHA-256(0x00 ‖ the bytes as stored), without parsing them. */
 export const storedEntryLeafHash = (entry: StoredLogEntry): Hash => leafHashOfText(storedEntryText(entry));
+
+/** `storedEntryLeafHash` as a `HashText` (the audit's replay). */
+export const storedEntryLeafHashText = (entry: StoredLogEntry): HashText => leafHashTextOfText(storedEntryText(entry));

@@ -29,6 +29,30 @@ export function nodeHash(left: Hash, right: Hash): Hash {
 
 export const emptyRoot: Hash = createHash('sha256').digest();
 
+/**
+ * A hash as 32 characters, one per byte (latin1). The audit's replay computes with these: node's
+ * one-shot `hash` returns a string without allocating a Buffer, and that allocation costs as much
+ * as hashing a node's 65 bytes (1.1 µs against 0.3 µs here), so a replay of millions of entries
+ * spends half its hashing time on it otherwise.
+ */
+export type HashText = string;
+
+export const hashText = (h: Hash): HashText => Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('latin1');
+export const hashOfText = (text: HashText): Hash => Buffer.from(text, 'latin1');
+
+/** `leafHashOfText` as a `HashText`. */
+export function leafHashTextOfText(entry: string): HashText {
+  return hash('sha256', `\0${entry}`, 'binary');
+}
+
+/** `nodeHash` of two `HashText`s, as one. */
+export function nodeHashText(left: HashText, right: HashText): HashText {
+  if (left.length !== 32 || right.length !== 32) return hashText(nodeHash(hashOfText(left), hashOfText(right)));
+  nodeInput.write(left, 1, 'latin1');
+  nodeInput.write(right, 33, 'latin1');
+  return hash('sha256', nodeInput, 'binary');
+}
+
 /** Largest power of two strictly smaller than n (n ≥ 2). */
 export function splitPoint(n: number): number {
   let k = 1;

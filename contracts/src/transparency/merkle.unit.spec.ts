@@ -1,7 +1,22 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { consistencyPath, emptyRoot, inclusionPath, leafHash, nodeHash, rangeHasherOf, rootOfLeafHashes, verifyConsistency, verifyInclusion } from './merkle.ts';
+import {
+  consistencyPath,
+  emptyRoot,
+  hashOfText,
+  hashText,
+  inclusionPath,
+  leafHash,
+  leafHashOfText,
+  leafHashTextOfText,
+  nodeHash,
+  nodeHashText,
+  rangeHasherOf,
+  rootOfLeafHashes,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.ts';
 
 // The reference vectors of Certificate Transparency (RFC 6962 test data, as carried by the
 // certificate-transparency and trillian test suites).
@@ -110,5 +125,34 @@ describe('nodeHash', () => {
     );
     const short = Uint8Array.of(7);
     expect(Buffer.from(nodeHash(short, leafHash(short)))).toEqual(reference(short, leafHash(short)));
+  });
+});
+
+describe('hashes as text (HashText, the audit\'s replay)', () => {
+  const bytes = fc.uint8Array({ minLength: 32, maxLength: 32 });
+  it('carry every byte: text and bytes convert both ways unchanged', () => {
+    fc.assert(
+      fc.property(bytes, (h) => {
+        expect(Buffer.from(hashOfText(hashText(h)))).toEqual(Buffer.from(h));
+      }),
+    );
+    expect(hashText(Uint8Array.from({ length: 32 }, (_, i) => 255 - i))).toHaveLength(32);
+  });
+
+  it('give the same nodes as nodeHash, for any bytes (0x00, 0x80–0xff included)', () => {
+    fc.assert(
+      fc.property(bytes, bytes, (a, b) => {
+        expect(Buffer.from(hashOfText(nodeHashText(hashText(a), hashText(b))))).toEqual(Buffer.from(nodeHash(a, b)));
+      }),
+    );
+  });
+
+  it('give the same leaves as leafHashOfText, for any text (beyond the BMP, U+0000, lone surrogates)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => {
+        expect(Buffer.from(hashOfText(leafHashTextOfText(text)))).toEqual(Buffer.from(leafHashOfText(text)));
+      }),
+    );
+    expect(hex(hashOfText(leafHashTextOfText('')))).toBe(hex(leaves[0]!));
   });
 });

@@ -1,16 +1,16 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { leafHash, rootOfLeafHashes, type Hash } from '../../../contracts/index.ts';
+import { hashOfText, hashText, leafHash, rootOfLeafHashes, type HashText } from '../../../contracts/index.ts';
 import { TreeStore } from '../log/merkle/treeStore.ts';
 import { ReplayTree } from './replayTree.ts';
 
-const leavesOf = (n: number, salt = 'log') => Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`${salt}:${i}`)));
-const hex = (h: Hash) => Buffer.from(h).toString('hex');
+const leavesOf = (n: number, salt = 'log') => Array.from({ length: n }, (_, i) => hashText(leafHash(Buffer.from(`${salt}:${i}`))));
+const hex = (h: HashText) => Buffer.from(h, 'latin1').toString('hex');
 
 const opened: TreeStore[] = [];
-function treeFileOf(leaves: readonly Hash[]): TreeStore {
+function treeFileOf(leaves: readonly HashText[]): TreeStore {
   const tree = new TreeStore(':memory:');
-  tree.append(leaves);
+  tree.append(leaves.map(hashOfText));
   opened.push(tree);
   return tree;
 }
@@ -22,7 +22,7 @@ describe('the replay tree', () => {
     const replayed = new ReplayTree(undefined);
     leaves.forEach((leaf, i) => {
       replayed.add(leaf);
-      if (i < 70 || [127, 128, 1023, 1024, 1025, 1099].includes(i)) expect(hex(replayed.root()), `size ${i + 1}`).toBe(hex(rootOfLeafHashes(leaves.slice(0, i + 1))));
+      if (i < 70 || [127, 128, 1023, 1024, 1025, 1099].includes(i)) expect(hex(replayed.root()), `size ${i + 1}`).toBe(hex(hashText(rootOfLeafHashes(leaves.slice(0, i + 1).map(hashOfText)))));
     });
   });
 
@@ -36,7 +36,7 @@ describe('the replay tree', () => {
         const ask = askAt % (size + 1);
         leaves.forEach((leaf, i) => {
           if (i === ask) expect(replayed.firstMismatch()).toBe(altered < Math.min(i, file.size) ? altered : undefined);
-          replayed.add(i === altered ? leafHash(Buffer.from('altered')) : leaf);
+          replayed.add(i === altered ? hashText(leafHash(Buffer.from('altered'))) : leaf);
         });
         expect(replayed.firstMismatch()).toBe(altered < file.size ? altered : undefined);
       }),

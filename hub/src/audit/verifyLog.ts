@@ -10,13 +10,14 @@
 // and canonicalised.
 import { existsSync } from 'node:fs';
 import {
+  hashText,
   isCanonicalJson,
   logEntryLeafHash,
   openCheckpoint,
   parseEvent,
-  storedEntryLeafHash,
+  storedEntryLeafHashText,
   type Checkpoint,
-  type Hash,
+  type HashText,
   type NoteVerifier,
   type StoredLogEntry,
 } from '../../../contracts/index.ts';
@@ -78,7 +79,7 @@ type Placed = { readonly position: number; readonly stream: string; readonly str
 interface ReplaySource<Entry extends Placed> {
   pages(): AsyncIterable<readonly Entry[]> | Iterable<readonly Entry[]>;
   /** Throws when the entry has no canonical form. */
-  leaf(entry: Entry): Hash;
+  leaf(entry: Entry): HashText;
   /** The entry with data and metadata parsed; throws when they do not parse. */
   event(entry: Entry): StoredEvent;
   /** The first entry in [from, to) whose stored text is not canonical: altered after it was appended. */
@@ -99,7 +100,7 @@ function eventSource(store: EventStore): ReplaySource<StoredEvent> {
       }
       if (page.length > 0) yield page;
     },
-    leaf: logEntryLeafHash,
+    leaf: (e) => hashText(logEntryLeafHash(e)),
     event: (e) => e,
   };
 }
@@ -116,7 +117,7 @@ function storedSource(reader: CanonicalPages): ReplaySource<StoredLogEntry> {
   }
   return {
     pages: () => range(0, Number.MAX_SAFE_INTEGER),
-    leaf: storedEntryLeafHash,
+    leaf: storedEntryLeafHashText,
     event: ({ dataJson, metadataJson, ...entry }) => ({ ...entry, data: JSON.parse(dataJson) as JsonValue, metadata: JSON.parse(metadataJson) as JsonValue }),
     firstNotCanonical(from, to) {
       for (const page of range(from, to)) {
@@ -148,7 +149,7 @@ async function replay<Entry extends Placed>(
   }
   for (const a of options.anchors ?? []) claimed.add(a.treeSize);
   const tree = options.treeFile && existsSync(options.treeFile) ? new TreeStore(options.treeFile) : undefined;
-  const roots = new Map<number, Hash>();
+  const roots = new Map<number, HashText>();
   const replayed = new ReplayTree(tree);
   const revisions = new Map<string, number>();
   let problem: { position: number; reason: string; code: AuditCode } | undefined;
@@ -178,7 +179,7 @@ async function replay<Entry extends Placed>(
           const signatureProblem = event ? options.signatures.check(event) : { code: 'altered' as const, reason: `entry ${e.position} is not stored as JSON` };
           if (signatureProblem) note(e.position, signatureProblem.reason, signatureProblem.code);
         }
-        let leaf: Hash;
+        let leaf: HashText;
         try {
           leaf = source.leaf(e);
         } catch (error) {
@@ -199,7 +200,7 @@ async function replay<Entry extends Placed>(
             else {
               lastCheckpointSize = opened.data.treeSize;
               const root = roots.get(opened.data.treeSize);
-              if (!root || !same(root, opened.data.rootHash)) {
+              if (!root || root !== hashText(opened.data.rootHash)) {
                 // Something before the checkpoint's size changed since it was signed. The append-time
                 // leaves locate it if they still reproduce the signed root; else stored text that is
                 // not canonical gives the entry away; else it lies after the last good checkpoint.
@@ -232,7 +233,7 @@ async function replay<Entry extends Placed>(
       note(expected, `the log has ${expected} entries, fewer than the ${a.treeSize} of a kept checkpoint (${code === 'truncated' ? 'its tail was cut' : 'log and tree were rolled back together'})`, code);
     } else {
       const root = a.treeSize === 0 ? undefined : roots.get(a.treeSize);
-      if (a.treeSize > 0 && (!root || !same(root, a.rootHash))) note(firstLeafMismatch ?? 0, `the log's root at size ${a.treeSize} differs from the kept checkpoint's: its history forked`, 'forked');
+      if (a.treeSize > 0 && (!root || root !== hashText(a.rootHash))) note(firstLeafMismatch ?? 0, `the log's root at size ${a.treeSize} differs from the kept checkpoint's: its history forked`, 'forked');
     }
   }
   // The tree is written after the store commits, so it may lag the log, never lead it.
@@ -251,7 +252,7 @@ async function replay<Entry extends Placed>(
 }
 
 /** Stands in for the leaf of an entry that cannot be hashed: no real leaf equals it. */
-const unhashable: Hash = new Uint8Array(32);
+const unhashable: HashText = '\0'.repeat(32);
 
 /** The entry as an event, or undefined when its stored data or metadata is not JSON. */
 function parsed<Entry extends Placed>(source: ReplaySource<Entry>, entry: Entry): StoredEvent | undefined {
