@@ -23,7 +23,8 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
 /** The RFC 8785 text of a number (ECMAScript's shortest round-trip form). */
 export function canonicalNumber(value: number, path = ''): string {
   if (!Number.isFinite(value)) throw new CanonicalJsonError('non-finite number', path);
-  return JSON.stringify(value);
+  // A finite number's JSON text is its ECMAScript ToString (RFC 8785 § 3.2.2.3), without the serializer's set-up.
+  return String(value);
 }
 
 /** The RFC 8785 text of a string (ECMAScript's JSON escaping); lone surrogates have none. */
@@ -103,7 +104,7 @@ function fastText(value: unknown): string {
       return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw notFast;
-      return JSON.stringify(value);
+      return String(value);
     case 'string':
       return fastString(value);
     case 'object':
