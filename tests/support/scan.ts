@@ -16,7 +16,7 @@ export function filesBelow(dir: string): string[] {
  * A file's bytes, or none if it was removed since it was listed (a running party renames and
  * removes its temporary files and journals; what is gone holds nothing any more).
  */
-export function bytesIfPresent(file: string): Buffer | undefined {
+function bytesIfPresent(file: string): Buffer | undefined {
   try {
     return readFileSync(file);
   } catch (error) {
