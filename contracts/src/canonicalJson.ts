@@ -82,6 +82,24 @@ function serialize(value: unknown, path: string, out: string[]): void {
   out.push('}');
 }
 
+/**
+ * An object's keys in UTF-16 code unit order (RFC 8785 § 3.2.3; `<` on strings and the default
+ * sort both compare code units). The objects of the exchange have a few keys each: sorted in
+ * place by insertion, which allocates nothing, where `sort()` copies the keys into a work array
+ * per object (a tenth of what the hub allocated per birth).
+ */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > key; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
 /** Thrown by `fastText` at anything it does not take; `serialize` then says what and where. */
 const notFast = Symbol('not canonical on the fast path');
 const anySurrogate = /[\uD800-\uDFFF]/;
@@ -124,8 +142,7 @@ function fastText(value: unknown): string {
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) throw notFast;
   const record = value as Record<string, unknown>;
-  // Default sort compares UTF-16 code units, as RFC 8785 § 3.2.3 requires.
-  const keys = Object.keys(record).sort();
+  const keys = sortedKeys(record);
   let text = '{';
   let first = true;
   for (const key of keys) {
