@@ -83,6 +83,27 @@ function serialize(value: unknown, path: string, out: string[]): void {
 }
 
 /**
+ * A member's `"key":`, kept for the field names seen before: the exchange's objects use a few
+ * hundred names (`registerKey`, `firstNames`, …), each written thousands of times, and the
+ * escaping check and the quoted text are then made once per name (a birth event canonicalises
+ * in two thirds of the time). Only lowerCamelCase names of up to 40 characters are kept, at most
+ * 4096: keys that are data (addresses, ids, anything personal) are written afresh every time and
+ * never held.
+ */
+const memberPrefixes = new Map<string, string>();
+const fieldName = /^[a-z][A-Za-z0-9]{0,39}$/;
+function memberPrefix(key: string): string {
+  const known = memberPrefixes.get(key);
+  if (known !== undefined) return known;
+  const prefix = `${fastString(key)}:`;
+  if (memberPrefixes.size < 4096 && fieldName.test(key)) memberPrefixes.set(key, prefix);
+  return prefix;
+}
+
+/** Whether a key's text is held for later (tests check what never is). */
+export const isMemberNameHeld = (key: string): boolean => memberPrefixes.has(key);
+
+/**
  * An object's keys in UTF-16 code unit order (RFC 8785 § 3.2.3; `<` on strings and the default
  * sort both compare code units). The objects of the exchange have a few keys each: sorted in
  * place by insertion, which allocates nothing, where `sort()` copies the keys into a work array
@@ -144,12 +165,10 @@ function fastText(value: unknown): string {
   const record = value as Record<string, unknown>;
   const keys = sortedKeys(record);
   let text = '{';
-  let first = true;
   for (const key of keys) {
     const item = record[key];
     if (item === undefined) continue;
-    text += `${first ? '' : ','}${fastString(key)}:${fastText(item)}`;
-    first = false;
+    text += `${text.length === 1 ? '' : ','}${memberPrefix(key)}${fastText(item)}`;
   }
   return `${text}}`;
 }

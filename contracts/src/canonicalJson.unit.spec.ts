@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, CanonicalJsonError, canonicalString, isCanonicalJson } from './canonicalJson.ts';
+import { canonicalBytes, canonicalJson, CanonicalJsonError, canonicalString, isCanonicalJson, isMemberNameHeld } from './canonicalJson.ts';
 
 function fromBits(hex: string): number {
   const view = new DataView(new ArrayBuffer(8));
@@ -116,6 +116,15 @@ describe('isCanonicalJson', () => {
     }
     expect(() => canonicalJson({ a: [1, { b: '\uD800x' }] })).toThrow(expect.objectContaining({ path: '.a[1].b' }));
     expect(() => canonicalJson({ a: { b: Number.NaN } })).toThrow(expect.objectContaining({ path: '.a.b' }));
+  });
+});
+
+describe('member names held for later', () => {
+  it('are field names only: keys that are data (addresses, ids, names, anything else) are never held', () => {
+    const record = { registerKey: 1, 'egs:11000000': 2, 'Müller-Lüdenscheidt': 3, Schmidt: 4, '4f8a8c2e-1f5b-4f0e-9a51-0d5c1a9d2e77': 5, 'a b': 6, [`x${'y'.repeat(40)}`]: 7 };
+    expect(canonicalJson(record)).toBe(JSON.stringify(Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)))));
+    expect(isMemberNameHeld('registerKey')).toBe(true);
+    for (const key of Object.keys(record).filter((k) => k !== 'registerKey')) expect(isMemberNameHeld(key), key).toBe(false);
   });
 });
 
