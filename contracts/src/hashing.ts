@@ -1,14 +1,17 @@
-import { createHash } from 'node:crypto';
-import { canonicalBytes } from './canonicalJson.ts';
+import { createHash, hash } from 'node:crypto';
+import { canonicalJson } from './canonicalJson.ts';
 
-/** SHA-256 of bytes as 64 lowercase hex digits. */
+/** SHA-256 of bytes (a string: its UTF-8 bytes) as 64 lowercase hex digits, in one call. */
 export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return hash('sha256', bytes, 'hex');
 }
 
-/** SHA-256 of the RFC 8785 canonical bytes of a value: the hash every party agrees on. */
+/**
+ * SHA-256 of the RFC 8785 canonical bytes of a value: the hash every party agrees on. The
+ * canonical text is hashed as UTF-8 directly, without encoding it into a buffer first.
+ */
 export function canonicalHash(value: unknown): string {
-  return sha256Hex(canonicalBytes(value));
+  return sha256Hex(canonicalJson(value));
 }
 
 /**
