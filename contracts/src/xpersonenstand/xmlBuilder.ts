@@ -18,18 +18,28 @@ export const el = (name: string, attributes: Record<string, string> = {}, ...chi
 export const textEl = (name: string, text: string | undefined, attributes: Record<string, string> = {}): XmlElement | undefined =>
   text === undefined ? undefined : el(name, attributes, text);
 
-const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const escapeAttr = (s: string) => escapeText(s).replace(/"/g, '&quot;');
+// Most texts hold nothing to escape: they are returned as they are, after one test.
+const textSpecial = /[&<>]/;
+const attrSpecial = /[&<>"]/;
+const escapeText = (s: string) => (textSpecial.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s);
+const escapeAttr = (s: string) => (attrSpecial.test(s) ? escapeText(s).replace(/"/g, '&quot;') : s);
 
 function write(node: XmlElement, indent: string, out: string[]): void {
-  const attrs = Object.entries(node.attributes)
-    .map(([k, v]) => ` ${k}="${escapeAttr(v)}"`)
-    .join('');
-  const children = node.children.filter((c): c is XmlElement | string => c !== undefined && c !== false);
+  let attrs = '';
+  for (const [k, v] of Object.entries(node.attributes)) attrs += ` ${k}="${escapeAttr(v)}"`;
+  const children: (XmlElement | string)[] = [];
+  let onlyText = true;
+  for (const c of node.children) {
+    if (c === undefined || c === false) continue;
+    children.push(c);
+    if (typeof c !== 'string') onlyText = false;
+  }
   if (children.length === 0) {
     out.push(`${indent}<${node.name}${attrs}/>`);
-  } else if (children.every((c) => typeof c === 'string')) {
-    out.push(`${indent}<${node.name}${attrs}>${children.map((c) => escapeText(c as string)).join('')}</${node.name}>`);
+  } else if (onlyText) {
+    let text = '';
+    for (const c of children) text += escapeText(c as string);
+    out.push(`${indent}<${node.name}${attrs}>${text}</${node.name}>`);
   } else {
     out.push(`${indent}<${node.name}${attrs}>`);
     for (const c of children) {
