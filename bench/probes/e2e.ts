@@ -20,6 +20,7 @@ import { until } from '../../hub/src/runner/until.ts';
 import { cpuProfileArgs, keepProfiles } from '../cpuProfile.ts';
 import { cpuBetween, cpuSnapshot, pidsWhoseCommandHas, type CpuSnapshot, type CpuUse } from '../cpuTime.ts';
 import { percentile, type Figure, type Section } from '../report.ts';
+import { benchWorkDir, durableFileCpuMs, durableFileCpuMsInTmp } from '../workDir.ts';
 
 async function rawJetStream(seconds: number, inFlight: number): Promise<number> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-js-'));
@@ -84,10 +85,12 @@ async function metricsOf(port: number): Promise<Map<string, number>> {
  * connector in their own processes, each Standesamt with its own key. With `warmup`, that many
  * births go first at the same rate, are waited for and measured apart (`cold`): the first
  * births after a start run through code not yet compiled by the JIT, which is the start's
- * cost, not the steady state's.
+ * cost, not the steady state's. The run's data lie in the benchmark's work directory
+ * (workDir.ts) and are handed to `removeLater`, to be removed once every run is over.
  */
-async function e2eRun(births: number, rate: number, seed: number, profile?: E2eOptions, warmup = 0, idleMs = 0): Promise<RunResult> {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-e2e-'));
+async function e2eRun(births: number, rate: number, seed: number, removeLater: (dir: string) => void, profile?: E2eOptions, warmup = 0, idleMs = 0): Promise<RunResult> {
+  const root = mkdtempSync(path.join(benchWorkDir(), 'elfe-bench-e2e-'));
+  removeLater(root);
   const metricsPort = await freePort();
   const exchange = await provisionExchange(root, { natsPort: await freePort(), metricsPort });
   const agencies = exchange.parties.filter((p) => p.role === 'elterngeldstelle' || p.role === 'familienkasse');
@@ -165,7 +168,6 @@ async function e2eRun(births: number, rate: number, seed: number, profile?: E2eO
   const { done, lastDoneAt, stages } = await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, sentAt);
   const cold = warmup > 0 ? (await birthLatencies(openSqliteEventStore(logFiles(exchange.hubDir).events), exchange.hubDir, warmSentAt)).done : [];
   elapsed = (lastDoneAt - t0) / 1000;
-  rmSync(root, { recursive: true, force: true });
   if (done.length < births) throw new Error(`only ${done.length} of ${births} births fully acknowledged`);
   return {
     births,
@@ -253,9 +255,25 @@ export interface E2eOptions {
 
 export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   if (!findNatsServer()) return [{ name: 'End to end (NATS + log + connectors)', figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
+  const runs: string[] = [];
+  try {
+    return await e2eFigures(options, (dir) => runs.push(dir));
+  } finally {
+    for (const dir of runs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function e2eFigures(options: E2eOptions, removeLater: (dir: string) => void): Promise<Section[]> {
   const figures: Figure[] = [];
   const raw: Figure[] = [{ key: 'raw.jetstream.publish', label: 'raw JetStream publishes/s (acked, file store, sync always, 256 in flight)', value: await rawJetStream(5, 256), unit: '/s' }];
-  const max = await e2eRun(1000, Number.POSITIVE_INFINITY, 1, options.rate === undefined && !options.warm ? options : {}, 0, idleWindowMs);
+  // What the file system alone takes for an agency's hand-off of one delivery, where the runs keep their data.
+  const files = durableFileCpuMs(benchWorkDir());
+  removeLater(files.dir);
+  const rawFiles: Figure[] = [
+    { key: 'raw.fs.durableFile', label: `CPU per durable file (made, 3 kB, fsync, renamed) where the runs keep their data (${path.relative(process.cwd(), benchWorkDir()) || '.'})`, value: files.ms, unit: 'ms' },
+    { key: 'raw.fs.durableFile.tmp', label: `  the same in ${os.tmpdir()}, where other programs make and delete files (bench/workDir.ts)`, value: durableFileCpuMsInTmp(), unit: 'ms' },
+  ];
+  const max = await e2eRun(1000, Number.POSITIVE_INFINITY, 1, removeLater, options.rate === undefined && !options.warm ? options : {}, 0, idleWindowMs);
   const profiled = options.dir && options.rate === undefined && !options.warm ? ', CPU-profiled' : '';
   // Beside the rate the measured CPU per birth lets the machine's cores carry (e2e.cpu.ceiling).
   figures.push({ key: 'e2e.births.max', label: `births/s, 1000 offered at once (parties as processes, EC certificates, TLS, JWE; all acknowledged${profiled})`, value: max.birthsPerSecond, unit: '/s', limit: 'e2e.cpu.ceiling' });
@@ -271,14 +289,14 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   // The same burst once the exchange has carried one before (its processes' hot paths compiled
   // by the JIT): the steady state of an exchange that runs for months. The figures above are a
   // fresh start's, whose first births run partly in V8's interpreter.
-  const warm = await e2eRun(1000, Number.POSITIVE_INFINITY, 2, options.warm ? options : undefined, warmBirths);
+  const warm = await e2eRun(1000, Number.POSITIVE_INFINITY, 2, removeLater, options.warm ? options : undefined, warmBirths);
   figures.push({ key: 'e2e.warm.births.max', label: `births/s, 1000 offered at once after ${warmBirths} offered the same way (the processes warm${options.warm && options.dir ? ', CPU-profiled' : ''})`, value: warm.birthsPerSecond, unit: '/s', limit: 'e2e.warm.cpu.ceiling' });
   figures.push({ key: 'e2e.warm.latency.max.p99', label: '  latency p99 at that load', value: warm.p99, unit: 'ms' });
   figures.push(...cpuFigures(warm, 'e2e.warm.cpu'));
   // Each fixed rate runs for ten seconds after a warm-up of two seconds (at least 50 births)
   // at the same rate; the warm-up's own p99 is printed beside it as the first births after a start.
   for (const rate of [10, 50, 100]) {
-    const r = await e2eRun(rate * 10, rate, 100 + rate, options.rate === rate ? options : undefined, Math.max(50, rate * 2));
+    const r = await e2eRun(rate * 10, rate, 100 + rate, removeLater, options.rate === rate ? options : undefined, Math.max(50, rate * 2));
     figures.push({ key: `e2e.rate${rate}.births`, label: `births/s achieved at ${rate}/s offered${options.rate === rate && options.dir ? ' (CPU-profiled)' : ''}`, value: r.birthsPerSecond, unit: '/s' });
     figures.push({ key: `e2e.rate${rate}.p50`, label: `  latency p50 at ${rate}/s`, value: r.p50, unit: 'ms' });
     // Submission to the last receipt logged, fsync on everywhere: at 50/s it should stay under 100 ms.
@@ -293,5 +311,6 @@ export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   return [
     { name: 'End to end (NATS + log + connectors)', figures },
     { name: 'Raw limit: JetStream', figures: raw },
+    { name: 'Raw limit: file system', figures: rawFiles },
   ];
 }
