@@ -1,5 +1,5 @@
-// Where the end-to-end probe keeps the exchanges it runs, and what making a durable file costs
-// there. On an ext4 file system without a journal (this project's CI machine has one), making a
+// Where the end-to-end and the beyond-one-machine probes keep the exchanges they run, and what
+// making a durable file costs there. On an ext4 file system without a journal (this project's CI machine has one), making a
 // file skips, one by one, every inode of its block group that was deleted in the last one to five
 // minutes (the kernel's `recently_deleted`, seen with `perf`). In a group where files were just
 // deleted, by other programs in /tmp or by the benchmark's own earlier run, a new file cost

@@ -6,7 +6,6 @@
 // The failover figures (stall when the stream leader dies, hub take-over) come from the last
 // run of the tests that measure them (tests/cluster/…), when present.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { provisionExchange } from '../../hub/src/app/exchange.ts';
@@ -19,6 +18,7 @@ import { runExchange, type RunningExchange } from '../../hub/src/runner/exchange
 import { until } from '../../hub/src/runner/until.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../hub/src/runner/postgresCluster.ts';
 import { percentile, testFiguresDir, type Figure, type Section } from '../report.ts';
+import { benchWorkDir } from '../workDir.ts';
 
 type Mode = 'embedded' | 'cluster' | 'postgres';
 
@@ -38,8 +38,10 @@ async function acknowledged(port: number): Promise<number> {
   }
 }
 
-async function run(mode: Mode, births: number, seed: number): Promise<RunResult> {
-  const root = mkdtempSync(path.join(os.tmpdir(), `elfe-bench-${mode}-`));
+/** One burst; its data lie in the benchmark's work directory (workDir.ts), removed once every run is over. */
+async function run(mode: Mode, births: number, seed: number, removeLater: (dir: string) => void): Promise<RunResult> {
+  const root = mkdtempSync(path.join(benchWorkDir(), `elfe-bench-${mode}-`));
+  removeLater(root);
   const metricsPort = await freePort();
   let cluster: NatsCluster | undefined;
   let pg: TestPostgres | undefined;
@@ -83,7 +85,6 @@ async function run(mode: Mode, births: number, seed: number): Promise<RunResult>
   } finally {
     await pg?.destroy();
   }
-  rmSync(root, { recursive: true, force: true });
   if (done.length < births) throw new Error(`${mode}: only ${done.length} of ${births} births fully acknowledged`);
   return { birthsPerSecond: births / elapsed, p50: percentile(done, 50), p99: percentile(done, 99) };
 }
@@ -108,16 +109,24 @@ function lastTestFigures(): Figure[] {
 export async function distributedProbe(options: { births?: number } = {}): Promise<Section[]> {
   const name = 'Beyond one machine (3-node NATS cluster, PostgreSQL) vs embedded';
   if (!findNatsServer()) return [{ name, figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
-  const births = options.births ?? 400;
+  const runs: string[] = [];
+  try {
+    return await distributedFigures(name, options.births ?? 400, (dir) => runs.push(dir));
+  } finally {
+    for (const dir of runs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function distributedFigures(name: string, births: number, removeLater: (dir: string) => void): Promise<Section[]> {
   const figures: Figure[] = [];
-  const embedded = await run('embedded', births, 1);
+  const embedded = await run('embedded', births, 1, removeLater);
   figures.push({ key: 'dist.embedded.births', label: `births/s, ${births} at once, embedded (local nats-server, SQLite)`, value: embedded.birthsPerSecond, unit: '/s' });
   figures.push({ key: 'dist.embedded.p99', label: '  latency p99', value: embedded.p99, unit: 'ms' });
-  const cluster = await run('cluster', births, 2);
+  const cluster = await run('cluster', births, 2, removeLater);
   figures.push({ key: 'dist.cluster.births', label: `births/s, three-node JetStream cluster (R3), SQLite`, value: cluster.birthsPerSecond, unit: '/s', limit: 'dist.embedded.births' });
   figures.push({ key: 'dist.cluster.p99', label: '  latency p99 (ratio: to embedded p99)', value: cluster.p99, unit: 'ms', limit: 'dist.embedded.p99' });
   if (postgresAvailable) {
-    const pg = await run('postgres', births, 3);
+    const pg = await run('postgres', births, 3, removeLater);
     figures.push({ key: 'dist.postgres.births', label: 'births/s, log in PostgreSQL (local nats-server)', value: pg.birthsPerSecond, unit: '/s', limit: 'dist.embedded.births' });
     figures.push({ key: 'dist.postgres.p99', label: '  latency p99 (ratio: to embedded p99)', value: pg.p99, unit: 'ms', limit: 'dist.embedded.p99' });
   }
