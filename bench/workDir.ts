@@ -1,14 +1,15 @@
 // Where the end-to-end and the beyond-one-machine probes keep the exchanges they run, and what
-// making a durable file costs there. On an ext4 file system without a journal (this project's CI machine has one), making a
-// file skips, one by one, every inode of its block group that was deleted in the last one to five
-// minutes (the kernel's `recently_deleted`, seen with `perf`). In a group where files were just
-// deleted, by other programs in /tmp or by the benchmark's own earlier run, a new file cost
-// 0.20–0.55 ms of CPU, against 0.02–0.03 ms in a group where none were: a connector pays that once
-// per delivery, and the figures measured the file system's recent past more than the exchange.
-// So the runs keep their data in a work directory of their own, marked as the top of a directory
-// hierarchy (`chattr +T`, where the file system has it) so that ext4 places each run's directory
-// in a block group of its own; a run's data are removed when the probe ends, not after each run.
-// The probe measures the file floor in such a directory in the same run, and in /tmp beside it.
+// making a durable file costs there. On an ext4 file system without a journal (this project's CI
+// machine has one), making a file skips, one by one, every inode of its block group that was
+// deleted in the last one to five minutes (the kernel's `recently_deleted`, seen with `perf`). In
+// a group where files were just deleted, by other programs in /tmp or by the benchmark's own
+// earlier run, a new file cost 0.20–0.55 ms of CPU, against 0.02–0.03 ms in a group where none
+// were: a connector pays that once per delivery, and the figures measured the file system's recent
+// past more than the exchange. So the runs keep their data in a work directory of their own,
+// marked as the top of a directory hierarchy (`chattr +T`, where the file system has it) so that
+// ext4 places each run's directory in a block group of its own; a run's data are removed when the
+// probe ends, not after each run. The end-to-end probe measures the file floor in such a
+// directory in the same run, and in /tmp beside it.
 import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
