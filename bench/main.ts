@@ -11,6 +11,8 @@
 //   --skip-e2e, --skip-distributed   leave those out
 //   --only NAME[,NAME]   probes by name: e2e, distributed, restart, crypto, log, readside
 // ELFE_BENCH_RESTART_ENTRIES=N[,N] sets the restart probe's log sizes (default 20000).
+// ELFE_BENCH_DIR=DIR sets where the end-to-end and beyond-one-machine runs keep their data while the
+// probe runs (default bench/results/work; see workDir.ts).
 import path from 'node:path';
 import { e2eProbe } from './probes/e2e.ts';
 import { distributedProbe } from './probes/distributed.ts';
