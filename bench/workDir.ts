@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { syncDirs } from '../connectors/kit/atomicFile.ts';
 import { repoRoot } from '../hub/src/infra/repoRoot.ts';
 
 const marked = new Set<string>();
@@ -32,6 +33,19 @@ export function benchWorkDir(): string {
   return dir;
 }
 
+/**
+ * Runs `work`, which hands the directories of its runs to `removeLater`; they are removed once it
+ * has ended, however it ended.
+ */
+export async function removedAtEnd<T>(work: (removeLater: (dir: string) => void) => Promise<T>): Promise<T> {
+  const dirs: string[] = [];
+  try {
+    return await work((dir) => dirs.push(dir));
+  } finally {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** CPU (user + system) in µs of this process so far. */
 const cpuMicros = (): number => {
   const { user, system } = process.cpuUsage();
@@ -47,14 +61,6 @@ const cpuMicros = (): number => {
 export function durableFileCpuMs(parent: string, files = 500): { readonly ms: number; readonly dir: string } {
   const dir = mkdtempSync(path.join(parent, 'elfe-bench-files-'));
   const content = Buffer.alloc(3000, 'x');
-  const syncDir = () => {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  };
   const before = cpuMicros();
   for (let i = 0; i < files; i++) {
     const file = path.join(dir, `${i}.xml`);
@@ -67,9 +73,9 @@ export function durableFileCpuMs(parent: string, files = 500): { readonly ms: nu
       closeSync(fd);
     }
     renameSync(tmp, file);
-    if (i % 64 === 63) syncDir();
+    if (i % 64 === 63) syncDirs([dir]);
   }
-  syncDir();
+  syncDirs([dir]);
   return { ms: (cpuMicros() - before) / 1000 / files, dir };
 }
 

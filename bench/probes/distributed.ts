@@ -5,7 +5,7 @@
 // the Standesämter submitting from here; a run ends when every delivery's receipt is logged.
 // The failover figures (stall when the stream leader dies, hub take-over) come from the last
 // run of the tests that measure them (tests/cluster/…), when present.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Submitter } from '../../connectors/standesamt/src/main.ts';
 import { provisionExchange } from '../../hub/src/app/exchange.ts';
@@ -18,7 +18,7 @@ import { runExchange, type RunningExchange } from '../../hub/src/runner/exchange
 import { until } from '../../hub/src/runner/until.ts';
 import { postgresAvailable, postgresSkipReason, TestPostgres } from '../../hub/src/runner/postgresCluster.ts';
 import { percentile, testFiguresDir, type Figure, type Section } from '../report.ts';
-import { benchWorkDir } from '../workDir.ts';
+import { benchWorkDir, removedAtEnd } from '../workDir.ts';
 
 type Mode = 'embedded' | 'cluster' | 'postgres';
 
@@ -109,12 +109,7 @@ function lastTestFigures(): Figure[] {
 export async function distributedProbe(options: { births?: number } = {}): Promise<Section[]> {
   const name = 'Beyond one machine (3-node NATS cluster, PostgreSQL) vs embedded';
   if (!findNatsServer()) return [{ name, figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
-  const runs: string[] = [];
-  try {
-    return await distributedFigures(name, options.births ?? 400, (dir) => runs.push(dir));
-  } finally {
-    for (const dir of runs) rmSync(dir, { recursive: true, force: true });
-  }
+  return removedAtEnd((removeLater) => distributedFigures(name, options.births ?? 400, removeLater));
 }
 
 async function distributedFigures(name: string, births: number, removeLater: (dir: string) => void): Promise<Section[]> {

@@ -20,7 +20,7 @@ import { until } from '../../hub/src/runner/until.ts';
 import { cpuProfileArgs, keepProfiles } from '../cpuProfile.ts';
 import { cpuBetween, cpuSnapshot, pidsWhoseCommandHas, type CpuSnapshot, type CpuUse } from '../cpuTime.ts';
 import { percentile, type Figure, type Section } from '../report.ts';
-import { benchWorkDir, durableFileCpuMs, durableFileCpuMsInTmp } from '../workDir.ts';
+import { benchWorkDir, durableFileCpuMs, durableFileCpuMsInTmp, removedAtEnd } from '../workDir.ts';
 
 async function rawJetStream(seconds: number, inFlight: number): Promise<number> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'elfe-bench-js-'));
@@ -255,12 +255,7 @@ export interface E2eOptions {
 
 export async function e2eProbe(options: E2eOptions = {}): Promise<Section[]> {
   if (!findNatsServer()) return [{ name: 'End to end (NATS + log + connectors)', figures: [], skipped: 'nats-server >= 2.10 not found (scripts/setup.sh)' }];
-  const runs: string[] = [];
-  try {
-    return await e2eFigures(options, (dir) => runs.push(dir));
-  } finally {
-    for (const dir of runs) rmSync(dir, { recursive: true, force: true });
-  }
+  return removedAtEnd((removeLater) => e2eFigures(options, removeLater));
 }
 
 async function e2eFigures(options: E2eOptions, removeLater: (dir: string) => void): Promise<Section[]> {
